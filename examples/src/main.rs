@@ -1,0 +1,106 @@
+//! The standalone usermgmt server: the whole API over Axum (default) or Actix, on an embedded
+//! SQLite file (default) or PostgreSQL, with mail to SMTP or to the log.
+//!
+//! ```text
+//! usermgmt-server                      # serve (SQLite file, emails to the log)
+//! usermgmt-server --framework actix    # the same through the Actix adapter
+//! usermgmt-server migrate              # apply migrations and exit
+//! usermgmt-server create-admin --email a@b.io --username admin   # password from ADMIN_PASSWORD or stdin
+//! ```
+
+mod app;
+mod config;
+mod serve;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "usermgmt-server",
+    version,
+    about = "User management as a service"
+)]
+struct Cli {
+    /// Web framework serving the API (overrides SERVER_FRAMEWORK).
+    #[arg(long, value_enum, global = true)]
+    framework: Option<FrameworkArg>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FrameworkArg {
+    Axum,
+    Actix,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create an administrator (password from ADMIN_PASSWORD, else read from stdin).
+    CreateAdmin {
+        /// The administrator's email.
+        #[arg(long)]
+        email: String,
+        /// The administrator's username.
+        #[arg(long, default_value = "admin")]
+        username: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A missing .env is normal; a malformed one is reported by dotenvy's own error.
+    if let Err(err) = dotenvy::dotenv() {
+        if !err.not_found() {
+            eprintln!("error: .env: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let mut config = match config::load(&|name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(framework) = cli.framework {
+        config.framework = match framework {
+            FrameworkArg::Axum => config::Framework::Axum,
+            FrameworkArg::Actix => config::Framework::Actix,
+        };
+    }
+    app::init_tracing(&config.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve::run(config).await,
+            Command::Migrate => app::connect_store(&config).await.map(|_| {
+                tracing::info!("migrations applied");
+            }),
+            Command::CreateAdmin { email, username } => {
+                app::create_admin_from_cli(&config, &email, &username).await
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

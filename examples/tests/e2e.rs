@@ -1,0 +1,347 @@
+//! End to end, as an outside client sees it: the real `usermgmt-server` binary on a loopback port,
+//! real HTTP, a real SMTP conversation for every mail, on SQLite and PostgreSQL, through Axum and
+//! through Actix.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use usermgmt_core::mail::token_from_link;
+use usermgmt_core::testing::smtp::SmtpTestServer;
+
+const PASSWORD: &str = "Str0ng!Passw0rd";
+const SECOND: &str = "An0ther!Secret9";
+const THIRD: &str = "Th1rd!Secret77";
+
+/// The server process; killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(framework: &str, database_url: &str, smtp_port: u16) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_usermgmt-server"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOST", "127.0.0.1")
+        .env("APP_PORT", "0")
+        .env("SERVER_FRAMEWORK", framework)
+        .env("DATABASE_URL", database_url)
+        .env("JWT_SECRET", "e2e-secret-e2e-secret-e2e-secret-e2e-secret")
+        .env("EMAIL_HOST", "127.0.0.1")
+        .env("EMAIL_PORT", smtp_port.to_string())
+        .env("SMTP_SECURE", "false")
+        .env("EMAIL_FROM", "usermgmt <no-reply@example.com>")
+        .env("EMAIL_CONFIRMATION_URL", "http://app.example.com/verify")
+        .env("PASSWORD_RESET_URL", "http://app.example.com/reset")
+        .env("HASH_MEMORY_KIB", "64")
+        .env("HASH_ITERATIONS", "1")
+        .env("LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start usermgmt-server");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("server prints its address");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    Server { child, base }
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("user-agent", "e2e-test/1.0");
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, token, None).await
+    }
+}
+
+/// Waits for the outbox worker to deliver a mail to `to` whose subject contains `subject`;
+/// returns the token of its link (if any) and the count of such mails.
+async fn wait_for_mail(
+    smtp: &SmtpTestServer,
+    to: &str,
+    subject: &str,
+    count: usize,
+) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let matching: Vec<_> = smtp
+            .received()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == to) && m.decoded().contains(subject))
+            .collect();
+        if matching.len() >= count {
+            return token_from_link(&matching[count - 1].decoded());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no mail '{subject}' #{count} to {to}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn full_flow(framework: &str, database_url: &str) {
+    let smtp = SmtpTestServer::start();
+    let server = start_server(framework, database_url, smtp.port);
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: server.base.clone(),
+    };
+
+    let (s, body) = c.get("/health", None).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = c.get("/nope", None).await;
+    assert_eq!(
+        (s.as_u16(), body["code"].as_str()),
+        (404, Some("ROUTE_NOT_FOUND"))
+    );
+
+    // Register; the verification mail arrives over SMTP with a working link.
+    let (s, body) = c
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "Erin@Example.com", "username": "erin", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let token = wait_for_mail(&smtp, "erin@example.com", "confirm your email", 1)
+        .await
+        .expect("verification link");
+    let (s, body) = c
+        .get(&format!("/api/v1/auth/verify-email?token={token}"), None)
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["data"]["user"]["emailVerified"], json!(true));
+
+    // Login, profile, refresh; the old refresh token is refused and its reuse kills the session.
+    let (s, body) = c
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "erin", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let access = body["data"]["tokens"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh = body["data"]["tokens"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(access.split('.').count(), 3, "a standard JWT");
+    let (s, body) = c.get("/api/v1/users/profile", Some(&access)).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = c
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refreshToken": refresh}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let access2 = body["data"]["accessToken"].as_str().unwrap().to_owned();
+    // Past the 10-second grace window the old token is a reuse.
+    tokio::time::sleep(Duration::from_millis(10_500)).await;
+    let (s, body) = c
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refreshToken": refresh}),
+        )
+        .await;
+    assert_eq!(
+        (s.as_u16(), body["code"].as_str()),
+        (401, Some("TOKEN_REUSE_DETECTED"))
+    );
+    let (s, _) = c.get("/api/v1/users/profile", Some(&access2)).await;
+    assert_eq!(s, 401, "the session was revoked");
+
+    // Forgot password → mail → reset → old sessions dead.
+    let (_, body) = c
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "erin@example.com", "password": PASSWORD}),
+        )
+        .await;
+    let old_session = body["data"]["tokens"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, _) = c
+        .post(
+            "/api/v1/auth/forgot-password",
+            None,
+            json!({"email": "erin@example.com"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let reset = wait_for_mail(&smtp, "erin@example.com", "reset your password", 1)
+        .await
+        .expect("reset link");
+    let (s, body) = c
+        .post(
+            "/api/v1/auth/reset-password",
+            None,
+            json!({"token": reset, "password": SECOND, "confirmPassword": SECOND}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, _) = c.get("/api/v1/users/profile", Some(&old_session)).await;
+    assert_eq!(s, 401, "reset ends every session");
+
+    // Change password, then logout: the access token is refused at once.
+    let (_, body) = c
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "erin", "password": SECOND}),
+        )
+        .await;
+    let access = body["data"]["tokens"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, body) = c
+        .post(
+            "/api/v1/auth/change-password",
+            Some(&access),
+            json!({"currentPassword": SECOND, "newPassword": THIRD, "confirmPassword": THIRD}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    wait_for_mail(&smtp, "erin@example.com", "password was changed", 2).await;
+    let (s, _) = c
+        .post("/api/v1/auth/logout", Some(&access), json!({}))
+        .await;
+    assert_eq!(s, 200);
+    let (s, body) = c.get("/api/v1/users/profile", Some(&access)).await;
+    assert_eq!(
+        (s.as_u16(), body["code"].as_str()),
+        (401, Some("INVALID_TOKEN"))
+    );
+    let (s, _) = c
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "erin", "password": THIRD}),
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    // Bad input of every kind: the envelope, never a 500.
+    let raw = |body: &'static [u8], ct: &'static str| {
+        c.http
+            .post(format!("{}/api/v1/auth/register", c.base))
+            .header("content-type", ct)
+            .body(body)
+    };
+    for (body, ct, status) in [
+        (&b"{\"email\":"[..], "application/json", 400u16),
+        (b"{\"email\": 1}", "application/json", 422),
+        (b"x=1", "text/plain", 415),
+    ] {
+        let resp = raw(body, ct).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), status);
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["success"], json!(false));
+    }
+    let resp = c
+        .http
+        .post(format!("{}/api/v1/auth/register", c.base))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 413);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_flow_axum_sqlite() {
+    let dir = std::env::temp_dir().join(format!("usermgmt-e2e-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    full_flow(
+        "axum",
+        &format!("sqlite://{}/axum.db?mode=rwc", dir.display()),
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_flow_actix_sqlite() {
+    let dir = std::env::temp_dir().join(format!("usermgmt-e2e-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    full_flow(
+        "actix",
+        &format!("sqlite://{}/actix.db?mode=rwc", dir.display()),
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_flow_axum_postgres() {
+    let Some(url) = usermgmt_core::testing::databases::postgres_test_database_url().await else {
+        return;
+    };
+    full_flow("axum", &url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_flow_actix_postgres() {
+    let Some(url) = usermgmt_core::testing::databases::postgres_test_database_url().await else {
+        return;
+    };
+    full_flow("actix", &url).await;
+}

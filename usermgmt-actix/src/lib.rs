@@ -1,0 +1,152 @@
+//! Actix-web adapter for [usermgmt](usermgmt_core): mount the whole user-management API in one
+//! call, and use [`CurrentUser`] in your own handlers. The same public names as
+//! `usermgmt-axum`, the Actix way.
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, web};
+//! use std::sync::Arc;
+//! use usermgmt_actix::CurrentUser;
+//! use usermgmt_core::{Config, UserManager, api::Api, store::memory::MemoryStore};
+//!
+//! async fn me(CurrentUser(auth): CurrentUser) -> String {
+//!     format!("hello {}", auth.user.username)
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = UserManager::builder(Config::builder("a-secret-of-at-least-32-bytes!!!!").build()?)
+//!     .store(Arc::new(MemoryStore::new()))
+//!     .build()?;
+//! let api = Api::new(manager);
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .configure(usermgmt_actix::configure(api.clone()))
+//!         .route("/me", web::get().to(me))
+//! })
+//! .bind(("127.0.0.1", 3000))?
+//! .run()
+//! .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Everything below `/api/v1` and the health probes is answered by `usermgmt-core`; this crate
+//! only translates requests and responses, so the Axum and Actix adapters behave identically.
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use std::future::Future;
+use std::pin::Pin;
+use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, ROOT_PATHS, bearer_token};
+use usermgmt_core::{AuthenticatedUser, Error};
+
+/// Mounts the whole API (`/api/v1/...` and the root health probes) and registers the [`Api`]
+/// as app data, so [`CurrentUser`] works in the host app's own handlers:
+/// `App::new().configure(usermgmt_actix::configure(api.clone()))`.
+pub fn configure(api: Api) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(api));
+        for path in ROOT_PATHS {
+            cfg.route(path, web::to(handle));
+        }
+        cfg.service(web::scope(API_PREFIX).default_service(web::to(handle)));
+    }
+}
+
+/// The enveloped 404 for a host app's default service:
+/// `App::new().default_service(web::to(usermgmt_actix::not_found))`.
+pub async fn not_found(api: web::Data<Api>) -> HttpResponse {
+    into_response(api.not_found())
+}
+
+/// Translates one request into core's contract and back.
+async fn handle(request: HttpRequest, payload: web::Payload, api: web::Data<Api>) -> HttpResponse {
+    let body = match payload.to_bytes_limited(api.max_body_bytes()).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return into_response(api.error_response(&Error::BadRequest(
+                "The request body could not be read".to_owned(),
+            )));
+        }
+        Err(_) => return into_response(api.error_response(&Error::PayloadTooLarge)),
+    };
+    let api_request = ApiRequest {
+        method: request.method().as_str().to_owned(),
+        path: request.path().to_owned(),
+        query: Some(request.query_string().to_owned()).filter(|q| !q.is_empty()),
+        headers: request
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect(),
+        body: body.to_vec(),
+        peer_ip: request.peer_addr().map(|addr| addr.ip()),
+    };
+    into_response(api.handle(api_request).await)
+}
+
+fn into_response(response: ApiResponse) -> HttpResponse {
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut out = HttpResponse::build(status);
+    for (name, value) in response.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            out.append_header((name, value));
+        }
+    }
+    out.body(response.body)
+}
+
+/// A core error as an Actix error (the documented envelope).
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        into_response(ApiResponse::error(&self.0))
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        ApiError(err)
+    }
+}
+
+/// The authenticated caller, for the host app's own handlers. Rejects with the same 401/403
+/// envelope as the API. Needs [`configure`] on the app.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub AuthenticatedUser);
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let api = req.app_data::<web::Data<Api>>().cloned();
+        let token = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer_token)
+            .map(str::to_owned);
+        Box::pin(async move {
+            let api = api.ok_or_else(|| {
+                Error::internal("CurrentUser needs `.configure(usermgmt_actix::configure(api))`")
+            })?;
+            let token = token.ok_or(Error::Unauthenticated)?;
+            Ok(CurrentUser(api.manager().authenticate(&token).await?))
+        })
+    }
+}

@@ -1,0 +1,161 @@
+//! Axum adapter for [usermgmt](usermgmt_core): mount the whole user-management API in one call,
+//! and use [`CurrentUser`] in your own handlers.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use std::sync::Arc;
+//! use usermgmt_axum::CurrentUser;
+//! use usermgmt_core::{Config, UserManager, api::Api, store::memory::MemoryStore};
+//!
+//! async fn me(CurrentUser(auth): CurrentUser) -> String {
+//!     format!("hello {}", auth.user.username)
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = UserManager::builder(Config::builder("a-secret-of-at-least-32-bytes!!!!").build()?)
+//!     .store(Arc::new(MemoryStore::new()))
+//!     .build()?;
+//! let api = Api::new(manager);
+//! let app: Router = Router::new()
+//!     .route("/me", get(me))
+//!     .merge(usermgmt_axum::router(api.clone()))
+//!     .layer(usermgmt_axum::extension(api));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Everything below `/api/v1` and the health probes is answered by `usermgmt-core`; this crate
+//! only translates requests and responses, so the Axum and Actix adapters behave identically.
+
+use axum::Extension;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use std::net::SocketAddr;
+use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, ROOT_PATHS, bearer_token};
+use usermgmt_core::{AuthenticatedUser, Error};
+
+/// The routes of the whole API (`/api/v1/...` and the root health probes), ready to merge into
+/// a host app's router of any state type.
+pub fn router<S>(api: Api) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let handler = move |request: Request| {
+        let api = api.clone();
+        async move { handle(&api, request).await }
+    };
+    let mut router = Router::new()
+        .route(API_PREFIX, any(handler.clone()))
+        .route(&format!("{API_PREFIX}/{{*rest}}"), any(handler.clone()));
+    for path in ROOT_PATHS {
+        router = router.route(path, any(handler.clone()));
+    }
+    router
+}
+
+/// The layer that makes [`CurrentUser`] work in the host app's own handlers.
+pub fn extension(api: Api) -> Extension<Api> {
+    Extension(api)
+}
+
+/// The enveloped 404 for a host app's fallback: `.fallback(usermgmt_axum::not_found(api))`.
+pub fn not_found(
+    api: Api,
+) -> impl Fn() -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
+    move || std::future::ready(into_response(api.not_found()))
+}
+
+/// Translates one request into core's contract and back.
+async fn handle(api: &Api, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, api.max_body_bytes()).await {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            let too_large = std::error::Error::source(&err)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            let error = if too_large {
+                Error::PayloadTooLarge
+            } else {
+                Error::BadRequest("The request body could not be read".to_owned())
+            };
+            return into_response(api.error_response(&error));
+        }
+    };
+    into_response(api.handle(api_request(&parts, body)).await)
+}
+
+fn api_request(parts: &Parts, body: Bytes) -> ApiRequest {
+    ApiRequest {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect(),
+        body: body.to_vec(),
+        peer_ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip()),
+    }
+}
+
+fn into_response(response: ApiResponse) -> Response {
+    let mut out = Response::new(Body::from(response.body));
+    *out.status_mut() =
+        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in response.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            out.headers_mut().append(name, value);
+        }
+    }
+    out
+}
+
+/// A core error as an Axum response (the documented envelope).
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        into_response(ApiResponse::error(&self.0))
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        ApiError(err)
+    }
+}
+
+/// The authenticated caller, for the host app's own handlers. Rejects with the same 401/403
+/// envelope as the API. Needs [`extension`] as a layer.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub AuthenticatedUser);
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let api = parts.extensions.get::<Api>().cloned().ok_or_else(|| {
+            Error::internal("CurrentUser needs `.layer(usermgmt_axum::extension(api))`")
+        })?;
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer_token)
+            .ok_or(Error::Unauthenticated)?;
+        Ok(CurrentUser(api.manager().authenticate(token).await?))
+    }
+}

@@ -1,0 +1,58 @@
+//! The shared HTTP conformance suite, run through the real Axum stack on every store.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tower::ServiceExt;
+use usermgmt_core::Store;
+use usermgmt_core::api::Api;
+use usermgmt_core::testing::http_suite::{TestRequest, TestResponse, TestServer};
+
+struct AxumServer(axum::Router);
+
+#[async_trait::async_trait(?Send)]
+impl TestServer for AxumServer {
+    async fn send(&self, request: TestRequest) -> TestResponse {
+        let mut builder = Request::builder()
+            .method(request.method.as_str())
+            .uri(&request.uri);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        let mut req = builder.body(Body::from(request.body)).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
+        let response = self.0.clone().oneshot(req).await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec();
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+async fn axum_server(api: Api) -> Box<dyn TestServer> {
+    Box::new(AxumServer(usermgmt_axum::router(api)))
+}
+
+usermgmt_core::http_conformance_tests!(memory, tokio::test, axum_server, async {
+    Some(Arc::new(usermgmt_core::store::memory::MemoryStore::new()) as Arc<dyn Store>)
+});

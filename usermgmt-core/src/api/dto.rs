@@ -1,0 +1,308 @@
+//! Wire shapes (camelCase JSON). Request bodies refuse unknown fields; every field is optional
+//! at the serde level so that validation can report all missing fields at once.
+
+use crate::auth::TokenPair;
+use crate::domain::DeviceInfo;
+use crate::store::{ProfileRecord, SessionRecord, Timestamp, UserRecord};
+use serde::{Deserialize, Deserializer, Serialize};
+use time::Date;
+use uuid::Uuid;
+
+/// Distinguishes "absent" (`None`) from "null" (`Some(None)`).
+fn double_option<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+/// `POST /auth/register`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterBody {
+    /// Email.
+    pub email: Option<String>,
+    /// Username.
+    pub username: Option<String>,
+    /// Password.
+    pub password: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+}
+
+/// `POST /auth/login` (`email` accepted in place of `identifier`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginBody {
+    /// Email or username.
+    pub identifier: Option<String>,
+    /// Email (alias of identifier, as the first seed sent it).
+    pub email: Option<String>,
+    /// Username (alias of identifier).
+    pub username: Option<String>,
+    /// Password.
+    pub password: Option<String>,
+}
+
+/// `POST /auth/refresh`, `POST /auth/logout`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshBody {
+    /// The refresh token.
+    pub refresh_token: Option<String>,
+}
+
+/// `POST /auth/verify-email`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenBody {
+    /// The token from the email.
+    pub token: Option<String>,
+}
+
+/// `POST /auth/resend-verification`, `POST /auth/forgot-password`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmailBody {
+    /// Email.
+    pub email: Option<String>,
+}
+
+/// `POST /auth/reset-password`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResetPasswordBody {
+    /// The token from the email.
+    pub token: Option<String>,
+    /// New password.
+    pub password: Option<String>,
+    /// Repeated.
+    pub confirm_password: Option<String>,
+}
+
+/// `POST /auth/change-password`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangePasswordBody {
+    /// Current password.
+    pub current_password: Option<String>,
+    /// New password.
+    pub new_password: Option<String>,
+    /// Repeated.
+    pub confirm_password: Option<String>,
+}
+
+/// `PUT|PATCH /users/profile`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ProfileBody {
+    #[serde(default, deserialize_with = "double_option")]
+    pub first_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub last_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub bio: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub date_of_birth: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub address: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub city: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub country: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub timezone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub language: Option<Option<String>>,
+}
+
+impl From<ProfileBody> for crate::profile::ProfileInput {
+    fn from(b: ProfileBody) -> Self {
+        Self {
+            first_name: b.first_name,
+            last_name: b.last_name,
+            bio: b.bio,
+            phone: b.phone,
+            date_of_birth: b.date_of_birth,
+            address: b.address,
+            city: b.city,
+            country: b.country,
+            timezone: b.timezone,
+            language: b.language,
+        }
+    }
+}
+
+/// The `User` object of SPEC §5. Never a hash or a secret.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct UserDto {
+    pub id: Uuid,
+    pub email: String,
+    pub username: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub avatar: Option<String>,
+    pub email_verified: bool,
+    pub is_active: bool,
+    pub is_suspended: bool,
+    pub two_factor_enabled: bool,
+    pub roles: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: Timestamp,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_login_at: Option<Timestamp>,
+}
+
+impl From<&UserRecord> for UserDto {
+    fn from(u: &UserRecord) -> Self {
+        Self {
+            id: u.id,
+            email: u.email.clone(),
+            username: u.username.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            avatar: u.avatar.clone(),
+            email_verified: u.email_verified,
+            is_active: u.is_active,
+            is_suspended: u.is_suspended,
+            two_factor_enabled: u.two_factor_enabled,
+            roles: u.roles.clone(),
+            created_at: u.created_at,
+            last_login_at: u.last_login_at,
+        }
+    }
+}
+
+/// A public profile: nothing private.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct PublicProfileDto {
+    pub id: Uuid,
+    pub username: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub avatar: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: Timestamp,
+}
+
+impl From<&UserRecord> for PublicProfileDto {
+    fn from(u: &UserRecord) -> Self {
+        Self {
+            id: u.id,
+            username: u.username.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            avatar: u.avatar.clone(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+time::serde::format_description!(date_format, Date, "[year]-[month]-[day]");
+
+/// The extended profile.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct ProfileDto {
+    pub bio: Option<String>,
+    pub phone: Option<String>,
+    #[serde(with = "date_format::option")]
+    pub date_of_birth: Option<Date>,
+    pub address: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub timezone: Option<String>,
+    pub language: Option<String>,
+    pub preferences: serde_json::Value,
+}
+
+impl From<&ProfileRecord> for ProfileDto {
+    fn from(p: &ProfileRecord) -> Self {
+        Self {
+            bio: p.bio.clone(),
+            phone: p.phone.clone(),
+            date_of_birth: p.date_of_birth,
+            address: p.address.clone(),
+            city: p.city.clone(),
+            country: p.country.clone(),
+            timezone: p.timezone.clone(),
+            language: p.language.clone(),
+            preferences: p.preferences.clone(),
+        }
+    }
+}
+
+/// `GET /users/profile`: the user with their profile.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct UserWithProfileDto {
+    pub user: UserDto,
+    pub profile: ProfileDto,
+}
+
+/// Tokens as returned by login and refresh.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct TokensDto {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+}
+
+impl From<&TokenPair> for TokensDto {
+    fn from(t: &TokenPair) -> Self {
+        Self {
+            access_token: t.access_token.clone(),
+            refresh_token: t.refresh_token.expose().to_owned(),
+            token_type: "Bearer".to_owned(),
+            expires_in: t.expires_in,
+        }
+    }
+}
+
+/// A session in the sessions list.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct SessionDto {
+    pub id: Uuid,
+    pub device_info: DeviceInfo,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_activity: Timestamp,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: Timestamp,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: Timestamp,
+    pub is_current: bool,
+}
+
+impl SessionDto {
+    /// The DTO, marking the caller's own session.
+    pub fn new(s: &SessionRecord, current: Uuid) -> Self {
+        Self {
+            id: s.id,
+            device_info: s.device_info.clone(),
+            ip_address: s.ip_address.clone(),
+            user_agent: s.user_agent.clone(),
+            last_activity: s.last_activity_at,
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            is_current: s.id == current,
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Plain request and response values: what an adapter hands to [`super::Api::handle`] and what it
+//! gets back. No `http` crate types, so core stays independent of any framework's version.
+
+use crate::error::{Error, FieldError, Result};
+use crate::manager::ClientInfo;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::net::IpAddr;
+
+/// A request as the adapter received it.
+#[derive(Debug, Clone, Default)]
+pub struct ApiRequest {
+    /// Upper-case method (`GET`, `POST`, ...).
+    pub method: String,
+    /// Path without query string.
+    pub path: String,
+    /// Raw query string (without `?`).
+    pub query: Option<String>,
+    /// Headers; names are compared case-insensitively.
+    pub headers: Vec<(String, String)>,
+    /// The body, already limited to [`super::Api::max_body_bytes`] by the adapter.
+    pub body: Vec<u8>,
+    /// The peer's address.
+    pub peer_ip: Option<IpAddr>,
+}
+
+impl ApiRequest {
+    /// A request with method and path-and-query (`/api/v1/x?y=1`).
+    pub fn new(method: &str, path_and_query: &str) -> Self {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
+            None => (path_and_query.to_owned(), None),
+        };
+        Self {
+            method: method.to_ascii_uppercase(),
+            path,
+            query,
+            ..Self::default()
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The first value of a header.
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A response for the adapter to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// Headers to set (names lower-case).
+    pub headers: Vec<(String, String)>,
+    /// Body bytes (JSON unless a header says otherwise).
+    pub body: Vec<u8>,
+}
+
+impl ApiResponse {
+    /// A JSON response.
+    pub fn json(status: u16, value: &impl Serialize) -> Self {
+        let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+        Self {
+            status,
+            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            body,
+        }
+    }
+
+    /// The success envelope: `{"success": true, "message", "data"}`.
+    pub fn success(status: u16, message: &str, data: impl Serialize) -> Self {
+        #[derive(Serialize)]
+        struct Envelope<'a, T> {
+            success: bool,
+            message: &'a str,
+            data: T,
+        }
+        Self::json(
+            status,
+            &Envelope {
+                success: true,
+                message,
+                data,
+            },
+        )
+    }
+
+    /// The error envelope for an error (SPEC §2).
+    pub fn error(err: &Error) -> Self {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct ErrorBody<'a> {
+            success: bool,
+            message: String,
+            code: &'a str,
+            status_code: u16,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            errors: Option<&'a [FieldError]>,
+        }
+        let status = err.status();
+        let mut response = Self::json(
+            status,
+            &ErrorBody {
+                success: false,
+                message: err.public_message(),
+                code: err.code(),
+                status_code: status,
+                errors: match err {
+                    Error::Validation(list) => Some(list),
+                    _ => None,
+                },
+            },
+        );
+        match err {
+            Error::Unauthenticated => response.push_header("www-authenticate", "Bearer"),
+            Error::InvalidAccessToken => response.push_header(
+                "www-authenticate",
+                "Bearer error=\"invalid_token\", error_description=\"The access token is invalid or expired\"",
+            ),
+            Error::RateLimited { retry_after_secs } => {
+                response.push_header("retry-after", &retry_after_secs.to_string())
+            }
+            Error::MethodNotAllowed => {}
+            _ => {}
+        }
+        response
+    }
+
+    /// Adds a header.
+    pub fn push_header(&mut self, name: &str, value: &str) {
+        self.headers.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// The first value of a header.
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Everything an endpoint needs from the request, already extracted.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// Correlation id (from `x-request-id` when sane, else generated).
+    pub request_id: String,
+    /// Client IP and User-Agent.
+    pub client: ClientInfo,
+    bearer: Option<String>,
+    content_type: Option<String>,
+    query: Option<String>,
+    body: Vec<u8>,
+    params: Vec<(String, String)>,
+}
+
+fn sane_request_id(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+}
+
+impl RequestContext {
+    pub(crate) fn from_request(
+        req: ApiRequest,
+        params: Vec<(String, String)>,
+        client_ip: Option<IpAddr>,
+    ) -> Self {
+        let request_id = req
+            .header_value("x-request-id")
+            .filter(|v| sane_request_id(v))
+            .map(str::to_owned)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let user_agent = req
+            .header_value("user-agent")
+            .map(|ua| ua.chars().filter(|c| !c.is_control()).take(512).collect());
+        let bearer = req
+            .header_value("authorization")
+            .and_then(bearer_token)
+            .map(str::to_owned);
+        let content_type = req
+            .header_value("content-type")
+            .map(str::to_ascii_lowercase);
+        Self {
+            request_id,
+            client: ClientInfo {
+                ip: client_ip.map(|ip| ip.to_string()),
+                user_agent,
+            },
+            bearer,
+            content_type,
+            query: req.query,
+            body: req.body,
+            params,
+        }
+    }
+
+    /// The bearer token, if one was presented.
+    pub fn bearer(&self) -> Option<&str> {
+        self.bearer.as_deref()
+    }
+
+    /// A path parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A query parameter (percent-decoded; the first occurrence).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        let query = self.query.as_deref()?;
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// Parses the JSON body. An empty body reads as `{}`, so missing fields are reported by
+    /// validation. Syntax errors are 400, shape errors (wrong type, unknown field) are 422.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            match self.content_type.as_deref() {
+                Some(ct) if ct.starts_with("application/json") || ct.contains("+json") => {}
+                _ => return Err(Error::UnsupportedMediaType),
+            }
+            &self.body
+        };
+        parse_json(body)
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header value (scheme case-insensitive).
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Reads JSON into `T`, naming the failing field on shape errors. Syntax is checked first and
+/// on its own, so a malformed body is always a 400 whatever shape `T` expects.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| Error::MalformedJson(e.to_string()))?;
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        Error::Validation(vec![FieldError::new(
+            field,
+            without_position(&err.into_inner().to_string()),
+        )])
+    })
+}
+
+/// serde_json appends " at line L column C"; clients get the rule, not the position.
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: Option<String>,
+        age: Option<u32>,
+    }
+
+    #[test]
+    fn json_errors_are_classified() {
+        assert!(matches!(
+            parse_json::<Body>(b"{\"name\": "),
+            Err(Error::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(b"{} trailing"),
+            Err(Error::MalformedJson(_))
+        ));
+        match parse_json::<Body>(br#"{"age": "x"}"#) {
+            Err(Error::Validation(errors)) => {
+                assert_eq!(errors[0].field, "age");
+                assert!(!errors[0].message.contains("line"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_json::<Body>(br#"{"evil": 1}"#),
+            Err(Error::Validation(_))
+        ));
+        let deep = "[".repeat(10_000);
+        assert!(parse_json::<serde_json::Value>(deep.as_bytes()).is_err());
+    }
+}

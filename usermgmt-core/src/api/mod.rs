@@ -1,0 +1,238 @@
+//! The framework-neutral HTTP contract. Core owns the protocol: the route table, body parsing,
+//! validation, authentication, the envelope and every status code. An adapter only turns its
+//! framework's request into an [`ApiRequest`], calls [`Api::handle`], and sends the
+//! [`ApiResponse`] back — so Axum and Actix cannot drift apart.
+
+pub mod dto;
+mod endpoints;
+mod http;
+mod routes;
+
+pub use http::{ApiRequest, ApiResponse, RequestContext, bearer_token, parse_json};
+pub use routes::{Endpoint, ROUTES, Route};
+
+use crate::error::Error;
+use crate::manager::UserManager;
+use crate::ratelimit::{Limit, MemoryRateLimiter, RateDecision, RateLimitConfig, RateLimitStore};
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Base path of the versioned API.
+pub const API_PREFIX: &str = "/api/v1";
+/// Root-level paths served by the API besides [`API_PREFIX`] (health probes).
+pub const ROOT_PATHS: &[&str] = &["/health", "/ready", "/live"];
+
+/// The HTTP API over a [`UserManager`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Api {
+    manager: UserManager,
+    limiter: Arc<dyn RateLimitStore>,
+    router: Arc<matchit::Router<Vec<&'static Route>>>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api").finish_non_exhaustive()
+    }
+}
+
+impl Api {
+    /// The API over a manager.
+    pub fn new(manager: UserManager) -> Self {
+        let mut by_path: Vec<(&'static str, Vec<&'static Route>)> = Vec::new();
+        for route in ROUTES {
+            match by_path.iter_mut().find(|(p, _)| *p == route.path) {
+                Some((_, list)) => list.push(route),
+                None => by_path.push((route.path, vec![route])),
+            }
+        }
+        let mut router = matchit::Router::new();
+        for (path, routes) in by_path {
+            // The table is static and tested: a conflict here is a programming error caught by
+            // `routes::tests::table_builds`.
+            if let Err(err) = router.insert(path, routes) {
+                tracing::error!(%path, error = %err, "route table conflict");
+            }
+        }
+        Self {
+            manager,
+            limiter: Arc::new(MemoryRateLimiter::new()),
+            router: Arc::new(router),
+            started: Instant::now(),
+        }
+    }
+
+    /// Counts rate limits in `store` instead of this process (e.g. `RedisRateLimiter`, so the
+    /// limits hold across instances).
+    pub fn with_rate_limit_store(mut self, store: Arc<dyn RateLimitStore>) -> Self {
+        self.limiter = store;
+        self
+    }
+
+    /// The manager behind the API.
+    pub fn manager(&self) -> &UserManager {
+        &self.manager
+    }
+
+    /// Largest body an adapter should read before answering 413.
+    pub fn max_body_bytes(&self) -> usize {
+        self.manager.config().max_body_bytes
+    }
+
+    /// The enveloped response for an error raised in the adapter (e.g. a body over the limit).
+    pub fn error_response(&self, err: &Error) -> ApiResponse {
+        finish(ApiResponse::error(err), &uuid::Uuid::new_v4().to_string())
+    }
+
+    /// The enveloped 404 for paths outside the API (for a host app's fallback).
+    pub fn not_found(&self) -> ApiResponse {
+        self.error_response(&Error::RouteNotFound)
+    }
+
+    /// Handles one request.
+    pub async fn handle(&self, req: ApiRequest) -> ApiResponse {
+        let matched = self.router.at(&req.path).ok().map(|m| {
+            let params: Vec<(String, String)> = m
+                .params
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            (m.value.clone(), params)
+        });
+        let method = req.method.clone();
+        let (route, params, allowed) = match matched {
+            None => (None, Vec::new(), None),
+            Some((routes, params)) => {
+                let route = routes.iter().find(|r| r.method == method).copied();
+                let allowed = routes
+                    .iter()
+                    .map(|r| r.method)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (route, params, Some(allowed))
+            }
+        };
+        let limits = &self.manager.config().rate_limits;
+        let client_ip = limits.client_ip(req.peer_ip, req.header_value("x-forwarded-for"));
+        let ctx = RequestContext::from_request(req, params, client_ip);
+        let request_id = ctx.request_id.clone();
+        let rate = match self
+            .check_rate_limits(route.map(|r| r.endpoint), client_ip)
+            .await
+        {
+            Ok(rate) => rate,
+            Err((err, decision)) => {
+                let mut response = ApiResponse::error(&err);
+                rate_headers(&mut response, &decision);
+                return finish(response, &request_id);
+            }
+        };
+        let result = match (route, allowed) {
+            (Some(route), _) => {
+                // A bug must still answer with the envelope (and never take the worker down).
+                AssertUnwindSafe(self.dispatch(route.endpoint, &ctx))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| Err(Error::internal("handler panicked")))
+            }
+            (None, Some(allowed)) => {
+                let mut response = ApiResponse::error(&Error::MethodNotAllowed);
+                response.push_header("allow", &allowed);
+                Ok(response)
+            }
+            (None, None) => Err(Error::RouteNotFound),
+        };
+        let response = result.unwrap_or_else(|err| {
+            if err.is_server_error() {
+                // Logged once, here, with the cause; the client only sees the code.
+                tracing::error!(request_id = %request_id, %method, code = err.code(), error = %err, "request failed");
+            }
+            ApiResponse::error(&err)
+        });
+        let mut response = response;
+        if let Some(decision) = rate {
+            rate_headers(&mut response, &decision);
+        }
+        finish(response, &request_id)
+    }
+
+    /// Counts the request against the client's global limit and its route's own limit.
+    /// Returns the tighter decision for the headers, or the refusal. A limiter that cannot be
+    /// reached lets the request through (logged): lockout still guards every account.
+    async fn check_rate_limits(
+        &self,
+        endpoint: Option<Endpoint>,
+        client_ip: Option<std::net::IpAddr>,
+    ) -> Result<Option<RateDecision>, (Error, RateDecision)> {
+        let limits = &self.manager.config().rate_limits;
+        if !limits.enabled
+            || matches!(
+                endpoint,
+                Some(Endpoint::Health | Endpoint::Ready | Endpoint::Live)
+            )
+        {
+            return Ok(None);
+        }
+        let client = client_ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        let mut checks = vec![(format!("global:{client}"), limits.global)];
+        if let Some((class, limit)) = endpoint.and_then(|e| route_limit(e, limits)) {
+            checks.push((format!("{class}:{client}"), limit));
+        }
+        let now = self.manager.now();
+        let mut tightest: Option<RateDecision> = None;
+        for (key, limit) in checks {
+            let decision = match self.limiter.hit(&key, limit, now).await {
+                Ok(d) => d,
+                Err(err) => {
+                    tracing::warn!(error = %err, "rate limiter unavailable; request allowed");
+                    continue;
+                }
+            };
+            if !decision.allowed {
+                return Err((
+                    Error::RateLimited {
+                        retry_after_secs: decision.reset_secs,
+                    },
+                    decision,
+                ));
+            }
+            if tightest.is_none_or(|t| decision.remaining < t.remaining) {
+                tightest = Some(decision);
+            }
+        }
+        Ok(tightest)
+    }
+}
+
+/// The stricter limit of a sensitive route, with the name its counter is kept under.
+fn route_limit(endpoint: Endpoint, limits: &RateLimitConfig) -> Option<(&'static str, Limit)> {
+    match endpoint {
+        Endpoint::Login => Some(("login", limits.login)),
+        Endpoint::Register => Some(("register", limits.register)),
+        Endpoint::ForgotPassword | Endpoint::ResendVerification => {
+            Some(("email", limits.email_actions))
+        }
+        Endpoint::CheckEmail | Endpoint::CheckUsername => {
+            Some(("availability", limits.availability))
+        }
+        _ => None,
+    }
+}
+
+fn rate_headers(response: &mut ApiResponse, decision: &RateDecision) {
+    response.push_header("x-ratelimit-limit", &decision.limit.to_string());
+    response.push_header("x-ratelimit-remaining", &decision.remaining.to_string());
+    response.push_header("x-ratelimit-reset", &decision.reset_secs.to_string());
+}
+
+/// Headers every API response carries.
+fn finish(mut response: ApiResponse, request_id: &str) -> ApiResponse {
+    response.push_header("x-request-id", request_id);
+    response.push_header("x-content-type-options", "nosniff");
+    // Bodies carry tokens and personal data: never cache them.
+    response.push_header("cache-control", "no-store");
+    response
+}

@@ -1,0 +1,800 @@
+use super::hashing::Verification;
+use super::{AuthenticatedUser, LoginSuccess, Registration, TokenPair};
+use crate::domain::{DeviceInfo, Email, Username, check_password_policy, clean_name};
+use crate::error::{ConflictKind, Error, FieldError, Result};
+use crate::mail::templates;
+use crate::manager::{ClientInfo, UserManager};
+use crate::secret::{Password, RefreshToken, ResetToken, TokenDigest, VerificationToken};
+use crate::store::{
+    DEFAULT_ROLE, Effects, NewOneTimeToken, NewSession, NewUser, PasswordChange, RefreshRotation,
+    TokenPurpose, UserRecord,
+};
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+fn display_name(user: &UserRecord) -> String {
+    user.first_name
+        .clone()
+        .unwrap_or_else(|| user.username.clone())
+}
+
+impl UserManager {
+    fn password_errors(
+        &self,
+        field: &str,
+        password: &str,
+        email: Option<&str>,
+        username: Option<&str>,
+    ) -> Vec<FieldError> {
+        check_password_policy(
+            &self.inner.config.password_policy,
+            password,
+            email,
+            username,
+        )
+        .into_iter()
+        .map(|m| FieldError::new(field, m))
+        .collect()
+    }
+
+    /// Fails with a validation error when `password` matches one of the last N passwords.
+    async fn ensure_not_reused(
+        &self,
+        user_id: Uuid,
+        field: &str,
+        password: &Password,
+    ) -> Result<()> {
+        let limit = self.inner.config.password_policy.history;
+        for old in self.inner.store.password_history(user_id, limit).await? {
+            if let Verification::Match { .. } = self.inner.hasher.verify(&old, password).await? {
+                return Err(Error::invalid(
+                    field,
+                    format!("must not be one of your last {limit} passwords"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn verification_mail(
+        &self,
+        to: &str,
+        name: &str,
+        token: &VerificationToken,
+    ) -> Result<crate::store::OutboxMessage> {
+        let cfg = &self.inner.config;
+        let email = templates::verify_email(
+            &cfg.mail,
+            to,
+            name,
+            token.expose(),
+            cfg.verification_token_ttl.whole_hours(),
+        );
+        self.outbox("verify_email", &email)
+    }
+
+    fn password_changed_mail(&self, user: &UserRecord) -> Result<crate::store::OutboxMessage> {
+        let when = self.now().format(&Rfc3339).unwrap_or_default();
+        let email = templates::password_changed(
+            &self.inner.config.mail,
+            &user.email,
+            &display_name(user),
+            &when,
+        );
+        self.outbox("password_changed", &email)
+    }
+
+    /// Registers a user: validates every rule, hashes the password, stores the user with the
+    /// default role, a verification token, an audit row and the verification mail at once.
+    #[tracing::instrument(skip_all)]
+    pub async fn register(&self, input: Registration, client: &ClientInfo) -> Result<UserRecord> {
+        let mut errors = Vec::new();
+        let email = Email::parse(&input.email)
+            .map_err(|m| errors.push(FieldError::new("email", m)))
+            .ok();
+        let username = Username::parse(&input.username)
+            .map_err(|m| errors.push(FieldError::new("username", m)))
+            .ok();
+        match &input.password {
+            None => errors.push(FieldError::new("password", "is required")),
+            Some(pw) => errors.extend(self.password_errors(
+                "password",
+                pw.expose(),
+                email.as_ref().map(Email::as_str),
+                username.as_ref().map(Username::as_str),
+            )),
+        }
+        let first_name = clean_name("firstName", input.first_name.as_deref(), &mut errors);
+        let last_name = clean_name("lastName", input.last_name.as_deref(), &mut errors);
+        let (Some(email), Some(username), Some(password), true) =
+            (email, username, input.password, errors.is_empty())
+        else {
+            return Err(Error::Validation(errors));
+        };
+        // Cheap checks first, so a taken address does not cost a hash. The unique constraints
+        // in the store remain the authority under concurrency.
+        if self
+            .inner
+            .store
+            .user_by_email(email.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(Error::Conflict(ConflictKind::Email));
+        }
+        if self
+            .inner
+            .store
+            .user_by_username(username.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(Error::Conflict(ConflictKind::Username));
+        }
+        let password_hash = self.inner.hasher.hash(&password).await?;
+        let now = self.now();
+        let id = Uuid::now_v7();
+        let token = VerificationToken::generate();
+        let new_user = NewUser {
+            id,
+            email: email.as_str().to_owned(),
+            username: username.as_str().to_owned(),
+            password_hash,
+            first_name,
+            last_name,
+            email_verified: false,
+            roles: vec![DEFAULT_ROLE.to_owned()],
+            created_at: now,
+            verification: Some(NewOneTimeToken {
+                digest: token.digest(),
+                user_id: id,
+                purpose: TokenPurpose::EmailVerification,
+                created_at: now,
+                expires_at: now + self.inner.config.verification_token_ttl,
+            }),
+        };
+        let name = new_user
+            .first_name
+            .clone()
+            .unwrap_or_else(|| new_user.username.clone());
+        let effects = Effects::audit(self.audit(
+            "USER_REGISTERED",
+            Some(id),
+            Some(id),
+            "user",
+            client,
+            json!({"username": new_user.username}),
+        ))
+        .with_mail(self.verification_mail(&new_user.email, &name, &token)?);
+        let user = self.inner.store.create_user(new_user, effects).await?;
+        self.wake_mail();
+        tracing::info!(user_id = %user.id, "user registered");
+        Ok(user)
+    }
+
+    /// Creates a verified user with the given roles (bootstrap admin, CLI, host-app seeding).
+    /// Skips the common-password list only if the policy says so; every other rule applies.
+    pub async fn create_user_with_roles(
+        &self,
+        email: &str,
+        username: &str,
+        password: &Password,
+        roles: &[&str],
+    ) -> Result<UserRecord> {
+        let mut errors = Vec::new();
+        let email = Email::parse(email)
+            .map_err(|m| errors.push(FieldError::new("email", m)))
+            .ok();
+        let username = Username::parse(username)
+            .map_err(|m| errors.push(FieldError::new("username", m)))
+            .ok();
+        errors.extend(self.password_errors(
+            "password",
+            password.expose(),
+            email.as_ref().map(Email::as_str),
+            username.as_ref().map(Username::as_str),
+        ));
+        let (Some(email), Some(username), true) = (email, username, errors.is_empty()) else {
+            return Err(Error::Validation(errors));
+        };
+        let now = self.now();
+        let id = Uuid::now_v7();
+        let new_user = NewUser {
+            id,
+            email: email.as_str().to_owned(),
+            username: username.as_str().to_owned(),
+            password_hash: self.inner.hasher.hash(password).await?,
+            first_name: None,
+            last_name: None,
+            email_verified: true,
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            created_at: now,
+            verification: None,
+        };
+        let audit = self.audit(
+            "USER_REGISTERED",
+            None,
+            Some(id),
+            "user",
+            &ClientInfo::default(),
+            json!({"roles": roles, "source": "bootstrap"}),
+        );
+        self.inner
+            .store
+            .create_user(new_user, Effects::audit(audit))
+            .await
+    }
+
+    /// Confirms an email address with the token from the verification mail.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_email(&self, token: &str, client: &ClientInfo) -> Result<UserRecord> {
+        if token.trim().is_empty() {
+            return Err(Error::invalid("token", "is required"));
+        }
+        let digest = VerificationToken::from_presented(token.trim()).digest();
+        let owner = self
+            .inner
+            .store
+            .one_time_token(&digest, TokenPurpose::EmailVerification)
+            .await?
+            .ok_or(Error::InvalidOneTimeToken)?;
+        let audit = self.audit(
+            "EMAIL_VERIFIED",
+            Some(owner.user_id),
+            Some(owner.user_id),
+            "user",
+            client,
+            json!({}),
+        );
+        self.inner
+            .store
+            .verify_email(&digest, self.now(), Effects::audit(audit))
+            .await
+    }
+
+    /// Sends a new verification mail (older links stop working). Silent for unknown or
+    /// already-verified addresses, so the answer reveals nothing.
+    #[tracing::instrument(skip_all)]
+    pub async fn resend_verification(&self, email: &str, client: &ClientInfo) -> Result<()> {
+        let email = Email::parse(email).map_err(|m| Error::invalid("email", m))?;
+        let Some(user) = self.inner.store.user_by_email(email.as_str()).await? else {
+            return Ok(());
+        };
+        if user.email_verified || user.deleted_at.is_some() {
+            return Ok(());
+        }
+        let now = self.now();
+        let token = VerificationToken::generate();
+        let effects = Effects::audit(self.audit(
+            "VERIFICATION_RESENT",
+            Some(user.id),
+            Some(user.id),
+            "user",
+            client,
+            json!({}),
+        ))
+        .with_mail(self.verification_mail(&user.email, &display_name(&user), &token)?);
+        self.inner
+            .store
+            .issue_one_time_token(
+                NewOneTimeToken {
+                    digest: token.digest(),
+                    user_id: user.id,
+                    purpose: TokenPurpose::EmailVerification,
+                    created_at: now,
+                    expires_at: now + self.inner.config.verification_token_ttl,
+                },
+                effects,
+            )
+            .await?;
+        self.wake_mail();
+        Ok(())
+    }
+
+    /// Finds a user by email (when the identifier has an `@`) or username, case-insensitively.
+    async fn find_by_identifier(&self, identifier: &str) -> Result<Option<UserRecord>> {
+        let identifier = identifier.trim();
+        if identifier.contains('@') {
+            match Email::parse(identifier) {
+                Ok(email) => self.inner.store.user_by_email(email.as_str()).await,
+                Err(_) => Ok(None),
+            }
+        } else {
+            match Username::parse(identifier) {
+                Ok(name) => self.inner.store.user_by_username(name.as_str()).await,
+                Err(_) => Ok(None),
+            }
+        }
+    }
+
+    /// Logs in with email or username and password. Order of checks (SPEC §5): find → locked →
+    /// password → suspended/deactivated → verified email. The account state is revealed only
+    /// to a caller who knows the password (see docs/ARCHITECTURE.md, "Decisions").
+    #[tracing::instrument(skip_all)]
+    pub async fn login(
+        &self,
+        identifier: &str,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> Result<LoginSuccess> {
+        let mut errors = Vec::new();
+        if identifier.trim().is_empty() {
+            errors.push(FieldError::new("identifier", "is required"));
+        }
+        if password.expose().is_empty() {
+            errors.push(FieldError::new("password", "is required"));
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let store = &self.inner.store;
+        let user = match self.find_by_identifier(identifier).await? {
+            Some(user) if user.deleted_at.is_none() => user,
+            _ => {
+                // Same cost as a real check: no timing oracle for account existence.
+                self.inner.hasher.verify_dummy(password).await?;
+                tracing::info!(reason = "unknown_user", "login failed");
+                return Err(Error::InvalidCredentials);
+            }
+        };
+        let now = self.now();
+        if let Some(until) = user.locked_until.filter(|until| *until > now) {
+            return Err(Error::AccountLocked { until });
+        }
+        let needs_rehash = match self
+            .inner
+            .hasher
+            .verify(&user.password_hash, password)
+            .await?
+        {
+            Verification::Match { needs_rehash } => needs_rehash,
+            Verification::Mismatch => {
+                let lockout = &self.inner.config.lockout;
+                let failed = self.audit(
+                    "LOGIN_FAILED",
+                    None,
+                    Some(user.id),
+                    "user",
+                    client,
+                    json!({"reason": "invalid_password"}),
+                );
+                let until = (now + lockout.duration)
+                    .format(&Rfc3339)
+                    .unwrap_or_default();
+                let lock_mail = templates::account_locked(
+                    &self.inner.config.mail,
+                    &user.email,
+                    &display_name(&user),
+                    &until,
+                );
+                let lock_effects = Effects::audit(self.audit(
+                    "ACCOUNT_LOCKED",
+                    None,
+                    Some(user.id),
+                    "user",
+                    client,
+                    json!({"until": until, "failures": lockout.max_failures}),
+                ))
+                .with_mail(self.outbox("account_locked", &lock_mail)?);
+                let outcome = store
+                    .record_login_failure(
+                        user.id,
+                        now,
+                        lockout.max_failures,
+                        lockout.duration,
+                        Effects::audit(failed),
+                        lock_effects,
+                    )
+                    .await?;
+                if let (true, Some(until)) = (outcome.newly_locked, outcome.locked_until) {
+                    self.wake_mail();
+                    tracing::warn!(user_id = %user.id, "account locked after repeated failures");
+                    return Err(Error::AccountLocked { until });
+                }
+                return Err(Error::InvalidCredentials);
+            }
+        };
+        if user.is_suspended {
+            return Err(Error::AccountSuspended);
+        }
+        if !user.is_active {
+            return Err(Error::AccountDeactivated);
+        }
+        if self.inner.config.require_verified_email && !user.email_verified {
+            return Err(Error::EmailNotVerified);
+        }
+        let rehash = if needs_rehash {
+            Some(self.inner.hasher.hash(password).await?)
+        } else {
+            None
+        };
+        self.open_session(user, rehash, client).await
+    }
+
+    /// Opens a session for a user who has proven who they are.
+    pub(crate) async fn open_session(
+        &self,
+        user: UserRecord,
+        rehash: Option<String>,
+        client: &ClientInfo,
+    ) -> Result<LoginSuccess> {
+        let now = self.now();
+        let session_id = Uuid::now_v7();
+        let refresh = RefreshToken::generate();
+        let device = DeviceInfo::from_user_agent(client.user_agent.as_deref());
+        let audit = self.audit(
+            "USER_LOGIN",
+            Some(user.id),
+            Some(user.id),
+            "session",
+            client,
+            json!({"sessionId": session_id, "device": device.label()}),
+        );
+        self.inner
+            .store
+            .start_session(
+                NewSession {
+                    id: session_id,
+                    user_id: user.id,
+                    device_info: device,
+                    ip_address: client.ip.clone(),
+                    user_agent: client.user_agent.clone(),
+                    created_at: now,
+                    expires_at: now + self.inner.config.refresh_token_ttl,
+                    refresh_digest: refresh.digest(),
+                },
+                rehash,
+                Effects::audit(audit),
+            )
+            .await?;
+        let (access_token, _) = self
+            .inner
+            .tokens
+            .issue(&user, session_id, now, None, None)?;
+        let user = UserRecord {
+            last_login_at: Some(now),
+            failed_login_attempts: 0,
+            locked_until: None,
+            ..user
+        };
+        Ok(LoginSuccess {
+            user,
+            tokens: TokenPair {
+                access_token,
+                refresh_token: refresh,
+                expires_in: self.inner.tokens.ttl().whole_seconds(),
+            },
+            session_id,
+        })
+    }
+
+    /// Exchanges a refresh token for a new pair. A token rotated more than the grace window ago
+    /// is a theft signal: the whole session is revoked.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, refresh_token: &str, client: &ClientInfo) -> Result<TokenPair> {
+        if refresh_token.trim().is_empty() {
+            return Err(Error::invalid("refreshToken", "is required"));
+        }
+        let presented = TokenDigest::of(refresh_token.trim());
+        let next = RefreshToken::generate();
+        let now = self.now();
+        let config = &self.inner.config;
+        let rotation = self
+            .inner
+            .store
+            .rotate_refresh_token(
+                &presented,
+                &next.digest(),
+                now,
+                now + config.refresh_token_ttl,
+                config.refresh_reuse_grace,
+            )
+            .await?;
+        match rotation {
+            RefreshRotation::Invalid => Err(Error::InvalidRefreshToken),
+            RefreshRotation::Reused {
+                session_id,
+                user_id,
+            } => {
+                let audit = self.audit(
+                    "TOKEN_REUSE_DETECTED",
+                    None,
+                    Some(user_id),
+                    "session",
+                    client,
+                    json!({"sessionId": session_id}),
+                );
+                self.inner
+                    .store
+                    .revoke_session(user_id, session_id, now, Effects::audit(audit))
+                    .await?;
+                tracing::warn!(%user_id, %session_id, "refresh token reuse; session revoked");
+                Err(Error::RefreshTokenReused)
+            }
+            RefreshRotation::Rotated { session_id, .. } => {
+                let (_, user) = self
+                    .inner
+                    .store
+                    .session_with_user(session_id)
+                    .await?
+                    .ok_or(Error::InvalidRefreshToken)?;
+                if user.deleted_at.is_some() || user.is_suspended || !user.is_active {
+                    return Err(Error::InvalidRefreshToken);
+                }
+                let (access_token, _) = self
+                    .inner
+                    .tokens
+                    .issue(&user, session_id, now, None, None)?;
+                Ok(TokenPair {
+                    access_token,
+                    refresh_token: next,
+                    expires_in: self.inner.tokens.ttl().whole_seconds(),
+                })
+            }
+        }
+    }
+
+    /// Checks a bearer token: signature and expiry, then its session (so an ended session ends
+    /// the token at once, on every instance), then the user's current state.
+    pub async fn authenticate(&self, bearer: &str) -> Result<AuthenticatedUser> {
+        let now = self.now();
+        let claims = self.inner.tokens.verify(bearer, now)?;
+        let session_id = claims.session_id()?;
+        let (session, user) = self
+            .inner
+            .store
+            .session_with_user(session_id)
+            .await?
+            .ok_or(Error::InvalidAccessToken)?;
+        if !session.is_active(now) || session.user_id != claims.user_id()? {
+            return Err(Error::InvalidAccessToken);
+        }
+        if user.deleted_at.is_some() || !user.is_active {
+            return Err(Error::InvalidAccessToken);
+        }
+        if user.is_suspended {
+            return Err(Error::AccountSuspended);
+        }
+        if now - session.last_activity_at >= self.inner.config.session_touch_interval {
+            self.inner.store.touch_session(session_id, now).await?;
+        }
+        Ok(AuthenticatedUser {
+            user,
+            session_id,
+            claims,
+        })
+    }
+
+    /// Ends the caller's session (its access and refresh tokens stop working at once).
+    #[tracing::instrument(skip_all)]
+    pub async fn logout(&self, auth: &AuthenticatedUser, client: &ClientInfo) -> Result<()> {
+        let audit = self.audit(
+            "USER_LOGOUT",
+            Some(auth.user.id),
+            Some(auth.user.id),
+            "session",
+            client,
+            json!({"sessionId": auth.session_id}),
+        );
+        self.inner
+            .store
+            .revoke_session(
+                auth.user.id,
+                auth.session_id,
+                self.now(),
+                Effects::audit(audit),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Mails a password-reset link. Silent for unknown addresses.
+    #[tracing::instrument(skip_all)]
+    pub async fn forgot_password(&self, email: &str, client: &ClientInfo) -> Result<()> {
+        let email = Email::parse(email).map_err(|m| Error::invalid("email", m))?;
+        let Some(user) = self.inner.store.user_by_email(email.as_str()).await? else {
+            return Ok(());
+        };
+        if user.deleted_at.is_some() {
+            return Ok(());
+        }
+        self.send_password_reset(&user, None, client).await
+    }
+
+    /// Issues a reset token and mails it (also used by the admin's forced reset).
+    pub(crate) async fn send_password_reset(
+        &self,
+        user: &UserRecord,
+        actor: Option<Uuid>,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let now = self.now();
+        let cfg = &self.inner.config;
+        let token = ResetToken::generate();
+        let mail = templates::password_reset(
+            &cfg.mail,
+            &user.email,
+            &display_name(user),
+            token.expose(),
+            cfg.reset_token_ttl.whole_minutes(),
+        );
+        let effects = Effects::audit(self.audit(
+            "PASSWORD_RESET_REQUESTED",
+            actor.or(Some(user.id)),
+            Some(user.id),
+            "user",
+            client,
+            json!({}),
+        ))
+        .with_mail(self.outbox("password_reset", &mail)?);
+        self.inner
+            .store
+            .issue_one_time_token(
+                NewOneTimeToken {
+                    digest: token.digest(),
+                    user_id: user.id,
+                    purpose: TokenPurpose::PasswordReset,
+                    created_at: now,
+                    expires_at: now + cfg.reset_token_ttl,
+                },
+                effects,
+            )
+            .await?;
+        self.wake_mail();
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token: ends every session and clears the lockout.
+    #[tracing::instrument(skip_all)]
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        password: &Password,
+        confirm: &Password,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let mut errors = Vec::new();
+        if token.trim().is_empty() {
+            errors.push(FieldError::new("token", "is required"));
+        }
+        errors.extend(self.password_errors("password", password.expose(), None, None));
+        if password.expose() != confirm.expose() {
+            errors.push(FieldError::new("confirmPassword", "must match password"));
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let digest = ResetToken::from_presented(token.trim()).digest();
+        let record = self
+            .inner
+            .store
+            .one_time_token(&digest, TokenPurpose::PasswordReset)
+            .await?
+            .filter(|t| t.used_at.is_none() && t.expires_at > self.now())
+            .ok_or(Error::InvalidOneTimeToken)?;
+        let user = self
+            .inner
+            .store
+            .user_by_id(record.user_id)
+            .await?
+            .ok_or(Error::InvalidOneTimeToken)?;
+        let identity_errors = self.password_errors(
+            "password",
+            password.expose(),
+            Some(&user.email),
+            Some(&user.username),
+        );
+        if !identity_errors.is_empty() {
+            return Err(Error::Validation(identity_errors));
+        }
+        self.ensure_not_reused(user.id, "password", password)
+            .await?;
+        let change = PasswordChange {
+            new_hash: self.inner.hasher.hash(password).await?,
+            now: self.now(),
+            history_limit: self.inner.config.password_policy.history,
+            keep_session: None,
+        };
+        let effects = Effects::audit(self.audit(
+            "PASSWORD_RESET_COMPLETED",
+            Some(user.id),
+            Some(user.id),
+            "user",
+            client,
+            json!({}),
+        ))
+        .with_mail(self.password_changed_mail(&user)?);
+        self.inner
+            .store
+            .reset_password(&digest, change, effects)
+            .await?;
+        self.wake_mail();
+        Ok(())
+    }
+
+    /// Changes the caller's password; every other session ends.
+    #[tracing::instrument(skip_all)]
+    pub async fn change_password(
+        &self,
+        auth: &AuthenticatedUser,
+        current: &Password,
+        new: &Password,
+        confirm: &Password,
+        client: &ClientInfo,
+    ) -> Result<u64> {
+        if auth.is_impersonated() {
+            return Err(Error::Forbidden);
+        }
+        let user = &auth.user;
+        let mut errors = Vec::new();
+        if current.expose().is_empty() {
+            errors.push(FieldError::new("currentPassword", "is required"));
+        }
+        errors.extend(self.password_errors(
+            "newPassword",
+            new.expose(),
+            Some(&user.email),
+            Some(&user.username),
+        ));
+        if new.expose() != confirm.expose() {
+            errors.push(FieldError::new("confirmPassword", "must match newPassword"));
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        if let Verification::Mismatch = self
+            .inner
+            .hasher
+            .verify(&user.password_hash, current)
+            .await?
+        {
+            return Err(Error::IncorrectPassword);
+        }
+        self.ensure_not_reused(user.id, "newPassword", new).await?;
+        let change = PasswordChange {
+            new_hash: self.inner.hasher.hash(new).await?,
+            now: self.now(),
+            history_limit: self.inner.config.password_policy.history,
+            keep_session: Some(auth.session_id),
+        };
+        let effects = Effects::audit(self.audit(
+            "PASSWORD_CHANGED",
+            Some(user.id),
+            Some(user.id),
+            "user",
+            client,
+            json!({}),
+        ))
+        .with_mail(self.password_changed_mail(user)?);
+        let revoked = self
+            .inner
+            .store
+            .change_password(user.id, change, effects)
+            .await?;
+        self.wake_mail();
+        Ok(revoked)
+    }
+
+    /// Whether an email address is free to register.
+    pub async fn email_available(&self, email: &str) -> Result<bool> {
+        let email = Email::parse(email).map_err(|m| Error::invalid("email", m))?;
+        Ok(self
+            .inner
+            .store
+            .user_by_email(email.as_str())
+            .await?
+            .is_none())
+    }
+
+    /// Whether a username is free to register.
+    pub async fn username_available(&self, username: &str) -> Result<bool> {
+        let username = Username::parse(username).map_err(|m| Error::invalid("username", m))?;
+        Ok(self
+            .inner
+            .store
+            .user_by_username(username.as_str())
+            .await?
+            .is_none())
+    }
+}

@@ -1,0 +1,66 @@
+//! Authentication: registration, email verification, login, sessions with rotating refresh
+//! tokens, password reset and change, and authenticating a bearer token.
+
+mod flows;
+pub mod hashing;
+pub mod tokens;
+
+use crate::secret::{Password, RefreshToken};
+use crate::store::UserRecord;
+use tokens::AccessClaims;
+use uuid::Uuid;
+
+/// What a client sends to register. Validated as a whole; every broken rule is reported.
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    /// Email address (normalised by validation).
+    pub email: String,
+    /// Username (normalised by validation).
+    pub username: String,
+    /// Password.
+    pub password: Option<Password>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+}
+
+/// An access token with its refresh token.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    /// Signed JWT.
+    pub access_token: String,
+    /// Opaque refresh token (only ever shown to its owner).
+    pub refresh_token: RefreshToken,
+    /// Access token lifetime in seconds.
+    pub expires_in: i64,
+}
+
+/// A successful login.
+#[derive(Debug, Clone)]
+pub struct LoginSuccess {
+    /// The user.
+    pub user: UserRecord,
+    /// The new session's tokens.
+    pub tokens: TokenPair,
+    /// The new session.
+    pub session_id: Uuid,
+}
+
+/// The caller of an authenticated request.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedUser {
+    /// The user as stored now (current roles, current state).
+    pub user: UserRecord,
+    /// The session the token belongs to.
+    pub session_id: Uuid,
+    /// The verified claims.
+    pub claims: AccessClaims,
+}
+
+impl AuthenticatedUser {
+    /// True when an administrator is acting as this user.
+    pub fn is_impersonated(&self) -> bool {
+        self.claims.act.is_some()
+    }
+}

@@ -1,0 +1,312 @@
+//! Typed configuration with a builder. Every number of SPEC.md is a default here and can be
+//! changed. `Debug` is written by hand so that secrets never reach a log.
+
+use crate::secret::{ExposeSecret, SecretString};
+use std::fmt;
+use time::Duration;
+
+/// Shortest accepted signing secret, in bytes (HS256 wants at least the hash size).
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Argon2id cost parameters and the size of the pool that runs them.
+#[derive(Debug, Clone)]
+pub struct HashingConfig {
+    /// Memory cost in KiB (OWASP: 19456).
+    pub memory_kib: u32,
+    /// Iterations (OWASP: 2).
+    pub iterations: u32,
+    /// Lanes (OWASP: 1).
+    pub parallelism: u32,
+    /// How many hashes may run at once; the rest queue. Default: the number of cores.
+    pub max_concurrent: usize,
+}
+
+impl Default for HashingConfig {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+}
+
+impl HashingConfig {
+    /// Cheap parameters for tests only (never in production): the one place tests lower the cost.
+    pub fn insecure_fast_for_tests() -> Self {
+        Self {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+            max_concurrent: 4,
+        }
+    }
+}
+
+/// The password rules of SPEC §3.
+#[derive(Debug, Clone)]
+pub struct PasswordPolicy {
+    /// Minimum length in characters.
+    pub min_length: usize,
+    /// Maximum length in characters.
+    pub max_length: usize,
+    /// How many previous passwords a new one may not match.
+    pub history: usize,
+    /// Refuse passwords found in the bundled list of common passwords.
+    pub reject_common: bool,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            max_length: 128,
+            history: 5,
+            reject_common: true,
+        }
+    }
+}
+
+/// Failed-login lockout.
+#[derive(Debug, Clone)]
+pub struct LockoutPolicy {
+    /// Consecutive failures that lock the account.
+    pub max_failures: u32,
+    /// How long a lock lasts.
+    pub duration: Duration,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            duration: Duration::minutes(15),
+        }
+    }
+}
+
+/// Mail delivery through the outbox.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// The `From` address.
+    pub from: String,
+    /// Product name used in subjects and bodies.
+    pub app_name: String,
+    /// Base URL of the email-confirmation page; `?token=...` is appended.
+    pub confirmation_url: String,
+    /// Base URL of the password-reset page; `?token=...` is appended.
+    pub password_reset_url: String,
+    /// Delivery attempts before a message is parked as failed.
+    pub max_attempts: u32,
+    /// First retry delay; doubles on each attempt.
+    pub retry_base: Duration,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            from: "usermgmt <no-reply@localhost>".to_owned(),
+            app_name: "usermgmt".to_owned(),
+            confirmation_url: "http://localhost:3000/api/v1/auth/verify-email".to_owned(),
+            password_reset_url: "http://localhost:3000/reset-password".to_owned(),
+            max_attempts: 8,
+            retry_base: Duration::seconds(5),
+        }
+    }
+}
+
+/// The whole configuration of a [`crate::UserManager`].
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) jwt_secret: SecretString,
+    /// `iss` claim of access tokens.
+    pub issuer: String,
+    /// `aud` claim of access tokens.
+    pub audience: String,
+    /// Access token lifetime (15 minutes).
+    pub access_token_ttl: Duration,
+    /// Refresh token lifetime (7 days); a session lives as long as its newest refresh token.
+    pub refresh_token_ttl: Duration,
+    /// Window in which an already-rotated refresh token still yields a pair (10 s).
+    pub refresh_reuse_grace: Duration,
+    /// Email verification token lifetime (24 hours).
+    pub verification_token_ttl: Duration,
+    /// Password reset token lifetime (1 hour).
+    pub reset_token_ttl: Duration,
+    /// Refuse login until the email address is verified.
+    pub require_verified_email: bool,
+    /// Password rules.
+    pub password_policy: PasswordPolicy,
+    /// Hashing cost and pool.
+    pub hashing: HashingConfig,
+    /// Lockout rules.
+    pub lockout: LockoutPolicy,
+    /// Mail settings.
+    pub mail: MailConfig,
+    /// Largest JSON body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest serialised preferences object, in bytes.
+    pub max_preferences_bytes: usize,
+    /// Minimum gap between two writes of a session's last-activity time.
+    pub session_touch_interval: Duration,
+    /// Request rate limits and trusted proxies.
+    pub rate_limits: crate::ratelimit::RateLimitConfig,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("jwt_secret", &"[REDACTED]")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("refresh_reuse_grace", &self.refresh_reuse_grace)
+            .field("verification_token_ttl", &self.verification_token_ttl)
+            .field("reset_token_ttl", &self.reset_token_ttl)
+            .field("require_verified_email", &self.require_verified_email)
+            .field("password_policy", &self.password_policy)
+            .field("hashing", &self.hashing)
+            .field("lockout", &self.lockout)
+            .field("mail", &self.mail)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("rate_limits", &self.rate_limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Starts a builder; only the signing secret is required.
+    pub fn builder(jwt_secret: impl Into<String>) -> ConfigBuilder {
+        ConfigBuilder {
+            config: Config {
+                jwt_secret: SecretString::from(jwt_secret.into()),
+                issuer: "usermgmt".to_owned(),
+                audience: "usermgmt".to_owned(),
+                access_token_ttl: Duration::minutes(15),
+                refresh_token_ttl: Duration::days(7),
+                refresh_reuse_grace: Duration::seconds(10),
+                verification_token_ttl: Duration::hours(24),
+                reset_token_ttl: Duration::hours(1),
+                require_verified_email: false,
+                password_policy: PasswordPolicy::default(),
+                hashing: HashingConfig::default(),
+                lockout: LockoutPolicy::default(),
+                mail: MailConfig::default(),
+                max_body_bytes: 64 * 1024,
+                max_preferences_bytes: 16 * 1024,
+                session_touch_interval: Duration::minutes(1),
+                rate_limits: crate::ratelimit::RateLimitConfig::default(),
+            },
+        }
+    }
+
+    /// The signing secret, for the token issuer only.
+    pub(crate) fn jwt_secret_bytes(&self) -> &[u8] {
+        self.jwt_secret.expose_secret().as_bytes()
+    }
+}
+
+/// A configuration value that cannot work, naming the setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Builds a [`Config`], checking it as a whole.
+#[derive(Debug)]
+pub struct ConfigBuilder {
+    config: Config,
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.config.$name = value;
+            self
+        }
+    };
+}
+
+impl ConfigBuilder {
+    setter!(/// `iss` claim.
+        issuer: String);
+    setter!(/// `aud` claim.
+        audience: String);
+    setter!(/// Access token lifetime.
+        access_token_ttl: Duration);
+    setter!(/// Refresh token lifetime.
+        refresh_token_ttl: Duration);
+    setter!(/// Grace window for concurrent refreshes.
+        refresh_reuse_grace: Duration);
+    setter!(/// Verification token lifetime.
+        verification_token_ttl: Duration);
+    setter!(/// Reset token lifetime.
+        reset_token_ttl: Duration);
+    setter!(/// Require a verified email to log in.
+        require_verified_email: bool);
+    setter!(/// Password rules.
+        password_policy: PasswordPolicy);
+    setter!(/// Hashing cost and pool.
+        hashing: HashingConfig);
+    setter!(/// Lockout rules.
+        lockout: LockoutPolicy);
+    setter!(/// Mail settings.
+        mail: MailConfig);
+    setter!(/// Largest JSON body.
+        max_body_bytes: usize);
+    setter!(/// Largest preferences object.
+        max_preferences_bytes: usize);
+    setter!(/// Minimum gap between session activity writes.
+        session_touch_interval: Duration);
+    setter!(/// Rate limits and trusted proxies.
+        rate_limits: crate::ratelimit::RateLimitConfig);
+
+    /// Checks the configuration and returns it.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let c = self.config;
+        let bad = |var: &str, why: &str| Err(ConfigError(format!("{var}: {why}")));
+        if c.jwt_secret.expose_secret().len() < MIN_SECRET_LEN {
+            return bad(
+                "jwt_secret",
+                &format!("must be at least {MIN_SECRET_LEN} bytes"),
+            );
+        }
+        if c.access_token_ttl <= Duration::ZERO || c.refresh_token_ttl <= Duration::ZERO {
+            return bad("token lifetimes", "must be positive");
+        }
+        if c.hashing.max_concurrent == 0 {
+            return bad("hashing.max_concurrent", "must be at least 1");
+        }
+        if argon2::Params::new(
+            c.hashing.memory_kib,
+            c.hashing.iterations,
+            c.hashing.parallelism,
+            None,
+        )
+        .is_err()
+        {
+            return bad("hashing", "Argon2 parameters out of range");
+        }
+        if c.password_policy.min_length > c.password_policy.max_length {
+            return bad("password_policy", "min_length exceeds max_length");
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_secret_and_short_secrets_are_refused() {
+        let secret = "x".repeat(40);
+        let config = Config::builder(secret.clone()).build().unwrap();
+        assert!(!format!("{config:?}").contains(&secret));
+        assert!(Config::builder("short").build().is_err());
+    }
+}

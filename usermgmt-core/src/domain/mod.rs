@@ -1,0 +1,10 @@
+//! Domain values that are parsed once at the edge ("parse, don't validate"): a value of these
+//! types is known to satisfy SPEC §3.
+
+mod device;
+mod identity;
+mod password;
+
+pub use device::DeviceInfo;
+pub use identity::{Email, MAX_NAME_LEN, Username, clean_name};
+pub use password::check_password_policy;

@@ -1,0 +1,286 @@
+//! One error enum by meaning. Every outcome a client can see maps to a stable `code()` and an
+//! HTTP `status()`; internal causes are kept for the log and never shown to the client.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// A failed validation rule on one input field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field as the client named it (camelCase, JSON path for nested fields).
+    pub field: String,
+    /// What is wrong, for a human.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What kind of uniqueness was violated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictKind {
+    /// The email address is registered already.
+    Email,
+    /// The username is taken.
+    Username,
+    /// Any other uniqueness rule.
+    Other,
+}
+
+/// Everything that can go wrong, by meaning.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input broke one or more rules (422).
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// The body is not well-formed JSON (400).
+    #[error("malformed JSON body: {0}")]
+    MalformedJson(String),
+    /// A query string parameter could not be read (400).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// Unknown user or wrong password; deliberately the same answer for both (401).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// No bearer token was presented (401).
+    #[error("authentication required")]
+    Unauthenticated,
+    /// The access token is malformed, badly signed, expired or its session has ended (401).
+    #[error("invalid or expired access token")]
+    InvalidAccessToken,
+    /// The refresh token is unknown, expired or its session has ended (401).
+    #[error("invalid or expired refresh token")]
+    InvalidRefreshToken,
+    /// An already-rotated refresh token was presented; the whole session was revoked (401).
+    #[error("refresh token reuse detected; the session has been revoked")]
+    RefreshTokenReused,
+    /// An email-verification or password-reset token is unknown, used or expired (400).
+    #[error("invalid or expired token")]
+    InvalidOneTimeToken,
+    /// The current password given to a password change is wrong (400).
+    #[error("current password is incorrect")]
+    IncorrectPassword,
+    /// Too many failed logins; the account is locked until the given time (423).
+    #[error("account locked")]
+    AccountLocked {
+        /// When the lock ends.
+        until: OffsetDateTime,
+    },
+    /// An administrator suspended the account (403).
+    #[error("account suspended")]
+    AccountSuspended,
+    /// The owner deactivated the account (403).
+    #[error("account deactivated")]
+    AccountDeactivated,
+    /// Login requires a verified email address (403).
+    #[error("email address not verified")]
+    EmailNotVerified,
+    /// Authenticated but not allowed (403).
+    #[error("forbidden")]
+    Forbidden,
+    /// The resource does not exist (or is not visible to the caller) (404).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// No route matches the path (404).
+    #[error("route not found")]
+    RouteNotFound,
+    /// The route exists but not for this method (405).
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// A uniqueness rule was violated (409).
+    #[error("conflict: {0:?}")]
+    Conflict(ConflictKind),
+    /// The body is larger than the route accepts (413).
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// The body is not of a media type the route accepts (415).
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// Too many requests (429).
+    #[error("too many requests")]
+    RateLimited {
+        /// Seconds until the client may try again.
+        retry_after_secs: u64,
+    },
+    /// A dependency (database, pool) is unavailable right now (503).
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; the cause is logged, never shown (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A single-field validation error.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// An internal error from any displayable cause.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Error::Internal(cause.to_string())
+    }
+
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Validation(_) => 422,
+            Error::MalformedJson(_) | Error::BadRequest(_) => 400,
+            Error::InvalidOneTimeToken | Error::IncorrectPassword => 400,
+            Error::InvalidCredentials
+            | Error::Unauthenticated
+            | Error::InvalidAccessToken
+            | Error::InvalidRefreshToken
+            | Error::RefreshTokenReused => 401,
+            Error::AccountLocked { .. } => 423,
+            Error::AccountSuspended
+            | Error::AccountDeactivated
+            | Error::EmailNotVerified
+            | Error::Forbidden => 403,
+            Error::NotFound(_) | Error::RouteNotFound => 404,
+            Error::MethodNotAllowed => 405,
+            Error::Conflict(_) => 409,
+            Error::PayloadTooLarge => 413,
+            Error::UnsupportedMediaType => 415,
+            Error::RateLimited { .. } => 429,
+            Error::Unavailable(_) => 503,
+            Error::Internal(_) => 500,
+        }
+    }
+
+    /// The stable machine-readable code (documented in `docs/ERRORS.md`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Validation(_) => "VALIDATION_ERROR",
+            Error::MalformedJson(_) => "MALFORMED_JSON",
+            Error::BadRequest(_) => "BAD_REQUEST",
+            Error::InvalidCredentials => "INVALID_CREDENTIALS",
+            Error::Unauthenticated => "UNAUTHENTICATED",
+            Error::InvalidAccessToken => "INVALID_TOKEN",
+            Error::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
+            Error::RefreshTokenReused => "TOKEN_REUSE_DETECTED",
+            Error::InvalidOneTimeToken => "INVALID_OR_EXPIRED_TOKEN",
+            Error::IncorrectPassword => "INCORRECT_PASSWORD",
+            Error::AccountLocked { .. } => "ACCOUNT_LOCKED",
+            Error::AccountSuspended => "ACCOUNT_SUSPENDED",
+            Error::AccountDeactivated => "ACCOUNT_DEACTIVATED",
+            Error::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            Error::Forbidden => "FORBIDDEN",
+            Error::NotFound(_) => "NOT_FOUND",
+            Error::RouteNotFound => "ROUTE_NOT_FOUND",
+            Error::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Error::Conflict(ConflictKind::Email) => "EMAIL_TAKEN",
+            Error::Conflict(ConflictKind::Username) => "USERNAME_TAKEN",
+            Error::Conflict(ConflictKind::Other) => "CONFLICT",
+            Error::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Error::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Error::RateLimited { .. } => "RATE_LIMITED",
+            Error::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            Error::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The message shown to the client. Internal and dependency causes are never revealed.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Internal(_) => "An internal error occurred".to_owned(),
+            Error::Unavailable(_) => "The service is temporarily unavailable".to_owned(),
+            Error::MalformedJson(_) => "The request body is not valid JSON".to_owned(),
+            Error::Validation(_) => "Validation failed".to_owned(),
+            Error::NotFound(what) => format!("{} not found", capitalise(what)),
+            Error::Conflict(ConflictKind::Email) => "Email is already registered".to_owned(),
+            Error::Conflict(ConflictKind::Username) => "Username is already taken".to_owned(),
+            Error::Conflict(ConflictKind::Other) => "The resource already exists".to_owned(),
+            Error::AccountLocked { .. } => {
+                "Account is temporarily locked after too many failed attempts".to_owned()
+            }
+            Error::InvalidCredentials => "Invalid email/username or password".to_owned(),
+            Error::Unauthenticated => "Authentication required".to_owned(),
+            Error::InvalidAccessToken => "Invalid or expired access token".to_owned(),
+            Error::InvalidRefreshToken => "Invalid or expired refresh token".to_owned(),
+            Error::InvalidOneTimeToken => "Invalid or expired token".to_owned(),
+            Error::IncorrectPassword => "Current password is incorrect".to_owned(),
+            Error::AccountSuspended => "Account is suspended".to_owned(),
+            Error::AccountDeactivated => "Account is deactivated".to_owned(),
+            Error::EmailNotVerified => "Email address is not verified".to_owned(),
+            Error::Forbidden => "You do not have permission to do this".to_owned(),
+            Error::RouteNotFound => "Route not found".to_owned(),
+            Error::MethodNotAllowed => "Method not allowed".to_owned(),
+            Error::PayloadTooLarge => "Request body is too large".to_owned(),
+            Error::UnsupportedMediaType => "Content-Type must be application/json".to_owned(),
+            Error::RateLimited { .. } => "Too many requests, please try again later".to_owned(),
+            Error::RefreshTokenReused => {
+                "Refresh token reuse detected; the session has been revoked".to_owned()
+            }
+            Error::BadRequest(msg) => msg.clone(),
+        }
+    }
+
+    /// True for errors whose cause must be logged by the adapter (server-side failures).
+    pub fn is_server_error(&self) -> bool {
+        self.status() >= 500
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(feature = "sqlx")]
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => Error::Unavailable(err.to_string()),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                let constraint = db.constraint().unwrap_or_default().to_owned();
+                let message = db.message().to_owned();
+                Error::Conflict(conflict_kind(&constraint, &message))
+            }
+            _ => Error::Internal(err.to_string()),
+        }
+    }
+}
+
+/// Maps a unique-constraint name (PostgreSQL) or message (SQLite names the columns) to a kind.
+#[cfg(feature = "sqlx")]
+fn conflict_kind(constraint: &str, message: &str) -> ConflictKind {
+    let haystack = format!("{constraint} {message}");
+    if haystack.contains("email") {
+        ConflictKind::Email
+    } else if haystack.contains("username") {
+        ConflictKind::Username
+    } else {
+        ConflictKind::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_never_reveal_their_cause() {
+        let err = Error::internal("SELECT * FROM users failed at /src/store.rs");
+        assert_eq!(err.status(), 500);
+        assert!(!err.public_message().contains("SELECT"));
+        let err = Error::Unavailable("connection refused 127.0.0.1:5432".into());
+        assert!(!err.public_message().contains("5432"));
+    }
+}

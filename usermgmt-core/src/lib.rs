@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod mail;
+mod manager;
+pub mod profile;
+pub mod ratelimit;
+pub mod secret;
+mod sessions;
+pub mod store;
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+pub use auth::{AuthenticatedUser, LoginSuccess, Registration, TokenPair};
+pub use clock::{Clock, MockClock, SystemClock};
+pub use config::{Config, ConfigBuilder, ConfigError};
+pub use error::{Error, Result};
+pub use manager::{ClientInfo, UserManager, UserManagerBuilder};
+pub use store::Store;

@@ -1,0 +1,167 @@
+//! The emails usermgmt sends, each with a plain-text and an HTML body. User-supplied values
+//! (names) only ever appear HTML-escaped in bodies, never in headers.
+
+use super::Email;
+use crate::config::MailConfig;
+
+fn link(base: &str, token: &str) -> String {
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}token={token}")
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Strips line breaks and control characters from text that ends up on a single line.
+fn single_line(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
+}
+
+fn render(
+    config: &MailConfig,
+    to: &str,
+    subject: &str,
+    greeting_name: &str,
+    paragraphs: &[String],
+    action: Option<(&str, &str)>,
+) -> Email {
+    let app = single_line(&config.app_name);
+    let name = single_line(greeting_name);
+    let mut text = format!("Hello {name},\n\n");
+    let mut html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\"><p>Hello {},</p>",
+        escape_html(&name)
+    );
+    for p in paragraphs {
+        text.push_str(p);
+        text.push_str("\n\n");
+        html.push_str(&format!("<p>{}</p>", escape_html(p)));
+    }
+    if let Some((label, url)) = action {
+        text.push_str(&format!("{label}: {url}\n\n"));
+        let url = escape_html(url);
+        html.push_str(&format!(
+            "<p><a href=\"{url}\">{}</a></p><p style=\"font-size:small\">{url}</p>",
+            escape_html(label)
+        ));
+    }
+    text.push_str(&format!("-- {app}\n"));
+    html.push_str(&format!("<p>-- {}</p></body></html>", escape_html(&app)));
+    Email {
+        to: to.to_owned(),
+        subject: format!("{app}: {}", single_line(subject)),
+        text,
+        html,
+    }
+}
+
+pub(crate) fn verify_email(
+    config: &MailConfig,
+    to: &str,
+    name: &str,
+    token: &str,
+    hours: i64,
+) -> Email {
+    render(
+        config,
+        to,
+        "confirm your email address",
+        name,
+        &[format!(
+            "Please confirm your email address. The link is valid for {hours} hours and can be used once."
+        )],
+        Some(("Confirm your email", &link(&config.confirmation_url, token))),
+    )
+}
+
+pub(crate) fn password_reset(
+    config: &MailConfig,
+    to: &str,
+    name: &str,
+    token: &str,
+    minutes: i64,
+) -> Email {
+    render(
+        config,
+        to,
+        "reset your password",
+        name,
+        &[
+            format!(
+                "Someone asked to reset the password of your account. The link is valid for {minutes} minutes and can be used once."
+            ),
+            "If it was not you, ignore this email: your password stays as it is.".to_owned(),
+        ],
+        Some((
+            "Reset your password",
+            &link(&config.password_reset_url, token),
+        )),
+    )
+}
+
+pub(crate) fn password_changed(config: &MailConfig, to: &str, name: &str, when: &str) -> Email {
+    render(
+        config,
+        to,
+        "your password was changed",
+        name,
+        &[
+            format!("The password of your account was changed at {when}."),
+            "If you did not do this, reset your password at once and contact support.".to_owned(),
+        ],
+        None,
+    )
+}
+
+pub(crate) fn account_locked(config: &MailConfig, to: &str, name: &str, until: &str) -> Email {
+    render(
+        config,
+        to,
+        "your account was locked",
+        name,
+        &[
+            format!("After several failed sign-in attempts your account is locked until {until}."),
+            "If these attempts were not yours, consider changing your password.".to_owned(),
+        ],
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_escaped_and_subjects_stay_single_line() {
+        let config = MailConfig::default();
+        let mail = verify_email(&config, "a@x.io", "<script>\r\nBcc: evil@x.io", "tok", 24);
+        assert!(!mail.html.contains("<script>"));
+        assert!(!mail.subject.contains('\n'));
+        assert!(mail.text.contains("token=tok"));
+        assert_eq!(
+            super::super::token_from_link(&mail.text).as_deref(),
+            Some("tok")
+        );
+        let with_query = MailConfig {
+            confirmation_url: "https://x/v?lang=en".into(),
+            ..config
+        };
+        assert!(
+            verify_email(&with_query, "a@x.io", "A", "t", 24)
+                .text
+                .contains("v?lang=en&token=t")
+        );
+    }
+}

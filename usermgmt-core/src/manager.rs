@@ -1,0 +1,202 @@
+//! The public handle: [`UserManager`] is cheap to clone, has no type parameters, and owns the
+//! store, the clock, the hashing pool and the token issuer. Services are `impl` blocks on it,
+//! one file per area (`auth/flows.rs`, `profile.rs`, ...).
+
+use crate::auth::hashing::PasswordHasher;
+use crate::auth::tokens::TokenIssuer;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::mail::{Email, Mailer, OutboxWorker};
+use crate::secret::SealingKey;
+use crate::store::{AuditEvent, OutboxMessage, Store, Timestamp};
+use std::sync::Arc;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+/// Where a request came from, for audit rows, sessions and alerts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// Client IP address.
+    pub ip: Option<String>,
+    /// Raw User-Agent header.
+    pub user_agent: Option<String>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: Config,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) tokens: TokenIssuer,
+    pub(crate) sealing: SealingKey,
+    pub(crate) mail_wake: Arc<Notify>,
+}
+
+/// User management: every flow of SPEC.md, storage-agnostic. Clone it freely.
+#[derive(Clone)]
+pub struct UserManager {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for UserManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserManager")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`UserManager`].
+pub struct UserManagerBuilder {
+    config: Config,
+    store: Option<Arc<dyn Store>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for UserManagerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserManagerBuilder").finish_non_exhaustive()
+    }
+}
+
+impl UserManagerBuilder {
+    /// The store to use (required).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The clock to use (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Builds the manager (computes the dummy hash, derives keys).
+    pub fn build(self) -> Result<UserManager> {
+        let store = self
+            .store
+            .ok_or_else(|| Error::internal("UserManager needs a store"))?;
+        let config = self.config;
+        let hasher = PasswordHasher::new(&config.hashing)?;
+        let tokens = TokenIssuer::hs256(
+            config.jwt_secret_bytes(),
+            &config.issuer,
+            &config.audience,
+            config.access_token_ttl,
+        );
+        let sealing = SealingKey::derive(config.jwt_secret_bytes(), "outbox");
+        Ok(UserManager {
+            inner: Arc::new(Inner {
+                store,
+                clock: self.clock,
+                config,
+                hasher,
+                tokens,
+                sealing,
+                mail_wake: Arc::new(Notify::new()),
+            }),
+        })
+    }
+}
+
+impl UserManager {
+    /// Starts a builder with the given configuration.
+    pub fn builder(config: Config) -> UserManagerBuilder {
+        UserManagerBuilder {
+            config,
+            store: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The current time on the injected clock.
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// The password hashing pool (for metrics and benchmarks).
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.inner.hasher
+    }
+
+    /// The access-token issuer (for benchmarks and host apps that verify tokens themselves).
+    pub fn token_issuer(&self) -> &TokenIssuer {
+        &self.inner.tokens
+    }
+
+    /// A worker delivering this manager's outbox through `mailer`. Run it with
+    /// [`OutboxWorker::run`]; mail enqueued by this manager wakes it at once.
+    pub fn outbox_worker(&self, mailer: Arc<dyn Mailer>) -> OutboxWorker {
+        OutboxWorker {
+            store: self.inner.store.clone(),
+            mailer,
+            sealing: self.inner.sealing.clone(),
+            clock: self.inner.clock.clone(),
+            config: self.inner.config.mail.clone(),
+            wake: self.inner.mail_wake.clone(),
+        }
+    }
+
+    /// Checks that storage answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.inner.store.ping().await
+    }
+
+    // --- helpers shared by the services --------------------------------------------------
+
+    /// An audit row stamped now.
+    pub(crate) fn audit(
+        &self,
+        action: &str,
+        actor: Option<Uuid>,
+        user: Option<Uuid>,
+        resource: &str,
+        client: &ClientInfo,
+        details: serde_json::Value,
+    ) -> AuditEvent {
+        AuditEvent {
+            id: Uuid::now_v7(),
+            action: action.to_owned(),
+            actor_id: actor,
+            user_id: user,
+            resource: resource.to_owned(),
+            resource_id: user.map(|u| u.to_string()),
+            ip_address: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            details,
+            created_at: self.now(),
+        }
+    }
+
+    /// Seals a rendered email into an outbox row.
+    pub(crate) fn outbox(&self, kind: &str, email: &Email) -> Result<OutboxMessage> {
+        let plain = serde_json::to_vec(email).map_err(Error::internal)?;
+        let now = self.now();
+        Ok(OutboxMessage {
+            id: Uuid::now_v7(),
+            recipient: email.to.clone(),
+            kind: kind.to_owned(),
+            sealed_payload: self.inner.sealing.seal(&plain),
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+        })
+    }
+
+    /// Tells this instance's outbox worker that mail is waiting.
+    pub(crate) fn wake_mail(&self) {
+        self.inner.mail_wake.notify_one();
+    }
+}

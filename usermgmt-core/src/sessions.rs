@@ -1,0 +1,70 @@
+//! The caller's sessions across devices.
+
+use crate::auth::AuthenticatedUser;
+use crate::error::{Error, Result};
+use crate::manager::{ClientInfo, UserManager};
+use crate::store::{Effects, SessionRecord};
+use serde_json::json;
+use uuid::Uuid;
+
+impl UserManager {
+    /// The caller's active sessions, newest first.
+    pub async fn list_sessions(&self, auth: &AuthenticatedUser) -> Result<Vec<SessionRecord>> {
+        self.inner
+            .store
+            .list_sessions(auth.user.id, self.now())
+            .await
+    }
+
+    /// Ends one of the caller's sessions; `NotFound` when it is not an active session of theirs.
+    pub async fn revoke_own_session(
+        &self,
+        auth: &AuthenticatedUser,
+        session_id: Uuid,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let audit = self.audit(
+            "SESSION_REVOKED",
+            Some(auth.user.id),
+            Some(auth.user.id),
+            "session",
+            client,
+            json!({"sessionId": session_id}),
+        );
+        if self
+            .inner
+            .store
+            .revoke_session(auth.user.id, session_id, self.now(), Effects::audit(audit))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::NotFound("session"))
+        }
+    }
+
+    /// Ends every session of the caller but the current one.
+    pub async fn revoke_other_sessions(
+        &self,
+        auth: &AuthenticatedUser,
+        client: &ClientInfo,
+    ) -> Result<u64> {
+        let audit = self.audit(
+            "ALL_SESSIONS_REVOKED",
+            Some(auth.user.id),
+            Some(auth.user.id),
+            "session",
+            client,
+            json!({"keptSessionId": auth.session_id}),
+        );
+        self.inner
+            .store
+            .revoke_sessions(
+                auth.user.id,
+                Some(auth.session_id),
+                self.now(),
+                Effects::audit(audit),
+            )
+            .await
+    }
+}

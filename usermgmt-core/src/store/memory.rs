@@ -1,0 +1,656 @@
+//! In-memory store: one mutex over plain maps, so every method is trivially atomic. For tests,
+//! prototypes and single-process demos; it forgets everything on restart.
+
+use super::*;
+use crate::error::{ConflictKind, Error};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+#[derive(Debug, Clone)]
+struct StoredToken {
+    user_id: Uuid,
+    purpose: TokenPurpose,
+    expires_at: Timestamp,
+    used_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+struct StoredRefresh {
+    session_id: Uuid,
+    expires_at: Timestamp,
+    rotated_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+struct StoredMail {
+    message: OutboxMessage,
+    status: MailStatus,
+    locked_until: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MailStatus {
+    Pending,
+    Sent,
+    Failed,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    users: HashMap<Uuid, UserRecord>,
+    profiles: HashMap<Uuid, ProfileRecord>,
+    roles: BTreeSet<String>,
+    /// (user, hash, time), appended in order.
+    password_history: Vec<(Uuid, String, Timestamp)>,
+    one_time_tokens: HashMap<String, StoredToken>,
+    sessions: HashMap<Uuid, SessionRecord>,
+    refresh_tokens: HashMap<String, StoredRefresh>,
+    audit: Vec<AuditEvent>,
+    outbox: Vec<StoredMail>,
+}
+
+impl State {
+    fn apply(&mut self, effects: Effects) {
+        self.audit.extend(effects.audit);
+        self.outbox
+            .extend(effects.mail.into_iter().map(|message| StoredMail {
+                message,
+                status: MailStatus::Pending,
+                locked_until: None,
+            }));
+    }
+
+    fn user_mut(&mut self, id: Uuid) -> Result<&mut UserRecord> {
+        self.users.get_mut(&id).ok_or(Error::NotFound("user"))
+    }
+
+    fn record_password(&mut self, user_id: Uuid, change: &PasswordChange) -> Result<()> {
+        let user = self.user_mut(user_id)?;
+        user.password_hash = change.new_hash.clone();
+        user.updated_at = change.now;
+        self.password_history
+            .push((user_id, change.new_hash.clone(), change.now));
+        let mut kept = 0;
+        let limit = change.history_limit.max(1);
+        // Keep only the newest `limit` entries of this user.
+        let mut keep = vec![true; self.password_history.len()];
+        for (i, (uid, _, _)) in self.password_history.iter().enumerate().rev() {
+            if *uid == user_id {
+                kept += 1;
+                if kept > limit {
+                    keep[i] = false;
+                }
+            }
+        }
+        let mut flags = keep.into_iter();
+        self.password_history
+            .retain(|_| flags.next().unwrap_or(true));
+        Ok(())
+    }
+
+    fn revoke_sessions(&mut self, user_id: Uuid, except: Option<Uuid>, now: Timestamp) -> u64 {
+        let mut count = 0;
+        for s in self.sessions.values_mut() {
+            if s.user_id == user_id && Some(s.id) != except && s.is_active(now) {
+                s.revoked_at = Some(now);
+                count += 1;
+            }
+        }
+        count
+    }
+}
+
+/// A [`Store`] in process memory.
+#[derive(Debug)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store with the seeded system roles.
+    pub fn new() -> Self {
+        let state = State {
+            roles: ["admin", "moderator", "user"]
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            ..State::default()
+        };
+        Self {
+            state: Mutex::new(state),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves maps that are still internally consistent for
+        // our purposes; keep serving rather than poisoning every later request.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn create_user(&self, user: NewUser, effects: Effects) -> Result<UserRecord> {
+        let mut st = self.lock();
+        if st.users.values().any(|u| u.email == user.email) {
+            return Err(Error::Conflict(ConflictKind::Email));
+        }
+        if st.users.values().any(|u| u.username == user.username) {
+            return Err(Error::Conflict(ConflictKind::Username));
+        }
+        if let Some(missing) = user.roles.iter().find(|r| !st.roles.contains(*r)) {
+            return Err(Error::internal(format!("role {missing} does not exist")));
+        }
+        let mut roles = user.roles.clone();
+        roles.sort();
+        roles.dedup();
+        let record = UserRecord {
+            id: user.id,
+            email: user.email.clone(),
+            username: user.username.clone(),
+            password_hash: user.password_hash.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            avatar: None,
+            email_verified: user.email_verified,
+            is_active: true,
+            is_suspended: false,
+            two_factor_enabled: false,
+            failed_login_attempts: 0,
+            locked_until: None,
+            deleted_at: None,
+            created_at: user.created_at,
+            updated_at: user.created_at,
+            last_login_at: None,
+            roles,
+        };
+        st.users.insert(user.id, record.clone());
+        st.profiles.insert(
+            user.id,
+            ProfileRecord {
+                preferences: serde_json::json!({}),
+                ..ProfileRecord::default()
+            },
+        );
+        st.password_history
+            .push((user.id, user.password_hash, user.created_at));
+        if let Some(token) = user.verification {
+            st.one_time_tokens.insert(
+                token.digest.as_str().to_owned(),
+                StoredToken {
+                    user_id: token.user_id,
+                    purpose: token.purpose,
+                    expires_at: token.expires_at,
+                    used_at: None,
+                },
+            );
+        }
+        st.apply(effects);
+        Ok(record)
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>> {
+        Ok(self.lock().users.get(&id).cloned())
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
+        Ok(self
+            .lock()
+            .users
+            .values()
+            .find(|u| u.email == email)
+            .cloned())
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
+        Ok(self
+            .lock()
+            .users
+            .values()
+            .find(|u| u.username == username)
+            .cloned())
+    }
+
+    async fn issue_one_time_token(&self, token: NewOneTimeToken, effects: Effects) -> Result<()> {
+        let mut st = self.lock();
+        if !st.users.contains_key(&token.user_id) {
+            return Err(Error::NotFound("user"));
+        }
+        for t in st.one_time_tokens.values_mut() {
+            if t.user_id == token.user_id && t.purpose == token.purpose && t.used_at.is_none() {
+                t.used_at = Some(token.created_at);
+            }
+        }
+        st.one_time_tokens.insert(
+            token.digest.as_str().to_owned(),
+            StoredToken {
+                user_id: token.user_id,
+                purpose: token.purpose,
+                expires_at: token.expires_at,
+                used_at: None,
+            },
+        );
+        st.apply(effects);
+        Ok(())
+    }
+
+    async fn one_time_token(
+        &self,
+        digest: &TokenDigest,
+        purpose: TokenPurpose,
+    ) -> Result<Option<OneTimeTokenRecord>> {
+        Ok(self
+            .lock()
+            .one_time_tokens
+            .get(digest.as_str())
+            .filter(|t| t.purpose == purpose)
+            .map(|t| OneTimeTokenRecord {
+                user_id: t.user_id,
+                expires_at: t.expires_at,
+                used_at: t.used_at,
+            }))
+    }
+
+    async fn verify_email(
+        &self,
+        digest: &TokenDigest,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<UserRecord> {
+        let mut st = self.lock();
+        let token = st
+            .one_time_tokens
+            .get_mut(digest.as_str())
+            .filter(|t| {
+                t.purpose == TokenPurpose::EmailVerification
+                    && t.used_at.is_none()
+                    && t.expires_at > now
+            })
+            .ok_or(Error::InvalidOneTimeToken)?;
+        token.used_at = Some(now);
+        let user_id = token.user_id;
+        let user = st.user_mut(user_id)?;
+        user.email_verified = true;
+        user.updated_at = now;
+        let user = user.clone();
+        st.apply(effects);
+        Ok(user)
+    }
+
+    async fn reset_password(
+        &self,
+        digest: &TokenDigest,
+        change: PasswordChange,
+        effects: Effects,
+    ) -> Result<UserRecord> {
+        let mut st = self.lock();
+        let now = change.now;
+        let token = st
+            .one_time_tokens
+            .get_mut(digest.as_str())
+            .filter(|t| {
+                t.purpose == TokenPurpose::PasswordReset
+                    && t.used_at.is_none()
+                    && t.expires_at > now
+            })
+            .ok_or(Error::InvalidOneTimeToken)?;
+        token.used_at = Some(now);
+        let user_id = token.user_id;
+        st.record_password(user_id, &change)?;
+        st.revoke_sessions(user_id, change.keep_session, now);
+        let user = st.user_mut(user_id)?;
+        user.failed_login_attempts = 0;
+        user.locked_until = None;
+        let user = user.clone();
+        st.apply(effects);
+        Ok(user)
+    }
+
+    async fn password_history(&self, user_id: Uuid, limit: usize) -> Result<Vec<String>> {
+        Ok(self
+            .lock()
+            .password_history
+            .iter()
+            .rev()
+            .filter(|(uid, _, _)| *uid == user_id)
+            .take(limit)
+            .map(|(_, hash, _)| hash.clone())
+            .collect())
+    }
+
+    async fn change_password(
+        &self,
+        user_id: Uuid,
+        change: PasswordChange,
+        effects: Effects,
+    ) -> Result<u64> {
+        let mut st = self.lock();
+        st.record_password(user_id, &change)?;
+        let revoked = st.revoke_sessions(user_id, change.keep_session, change.now);
+        st.apply(effects);
+        Ok(revoked)
+    }
+
+    async fn record_login_failure(
+        &self,
+        user_id: Uuid,
+        now: Timestamp,
+        max_failures: u32,
+        lock_for: Duration,
+        effects: Effects,
+        lock_effects: Effects,
+    ) -> Result<LoginFailure> {
+        let mut st = self.lock();
+        let user = st.user_mut(user_id)?;
+        if let Some(until) = user.locked_until {
+            if until > now {
+                return Ok(LoginFailure {
+                    attempts: user.failed_login_attempts,
+                    locked_until: Some(until),
+                    newly_locked: false,
+                });
+            }
+            user.locked_until = None;
+            user.failed_login_attempts = 0;
+        }
+        user.failed_login_attempts += 1;
+        let mut outcome = LoginFailure {
+            attempts: user.failed_login_attempts,
+            locked_until: None,
+            newly_locked: false,
+        };
+        if user.failed_login_attempts >= max_failures {
+            let until = now + lock_for;
+            user.locked_until = Some(until);
+            outcome.locked_until = Some(until);
+            outcome.newly_locked = true;
+        }
+        st.apply(effects);
+        if outcome.newly_locked {
+            st.apply(lock_effects);
+        }
+        Ok(outcome)
+    }
+
+    async fn start_session(
+        &self,
+        session: NewSession,
+        rehash: Option<String>,
+        effects: Effects,
+    ) -> Result<()> {
+        let mut st = self.lock();
+        let user = st.user_mut(session.user_id)?;
+        user.failed_login_attempts = 0;
+        user.locked_until = None;
+        user.last_login_at = Some(session.created_at);
+        if let Some(hash) = rehash {
+            user.password_hash = hash;
+        }
+        st.refresh_tokens.insert(
+            session.refresh_digest.as_str().to_owned(),
+            StoredRefresh {
+                session_id: session.id,
+                expires_at: session.expires_at,
+                rotated_at: None,
+            },
+        );
+        st.sessions.insert(
+            session.id,
+            SessionRecord {
+                id: session.id,
+                user_id: session.user_id,
+                device_info: session.device_info,
+                ip_address: session.ip_address,
+                user_agent: session.user_agent,
+                created_at: session.created_at,
+                last_activity_at: session.created_at,
+                expires_at: session.expires_at,
+                revoked_at: None,
+            },
+        );
+        st.apply(effects);
+        Ok(())
+    }
+
+    async fn session_with_user(
+        &self,
+        session_id: Uuid,
+    ) -> Result<Option<(SessionRecord, UserRecord)>> {
+        let st = self.lock();
+        Ok(st
+            .sessions
+            .get(&session_id)
+            .and_then(|s| st.users.get(&s.user_id).map(|u| (s.clone(), u.clone()))))
+    }
+
+    async fn touch_session(&self, session_id: Uuid, now: Timestamp) -> Result<()> {
+        if let Some(s) = self.lock().sessions.get_mut(&session_id) {
+            s.last_activity_at = now;
+        }
+        Ok(())
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented: &TokenDigest,
+        next: &TokenDigest,
+        now: Timestamp,
+        expires_at: Timestamp,
+        grace: Duration,
+    ) -> Result<RefreshRotation> {
+        let mut st = self.lock();
+        let Some(token) = st.refresh_tokens.get(presented.as_str()).cloned() else {
+            return Ok(RefreshRotation::Invalid);
+        };
+        let Some(session) = st.sessions.get(&token.session_id).cloned() else {
+            return Ok(RefreshRotation::Invalid);
+        };
+        if !session.is_active(now) || token.expires_at <= now {
+            return Ok(RefreshRotation::Invalid);
+        }
+        let (session_id, user_id) = (session.id, session.user_id);
+        match token.rotated_at {
+            Some(rotated) if now - rotated > grace => {
+                return Ok(RefreshRotation::Reused {
+                    session_id,
+                    user_id,
+                });
+            }
+            Some(_) => {}
+            None => {
+                if let Some(t) = st.refresh_tokens.get_mut(presented.as_str()) {
+                    t.rotated_at = Some(now);
+                }
+            }
+        }
+        st.refresh_tokens.insert(
+            next.as_str().to_owned(),
+            StoredRefresh {
+                session_id,
+                expires_at,
+                rotated_at: None,
+            },
+        );
+        if let Some(s) = st.sessions.get_mut(&session_id) {
+            s.expires_at = expires_at;
+            s.last_activity_at = now;
+        }
+        Ok(RefreshRotation::Rotated {
+            session_id,
+            user_id,
+        })
+    }
+
+    async fn revoke_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool> {
+        let mut st = self.lock();
+        let Some(s) = st
+            .sessions
+            .get_mut(&session_id)
+            .filter(|s| s.user_id == user_id && s.is_active(now))
+        else {
+            return Ok(false);
+        };
+        s.revoked_at = Some(now);
+        st.apply(effects);
+        Ok(true)
+    }
+
+    async fn revoke_sessions(
+        &self,
+        user_id: Uuid,
+        except: Option<Uuid>,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<u64> {
+        let mut st = self.lock();
+        let count = st.revoke_sessions(user_id, except, now);
+        st.apply(effects);
+        Ok(count)
+    }
+
+    async fn list_sessions(&self, user_id: Uuid, now: Timestamp) -> Result<Vec<SessionRecord>> {
+        let st = self.lock();
+        let mut sessions: Vec<_> = st
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user_id && s.is_active(now))
+            .cloned()
+            .collect();
+        sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(sessions)
+    }
+
+    async fn profile(&self, user_id: Uuid) -> Result<Option<ProfileRecord>> {
+        Ok(self.lock().profiles.get(&user_id).cloned())
+    }
+
+    async fn update_profile(
+        &self,
+        user_id: Uuid,
+        update: ProfileUpdate,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<(UserRecord, ProfileRecord)> {
+        let mut st = self.lock();
+        let user = st.user_mut(user_id)?;
+        if let Some(first) = &update.first_name {
+            user.first_name = first.clone();
+        }
+        if let Some(last) = &update.last_name {
+            user.last_name = last.clone();
+        }
+        user.updated_at = now;
+        let user = user.clone();
+        let profile = st.profiles.entry(user_id).or_default();
+        update.apply_to_profile(profile);
+        let profile = profile.clone();
+        st.apply(effects);
+        Ok((user, profile))
+    }
+
+    async fn merge_preferences(
+        &self,
+        user_id: Uuid,
+        patch: serde_json::Map<String, serde_json::Value>,
+        max_bytes: usize,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<serde_json::Value> {
+        let mut st = self.lock();
+        st.user_mut(user_id)?.updated_at = now;
+        let profile = st.profiles.entry(user_id).or_default();
+        let merged = merge_preferences_value(&profile.preferences, patch, max_bytes)?;
+        profile.preferences = merged.clone();
+        st.apply(effects);
+        Ok(merged)
+    }
+
+    async fn audit_events(&self, user_id: Option<Uuid>, limit: usize) -> Result<Vec<AuditEvent>> {
+        let st = self.lock();
+        let mut events: Vec<_> = st
+            .audit
+            .iter()
+            .filter(|e| user_id.is_none() || e.user_id == user_id || e.actor_id == user_id)
+            .cloned()
+            .collect();
+        events.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        events.truncate(limit);
+        Ok(events)
+    }
+
+    async fn claim_due_mail(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<OutboxMessage>> {
+        let mut st = self.lock();
+        let mut claimed = Vec::new();
+        for m in st.outbox.iter_mut() {
+            if claimed.len() >= limit {
+                break;
+            }
+            let free = m.locked_until.is_none_or(|until| until <= now);
+            if m.status == MailStatus::Pending && m.message.next_attempt_at <= now && free {
+                m.locked_until = Some(now + lease);
+                claimed.push(m.message.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn mark_mail_sent(&self, id: Uuid, _now: Timestamp) -> Result<()> {
+        let mut st = self.lock();
+        if let Some(m) = st.outbox.iter_mut().find(|m| m.message.id == id) {
+            m.status = MailStatus::Sent;
+            m.locked_until = None;
+            m.message.sealed_payload.clear();
+            m.message.attempts += 1;
+        }
+        Ok(())
+    }
+
+    async fn mark_mail_failed(
+        &self,
+        id: Uuid,
+        _error: &str,
+        retry_at: Option<Timestamp>,
+        _now: Timestamp,
+    ) -> Result<()> {
+        let mut st = self.lock();
+        if let Some(m) = st.outbox.iter_mut().find(|m| m.message.id == id) {
+            m.message.attempts += 1;
+            m.locked_until = None;
+            match retry_at {
+                Some(at) => m.message.next_attempt_at = at,
+                None => m.status = MailStatus::Failed,
+            }
+        }
+        Ok(())
+    }
+
+    async fn mail_backlog(&self) -> Result<u64> {
+        Ok(self
+            .lock()
+            .outbox
+            .iter()
+            .filter(|m| m.status == MailStatus::Pending)
+            .count() as u64)
+    }
+}

@@ -1,0 +1,625 @@
+//! Storage behind one object-safe trait. Every method is one atomic unit of work: the change,
+//! its audit rows and its outgoing mail ([`Effects`]) are written together or not at all.
+//!
+//! Implementations: [`memory::MemoryStore`] (tests, prototypes), `sqlite::SqliteStore`
+//! (feature `sqlite`) and `postgres::PostgresStore` (feature `postgres`). All three pass the
+//! same conformance suite (`testing::store_suite`).
+
+use crate::domain::DeviceInfo;
+use crate::error::Result;
+use crate::secret::TokenDigest;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use time::{Date, Duration, OffsetDateTime};
+use uuid::Uuid;
+
+pub mod memory;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[macro_use]
+mod sql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+/// A point in time (UTC, microsecond precision).
+pub type Timestamp = OffsetDateTime;
+
+/// The seeded role every new user receives.
+pub const DEFAULT_ROLE: &str = "user";
+/// The seeded role holding every permission.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// A user row with its role names (sorted).
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// UUID v7.
+    pub id: Uuid,
+    /// Normalised email.
+    pub email: String,
+    /// Normalised username.
+    pub username: String,
+    /// PHC string (Argon2id) or an imported bcrypt hash.
+    pub password_hash: String,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Avatar URL.
+    pub avatar: Option<String>,
+    /// Whether the email address was confirmed.
+    pub email_verified: bool,
+    /// False while the owner has deactivated the account.
+    pub is_active: bool,
+    /// True while an administrator has suspended the account.
+    pub is_suspended: bool,
+    /// Whether TOTP is enabled.
+    pub two_factor_enabled: bool,
+    /// Consecutive failed logins.
+    pub failed_login_attempts: u32,
+    /// End of the current lock, if any.
+    pub locked_until: Option<Timestamp>,
+    /// Soft-deletion time, if deleted.
+    pub deleted_at: Option<Timestamp>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Last successful login.
+    pub last_login_at: Option<Timestamp>,
+    /// Assigned role names, sorted.
+    pub roles: Vec<String>,
+}
+
+impl fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("username", &self.username)
+            .field("password_hash", &"[REDACTED]")
+            .field("email_verified", &self.email_verified)
+            .field("is_active", &self.is_active)
+            .field("is_suspended", &self.is_suspended)
+            .field("deleted_at", &self.deleted_at)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user to create, with the initial role assignments.
+#[derive(Clone)]
+pub struct NewUser {
+    /// UUID v7.
+    pub id: Uuid,
+    /// Normalised email.
+    pub email: String,
+    /// Normalised username.
+    pub username: String,
+    /// PHC string.
+    pub password_hash: String,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Pre-verified (bootstrap admin) or not.
+    pub email_verified: bool,
+    /// Role names to assign; each must exist.
+    pub roles: Vec<String>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// An email verification token to store with the user, if any.
+    pub verification: Option<NewOneTimeToken>,
+}
+
+impl fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("username", &self.username)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The extended profile of a user.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProfileRecord {
+    /// Free text.
+    pub bio: Option<String>,
+    /// E.164 phone number.
+    pub phone: Option<String>,
+    /// Date of birth.
+    pub date_of_birth: Option<Date>,
+    /// Street address.
+    pub address: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+    /// IANA time zone name.
+    pub timezone: Option<String>,
+    /// ISO 639-1 language code.
+    pub language: Option<String>,
+    /// A JSON object of user preferences.
+    pub preferences: serde_json::Value,
+}
+
+/// A change to the profile: `None` keeps a field, `Some(None)` clears it, `Some(Some(v))` sets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    /// Given name (stored on the user).
+    pub first_name: Option<Option<String>>,
+    /// Family name (stored on the user).
+    pub last_name: Option<Option<String>>,
+    /// Bio.
+    pub bio: Option<Option<String>>,
+    /// Phone.
+    pub phone: Option<Option<String>>,
+    /// Date of birth.
+    pub date_of_birth: Option<Option<Date>>,
+    /// Address.
+    pub address: Option<Option<String>>,
+    /// City.
+    pub city: Option<Option<String>>,
+    /// Country.
+    pub country: Option<Option<String>>,
+    /// Time zone.
+    pub timezone: Option<Option<String>>,
+    /// Language.
+    pub language: Option<Option<String>>,
+}
+
+impl ProfileUpdate {
+    /// Applies the change to a profile in memory (used by the memory store and as the reference).
+    pub fn apply_to_profile(&self, p: &mut ProfileRecord) {
+        fn set<T: Clone>(target: &mut Option<T>, change: &Option<Option<T>>) {
+            if let Some(v) = change {
+                *target = v.clone();
+            }
+        }
+        set(&mut p.bio, &self.bio);
+        set(&mut p.phone, &self.phone);
+        set(&mut p.date_of_birth, &self.date_of_birth);
+        set(&mut p.address, &self.address);
+        set(&mut p.city, &self.city);
+        set(&mut p.country, &self.country);
+        set(&mut p.timezone, &self.timezone);
+        set(&mut p.language, &self.language);
+    }
+}
+
+/// Why a one-time token exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenPurpose {
+    /// Confirms an email address.
+    EmailVerification,
+    /// Allows one password reset.
+    PasswordReset,
+}
+
+impl TokenPurpose {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::EmailVerification => "email_verification",
+            TokenPurpose::PasswordReset => "password_reset",
+        }
+    }
+}
+
+/// A single-use token to store (by digest only).
+#[derive(Debug, Clone)]
+pub struct NewOneTimeToken {
+    /// SHA-256 of the token.
+    pub digest: TokenDigest,
+    /// Owner.
+    pub user_id: Uuid,
+    /// What it allows.
+    pub purpose: TokenPurpose,
+    /// Issue time.
+    pub created_at: Timestamp,
+    /// Expiry.
+    pub expires_at: Timestamp,
+}
+
+/// A stored single-use token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneTimeTokenRecord {
+    /// Owner.
+    pub user_id: Uuid,
+    /// Expiry.
+    pub expires_at: Timestamp,
+    /// When it was used (or superseded), if it was.
+    pub used_at: Option<Timestamp>,
+}
+
+/// A new password replacing the current one.
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    /// The new PHC string.
+    pub new_hash: String,
+    /// Time of the change.
+    pub now: Timestamp,
+    /// How many hashes of history to keep (the current one included).
+    pub history_limit: usize,
+    /// Session to keep alive (the caller's own, for a change from a logged-in client).
+    pub keep_session: Option<Uuid>,
+}
+
+/// An audit row, written in the same transaction as the change it records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    /// UUID v7.
+    pub id: Uuid,
+    /// `USER_LOGIN`, `PASSWORD_CHANGED`, ...
+    pub action: String,
+    /// Who did it (None for anonymous or system).
+    pub actor_id: Option<Uuid>,
+    /// Whose account it concerns.
+    pub user_id: Option<Uuid>,
+    /// What kind of thing changed: `user`, `session`, `profile`, ...
+    pub resource: String,
+    /// Which one.
+    pub resource_id: Option<String>,
+    /// Client IP.
+    pub ip_address: Option<String>,
+    /// Client User-Agent.
+    pub user_agent: Option<String>,
+    /// Further facts (never secrets).
+    pub details: serde_json::Value,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: Timestamp,
+}
+
+/// An email waiting in (or delivered from) the outbox. The payload is sealed (encrypted) because
+/// it carries verification and reset links.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// UUID v7.
+    pub id: Uuid,
+    /// Recipient address.
+    pub recipient: String,
+    /// Template name (`verify_email`, `password_reset`, ...).
+    pub kind: String,
+    /// Encrypted [`crate::mail::Email`].
+    pub sealed_payload: Vec<u8>,
+    /// Delivery attempts made.
+    pub attempts: u32,
+    /// Earliest time of the next attempt.
+    pub next_attempt_at: Timestamp,
+    /// Enqueue time.
+    pub created_at: Timestamp,
+}
+
+impl fmt::Debug for OutboxMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutboxMessage")
+            .field("id", &self.id)
+            .field("recipient", &self.recipient)
+            .field("kind", &self.kind)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a change writes besides itself, in the same transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Effects {
+    /// Audit rows.
+    pub audit: Vec<AuditEvent>,
+    /// Outgoing mail.
+    pub mail: Vec<OutboxMessage>,
+}
+
+impl Effects {
+    /// No effects.
+    pub fn none() -> Self {
+        Self::default()
+    }
+    /// One audit row.
+    pub fn audit(event: AuditEvent) -> Self {
+        Self {
+            audit: vec![event],
+            mail: vec![],
+        }
+    }
+    /// Adds an outgoing mail.
+    pub fn with_mail(mut self, mail: OutboxMessage) -> Self {
+        self.mail.push(mail);
+        self
+    }
+    /// Adds an audit row.
+    pub fn with_audit(mut self, event: AuditEvent) -> Self {
+        self.audit.push(event);
+        self
+    }
+}
+
+/// A login session, one per successful login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// UUID v7; the `sid` claim of its access tokens.
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Parsed User-Agent.
+    pub device_info: DeviceInfo,
+    /// Client IP at login.
+    pub ip_address: Option<String>,
+    /// Raw User-Agent at login.
+    pub user_agent: Option<String>,
+    /// Login time.
+    pub created_at: Timestamp,
+    /// Last authenticated request or refresh (written at most once per touch interval).
+    pub last_activity_at: Timestamp,
+    /// Expiry (moves forward with each refresh).
+    pub expires_at: Timestamp,
+    /// When it ended, if it did.
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl SessionRecord {
+    /// True while the session can be used.
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// A session to open, with the digest of its first refresh token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// UUID v7.
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Parsed User-Agent.
+    pub device_info: DeviceInfo,
+    /// Client IP.
+    pub ip_address: Option<String>,
+    /// Raw User-Agent.
+    pub user_agent: Option<String>,
+    /// Login time.
+    pub created_at: Timestamp,
+    /// Expiry of the session and of its first refresh token.
+    pub expires_at: Timestamp,
+    /// SHA-256 of the first refresh token.
+    pub refresh_digest: TokenDigest,
+}
+
+/// The state after a failed login was counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginFailure {
+    /// Consecutive failures, this one included.
+    pub attempts: u32,
+    /// Set when this failure locked the account (or a lock is running).
+    pub locked_until: Option<Timestamp>,
+    /// True when this very failure started the lock.
+    pub newly_locked: bool,
+}
+
+/// The outcome of presenting a refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshRotation {
+    /// The token was current (or rotated within the grace window): `next` is now valid.
+    Rotated {
+        /// The session.
+        session_id: Uuid,
+        /// Its owner.
+        user_id: Uuid,
+    },
+    /// The token was rotated before the grace window: the caller must revoke the session.
+    Reused {
+        /// The session.
+        session_id: Uuid,
+        /// Its owner.
+        user_id: Uuid,
+    },
+    /// Unknown token, expired token, or ended session.
+    Invalid,
+}
+
+/// Storage for everything usermgmt keeps. Object-safe; held as `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that storage answers (readiness probe).
+    async fn ping(&self) -> Result<()>;
+
+    // --- users -----------------------------------------------------------------------------
+
+    /// Creates a user with profile, history entry, roles, optional verification token and
+    /// effects. `Conflict(Email|Username)` when either is taken.
+    async fn create_user(&self, user: NewUser, effects: Effects) -> Result<UserRecord>;
+    /// A user by id (deleted ones included; the caller decides).
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>>;
+    /// A user by normalised email.
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>>;
+    /// A user by normalised username.
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>>;
+
+    // --- one-time tokens ---------------------------------------------------------------------
+
+    /// Stores a token, marking the user's older unused tokens of the same purpose used.
+    async fn issue_one_time_token(&self, token: NewOneTimeToken, effects: Effects) -> Result<()>;
+    /// Looks a token up without using it.
+    async fn one_time_token(
+        &self,
+        digest: &TokenDigest,
+        purpose: TokenPurpose,
+    ) -> Result<Option<OneTimeTokenRecord>>;
+    /// Uses an email-verification token and marks the email verified.
+    /// `InvalidOneTimeToken` when unknown, used or expired.
+    async fn verify_email(
+        &self,
+        digest: &TokenDigest,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<UserRecord>;
+    /// Uses a reset token: sets the password, records history, ends every session and clears the
+    /// lockout. `InvalidOneTimeToken` when unknown, used or expired (only one concurrent use wins).
+    async fn reset_password(
+        &self,
+        digest: &TokenDigest,
+        change: PasswordChange,
+        effects: Effects,
+    ) -> Result<UserRecord>;
+
+    // --- passwords ---------------------------------------------------------------------------
+
+    /// The newest `limit` password hashes of the user (the current one first).
+    async fn password_history(&self, user_id: Uuid, limit: usize) -> Result<Vec<String>>;
+    /// Sets a new password, records history and ends every session but `keep_session`.
+    /// Returns how many sessions were ended.
+    async fn change_password(
+        &self,
+        user_id: Uuid,
+        change: PasswordChange,
+        effects: Effects,
+    ) -> Result<u64>;
+
+    // --- login -------------------------------------------------------------------------------
+
+    /// Counts a failed login: a failure during a running lock is not counted; an expired lock
+    /// resets the counter first; reaching `max_failures` locks for `lock_for` and writes
+    /// `lock_effects` as well.
+    async fn record_login_failure(
+        &self,
+        user_id: Uuid,
+        now: Timestamp,
+        max_failures: u32,
+        lock_for: Duration,
+        effects: Effects,
+        lock_effects: Effects,
+    ) -> Result<LoginFailure>;
+    /// Opens a session after a successful login: resets the failure counter and lock, sets
+    /// `last_login_at`, and replaces the password hash when `rehash` is given.
+    async fn start_session(
+        &self,
+        session: NewSession,
+        rehash: Option<String>,
+        effects: Effects,
+    ) -> Result<()>;
+
+    // --- sessions ----------------------------------------------------------------------------
+
+    /// The session and its user, for authenticating a request.
+    async fn session_with_user(
+        &self,
+        session_id: Uuid,
+    ) -> Result<Option<(SessionRecord, UserRecord)>>;
+    /// Records activity on a session.
+    async fn touch_session(&self, session_id: Uuid, now: Timestamp) -> Result<()>;
+    /// Rotates a refresh token (see [`RefreshRotation`]); on success `next` is stored with
+    /// expiry `expires_at` and the session's expiry moves to it.
+    async fn rotate_refresh_token(
+        &self,
+        presented: &TokenDigest,
+        next: &TokenDigest,
+        now: Timestamp,
+        expires_at: Timestamp,
+        grace: Duration,
+    ) -> Result<RefreshRotation>;
+    /// Ends one session of the user. False when it was not an active session of theirs.
+    async fn revoke_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool>;
+    /// Ends every active session of the user but `except`. Returns how many.
+    async fn revoke_sessions(
+        &self,
+        user_id: Uuid,
+        except: Option<Uuid>,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<u64>;
+    /// Active sessions of the user, newest first.
+    async fn list_sessions(&self, user_id: Uuid, now: Timestamp) -> Result<Vec<SessionRecord>>;
+
+    // --- profile -----------------------------------------------------------------------------
+
+    /// The profile of a user (every user has one).
+    async fn profile(&self, user_id: Uuid) -> Result<Option<ProfileRecord>>;
+    /// Applies a profile change.
+    async fn update_profile(
+        &self,
+        user_id: Uuid,
+        update: ProfileUpdate,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<(UserRecord, ProfileRecord)>;
+    /// Shallow-merges `patch` into the preferences (a `null` value removes the key).
+    /// `Validation` when the result exceeds `max_bytes`.
+    async fn merge_preferences(
+        &self,
+        user_id: Uuid,
+        patch: serde_json::Map<String, serde_json::Value>,
+        max_bytes: usize,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<serde_json::Value>;
+
+    // --- audit -------------------------------------------------------------------------------
+
+    /// Audit rows, newest first, optionally of one user (as actor or target).
+    async fn audit_events(&self, user_id: Option<Uuid>, limit: usize) -> Result<Vec<AuditEvent>>;
+
+    // --- outbox ------------------------------------------------------------------------------
+
+    /// Claims up to `limit` due messages for delivery, hiding them from other workers for
+    /// `lease` (a crashed worker's claim expires and the message is retried).
+    async fn claim_due_mail(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<OutboxMessage>>;
+    /// Marks a message delivered and drops its sealed payload.
+    async fn mark_mail_sent(&self, id: Uuid, now: Timestamp) -> Result<()>;
+    /// Records a failed attempt: retry at `retry_at`, or park it as failed when `None`.
+    async fn mark_mail_failed(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<()>;
+    /// Messages not yet delivered nor parked.
+    async fn mail_backlog(&self) -> Result<u64>;
+}
+
+/// Shallow merge shared by every store: `null` removes a key; the result must fit `max_bytes`.
+pub fn merge_preferences_value(
+    current: &serde_json::Value,
+    patch: serde_json::Map<String, serde_json::Value>,
+    max_bytes: usize,
+) -> Result<serde_json::Value> {
+    let mut merged = match current {
+        serde_json::Value::Object(map) => map.clone(),
+        _ => serde_json::Map::new(),
+    };
+    for (key, value) in patch {
+        if value.is_null() {
+            merged.remove(&key);
+        } else {
+            merged.insert(key, value);
+        }
+    }
+    let merged = serde_json::Value::Object(merged);
+    let size = serde_json::to_vec(&merged)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > max_bytes {
+        return Err(crate::Error::invalid(
+            "preferences",
+            format!("must be at most {max_bytes} bytes once merged"),
+        ));
+    }
+    Ok(merged)
+}

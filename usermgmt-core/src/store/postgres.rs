@@ -1,0 +1,59 @@
+//! PostgreSQL store (feature `postgres`): native `uuid`, `timestamptz` and `jsonb` columns.
+//!
+//! Statements run under READ COMMITTED; every decisive check is a conditional `UPDATE`, so any
+//! number of instances can share one database (see `store/sql.rs`).
+
+use crate::store::Timestamp;
+use sqlx::postgres::PgPoolOptions;
+
+type Db = sqlx::Postgres;
+/// A time as stored: `timestamptz`.
+type Ts = Timestamp;
+
+fn ts(t: Timestamp) -> Ts {
+    t
+}
+
+#[allow(clippy::unnecessary_wraps)] // the signature is shared with the SQLite dialect
+fn from_ts(t: Ts) -> crate::Result<Timestamp> {
+    Ok(t)
+}
+
+async fn begin(pool: &sqlx::PgPool) -> crate::Result<sqlx::Transaction<'static, Db>> {
+    Ok(pool.begin().await?)
+}
+
+/// The migrations of the PostgreSQL dialect (`migrations/postgres`), embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// A [`Store`](crate::Store) on a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: sqlx::PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database`) and applies pending
+    /// migrations (concurrent starts are serialised by the migrator's advisory lock).
+    pub async fn connect(url: &str) -> crate::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        Self::from_pool(pool).await
+    }
+
+    /// Wraps an existing pool and applies pending migrations.
+    pub async fn from_pool(pool: sqlx::PgPool) -> crate::Result<Self> {
+        MIGRATOR.run(&pool).await.map_err(crate::Error::internal)?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for the host application's own queries.
+    pub fn pool(&self) -> &sqlx::PgPool {
+        &self.pool
+    }
+}
+
+impl_sql_store!(PostgresStore);

@@ -1,0 +1,1012 @@
+//! The one SQL implementation of [`Store`](super::Store), instantiated for each dialect.
+//!
+//! PostgreSQL and SQLite take the same statements here (`$n` parameters, `RETURNING`,
+//! conditional `UPDATE`s instead of row locks), so the logic is written once. What differs is
+//! supplied by the module that invokes [`impl_sql_store!`]:
+//!
+//! - `type Db` (the sqlx database) and `type Ts` (how a time is stored: `timestamptz` in
+//!   PostgreSQL, integer microseconds in SQLite, whose text timestamps do not sort);
+//! - `fn ts(Timestamp) -> Ts` and `fn from_ts(Ts) -> Result<Timestamp>`;
+//! - `async fn begin(&Pool<Db>) -> Result<Transaction<Db>>` (SQLite takes the write lock up
+//!   front with `BEGIN IMMEDIATE`, so two writers never deadlock on a lock upgrade).
+//!
+//! Concurrency rule of every method: the decisive check and the change are one conditional
+//! `UPDATE` (`... WHERE used_at IS NULL`, `... WHERE rotated_at IS NULL`), so two instances racing
+//! on one database cannot both win, under PostgreSQL's READ COMMITTED as under SQLite's single
+//! writer.
+
+/// The selected columns of a user, in [`impl_sql_store!`]'s `user_from_row` order.
+macro_rules! user_columns {
+    () => {
+        "id, email, username, password_hash, first_name, last_name, avatar, email_verified, \
+         is_active, is_suspended, two_factor_enabled, failed_login_attempts, locked_until, \
+         deleted_at, created_at, updated_at, last_login_at"
+    };
+}
+
+macro_rules! session_columns {
+    () => {
+        "id, user_id, device_info, ip_address, user_agent, created_at, last_activity_at, \
+         expires_at, revoked_at"
+    };
+}
+
+macro_rules! profile_columns {
+    () => {
+        "bio, phone, date_of_birth, address, city, country, timezone, language, preferences"
+    };
+}
+
+macro_rules! audit_columns {
+    () => {
+        "id, action, actor_id, user_id, resource, resource_id, ip_address, user_agent, details, \
+         created_at"
+    };
+}
+
+/// Implements [`Store`](crate::store::Store) for `$store`, a struct with a `pool: Pool<Db>` field.
+macro_rules! impl_sql_store {
+    ($store:ty) => {
+        use $crate::domain::DeviceInfo;
+        use $crate::error::{Error, Result};
+        use $crate::secret::TokenDigest;
+        use $crate::store::*;
+        use sqlx::types::Json;
+        use sqlx::Row as _;
+        use time::Duration;
+        use uuid::Uuid;
+
+        type DbRow = <Db as sqlx::Database>::Row;
+        type Tx = sqlx::Transaction<'static, Db>;
+
+        fn opt_ts(t: Option<Timestamp>) -> Option<Ts> {
+            t.map(ts)
+        }
+
+        fn opt_from_ts(t: Option<Ts>) -> Result<Option<Timestamp>> {
+            t.map(from_ts).transpose()
+        }
+
+        fn count(n: i64) -> u64 {
+            u64::try_from(n).unwrap_or_default()
+        }
+
+        fn user_from_row(row: &DbRow, roles: Vec<String>) -> Result<UserRecord> {
+            Ok(UserRecord {
+                id: row.try_get("id")?,
+                email: row.try_get("email")?,
+                username: row.try_get("username")?,
+                password_hash: row.try_get("password_hash")?,
+                first_name: row.try_get("first_name")?,
+                last_name: row.try_get("last_name")?,
+                avatar: row.try_get("avatar")?,
+                email_verified: row.try_get("email_verified")?,
+                is_active: row.try_get("is_active")?,
+                is_suspended: row.try_get("is_suspended")?,
+                two_factor_enabled: row.try_get("two_factor_enabled")?,
+                failed_login_attempts: u32::try_from(
+                    row.try_get::<i32, _>("failed_login_attempts")?,
+                )
+                .unwrap_or_default(),
+                locked_until: opt_from_ts(row.try_get("locked_until")?)?,
+                deleted_at: opt_from_ts(row.try_get("deleted_at")?)?,
+                created_at: from_ts(row.try_get("created_at")?)?,
+                updated_at: from_ts(row.try_get("updated_at")?)?,
+                last_login_at: opt_from_ts(row.try_get("last_login_at")?)?,
+                roles,
+            })
+        }
+
+        fn session_from_row(row: &DbRow) -> Result<SessionRecord> {
+            let Json(device_info): Json<DeviceInfo> = row.try_get("device_info")?;
+            Ok(SessionRecord {
+                id: row.try_get("id")?,
+                user_id: row.try_get("user_id")?,
+                device_info,
+                ip_address: row.try_get("ip_address")?,
+                user_agent: row.try_get("user_agent")?,
+                created_at: from_ts(row.try_get("created_at")?)?,
+                last_activity_at: from_ts(row.try_get("last_activity_at")?)?,
+                expires_at: from_ts(row.try_get("expires_at")?)?,
+                revoked_at: opt_from_ts(row.try_get("revoked_at")?)?,
+            })
+        }
+
+        fn profile_from_row(row: &DbRow) -> Result<ProfileRecord> {
+            let Json(preferences): Json<serde_json::Value> = row.try_get("preferences")?;
+            Ok(ProfileRecord {
+                bio: row.try_get("bio")?,
+                phone: row.try_get("phone")?,
+                date_of_birth: row.try_get("date_of_birth")?,
+                address: row.try_get("address")?,
+                city: row.try_get("city")?,
+                country: row.try_get("country")?,
+                timezone: row.try_get("timezone")?,
+                language: row.try_get("language")?,
+                preferences,
+            })
+        }
+
+        fn audit_from_row(row: &DbRow) -> Result<AuditEvent> {
+            let Json(details): Json<serde_json::Value> = row.try_get("details")?;
+            Ok(AuditEvent {
+                id: row.try_get("id")?,
+                action: row.try_get("action")?,
+                actor_id: row.try_get("actor_id")?,
+                user_id: row.try_get("user_id")?,
+                resource: row.try_get("resource")?,
+                resource_id: row.try_get("resource_id")?,
+                ip_address: row.try_get("ip_address")?,
+                user_agent: row.try_get("user_agent")?,
+                details,
+                created_at: from_ts(row.try_get("created_at")?)?,
+            })
+        }
+
+        fn mail_from_row(row: &DbRow) -> Result<OutboxMessage> {
+            Ok(OutboxMessage {
+                id: row.try_get("id")?,
+                recipient: row.try_get("recipient")?,
+                kind: row.try_get("kind")?,
+                sealed_payload: row.try_get("sealed_payload")?,
+                attempts: u32::try_from(row.try_get::<i32, _>("attempts")?).unwrap_or_default(),
+                next_attempt_at: from_ts(row.try_get("next_attempt_at")?)?,
+                created_at: from_ts(row.try_get("created_at")?)?,
+            })
+        }
+
+        /// Writes the audit rows and outbox mail of a change, inside its transaction.
+        async fn write_effects(tx: &mut Tx, effects: Effects) -> Result<()> {
+            for event in effects.audit {
+                sqlx::query(
+                    "INSERT INTO audit_logs (id, action, actor_id, user_id, resource, \
+                     resource_id, ip_address, user_agent, details, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(event.id)
+                .bind(event.action)
+                .bind(event.actor_id)
+                .bind(event.user_id)
+                .bind(event.resource)
+                .bind(event.resource_id)
+                .bind(event.ip_address)
+                .bind(event.user_agent)
+                .bind(Json(event.details))
+                .bind(ts(event.created_at))
+                .execute(&mut **tx)
+                .await?;
+            }
+            for mail in effects.mail {
+                sqlx::query(
+                    "INSERT INTO mail_outbox (id, recipient, kind, sealed_payload, status, \
+                     attempts, next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7)",
+                )
+                .bind(mail.id)
+                .bind(mail.recipient)
+                .bind(mail.kind)
+                .bind(mail.sealed_payload)
+                .bind(i32::try_from(mail.attempts).unwrap_or(i32::MAX))
+                .bind(ts(mail.next_attempt_at))
+                .bind(ts(mail.created_at))
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(())
+        }
+
+        async fn roles_of<'e, E>(executor: E, user_id: Uuid) -> Result<Vec<String>>
+        where
+            E: sqlx::Executor<'e, Database = Db>,
+        {
+            let rows = sqlx::query(
+                "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                 WHERE ur.user_id = $1 ORDER BY r.name",
+            )
+            .bind(user_id)
+            .fetch_all(executor)
+            .await?;
+            rows.iter()
+                .map(|r| r.try_get::<String, _>("name").map_err(Error::from))
+                .collect()
+        }
+
+        async fn user_in_tx(tx: &mut Tx, user_id: Uuid) -> Result<UserRecord> {
+            let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
+                .bind(user_id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or(Error::NotFound("user"))?;
+            let roles = roles_of(&mut **tx, user_id).await?;
+            user_from_row(&row, roles)
+        }
+
+        async fn insert_one_time_token(tx: &mut Tx, token: &NewOneTimeToken) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO one_time_tokens (digest, user_id, purpose, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(token.digest.as_str())
+            .bind(token.user_id)
+            .bind(token.purpose.as_str())
+            .bind(ts(token.created_at))
+            .bind(ts(token.expires_at))
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        /// Uses a one-time token: the check and the use are one statement, so only one
+        /// concurrent use wins. Returns the owner.
+        async fn use_one_time_token(
+            tx: &mut Tx,
+            digest: &TokenDigest,
+            purpose: TokenPurpose,
+            now: Timestamp,
+        ) -> Result<Uuid> {
+            let row = sqlx::query(
+                "UPDATE one_time_tokens SET used_at = $1 \
+                 WHERE digest = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 \
+                 RETURNING user_id",
+            )
+            .bind(ts(now))
+            .bind(digest.as_str())
+            .bind(purpose.as_str())
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(Error::InvalidOneTimeToken)?;
+            Ok(row.try_get("user_id")?)
+        }
+
+        /// Sets the password and keeps the newest `history_limit` hashes of history.
+        async fn record_password(tx: &mut Tx, user_id: Uuid, change: &PasswordChange) -> Result<()> {
+            let updated = sqlx::query(
+                "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(&change.new_hash)
+            .bind(ts(change.now))
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                return Err(Error::NotFound("user"));
+            }
+            sqlx::query(
+                "INSERT INTO password_history (user_id, password_hash, created_at) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(user_id)
+            .bind(&change.new_hash)
+            .bind(ts(change.now))
+            .execute(&mut **tx)
+            .await?;
+            let keep = i64::try_from(change.history_limit.max(1)).unwrap_or(i64::MAX);
+            sqlx::query(
+                "DELETE FROM password_history WHERE user_id = $1 AND id NOT IN \
+                 (SELECT id FROM password_history WHERE user_id = $1 ORDER BY id DESC LIMIT $2)",
+            )
+            .bind(user_id)
+            .bind(keep)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        async fn revoke_sessions_in_tx(
+            tx: &mut Tx,
+            user_id: Uuid,
+            except: Option<Uuid>,
+            now: Timestamp,
+        ) -> Result<u64> {
+            let done = sqlx::query(
+                "UPDATE sessions SET revoked_at = $1 \
+                 WHERE user_id = $2 AND revoked_at IS NULL AND expires_at > $1 \
+                 AND ($3 IS NULL OR id <> $3)",
+            )
+            .bind(ts(now))
+            .bind(user_id)
+            .bind(except)
+            .execute(&mut **tx)
+            .await?;
+            Ok(done.rows_affected())
+        }
+
+        #[async_trait::async_trait]
+        impl Store for $store {
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn create_user(&self, user: NewUser, effects: Effects) -> Result<UserRecord> {
+                let mut tx = begin(&self.pool).await?;
+                sqlx::query(
+                    "INSERT INTO users (id, email, username, password_hash, first_name, \
+                     last_name, email_verified, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                )
+                .bind(user.id)
+                .bind(&user.email)
+                .bind(&user.username)
+                .bind(&user.password_hash)
+                .bind(&user.first_name)
+                .bind(&user.last_name)
+                .bind(user.email_verified)
+                .bind(ts(user.created_at))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO user_profiles (user_id) VALUES ($1)")
+                    .bind(user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO password_history (user_id, password_hash, created_at) \
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(user.id)
+                .bind(&user.password_hash)
+                .bind(ts(user.created_at))
+                .execute(&mut *tx)
+                .await?;
+                for role in &user.roles {
+                    let assigned = sqlx::query(
+                        "INSERT INTO user_roles (user_id, role_id, assigned_at) \
+                         SELECT $1, id, $2 FROM roles WHERE name = $3 \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(user.id)
+                    .bind(ts(user.created_at))
+                    .bind(role)
+                    .execute(&mut *tx)
+                    .await?;
+                    if assigned.rows_affected() == 0 {
+                        let exists = sqlx::query("SELECT 1 FROM roles WHERE name = $1")
+                            .bind(role)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if exists.is_none() {
+                            return Err(Error::internal(format!("role {role} does not exist")));
+                        }
+                    }
+                }
+                if let Some(token) = &user.verification {
+                    insert_one_time_token(&mut tx, token).await?;
+                }
+                write_effects(&mut tx, effects).await?;
+                let record = user_in_tx(&mut tx, user.id).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>> {
+                let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match row {
+                    Some(row) => {
+                        let roles = roles_of(&self.pool, id).await?;
+                        Ok(Some(user_from_row(&row, roles)?))
+                    }
+                    None => Ok(None),
+                }
+            }
+
+            async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
+                let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1"))
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match row {
+                    Some(row) => {
+                        let roles = roles_of(&self.pool, row.try_get("id")?).await?;
+                        Ok(Some(user_from_row(&row, roles)?))
+                    }
+                    None => Ok(None),
+                }
+            }
+
+            async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
+                let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE username = $1"))
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match row {
+                    Some(row) => {
+                        let roles = roles_of(&self.pool, row.try_get("id")?).await?;
+                        Ok(Some(user_from_row(&row, roles)?))
+                    }
+                    None => Ok(None),
+                }
+            }
+
+            async fn issue_one_time_token(&self, token: NewOneTimeToken, effects: Effects) -> Result<()> {
+                let mut tx = begin(&self.pool).await?;
+                let owner = sqlx::query("SELECT 1 FROM users WHERE id = $1")
+                    .bind(token.user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if owner.is_none() {
+                    return Err(Error::NotFound("user"));
+                }
+                // Older unused tokens of the same purpose are superseded: only the newest works.
+                sqlx::query(
+                    "UPDATE one_time_tokens SET used_at = $1 \
+                     WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
+                )
+                .bind(ts(token.created_at))
+                .bind(token.user_id)
+                .bind(token.purpose.as_str())
+                .execute(&mut *tx)
+                .await?;
+                insert_one_time_token(&mut tx, &token).await?;
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn one_time_token(
+                &self,
+                digest: &TokenDigest,
+                purpose: TokenPurpose,
+            ) -> Result<Option<OneTimeTokenRecord>> {
+                let row = sqlx::query(
+                    "SELECT user_id, expires_at, used_at FROM one_time_tokens \
+                     WHERE digest = $1 AND purpose = $2",
+                )
+                .bind(digest.as_str())
+                .bind(purpose.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|row| {
+                    Ok(OneTimeTokenRecord {
+                        user_id: row.try_get("user_id")?,
+                        expires_at: from_ts(row.try_get("expires_at")?)?,
+                        used_at: opt_from_ts(row.try_get("used_at")?)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn verify_email(
+                &self,
+                digest: &TokenDigest,
+                now: Timestamp,
+                effects: Effects,
+            ) -> Result<UserRecord> {
+                let mut tx = begin(&self.pool).await?;
+                let user_id =
+                    use_one_time_token(&mut tx, digest, TokenPurpose::EmailVerification, now).await?;
+                sqlx::query("UPDATE users SET email_verified = TRUE, updated_at = $1 WHERE id = $2")
+                    .bind(ts(now))
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                write_effects(&mut tx, effects).await?;
+                let user = user_in_tx(&mut tx, user_id).await?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            async fn reset_password(
+                &self,
+                digest: &TokenDigest,
+                change: PasswordChange,
+                effects: Effects,
+            ) -> Result<UserRecord> {
+                let mut tx = begin(&self.pool).await?;
+                let user_id =
+                    use_one_time_token(&mut tx, digest, TokenPurpose::PasswordReset, change.now)
+                        .await?;
+                record_password(&mut tx, user_id, &change).await?;
+                revoke_sessions_in_tx(&mut tx, user_id, change.keep_session, change.now).await?;
+                sqlx::query(
+                    "UPDATE users SET failed_login_attempts = 0, locked_until = NULL WHERE id = $1",
+                )
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+                write_effects(&mut tx, effects).await?;
+                let user = user_in_tx(&mut tx, user_id).await?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            async fn password_history(&self, user_id: Uuid, limit: usize) -> Result<Vec<String>> {
+                let rows = sqlx::query(
+                    "SELECT password_hash FROM password_history WHERE user_id = $1 \
+                     ORDER BY id DESC LIMIT $2",
+                )
+                .bind(user_id)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| r.try_get::<String, _>("password_hash").map_err(Error::from))
+                    .collect()
+            }
+
+            async fn change_password(
+                &self,
+                user_id: Uuid,
+                change: PasswordChange,
+                effects: Effects,
+            ) -> Result<u64> {
+                let mut tx = begin(&self.pool).await?;
+                record_password(&mut tx, user_id, &change).await?;
+                let revoked =
+                    revoke_sessions_in_tx(&mut tx, user_id, change.keep_session, change.now).await?;
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(revoked)
+            }
+
+            async fn record_login_failure(
+                &self,
+                user_id: Uuid,
+                now: Timestamp,
+                max_failures: u32,
+                lock_for: Duration,
+                effects: Effects,
+                lock_effects: Effects,
+            ) -> Result<LoginFailure> {
+                let mut tx = begin(&self.pool).await?;
+                // Counted only outside a running lock; an expired lock starts the count afresh.
+                let counted = sqlx::query(
+                    "UPDATE users SET \
+                       failed_login_attempts = CASE WHEN locked_until IS NOT NULL \
+                         THEN 1 ELSE failed_login_attempts + 1 END, \
+                       locked_until = NULL \
+                     WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) \
+                     RETURNING failed_login_attempts",
+                )
+                .bind(user_id)
+                .bind(ts(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(counted) = counted else {
+                    let row = sqlx::query(
+                        "SELECT failed_login_attempts, locked_until FROM users WHERE id = $1",
+                    )
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(Error::NotFound("user"))?;
+                    return Ok(LoginFailure {
+                        attempts: u32::try_from(row.try_get::<i32, _>("failed_login_attempts")?)
+                            .unwrap_or_default(),
+                        locked_until: opt_from_ts(row.try_get("locked_until")?)?,
+                        newly_locked: false,
+                    });
+                };
+                let attempts =
+                    u32::try_from(counted.try_get::<i32, _>("failed_login_attempts")?)
+                        .unwrap_or_default();
+                let mut outcome = LoginFailure {
+                    attempts,
+                    locked_until: None,
+                    newly_locked: false,
+                };
+                if attempts >= max_failures {
+                    let until = now + lock_for;
+                    sqlx::query("UPDATE users SET locked_until = $1 WHERE id = $2")
+                        .bind(ts(until))
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    outcome.locked_until = Some(until);
+                    outcome.newly_locked = true;
+                }
+                write_effects(&mut tx, effects).await?;
+                if outcome.newly_locked {
+                    write_effects(&mut tx, lock_effects).await?;
+                }
+                tx.commit().await?;
+                Ok(outcome)
+            }
+
+            async fn start_session(
+                &self,
+                session: NewSession,
+                rehash: Option<String>,
+                effects: Effects,
+            ) -> Result<()> {
+                let mut tx = begin(&self.pool).await?;
+                let updated = sqlx::query(
+                    "UPDATE users SET failed_login_attempts = 0, locked_until = NULL, \
+                     last_login_at = $1, password_hash = COALESCE($2, password_hash) \
+                     WHERE id = $3",
+                )
+                .bind(ts(session.created_at))
+                .bind(rehash)
+                .bind(session.user_id)
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() == 0 {
+                    return Err(Error::NotFound("user"));
+                }
+                sqlx::query(
+                    "INSERT INTO sessions (id, user_id, device_info, ip_address, user_agent, \
+                     created_at, last_activity_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+                )
+                .bind(session.id)
+                .bind(session.user_id)
+                .bind(Json(&session.device_info))
+                .bind(&session.ip_address)
+                .bind(&session.user_agent)
+                .bind(ts(session.created_at))
+                .bind(ts(session.expires_at))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(session.refresh_digest.as_str())
+                .bind(session.id)
+                .bind(ts(session.created_at))
+                .bind(ts(session.expires_at))
+                .execute(&mut *tx)
+                .await?;
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn session_with_user(
+                &self,
+                session_id: Uuid,
+            ) -> Result<Option<(SessionRecord, UserRecord)>> {
+                let Some(session) = sqlx::query(concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE id = $1"
+                ))
+                .bind(session_id)
+                .fetch_optional(&self.pool)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let session = session_from_row(&session)?;
+                Ok(self
+                    .user_by_id(session.user_id)
+                    .await?
+                    .map(|user| (session, user)))
+            }
+
+            async fn touch_session(&self, session_id: Uuid, now: Timestamp) -> Result<()> {
+                sqlx::query("UPDATE sessions SET last_activity_at = $1 WHERE id = $2")
+                    .bind(ts(now))
+                    .bind(session_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                presented: &TokenDigest,
+                next: &TokenDigest,
+                now: Timestamp,
+                expires_at: Timestamp,
+                grace: Duration,
+            ) -> Result<RefreshRotation> {
+                let mut tx = begin(&self.pool).await?;
+                let Some(row) = sqlx::query(
+                    "SELECT rt.session_id, rt.expires_at, rt.rotated_at, s.user_id, \
+                     s.expires_at AS session_expires_at, s.revoked_at \
+                     FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id \
+                     WHERE rt.digest = $1",
+                )
+                .bind(presented.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                else {
+                    return Ok(RefreshRotation::Invalid);
+                };
+                let session_id: Uuid = row.try_get("session_id")?;
+                let user_id: Uuid = row.try_get("user_id")?;
+                let token_expires = from_ts(row.try_get("expires_at")?)?;
+                let session_expires = from_ts(row.try_get("session_expires_at")?)?;
+                let revoked = opt_from_ts(row.try_get("revoked_at")?)?;
+                if revoked.is_some() || session_expires <= now || token_expires <= now {
+                    return Ok(RefreshRotation::Invalid);
+                }
+                match opt_from_ts(row.try_get("rotated_at")?)? {
+                    Some(rotated) if now - rotated > grace => {
+                        return Ok(RefreshRotation::Reused {
+                            session_id,
+                            user_id,
+                        });
+                    }
+                    // Rotated moments ago by a concurrent client: it gets a pair of its own.
+                    Some(_) => {}
+                    None => {
+                        // Losing this race means another request rotated it just now: the same
+                        // grace case as above.
+                        sqlx::query(
+                            "UPDATE refresh_tokens SET rotated_at = $1 \
+                             WHERE digest = $2 AND rotated_at IS NULL",
+                        )
+                        .bind(ts(now))
+                        .bind(presented.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                let extended = sqlx::query(
+                    "UPDATE sessions SET expires_at = $1, last_activity_at = $2 \
+                     WHERE id = $3 AND revoked_at IS NULL",
+                )
+                .bind(ts(expires_at))
+                .bind(ts(now))
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await?;
+                if extended.rows_affected() == 0 {
+                    // Revoked between our read and this write.
+                    return Ok(RefreshRotation::Invalid);
+                }
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(next.as_str())
+                .bind(session_id)
+                .bind(ts(now))
+                .bind(ts(expires_at))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(RefreshRotation::Rotated {
+                    session_id,
+                    user_id,
+                })
+            }
+
+            async fn revoke_session(
+                &self,
+                user_id: Uuid,
+                session_id: Uuid,
+                now: Timestamp,
+                effects: Effects,
+            ) -> Result<bool> {
+                let mut tx = begin(&self.pool).await?;
+                let done = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1 \
+                     WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $1",
+                )
+                .bind(ts(now))
+                .bind(session_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn revoke_sessions(
+                &self,
+                user_id: Uuid,
+                except: Option<Uuid>,
+                now: Timestamp,
+                effects: Effects,
+            ) -> Result<u64> {
+                let mut tx = begin(&self.pool).await?;
+                let revoked = revoke_sessions_in_tx(&mut tx, user_id, except, now).await?;
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(revoked)
+            }
+
+            async fn list_sessions(&self, user_id: Uuid, now: Timestamp) -> Result<Vec<SessionRecord>> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+                     ORDER BY created_at DESC, id DESC"
+                ))
+                .bind(user_id)
+                .bind(ts(now))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(session_from_row).collect()
+            }
+
+            async fn profile(&self, user_id: Uuid) -> Result<Option<ProfileRecord>> {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    profile_columns!(),
+                    " FROM user_profiles WHERE user_id = $1"
+                ))
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(profile_from_row).transpose()
+            }
+
+            async fn update_profile(
+                &self,
+                user_id: Uuid,
+                update: ProfileUpdate,
+                now: Timestamp,
+                effects: Effects,
+            ) -> Result<(UserRecord, ProfileRecord)> {
+                let mut tx = begin(&self.pool).await?;
+                // Each field: keep when its flag is false, else set (possibly to NULL).
+                sqlx::query(
+                    "UPDATE users SET \
+                       first_name = CASE WHEN $1 THEN $2 ELSE first_name END, \
+                       last_name = CASE WHEN $3 THEN $4 ELSE last_name END, \
+                       updated_at = $5 \
+                     WHERE id = $6",
+                )
+                .bind(update.first_name.is_some())
+                .bind(update.first_name.clone().flatten())
+                .bind(update.last_name.is_some())
+                .bind(update.last_name.clone().flatten())
+                .bind(ts(now))
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    profile_columns!(),
+                    " FROM user_profiles WHERE user_id = $1"
+                ))
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(Error::NotFound("user"))?;
+                let mut profile = profile_from_row(&row)?;
+                update.apply_to_profile(&mut profile);
+                sqlx::query(
+                    "UPDATE user_profiles SET bio = $1, phone = $2, date_of_birth = $3, \
+                     address = $4, city = $5, country = $6, timezone = $7, language = $8 \
+                     WHERE user_id = $9",
+                )
+                .bind(&profile.bio)
+                .bind(&profile.phone)
+                .bind(profile.date_of_birth)
+                .bind(&profile.address)
+                .bind(&profile.city)
+                .bind(&profile.country)
+                .bind(&profile.timezone)
+                .bind(&profile.language)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+                write_effects(&mut tx, effects).await?;
+                let user = user_in_tx(&mut tx, user_id).await?;
+                tx.commit().await?;
+                Ok((user, profile))
+            }
+
+            async fn merge_preferences(
+                &self,
+                user_id: Uuid,
+                patch: serde_json::Map<String, serde_json::Value>,
+                max_bytes: usize,
+                now: Timestamp,
+                effects: Effects,
+            ) -> Result<serde_json::Value> {
+                let mut tx = begin(&self.pool).await?;
+                // Touching the user first takes its row lock (PostgreSQL), so two concurrent
+                // merges apply one after the other instead of losing a key.
+                let touched = sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+                    .bind(ts(now))
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if touched.rows_affected() == 0 {
+                    return Err(Error::NotFound("user"));
+                }
+                let row = sqlx::query("SELECT preferences FROM user_profiles WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(Error::NotFound("user"))?;
+                let Json(current): Json<serde_json::Value> = row.try_get("preferences")?;
+                let merged = merge_preferences_value(&current, patch, max_bytes)?;
+                sqlx::query("UPDATE user_profiles SET preferences = $1 WHERE user_id = $2")
+                    .bind(Json(&merged))
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(merged)
+            }
+
+            async fn audit_events(&self, user_id: Option<Uuid>, limit: usize) -> Result<Vec<AuditEvent>> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    audit_columns!(),
+                    " FROM audit_logs WHERE ($1 IS NULL OR user_id = $1 OR actor_id = $1) \
+                     ORDER BY created_at DESC, id DESC LIMIT $2"
+                ))
+                .bind(user_id)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(audit_from_row).collect()
+            }
+
+            async fn claim_due_mail(
+                &self,
+                now: Timestamp,
+                limit: usize,
+                lease: Duration,
+            ) -> Result<Vec<OutboxMessage>> {
+                // The lease test is repeated in the outer WHERE: a worker that waited on a row
+                // another worker just claimed re-reads it and skips it.
+                let rows = sqlx::query(
+                    "UPDATE mail_outbox SET locked_until = $1 \
+                     WHERE id IN (SELECT id FROM mail_outbox \
+                                  WHERE status = 'pending' AND next_attempt_at <= $2 \
+                                  AND (locked_until IS NULL OR locked_until <= $2) \
+                                  ORDER BY next_attempt_at, id LIMIT $3) \
+                     AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $2) \
+                     RETURNING id, recipient, kind, sealed_payload, attempts, next_attempt_at, \
+                     created_at",
+                )
+                .bind(ts(now + lease))
+                .bind(ts(now))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+                let mut claimed = rows.iter().map(mail_from_row).collect::<Result<Vec<_>>>()?;
+                claimed.sort_by(|a, b| a.next_attempt_at.cmp(&b.next_attempt_at).then(a.id.cmp(&b.id)));
+                Ok(claimed)
+            }
+
+            async fn mark_mail_sent(&self, id: Uuid, now: Timestamp) -> Result<()> {
+                sqlx::query(
+                    "UPDATE mail_outbox SET status = 'sent', sent_at = $1, locked_until = NULL, \
+                     attempts = attempts + 1, sealed_payload = $2, last_error = NULL WHERE id = $3",
+                )
+                .bind(ts(now))
+                .bind(Vec::<u8>::new())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn mark_mail_failed(
+                &self,
+                id: Uuid,
+                error: &str,
+                retry_at: Option<Timestamp>,
+                _now: Timestamp,
+            ) -> Result<()> {
+                sqlx::query(
+                    "UPDATE mail_outbox SET attempts = attempts + 1, locked_until = NULL, \
+                     last_error = $1, \
+                     status = CASE WHEN $2 IS NULL THEN 'failed' ELSE status END, \
+                     next_attempt_at = COALESCE($2, next_attempt_at) \
+                     WHERE id = $3",
+                )
+                .bind(error)
+                .bind(opt_ts(retry_at))
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn mail_backlog(&self) -> Result<u64> {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM mail_outbox WHERE status = 'pending'")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(count(row.try_get::<i64, _>("n")?))
+            }
+        }
+    };
+}

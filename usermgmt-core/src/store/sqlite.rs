@@ -1,0 +1,76 @@
+//! SQLite store (feature `sqlite`): the embedded default of the standalone server.
+//!
+//! Ids are 16-byte BLOBs and times INTEGER microseconds since the Unix epoch (SQLite's text
+//! timestamps would not sort). Write transactions start with `BEGIN IMMEDIATE` and the database
+//! runs in WAL mode with a busy timeout, so concurrent requests queue for the single writer
+//! instead of failing with `SQLITE_BUSY`.
+
+use crate::store::Timestamp;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+
+type Db = sqlx::Sqlite;
+/// A time as stored: microseconds since the Unix epoch.
+type Ts = i64;
+
+fn ts(t: Timestamp) -> Ts {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+}
+
+fn from_ts(micros: Ts) -> crate::Result<Timestamp> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .map_err(crate::Error::internal)
+}
+
+async fn begin(pool: &sqlx::SqlitePool) -> crate::Result<sqlx::Transaction<'static, Db>> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+}
+
+/// The migrations of the SQLite dialect (`migrations/sqlite`), embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// A [`Store`](crate::Store) on a SQLite database file (or `sqlite::memory:`).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: sqlx::SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`, a plain
+    /// path, or `sqlite::memory:`) and applies pending migrations.
+    pub async fn connect(url: &str) -> crate::Result<Self> {
+        let url = if url.starts_with("sqlite:") {
+            url.to_owned()
+        } else {
+            format!("sqlite://{url}")
+        };
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(&url)
+            .map_err(|e| crate::Error::Unavailable(e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .foreign_keys(true);
+        // Each connection to an in-memory database would be a database of its own.
+        let max_connections = if in_memory { 1 } else { 8 };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await?;
+        Self::from_pool(pool).await
+    }
+
+    /// Wraps an existing pool and applies pending migrations.
+    pub async fn from_pool(pool: sqlx::SqlitePool) -> crate::Result<Self> {
+        MIGRATOR.run(&pool).await.map_err(crate::Error::internal)?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for the host application's own queries.
+    pub fn pool(&self) -> &sqlx::SqlitePool {
+        &self.pool
+    }
+}
+
+impl_sql_store!(SqliteStore);

@@ -1,0 +1,97 @@
+//! Fresh test databases: a SQLite file in a temporary directory, or a new PostgreSQL database
+//! on the server named by `USERMGMT_TEST_POSTGRES_URL` (skipped with a printed notice when the
+//! variable is unset, so a newcomer's `cargo test` passes without PostgreSQL).
+
+use crate::store::Store;
+use std::sync::Arc;
+
+/// The variable naming the PostgreSQL server for tests.
+pub const POSTGRES_URL_VAR: &str = "USERMGMT_TEST_POSTGRES_URL";
+
+/// The URL of a new, empty SQLite database file (in the system's temporary directory).
+pub fn sqlite_test_database_url() -> String {
+    let path = std::env::temp_dir().join(format!("usermgmt-test-{}.db", uuid::Uuid::new_v4()));
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// A [`SqliteStore`](crate::store::sqlite::SqliteStore) on a new database file.
+#[cfg(feature = "sqlite")]
+pub async fn sqlite_test_store() -> Arc<dyn Store> {
+    let url = sqlite_test_database_url();
+    Arc::new(
+        crate::store::sqlite::SqliteStore::connect(&url)
+            .await
+            .expect("SQLite test database opens"),
+    )
+}
+
+/// Creates a new database on the test PostgreSQL server and returns its URL; `None` (after a
+/// printed notice) when `USERMGMT_TEST_POSTGRES_URL` is unset. Panics when it is set but the
+/// server cannot be used: a configured test must not silently pass.
+#[cfg(feature = "postgres")]
+pub async fn postgres_test_database_url() -> Option<String> {
+    use sqlx::Connection;
+    let Some(base) = std::env::var(POSTGRES_URL_VAR)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        eprintln!("notice: {POSTGRES_URL_VAR} is unset; skipping a PostgreSQL test");
+        return None;
+    };
+    let name = format!("usermgmt_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR} is set but unreachable: {e}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("CREATE DATABASE for a test");
+    let _ = admin.close().await;
+    Some(with_database(&base, &name))
+}
+
+/// A [`PostgresStore`](crate::store::postgres::PostgresStore) on a new database, or `None`
+/// when `USERMGMT_TEST_POSTGRES_URL` is unset.
+#[cfg(feature = "postgres")]
+pub async fn postgres_test_store() -> Option<Arc<dyn Store>> {
+    let url = postgres_test_database_url().await?;
+    let store = crate::store::postgres::PostgresStore::connect(&url)
+        .await
+        .expect("PostgreSQL test database opens");
+    Some(Arc::new(store))
+}
+
+/// `base` with its database name replaced by `name` (query parameters kept).
+fn with_database(base: &str, name: &str) -> String {
+    let (without_query, query) = match base.split_once('?') {
+        Some((head, q)) => (head, Some(q)),
+        None => (base, None),
+    };
+    let authority_start = without_query.find("://").map_or(0, |i| i + 3);
+    let root = match without_query[authority_start..].find('/') {
+        Some(slash) => &without_query[..authority_start + slash],
+        None => without_query,
+    };
+    match query {
+        Some(q) => format!("{root}/{name}?{q}"),
+        None => format!("{root}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn replaces_the_database_name() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/test?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+    }
+}

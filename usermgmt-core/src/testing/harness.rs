@@ -1,0 +1,73 @@
+//! A ready-made manager for tests: mock clock, in-memory mailbox, cheap hashing.
+
+use crate::api::Api;
+use crate::clock::MockClock;
+use crate::config::{Config, HashingConfig};
+use crate::mail::{DeliveryReport, MemoryMailer, OutboxWorker, token_from_link};
+use crate::manager::UserManager;
+use crate::store::Store;
+use std::sync::Arc;
+
+/// The secret every test manager signs with.
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
+/// The configuration of every test manager. The ONE place tests lower the Argon2 cost.
+pub fn test_config() -> Config {
+    Config::builder(TEST_JWT_SECRET)
+        .hashing(HashingConfig::insecure_fast_for_tests())
+        .build()
+        .expect("test config is valid")
+}
+
+/// A manager over a store, with handles on its clock and mailbox.
+#[derive(Clone)]
+pub struct TestApp {
+    /// The HTTP API.
+    pub api: Api,
+    /// The manager.
+    pub manager: UserManager,
+    /// The clock the manager reads.
+    pub clock: MockClock,
+    /// Where delivered mail lands.
+    pub mailer: MemoryMailer,
+    worker: OutboxWorker,
+}
+
+impl TestApp {
+    /// A test app over `store` with [`test_config`].
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self::with_config(store, test_config())
+    }
+
+    /// A test app over `store` with a given configuration.
+    pub fn with_config(store: Arc<dyn Store>, config: Config) -> Self {
+        let clock = MockClock::starting_now();
+        let manager = UserManager::builder(config)
+            .store(store)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .expect("manager builds");
+        let mailer = MemoryMailer::new();
+        let worker = manager.outbox_worker(Arc::new(mailer.clone()));
+        Self {
+            api: Api::new(manager.clone()),
+            manager,
+            clock,
+            mailer,
+            worker,
+        }
+    }
+
+    /// Delivers every due outbox message into [`TestApp::mailer`].
+    pub async fn deliver_mail(&self) -> DeliveryReport {
+        self.worker.deliver_due().await.expect("outbox delivery")
+    }
+
+    /// Delivers due mail, then returns the token in the newest mail to `to`.
+    pub async fn token_mailed_to(&self, to: &str) -> Option<String> {
+        self.deliver_mail().await;
+        self.mailer
+            .last_to(to)
+            .and_then(|m| token_from_link(&m.text))
+    }
+}

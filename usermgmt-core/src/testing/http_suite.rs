@@ -1,0 +1,1293 @@
+//! The HTTP conformance suite. Every adapter runs every case through its real framework stack
+//! (routing, body limits, header handling) with [`http_conformance_tests!`], so behaviour parity
+//! between Axum and Actix is tested rather than hoped for.
+//!
+//! [`http_conformance_tests!`]: crate::http_conformance_tests
+
+use super::TestApp;
+use crate::store::Store;
+use serde_json::{Value, json};
+use std::future::Future;
+use std::sync::Arc;
+use time::Duration;
+
+/// A request as a client would send it.
+#[derive(Debug, Clone, Default)]
+pub struct TestRequest {
+    pub method: String,
+    /// Path and query.
+    pub uri: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A response as a client would see it.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    /// The body as JSON (panics with the body when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// A header value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `data` of the success envelope.
+    pub fn data(&self) -> Value {
+        self.json()["data"].clone()
+    }
+}
+
+/// An app mounted in a framework, answering requests in-process through the whole stack.
+#[async_trait::async_trait(?Send)]
+pub trait TestServer {
+    /// Sends one request.
+    async fn send(&self, request: TestRequest) -> TestResponse;
+}
+
+/// One case's world: the test app and the framework server in front of it.
+pub struct HttpCtx {
+    pub app: TestApp,
+    pub server: Box<dyn TestServer>,
+}
+
+impl HttpCtx {
+    /// Builds the store and the server; `None` when the store is skipped (no database URL).
+    pub async fn start<S, F, Fut>(store: S, make_server: F) -> Option<Self>
+    where
+        S: Future<Output = Option<Arc<dyn Store>>>,
+        F: FnOnce(crate::api::Api) -> Fut,
+        Fut: Future<Output = Box<dyn TestServer>>,
+    {
+        let store = store.await?;
+        let app = TestApp::new(store);
+        let server = make_server(app.api.clone()).await;
+        Some(Self { app, server })
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> TestResponse {
+        let mut headers = vec![(
+            "user-agent".to_owned(),
+            "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0".to_owned(),
+        )];
+        if let Some(t) = token {
+            headers.push(("authorization".to_owned(), format!("Bearer {t}")));
+        }
+        let body = match body {
+            Some(v) => {
+                headers.push(("content-type".to_owned(), "application/json".to_owned()));
+                serde_json::to_vec(&v).unwrap()
+            }
+            None => Vec::new(),
+        };
+        self.server
+            .send(TestRequest {
+                method: method.to_owned(),
+                uri: uri.to_owned(),
+                headers,
+                body,
+            })
+            .await
+    }
+
+    pub async fn raw(
+        &self,
+        method: &str,
+        uri: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> TestResponse {
+        let mut headers = Vec::new();
+        if let Some(ct) = content_type {
+            headers.push(("content-type".to_owned(), ct.to_owned()));
+        }
+        self.server
+            .send(TestRequest {
+                method: method.to_owned(),
+                uri: uri.to_owned(),
+                headers,
+                body,
+            })
+            .await
+    }
+
+    pub async fn get(&self, uri: &str, token: Option<&str>) -> TestResponse {
+        self.request("GET", uri, token, None).await
+    }
+
+    pub async fn post(&self, uri: &str, token: Option<&str>, body: Value) -> TestResponse {
+        self.request("POST", uri, token, Some(body)).await
+    }
+
+    /// Registers `name` (email `name@example.com`, password [`PASSWORD`]) and verifies the
+    /// address through the mailed link.
+    pub async fn register_verified(&self, name: &str) -> String {
+        let email = format!("{name}@example.com");
+        let r = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"email": email, "username": name, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            201,
+            "register {name}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let token = self
+            .app
+            .token_mailed_to(&email)
+            .await
+            .expect("verification mail");
+        let r = self
+            .get(&format!("/api/v1/auth/verify-email?token={token}"), None)
+            .await;
+        assert_eq!(r.status, 200, "verify {name}");
+        email
+    }
+
+    /// Logs in and returns (access token, refresh token).
+    pub async fn login(&self, identifier: &str, password: &str) -> (String, String) {
+        let r = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"identifier": identifier, "password": password}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            200,
+            "login {identifier}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let tokens = &r.json()["data"]["tokens"];
+        (
+            tokens["accessToken"].as_str().unwrap().to_owned(),
+            tokens["refreshToken"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Audit actions recorded for a user, oldest first.
+    pub async fn audit_actions(&self, email: &str) -> Vec<String> {
+        let store = self.app.manager.store();
+        let user = store
+            .user_by_email(email)
+            .await
+            .unwrap()
+            .expect("user exists");
+        let mut actions: Vec<String> = store
+            .audit_events(Some(user.id), 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        actions.reverse();
+        actions
+    }
+}
+
+/// The password every suite user registers with.
+pub const PASSWORD: &str = "Str0ng!Passw0rd";
+/// A second valid password.
+pub const NEW_PASSWORD: &str = "An0ther!Secret9";
+
+/// Asserts an error envelope with the given status and code.
+#[track_caller]
+pub fn assert_error(r: &TestResponse, status: u16, code: &str) {
+    let body = r.json();
+    assert_eq!(r.status, status, "status for {code}: {body}");
+    assert_eq!(body["success"], json!(false), "{body}");
+    assert_eq!(body["code"], json!(code), "{body}");
+    assert_eq!(body["statusCode"], json!(status), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
+
+/// Field names listed in a 422 envelope.
+pub fn error_fields(r: &TestResponse) -> Vec<String> {
+    r.json()["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+// ------------------------------------------------------------------------------------------
+// Cases
+// ------------------------------------------------------------------------------------------
+
+pub async fn health_probes_answer(cx: &HttpCtx) {
+    for path in ["/health", "/ready", "/live"] {
+        let r = cx.get(path, None).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.json()["success"], json!(true));
+        assert!(
+            r.header("x-request-id").is_some(),
+            "{path} has no request id"
+        );
+    }
+    let r = cx.request("GET", "/health", None, None).await;
+    assert_eq!(r.header("content-type"), Some("application/json"));
+}
+
+pub async fn unknown_routes_and_methods_get_the_envelope(cx: &HttpCtx) {
+    assert_error(&cx.get("/api/v1/nope", None).await, 404, "ROUTE_NOT_FOUND");
+    assert_error(
+        &cx.get("/api/v1/auth/login/extra/segments", None).await,
+        404,
+        "ROUTE_NOT_FOUND",
+    );
+    let r = cx.request("DELETE", "/api/v1/auth/login", None, None).await;
+    assert_error(&r, 405, "METHOD_NOT_ALLOWED");
+    assert_eq!(r.header("allow"), Some("POST"));
+}
+
+pub async fn registration_reports_every_broken_rule_and_changes_nothing(cx: &HttpCtx) {
+    let r = cx.post("/api/v1/auth/register", None, json!({})).await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    let fields = error_fields(&r);
+    for f in ["email", "username", "password"] {
+        assert!(
+            fields.contains(&f.to_owned()),
+            "{f} missing from {fields:?}"
+        );
+    }
+    let r = cx
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "not-an-email", "username": "a!", "password": "short"}),
+        )
+        .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    let fields = error_fields(&r);
+    assert!(
+        fields.iter().filter(|f| *f == "password").count() >= 3,
+        "{fields:?}"
+    );
+    let r = cx.post("/api/v1/auth/register", None, json!({"email": "same@example.com", "username": "same_user", "password": "Same@example.com1"})).await;
+    assert_eq!(
+        r.status, 201,
+        "a password that merely contains the email is fine"
+    );
+    let r = cx
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "p@example.com", "username": "pw_user", "password": "P@ssw0rd"}),
+        )
+        .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    let r = cx
+        .get("/api/v1/auth/check-email?email=p@example.com", None)
+        .await;
+    assert_eq!(
+        r.data()["available"],
+        json!(true),
+        "a refused registration created nothing"
+    );
+    cx.app.deliver_mail().await;
+    assert!(cx.app.mailer.last_to("p@example.com").is_none());
+}
+
+pub async fn registration_conflicts_are_409(cx: &HttpCtx) {
+    cx.register_verified("carol").await;
+    let r = cx
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": " CAROL@Example.com ", "username": "carol2", "password": PASSWORD}),
+        )
+        .await;
+    assert_error(&r, 409, "EMAIL_TAKEN");
+    let r = cx
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "carol2@example.com", "username": "CAROL", "password": PASSWORD}),
+        )
+        .await;
+    assert_error(&r, 409, "USERNAME_TAKEN");
+    assert_eq!(
+        cx.get("/api/v1/auth/check-username?username=Carol", None)
+            .await
+            .data()["available"],
+        json!(false)
+    );
+    assert_eq!(
+        cx.get("/api/v1/auth/check-username?username=dave", None)
+            .await
+            .data()["available"],
+        json!(true)
+    );
+    assert_eq!(
+        cx.get("/api/v1/auth/check-email?email=CAROL%40example.com", None)
+            .await
+            .data()["available"],
+        json!(false)
+    );
+    assert_error(
+        &cx.get("/api/v1/auth/check-email?email=nope", None).await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &cx.get("/api/v1/auth/check-username", None).await,
+        422,
+        "VALIDATION_ERROR",
+    );
+}
+
+pub async fn bad_input_gets_the_envelope_and_changes_nothing(cx: &HttpCtx) {
+    let reg = "/api/v1/auth/register";
+    assert_error(
+        &cx.raw(
+            "POST",
+            reg,
+            Some("application/json"),
+            b"{\"email\": ".to_vec(),
+        )
+        .await,
+        400,
+        "MALFORMED_JSON",
+    );
+    assert_error(
+        &cx.raw(
+            "POST",
+            reg,
+            Some("application/json"),
+            b"\xff\xfe{}".to_vec(),
+        )
+        .await,
+        400,
+        "MALFORMED_JSON",
+    );
+    assert_error(
+        &cx.raw(
+            "POST",
+            reg,
+            Some("application/json"),
+            "[".repeat(5000).into_bytes(),
+        )
+        .await,
+        400,
+        "MALFORMED_JSON",
+    );
+    let r = cx
+        .post(
+            reg,
+            None,
+            json!({"email": 5, "username": "eve", "password": PASSWORD}),
+        )
+        .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert_eq!(error_fields(&r), vec!["email"]);
+    let r = cx.post(reg, None, json!({"email": "eve@example.com", "username": "eve", "password": PASSWORD, "isAdmin": true})).await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert!(
+        r.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("isAdmin")
+    );
+    assert_error(
+        &cx.raw("POST", reg, Some("text/plain"), b"email=eve".to_vec())
+            .await,
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    );
+    let huge = format!("{{\"email\": \"{}\"}}", "a".repeat(2 * 1024 * 1024));
+    assert_error(
+        &cx.raw("POST", reg, Some("application/json"), huge.into_bytes())
+            .await,
+        413,
+        "PAYLOAD_TOO_LARGE",
+    );
+    assert_error(
+        &cx.raw(
+            "POST",
+            reg,
+            Some("application/json"),
+            b"\"a string\"".to_vec(),
+        )
+        .await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    let r = cx
+        .get("/api/v1/auth/check-email?email=eve@example.com", None)
+        .await;
+    assert_eq!(
+        r.data()["available"],
+        json!(true),
+        "nothing was created by bad input"
+    );
+}
+
+pub async fn full_account_flow(cx: &HttpCtx) {
+    // Register: 201 with the user and never a hash.
+    let r = cx.post("/api/v1/auth/register", None, json!({"email": "Alice@Example.com", "username": "Alice_1", "password": PASSWORD, "firstName": "Alice"})).await;
+    assert_eq!(r.status, 201);
+    let body = String::from_utf8_lossy(&r.body).to_string();
+    assert!(
+        !body.contains("argon2") && !body.contains("assword"),
+        "{body}"
+    );
+    let user = r.data()["user"].clone();
+    assert_eq!(user["email"], json!("alice@example.com"));
+    assert_eq!(user["username"], json!("alice_1"));
+    assert_eq!(user["emailVerified"], json!(false));
+    assert_eq!(user["roles"], json!(["user"]));
+    let stored = cx
+        .app
+        .manager
+        .store()
+        .user_by_email("alice@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.password_hash.starts_with("$argon2id$v=19$"),
+        "PHC string"
+    );
+
+    // The verification mail carries a working link.
+    let token = cx
+        .app
+        .token_mailed_to("alice@example.com")
+        .await
+        .expect("verification mail");
+    let mail = cx.app.mailer.last_to("alice@example.com").unwrap();
+    assert!(mail.html.contains("token="));
+    let r = cx
+        .get(&format!("/api/v1/auth/verify-email?token={token}"), None)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.data()["user"]["emailVerified"], json!(true));
+    assert_error(
+        &cx.get(&format!("/api/v1/auth/verify-email?token={token}"), None)
+            .await,
+        400,
+        "INVALID_OR_EXPIRED_TOKEN",
+    );
+
+    // Login by username, case-insensitively; `email` accepted in place of `identifier`.
+    let r = cx
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "ALICE_1", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let data = r.data();
+    assert_eq!(data["tokens"]["tokenType"], json!("Bearer"));
+    assert_eq!(data["tokens"]["expiresIn"], json!(900));
+    assert!(data["user"]["lastLoginAt"].is_string());
+    let access = data["tokens"]["accessToken"].as_str().unwrap().to_owned();
+    let refresh = data["tokens"]["refreshToken"].as_str().unwrap().to_owned();
+    let r = cx
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "alice@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+
+    // Profile with the access token.
+    let r = cx.get("/api/v1/users/profile", Some(&access)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.data()["user"]["username"], json!("alice_1"));
+    assert_eq!(r.data()["profile"]["preferences"], json!({}));
+
+    // Refresh rotates; the new pair works.
+    let r = cx
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refreshToken": refresh}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let access2 = r.data()["accessToken"].as_str().unwrap().to_owned();
+    let refresh2 = r.data()["refreshToken"].as_str().unwrap().to_owned();
+    assert_ne!(refresh2, refresh);
+    assert_eq!(
+        cx.get("/api/v1/users/profile", Some(&access2)).await.status,
+        200
+    );
+
+    // After the grace window the old refresh token is a theft signal: the session dies.
+    cx.app.clock.advance(Duration::seconds(11));
+    assert_error(
+        &cx.post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refreshToken": refresh}),
+        )
+        .await,
+        401,
+        "TOKEN_REUSE_DETECTED",
+    );
+    assert_error(
+        &cx.get("/api/v1/users/profile", Some(&access2)).await,
+        401,
+        "INVALID_TOKEN",
+    );
+    assert_error(
+        &cx.post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refreshToken": refresh2}),
+        )
+        .await,
+        401,
+        "INVALID_REFRESH_TOKEN",
+    );
+
+    let actions = cx.audit_actions("alice@example.com").await;
+    for a in [
+        "USER_REGISTERED",
+        "EMAIL_VERIFIED",
+        "USER_LOGIN",
+        "TOKEN_REUSE_DETECTED",
+    ] {
+        assert!(
+            actions.contains(&a.to_owned()),
+            "{a} not audited: {actions:?}"
+        );
+    }
+}
+
+pub async fn concurrent_refresh_within_grace_gets_valid_pairs(cx: &HttpCtx) {
+    cx.register_verified("tabs").await;
+    let (_, refresh) = cx.login("tabs", PASSWORD).await;
+    let first = cx
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refreshToken": refresh}),
+        )
+        .await;
+    cx.app.clock.advance(Duration::seconds(5));
+    let second = cx
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refreshToken": refresh}),
+        )
+        .await;
+    assert_eq!(first.status, 200);
+    assert_eq!(second.status, 200, "second tab within the grace window");
+    for r in [&first, &second] {
+        let access = r.data()["accessToken"].as_str().unwrap().to_owned();
+        assert_eq!(
+            cx.get("/api/v1/users/profile", Some(&access)).await.status,
+            200
+        );
+        let next = r.data()["refreshToken"].as_str().unwrap().to_owned();
+        assert_eq!(
+            cx.post("/api/v1/auth/refresh", None, json!({"refreshToken": next}))
+                .await
+                .status,
+            200
+        );
+    }
+}
+
+pub async fn logout_ends_the_session_at_once(cx: &HttpCtx) {
+    cx.register_verified("bob").await;
+    let (access, refresh) = cx.login("bob@example.com", PASSWORD).await;
+    let (other_access, _) = cx.login("bob", PASSWORD).await;
+    assert_error(
+        &cx.post("/api/v1/auth/logout", None, json!({})).await,
+        401,
+        "UNAUTHENTICATED",
+    );
+    let r = cx
+        .post(
+            "/api/v1/auth/logout",
+            Some(&access),
+            json!({"refreshToken": refresh}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = cx.get("/api/v1/users/profile", Some(&access)).await;
+    assert_error(&r, 401, "INVALID_TOKEN");
+    assert!(
+        r.header("www-authenticate")
+            .is_some_and(|h| h.starts_with("Bearer"))
+    );
+    assert_error(
+        &cx.post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refreshToken": refresh}),
+        )
+        .await,
+        401,
+        "INVALID_REFRESH_TOKEN",
+    );
+    assert_eq!(
+        cx.get("/api/v1/users/profile", Some(&other_access))
+            .await
+            .status,
+        200,
+        "other sessions live on"
+    );
+    assert!(
+        cx.audit_actions("bob@example.com")
+            .await
+            .contains(&"USER_LOGOUT".to_owned())
+    );
+}
+
+pub async fn access_tokens_are_checked(cx: &HttpCtx) {
+    cx.register_verified("tok").await;
+    let (access, _) = cx.login("tok", PASSWORD).await;
+    let r = cx.get("/api/v1/users/profile", None).await;
+    assert_error(&r, 401, "UNAUTHENTICATED");
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    assert_error(
+        &cx.get("/api/v1/users/profile", Some("garbage")).await,
+        401,
+        "INVALID_TOKEN",
+    );
+    let mut tampered = access.clone();
+    tampered.pop();
+    tampered.push(if access.ends_with('A') { 'B' } else { 'A' });
+    assert_error(
+        &cx.get("/api/v1/users/profile", Some(&tampered)).await,
+        401,
+        "INVALID_TOKEN",
+    );
+    let r = cx.request("GET", "/api/v1/users/profile", None, None).await;
+    assert_eq!(r.status, 401);
+    cx.app.clock.advance(Duration::minutes(15));
+    assert_error(
+        &cx.get("/api/v1/users/profile", Some(&access)).await,
+        401,
+        "INVALID_TOKEN",
+    );
+}
+
+pub async fn login_failures_lock_the_account(cx: &HttpCtx) {
+    cx.register_verified("lock").await;
+    assert_error(
+        &cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "ghost", "password": PASSWORD}),
+        )
+        .await,
+        401,
+        "INVALID_CREDENTIALS",
+    );
+    assert_error(
+        &cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "", "password": ""}),
+        )
+        .await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    for _ in 0..4 {
+        assert_error(
+            &cx.post(
+                "/api/v1/auth/login",
+                None,
+                json!({"identifier": "lock", "password": "Wr0ng!pass"}),
+            )
+            .await,
+            401,
+            "INVALID_CREDENTIALS",
+        );
+    }
+    assert_error(
+        &cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "lock", "password": "Wr0ng!pass"}),
+        )
+        .await,
+        423,
+        "ACCOUNT_LOCKED",
+    );
+    assert_error(
+        &cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "lock", "password": PASSWORD}),
+        )
+        .await,
+        423,
+        "ACCOUNT_LOCKED",
+    );
+    cx.app.deliver_mail().await;
+    assert!(
+        cx.app
+            .mailer
+            .last_to("lock@example.com")
+            .is_some_and(|m| m.subject.contains("locked"))
+    );
+    cx.app.clock.advance(Duration::minutes(15));
+    cx.login("lock", PASSWORD).await;
+    let actions = cx.audit_actions("lock@example.com").await;
+    assert_eq!(actions.iter().filter(|a| *a == "LOGIN_FAILED").count(), 5);
+    assert!(actions.contains(&"ACCOUNT_LOCKED".to_owned()));
+}
+
+pub async fn password_reset_flow(cx: &HttpCtx) {
+    cx.register_verified("rita").await;
+    let (access, _) = cx.login("rita", PASSWORD).await;
+    // Unknown addresses get the same answer and no mail.
+    assert_eq!(
+        cx.post(
+            "/api/v1/auth/forgot-password",
+            None,
+            json!({"email": "nobody@example.com"})
+        )
+        .await
+        .status,
+        200
+    );
+    assert_error(
+        &cx.post(
+            "/api/v1/auth/forgot-password",
+            None,
+            json!({"email": "bad"}),
+        )
+        .await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    assert_eq!(
+        cx.post(
+            "/api/v1/auth/forgot-password",
+            None,
+            json!({"email": "RITA@example.com"})
+        )
+        .await
+        .status,
+        200
+    );
+    let token = cx
+        .app
+        .token_mailed_to("rita@example.com")
+        .await
+        .expect("reset mail");
+    assert!(cx.app.mailer.last_to("nobody@example.com").is_none());
+    let reset = "/api/v1/auth/reset-password";
+    let r = cx
+        .post(
+            reset,
+            None,
+            json!({"token": token, "password": "weak", "confirmPassword": "weak"}),
+        )
+        .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    let r = cx
+        .post(
+            reset,
+            None,
+            json!({"token": token, "password": NEW_PASSWORD, "confirmPassword": "Different!1a"}),
+        )
+        .await;
+    assert_eq!(error_fields(&r), vec!["confirmPassword"]);
+    let r = cx
+        .post(
+            reset,
+            None,
+            json!({"token": token, "password": PASSWORD, "confirmPassword": PASSWORD}),
+        )
+        .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert!(
+        r.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("last"),
+        "history applies to resets"
+    );
+    assert_error(
+        &cx.post(
+            reset,
+            None,
+            json!({"token": "forged", "password": NEW_PASSWORD, "confirmPassword": NEW_PASSWORD}),
+        )
+        .await,
+        400,
+        "INVALID_OR_EXPIRED_TOKEN",
+    );
+    assert_eq!(
+        cx.post(
+            reset,
+            None,
+            json!({"token": token, "password": NEW_PASSWORD, "confirmPassword": NEW_PASSWORD})
+        )
+        .await
+        .status,
+        200
+    );
+    assert_error(&cx.post(reset, None, json!({"token": token, "password": "Th1rd!Password", "confirmPassword": "Th1rd!Password"})).await, 400, "INVALID_OR_EXPIRED_TOKEN");
+    assert_error(
+        &cx.get("/api/v1/users/profile", Some(&access)).await,
+        401,
+        "INVALID_TOKEN",
+    );
+    assert_error(
+        &cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "rita", "password": PASSWORD}),
+        )
+        .await,
+        401,
+        "INVALID_CREDENTIALS",
+    );
+    cx.login("rita", NEW_PASSWORD).await;
+    cx.app.deliver_mail().await;
+    assert!(
+        cx.app
+            .mailer
+            .last_to("rita@example.com")
+            .is_some_and(|m| m.subject.contains("password was changed"))
+    );
+    // Reset links expire after an hour.
+    cx.post(
+        "/api/v1/auth/forgot-password",
+        None,
+        json!({"email": "rita@example.com"}),
+    )
+    .await;
+    let late = cx.app.token_mailed_to("rita@example.com").await.unwrap();
+    cx.app.clock.advance(Duration::minutes(61));
+    assert_error(&cx.post(reset, None, json!({"token": late, "password": "Th1rd!Password", "confirmPassword": "Th1rd!Password"})).await, 400, "INVALID_OR_EXPIRED_TOKEN");
+    let actions = cx.audit_actions("rita@example.com").await;
+    assert!(
+        actions.contains(&"PASSWORD_RESET_REQUESTED".to_owned())
+            && actions.contains(&"PASSWORD_RESET_COMPLETED".to_owned())
+    );
+}
+
+pub async fn change_password_keeps_only_the_current_session(cx: &HttpCtx) {
+    cx.register_verified("chad").await;
+    let (access, _) = cx.login("chad", PASSWORD).await;
+    let (other, other_refresh) = cx.login("chad", PASSWORD).await;
+    let url = "/api/v1/auth/change-password";
+    assert_error(&cx.post(url, Some(&access), json!({"currentPassword": "Wr0ng!pass", "newPassword": NEW_PASSWORD, "confirmPassword": NEW_PASSWORD})).await, 400, "INCORRECT_PASSWORD");
+    let r = cx.post(url, Some(&access), json!({"currentPassword": PASSWORD, "newPassword": PASSWORD, "confirmPassword": PASSWORD})).await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert_error(&cx.post(url, None, json!({})).await, 401, "UNAUTHENTICATED");
+    let r = cx.post(url, Some(&access), json!({"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD, "confirmPassword": NEW_PASSWORD})).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.data()["revokedSessions"], json!(1));
+    assert_eq!(
+        cx.get("/api/v1/users/profile", Some(&access)).await.status,
+        200,
+        "current session lives"
+    );
+    assert_error(
+        &cx.get("/api/v1/users/profile", Some(&other)).await,
+        401,
+        "INVALID_TOKEN",
+    );
+    assert_error(
+        &cx.post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refreshToken": other_refresh}),
+        )
+        .await,
+        401,
+        "INVALID_REFRESH_TOKEN",
+    );
+    // Back to the first password: refused by history.
+    let r = cx.post(url, Some(&access), json!({"currentPassword": NEW_PASSWORD, "newPassword": PASSWORD, "confirmPassword": PASSWORD})).await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert!(
+        cx.audit_actions("chad@example.com")
+            .await
+            .contains(&"PASSWORD_CHANGED".to_owned())
+    );
+}
+
+pub async fn email_verification_tokens(cx: &HttpCtx) {
+    let r = cx
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "vera@example.com", "username": "vera", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let first = cx.app.token_mailed_to("vera@example.com").await.unwrap();
+    assert_eq!(
+        cx.post(
+            "/api/v1/auth/resend-verification",
+            None,
+            json!({"email": "vera@example.com"})
+        )
+        .await
+        .status,
+        200
+    );
+    let second = cx.app.token_mailed_to("vera@example.com").await.unwrap();
+    assert_ne!(first, second);
+    assert_error(
+        &cx.post("/api/v1/auth/verify-email", None, json!({"token": first}))
+            .await,
+        400,
+        "INVALID_OR_EXPIRED_TOKEN",
+    );
+    assert_error(
+        &cx.post("/api/v1/auth/verify-email", None, json!({})).await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &cx.get("/api/v1/auth/verify-email", None).await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    assert_eq!(
+        cx.post(
+            "/api/v1/auth/resend-verification",
+            None,
+            json!({"email": "ghost@example.com"})
+        )
+        .await
+        .status,
+        200
+    );
+    let r = cx
+        .post("/api/v1/auth/verify-email", None, json!({"token": second}))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.data()["user"]["emailVerified"], json!(true));
+    // Expired links are refused.
+    cx.post(
+        "/api/v1/auth/register",
+        None,
+        json!({"email": "late@example.com", "username": "late", "password": PASSWORD}),
+    )
+    .await;
+    let late = cx.app.token_mailed_to("late@example.com").await.unwrap();
+    cx.app.clock.advance(Duration::hours(25));
+    assert_error(
+        &cx.post("/api/v1/auth/verify-email", None, json!({"token": late}))
+            .await,
+        400,
+        "INVALID_OR_EXPIRED_TOKEN",
+    );
+}
+
+pub async fn profile_and_preferences(cx: &HttpCtx) {
+    cx.register_verified("pam").await;
+    let (access, _) = cx.login("pam", PASSWORD).await;
+    let url = "/api/v1/users/profile";
+    let r = cx.request("PATCH", url, Some(&access), Some(json!({"firstName": "Pam", "bio": "Hi", "phone": "+14155550123", "language": "EN", "dateOfBirth": "1990-05-01", "timezone": "Europe/Paris"}))).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.data()["user"]["firstName"], json!("Pam"));
+    assert_eq!(r.data()["profile"]["language"], json!("en"));
+    assert_eq!(r.data()["profile"]["dateOfBirth"], json!("1990-05-01"));
+    let r = cx
+        .request(
+            "PATCH",
+            url,
+            Some(&access),
+            Some(json!({"city": "Lyon", "bio": null})),
+        )
+        .await;
+    assert_eq!(r.data()["profile"]["city"], json!("Lyon"));
+    assert_eq!(r.data()["profile"]["bio"], json!(null), "null clears");
+    assert_eq!(
+        r.data()["profile"]["phone"],
+        json!("+14155550123"),
+        "absent keeps"
+    );
+    let r = cx
+        .request(
+            "PUT",
+            url,
+            Some(&access),
+            Some(json!({"firstName": "Pamela"})),
+        )
+        .await;
+    assert_eq!(r.data()["user"]["firstName"], json!("Pamela"));
+    assert_eq!(
+        r.data()["profile"]["city"],
+        json!(null),
+        "PUT replaces the whole profile"
+    );
+    let r = cx.request("PATCH", url, Some(&access), Some(json!({"phone": "0123", "language": "eng", "dateOfBirth": "2990-01-01", "timezone": "Not a zone"}))).await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    let mut fields = error_fields(&r);
+    fields.sort();
+    assert_eq!(fields, vec!["dateOfBirth", "language", "phone", "timezone"]);
+    assert_eq!(
+        cx.get(url, Some(&access)).await.data()["user"]["firstName"],
+        json!("Pamela"),
+        "refused update changed nothing"
+    );
+
+    let prefs = "/api/v1/users/preferences";
+    let r = cx
+        .request(
+            "PUT",
+            prefs,
+            Some(&access),
+            Some(json!({"theme": "dark", "lang": "fr"})),
+        )
+        .await;
+    assert_eq!(
+        r.data()["preferences"],
+        json!({"theme": "dark", "lang": "fr"})
+    );
+    let r = cx
+        .request(
+            "PUT",
+            prefs,
+            Some(&access),
+            Some(json!({"theme": "light", "lang": null})),
+        )
+        .await;
+    assert_eq!(r.data()["preferences"], json!({"theme": "light"}));
+    assert_error(
+        &cx.request(
+            "PUT",
+            prefs,
+            Some(&access),
+            Some(json!(["not", "an", "object"])),
+        )
+        .await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &cx.request(
+            "PUT",
+            prefs,
+            Some(&access),
+            Some(json!({"big": "x".repeat(20_000)})),
+        )
+        .await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    assert_eq!(
+        cx.get(url, Some(&access)).await.data()["profile"]["preferences"],
+        json!({"theme": "light"})
+    );
+    let actions = cx.audit_actions("pam@example.com").await;
+    assert!(
+        actions.contains(&"PROFILE_UPDATED".to_owned())
+            && actions.contains(&"PREFERENCES_UPDATED".to_owned())
+    );
+}
+
+pub async fn public_profiles_show_public_fields_only(cx: &HttpCtx) {
+    cx.register_verified("quinn").await;
+    let r = cx.get("/api/v1/users/QUINN", None).await;
+    assert_eq!(r.status, 200);
+    let data = r.data();
+    assert_eq!(data["username"], json!("quinn"));
+    assert!(
+        data.get("email").is_none(),
+        "no email in a public profile: {data}"
+    );
+    assert!(data["createdAt"].is_string());
+    assert_error(
+        &cx.get("/api/v1/users/nobody_here", None).await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(&cx.get("/api/v1/users/x", None).await, 404, "NOT_FOUND");
+}
+
+pub async fn sessions_are_listed_and_revoked(cx: &HttpCtx) {
+    cx.register_verified("sam").await;
+    let (a, _) = cx.login("sam", PASSWORD).await;
+    let (b, _) = cx.login("sam", PASSWORD).await;
+    let (c, _) = cx.login("sam", PASSWORD).await;
+    let r = cx.get("/api/v1/sessions", Some(&a)).await;
+    let list = r.data();
+    assert_eq!(list.as_array().unwrap().len(), 3);
+    assert_eq!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["isCurrent"] == json!(true))
+            .count(),
+        1
+    );
+    assert_eq!(list[0]["deviceInfo"]["browser"], json!("Firefox"));
+    let b_id = cx.app.manager.authenticate(&b).await.unwrap().session_id;
+    assert_eq!(
+        cx.request(
+            "DELETE",
+            &format!("/api/v1/sessions/{b_id}"),
+            Some(&a),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    assert_error(
+        &cx.get("/api/v1/users/profile", Some(&b)).await,
+        401,
+        "INVALID_TOKEN",
+    );
+    assert_error(
+        &cx.request(
+            "DELETE",
+            &format!("/api/v1/sessions/{b_id}"),
+            Some(&a),
+            None,
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &cx.request("DELETE", "/api/v1/sessions/not-a-uuid", Some(&a), None)
+            .await,
+        404,
+        "NOT_FOUND",
+    );
+    let r = cx
+        .post("/api/v1/sessions/revoke-all", Some(&a), json!({}))
+        .await;
+    assert_eq!(r.data()["revokedCount"], json!(1));
+    assert_error(
+        &cx.get("/api/v1/users/profile", Some(&c)).await,
+        401,
+        "INVALID_TOKEN",
+    );
+    assert_eq!(cx.get("/api/v1/users/profile", Some(&a)).await.status, 200);
+}
+
+pub async fn rate_limits_answer_429_with_headers(cx: &HttpCtx) {
+    let limit = cx.app.manager.config().rate_limits.login;
+    let attempt = || {
+        cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "nobody", "password": PASSWORD}),
+        )
+    };
+    let first = attempt().await;
+    assert_eq!(
+        first.header("x-ratelimit-limit"),
+        Some(limit.max.to_string().as_str())
+    );
+    assert_eq!(
+        first.header("x-ratelimit-remaining"),
+        Some((limit.max - 1).to_string().as_str())
+    );
+    for _ in 1..limit.max {
+        assert_eq!(attempt().await.status, 401);
+    }
+    let refused = attempt().await;
+    assert_error(&refused, 429, "RATE_LIMITED");
+    let retry: u64 = refused
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
+    assert!(retry >= 1 && retry <= limit.window.whole_seconds() as u64);
+    assert_eq!(refused.header("x-ratelimit-remaining"), Some("0"));
+    assert!(refused.header("x-ratelimit-reset").is_some());
+    assert_eq!(
+        cx.get("/health", None).await.status,
+        200,
+        "probes are never limited"
+    );
+    assert_eq!(
+        cx.get("/api/v1/auth/check-username?username=free_name", None)
+            .await
+            .status,
+        200,
+        "other routes keep their own budget"
+    );
+    cx.app.clock.advance(limit.window);
+    assert_eq!(attempt().await.status, 401, "a new window");
+}
+
+/// Instantiates every HTTP case as its own test for one adapter and one store.
+///
+/// `$test_attr`: the async test attribute of the adapter's runtime (e.g. `tokio::test`).
+/// `$server`: `FnOnce(Api) -> impl Future<Output = Box<dyn TestServer>>`.
+/// `$store`: an `async` block yielding `Option<Arc<dyn Store>>` (`None` skips).
+#[macro_export]
+macro_rules! http_conformance_tests {
+    ($name:ident, $test_attr:meta, $server:expr, $store:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::http_conformance_tests!(@cases $test_attr, $server, $store;
+                health_probes_answer,
+                unknown_routes_and_methods_get_the_envelope,
+                registration_reports_every_broken_rule_and_changes_nothing,
+                registration_conflicts_are_409,
+                bad_input_gets_the_envelope_and_changes_nothing,
+                full_account_flow,
+                concurrent_refresh_within_grace_gets_valid_pairs,
+                logout_ends_the_session_at_once,
+                access_tokens_are_checked,
+                login_failures_lock_the_account,
+                password_reset_flow,
+                change_password_keeps_only_the_current_session,
+                email_verification_tokens,
+                profile_and_preferences,
+                public_profiles_show_public_fields_only,
+                sessions_are_listed_and_revoked,
+                rate_limits_answer_429_with_headers,
+            );
+        }
+    };
+    (@cases $test_attr:meta, $server:expr, $store:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[$test_attr]
+            async fn $case() {
+                let Some(cx) = $crate::testing::http_suite::HttpCtx::start($store, $server).await else { return };
+                $crate::testing::http_suite::$case(&cx).await;
+            }
+        )*
+    };
+}

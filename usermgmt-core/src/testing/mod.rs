@@ -1,0 +1,11 @@
+//! Test utilities for usermgmt and for adapter crates (feature `test-util`): the store
+//! conformance suite, the HTTP conformance suite, test databases and a ready-made harness.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+pub mod databases;
+mod harness;
+pub mod http_suite;
+pub mod smtp;
+pub mod store_suite;
+
+pub use harness::{TEST_JWT_SECRET, TestApp, test_config};
