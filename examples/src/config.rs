@@ -631,8 +631,16 @@ fn encode_sqlite_path(path: &str) -> String {
 /// parameter with `[REDACTED]`. Errs on the side of hiding too much on malformed URLs.
 pub fn redact_url(url: &str) -> String {
     const REDACTED: &str = "[REDACTED]";
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
+    // A password may hold an unencoded '?': the query starts at the first '?' that is
+    // followed by a `key=value` pair.
+    let query_start = url.match_indices('?').map(|(i, _)| i).find(|&i| {
+        url[i + 1..]
+            .split('&')
+            .next()
+            .is_some_and(|pair| pair.contains('='))
+    });
+    let (base, query) = match query_start {
+        Some(i) => (&url[..i], Some(&url[i + 1..])),
         None => (url, None),
     };
     let mut out = String::with_capacity(url.len());

@@ -56,3 +56,11 @@ async fn axum_server(api: Api) -> Box<dyn TestServer> {
 usermgmt_core::http_conformance_tests!(memory, tokio::test, axum_server, async {
     Some(Arc::new(usermgmt_core::store::memory::MemoryStore::new()) as Arc<dyn Store>)
 });
+
+usermgmt_core::http_conformance_tests!(sqlite, tokio::test, axum_server, async {
+    Some(usermgmt_core::testing::databases::sqlite_test_store().await)
+});
+
+usermgmt_core::http_conformance_tests!(postgres, tokio::test, axum_server, async {
+    usermgmt_core::testing::databases::postgres_test_store().await
+});

@@ -573,10 +573,16 @@ impl Store for MemoryStore {
         effects: Effects,
     ) -> Result<serde_json::Value> {
         let mut st = self.lock();
+        st.user_mut(user_id)?;
+        let current = st
+            .profiles
+            .get(&user_id)
+            .map(|p| p.preferences.clone())
+            .unwrap_or_default();
+        // Validate before touching anything: a refused merge changes nothing.
+        let merged = merge_preferences_value(&current, patch, max_bytes)?;
         st.user_mut(user_id)?.updated_at = now;
-        let profile = st.profiles.entry(user_id).or_default();
-        let merged = merge_preferences_value(&profile.preferences, patch, max_bytes)?;
-        profile.preferences = merged.clone();
+        st.profiles.entry(user_id).or_default().preferences = merged.clone();
         st.apply(effects);
         Ok(merged)
     }

@@ -38,16 +38,47 @@ pub async fn postgres_test_database_url() -> Option<String> {
         eprintln!("notice: {POSTGRES_URL_VAR} is unset; skipping a PostgreSQL test");
         return None;
     };
-    let name = format!("usermgmt_test_{}", uuid::Uuid::new_v4().simple());
+    let name = format!("{TEST_DATABASE_PREFIX}{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect(&base)
         .await
         .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR} is set but unreachable: {e}"));
+    drop_leftover_databases(&mut admin).await;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
         .await
         .expect("CREATE DATABASE for a test");
     let _ = admin.close().await;
     Some(with_database(&base, &name))
+}
+
+/// Every test database's name starts with this.
+#[cfg(feature = "postgres")]
+const TEST_DATABASE_PREFIX: &str = "usermgmt_test_";
+
+/// Once per test process: drops the test databases earlier runs left behind. A database still
+/// in use (another test process running now) refuses `DROP DATABASE` and is kept.
+#[cfg(feature = "postgres")]
+async fn drop_leftover_databases(admin: &mut sqlx::PgConnection) {
+    use sqlx::Row;
+    static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    ONCE.get_or_init(|| async {
+        let names = sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE $1")
+            .bind(format!("{TEST_DATABASE_PREFIX}%"))
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
+        for row in names {
+            let Ok(name) = row.try_get::<String, _>("datname") else {
+                continue;
+            };
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS \"{name}\""
+            )))
+            .execute(&mut *admin)
+            .await;
+        }
+    })
+    .await;
 }
 
 /// A [`PostgresStore`](crate::store::postgres::PostgresStore) on a new database, or `None`
@@ -92,6 +123,9 @@ mod tests {
             with_database("postgres://u:p@h/test?sslmode=disable", "x"),
             "postgres://u:p@h/x?sslmode=disable"
         );
-        assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+        assert_eq!(
+            with_database("postgres://h:5432", "x"),
+            "postgres://h:5432/x"
+        );
     }
 }
