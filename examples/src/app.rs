@@ -25,19 +25,22 @@ pub fn init_tracing(level: &str) {
 
 /// Connects to the configured database and applies migrations.
 pub async fn connect_store(config: &ServerConfig) -> AppResult<Arc<dyn Store>> {
+    tracing::info!(
+        database = config.database.kind(),
+        url = %config.database.redacted_url(),
+        "opening the database"
+    );
     match &config.database {
         Database::Sqlite { url } => {
             let store = usermgmt_core::store::sqlite::SqliteStore::connect(url)
                 .await
                 .map_err(|e| format!("cannot open the SQLite database ({url}): {e}"))?;
-            tracing::info!(%url, "using SQLite");
             Ok(Arc::new(store))
         }
         Database::Postgres { url } => {
             let store = usermgmt_core::store::postgres::PostgresStore::connect(url)
                 .await
                 .map_err(|e| format!("cannot connect to PostgreSQL (DATABASE_URL): {e}"))?;
-            tracing::info!("using PostgreSQL");
             Ok(Arc::new(store))
         }
     }

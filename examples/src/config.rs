@@ -15,6 +15,7 @@ use std::time::Duration;
 use usermgmt_core::Config;
 use usermgmt_core::config::{HashingConfig, LockoutPolicy, MIN_SECRET_LEN, MailConfig};
 use usermgmt_core::mail::{SmtpConfig, SmtpSecurity};
+use usermgmt_core::ratelimit::Limit;
 
 /// Signing secrets published in tutorials, seeds and `.env` examples; refused outside
 /// development (compared case-insensitively, surrounding blanks ignored).
@@ -244,8 +245,11 @@ pub struct ServerConfig {
     pub secret_generated: bool,
     /// SMTP delivery; `None` (no `EMAIL_HOST`) means emails are written to the log.
     pub smtp: Option<SmtpConfig>,
-    /// Request rate limit.
+    /// Request rate limit per client (applied as the core's global limit).
     pub rate_limit: RateLimitSettings,
+    /// Redis holding the rate-limit counts, so limits hold across instances (`REDIS_URL`;
+    /// unset: counted in this process). Redacted in `Debug`.
+    pub redis_url: Option<String>,
     /// Log filter (`LOG_LEVEL`; `info`): a level or an `EnvFilter` directive list.
     pub log_level: String,
     /// The administrator to create at start-up, if any.
@@ -283,6 +287,7 @@ impl fmt::Debug for ServerConfig {
             .field("secret_generated", &self.secret_generated)
             .field("smtp", &DebugRaw(smtp.as_deref().unwrap_or("None")))
             .field("rate_limit", &self.rate_limit)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("log_level", &self.log_level)
             .field("admin", &self.admin)
             .field("warnings", &self.warnings)
@@ -316,13 +321,9 @@ impl ConfigError {
     }
 
     /// The variable at fault (for a few errors, two names joined by `/`).
+    #[cfg(test)]
     pub fn variable(&self) -> &str {
         &self.variable
-    }
-
-    /// The one-line message.
-    pub fn message(&self) -> &str {
-        &self.message
     }
 }
 
@@ -362,6 +363,13 @@ pub fn load(vars: &dyn Fn(&str) -> Option<String>) -> Result<ServerConfig> {
     let (core, secret_generated) = core_config(&mut vars, env, &env_source)?;
     let smtp = smtp(&mut vars, env, &core.mail.from)?;
     let rate_limit = rate_limit(&mut vars)?;
+    let mut core = core;
+    core.rate_limits.global = Limit::new(
+        rate_limit.max,
+        to_core("RATE_LIMIT_WINDOW", rate_limit.window)?,
+    );
+    core.rate_limits.trusted_proxies = trusted_proxies(&mut vars)?;
+    let redis_url = vars.raw("REDIS_URL");
     let log_level = match vars.text("LOG_LEVEL") {
         Some(value) => parse_log_level(&value)?,
         None => "info".to_owned(),
@@ -377,6 +385,7 @@ pub fn load(vars: &dyn Fn(&str) -> Option<String>) -> Result<ServerConfig> {
         secret_generated,
         smtp,
         rate_limit,
+        redis_url,
         log_level,
         admin,
         warnings: vars.warnings,
@@ -1048,6 +1057,31 @@ fn rate_limit(vars: &mut Vars<'_>) -> Result<RateLimitSettings> {
     Ok(settings)
 }
 
+/// `TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges whose `X-Forwarded-For` is
+/// believed (a load balancer's). Unset: the socket address is the client.
+fn trusted_proxies(vars: &mut Vars<'_>) -> Result<Vec<ipnet::IpNet>> {
+    let Some(value) = vars.text("TRUSTED_PROXIES") else {
+        return Ok(Vec::new());
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new(
+                        "TRUSTED_PROXIES",
+                        format!(
+                            "TRUSTED_PROXIES must be comma-separated IP addresses or CIDR ranges, got {item:?}"
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
 fn parse_log_level(value: &str) -> Result<String> {
     const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
     let bad = || {
@@ -1107,10 +1141,14 @@ fn admin(vars: &mut Vars<'_>) -> Result<Option<AdminBootstrap>> {
             "ADMIN_PASSWORD",
             "ADMIN_EMAIL is set but ADMIN_PASSWORD is not (set both to create an administrator at start-up, or neither)",
         )),
-        (None, Some(_)) => Err(ConfigError::new(
-            "ADMIN_EMAIL",
-            "ADMIN_PASSWORD is set but ADMIN_EMAIL is not (set both to create an administrator at start-up, or neither)",
-        )),
+        // `create-admin --email ...` reads ADMIN_PASSWORD alone, so this is no error.
+        (None, Some(_)) => {
+            vars.warnings.push(
+                "ADMIN_PASSWORD is set but ADMIN_EMAIL is not: no administrator is created at start-up (create-admin uses the password)"
+                    .to_owned(),
+            );
+            Ok(None)
+        }
         (None, None) => {
             if vars.is_set("ADMIN_USERNAME") {
                 vars.warnings.push(
@@ -2101,6 +2139,30 @@ mod tests {
     }
 
     #[test]
+    fn rate_limit_and_proxies_reach_the_core() {
+        let config = ok(&[
+            ("RATE_LIMIT_WINDOW", "30s"),
+            ("RATE_LIMIT_MAX", "7"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1"),
+            ("REDIS_URL", "redis://:pw@127.0.0.1:6379"),
+        ]);
+        let limits = &config.core.rate_limits;
+        assert_eq!(limits.global.max, 7);
+        assert_eq!(limits.global.window.whole_seconds(), 30);
+        assert_eq!(limits.trusted_proxies.len(), 2);
+        assert_eq!(
+            config.redis_url.as_deref(),
+            Some("redis://:pw@127.0.0.1:6379")
+        );
+        assert!(!format!("{config:?}").contains(":pw@"));
+        err(
+            &[("TRUSTED_PROXIES", "10.0.0.0/8,lb.internal")],
+            "TRUSTED_PROXIES",
+            "TRUSTED_PROXIES must be",
+        );
+    }
+
+    #[test]
     fn admin_bootstrap() {
         let admin = ok(&[
             ("ADMIN_EMAIL", "root@acme.test"),
@@ -2124,12 +2186,15 @@ mod tests {
             "ADMIN_PASSWORD",
             "ADMIN_EMAIL is set",
         );
-        let error = err(
-            &[("ADMIN_PASSWORD", "S3cure!Pass")],
-            "ADMIN_EMAIL",
-            "ADMIN_PASSWORD is set",
+        let config = ok(&[("ADMIN_PASSWORD", "S3cure!Pass")]);
+        assert!(config.admin.is_none());
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.contains("ADMIN_EMAIL is not"))
         );
-        assert!(!error.to_string().contains("S3cure"));
+        assert!(!config.warnings.iter().any(|w| w.contains("S3cure")));
         err(
             &[("ADMIN_EMAIL", "root"), ("ADMIN_PASSWORD", "x")],
             "ADMIN_EMAIL",

@@ -55,11 +55,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A missing .env is normal; a malformed one is reported by dotenvy's own error.
-    if let Err(err) = dotenvy::dotenv() {
-        if !err.not_found() {
-            eprintln!("error: .env: {err}");
-            return ExitCode::FAILURE;
-        }
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        eprintln!("error: .env: {err}");
+        return ExitCode::FAILURE;
     }
     let mut config = match config::load(&|name| std::env::var(name).ok()) {
         Ok(config) => config,
@@ -75,6 +75,9 @@ fn main() -> ExitCode {
         };
     }
     app::init_tracing(&config.log_level);
+    for warning in &config.warnings {
+        tracing::warn!("configuration: {warning}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -3,9 +3,11 @@
 use crate::app::{self, AppResult};
 use crate::config::{Framework, ServerConfig};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use usermgmt_core::api::Api;
+use usermgmt_core::ratelimit::RedisRateLimiter;
 
 /// How often the outbox is polled for mail from other instances and for retries.
 const OUTBOX_POLL: Duration = Duration::from_secs(5);
@@ -22,7 +24,14 @@ pub async fn run(config: ServerConfig) -> AppResult<()> {
     let manager = app::build_manager(&config).await?;
     app::bootstrap_admin(&manager, &config).await?;
     let mailer = app::build_mailer(&config)?;
-    let api = Api::new(manager.clone());
+    let mut api = Api::new(manager.clone());
+    if let Some(url) = &config.redis_url {
+        let limiter = RedisRateLimiter::connect(url, "usermgmt:ratelimit")
+            .await
+            .map_err(|e| format!("cannot connect to Redis (REDIS_URL): {e}"))?;
+        api = api.with_rate_limit_store(Arc::new(limiter));
+        tracing::info!("rate limits are counted in Redis (shared by every instance)");
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = manager.outbox_worker(mailer);

@@ -61,14 +61,9 @@ pub async fn not_found(api: web::Data<Api>) -> HttpResponse {
 
 /// Translates one request into core's contract and back.
 async fn handle(request: HttpRequest, payload: web::Payload, api: web::Data<Api>) -> HttpResponse {
-    let body = match payload.to_bytes_limited(api.max_body_bytes()).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => {
-            return into_response(api.error_response(&Error::BadRequest(
-                "The request body could not be read".to_owned(),
-            )));
-        }
-        Err(_) => return into_response(api.error_response(&Error::PayloadTooLarge)),
+    let body = match read_body(&api, &request, payload).await {
+        Ok(bytes) => bytes,
+        Err(error) => return into_response(api.error_response(&error)),
     };
     let api_request = ApiRequest {
         method: request.method().as_str().to_owned(),
@@ -81,10 +76,49 @@ async fn handle(request: HttpRequest, payload: web::Payload, api: web::Data<Api>
                 Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
             })
             .collect(),
-        body: body.to_vec(),
+        body,
         peer_ip: request.peer_addr().map(|addr| addr.ip()),
     };
     into_response(api.handle(api_request).await)
+}
+
+/// The body up to the API's limit; past it, the rest is read and dropped (see
+/// [`Api::body_drain_bytes`]) so the client gets its 413.
+async fn read_body(
+    api: &Api,
+    request: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<Vec<u8>, Error> {
+    use futures_util::StreamExt;
+    let limit = api.max_body_bytes();
+    let give_up = limit.saturating_add(api.body_drain_bytes());
+    let declared = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > give_up) {
+        return Err(Error::PayloadTooLarge);
+    }
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = payload.next().await {
+        let Ok(chunk) = chunk else {
+            return Err(Error::BadRequest(
+                "The request body could not be read".to_owned(),
+            ));
+        };
+        seen = seen.saturating_add(chunk.len());
+        if seen <= limit {
+            kept.extend_from_slice(&chunk);
+        } else if seen > give_up {
+            break;
+        }
+    }
+    if seen > limit {
+        Err(Error::PayloadTooLarge)
+    } else {
+        Ok(kept)
+    }
 }
 
 fn into_response(response: ApiResponse) -> HttpResponse {

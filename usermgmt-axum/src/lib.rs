@@ -74,20 +74,49 @@ pub fn not_found(
 /// Translates one request into core's contract and back.
 async fn handle(api: &Api, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, api.max_body_bytes()).await {
+    let body = match read_body(api, &parts, body).await {
         Ok(bytes) => bytes,
-        Err(err) => {
-            let too_large = std::error::Error::source(&err)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            let error = if too_large {
-                Error::PayloadTooLarge
-            } else {
-                Error::BadRequest("The request body could not be read".to_owned())
-            };
-            return into_response(api.error_response(&error));
-        }
+        Err(error) => return into_response(api.error_response(&error)),
     };
     into_response(api.handle(api_request(&parts, body)).await)
+}
+
+/// The body up to the API's limit; past it, the rest is read and dropped (see
+/// [`Api::body_drain_bytes`]) so the client gets its 413.
+async fn read_body(api: &Api, parts: &Parts, mut body: Body) -> Result<Bytes, Error> {
+    use http_body_util::BodyExt;
+    let limit = api.max_body_bytes();
+    let give_up = limit.saturating_add(api.body_drain_bytes());
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > give_up) {
+        return Err(Error::PayloadTooLarge);
+    }
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(Error::BadRequest(
+                "The request body could not be read".to_owned(),
+            ));
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= limit {
+            kept.extend_from_slice(&data);
+        } else if seen > give_up {
+            break;
+        }
+    }
+    if seen > limit {
+        Err(Error::PayloadTooLarge)
+    } else {
+        Ok(Bytes::from(kept))
+    }
 }
 
 fn api_request(parts: &Parts, body: Bytes) -> ApiRequest {

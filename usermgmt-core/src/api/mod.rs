@@ -82,6 +82,14 @@ impl Api {
         self.manager.config().max_body_bytes
     }
 
+    /// How much of an oversized body an adapter reads and drops before answering 413. Reading
+    /// on lets the client finish sending and see the 413; closing at once would leave it a
+    /// broken pipe instead of an answer. A body declared larger than
+    /// `max_body_bytes() + body_drain_bytes()` is refused without reading.
+    pub fn body_drain_bytes(&self) -> usize {
+        16 * 1024 * 1024
+    }
+
     /// The enveloped response for an error raised in the adapter (e.g. a body over the limit).
     pub fn error_response(&self, err: &Error) -> ApiResponse {
         finish(ApiResponse::error(err), &uuid::Uuid::new_v4().to_string())
