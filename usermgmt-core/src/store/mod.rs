@@ -198,6 +198,8 @@ pub enum TokenPurpose {
     EmailVerification,
     /// Allows one password reset.
     PasswordReset,
+    /// Completes one login with a second factor (the password was right).
+    LoginChallenge,
 }
 
 impl TokenPurpose {
@@ -206,6 +208,7 @@ impl TokenPurpose {
         match self {
             TokenPurpose::EmailVerification => "email_verification",
             TokenPurpose::PasswordReset => "password_reset",
+            TokenPurpose::LoginChallenge => "login_challenge",
         }
     }
 }
@@ -340,6 +343,35 @@ impl Effects {
     }
 }
 
+/// A user's TOTP enrolment: pending after setup, enabled once a first code was confirmed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TwoFactorRecord {
+    /// The shared secret, sealed under the configured key ring.
+    pub sealed_secret: Vec<u8>,
+    /// False between setup and the first confirmed code.
+    pub enabled: bool,
+    /// The newest TOTP time step accepted; older and equal steps are refused (replay).
+    pub last_used_step: Option<i64>,
+    /// Setup time.
+    pub created_at: Timestamp,
+    /// When it was enabled.
+    pub enabled_at: Option<Timestamp>,
+    /// Backup codes not yet used.
+    pub backup_codes_remaining: u32,
+}
+
+impl fmt::Debug for TwoFactorRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwoFactorRecord")
+            .field("sealed_secret", &"[REDACTED]")
+            .field("enabled", &self.enabled)
+            .field("last_used_step", &self.last_used_step)
+            .field("enabled_at", &self.enabled_at)
+            .field("backup_codes_remaining", &self.backup_codes_remaining)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A login session, one per successful login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -467,6 +499,67 @@ pub trait Store: Send + Sync + 'static {
         change: PasswordChange,
         effects: Effects,
     ) -> Result<UserRecord>;
+
+    /// Uses a single-use token of any purpose (login challenges): the check and the use are
+    /// one atomic step. Returns the owner; `InvalidOneTimeToken` when unknown, used or expired.
+    async fn use_one_time_token(
+        &self,
+        digest: &TokenDigest,
+        purpose: TokenPurpose,
+        now: Timestamp,
+    ) -> Result<Uuid>;
+
+    // --- two-factor ----------------------------------------------------------------------------
+
+    /// The user's TOTP enrolment, if any.
+    async fn two_factor(&self, user_id: Uuid) -> Result<Option<TwoFactorRecord>>;
+    /// Stores a new pending secret, replacing a pending one. `Conflict(Other)` when two-factor
+    /// is already enabled; `NotFound` for an unknown user.
+    async fn begin_two_factor_setup(
+        &self,
+        user_id: Uuid,
+        sealed_secret: Vec<u8>,
+        now: Timestamp,
+    ) -> Result<()>;
+    /// Enables the pending secret with its first code's `step` as the last used one, stores the
+    /// backup codes (digests) and sets the user's flag. `NotFound` without a pending setup;
+    /// `Conflict(Other)` when already enabled.
+    async fn enable_two_factor(
+        &self,
+        user_id: Uuid,
+        step: i64,
+        backup_codes: Vec<TokenDigest>,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<()>;
+    /// Removes the secret and every backup code and clears the user's flag. False when
+    /// nothing was enrolled.
+    async fn disable_two_factor(
+        &self,
+        user_id: Uuid,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool>;
+    /// Accepts a TOTP time step once: true when `step` is newer than the last used one (and
+    /// records it), false for a replay. Atomic under concurrency.
+    async fn use_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool>;
+    /// Uses a backup code of the user once; false when unknown or already used. `effects` are
+    /// written only when it was used.
+    async fn use_backup_code(
+        &self,
+        user_id: Uuid,
+        digest: &TokenDigest,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool>;
+    /// Replaces every backup code of the user.
+    async fn replace_backup_codes(
+        &self,
+        user_id: Uuid,
+        backup_codes: Vec<TokenDigest>,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<()>;
 
     // --- passwords ---------------------------------------------------------------------------
 
