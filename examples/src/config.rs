@@ -791,6 +791,10 @@ fn core_config(
     builder = builder.lockout(lockout);
 
     builder = builder.hashing(hashing(vars, env)?);
+    builder = encryption_keys(vars, env, builder)?;
+    if let Some(issuer) = vars.text("TWO_FACTOR_ISSUER") {
+        builder = builder.two_factor_issuer(issuer);
+    }
 
     let config = builder.build().map_err(|err| {
         // Everything the builder checks was checked above with the variable's name; this is a
@@ -849,6 +853,57 @@ fn jwt_secret(
         ));
     }
     Ok((secret, false))
+}
+
+/// `ENCRYPTION_KEYS`: `id:secret` pairs separated by commas, the first sealing new TOTP
+/// secrets and every one opening what it sealed (rotation: put a new key first, keep the old
+/// ones). Unset: a key derived from `JWT_SECRET`, with a warning in production, since rotating
+/// that secret would then void every enrolled authenticator.
+fn encryption_keys(
+    vars: &mut Vars<'_>,
+    env: AppEnv,
+    mut builder: usermgmt_core::ConfigBuilder,
+) -> Result<usermgmt_core::ConfigBuilder> {
+    let Some(value) = vars.raw("ENCRYPTION_KEYS") else {
+        if env.is_production() {
+            vars.warnings.push(
+                "ENCRYPTION_KEYS is not set: TOTP secrets are sealed with a key derived from JWT_SECRET, so rotating JWT_SECRET would disable every authenticator".to_owned(),
+            );
+        }
+        return Ok(builder);
+    };
+    let mut seen = std::collections::HashSet::new();
+    for item in value.split(',').filter(|i| !i.trim().is_empty()) {
+        let bad = |why: &str| ConfigError::new("ENCRYPTION_KEYS", format!("ENCRYPTION_KEYS {why}"));
+        let Some((id, secret)) = item.split_once(':') else {
+            return Err(bad("must be id:secret pairs separated by commas"));
+        };
+        let id = id.trim();
+        if id.is_empty()
+            || id.len() > 64
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(bad("ids must be 1-64 letters, digits, '-' or '_'"));
+        }
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(bad(&format!(
+                "key {id:?} must be at least {MIN_SECRET_LEN} characters"
+            )));
+        }
+        if !seen.insert(id.to_owned()) {
+            return Err(bad(&format!("names key {id:?} twice")));
+        }
+        builder = builder.encryption_key(id, secret);
+    }
+    if seen.is_empty() {
+        return Err(ConfigError::new(
+            "ENCRYPTION_KEYS",
+            "ENCRYPTION_KEYS must name at least one id:secret pair",
+        ));
+    }
+    Ok(builder)
 }
 
 fn is_well_known_secret(secret: &str) -> bool {
@@ -2160,6 +2215,33 @@ mod tests {
             "TRUSTED_PROXIES",
             "TRUSTED_PROXIES must be",
         );
+    }
+
+    #[test]
+    fn encryption_keys_are_pairs() {
+        let config = ok(&[(
+            "ENCRYPTION_KEYS",
+            "k2:0123456789abcdef0123456789abcdef-new,k1:0123456789abcdef0123456789abcdef-old",
+        )]);
+        let debug = format!("{:?}", config.core);
+        assert!(debug.contains("k2") && debug.contains("k1"));
+        assert!(!debug.contains("-new"), "{debug}");
+        err(&[("ENCRYPTION_KEYS", "k1")], "ENCRYPTION_KEYS", "id:secret");
+        err(
+            &[("ENCRYPTION_KEYS", "k1:short")],
+            "ENCRYPTION_KEYS",
+            "at least",
+        );
+        err(
+            &[(
+                "ENCRYPTION_KEYS",
+                "a:0123456789abcdef0123456789abcdef,a:0123456789abcdef0123456789abcdef",
+            )],
+            "ENCRYPTION_KEYS",
+            "twice",
+        );
+        let config = ok(&[("TWO_FACTOR_ISSUER", "Acme Corp")]);
+        assert_eq!(config.core.two_factor_issuer(), "Acme Corp");
     }
 
     #[test]

@@ -154,6 +154,16 @@ pub struct Config {
     pub session_touch_interval: Duration,
     /// Request rate limits and trusted proxies.
     pub rate_limits: crate::ratelimit::RateLimitConfig,
+    /// Keys that seal secrets kept at rest (TOTP secrets), newest first: `(id, secret)`.
+    /// Empty: one key derived from the JWT secret (id `jwt`), so rotating that secret would void
+    /// every enrolled authenticator; production deployments set their own.
+    pub(crate) encryption_keys: Vec<(String, SecretString)>,
+    /// Issuer shown in authenticator apps (defaults to `mail.app_name`).
+    pub two_factor_issuer: Option<String>,
+    /// Lifetime of a login's second-factor challenge (5 minutes).
+    pub two_factor_challenge_ttl: Duration,
+    /// How many backup codes enabling two-factor hands out (10).
+    pub backup_code_count: usize,
 }
 
 impl fmt::Debug for Config {
@@ -174,6 +184,15 @@ impl fmt::Debug for Config {
             .field("mail", &self.mail)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("rate_limits", &self.rate_limits)
+            .field(
+                "encryption_keys",
+                &self
+                    .encryption_keys
+                    .iter()
+                    .map(|(id, _)| format!("{id}: [REDACTED]"))
+                    .collect::<Vec<_>>(),
+            )
+            .field("two_factor_issuer", &self.two_factor_issuer)
             .finish_non_exhaustive()
     }
 }
@@ -200,6 +219,10 @@ impl Config {
                 max_preferences_bytes: 16 * 1024,
                 session_touch_interval: Duration::minutes(1),
                 rate_limits: crate::ratelimit::RateLimitConfig::default(),
+                encryption_keys: Vec::new(),
+                two_factor_issuer: None,
+                two_factor_challenge_ttl: Duration::minutes(5),
+                backup_code_count: 10,
             },
         }
     }
@@ -207,6 +230,24 @@ impl Config {
     /// The signing secret, for the token issuer only.
     pub(crate) fn jwt_secret_bytes(&self) -> &[u8] {
         self.jwt_secret.expose_secret().as_bytes()
+    }
+
+    /// The ring that seals secrets at rest under `label`.
+    pub(crate) fn sealing_ring(&self, label: &str) -> crate::secret::SealingKeyRing {
+        let configured = self
+            .encryption_keys
+            .iter()
+            .map(|(id, secret)| (id.as_str(), secret.expose_secret().as_bytes()));
+        crate::secret::SealingKeyRing::derive(configured, label).unwrap_or_else(|| {
+            crate::secret::SealingKeyRing::single("jwt", self.jwt_secret_bytes(), label)
+        })
+    }
+
+    /// The issuer name authenticator apps show.
+    pub fn two_factor_issuer(&self) -> &str {
+        self.two_factor_issuer
+            .as_deref()
+            .unwrap_or(&self.mail.app_name)
     }
 }
 
@@ -264,6 +305,26 @@ impl ConfigBuilder {
         session_touch_interval: Duration);
     setter!(/// Rate limits and trusted proxies.
         rate_limits: crate::ratelimit::RateLimitConfig);
+    setter!(/// Lifetime of a second-factor login challenge.
+        two_factor_challenge_ttl: Duration);
+    setter!(/// Backup codes handed out when two-factor is enabled.
+        backup_code_count: usize);
+
+    /// Issuer shown in authenticator apps.
+    pub fn two_factor_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.config.two_factor_issuer = Some(issuer.into());
+        self
+    }
+
+    /// Adds a key sealing secrets at rest (TOTP secrets). The first key added seals; later ones
+    /// only open what they sealed before a rotation. Ids are 1–255 bytes, secrets at least
+    /// 32 bytes.
+    pub fn encryption_key(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.config
+            .encryption_keys
+            .push((id.into(), SecretString::from(secret.into())));
+        self
+    }
 
     /// Checks the configuration and returns it.
     pub fn build(self) -> Result<Config, ConfigError> {
@@ -290,6 +351,26 @@ impl ConfigBuilder {
         .is_err()
         {
             return bad("hashing", "Argon2 parameters out of range");
+        }
+        for (id, secret) in &c.encryption_keys {
+            if id.is_empty() || id.len() > 255 || id.contains(':') || id.contains(',') {
+                return bad(
+                    "encryption key id",
+                    "must be 1-255 bytes without ':' or ','",
+                );
+            }
+            if secret.expose_secret().len() < MIN_SECRET_LEN {
+                return bad(
+                    "encryption key",
+                    &format!("{id}: must be at least {MIN_SECRET_LEN} bytes"),
+                );
+            }
+        }
+        if c.two_factor_challenge_ttl <= Duration::ZERO {
+            return bad("two_factor_challenge_ttl", "must be positive");
+        }
+        if c.backup_code_count == 0 || c.backup_code_count > 100 {
+            return bad("backup_code_count", "must be between 1 and 100");
         }
         if c.password_policy.min_length > c.password_policy.max_length {
             return bad("password_policy", "min_length exceeds max_length");

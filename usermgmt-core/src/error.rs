@@ -97,6 +97,18 @@ pub enum Error {
     /// A uniqueness rule was violated (409).
     #[error("conflict: {0:?}")]
     Conflict(ConflictKind),
+    /// A TOTP or backup code is wrong, expired or already used (400).
+    #[error("invalid two-factor code")]
+    InvalidTwoFactorCode,
+    /// A login's second-factor challenge is unknown, used or expired (401).
+    #[error("invalid or expired two-factor challenge")]
+    InvalidTwoFactorChallenge,
+    /// Two-factor is enabled already (409).
+    #[error("two-factor authentication already enabled")]
+    TwoFactorAlreadyEnabled,
+    /// Two-factor is not enabled, or not set up for the step asked (400).
+    #[error("two-factor authentication not enabled")]
+    TwoFactorNotEnabled,
     /// The body is larger than the route accepts (413).
     #[error("payload too large")]
     PayloadTooLarge,
@@ -137,6 +149,9 @@ impl Error {
             Error::Validation(_) => 422,
             Error::MalformedJson(_) | Error::BadRequest(_) => 400,
             Error::InvalidOneTimeToken | Error::IncorrectPassword => 400,
+            Error::InvalidTwoFactorCode | Error::TwoFactorNotEnabled => 400,
+            Error::InvalidTwoFactorChallenge => 401,
+            Error::TwoFactorAlreadyEnabled => 409,
             Error::InvalidCredentials
             | Error::Unauthenticated
             | Error::InvalidAccessToken
@@ -171,6 +186,10 @@ impl Error {
             Error::RefreshTokenReused => "TOKEN_REUSE_DETECTED",
             Error::InvalidOneTimeToken => "INVALID_OR_EXPIRED_TOKEN",
             Error::IncorrectPassword => "INCORRECT_PASSWORD",
+            Error::InvalidTwoFactorCode => "INVALID_2FA_CODE",
+            Error::InvalidTwoFactorChallenge => "INVALID_2FA_CHALLENGE",
+            Error::TwoFactorAlreadyEnabled => "TWO_FACTOR_ALREADY_ENABLED",
+            Error::TwoFactorNotEnabled => "TWO_FACTOR_NOT_ENABLED",
             Error::AccountLocked { .. } => "ACCOUNT_LOCKED",
             Error::AccountSuspended => "ACCOUNT_SUSPENDED",
             Error::AccountDeactivated => "ACCOUNT_DEACTIVATED",
@@ -210,6 +229,16 @@ impl Error {
             Error::InvalidRefreshToken => "Invalid or expired refresh token".to_owned(),
             Error::InvalidOneTimeToken => "Invalid or expired token".to_owned(),
             Error::IncorrectPassword => "Current password is incorrect".to_owned(),
+            Error::InvalidTwoFactorCode => "Invalid or already used two-factor code".to_owned(),
+            Error::InvalidTwoFactorChallenge => {
+                "Invalid or expired two-factor challenge; log in again".to_owned()
+            }
+            Error::TwoFactorAlreadyEnabled => {
+                "Two-factor authentication is already enabled".to_owned()
+            }
+            Error::TwoFactorNotEnabled => {
+                "Two-factor authentication is not enabled (or not set up)".to_owned()
+            }
             Error::AccountSuspended => "Account is suspended".to_owned(),
             Error::AccountDeactivated => "Account is deactivated".to_owned(),
             Error::EmailNotVerified => "Email address is not verified".to_owned(),

@@ -15,8 +15,10 @@ mod sessions;
 pub mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
+pub mod totp;
+pub mod two_factor;
 
-pub use auth::{AuthenticatedUser, LoginSuccess, Registration, TokenPair};
+pub use auth::{AuthenticatedUser, LoginOutcome, LoginSuccess, Registration, TokenPair};
 pub use clock::{Clock, MockClock, SystemClock};
 pub use config::{Config, ConfigBuilder, ConfigError};
 pub use error::{Error, Result};

@@ -88,6 +88,10 @@ opaque_token!(
     /// A single-use password reset token.
     ResetToken
 );
+opaque_token!(
+    /// A single-use, short-lived token that completes a login with a second factor.
+    ChallengeToken
+);
 
 /// A password as typed by a user. Redacted in `Debug`; compared and hashed, never stored.
 #[derive(Clone)]
@@ -181,6 +185,73 @@ impl SealingKey {
     }
 }
 
+/// Several sealing keys under ids: the first seals, every one opens what was sealed under its
+/// id. Rotation = put a new key first and keep the old ones until nothing sealed under them
+/// remains. Sealed form: `id length (1 byte) ‖ id ‖ nonce ‖ ciphertext`.
+#[derive(Clone, Debug)]
+pub struct SealingKeyRing {
+    keys: Vec<(String, SealingKey)>,
+}
+
+impl SealingKeyRing {
+    /// A ring of `(id, secret)` pairs (the first is current), each key derived with `label` for
+    /// domain separation. Ids are at most 255 bytes; at least one key is required.
+    pub fn derive<'a>(
+        keys: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+        label: &str,
+    ) -> Option<Self> {
+        let keys: Vec<_> = keys
+            .into_iter()
+            .filter(|(id, _)| !id.is_empty() && id.len() <= 255)
+            .map(|(id, secret)| (id.to_owned(), SealingKey::derive(secret, label)))
+            .collect();
+        (!keys.is_empty()).then_some(Self { keys })
+    }
+
+    /// A ring of one key.
+    pub fn single(id: &str, secret: &[u8], label: &str) -> Self {
+        Self {
+            keys: vec![(id.to_owned(), SealingKey::derive(secret, label))],
+        }
+    }
+
+    /// The id of the key that seals.
+    pub fn current_id(&self) -> &str {
+        self.keys.first().map_or("", |(id, _)| id.as_str())
+    }
+
+    /// Seals under the current key.
+    pub fn seal(&self, plaintext: &[u8]) -> Vec<u8> {
+        let Some((id, key)) = self.keys.first() else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(1 + id.len() + 12 + plaintext.len() + 16);
+        out.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
+        out.extend_from_slice(id.as_bytes());
+        out.extend(key.seal(plaintext));
+        out
+    }
+
+    /// Opens what any key of the ring sealed; `None` for an unknown id or tampered data.
+    pub fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        let (&len, rest) = sealed.split_first()?;
+        let len = usize::from(len);
+        if rest.len() < len {
+            return None;
+        }
+        let (id, body) = rest.split_at(len);
+        let (_, key) = self.keys.iter().find(|(k, _)| k.as_bytes() == id)?;
+        key.open(body)
+    }
+
+    /// True when `sealed` was sealed under an older key (worth resealing).
+    pub fn is_stale(&self, sealed: &[u8]) -> bool {
+        let current = self.current_id().as_bytes();
+        sealed.first().map(|&l| usize::from(l)) != Some(current.len())
+            || sealed.get(1..1 + current.len()) != Some(current)
+    }
+}
+
 impl fmt::Debug for SealingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SealingKey([REDACTED])")
@@ -190,6 +261,41 @@ impl fmt::Debug for SealingKey {
 #[cfg(test)]
 mod sealing_tests {
     use super::*;
+
+    #[test]
+    fn a_key_ring_seals_with_the_first_key_and_opens_with_any() {
+        let old =
+            SealingKeyRing::derive([("k1", &b"old-secret-old-secret-old-secret!"[..])], "totp")
+                .unwrap();
+        let sealed_old = old.seal(b"JBSWY3DPEHPK3PXP");
+        let rotated = SealingKeyRing::derive(
+            [
+                ("k2", &b"new-secret-new-secret-new-secret!"[..]),
+                ("k1", &b"old-secret-old-secret-old-secret!"[..]),
+            ],
+            "totp",
+        )
+        .unwrap();
+        assert_eq!(rotated.current_id(), "k2");
+        assert_eq!(rotated.open(&sealed_old).unwrap(), b"JBSWY3DPEHPK3PXP");
+        assert!(rotated.is_stale(&sealed_old));
+        let sealed_new = rotated.seal(b"JBSWY3DPEHPK3PXP");
+        assert!(!rotated.is_stale(&sealed_new));
+        assert_eq!(old.open(&sealed_new), None, "k2 is unknown to the old ring");
+        let other_label = SealingKeyRing::derive(
+            [("k1", &b"old-secret-old-secret-old-secret!"[..])],
+            "outbox",
+        )
+        .unwrap();
+        assert_eq!(
+            other_label.open(&sealed_old),
+            None,
+            "labels separate domains"
+        );
+        assert_eq!(rotated.open(&[]), None);
+        assert_eq!(rotated.open(&[200, 1, 2]), None);
+        assert!(SealingKeyRing::derive(Vec::<(&str, &[u8])>::new(), "totp").is_none());
+    }
 
     #[test]
     fn sealed_data_round_trips_and_resists_tampering() {

@@ -95,6 +95,84 @@ pub struct ChangePasswordBody {
     pub confirm_password: Option<String>,
 }
 
+/// `POST /auth/login/2fa`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginTwoFactorBody {
+    /// The challenge from the first step.
+    pub challenge_token: Option<String>,
+    /// A TOTP code or a backup code.
+    pub code: Option<String>,
+}
+
+/// A body that must be empty (`{}`) or absent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyBody {}
+
+/// `POST /2fa/enable`, `/2fa/verify`, `/2fa/backup-codes`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CodeBody {
+    /// A TOTP code (or a backup code where accepted).
+    pub code: Option<String>,
+}
+
+/// `POST /2fa/disable`: a current code or the password.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DisableTwoFactorBody {
+    /// A TOTP code or a backup code.
+    pub code: Option<String>,
+    /// The account password.
+    pub password: Option<String>,
+}
+
+/// `GET /2fa/status`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct TwoFactorStatusDto {
+    pub enabled: bool,
+    pub pending_setup: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub enabled_at: Option<Timestamp>,
+    pub backup_codes_remaining: u32,
+}
+
+impl From<&crate::two_factor::TwoFactorStatus> for TwoFactorStatusDto {
+    fn from(s: &crate::two_factor::TwoFactorStatus) -> Self {
+        Self {
+            enabled: s.enabled,
+            pending_setup: s.pending_setup,
+            enabled_at: s.enabled_at,
+            backup_codes_remaining: s.backup_codes_remaining,
+        }
+    }
+}
+
+/// A login answered with a second-factor challenge.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct TwoFactorChallengeDto {
+    pub two_factor_required: bool,
+    pub challenge_token: String,
+    pub expires_in: i64,
+    pub methods: Vec<String>,
+}
+
+impl From<&crate::two_factor::TwoFactorChallenge> for TwoFactorChallengeDto {
+    fn from(c: &crate::two_factor::TwoFactorChallenge) -> Self {
+        Self {
+            two_factor_required: true,
+            challenge_token: c.challenge_token.expose().to_owned(),
+            expires_in: c.expires_in,
+            methods: c.methods.iter().map(|m| (*m).to_owned()).collect(),
+        }
+    }
+}
+
 /// `PUT|PATCH /users/profile`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -3,7 +3,7 @@
 use super::dto::*;
 use super::routes::Endpoint;
 use super::{Api, ApiResponse, RequestContext};
-use crate::auth::{AuthenticatedUser, Registration};
+use crate::auth::{AuthenticatedUser, LoginOutcome, LoginSuccess, Registration};
 use crate::error::{Error, FieldError, Result};
 use crate::secret::Password;
 use serde_json::json;
@@ -74,13 +74,93 @@ impl Api {
                     .or(body.email)
                     .or(body.username)
                     .unwrap_or_default();
-                let success = m
+                match m
                     .login(&identifier, &password(body.password), client)
+                    .await?
+                {
+                    LoginOutcome::Authenticated(success) => Ok(login_success(&success)),
+                    LoginOutcome::TwoFactorRequired(challenge) => Ok(ApiResponse::success(
+                        200,
+                        "Two-factor authentication required",
+                        TwoFactorChallengeDto::from(&challenge),
+                    )),
+                }
+            }
+            Endpoint::LoginTwoFactor => {
+                let body: LoginTwoFactorBody = ctx.json()?;
+                let success = m
+                    .complete_two_factor_login(
+                        &body.challenge_token.unwrap_or_default(),
+                        &body.code.unwrap_or_default(),
+                        client,
+                    )
+                    .await?;
+                Ok(login_success(&success))
+            }
+            Endpoint::TwoFactorStatus => {
+                let auth = self.auth(ctx).await?;
+                let status = m.two_factor_status(&auth).await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "OK",
+                    TwoFactorStatusDto::from(&status),
+                ))
+            }
+            Endpoint::TwoFactorSetup => {
+                let auth = self.auth(ctx).await?;
+                let _: EmptyBody = ctx.json()?;
+                let setup = m.setup_two_factor(&auth).await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "Scan the QR code with an authenticator app, then confirm with a code",
+                    json!({"secret": setup.secret, "otpauthUrl": setup.otpauth_url, "qrCode": setup.qr_code}),
+                ))
+            }
+            Endpoint::TwoFactorEnable => {
+                let auth = self.auth(ctx).await?;
+                let body: CodeBody = ctx.json()?;
+                let codes = m
+                    .enable_two_factor(&auth, &body.code.unwrap_or_default(), client)
                     .await?;
                 Ok(ApiResponse::success(
                     200,
-                    "Login successful",
-                    json!({"user": UserDto::from(&success.user), "tokens": TokensDto::from(&success.tokens)}),
+                    "Two-factor authentication enabled. Keep the backup codes somewhere safe: they are shown once.",
+                    json!({"backupCodes": codes.0}),
+                ))
+            }
+            Endpoint::TwoFactorDisable => {
+                let auth = self.auth(ctx).await?;
+                let body: DisableTwoFactorBody = ctx.json()?;
+                let pw = body.password.map(Password::new);
+                m.disable_two_factor(&auth, body.code.as_deref(), pw.as_ref(), client)
+                    .await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "Two-factor authentication disabled",
+                    json!(null),
+                ))
+            }
+            Endpoint::TwoFactorVerify => {
+                let auth = self.auth(ctx).await?;
+                let body: CodeBody = ctx.json()?;
+                m.verify_two_factor(&auth, &body.code.unwrap_or_default(), client)
+                    .await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "Code verified",
+                    json!({"verified": true}),
+                ))
+            }
+            Endpoint::TwoFactorBackupCodes => {
+                let auth = self.auth(ctx).await?;
+                let body: CodeBody = ctx.json()?;
+                let codes = m
+                    .regenerate_backup_codes(&auth, &body.code.unwrap_or_default(), client)
+                    .await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "New backup codes; the old ones no longer work",
+                    json!({"backupCodes": codes.0}),
                 ))
             }
             Endpoint::Logout => {
@@ -266,6 +346,14 @@ impl Api {
             }
         }
     }
+}
+
+fn login_success(success: &LoginSuccess) -> ApiResponse {
+    ApiResponse::success(
+        200,
+        "Login successful",
+        json!({"user": UserDto::from(&success.user), "tokens": TokensDto::from(&success.tokens)}),
+    )
 }
 
 fn profile_dto(

@@ -29,6 +29,13 @@ pub enum Endpoint {
     ListSessions,
     RevokeSession,
     RevokeOtherSessions,
+    LoginTwoFactor,
+    TwoFactorStatus,
+    TwoFactorSetup,
+    TwoFactorEnable,
+    TwoFactorDisable,
+    TwoFactorVerify,
+    TwoFactorBackupCodes,
 }
 
 /// One row of the route table.
@@ -88,6 +95,13 @@ pub const ROUTES: &[Route] = &[
         E::Login,
         false,
         "Log in with email or username and password",
+    ),
+    route(
+        "POST",
+        "/api/v1/auth/login/2fa",
+        E::LoginTwoFactor,
+        false,
+        "Complete a login with a TOTP or backup code",
     ),
     route(
         "POST",
@@ -214,6 +228,48 @@ pub const ROUTES: &[Route] = &[
         E::RevokeOtherSessions,
         true,
         "End every other session",
+    ),
+    route(
+        "GET",
+        "/api/v1/2fa/status",
+        E::TwoFactorStatus,
+        true,
+        "Two-factor state and backup codes left",
+    ),
+    route(
+        "POST",
+        "/api/v1/2fa/setup",
+        E::TwoFactorSetup,
+        true,
+        "A new TOTP secret, otpauth URL and QR code",
+    ),
+    route(
+        "POST",
+        "/api/v1/2fa/enable",
+        E::TwoFactorEnable,
+        true,
+        "Confirm the setup with a code; returns backup codes",
+    ),
+    route(
+        "POST",
+        "/api/v1/2fa/disable",
+        E::TwoFactorDisable,
+        true,
+        "Turn two-factor off with a code or the password",
+    ),
+    route(
+        "POST",
+        "/api/v1/2fa/verify",
+        E::TwoFactorVerify,
+        true,
+        "Step-up check of a TOTP or backup code",
+    ),
+    route(
+        "POST",
+        "/api/v1/2fa/backup-codes",
+        E::TwoFactorBackupCodes,
+        true,
+        "Replace the backup codes",
     ),
 ];
 

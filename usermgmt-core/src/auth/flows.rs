@@ -1,5 +1,5 @@
 use super::hashing::Verification;
-use super::{AuthenticatedUser, LoginSuccess, Registration, TokenPair};
+use super::{AuthenticatedUser, LoginOutcome, LoginSuccess, Registration, TokenPair};
 use crate::domain::{DeviceInfo, Email, Username, check_password_policy, clean_name};
 use crate::error::{ConflictKind, Error, FieldError, Result};
 use crate::mail::templates;
@@ -317,7 +317,7 @@ impl UserManager {
         identifier: &str,
         password: &Password,
         client: &ClientInfo,
-    ) -> Result<LoginSuccess> {
+    ) -> Result<LoginOutcome> {
         let mut errors = Vec::new();
         if identifier.trim().is_empty() {
             errors.push(FieldError::new("identifier", "is required"));
@@ -328,7 +328,6 @@ impl UserManager {
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
-        let store = &self.inner.store;
         let user = match self.find_by_identifier(identifier).await? {
             Some(user) if user.deleted_at.is_none() => user,
             _ => {
@@ -350,51 +349,32 @@ impl UserManager {
         {
             Verification::Match { needs_rehash } => needs_rehash,
             Verification::Mismatch => {
-                let lockout = &self.inner.config.lockout;
-                let failed = self.audit(
-                    "LOGIN_FAILED",
-                    None,
-                    Some(user.id),
-                    "user",
-                    client,
-                    json!({"reason": "invalid_password"}),
-                );
-                let until = (now + lockout.duration)
-                    .format(&Rfc3339)
-                    .unwrap_or_default();
-                let lock_mail = templates::account_locked(
-                    &self.inner.config.mail,
-                    &user.email,
-                    &display_name(&user),
-                    &until,
-                );
-                let lock_effects = Effects::audit(self.audit(
-                    "ACCOUNT_LOCKED",
-                    None,
-                    Some(user.id),
-                    "user",
-                    client,
-                    json!({"until": until, "failures": lockout.max_failures}),
-                ))
-                .with_mail(self.outbox("account_locked", &lock_mail)?);
-                let outcome = store
-                    .record_login_failure(
-                        user.id,
-                        now,
-                        lockout.max_failures,
-                        lockout.duration,
-                        Effects::audit(failed),
-                        lock_effects,
-                    )
-                    .await?;
-                if let (true, Some(until)) = (outcome.newly_locked, outcome.locked_until) {
-                    self.wake_mail();
-                    tracing::warn!(user_id = %user.id, "account locked after repeated failures");
-                    return Err(Error::AccountLocked { until });
-                }
-                return Err(Error::InvalidCredentials);
+                return Err(self
+                    .count_login_failure(&user, "invalid_password", client)
+                    .await?
+                    .unwrap_or(Error::InvalidCredentials));
             }
         };
+        self.ensure_may_log_in(&user)?;
+        if user.two_factor_enabled {
+            // An outdated hash of a two-factor user is upgraded at a later password check
+            // (change or reset); the challenge carries no password.
+            return Ok(LoginOutcome::TwoFactorRequired(
+                self.issue_login_challenge(&user).await?,
+            ));
+        }
+        let rehash = if needs_rehash {
+            Some(self.inner.hasher.hash(password).await?)
+        } else {
+            None
+        };
+        let success = self.open_session(user, rehash, client).await?;
+        Ok(LoginOutcome::Authenticated(Box::new(success)))
+    }
+
+    /// Account states that refuse a login even with the right password (SPEC §5 order: after
+    /// the password, so the state is revealed only to someone who knows it).
+    pub(crate) fn ensure_may_log_in(&self, user: &UserRecord) -> Result<()> {
         if user.is_suspended {
             return Err(Error::AccountSuspended);
         }
@@ -404,12 +384,64 @@ impl UserManager {
         if self.inner.config.require_verified_email && !user.email_verified {
             return Err(Error::EmailNotVerified);
         }
-        let rehash = if needs_rehash {
-            Some(self.inner.hasher.hash(password).await?)
-        } else {
-            None
-        };
-        self.open_session(user, rehash, client).await
+        Ok(())
+    }
+
+    /// Counts a failed login (wrong password or second factor) towards the lockout, audited;
+    /// returns the `AccountLocked` error when this failure locked the account.
+    pub(crate) async fn count_login_failure(
+        &self,
+        user: &UserRecord,
+        reason: &str,
+        client: &ClientInfo,
+    ) -> Result<Option<Error>> {
+        let now = self.now();
+        let lockout = &self.inner.config.lockout;
+        let failed = self.audit(
+            "LOGIN_FAILED",
+            None,
+            Some(user.id),
+            "user",
+            client,
+            json!({"reason": reason}),
+        );
+        let until = (now + lockout.duration)
+            .format(&Rfc3339)
+            .unwrap_or_default();
+        let lock_mail = templates::account_locked(
+            &self.inner.config.mail,
+            &user.email,
+            &display_name(user),
+            &until,
+        );
+        let lock_effects = Effects::audit(self.audit(
+            "ACCOUNT_LOCKED",
+            None,
+            Some(user.id),
+            "user",
+            client,
+            json!({"until": until, "failures": lockout.max_failures}),
+        ))
+        .with_mail(self.outbox("account_locked", &lock_mail)?);
+        let outcome = self
+            .inner
+            .store
+            .record_login_failure(
+                user.id,
+                now,
+                lockout.max_failures,
+                lockout.duration,
+                Effects::audit(failed),
+                lock_effects,
+            )
+            .await?;
+        tracing::info!(reason, "login failed");
+        if let (true, Some(until)) = (outcome.newly_locked, outcome.locked_until) {
+            self.wake_mail();
+            tracing::warn!(user_id = %user.id, "account locked after repeated failures");
+            return Ok(Some(Error::AccountLocked { until }));
+        }
+        Ok(None)
     }
 
     /// Opens a session for a user who has proven who they are.

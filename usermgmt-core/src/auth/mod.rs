@@ -47,6 +47,15 @@ pub struct LoginSuccess {
     pub session_id: Uuid,
 }
 
+/// What a correct password leads to.
+#[derive(Debug, Clone)]
+pub enum LoginOutcome {
+    /// A session was opened.
+    Authenticated(Box<LoginSuccess>),
+    /// Two-factor is enabled: no tokens yet, a challenge to answer at `POST /auth/login/2fa`.
+    TwoFactorRequired(crate::two_factor::TwoFactorChallenge),
+}
+
 /// The caller of an authenticated request.
 #[derive(Debug, Clone)]
 pub struct AuthenticatedUser {

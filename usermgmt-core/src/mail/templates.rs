@@ -139,6 +139,21 @@ pub(crate) fn account_locked(config: &MailConfig, to: &str, name: &str, until: &
     )
 }
 
+/// Two-factor was turned on or off, or its backup codes were replaced.
+pub(crate) fn two_factor_changed(config: &MailConfig, to: &str, name: &str, what: &str) -> Email {
+    render(
+        config,
+        to,
+        &format!("two-factor authentication: {what}"),
+        name,
+        &[
+            format!("Two-factor authentication on your account: {what}."),
+            "If you did not do this, reset your password at once and contact support.".to_owned(),
+        ],
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

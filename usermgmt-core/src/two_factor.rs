@@ -1,0 +1,459 @@
+//! TOTP two-factor authentication: setup, enabling with backup codes, disabling, step-up
+//! checks, backup-code regeneration, and the second step of a login (SPEC §5, §6).
+//!
+//! The shared secret is sealed at rest under the configured key ring ([`crate::Config`]'s
+//! encryption keys); backup codes are stored as SHA-256 digests (80 random bits each, so a digest
+//! is as strong as a slow hash here and can be looked up atomically). A TOTP time step is accepted
+//! once per user: the store refuses a step not newer than the last one used, so a code cannot be
+//! replayed even by two racing requests.
+
+use crate::auth::{AuthenticatedUser, LoginSuccess};
+use crate::error::{ConflictKind, Error, FieldError, Result};
+use crate::mail::templates;
+use crate::manager::{ClientInfo, UserManager};
+use crate::secret::{ChallengeToken, Password, TokenDigest};
+use crate::store::{
+    Effects, NewOneTimeToken, Timestamp, TokenPurpose, TwoFactorRecord, UserRecord,
+};
+use crate::totp::{self, TotpSecret};
+use serde_json::json;
+use std::fmt;
+
+/// The sealing domain of TOTP secrets.
+const SEALING_LABEL: &str = "totp";
+
+/// What `GET /2fa/status` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwoFactorStatus {
+    /// Two-factor is required at login.
+    pub enabled: bool,
+    /// A setup was started and awaits its first code.
+    pub pending_setup: bool,
+    /// When it was enabled.
+    pub enabled_at: Option<Timestamp>,
+    /// Backup codes not yet used.
+    pub backup_codes_remaining: u32,
+}
+
+/// A new secret for the user's authenticator app.
+#[derive(Clone)]
+pub struct TwoFactorSetup {
+    /// Base32 secret, for typing into an app.
+    pub secret: String,
+    /// `otpauth://` URL (what the QR code holds).
+    pub otpauth_url: String,
+    /// PNG QR code as a `data:` URL.
+    pub qr_code: String,
+}
+
+impl fmt::Debug for TwoFactorSetup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TwoFactorSetup([REDACTED])")
+    }
+}
+
+/// Backup codes in clear: shown to their owner once, never stored so.
+#[derive(Clone)]
+pub struct BackupCodes(pub Vec<String>);
+
+impl fmt::Debug for BackupCodes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BackupCodes([{} REDACTED])", self.0.len())
+    }
+}
+
+/// The first step of a login of a user with two-factor enabled.
+#[derive(Clone)]
+pub struct TwoFactorChallenge {
+    /// Presented with the code to `POST /auth/login/2fa`.
+    pub challenge_token: ChallengeToken,
+    /// Seconds the challenge stays valid.
+    pub expires_in: i64,
+    /// Second factors accepted.
+    pub methods: &'static [&'static str],
+}
+
+impl fmt::Debug for TwoFactorChallenge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwoFactorChallenge")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The second factors a challenge accepts.
+pub const CHALLENGE_METHODS: &[&str] = &["totp", "backup_code"];
+
+fn required_code(field: &str, code: &str) -> Result<()> {
+    if code.trim().is_empty() {
+        return Err(Error::Validation(vec![FieldError::new(
+            field,
+            "is required",
+        )]));
+    }
+    Ok(())
+}
+
+impl UserManager {
+    fn totp_ring(&self) -> crate::secret::SealingKeyRing {
+        self.inner.config.sealing_ring(SEALING_LABEL)
+    }
+
+    fn open_secret(&self, record: &TwoFactorRecord) -> Result<TotpSecret> {
+        self.totp_ring()
+            .open(&record.sealed_secret)
+            .map(TotpSecret::from_bytes)
+            .ok_or_else(|| {
+                Error::internal("a TOTP secret cannot be opened: is its encryption key configured?")
+            })
+    }
+
+    fn enabled_two_factor(record: Option<TwoFactorRecord>) -> Result<TwoFactorRecord> {
+        record
+            .filter(|r| r.enabled)
+            .ok_or(Error::TwoFactorNotEnabled)
+    }
+
+    fn two_factor_mail(
+        &self,
+        user: &UserRecord,
+        what: &str,
+    ) -> Result<crate::store::OutboxMessage> {
+        let name = user.first_name.as_deref().unwrap_or(&user.username);
+        let mail = templates::two_factor_changed(&self.inner.config.mail, &user.email, name, what);
+        self.outbox("two_factor_changed", &mail)
+    }
+
+    /// New backup codes and the digests to store.
+    fn new_backup_codes(&self) -> (BackupCodes, Vec<TokenDigest>) {
+        let codes = totp::generate_backup_codes(self.inner.config.backup_code_count);
+        let digests = codes
+            .iter()
+            .filter_map(|c| totp::normalize_backup_code(c))
+            .map(|c| TokenDigest::of(&c))
+            .collect();
+        (BackupCodes(codes), digests)
+    }
+
+    /// Checks a second factor and uses it up: a TOTP code (its time step is then spent) or a
+    /// backup code (then gone). False when wrong, expired or already used.
+    async fn use_second_factor(
+        &self,
+        user: &UserRecord,
+        record: &TwoFactorRecord,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<bool> {
+        let store = &self.inner.store;
+        if totp::looks_like_totp(code) {
+            let secret = self.open_secret(record)?;
+            return match totp::verify(&secret, code, self.now()) {
+                Some(step) => store.use_totp_step(user.id, step).await,
+                None => Ok(false),
+            };
+        }
+        let Some(normalized) = totp::normalize_backup_code(code) else {
+            return Ok(false);
+        };
+        let audit = self.audit(
+            "BACKUP_CODE_USED",
+            Some(user.id),
+            Some(user.id),
+            "two_factor",
+            client,
+            json!({"remaining": record.backup_codes_remaining.saturating_sub(1)}),
+        );
+        store
+            .use_backup_code(
+                user.id,
+                &TokenDigest::of(&normalized),
+                self.now(),
+                Effects::audit(audit),
+            )
+            .await
+    }
+
+    /// Whether the caller has two-factor enabled, pending, and how many backup codes remain.
+    pub async fn two_factor_status(&self, auth: &AuthenticatedUser) -> Result<TwoFactorStatus> {
+        let record = self.inner.store.two_factor(auth.user.id).await?;
+        Ok(match record {
+            Some(r) => TwoFactorStatus {
+                enabled: r.enabled,
+                pending_setup: !r.enabled,
+                enabled_at: r.enabled_at,
+                backup_codes_remaining: if r.enabled {
+                    r.backup_codes_remaining
+                } else {
+                    0
+                },
+            },
+            None => TwoFactorStatus {
+                enabled: false,
+                pending_setup: false,
+                enabled_at: None,
+                backup_codes_remaining: 0,
+            },
+        })
+    }
+
+    /// Starts (or restarts) a setup: a new secret for the caller's authenticator app. Two-factor
+    /// is on only once [`UserManager::enable_two_factor`] confirms a first code.
+    #[tracing::instrument(skip_all)]
+    pub async fn setup_two_factor(&self, auth: &AuthenticatedUser) -> Result<TwoFactorSetup> {
+        if auth.is_impersonated() {
+            return Err(Error::Forbidden);
+        }
+        let secret = TotpSecret::generate();
+        let sealed = self.totp_ring().seal(secret.as_bytes());
+        self.inner
+            .store
+            .begin_two_factor_setup(auth.user.id, sealed, self.now())
+            .await
+            .map_err(|e| match e {
+                Error::Conflict(ConflictKind::Other) => Error::TwoFactorAlreadyEnabled,
+                other => other,
+            })?;
+        let issuer = self.inner.config.two_factor_issuer();
+        let otpauth_url = totp::otpauth_url(&secret, issuer, &auth.user.email)?;
+        let qr_code = totp::qr_code_data_url(&secret, issuer, &auth.user.email)?;
+        Ok(TwoFactorSetup {
+            secret: secret.base32(),
+            otpauth_url,
+            qr_code,
+        })
+    }
+
+    /// Confirms the pending setup with a first code; returns the backup codes (shown once).
+    #[tracing::instrument(skip_all)]
+    pub async fn enable_two_factor(
+        &self,
+        auth: &AuthenticatedUser,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<BackupCodes> {
+        if auth.is_impersonated() {
+            return Err(Error::Forbidden);
+        }
+        required_code("code", code)?;
+        let user = &auth.user;
+        let record = match self.inner.store.two_factor(user.id).await? {
+            Some(r) if r.enabled => return Err(Error::TwoFactorAlreadyEnabled),
+            Some(r) => r,
+            None => return Err(Error::TwoFactorNotEnabled),
+        };
+        let secret = self.open_secret(&record)?;
+        let step = totp::verify(&secret, code, self.now()).ok_or(Error::InvalidTwoFactorCode)?;
+        let (codes, digests) = self.new_backup_codes();
+        let effects = Effects::audit(self.audit(
+            "2FA_ENABLED",
+            Some(user.id),
+            Some(user.id),
+            "two_factor",
+            client,
+            json!({"backupCodes": digests.len()}),
+        ))
+        .with_mail(self.two_factor_mail(user, "enabled")?);
+        self.inner
+            .store
+            .enable_two_factor(user.id, step, digests, self.now(), effects)
+            .await
+            .map_err(|e| match e {
+                Error::Conflict(_) => Error::TwoFactorAlreadyEnabled,
+                Error::NotFound(_) => Error::TwoFactorNotEnabled,
+                other => other,
+            })?;
+        self.wake_mail();
+        Ok(codes)
+    }
+
+    /// Turns two-factor off, proven by a current code (TOTP or backup) or the password.
+    #[tracing::instrument(skip_all)]
+    pub async fn disable_two_factor(
+        &self,
+        auth: &AuthenticatedUser,
+        code: Option<&str>,
+        password: Option<&Password>,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        if auth.is_impersonated() {
+            return Err(Error::Forbidden);
+        }
+        let user = &auth.user;
+        let record = Self::enabled_two_factor(self.inner.store.two_factor(user.id).await?)?;
+        match (code.filter(|c| !c.trim().is_empty()), password) {
+            (_, Some(password)) if !password.expose().is_empty() => {
+                if let super::auth::hashing::Verification::Mismatch = self
+                    .inner
+                    .hasher
+                    .verify(&user.password_hash, password)
+                    .await?
+                {
+                    return Err(Error::IncorrectPassword);
+                }
+            }
+            (Some(code), _) => {
+                if !self.use_second_factor(user, &record, code, client).await? {
+                    return Err(Error::InvalidTwoFactorCode);
+                }
+            }
+            _ => {
+                return Err(Error::Validation(vec![FieldError::new(
+                    "code",
+                    "a current code or the password is required",
+                )]));
+            }
+        }
+        let effects = Effects::audit(self.audit(
+            "2FA_DISABLED",
+            Some(user.id),
+            Some(user.id),
+            "two_factor",
+            client,
+            json!({}),
+        ))
+        .with_mail(self.two_factor_mail(user, "disabled")?);
+        self.inner
+            .store
+            .disable_two_factor(user.id, self.now(), effects)
+            .await?;
+        self.wake_mail();
+        Ok(())
+    }
+
+    /// A step-up check: the caller proves possession of the second factor again.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_two_factor(
+        &self,
+        auth: &AuthenticatedUser,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        required_code("code", code)?;
+        let record = Self::enabled_two_factor(self.inner.store.two_factor(auth.user.id).await?)?;
+        if self
+            .use_second_factor(&auth.user, &record, code, client)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::InvalidTwoFactorCode)
+        }
+    }
+
+    /// Replaces every backup code, proven by a current TOTP code (or a backup code).
+    #[tracing::instrument(skip_all)]
+    pub async fn regenerate_backup_codes(
+        &self,
+        auth: &AuthenticatedUser,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<BackupCodes> {
+        if auth.is_impersonated() {
+            return Err(Error::Forbidden);
+        }
+        required_code("code", code)?;
+        let user = &auth.user;
+        let record = Self::enabled_two_factor(self.inner.store.two_factor(user.id).await?)?;
+        if !self.use_second_factor(user, &record, code, client).await? {
+            return Err(Error::InvalidTwoFactorCode);
+        }
+        let (codes, digests) = self.new_backup_codes();
+        let effects = Effects::audit(self.audit(
+            "BACKUP_CODES_REGENERATED",
+            Some(user.id),
+            Some(user.id),
+            "two_factor",
+            client,
+            json!({"backupCodes": digests.len()}),
+        ))
+        .with_mail(self.two_factor_mail(user, "new backup codes")?);
+        self.inner
+            .store
+            .replace_backup_codes(user.id, digests, self.now(), effects)
+            .await?;
+        self.wake_mail();
+        Ok(codes)
+    }
+
+    /// Issues the challenge a login of a user with two-factor answers instead of tokens.
+    pub(crate) async fn issue_login_challenge(
+        &self,
+        user: &UserRecord,
+    ) -> Result<TwoFactorChallenge> {
+        let now = self.now();
+        let ttl = self.inner.config.two_factor_challenge_ttl;
+        let token = ChallengeToken::generate();
+        self.inner
+            .store
+            .issue_one_time_token(
+                NewOneTimeToken {
+                    digest: token.digest(),
+                    user_id: user.id,
+                    purpose: TokenPurpose::LoginChallenge,
+                    created_at: now,
+                    expires_at: now + ttl,
+                },
+                Effects::none(),
+            )
+            .await?;
+        Ok(TwoFactorChallenge {
+            challenge_token: token,
+            expires_in: ttl.whole_seconds(),
+            methods: CHALLENGE_METHODS,
+        })
+    }
+
+    /// The second step of a login: a challenge from the first step and a TOTP or backup code.
+    /// A wrong code counts towards the lockout like a wrong password.
+    #[tracing::instrument(skip_all)]
+    pub async fn complete_two_factor_login(
+        &self,
+        challenge: &str,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<LoginSuccess> {
+        let mut errors = Vec::new();
+        if challenge.trim().is_empty() {
+            errors.push(FieldError::new("challengeToken", "is required"));
+        }
+        if code.trim().is_empty() {
+            errors.push(FieldError::new("code", "is required"));
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let store = &self.inner.store;
+        let now = self.now();
+        let digest = ChallengeToken::from_presented(challenge.trim()).digest();
+        let pending = store
+            .one_time_token(&digest, TokenPurpose::LoginChallenge)
+            .await?
+            .filter(|t| t.used_at.is_none() && t.expires_at > now)
+            .ok_or(Error::InvalidTwoFactorChallenge)?;
+        let user = store
+            .user_by_id(pending.user_id)
+            .await?
+            .filter(|u| u.deleted_at.is_none())
+            .ok_or(Error::InvalidTwoFactorChallenge)?;
+        if let Some(until) = user.locked_until.filter(|until| *until > now) {
+            return Err(Error::AccountLocked { until });
+        }
+        self.ensure_may_log_in(&user)?;
+        let record = store
+            .two_factor(user.id)
+            .await?
+            .filter(|r| r.enabled)
+            .ok_or(Error::InvalidTwoFactorChallenge)?;
+        if !self.use_second_factor(&user, &record, code, client).await? {
+            return Err(self
+                .count_login_failure(&user, "invalid_2fa_code", client)
+                .await?
+                .unwrap_or(Error::InvalidTwoFactorCode));
+        }
+        store
+            .use_one_time_token(&digest, TokenPurpose::LoginChallenge, now)
+            .await
+            .map_err(|_| Error::InvalidTwoFactorChallenge)?;
+        self.open_session(user, None, client).await
+    }
+}
