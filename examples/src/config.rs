@@ -792,6 +792,12 @@ fn core_config(
 
     builder = builder.hashing(hashing(vars, env)?);
     builder = encryption_keys(vars, env, builder)?;
+    builder = signing_keys(vars, builder)?;
+    builder = builder.cors(cors(vars)?);
+    if let Some(value) = vars.text("HSTS_MAX_AGE") {
+        let max_age = parse_duration("HSTS_MAX_AGE", &value)?;
+        builder = builder.hsts_max_age(Some(to_core("HSTS_MAX_AGE", max_age)?));
+    }
     if let Some(issuer) = vars.text("TWO_FACTOR_ISSUER") {
         builder = builder.two_factor_issuer(issuer);
     }
@@ -904,6 +910,102 @@ fn encryption_keys(
         ));
     }
     Ok(builder)
+}
+
+/// `JWT_ALGORITHM` (`HS256`, the default, or `EdDSA`) and, for EdDSA, `JWT_PRIVATE_KEYS`:
+/// comma-separated `kid=path` entries naming PKCS#8 PEM Ed25519 private keys; the first signs,
+/// all verify and are published at `/.well-known/jwks.json`.
+fn signing_keys(
+    vars: &mut Vars<'_>,
+    mut builder: usermgmt_core::ConfigBuilder,
+) -> Result<usermgmt_core::ConfigBuilder> {
+    let algorithm = vars
+        .text("JWT_ALGORITHM")
+        .unwrap_or_else(|| "HS256".to_owned());
+    let keys = vars.text("JWT_PRIVATE_KEYS");
+    match algorithm.to_ascii_uppercase().as_str() {
+        "HS256" => {
+            if keys.is_some() {
+                vars.warnings
+                    .push("JWT_PRIVATE_KEYS is ignored because JWT_ALGORITHM is HS256".to_owned());
+            }
+            return Ok(builder);
+        }
+        "EDDSA" => {}
+        _ => {
+            return Err(ConfigError::new(
+                "JWT_ALGORITHM",
+                format!("JWT_ALGORITHM must be HS256 or EdDSA, got {algorithm:?}"),
+            ));
+        }
+    }
+    let bad = |why: String| ConfigError::new("JWT_PRIVATE_KEYS", format!("JWT_PRIVATE_KEYS {why}"));
+    let Some(keys) = keys else {
+        return Err(bad(
+            "must name the Ed25519 keys when JWT_ALGORITHM is EdDSA (kid=path,...; usermgmt-server generate-key writes one)".to_owned(),
+        ));
+    };
+    let mut seen = std::collections::HashSet::new();
+    for entry in keys.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let Some((kid, path)) = entry.split_once('=') else {
+            return Err(bad(format!("entries must be kid=path, got {entry:?}")));
+        };
+        let (kid, path) = (kid.trim(), path.trim());
+        if kid.is_empty() || !seen.insert(kid.to_owned()) {
+            return Err(bad(format!(
+                "key ids must be present and unique, got {kid:?}"
+            )));
+        }
+        let pem =
+            std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read {path}: {e}")))?;
+        let key = usermgmt_core::auth::tokens::Ed25519Key::from_pkcs8_pem(kid, &pem)
+            .map_err(|e| bad(format!("{path}: {e}")))?;
+        builder = builder.ed25519_key(key);
+    }
+    if seen.is_empty() {
+        return Err(bad("must name at least one key".to_owned()));
+    }
+    Ok(builder)
+}
+
+/// `CORS_ORIGINS` (or `CORS_ORIGIN`): comma-separated origins allowed to call the API from a
+/// browser, or `*`; `CORS_CREDENTIALS`: allow credentials (not with `*`); `CORS_MAX_AGE`:
+/// preflight cache (10m).
+fn cors(vars: &mut Vars<'_>) -> Result<usermgmt_core::config::CorsConfig> {
+    let mut cors = usermgmt_core::config::CorsConfig {
+        max_age_secs: 600,
+        ..Default::default()
+    };
+    if let Some((name, value)) = vars.pick(&["CORS_ORIGINS", "CORS_ORIGIN"]) {
+        for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let valid = origin == "*"
+                || ((origin.starts_with("http://") || origin.starts_with("https://"))
+                    && !origin.trim_end_matches('/').contains(['?', '#'])
+                    && origin.matches('/').count() == 2);
+            if !valid {
+                return Err(ConfigError::new(
+                    name,
+                    format!(
+                        "{name} must be origins such as https://app.example.com (scheme and host, no path) or *, got {origin:?}"
+                    ),
+                ));
+            }
+            cors.allowed_origins.push(origin.to_owned());
+        }
+    }
+    if let Some(value) = vars.text("CORS_CREDENTIALS") {
+        cors.allow_credentials = parse_bool("CORS_CREDENTIALS", &value)?;
+        if cors.allow_credentials && cors.allowed_origins.iter().any(|o| o == "*") {
+            return Err(ConfigError::new(
+                "CORS_CREDENTIALS",
+                "CORS_CREDENTIALS cannot be true while CORS_ORIGINS is * (name the origins)",
+            ));
+        }
+    }
+    if let Some(value) = vars.text("CORS_MAX_AGE") {
+        cors.max_age_secs = parse_duration("CORS_MAX_AGE", &value)?.as_secs();
+    }
+    Ok(cors)
 }
 
 fn is_well_known_secret(secret: &str) -> bool {
@@ -2214,6 +2316,75 @@ mod tests {
             &[("TRUSTED_PROXIES", "10.0.0.0/8,lb.internal")],
             "TRUSTED_PROXIES",
             "TRUSTED_PROXIES must be",
+        );
+    }
+
+    #[test]
+    fn eddsa_keys_are_read_from_files() {
+        let dir = std::env::temp_dir().join(format!("usermgmt-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("k1.pem");
+        let pem = usermgmt_core::auth::tokens::Ed25519Key::generate("k1")
+            .to_pkcs8_pem()
+            .unwrap();
+        std::fs::write(&path, pem).unwrap();
+        let entry = format!("k1={}", path.display());
+        let config = ok(&[("JWT_ALGORITHM", "EdDSA"), ("JWT_PRIVATE_KEYS", &entry)]);
+        assert!(format!("{:?}", config.core).contains("Ed25519Key(k1"));
+        err(
+            &[("JWT_ALGORITHM", "EdDSA")],
+            "JWT_PRIVATE_KEYS",
+            "must name",
+        );
+        err(
+            &[("JWT_ALGORITHM", "RS256")],
+            "JWT_ALGORITHM",
+            "HS256 or EdDSA",
+        );
+        err(
+            &[
+                ("JWT_ALGORITHM", "EdDSA"),
+                ("JWT_PRIVATE_KEYS", "k1=/nonexistent/x.pem"),
+            ],
+            "JWT_PRIVATE_KEYS",
+            "cannot read",
+        );
+        std::fs::write(&path, "garbage").unwrap();
+        err(
+            &[("JWT_ALGORITHM", "EdDSA"), ("JWT_PRIVATE_KEYS", &entry)],
+            "JWT_PRIVATE_KEYS",
+            "PKCS#8",
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn cors_and_hsts() {
+        let config = ok(&[
+            (
+                "CORS_ORIGINS",
+                "https://app.example.com, http://localhost:5173",
+            ),
+            ("CORS_CREDENTIALS", "true"),
+            ("HSTS_MAX_AGE", "365d"),
+        ]);
+        assert_eq!(config.core.cors.allowed_origins.len(), 2);
+        assert!(config.core.cors.allow_credentials);
+        assert_eq!(config.core.hsts_max_age.unwrap().whole_days(), 365);
+        err(
+            &[("CORS_ORIGINS", "app.example.com")],
+            "CORS_ORIGINS",
+            "origins such as",
+        );
+        err(
+            &[("CORS_ORIGIN", "https://a.example/path")],
+            "CORS_ORIGIN",
+            "no path",
+        );
+        err(
+            &[("CORS_ORIGINS", "*"), ("CORS_CREDENTIALS", "yes")],
+            "CORS_CREDENTIALS",
+            "cannot be true",
         );
     }
 

@@ -5,6 +5,7 @@
 //! usermgmt-server                      # serve (SQLite file, emails to the log)
 //! usermgmt-server --framework actix    # the same through the Actix adapter
 //! usermgmt-server migrate              # apply migrations and exit
+//! usermgmt-server generate-key > k.pem # an Ed25519 key for JWT_ALGORITHM=EdDSA
 //! usermgmt-server create-admin --email a@b.io --username admin   # password from ADMIN_PASSWORD or stdin
 //! ```
 
@@ -41,6 +42,8 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Print a new Ed25519 private key (PKCS#8 PEM) for JWT_ALGORITHM=EdDSA.
+    GenerateKey,
     /// Create an administrator (password from ADMIN_PASSWORD, else read from stdin).
     CreateAdmin {
         /// The administrator's email.
@@ -54,6 +57,22 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::GenerateKey) = cli.command {
+        // Needs no configuration: it only makes a key.
+        return match usermgmt_core::auth::tokens::Ed25519Key::generate("new").to_pkcs8_pem() {
+            Ok(pem) => {
+                print!("{pem}");
+                eprintln!(
+                    "save it to a file readable only by the server, then set JWT_ALGORITHM=EdDSA and JWT_PRIVATE_KEYS=<kid>=<path>"
+                );
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     // A missing .env is normal; a malformed one is reported by dotenvy's own error.
     if let Err(err) = dotenvy::dotenv()
         && !err.not_found()
@@ -94,6 +113,7 @@ fn main() -> ExitCode {
             Command::Migrate => app::connect_store(&config).await.map(|_| {
                 tracing::info!("migrations applied");
             }),
+            Command::GenerateKey => Ok(()),
             Command::CreateAdmin { email, username } => {
                 app::create_admin_from_cli(&config, &email, &username).await
             }

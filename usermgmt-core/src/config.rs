@@ -118,6 +118,30 @@ impl Default for MailConfig {
     }
 }
 
+/// Cross-origin access for browser clients on other origins. Off (no origin) by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorsConfig {
+    /// Origins allowed (`https://app.example.com`), or `*` for any (never with credentials).
+    pub allowed_origins: Vec<String>,
+    /// Let browsers send cookies/credentials (`Access-Control-Allow-Credentials`).
+    pub allow_credentials: bool,
+    /// How long browsers may cache a preflight answer, in seconds.
+    pub max_age_secs: u64,
+}
+
+impl CorsConfig {
+    /// Whether `origin` may call the API, and the value to echo back.
+    pub fn allow(&self, origin: &str) -> Option<String> {
+        if self.allowed_origins.iter().any(|o| o == "*") && !self.allow_credentials {
+            return Some("*".to_owned());
+        }
+        self.allowed_origins
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(origin))
+            .then(|| origin.to_owned())
+    }
+}
+
 /// The whole configuration of a [`crate::UserManager`].
 #[derive(Clone)]
 pub struct Config {
@@ -158,8 +182,15 @@ pub struct Config {
     /// Empty: one key derived from the JWT secret (id `jwt`), so rotating that secret would void
     /// every enrolled authenticator; production deployments set their own.
     pub(crate) encryption_keys: Vec<(String, SecretString)>,
+    /// Ed25519 keys signing access tokens (EdDSA), newest first. Empty: HS256 with the JWT
+    /// secret.
+    pub(crate) ed25519_keys: Vec<crate::auth::tokens::Ed25519Key>,
     /// Issuer shown in authenticator apps (defaults to `mail.app_name`).
     pub two_factor_issuer: Option<String>,
+    /// Cross-origin access (off by default).
+    pub cors: CorsConfig,
+    /// `Strict-Transport-Security` max-age to send (only behind HTTPS); `None` sends none.
+    pub hsts_max_age: Option<Duration>,
     /// Lifetime of a login's second-factor challenge (5 minutes).
     pub two_factor_challenge_ttl: Duration,
     /// How many backup codes enabling two-factor hands out (10).
@@ -192,7 +223,10 @@ impl fmt::Debug for Config {
                     .map(|(id, _)| format!("{id}: [REDACTED]"))
                     .collect::<Vec<_>>(),
             )
+            .field("ed25519_keys", &self.ed25519_keys)
             .field("two_factor_issuer", &self.two_factor_issuer)
+            .field("cors", &self.cors)
+            .field("hsts_max_age", &self.hsts_max_age)
             .finish_non_exhaustive()
     }
 }
@@ -220,7 +254,10 @@ impl Config {
                 session_touch_interval: Duration::minutes(1),
                 rate_limits: crate::ratelimit::RateLimitConfig::default(),
                 encryption_keys: Vec::new(),
+                ed25519_keys: Vec::new(),
                 two_factor_issuer: None,
+                cors: CorsConfig::default(),
+                hsts_max_age: None,
                 two_factor_challenge_ttl: Duration::minutes(5),
                 backup_code_count: 10,
             },
@@ -305,6 +342,10 @@ impl ConfigBuilder {
         session_touch_interval: Duration);
     setter!(/// Rate limits and trusted proxies.
         rate_limits: crate::ratelimit::RateLimitConfig);
+    setter!(/// Cross-origin access.
+        cors: CorsConfig);
+    setter!(/// `Strict-Transport-Security` max-age (only when served over HTTPS).
+        hsts_max_age: Option<Duration>);
     setter!(/// Lifetime of a second-factor login challenge.
         two_factor_challenge_ttl: Duration);
     setter!(/// Backup codes handed out when two-factor is enabled.
@@ -313,6 +354,14 @@ impl ConfigBuilder {
     /// Issuer shown in authenticator apps.
     pub fn two_factor_issuer(mut self, issuer: impl Into<String>) -> Self {
         self.config.two_factor_issuer = Some(issuer.into());
+        self
+    }
+
+    /// Signs access tokens with EdDSA (Ed25519) instead of HS256. The first key added signs;
+    /// every key added verifies (rotation), and all are published at
+    /// `/.well-known/jwks.json`. Key ids must be unique.
+    pub fn ed25519_key(mut self, key: crate::auth::tokens::Ed25519Key) -> Self {
+        self.config.ed25519_keys.push(key);
         self
     }
 
@@ -365,6 +414,21 @@ impl ConfigBuilder {
                     &format!("{id}: must be at least {MIN_SECRET_LEN} bytes"),
                 );
             }
+        }
+        let mut kids = std::collections::HashSet::new();
+        for key in &c.ed25519_keys {
+            if key.kid().is_empty() || !kids.insert(key.kid().to_owned()) {
+                return bad(
+                    "ed25519 key id",
+                    &format!("{:?} is empty or repeated", key.kid()),
+                );
+            }
+        }
+        if c.cors.allow_credentials && c.cors.allowed_origins.iter().any(|o| o == "*") {
+            return bad(
+                "cors",
+                "credentials cannot be allowed for every origin ('*')",
+            );
         }
         if c.two_factor_challenge_ttl <= Duration::ZERO {
             return bad("two_factor_challenge_ttl", "must be positive");

@@ -80,12 +80,21 @@ impl UserManagerBuilder {
             .ok_or_else(|| Error::internal("UserManager needs a store"))?;
         let config = self.config;
         let hasher = PasswordHasher::new(&config.hashing)?;
-        let tokens = TokenIssuer::hs256(
-            config.jwt_secret_bytes(),
-            &config.issuer,
-            &config.audience,
-            config.access_token_ttl,
-        );
+        let tokens = if config.ed25519_keys.is_empty() {
+            TokenIssuer::hs256(
+                config.jwt_secret_bytes(),
+                &config.issuer,
+                &config.audience,
+                config.access_token_ttl,
+            )
+        } else {
+            TokenIssuer::ed25519(
+                &config.ed25519_keys,
+                &config.issuer,
+                &config.audience,
+                config.access_token_ttl,
+            )?
+        };
         let sealing = SealingKey::derive(config.jwt_secret_bytes(), "outbox");
         Ok(UserManager {
             inner: Arc::new(Inner {
@@ -196,6 +205,11 @@ impl UserManager {
     }
 
     /// Tells this instance's outbox worker that mail is waiting.
+    /// The public keys verifying access tokens, as a JWK set (empty for HS256).
+    pub fn jwks(&self) -> &serde_json::Value {
+        self.inner.tokens.jwks()
+    }
+
     pub(crate) fn wake_mail(&self) {
         self.inner.mail_wake.notify_one();
     }

@@ -43,6 +43,12 @@ impl Api {
                 json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "uptimeSeconds": self.started.elapsed().as_secs()}),
             )),
             Endpoint::Live => Ok(ApiResponse::success(200, "OK", json!({"status": "alive"}))),
+            Endpoint::Jwks => {
+                // A plain JWK set, not the envelope: JWT libraries read this document as is.
+                let mut response = ApiResponse::json(200, m.jwks());
+                response.push_header("cache-control", "public, max-age=300");
+                Ok(response)
+            }
             Endpoint::Ready => {
                 m.ping().await?;
                 Ok(ApiResponse::success(

@@ -22,7 +22,7 @@ use std::time::Instant;
 /// Base path of the versioned API.
 pub const API_PREFIX: &str = "/api/v1";
 /// Root-level paths served by the API besides [`API_PREFIX`] (health probes).
-pub const ROOT_PATHS: &[&str] = &["/health", "/ready", "/live"];
+pub const ROOT_PATHS: &[&str] = &["/health", "/ready", "/live", "/.well-known/jwks.json"];
 
 /// The HTTP API over a [`UserManager`]. Cheap to clone.
 #[derive(Clone)]
@@ -92,7 +92,9 @@ impl Api {
 
     /// The enveloped response for an error raised in the adapter (e.g. a body over the limit).
     pub fn error_response(&self, err: &Error) -> ApiResponse {
-        finish(ApiResponse::error(err), &uuid::Uuid::new_v4().to_string())
+        let mut response = finish(ApiResponse::error(err), &uuid::Uuid::new_v4().to_string());
+        self.security_headers(&mut response);
+        response
     }
 
     /// The enveloped 404 for paths outside the API (for a host app's fallback).
@@ -102,6 +104,88 @@ impl Api {
 
     /// Handles one request.
     pub async fn handle(&self, req: ApiRequest) -> ApiResponse {
+        let origin = req.header_value("origin").map(str::to_owned);
+        let preflight =
+            req.method == "OPTIONS" && req.header_value("access-control-request-method").is_some();
+        let mut response = if preflight {
+            self.preflight(&req)
+        } else {
+            self.route(req).await
+        };
+        self.cors_headers(&mut response, origin.as_deref(), preflight);
+        self.security_headers(&mut response);
+        response
+    }
+
+    /// A CORS preflight: 204 with the methods and headers allowed for an allowed origin, 403
+    /// otherwise (the browser then refuses the real request).
+    fn preflight(&self, req: &ApiRequest) -> ApiResponse {
+        let cors = &self.manager.config().cors;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let allowed = req.header_value("origin").and_then(|o| cors.allow(o));
+        let methods = self.router.at(&req.path).ok().map(|m| {
+            m.value
+                .iter()
+                .map(|r| r.method)
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+        let (Some(_), Some(methods)) = (allowed, methods) else {
+            return finish(ApiResponse::error(&Error::Forbidden), &request_id);
+        };
+        let mut response = ApiResponse {
+            status: 204,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        response.push_header("access-control-allow-methods", &methods);
+        response.push_header(
+            "access-control-allow-headers",
+            req.header_value("access-control-request-headers")
+                .unwrap_or("authorization, content-type"),
+        );
+        response.push_header("access-control-max-age", &cors.max_age_secs.to_string());
+        finish(response, &request_id)
+    }
+
+    fn cors_headers(&self, response: &mut ApiResponse, origin: Option<&str>, preflight: bool) {
+        let cors = &self.manager.config().cors;
+        if cors.allowed_origins.is_empty() {
+            return;
+        }
+        response.push_header("vary", "Origin");
+        let Some(allowed) = origin.and_then(|o| cors.allow(o)) else {
+            return;
+        };
+        response.push_header("access-control-allow-origin", &allowed);
+        if cors.allow_credentials {
+            response.push_header("access-control-allow-credentials", "true");
+        }
+        if !preflight {
+            response.push_header(
+                "access-control-expose-headers",
+                "x-request-id, retry-after, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset",
+            );
+        }
+    }
+
+    /// Headers that keep browsers from sniffing, framing or leaking what the API answers.
+    fn security_headers(&self, response: &mut ApiResponse) {
+        response.push_header("x-frame-options", "DENY");
+        response.push_header("referrer-policy", "no-referrer");
+        response.push_header(
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        );
+        if let Some(max_age) = self.manager.config().hsts_max_age {
+            response.push_header(
+                "strict-transport-security",
+                &format!("max-age={}; includeSubDomains", max_age.whole_seconds()),
+            );
+        }
+    }
+
+    async fn route(&self, req: ApiRequest) -> ApiResponse {
         let matched = self.router.at(&req.path).ok().map(|m| {
             let params: Vec<(String, String)> = m
                 .params
@@ -179,7 +263,7 @@ impl Api {
         if !limits.enabled
             || matches!(
                 endpoint,
-                Some(Endpoint::Health | Endpoint::Ready | Endpoint::Live)
+                Some(Endpoint::Health | Endpoint::Ready | Endpoint::Live | Endpoint::Jwks)
             )
         {
             return Ok(None);
@@ -243,7 +327,9 @@ fn rate_headers(response: &mut ApiResponse, decision: &RateDecision) {
 fn finish(mut response: ApiResponse, request_id: &str) -> ApiResponse {
     response.push_header("x-request-id", request_id);
     response.push_header("x-content-type-options", "nosniff");
-    // Bodies carry tokens and personal data: never cache them.
-    response.push_header("cache-control", "no-store");
+    // Bodies carry tokens and personal data: never cache them (unless the endpoint said so).
+    if response.header_value("cache-control").is_none() {
+        response.push_header("cache-control", "no-store");
+    }
     response
 }

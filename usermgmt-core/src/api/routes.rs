@@ -9,6 +9,7 @@ pub enum Endpoint {
     Health,
     Ready,
     Live,
+    Jwks,
     Register,
     Login,
     Logout,
@@ -82,6 +83,13 @@ pub const ROUTES: &[Route] = &[
         "Readiness: storage answers",
     ),
     route("GET", "/live", E::Live, false, "Liveness probe"),
+    route(
+        "GET",
+        "/.well-known/jwks.json",
+        E::Jwks,
+        false,
+        "Public keys verifying access tokens (EdDSA)",
+    ),
     route(
         "POST",
         "/api/v1/auth/register",

@@ -57,13 +57,94 @@ impl AccessClaims {
     }
 }
 
-/// Signs and verifies access tokens (HS256).
+/// An Ed25519 signing key with its `kid`. `Debug` shows the id only.
+#[derive(Clone)]
+pub struct Ed25519Key {
+    kid: String,
+    signing: ed25519_dalek::SigningKey,
+}
+
+impl std::fmt::Debug for Ed25519Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ed25519Key({}, [REDACTED])", self.kid)
+    }
+}
+
+impl Ed25519Key {
+    /// Reads a PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`, as
+    /// `openssl genpkey -algorithm ed25519` or `usermgmt-server generate-key` write it).
+    pub fn from_pkcs8_pem(kid: impl Into<String>, pem: &str) -> Result<Self, String> {
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(pem.trim())
+            .map_err(|_| "not a PKCS#8 PEM Ed25519 private key".to_owned())?;
+        Ok(Self {
+            kid: kid.into(),
+            signing,
+        })
+    }
+
+    /// A new random key.
+    pub fn generate(kid: impl Into<String>) -> Self {
+        let mut seed = [0u8; 32];
+        rand::fill(&mut seed);
+        Self {
+            kid: kid.into(),
+            signing: ed25519_dalek::SigningKey::from_bytes(&seed),
+        }
+    }
+
+    /// The private key as PKCS#8 PEM (to store it; handle as a secret).
+    pub fn to_pkcs8_pem(&self) -> Result<String> {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        self.signing
+            .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+            .map(|pem| pem.to_string())
+            .map_err(Error::internal)
+    }
+
+    /// The key id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public key as a JWK (RFC 8037 `OKP`).
+    pub fn public_jwk(&self) -> serde_json::Value {
+        use base64::Engine;
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(self.signing.verifying_key().to_bytes());
+        serde_json::json!({
+            "kty": "OKP", "crv": "Ed25519", "x": x, "kid": self.kid, "alg": "EdDSA", "use": "sig"
+        })
+    }
+
+    fn keys(&self) -> Result<(EncodingKey, DecodingKey)> {
+        use base64::Engine;
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let der = self.signing.to_pkcs8_der().map_err(Error::internal)?;
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(self.signing.verifying_key().to_bytes());
+        let decoding = DecodingKey::from_ed_components(&x).map_err(Error::internal)?;
+        Ok((EncodingKey::from_ed_der(der.as_bytes()), decoding))
+    }
+}
+
+/// A key that verifies tokens, found by the token header's `kid`.
+#[derive(Clone)]
+struct Verifier {
+    kid: String,
+    key: DecodingKey,
+    validation: Validation,
+}
+
+/// Signs and verifies access tokens: HS256 with the application secret by default, or EdDSA
+/// (Ed25519) with a list of keys, the first signing and all verifying (rotation: put the new
+/// key first, drop the old one once its last tokens have expired).
 #[derive(Clone)]
 pub struct TokenIssuer {
     encoding: EncodingKey,
-    decoding: DecodingKey,
     header: Header,
-    validation: Validation,
+    verifiers: Vec<Verifier>,
+    jwks: serde_json::Value,
     issuer: String,
     audience: String,
     ttl: Duration,
@@ -73,9 +154,22 @@ impl std::fmt::Debug for TokenIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenIssuer")
             .field("kid", &self.header.kid)
+            .field("alg", &self.header.alg)
             .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
+}
+
+fn validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut validation = Validation::new(alg);
+    // Time claims are checked in `verify` against the injected clock.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation
 }
 
 impl TokenIssuer {
@@ -87,24 +181,63 @@ impl TokenIssuer {
             &hex::encode(Sha256::digest([b"kid:".as_slice(), secret].concat()))[..16]
         );
         let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(kid);
-        let mut validation = Validation::new(Algorithm::HS256);
-        // Time claims are checked below against the injected clock.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
+        header.kid = Some(kid.clone());
         Self {
             encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
             header,
-            validation,
+            verifiers: vec![Verifier {
+                kid,
+                key: DecodingKey::from_secret(secret),
+                validation: validation(Algorithm::HS256, issuer, audience),
+            }],
+            // A shared secret is never published.
+            jwks: serde_json::json!({"keys": []}),
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl,
         }
+    }
+
+    /// An EdDSA issuer: `keys[0]` signs, every key verifies. Fails without keys.
+    pub fn ed25519(
+        keys: &[Ed25519Key],
+        issuer: &str,
+        audience: &str,
+        ttl: Duration,
+    ) -> Result<Self> {
+        let first = keys
+            .first()
+            .ok_or_else(|| Error::internal("EdDSA signing needs at least one key"))?;
+        let (encoding, _) = first.keys()?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(first.kid.clone());
+        let verifiers = keys
+            .iter()
+            .map(|k| {
+                Ok(Verifier {
+                    kid: k.kid.clone(),
+                    key: k.keys()?.1,
+                    validation: validation(Algorithm::EdDSA, issuer, audience),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let jwks = serde_json::json!({
+            "keys": keys.iter().map(Ed25519Key::public_jwk).collect::<Vec<_>>()
+        });
+        Ok(Self {
+            encoding,
+            header,
+            verifiers,
+            jwks,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            ttl,
+        })
+    }
+
+    /// The public keys as a JWK set (`{"keys": []}` for HS256, whose key is secret).
+    pub fn jwks(&self) -> &serde_json::Value {
+        &self.jwks
     }
 
     /// Lifetime of the tokens this issuer makes.
@@ -141,9 +274,16 @@ impl TokenIssuer {
         Ok((token, claims))
     }
 
-    /// Checks signature, issuer, audience and time claims.
+    /// Checks signature (with the key its `kid` names), issuer, audience and time claims.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims> {
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Error::InvalidAccessToken)?;
+        let verifier = match header.kid.as_deref() {
+            Some(kid) => self.verifiers.iter().find(|v| v.kid == kid),
+            None if self.verifiers.len() == 1 => self.verifiers.first(),
+            None => None,
+        }
+        .ok_or(Error::InvalidAccessToken)?;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &verifier.key, &verifier.validation)
             .map_err(|_| Error::InvalidAccessToken)?;
         let claims = data.claims;
         let now = now.unix_timestamp();
@@ -181,6 +321,67 @@ mod tests {
             last_login_at: None,
             roles: vec!["user".into()],
         }
+    }
+
+    #[test]
+    fn eddsa_keys_sign_rotate_and_publish_a_jwks() {
+        let clock = MockClock::starting_now();
+        let old = Ed25519Key::generate("2026-a");
+        let new = Ed25519Key::from_pkcs8_pem(
+            "2026-b",
+            &Ed25519Key::generate("x").to_pkcs8_pem().unwrap(),
+        )
+        .unwrap();
+        let before = TokenIssuer::ed25519(
+            std::slice::from_ref(&old),
+            "iss",
+            "aud",
+            Duration::minutes(15),
+        )
+        .unwrap();
+        let (old_token, _) = before
+            .issue(&user(), Uuid::now_v7(), clock.now(), None, None)
+            .unwrap();
+        let rotated = TokenIssuer::ed25519(
+            &[new.clone(), old.clone()],
+            "iss",
+            "aud",
+            Duration::minutes(15),
+        )
+        .unwrap();
+        let (new_token, claims) = rotated
+            .issue(&user(), Uuid::now_v7(), clock.now(), None, None)
+            .unwrap();
+        let header = jsonwebtoken::decode_header(&new_token).unwrap();
+        assert_eq!(header.alg, Algorithm::EdDSA);
+        assert_eq!(header.kid.as_deref(), Some("2026-b"));
+        assert_eq!(rotated.verify(&new_token, clock.now()).unwrap(), claims);
+        assert!(
+            rotated.verify(&old_token, clock.now()).is_ok(),
+            "old key still verifies"
+        );
+        assert!(
+            before.verify(&new_token, clock.now()).is_err(),
+            "unknown kid"
+        );
+        let jwks = rotated.jwks();
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(jwks["keys"][0]["kid"], "2026-b");
+        // A standard consumer: a decoding key built from the published JWK alone.
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwks["keys"][0].clone()).unwrap();
+        let key = DecodingKey::from_jwk(&jwk).unwrap();
+        let mut v = Validation::new(Algorithm::EdDSA);
+        v.set_audience(&["aud"]);
+        v.validate_exp = false;
+        assert!(jsonwebtoken::decode::<AccessClaims>(&new_token, &key, &v).is_ok());
+        // An HS256 token (alg confusion) is refused by an EdDSA issuer.
+        let hs = TokenIssuer::hs256(&[7u8; 32], "iss", "aud", Duration::minutes(15));
+        let (hs_token, _) = hs
+            .issue(&user(), Uuid::now_v7(), clock.now(), None, None)
+            .unwrap();
+        assert!(rotated.verify(&hs_token, clock.now()).is_err());
+        assert!(!format!("{new:?}").contains("PRIVATE"));
+        assert!(Ed25519Key::from_pkcs8_pem("k", "not a key").is_err());
     }
 
     /// Guards the jsonwebtoken backend trap: with no crypto backend it compiles and panics here.

@@ -11,12 +11,14 @@ use std::sync::Arc;
 /// The secret every test manager signs with.
 pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
-/// The configuration of every test manager. The ONE place tests lower the Argon2 cost.
+/// The builder of every test configuration. The ONE place tests lower the Argon2 cost.
+pub fn test_config_builder() -> crate::config::ConfigBuilder {
+    Config::builder(TEST_JWT_SECRET).hashing(HashingConfig::insecure_fast_for_tests())
+}
+
+/// The configuration of every test manager.
 pub fn test_config() -> Config {
-    Config::builder(TEST_JWT_SECRET)
-        .hashing(HashingConfig::insecure_fast_for_tests())
-        .build()
-        .expect("test config is valid")
+    test_config_builder().build().expect("test config is valid")
 }
 
 /// A manager over a store, with handles on its clock and mailbox.

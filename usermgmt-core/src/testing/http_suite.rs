@@ -61,10 +61,16 @@ pub trait TestServer {
     async fn send(&self, request: TestRequest) -> TestResponse;
 }
 
+/// Mounts an API in the adapter under test.
+type ServerFactory =
+    Arc<dyn Fn(crate::api::Api) -> std::pin::Pin<Box<dyn Future<Output = Box<dyn TestServer>>>>>;
+
 /// One case's world: the test app and the framework server in front of it.
 pub struct HttpCtx {
     pub app: TestApp,
     pub server: Box<dyn TestServer>,
+    store: Arc<dyn Store>,
+    make_server: ServerFactory,
 }
 
 impl HttpCtx {
@@ -72,13 +78,32 @@ impl HttpCtx {
     pub async fn start<S, F, Fut>(store: S, make_server: F) -> Option<Self>
     where
         S: Future<Output = Option<Arc<dyn Store>>>,
-        F: FnOnce(crate::api::Api) -> Fut,
-        Fut: Future<Output = Box<dyn TestServer>>,
+        F: Fn(crate::api::Api) -> Fut + 'static,
+        Fut: Future<Output = Box<dyn TestServer>> + 'static,
     {
         let store = store.await?;
-        let app = TestApp::new(store);
+        let make_server: ServerFactory = Arc::new(move |api| Box::pin(make_server(api)));
+        let app = TestApp::new(store.clone());
         let server = make_server(app.api.clone()).await;
-        Some(Self { app, server })
+        Some(Self {
+            app,
+            server,
+            store,
+            make_server,
+        })
+    }
+
+    /// Another app with `config` over the same store, mounted in the same adapter (cases
+    /// that need a non-default configuration, or two instances on one database).
+    pub async fn with_config(&self, config: crate::Config) -> Self {
+        let app = TestApp::with_config(self.store.clone(), config);
+        let server = (self.make_server)(app.api.clone()).await;
+        Self {
+            app,
+            server,
+            store: self.store.clone(),
+            make_server: self.make_server.clone(),
+        }
     }
 
     pub async fn request(
@@ -1649,6 +1674,218 @@ pub async fn two_factor_backup_codes_and_lockout(cx: &HttpCtx) {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
+// --- signing keys ---------------------------------------------------------------------------
+
+/// With Ed25519 keys, access tokens are EdDSA JWTs whose `kid` names a key published at
+/// `/.well-known/jwks.json`; a rotation keeps old tokens valid; HS256 publishes no key.
+pub async fn eddsa_tokens_verify_against_the_jwks(cx: &HttpCtx) {
+    use crate::auth::tokens::{AccessClaims, Ed25519Key};
+    let r = cx.get("/.well-known/jwks.json", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json(),
+        json!({"keys": []}),
+        "a shared secret is never published"
+    );
+
+    let first = Ed25519Key::generate("key-1");
+    let eddsa = cx
+        .with_config(
+            super::test_config_builder()
+                .ed25519_key(first.clone())
+                .build()
+                .unwrap(),
+        )
+        .await;
+    eddsa.register_verified("eddie").await;
+    let (access, _) = eddsa.login("eddie", PASSWORD).await;
+    let jwks = eddsa.get("/.well-known/jwks.json", None).await;
+    assert_eq!(jwks.status, 200);
+    assert!(jwks.header("cache-control").is_some());
+    let jwks = jwks.json();
+    assert_eq!(jwks["keys"][0]["kty"], "OKP");
+    assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
+    assert!(jwks["keys"][0].get("d").is_none(), "no private part");
+    let header = jsonwebtoken::decode_header(&access).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
+    assert_eq!(header.kid.as_deref(), Some("key-1"));
+    // A relying party with nothing but the JWKS verifies the token.
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwks["keys"][0].clone()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.set_audience(&["usermgmt"]);
+    validation.set_issuer(&["usermgmt"]);
+    let claims = jsonwebtoken::decode::<AccessClaims>(
+        &access,
+        &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(),
+        &validation,
+    )
+    .expect("verifies with the published key")
+    .claims;
+    assert_eq!(claims.username, "eddie");
+    assert_eq!(
+        eddsa
+            .get("/api/v1/users/profile", Some(&access))
+            .await
+            .status,
+        200
+    );
+    // The default (HS256) instance refuses the EdDSA token.
+    assert_error(
+        &cx.get("/api/v1/users/profile", Some(&access)).await,
+        401,
+        "INVALID_TOKEN",
+    );
+
+    // Rotation: a new key signs, the old one still verifies until its tokens expire.
+    let rotated = cx
+        .with_config(
+            super::test_config_builder()
+                .ed25519_key(Ed25519Key::generate("key-2"))
+                .ed25519_key(first)
+                .build()
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        rotated
+            .get("/api/v1/users/profile", Some(&access))
+            .await
+            .status,
+        200
+    );
+    let (fresh, _) = rotated.login("eddie", PASSWORD).await;
+    assert_eq!(
+        jsonwebtoken::decode_header(&fresh).unwrap().kid.as_deref(),
+        Some("key-2")
+    );
+    let kids: Vec<_> = rotated.get("/.well-known/jwks.json", None).await.json()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kids, ["key-2", "key-1"]);
+}
+
+// --- browser-facing headers ---------------------------------------------------------------
+
+/// A CORS preflight for `POST /auth/login` from `origin`.
+async fn preflight(cx: &HttpCtx, origin: &str) -> TestResponse {
+    cx.server
+        .send(TestRequest {
+            method: "OPTIONS".to_owned(),
+            uri: "/api/v1/auth/login".to_owned(),
+            headers: vec![
+                ("origin".to_owned(), origin.to_owned()),
+                (
+                    "access-control-request-method".to_owned(),
+                    "POST".to_owned(),
+                ),
+                (
+                    "access-control-request-headers".to_owned(),
+                    "content-type".to_owned(),
+                ),
+            ],
+            body: Vec::new(),
+        })
+        .await
+}
+
+/// Every answer carries the security headers; CORS is off by default, and when configured
+/// answers preflights for allowed origins only and marks real answers for them.
+pub async fn security_headers_and_cors(cx: &HttpCtx) {
+    for r in [
+        cx.get("/health", None).await,
+        cx.get("/api/v1/users/profile", None).await,
+        cx.get("/api/v1/nowhere", None).await,
+        cx.raw(
+            "POST",
+            "/api/v1/auth/login",
+            Some("application/json"),
+            vec![b' '; 2 << 20],
+        )
+        .await,
+    ] {
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{}",
+            r.status
+        );
+        assert_eq!(r.header("x-frame-options"), Some("DENY"), "{}", r.status);
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+        assert!(
+            r.header("content-security-policy")
+                .is_some_and(|v| v.contains("frame-ancestors 'none'"))
+        );
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        assert!(
+            r.header("access-control-allow-origin").is_none(),
+            "CORS is off by default"
+        );
+        assert!(r.header("strict-transport-security").is_none());
+    }
+    assert_error(
+        &preflight(cx, "https://app.example.com").await,
+        403,
+        "FORBIDDEN",
+    );
+
+    let browser = cx
+        .with_config(
+            super::test_config_builder()
+                .cors(crate::config::CorsConfig {
+                    allowed_origins: vec!["https://app.example.com".to_owned()],
+                    allow_credentials: true,
+                    max_age_secs: 600,
+                })
+                .hsts_max_age(Some(Duration::days(365)))
+                .build()
+                .unwrap(),
+        )
+        .await;
+    let r = preflight(&browser, "https://app.example.com").await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(r.header("access-control-allow-methods"), Some("POST"));
+    assert_eq!(
+        r.header("access-control-allow-headers"),
+        Some("content-type")
+    );
+    assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
+    assert_eq!(r.header("access-control-max-age"), Some("600"));
+    let r = preflight(&browser, "https://evil.example.net").await;
+    assert_error(&r, 403, "FORBIDDEN");
+    assert!(r.header("access-control-allow-origin").is_none());
+
+    let r = browser
+        .server
+        .send(TestRequest {
+            method: "GET".to_owned(),
+            uri: "/api/v1/auth/check-username?username=somebody".to_owned(),
+            headers: vec![("origin".to_owned(), "https://app.example.com".to_owned())],
+            body: Vec::new(),
+        })
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert!(
+        r.header("access-control-expose-headers")
+            .is_some_and(|h| h.contains("x-ratelimit-remaining"))
+    );
+    assert_eq!(r.header("vary"), Some("Origin"));
+    assert_eq!(
+        r.header("strict-transport-security"),
+        Some("max-age=31536000; includeSubDomains")
+    );
+}
+
 /// Instantiates every HTTP case as its own test for one adapter and one store.
 ///
 /// `$test_attr`: the async test attribute of the adapter's runtime (e.g. `tokio::test`).
@@ -1680,6 +1917,8 @@ macro_rules! http_conformance_tests {
                 rate_limits_answer_429_with_headers,
                 two_factor_login_with_totp,
                 two_factor_backup_codes_and_lockout,
+                eddsa_tokens_verify_against_the_jwks,
+                security_headers_and_cors,
             );
         }
     };

@@ -8,4 +8,4 @@ pub mod http_suite;
 pub mod smtp;
 pub mod store_suite;
 
-pub use harness::{TEST_JWT_SECRET, TestApp, test_config};
+pub use harness::{TEST_JWT_SECRET, TestApp, test_config, test_config_builder};
