@@ -135,7 +135,8 @@ impl ApiResponse {
             Error::RateLimited { retry_after_secs } => {
                 response.push_header("retry-after", &retry_after_secs.to_string())
             }
-            Error::MethodNotAllowed => {}
+            // SPEC §2: every 401 names the scheme, whatever made the credentials fail.
+            _ if status == 401 => response.push_header("www-authenticate", "Bearer"),
             _ => {}
         }
         response

@@ -455,14 +455,41 @@ impl UserManager {
         let session_id = Uuid::now_v7();
         let refresh = RefreshToken::generate();
         let device = DeviceInfo::from_user_agent(client.user_agent.as_deref());
-        let audit = self.audit(
+        let mut effects = Effects::audit(self.audit(
             "USER_LOGIN",
             Some(user.id),
             Some(user.id),
             "session",
             client,
             json!({"sessionId": session_id, "device": device.label()}),
-        );
+        ));
+        let seen = self
+            .inner
+            .store
+            .client_seen_before(user.id, client.ip.as_deref(), client.user_agent.as_deref())
+            .await?;
+        if seen == Some(false) {
+            let ip = client.ip.clone().unwrap_or_else(|| "unknown".to_owned());
+            let when = now.format(&Rfc3339).unwrap_or_default();
+            let mail = templates::new_login(
+                &self.inner.config.mail,
+                &user.email,
+                &display_name(&user),
+                &device.label(),
+                &ip,
+                &when,
+            );
+            effects = effects
+                .with_audit(self.audit(
+                    "LOGIN_ALERT",
+                    None,
+                    Some(user.id),
+                    "session",
+                    client,
+                    json!({"sessionId": session_id, "device": device.label(), "newDevice": true}),
+                ))
+                .with_mail(self.outbox("new_login", &mail)?);
+        }
         self.inner
             .store
             .start_session(
@@ -477,9 +504,12 @@ impl UserManager {
                     refresh_digest: refresh.digest(),
                 },
                 rehash,
-                Effects::audit(audit),
+                effects,
             )
             .await?;
+        if seen == Some(false) {
+            self.wake_mail();
+        }
         let (access_token, _) = self
             .inner
             .tokens

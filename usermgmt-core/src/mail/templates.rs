@@ -139,6 +139,28 @@ pub(crate) fn account_locked(config: &MailConfig, to: &str, name: &str, until: &
     )
 }
 
+/// A login from a device or address not seen before for the account.
+pub(crate) fn new_login(
+    config: &MailConfig,
+    to: &str,
+    name: &str,
+    device: &str,
+    ip: &str,
+    when: &str,
+) -> Email {
+    render(
+        config,
+        to,
+        "new sign-in to your account",
+        name,
+        &[
+            format!("Your account was signed in to from {device} (address {ip}) at {when}."),
+            "If this was you, there is nothing to do. If not, change your password at once and review your sessions.".to_owned(),
+        ],
+        None,
+    )
+}
+
 /// Two-factor was turned on or off, or its backup codes were replaced.
 pub(crate) fn two_factor_changed(config: &MailConfig, to: &str, name: &str, what: &str) -> Email {
     render(

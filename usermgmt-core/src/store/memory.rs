@@ -580,6 +580,26 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn client_seen_before(
+        &self,
+        user_id: Uuid,
+        ip_address: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<Option<bool>> {
+        let st = self.lock();
+        let mut sessions = st
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user_id)
+            .peekable();
+        if sessions.peek().is_none() {
+            return Ok(None);
+        }
+        Ok(Some(sessions.any(|s| {
+            s.ip_address.as_deref() == ip_address && s.user_agent.as_deref() == user_agent
+        })))
+    }
+
     async fn session_with_user(
         &self,
         session_id: Uuid,

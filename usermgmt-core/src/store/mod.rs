@@ -599,6 +599,14 @@ pub trait Store: Send + Sync + 'static {
 
     // --- sessions ----------------------------------------------------------------------------
 
+    /// Whether the user logged in before from this IP with this User-Agent: `None` when the
+    /// user never had a session (a first login alerts nobody), else `Some(seen)`.
+    async fn client_seen_before(
+        &self,
+        user_id: Uuid,
+        ip_address: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<Option<bool>>;
     /// The session and its user, for authenticating a request.
     async fn session_with_user(
         &self,

@@ -858,6 +858,26 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn client_seen_before(
+                &self,
+                user_id: Uuid,
+                ip_address: Option<&str>,
+                user_agent: Option<&str>,
+            ) -> Result<Option<bool>> {
+                // COALESCE: NULL-safe equality both dialects share.
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS sessions,                      COALESCE(SUM(CASE WHEN COALESCE(ip_address, '') = COALESCE($2, '')                        AND COALESCE(user_agent, '') = COALESCE($3, '') THEN 1 ELSE 0 END), 0)                        AS matching                      FROM sessions WHERE user_id = $1",
+                )
+                .bind(user_id)
+                .bind(ip_address)
+                .bind(user_agent)
+                .fetch_one(&self.pool)
+                .await?;
+                let sessions: i64 = row.try_get("sessions")?;
+                let matching: i64 = row.try_get("matching")?;
+                Ok((sessions > 0).then_some(matching > 0))
+            }
+
             async fn session_with_user(
                 &self,
                 session_id: Uuid,

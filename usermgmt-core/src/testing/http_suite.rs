@@ -1886,6 +1886,36 @@ pub async fn security_headers_and_cors(cx: &HttpCtx) {
     );
 }
 
+/// A login from a new device or address raises a LOGIN_ALERT (audit row and mail); a known
+/// one and the very first login do not.
+pub async fn new_device_logins_raise_an_alert(cx: &HttpCtx) {
+    let email = cx.register_verified("alert").await;
+    let login_from = |agent: &'static str| {
+        cx.server.send(TestRequest {
+            method: "POST".to_owned(),
+            uri: "/api/v1/auth/login".to_owned(),
+            headers: vec![
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("user-agent".to_owned(), agent.to_owned()),
+            ],
+            body: serde_json::to_vec(&json!({"identifier": "alert", "password": PASSWORD}))
+                .unwrap(),
+        })
+    };
+    let alerts = |actions: Vec<String>| actions.iter().filter(|a| *a == "LOGIN_ALERT").count();
+    assert_eq!(login_from("Firefox-like/1.0").await.status, 200);
+    assert_eq!(alerts(cx.audit_actions(&email).await), 0, "the first login");
+    assert_eq!(login_from("Firefox-like/1.0").await.status, 200);
+    assert_eq!(alerts(cx.audit_actions(&email).await), 0, "a known device");
+    assert_eq!(login_from("curl/8.5.0").await.status, 200);
+    assert_eq!(alerts(cx.audit_actions(&email).await), 1, "a new device");
+    cx.app.deliver_mail().await;
+    let mail = cx.app.mailer.last_to(&email).expect("alert mail");
+    assert!(mail.subject.contains("new sign-in"), "{}", mail.subject);
+    let device = crate::domain::DeviceInfo::from_user_agent(Some("curl/8.5.0")).label();
+    assert!(mail.text.contains(&device), "{device}: {}", mail.text);
+}
+
 /// Instantiates every HTTP case as its own test for one adapter and one store.
 ///
 /// `$test_attr`: the async test attribute of the adapter's runtime (e.g. `tokio::test`).
@@ -1919,6 +1949,7 @@ macro_rules! http_conformance_tests {
                 two_factor_backup_codes_and_lockout,
                 eddsa_tokens_verify_against_the_jwks,
                 security_headers_and_cors,
+                new_device_logins_raise_an_alert,
             );
         }
     };

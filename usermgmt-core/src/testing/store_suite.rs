@@ -2609,6 +2609,49 @@ pub async fn one_time_tokens_of_any_purpose_are_used_once(store: Arc<dyn Store>)
     );
 }
 
+/// A client is "seen" when an earlier session of the user had the same IP and User-Agent.
+pub async fn clients_seen_before_are_recognised(store: Arc<dyn Store>) {
+    let ann = create(&*store, "ann").await;
+    let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+    assert_eq!(
+        store
+            .client_seen_before(ann.id, Some("198.51.100.4"), Some(ua))
+            .await
+            .unwrap(),
+        None,
+        "no session yet"
+    );
+    let s = open_session(&*store, ann.id, "r1", t0(), mins(60)).await;
+    store
+        .revoke_session(ann.id, s, secs(1), Effects::none())
+        .await
+        .unwrap();
+    let seen = |ip: Option<&'static str>, ua: Option<&'static str>| {
+        let store = store.clone();
+        async move { store.client_seen_before(ann.id, ip, ua).await.unwrap() }
+    };
+    assert_eq!(
+        seen(Some("198.51.100.4"), Some(ua)).await,
+        Some(true),
+        "ended sessions count"
+    );
+    assert_eq!(seen(Some("203.0.113.1"), Some(ua)).await, Some(false));
+    assert_eq!(
+        seen(Some("198.51.100.4"), Some("curl/8.0")).await,
+        Some(false)
+    );
+    assert_eq!(seen(None, None).await, Some(false));
+    let bob = create(&*store, "bob").await;
+    assert_eq!(
+        store
+            .client_seen_before(bob.id, Some("198.51.100.4"), Some(ua))
+            .await
+            .unwrap(),
+        None,
+        "another user's sessions do not count"
+    );
+}
+
 /// Instantiates every store case as its own test for one store.
 ///
 /// `$store`: an `async` block yielding `Option<Arc<dyn Store>>` (`None` skips the case, e.g. when
@@ -2651,6 +2694,7 @@ macro_rules! store_conformance_tests {
                 totp_steps_are_accepted_once,
                 backup_codes_are_single_use_and_replaceable,
                 one_time_tokens_of_any_purpose_are_used_once,
+                clients_seen_before_are_recognised,
             );
         }
     };
