@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod mail;
 mod manager;
+pub mod notifications;
 pub mod profile;
 pub mod ratelimit;
 pub mod secret;

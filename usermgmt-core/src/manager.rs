@@ -165,6 +165,27 @@ impl UserManager {
 
     // --- helpers shared by the services --------------------------------------------------
 
+    /// An in-app notification for `user`, stamped now (written as an effect of the change).
+    pub(crate) fn notification(
+        &self,
+        user: Uuid,
+        kind: crate::store::NotificationType,
+        title: &str,
+        message: &str,
+        data: serde_json::Value,
+    ) -> crate::store::NotificationRecord {
+        crate::store::NotificationRecord {
+            id: Uuid::now_v7(),
+            user_id: user,
+            kind: kind.as_str().to_owned(),
+            title: title.to_owned(),
+            message: message.to_owned(),
+            data,
+            read_at: None,
+            created_at: self.now(),
+        }
+    }
+
     /// An audit row stamped now.
     pub(crate) fn audit(
         &self,

@@ -124,6 +124,20 @@ impl UserManager {
         self.outbox("two_factor_changed", &mail)
     }
 
+    fn two_factor_notice(
+        &self,
+        user_id: uuid::Uuid,
+        what: &str,
+    ) -> crate::store::NotificationRecord {
+        self.notification(
+            user_id,
+            crate::store::NotificationType::SecurityAlert,
+            "Two-factor authentication changed",
+            &format!("Two-factor authentication: {what}."),
+            json!({"change": what}),
+        )
+    }
+
     /// New backup codes and the digests to store.
     fn new_backup_codes(&self) -> (BackupCodes, Vec<TokenDigest>) {
         let codes = totp::generate_backup_codes(self.inner.config.backup_code_count);
@@ -252,7 +266,8 @@ impl UserManager {
             client,
             json!({"backupCodes": digests.len()}),
         ))
-        .with_mail(self.two_factor_mail(user, "enabled")?);
+        .with_mail(self.two_factor_mail(user, "enabled")?)
+        .with_notification(self.two_factor_notice(user.id, "enabled"));
         self.inner
             .store
             .enable_two_factor(user.id, step, digests, self.now(), effects)
@@ -311,7 +326,8 @@ impl UserManager {
             client,
             json!({}),
         ))
-        .with_mail(self.two_factor_mail(user, "disabled")?);
+        .with_mail(self.two_factor_mail(user, "disabled")?)
+        .with_notification(self.two_factor_notice(user.id, "disabled"));
         self.inner
             .store
             .disable_two_factor(user.id, self.now(), effects)
@@ -366,7 +382,8 @@ impl UserManager {
             client,
             json!({"backupCodes": digests.len()}),
         ))
-        .with_mail(self.two_factor_mail(user, "new backup codes")?);
+        .with_mail(self.two_factor_mail(user, "new backup codes")?)
+        .with_notification(self.two_factor_notice(user.id, "new backup codes"));
         self.inner
             .store
             .replace_backup_codes(user.id, digests, self.now(), effects)

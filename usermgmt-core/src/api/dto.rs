@@ -384,3 +384,36 @@ impl SessionDto {
         }
     }
 }
+
+/// An in-app notification.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct NotificationDto {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub message: String,
+    pub data: serde_json::Value,
+    pub read: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub read_at: Option<Timestamp>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: Timestamp,
+}
+
+impl From<&crate::store::NotificationRecord> for NotificationDto {
+    fn from(n: &crate::store::NotificationRecord) -> Self {
+        Self {
+            id: n.id,
+            kind: n.kind.clone(),
+            title: n.title.clone(),
+            message: n.message.clone(),
+            data: n.data.clone(),
+            read: n.read_at.is_some(),
+            read_at: n.read_at,
+            created_at: n.created_at,
+        }
+    }
+}

@@ -103,6 +103,63 @@ impl Api {
                     .await?;
                 Ok(login_success(&success))
             }
+            Endpoint::ListNotifications => {
+                let auth = self.auth(ctx).await?;
+                let page = ctx.page()?;
+                let unread_only = ctx.flag("unreadOnly")?;
+                let found = m.notifications(&auth, unread_only, page).await?;
+                let items: Vec<NotificationDto> =
+                    found.items.iter().map(NotificationDto::from).collect();
+                Ok(ApiResponse::success(
+                    200,
+                    "OK",
+                    json!({
+                        "notifications": items,
+                        "unreadCount": found.unread,
+                        "total": found.total,
+                        "page": page.page,
+                        "limit": page.limit,
+                        "totalPages": page.total_pages(found.total),
+                    }),
+                ))
+            }
+            Endpoint::MarkNotificationRead => {
+                let auth = self.auth(ctx).await?;
+                m.mark_notification_read(&auth, notification_id(ctx)?)
+                    .await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "Notification marked read",
+                    json!(null),
+                ))
+            }
+            Endpoint::MarkAllNotificationsRead => {
+                let auth = self.auth(ctx).await?;
+                let updated = m.mark_all_notifications_read(&auth).await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "All notifications marked read",
+                    json!({"updatedCount": updated}),
+                ))
+            }
+            Endpoint::DeleteNotification => {
+                let auth = self.auth(ctx).await?;
+                m.delete_notification(&auth, notification_id(ctx)?).await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "Notification deleted",
+                    json!(null),
+                ))
+            }
+            Endpoint::DeleteAllNotifications => {
+                let auth = self.auth(ctx).await?;
+                let deleted = m.delete_all_notifications(&auth).await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "All notifications deleted",
+                    json!({"deletedCount": deleted}),
+                ))
+            }
             Endpoint::TwoFactorStatus => {
                 let auth = self.auth(ctx).await?;
                 let status = m.two_factor_status(&auth).await?;
@@ -352,6 +409,13 @@ impl Api {
             }
         }
     }
+}
+
+/// The `{id}` of a notification route; a malformed id is simply not found.
+fn notification_id(ctx: &RequestContext) -> Result<Uuid> {
+    ctx.param("id")
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or(Error::NotFound("notification"))
 }
 
 fn login_success(success: &LoginSuccess) -> ApiResponse {

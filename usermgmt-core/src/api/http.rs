@@ -226,6 +226,40 @@ impl RequestContext {
             .map(|(_, v)| v.as_str())
     }
 
+    /// `?page=&limit=` (defaults 1 and 20; `limit` 1..=100), every bad value reported.
+    pub fn page(&self) -> Result<crate::store::Page> {
+        let mut errors = Vec::new();
+        let mut read = |name: &str, default: u64, max: u64| match self.query_param(name) {
+            None => default,
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if (1..=max).contains(&n) => n,
+                _ => {
+                    errors.push(crate::error::FieldError::new(
+                        name,
+                        format!("must be a whole number from 1 to {max}"),
+                    ));
+                    default
+                }
+            },
+        };
+        let page = read("page", 1, 1_000_000);
+        let limit = read("limit", 20, 100);
+        if errors.is_empty() {
+            Ok(crate::store::Page { page, limit })
+        } else {
+            Err(Error::Validation(errors))
+        }
+    }
+
+    /// A boolean query parameter (`true`/`false`/`1`/`0`), absent = `false`.
+    pub fn flag(&self, name: &str) -> Result<bool> {
+        match self.query_param(name).as_deref().map(str::trim) {
+            None | Some("") | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(_) => Err(Error::invalid(name, "must be true or false")),
+        }
+    }
+
     /// A query parameter (percent-decoded; the first occurrence).
     pub fn query_param(&self, name: &str) -> Option<String> {
         let query = self.query.as_deref()?;

@@ -37,6 +37,11 @@ pub enum Endpoint {
     TwoFactorDisable,
     TwoFactorVerify,
     TwoFactorBackupCodes,
+    ListNotifications,
+    MarkNotificationRead,
+    MarkAllNotificationsRead,
+    DeleteNotification,
+    DeleteAllNotifications,
 }
 
 /// One row of the route table.
@@ -278,6 +283,41 @@ pub const ROUTES: &[Route] = &[
         E::TwoFactorBackupCodes,
         true,
         "Replace the backup codes",
+    ),
+    route(
+        "GET",
+        "/api/v1/notifications",
+        E::ListNotifications,
+        true,
+        "The caller's notifications, newest first, with unreadCount",
+    ),
+    route(
+        "PATCH",
+        "/api/v1/notifications/{id}/read",
+        E::MarkNotificationRead,
+        true,
+        "Mark a notification read",
+    ),
+    route(
+        "PATCH",
+        "/api/v1/notifications/read-all",
+        E::MarkAllNotificationsRead,
+        true,
+        "Mark every notification read",
+    ),
+    route(
+        "DELETE",
+        "/api/v1/notifications/{id}",
+        E::DeleteNotification,
+        true,
+        "Delete a notification",
+    ),
+    route(
+        "DELETE",
+        "/api/v1/notifications",
+        E::DeleteAllNotifications,
+        true,
+        "Delete every notification",
     ),
 ];
 

@@ -6,8 +6,8 @@ use crate::mail::templates;
 use crate::manager::{ClientInfo, UserManager};
 use crate::secret::{Password, RefreshToken, ResetToken, TokenDigest, VerificationToken};
 use crate::store::{
-    DEFAULT_ROLE, Effects, NewOneTimeToken, NewSession, NewUser, PasswordChange, RefreshRotation,
-    TokenPurpose, UserRecord,
+    DEFAULT_ROLE, Effects, NewOneTimeToken, NewSession, NewUser, NotificationType, PasswordChange,
+    RefreshRotation, TokenPurpose, UserRecord,
 };
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
@@ -83,6 +83,16 @@ impl UserManager {
             &when,
         );
         self.outbox("password_changed", &email)
+    }
+
+    fn password_changed_notice(&self, user_id: Uuid) -> crate::store::NotificationRecord {
+        self.notification(
+            user_id,
+            NotificationType::PasswordChanged,
+            "Password changed",
+            "Your password was changed. If this was not you, reset it at once.",
+            json!({}),
+        )
     }
 
     /// Registers a user: validates every rule, hashes the password, stores the user with the
@@ -247,9 +257,20 @@ impl UserManager {
             client,
             json!({}),
         );
+        let notice = self.notification(
+            owner.user_id,
+            NotificationType::EmailVerified,
+            "Email verified",
+            "Your email address is confirmed.",
+            json!({}),
+        );
         self.inner
             .store
-            .verify_email(&digest, self.now(), Effects::audit(audit))
+            .verify_email(
+                &digest,
+                self.now(),
+                Effects::audit(audit).with_notification(notice),
+            )
             .await
     }
 
@@ -422,7 +443,14 @@ impl UserManager {
             client,
             json!({"until": until, "failures": lockout.max_failures}),
         ))
-        .with_mail(self.outbox("account_locked", &lock_mail)?);
+        .with_mail(self.outbox("account_locked", &lock_mail)?)
+        .with_notification(self.notification(
+            user.id,
+            NotificationType::SecurityAlert,
+            "Account locked",
+            &format!("Too many failed sign-in attempts: your account is locked until {until}."),
+            json!({"until": until, "ipAddress": client.ip}),
+        ));
         let outcome = self
             .inner
             .store
@@ -488,7 +516,14 @@ impl UserManager {
                     client,
                     json!({"sessionId": session_id, "device": device.label(), "newDevice": true}),
                 ))
-                .with_mail(self.outbox("new_login", &mail)?);
+                .with_mail(self.outbox("new_login", &mail)?)
+                .with_notification(self.notification(
+                    user.id,
+                    NotificationType::LoginAlert,
+                    "New sign-in",
+                    &format!("Signed in from {} ({ip}).", device.label()),
+                    json!({"sessionId": session_id, "device": device, "ipAddress": client.ip}),
+                ));
         }
         self.inner
             .store
@@ -567,9 +602,21 @@ impl UserManager {
                     client,
                     json!({"sessionId": session_id}),
                 );
+                let notice = self.notification(
+                    user_id,
+                    NotificationType::SecurityAlert,
+                    "Session ended for your safety",
+                    "An old sign-in token was used again, so that session was signed out everywhere. If you did not expect this, change your password.",
+                    json!({"sessionId": session_id, "ipAddress": client.ip}),
+                );
                 self.inner
                     .store
-                    .revoke_session(user_id, session_id, now, Effects::audit(audit))
+                    .revoke_session(
+                        user_id,
+                        session_id,
+                        now,
+                        Effects::audit(audit).with_notification(notice),
+                    )
                     .await?;
                 tracing::warn!(%user_id, %session_id, "refresh token reuse; session revoked");
                 Err(Error::RefreshTokenReused)
@@ -766,7 +813,8 @@ impl UserManager {
             client,
             json!({}),
         ))
-        .with_mail(self.password_changed_mail(&user)?);
+        .with_mail(self.password_changed_mail(&user)?)
+        .with_notification(self.password_changed_notice(user.id));
         self.inner
             .store
             .reset_password(&digest, change, effects)
@@ -828,7 +876,8 @@ impl UserManager {
             client,
             json!({}),
         ))
-        .with_mail(self.password_changed_mail(user)?);
+        .with_mail(self.password_changed_mail(user)?)
+        .with_notification(self.password_changed_notice(user.id));
         let revoked = self
             .inner
             .store

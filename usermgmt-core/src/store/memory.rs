@@ -48,6 +48,7 @@ struct State {
     audit: Vec<AuditEvent>,
     outbox: Vec<StoredMail>,
     two_factor: HashMap<Uuid, TwoFactorRecord>,
+    notifications: Vec<NotificationRecord>,
     /// Backup code digest -> (owner, used at).
     backup_codes: HashMap<String, (Uuid, Option<Timestamp>)>,
 }
@@ -55,6 +56,7 @@ struct State {
 impl State {
     fn apply(&mut self, effects: Effects) {
         self.audit.extend(effects.audit);
+        self.notifications.extend(effects.notifications);
         self.outbox
             .extend(effects.mail.into_iter().map(|message| StoredMail {
                 message,
@@ -763,6 +765,87 @@ impl Store for MemoryStore {
         st.profiles.entry(user_id).or_default().preferences = merged.clone();
         st.apply(effects);
         Ok(merged)
+    }
+
+    async fn notifications(
+        &self,
+        user_id: Uuid,
+        unread_only: bool,
+        offset: u64,
+        limit: u64,
+    ) -> Result<NotificationPage> {
+        let st = self.lock();
+        let mut mine: Vec<_> = st
+            .notifications
+            .iter()
+            .filter(|n| n.user_id == user_id)
+            .collect();
+        let unread = mine.iter().filter(|n| n.read_at.is_none()).count() as u64;
+        if unread_only {
+            mine.retain(|n| n.read_at.is_none());
+        }
+        mine.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        let total = mine.len() as u64;
+        let items = mine
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        Ok(NotificationPage {
+            items,
+            total,
+            unread,
+        })
+    }
+
+    async fn mark_notification_read(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let mut st = self.lock();
+        let Some(n) = st
+            .notifications
+            .iter_mut()
+            .find(|n| n.id == id && n.user_id == user_id)
+        else {
+            return Ok(false);
+        };
+        if n.read_at.is_none() {
+            n.read_at = Some(now);
+        }
+        Ok(true)
+    }
+
+    async fn mark_all_notifications_read(&self, user_id: Uuid, now: Timestamp) -> Result<u64> {
+        let mut st = self.lock();
+        let mut count = 0;
+        for n in st
+            .notifications
+            .iter_mut()
+            .filter(|n| n.user_id == user_id && n.read_at.is_none())
+        {
+            n.read_at = Some(now);
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    async fn delete_notification(&self, user_id: Uuid, id: Uuid) -> Result<bool> {
+        let mut st = self.lock();
+        let before = st.notifications.len();
+        st.notifications
+            .retain(|n| !(n.id == id && n.user_id == user_id));
+        Ok(st.notifications.len() < before)
+    }
+
+    async fn delete_all_notifications(&self, user_id: Uuid) -> Result<u64> {
+        let mut st = self.lock();
+        let before = st.notifications.len();
+        st.notifications.retain(|n| n.user_id != user_id);
+        Ok((before - st.notifications.len()) as u64)
     }
 
     async fn audit_events(&self, user_id: Option<Uuid>, limit: usize) -> Result<Vec<AuditEvent>> {

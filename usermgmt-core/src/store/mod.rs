@@ -310,6 +310,87 @@ impl fmt::Debug for OutboxMessage {
     }
 }
 
+/// A page request: `page` from 1, `limit` 1..=100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// 1-based page number.
+    pub page: u64,
+    /// Items per page.
+    pub limit: u64,
+}
+
+impl Page {
+    /// Rows to skip.
+    pub fn offset(&self) -> u64 {
+        (self.page - 1).saturating_mul(self.limit)
+    }
+
+    /// Pages needed for `total` items.
+    pub fn total_pages(&self, total: u64) -> u64 {
+        total.div_ceil(self.limit)
+    }
+}
+
+/// The kinds of in-app notification (SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum NotificationType {
+    EmailVerified,
+    PasswordChanged,
+    LoginAlert,
+    SecurityAlert,
+    AccountUpdate,
+    RoleChanged,
+    System,
+}
+
+impl NotificationType {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationType::EmailVerified => "EMAIL_VERIFIED",
+            NotificationType::PasswordChanged => "PASSWORD_CHANGED",
+            NotificationType::LoginAlert => "LOGIN_ALERT",
+            NotificationType::SecurityAlert => "SECURITY_ALERT",
+            NotificationType::AccountUpdate => "ACCOUNT_UPDATE",
+            NotificationType::RoleChanged => "ROLE_CHANGED",
+            NotificationType::System => "SYSTEM",
+        }
+    }
+}
+
+/// An in-app notification for a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationRecord {
+    /// UUID v7.
+    pub id: Uuid,
+    /// Recipient.
+    pub user_id: Uuid,
+    /// `LOGIN_ALERT`, `SECURITY_ALERT`, ... (see [`NotificationType`]).
+    pub kind: String,
+    /// Short title.
+    pub title: String,
+    /// One or two sentences.
+    pub message: String,
+    /// Facts for clients (never secrets).
+    pub data: serde_json::Value,
+    /// When the user marked it read.
+    pub read_at: Option<Timestamp>,
+    /// When it was raised.
+    pub created_at: Timestamp,
+}
+
+/// One page of a user's notifications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationPage {
+    /// The page, newest first.
+    pub items: Vec<NotificationRecord>,
+    /// How many match the filter in all.
+    pub total: u64,
+    /// How many of the user's notifications are unread.
+    pub unread: u64,
+}
+
 /// What a change writes besides itself, in the same transaction.
 #[derive(Debug, Clone, Default)]
 pub struct Effects {
@@ -317,6 +398,8 @@ pub struct Effects {
     pub audit: Vec<AuditEvent>,
     /// Outgoing mail.
     pub mail: Vec<OutboxMessage>,
+    /// In-app notifications.
+    pub notifications: Vec<NotificationRecord>,
 }
 
 impl Effects {
@@ -328,8 +411,13 @@ impl Effects {
     pub fn audit(event: AuditEvent) -> Self {
         Self {
             audit: vec![event],
-            mail: vec![],
+            ..Self::default()
         }
+    }
+    /// Adds an in-app notification.
+    pub fn with_notification(mut self, notification: NotificationRecord) -> Self {
+        self.notifications.push(notification);
+        self
     }
     /// Adds an outgoing mail.
     pub fn with_mail(mut self, mail: OutboxMessage) -> Self {
@@ -665,6 +753,26 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         effects: Effects,
     ) -> Result<serde_json::Value>;
+
+    // --- notifications -----------------------------------------------------------------------
+
+    /// A page of the user's notifications, newest first (`unread_only` filters), with totals.
+    async fn notifications(
+        &self,
+        user_id: Uuid,
+        unread_only: bool,
+        offset: u64,
+        limit: u64,
+    ) -> Result<NotificationPage>;
+    /// Marks one notification of the user read; false when it is not theirs or unknown.
+    async fn mark_notification_read(&self, user_id: Uuid, id: Uuid, now: Timestamp)
+    -> Result<bool>;
+    /// Marks every unread notification of the user read; returns how many.
+    async fn mark_all_notifications_read(&self, user_id: Uuid, now: Timestamp) -> Result<u64>;
+    /// Deletes one notification of the user; false when it is not theirs or unknown.
+    async fn delete_notification(&self, user_id: Uuid, id: Uuid) -> Result<bool>;
+    /// Deletes every notification of the user; returns how many.
+    async fn delete_all_notifications(&self, user_id: Uuid) -> Result<u64>;
 
     // --- audit -------------------------------------------------------------------------------
 

@@ -143,6 +143,20 @@ macro_rules! impl_sql_store {
             })
         }
 
+        fn notification_from_row(row: &DbRow) -> Result<NotificationRecord> {
+            let Json(data): Json<serde_json::Value> = row.try_get("data")?;
+            Ok(NotificationRecord {
+                id: row.try_get("id")?,
+                user_id: row.try_get("user_id")?,
+                kind: row.try_get("type")?,
+                title: row.try_get("title")?,
+                message: row.try_get("message")?,
+                data,
+                read_at: opt_from_ts(row.try_get("read_at")?)?,
+                created_at: from_ts(row.try_get("created_at")?)?,
+            })
+        }
+
         fn mail_from_row(row: &DbRow) -> Result<OutboxMessage> {
             Ok(OutboxMessage {
                 id: row.try_get("id")?,
@@ -173,6 +187,22 @@ macro_rules! impl_sql_store {
                 .bind(event.user_agent)
                 .bind(Json(event.details))
                 .bind(ts(event.created_at))
+                .execute(&mut **tx)
+                .await?;
+            }
+            for n in effects.notifications {
+                sqlx::query(
+                    "INSERT INTO notifications (id, user_id, type, title, message, data, \
+                     read_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(n.id)
+                .bind(n.user_id)
+                .bind(n.kind)
+                .bind(n.title)
+                .bind(n.message)
+                .bind(Json(n.data))
+                .bind(opt_ts(n.read_at))
+                .bind(ts(n.created_at))
                 .execute(&mut **tx)
                 .await?;
             }
@@ -1146,6 +1176,87 @@ macro_rules! impl_sql_store {
                 write_effects(&mut tx, effects).await?;
                 tx.commit().await?;
                 Ok(merged)
+            }
+
+            async fn notifications(
+                &self,
+                user_id: Uuid,
+                unread_only: bool,
+                offset: u64,
+                limit: u64,
+            ) -> Result<NotificationPage> {
+                let counts = sqlx::query(
+                    "SELECT COUNT(*) AS total, \
+                     COALESCE(SUM(CASE WHEN read_at IS NULL THEN 1 ELSE 0 END), 0) AS unread \
+                     FROM notifications WHERE user_id = $1",
+                )
+                .bind(user_id)
+                .fetch_one(&self.pool)
+                .await?;
+                let all: i64 = counts.try_get("total")?;
+                let unread: i64 = counts.try_get("unread")?;
+                let rows = sqlx::query(
+                    "SELECT id, user_id, type, title, message, data, read_at, created_at \
+                     FROM notifications WHERE user_id = $1 AND ($2 = FALSE OR read_at IS NULL) \
+                     ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+                )
+                .bind(user_id)
+                .bind(unread_only)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(NotificationPage {
+                    items: rows.iter().map(notification_from_row).collect::<Result<_>>()?,
+                    total: count(if unread_only { unread } else { all }),
+                    unread: count(unread),
+                })
+            }
+
+            async fn mark_notification_read(
+                &self,
+                user_id: Uuid,
+                id: Uuid,
+                now: Timestamp,
+            ) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE notifications SET read_at = COALESCE(read_at, $1) \
+                     WHERE id = $2 AND user_id = $3",
+                )
+                .bind(ts(now))
+                .bind(id)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn mark_all_notifications_read(&self, user_id: Uuid, now: Timestamp) -> Result<u64> {
+                let done = sqlx::query(
+                    "UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL",
+                )
+                .bind(ts(now))
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn delete_notification(&self, user_id: Uuid, id: Uuid) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM notifications WHERE id = $1 AND user_id = $2")
+                    .bind(id)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn delete_all_notifications(&self, user_id: Uuid) -> Result<u64> {
+                let done = sqlx::query("DELETE FROM notifications WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
             }
 
             async fn audit_events(&self, user_id: Option<Uuid>, limit: usize) -> Result<Vec<AuditEvent>> {

@@ -1916,6 +1916,188 @@ pub async fn new_device_logins_raise_an_alert(cx: &HttpCtx) {
     assert!(mail.text.contains(&device), "{device}: {}", mail.text);
 }
 
+// --- notifications --------------------------------------------------------------------------
+
+/// Events raise notifications (email verified, new sign-in, password changed, account
+/// locked); the owner pages, filters, reads and deletes them; nobody else sees them.
+pub async fn notifications_are_raised_and_managed(cx: &HttpCtx) {
+    cx.register_verified("nina").await;
+    cx.register_verified("otto").await;
+    let (access, _) = cx.login("nina", PASSWORD).await;
+    let (otto, _) = cx.login("otto", PASSWORD).await;
+    // Another device: a LOGIN_ALERT.
+    let r = cx
+        .server
+        .send(TestRequest {
+            method: "POST".to_owned(),
+            uri: "/api/v1/auth/login".to_owned(),
+            headers: vec![
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("user-agent".to_owned(), "curl/8.5.0".to_owned()),
+            ],
+            body: serde_json::to_vec(&json!({"identifier": "nina", "password": PASSWORD})).unwrap(),
+        })
+        .await;
+    assert_eq!(r.status, 200);
+    let r = cx
+        .post(
+            "/api/v1/auth/change-password",
+            Some(&access),
+            json!({"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD, "confirmPassword": NEW_PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+    assert_error(
+        &cx.get("/api/v1/notifications", None).await,
+        401,
+        "UNAUTHENTICATED",
+    );
+    let r = cx.get("/api/v1/notifications", Some(&access)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let data = r.data();
+    let kinds: Vec<&str> = data["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["PASSWORD_CHANGED", "LOGIN_ALERT", "EMAIL_VERIFIED"],
+        "newest first"
+    );
+    assert_eq!(data["unreadCount"], json!(3));
+    assert_eq!(data["total"], json!(3));
+    assert_eq!(data["page"], json!(1));
+    assert_eq!(data["limit"], json!(20));
+    assert_eq!(data["totalPages"], json!(1));
+    assert_eq!(data["notifications"][0]["read"], json!(false));
+
+    let page = cx
+        .get("/api/v1/notifications?page=2&limit=2", Some(&access))
+        .await
+        .data();
+    assert_eq!(page["notifications"].as_array().unwrap().len(), 1);
+    assert_eq!(page["totalPages"], json!(2));
+    let bad = cx
+        .get("/api/v1/notifications?page=0&limit=101", Some(&access))
+        .await;
+    assert_error(&bad, 422, "VALIDATION_ERROR");
+    assert_eq!(bad.json()["errors"].as_array().unwrap().len(), 2);
+    assert_error(
+        &cx.get("/api/v1/notifications?unreadOnly=maybe", Some(&access))
+            .await,
+        422,
+        "VALIDATION_ERROR",
+    );
+
+    let first = data["notifications"][0]["id"].as_str().unwrap().to_owned();
+    assert_error(
+        &cx.request(
+            "PATCH",
+            &format!("/api/v1/notifications/{first}/read"),
+            Some(&otto),
+            None,
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &cx.request(
+            "PATCH",
+            "/api/v1/notifications/not-a-uuid/read",
+            Some(&access),
+            None,
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    );
+    let r = cx
+        .request(
+            "PATCH",
+            &format!("/api/v1/notifications/{first}/read"),
+            Some(&access),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let unread = cx
+        .get("/api/v1/notifications?unreadOnly=true", Some(&access))
+        .await
+        .data();
+    assert_eq!(unread["unreadCount"], json!(2));
+    assert_eq!(unread["total"], json!(2));
+    assert!(
+        unread["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["id"] != json!(first))
+    );
+
+    let r = cx
+        .request(
+            "PATCH",
+            "/api/v1/notifications/read-all",
+            Some(&access),
+            None,
+        )
+        .await;
+    assert_eq!(r.data()["updatedCount"], json!(2));
+    assert_eq!(
+        cx.get("/api/v1/notifications", Some(&access)).await.data()["unreadCount"],
+        json!(0)
+    );
+
+    assert_error(
+        &cx.request(
+            "DELETE",
+            &format!("/api/v1/notifications/{first}"),
+            Some(&otto),
+            None,
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_eq!(
+        cx.request(
+            "DELETE",
+            &format!("/api/v1/notifications/{first}"),
+            Some(&access),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    let r = cx
+        .request("DELETE", "/api/v1/notifications", Some(&access), None)
+        .await;
+    assert_eq!(r.data()["deletedCount"], json!(2));
+    assert_eq!(
+        cx.get("/api/v1/notifications", Some(&access)).await.data()["total"],
+        json!(0)
+    );
+    let others = cx.get("/api/v1/notifications", Some(&otto)).await.data();
+    assert_eq!(others["total"], json!(1), "otto's own EMAIL_VERIFIED stays");
+
+    // Locking raises a SECURITY_ALERT.
+    for _ in 0..5 {
+        cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "otto", "password": "Wr0ng!pass"}),
+        )
+        .await;
+    }
+    let kinds = cx.get("/api/v1/notifications", Some(&otto)).await.data();
+    assert_eq!(kinds["notifications"][0]["type"], json!("SECURITY_ALERT"));
+}
+
 /// Instantiates every HTTP case as its own test for one adapter and one store.
 ///
 /// `$test_attr`: the async test attribute of the adapter's runtime (e.g. `tokio::test`).
@@ -1950,6 +2132,7 @@ macro_rules! http_conformance_tests {
                 eddsa_tokens_verify_against_the_jwks,
                 security_headers_and_cors,
                 new_device_logins_raise_an_alert,
+                notifications_are_raised_and_managed,
             );
         }
     };

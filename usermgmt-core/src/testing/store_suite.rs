@@ -12,8 +12,8 @@ use crate::error::{ConflictKind, Error};
 use crate::secret::TokenDigest;
 use crate::store::{
     ADMIN_ROLE, AuditEvent, DEFAULT_ROLE, Effects, LoginFailure, NewOneTimeToken, NewSession,
-    NewUser, OneTimeTokenRecord, OutboxMessage, PasswordChange, ProfileRecord, ProfileUpdate,
-    RefreshRotation, SessionRecord, Store, Timestamp, TokenPurpose, UserRecord,
+    NewUser, NotificationRecord, OneTimeTokenRecord, OutboxMessage, PasswordChange, ProfileRecord,
+    ProfileUpdate, RefreshRotation, SessionRecord, Store, Timestamp, TokenPurpose, UserRecord,
 };
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
@@ -2060,11 +2060,22 @@ pub async fn effects_are_written_with_the_change_and_only_then(store: Arc<dyn St
             Effects {
                 audit: vec![audit_1.clone(), audit_2.clone()],
                 mail: vec![mail_1.clone(), mail_2.clone()],
+                notifications: vec![notification(a, "SECURITY_ALERT", now)],
             },
         )
         .await
         .unwrap();
     assert_eq!(all_audit(store).await, vec![audit_2, audit_1]);
+    assert_eq!(
+        store
+            .notifications(a, false, 0, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1,
+        "notifications are effects too"
+    );
     assert_eq!(backlog(store).await, 2);
     let claimed: HashMap<Uuid, OutboxMessage> = store
         .claim_due_mail(now, 10, Duration::minutes(5))
@@ -2219,8 +2230,8 @@ pub async fn concurrent_claims_never_share_a_message(store: Arc<dyn Store>) {
             a,
             t0(),
             Effects {
-                audit: vec![],
                 mail,
+                ..Effects::default()
             },
         )
         .await;
@@ -2294,8 +2305,8 @@ pub async fn sealed_payloads_round_trip_exactly(store: Arc<dyn Store>) {
         a,
         t0(),
         Effects {
-            audit: vec![],
             mail: messages.clone(),
+            ..Effects::default()
         },
     )
     .await;
@@ -2652,6 +2663,148 @@ pub async fn clients_seen_before_are_recognised(store: Arc<dyn Store>) {
     );
 }
 
+/// A notification for `user` raised at `at`.
+pub fn notification(user: Uuid, kind: &str, at: Timestamp) -> NotificationRecord {
+    NotificationRecord {
+        id: Uuid::now_v7(),
+        user_id: user,
+        kind: kind.to_owned(),
+        title: format!("{kind} title"),
+        message: "Something happened to your account.".to_owned(),
+        data: json!({"ip": "203.0.113.9", "n": 1}),
+        read_at: None,
+        created_at: at,
+    }
+}
+
+/// Notifications: paged newest first with totals and unread counts; read and delete one or
+/// all, only the owner's.
+pub async fn notifications_are_paged_read_and_deleted(store: Arc<dyn Store>) {
+    let ann = create(&*store, "ann").await;
+    let bob = create(&*store, "bob").await;
+    let mut raised = Vec::new();
+    for i in 0..5 {
+        let n = notification(ann.id, "LOGIN_ALERT", secs(i));
+        raised.push(n.clone());
+        write_effects(
+            &*store,
+            ann.id,
+            secs(i),
+            Effects::none().with_notification(n),
+        )
+        .await;
+    }
+    let theirs = notification(bob.id, "SYSTEM", secs(9));
+    write_effects(
+        &*store,
+        bob.id,
+        secs(9),
+        Effects::none().with_notification(theirs.clone()),
+    )
+    .await;
+
+    let page = store.notifications(ann.id, false, 0, 2).await.unwrap();
+    assert_eq!(page.total, 5);
+    assert_eq!(page.unread, 5);
+    assert_eq!(
+        page.items,
+        vec![raised[4].clone(), raised[3].clone()],
+        "newest first, exactly as raised"
+    );
+    let page = store.notifications(ann.id, false, 4, 2).await.unwrap();
+    assert_eq!(page.items, vec![raised[0].clone()]);
+
+    assert!(
+        store
+            .mark_notification_read(ann.id, raised[1].id, mins(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .mark_notification_read(ann.id, raised[1].id, mins(2))
+            .await
+            .unwrap(),
+        "idempotent"
+    );
+    assert!(
+        !store
+            .mark_notification_read(ann.id, theirs.id, mins(1))
+            .await
+            .unwrap(),
+        "not ann's"
+    );
+    assert!(
+        !store
+            .mark_notification_read(ann.id, Uuid::now_v7(), mins(1))
+            .await
+            .unwrap()
+    );
+    let unread = store.notifications(ann.id, true, 0, 10).await.unwrap();
+    assert_eq!(unread.total, 4);
+    assert_eq!(unread.unread, 4);
+    assert!(unread.items.iter().all(|n| n.id != raised[1].id));
+    let all = store.notifications(ann.id, false, 0, 10).await.unwrap();
+    let read = all.items.iter().find(|n| n.id == raised[1].id).unwrap();
+    assert_eq!(read.read_at, Some(mins(1)), "the first read time stays");
+
+    assert_eq!(
+        store
+            .mark_all_notifications_read(ann.id, mins(3))
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        store
+            .notifications(ann.id, false, 0, 10)
+            .await
+            .unwrap()
+            .unread,
+        0
+    );
+    assert_eq!(
+        store
+            .notifications(bob.id, false, 0, 10)
+            .await
+            .unwrap()
+            .unread,
+        1,
+        "bob's stay unread"
+    );
+
+    assert!(
+        store
+            .delete_notification(ann.id, raised[0].id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_notification(ann.id, raised[0].id)
+            .await
+            .unwrap()
+    );
+    assert!(!store.delete_notification(ann.id, theirs.id).await.unwrap());
+    assert_eq!(store.delete_all_notifications(ann.id).await.unwrap(), 4);
+    assert_eq!(
+        store
+            .notifications(ann.id, false, 0, 10)
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert_eq!(
+        store
+            .notifications(bob.id, false, 0, 10)
+            .await
+            .unwrap()
+            .items,
+        vec![theirs]
+    );
+}
+
 /// Instantiates every store case as its own test for one store.
 ///
 /// `$store`: an `async` block yielding `Option<Arc<dyn Store>>` (`None` skips the case, e.g. when
@@ -2695,6 +2848,7 @@ macro_rules! store_conformance_tests {
                 backup_codes_are_single_use_and_replaceable,
                 one_time_tokens_of_any_purpose_are_used_once,
                 clients_seen_before_are_recognised,
+                notifications_are_paged_read_and_deleted,
             );
         }
     };

@@ -1,0 +1,13 @@
+-- In-app notifications, raised in the same transaction as the event they tell of.
+CREATE TABLE notifications (
+    id         UUID PRIMARY KEY,
+    user_id    UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    type       TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    message    TEXT NOT NULL,
+    data       JSONB NOT NULL DEFAULT '{}'::jsonb,
+    read_at    TIMESTAMPTZ,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX notifications_user_idx ON notifications (user_id, created_at DESC, id DESC);
+CREATE INDEX notifications_unread_idx ON notifications (user_id) WHERE read_at IS NULL;
