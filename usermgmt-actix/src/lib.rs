@@ -63,7 +63,13 @@ pub async fn not_found(api: web::Data<Api>) -> HttpResponse {
 async fn handle(request: HttpRequest, payload: web::Payload, api: web::Data<Api>) -> HttpResponse {
     let body = match read_body(&api, &request, payload).await {
         Ok(bytes) => bytes,
-        Err(error) => return into_response(api.error_response(&error)),
+        Err(error) => {
+            let origin = request
+                .headers()
+                .get("origin")
+                .and_then(|v| v.to_str().ok());
+            return into_response(api.error_response_for(&error, origin));
+        }
     };
     let api_request = ApiRequest {
         method: request.method().as_str().to_owned(),

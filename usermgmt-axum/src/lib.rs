@@ -76,7 +76,10 @@ async fn handle(api: &Api, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = match read_body(api, &parts, body).await {
         Ok(bytes) => bytes,
-        Err(error) => return into_response(api.error_response(&error)),
+        Err(error) => {
+            let origin = parts.headers.get("origin").and_then(|v| v.to_str().ok());
+            return into_response(api.error_response_for(&error, origin));
+        }
     };
     into_response(api.handle(api_request(&parts, body)).await)
 }

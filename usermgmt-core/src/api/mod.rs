@@ -92,7 +92,14 @@ impl Api {
 
     /// The enveloped response for an error raised in the adapter (e.g. a body over the limit).
     pub fn error_response(&self, err: &Error) -> ApiResponse {
+        self.error_response_for(err, None)
+    }
+
+    /// [`Api::error_response`] for a request from `origin`, so a browser on an allowed origin
+    /// can read the error too.
+    pub fn error_response_for(&self, err: &Error, origin: Option<&str>) -> ApiResponse {
         let mut response = finish(ApiResponse::error(err), &uuid::Uuid::new_v4().to_string());
+        self.cors_headers(&mut response, origin, false);
         self.security_headers(&mut response);
         response
     }

@@ -1884,6 +1884,24 @@ pub async fn security_headers_and_cors(cx: &HttpCtx) {
         r.header("strict-transport-security"),
         Some("max-age=31536000; includeSubDomains")
     );
+    // An error the adapter raises itself (413) is readable by the allowed origin too.
+    let r = browser
+        .server
+        .send(TestRequest {
+            method: "POST".to_owned(),
+            uri: "/api/v1/auth/login".to_owned(),
+            headers: vec![
+                ("origin".to_owned(), "https://app.example.com".to_owned()),
+                ("content-type".to_owned(), "application/json".to_owned()),
+            ],
+            body: vec![b' '; 2 << 20],
+        })
+        .await;
+    assert_error(&r, 413, "PAYLOAD_TOO_LARGE");
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
 }
 
 /// A login from a new device or address raises a LOGIN_ALERT (audit row and mail); a known
