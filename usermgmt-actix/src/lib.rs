@@ -31,13 +31,18 @@
 //! Everything below `/api/v1` and the health probes is answered by `usermgmt-core`; this crate
 //! only translates requests and responses, so the Axum and Actix adapters behave identically.
 
-use actix_web::dev::Payload;
+use actix_web::HttpMessage;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, ROOT_PATHS, bearer_token};
+use usermgmt_core::rbac::Permission;
 use usermgmt_core::{AuthenticatedUser, Error};
 
 /// Mounts the whole API (`/api/v1/...` and the root health probes) and registers the [`Api`]
@@ -169,24 +174,80 @@ impl From<Error> for ApiError {
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub AuthenticatedUser);
 
+/// The API (from [`configure`]) and the request's bearer token, taken before the future runs.
+fn api_and_token(req: &HttpRequest) -> (Option<web::Data<Api>>, Option<String>) {
+    let api = req.app_data::<web::Data<Api>>().cloned();
+    let token = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .map(str::to_owned);
+    (api, token)
+}
+
+/// Authenticates the request, checking `permission` when given.
+async fn caller(
+    api: Option<web::Data<Api>>,
+    token: Option<String>,
+    permission: Option<&str>,
+) -> Result<AuthenticatedUser, ApiError> {
+    let api = api.ok_or_else(|| {
+        Error::internal("usermgmt extractors need `.configure(usermgmt_actix::configure(api))`")
+    })?;
+    let token = token.ok_or(Error::Unauthenticated)?;
+    Ok(match permission {
+        Some(permission) => api.manager().authenticate_with(&token, permission).await?,
+        None => api.manager().authenticate(&token).await?,
+    })
+}
+
 impl FromRequest for CurrentUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let api = req.app_data::<web::Data<Api>>().cloned();
-        let token = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer_token)
-            .map(str::to_owned);
+        let (api, token) = api_and_token(req);
+        Box::pin(async move { caller(api, token, None).await.map(CurrentUser) })
+    }
+}
+
+/// The authenticated caller holding permission `P` by their current roles; 401/403 in the
+/// API's envelope otherwise. `async fn h(Authorized(caller, _): Authorized<perm::UserRead>)`.
+#[derive(Debug, Clone)]
+pub struct Authorized<P: Permission>(pub AuthenticatedUser, pub PhantomData<P>);
+
+impl<P: Permission> FromRequest for Authorized<P> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let (api, token) = api_and_token(req);
         Box::pin(async move {
-            let api = api.ok_or_else(|| {
-                Error::internal("CurrentUser needs `.configure(usermgmt_actix::configure(api))`")
-            })?;
-            let token = token.ok_or(Error::Unauthenticated)?;
-            Ok(CurrentUser(api.manager().authenticate(&token).await?))
+            let caller = caller(api, token, Some(P::NAME)).await?;
+            Ok(Authorized(caller, PhantomData))
         })
+    }
+}
+
+/// Middleware guarding every route of a scope by permission `P`:
+/// `web::scope("/admin").wrap(actix_web::middleware::from_fn(usermgmt_actix::require::<perm::AdminAccess, _>))`.
+/// The caller is then in the request's extensions (`web::ReqData<AuthenticatedUser>`).
+pub async fn require<P: Permission, B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let (api, token) = api_and_token(req.request());
+    match caller(api, token, Some(P::NAME)).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        }
+        // Answered here, in the envelope, like the extractor's rejection.
+        Err(rejection) => Ok(req
+            .into_response(rejection.error_response())
+            .map_into_right_body()),
     }
 }

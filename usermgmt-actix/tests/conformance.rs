@@ -63,3 +63,105 @@ usermgmt_core::http_conformance_tests!(sqlite, actix_rt::test, actix_server, asy
 usermgmt_core::http_conformance_tests!(postgres, actix_rt::test, actix_server, async {
     usermgmt_core::testing::databases::postgres_test_store().await
 });
+
+/// The host app's own routes, guarded by permission with the extractor and with the middleware.
+mod guards {
+    use super::*;
+    use actix_web::{HttpResponse, web};
+    use usermgmt_core::rbac::perm;
+    use usermgmt_core::testing::TestApp;
+    use usermgmt_core::testing::http_suite::{PASSWORD, assert_error};
+    use usermgmt_core::{LoginOutcome, auth::AuthenticatedUser, secret::Password};
+
+    async fn report(
+        usermgmt_actix::Authorized(caller, _): usermgmt_actix::Authorized<perm::AuditRead>,
+    ) -> String {
+        format!("report for {}", caller.user.username)
+    }
+
+    async fn settings(caller: web::ReqData<AuthenticatedUser>) -> HttpResponse {
+        HttpResponse::Ok().body(format!("settings for {}", caller.user.username))
+    }
+
+    async fn token(app: &TestApp, name: &str, roles: &[&str]) -> String {
+        let m = &app.manager;
+        m.create_user_with_roles(
+            &format!("{name}@example.com"),
+            name,
+            &Password::new(PASSWORD),
+            roles,
+        )
+        .await
+        .unwrap();
+        match m
+            .login(name, &Password::new(PASSWORD), &Default::default())
+            .await
+            .unwrap()
+        {
+            LoginOutcome::Authenticated(s) => s.tokens.access_token,
+            LoginOutcome::TwoFactorRequired(_) => unreachable!(),
+        }
+    }
+
+    #[actix_rt::test]
+    async fn permissions_guard_host_routes() {
+        let app = TestApp::new(Arc::new(usermgmt_core::store::memory::MemoryStore::new()));
+        let service = actix_test::init_service(
+            App::new()
+                .configure(usermgmt_actix::configure(app.api.clone()))
+                .route("/report", web::get().to(report))
+                .service(
+                    web::scope("/settings")
+                        .wrap(actix_web::middleware::from_fn(
+                            usermgmt_actix::require::<perm::AdminSettings, _>,
+                        ))
+                        .route("", web::get().to(settings)),
+                ),
+        )
+        .await;
+        let admin = token(&app, "root", &["admin"]).await;
+        let moderator = token(&app, "moe", &["moderator"]).await;
+        let plain = token(&app, "pat", &["user"]).await;
+        let get = |path: &'static str, bearer: Option<String>| {
+            let mut req = actix_test::TestRequest::get().uri(path);
+            if let Some(b) = bearer {
+                req = req.insert_header(("authorization", format!("Bearer {b}")));
+            }
+            let service = &service;
+            async move {
+                let response = actix_test::call_service(service, req.to_request()).await;
+                let status = response.status().as_u16();
+                let headers = response
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| {
+                        (
+                            n.as_str().to_owned(),
+                            v.to_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect();
+                let body = actix_test::read_body(response).await.to_vec();
+                TestResponse {
+                    status,
+                    headers,
+                    body,
+                }
+            }
+        };
+        assert_error(&get("/report", None).await, 401, "UNAUTHENTICATED");
+        assert_error(&get("/report", Some(plain.clone())).await, 403, "FORBIDDEN");
+        let ok = get("/report", Some(moderator.clone())).await;
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.body, b"report for moe");
+        assert_error(&get("/settings", Some(moderator)).await, 403, "FORBIDDEN");
+        assert_error(
+            &get("/settings", Some("garbage".to_owned())).await,
+            401,
+            "INVALID_TOKEN",
+        );
+        let ok = get("/settings", Some(admin)).await;
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.body, b"settings for root");
+    }
+}

@@ -34,10 +34,13 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, ROOT_PATHS, bearer_token};
+use usermgmt_core::rbac::Permission;
 use usermgmt_core::{AuthenticatedUser, Error};
 
 /// The routes of the whole API (`/api/v1/...` and the root health probes), ready to merge into
@@ -175,19 +178,54 @@ impl From<Error> for ApiError {
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub AuthenticatedUser);
 
+/// The API (from [`extension`]) and the request's bearer token.
+fn api_and_token(parts: &Parts) -> Result<(Api, &str), Error> {
+    let api = parts.extensions.get::<Api>().cloned().ok_or_else(|| {
+        Error::internal("usermgmt extractors need `.layer(usermgmt_axum::extension(api))`")
+    })?;
+    let token = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .ok_or(Error::Unauthenticated)?;
+    Ok((api, token))
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let api = parts.extensions.get::<Api>().cloned().ok_or_else(|| {
-            Error::internal("CurrentUser needs `.layer(usermgmt_axum::extension(api))`")
-        })?;
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer_token)
-            .ok_or(Error::Unauthenticated)?;
+        let (api, token) = api_and_token(parts)?;
         Ok(CurrentUser(api.manager().authenticate(token).await?))
+    }
+}
+
+/// The authenticated caller holding permission `P` by their current roles; 401/403 in the
+/// API's envelope otherwise. `async fn h(Authorized(caller, _): Authorized<perm::UserRead>)`.
+#[derive(Debug, Clone)]
+pub struct Authorized<P: Permission>(pub AuthenticatedUser, pub PhantomData<P>);
+
+impl<P: Permission, S: Send + Sync> FromRequestParts<S> for Authorized<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let (api, token) = api_and_token(parts)?;
+        let caller = api.manager().authenticate_with(token, P::NAME).await?;
+        Ok(Authorized(caller, PhantomData))
+    }
+}
+
+/// Middleware guarding every route of a router by permission `P`:
+/// `.route_layer(axum::middleware::from_fn(usermgmt_axum::require::<perm::AdminAccess>))`.
+/// The caller is then available to handlers as `Extension<AuthenticatedUser>`.
+pub async fn require<P: Permission>(request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    match Authorized::<P>::from_request_parts(&mut parts, &()).await {
+        Ok(Authorized(caller, _)) => {
+            parts.extensions.insert(caller);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(rejection) => rejection.into_response(),
     }
 }

@@ -64,3 +64,88 @@ usermgmt_core::http_conformance_tests!(sqlite, tokio::test, axum_server, async {
 usermgmt_core::http_conformance_tests!(postgres, tokio::test, axum_server, async {
     usermgmt_core::testing::databases::postgres_test_store().await
 });
+
+/// The host app's own routes, guarded by permission with the extractor and with the layer.
+mod guards {
+    use super::*;
+    use axum::routing::get;
+    use usermgmt_core::rbac::perm;
+    use usermgmt_core::testing::TestApp;
+    use usermgmt_core::testing::http_suite::{PASSWORD, assert_error};
+    use usermgmt_core::{LoginOutcome, auth::AuthenticatedUser, secret::Password};
+
+    async fn report(
+        usermgmt_axum::Authorized(caller, _): usermgmt_axum::Authorized<perm::AuditRead>,
+    ) -> String {
+        format!("report for {}", caller.user.username)
+    }
+
+    async fn settings(axum::Extension(caller): axum::Extension<AuthenticatedUser>) -> String {
+        format!("settings for {}", caller.user.username)
+    }
+
+    async fn token(app: &TestApp, name: &str, roles: &[&str]) -> String {
+        let m = &app.manager;
+        m.create_user_with_roles(
+            &format!("{name}@example.com"),
+            name,
+            &Password::new(PASSWORD),
+            roles,
+        )
+        .await
+        .unwrap();
+        match m
+            .login(name, &Password::new(PASSWORD), &Default::default())
+            .await
+            .unwrap()
+        {
+            LoginOutcome::Authenticated(s) => s.tokens.access_token,
+            LoginOutcome::TwoFactorRequired(_) => unreachable!(),
+        }
+    }
+
+    #[tokio::test]
+    async fn permissions_guard_host_routes() {
+        let app = TestApp::new(Arc::new(usermgmt_core::store::memory::MemoryStore::new()));
+        let router = axum::Router::new()
+            .route("/report", get(report))
+            .merge(
+                axum::Router::new()
+                    .route("/settings", get(settings))
+                    .route_layer(axum::middleware::from_fn(
+                        usermgmt_axum::require::<perm::AdminSettings>,
+                    )),
+            )
+            .layer(usermgmt_axum::extension(app.api.clone()));
+        let server = AxumServer(router);
+        let admin = token(&app, "root", &["admin"]).await;
+        let moderator = token(&app, "moe", &["moderator"]).await;
+        let plain = token(&app, "pat", &["user"]).await;
+        let get = |path: &'static str, bearer: Option<String>| {
+            let mut headers = Vec::new();
+            if let Some(b) = bearer {
+                headers.push(("authorization".to_owned(), format!("Bearer {b}")));
+            }
+            server.send(TestRequest {
+                method: "GET".to_owned(),
+                uri: path.to_owned(),
+                headers,
+                body: Vec::new(),
+            })
+        };
+        assert_error(&get("/report", None).await, 401, "UNAUTHENTICATED");
+        assert_error(&get("/report", Some(plain.clone())).await, 403, "FORBIDDEN");
+        let ok = get("/report", Some(moderator.clone())).await;
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.body, b"report for moe");
+        assert_error(&get("/settings", Some(moderator)).await, 403, "FORBIDDEN");
+        assert_error(
+            &get("/settings", Some("garbage".to_owned())).await,
+            401,
+            "INVALID_TOKEN",
+        );
+        let ok = get("/settings", Some(admin)).await;
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.body, b"settings for root");
+    }
+}

@@ -11,6 +11,7 @@ mod manager;
 pub mod notifications;
 pub mod profile;
 pub mod ratelimit;
+pub mod rbac;
 pub mod secret;
 mod sessions;
 pub mod store;

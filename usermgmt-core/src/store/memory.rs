@@ -221,6 +221,23 @@ impl Store for MemoryStore {
         Ok(record)
     }
 
+    async fn user_permissions(&self, user_id: Uuid) -> Result<Vec<String>> {
+        let st = self.lock();
+        let Some(user) = st.users.get(&user_id) else {
+            return Ok(Vec::new());
+        };
+        let mut permissions = BTreeSet::new();
+        for role in &user.roles {
+            let granted: &[&str] = match role.as_str() {
+                ADMIN_ROLE => crate::rbac::PERMISSIONS,
+                "moderator" => crate::rbac::MODERATOR_PERMISSIONS,
+                _ => &[],
+            };
+            permissions.extend(granted.iter().map(|p| (*p).to_owned()));
+        }
+        Ok(permissions.into_iter().collect())
+    }
+
     async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>> {
         Ok(self.lock().users.get(&id).cloned())
     }

@@ -554,6 +554,8 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a user with profile, history entry, roles, optional verification token and
     /// effects. `Conflict(Email|Username)` when either is taken.
     async fn create_user(&self, user: NewUser, effects: Effects) -> Result<UserRecord>;
+    /// The permissions the user's current roles grant, sorted, without duplicates.
+    async fn user_permissions(&self, user_id: Uuid) -> Result<Vec<String>>;
     /// A user by id (deleted ones included; the caller decides).
     async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>>;
     /// A user by normalised email.

@@ -450,6 +450,20 @@ macro_rules! impl_sql_store {
                 Ok(record)
             }
 
+            async fn user_permissions(&self, user_id: Uuid) -> Result<Vec<String>> {
+                let rows = sqlx::query(
+                    "SELECT DISTINCT rp.permission FROM user_roles ur \
+                     JOIN role_permissions rp ON rp.role_id = ur.role_id \
+                     WHERE ur.user_id = $1 ORDER BY rp.permission",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| r.try_get::<String, _>("permission").map_err(Error::from))
+                    .collect()
+            }
+
             async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>> {
                 let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
                     .bind(id)

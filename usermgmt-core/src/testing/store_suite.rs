@@ -2805,6 +2805,40 @@ pub async fn notifications_are_paged_read_and_deleted(store: Arc<dyn Store>) {
     );
 }
 
+/// Permissions come from the seeded roles the user holds now.
+pub async fn permissions_follow_the_seeded_roles(store: Arc<dyn Store>) {
+    let plain = create(&*store, "plain").await;
+    assert!(store.user_permissions(plain.id).await.unwrap().is_empty());
+    let mut admin = new_user("boss");
+    admin.roles = vec![ADMIN_ROLE.to_owned(), DEFAULT_ROLE.to_owned()];
+    let admin = store.create_user(admin, Effects::none()).await.unwrap();
+    let mut expected: Vec<String> = crate::rbac::PERMISSIONS
+        .iter()
+        .map(|p| (*p).to_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(store.user_permissions(admin.id).await.unwrap(), expected);
+    let mut moderator = new_user("mod");
+    moderator.roles = vec!["moderator".to_owned()];
+    let moderator = store.create_user(moderator, Effects::none()).await.unwrap();
+    let mut expected: Vec<String> = crate::rbac::MODERATOR_PERMISSIONS
+        .iter()
+        .map(|p| (*p).to_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(
+        store.user_permissions(moderator.id).await.unwrap(),
+        expected
+    );
+    assert!(
+        store
+            .user_permissions(Uuid::now_v7())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// Instantiates every store case as its own test for one store.
 ///
 /// `$store`: an `async` block yielding `Option<Arc<dyn Store>>` (`None` skips the case, e.g. when
@@ -2849,6 +2883,7 @@ macro_rules! store_conformance_tests {
                 one_time_tokens_of_any_purpose_are_used_once,
                 clients_seen_before_are_recognised,
                 notifications_are_paged_read_and_deleted,
+                permissions_follow_the_seeded_roles,
             );
         }
     };

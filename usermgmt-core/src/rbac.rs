@@ -1,0 +1,123 @@
+//! Roles and permissions (SPEC §7). Permissions are evaluated from the user's current role
+//! assignments on every check, so a change takes effect on the next request.
+//!
+//! Host apps protect their own routes with a permission *type*, checked at compile time for
+//! spelling: `Authorized<perm::UserRead>` in either adapter, or their guard/middleware.
+
+use crate::auth::AuthenticatedUser;
+use crate::error::{Error, Result};
+use crate::manager::UserManager;
+
+/// Every permission, as seeded by the first migration.
+pub const PERMISSIONS: &[&str] = &[
+    "user:read",
+    "user:create",
+    "user:update",
+    "user:delete",
+    "user:manage",
+    "role:read",
+    "role:create",
+    "role:update",
+    "role:delete",
+    "role:assign",
+    "admin:access",
+    "admin:settings",
+    "audit:read",
+    "system:manage",
+];
+
+/// The permissions of the seeded `moderator` role.
+pub const MODERATOR_PERMISSIONS: &[&str] = &[
+    "user:read",
+    "user:update",
+    "role:read",
+    "audit:read",
+    "admin:access",
+];
+
+/// A permission named by a type, so a misspelt permission does not compile.
+pub trait Permission: Send + Sync + 'static {
+    /// The permission's name (`user:read`).
+    const NAME: &'static str;
+}
+
+/// One marker type per permission of [`PERMISSIONS`].
+pub mod perm {
+    macro_rules! permissions {
+        ($($ty:ident = $name:literal),* $(,)?) => {
+            $(
+                #[doc = concat!("The `", $name, "` permission.")]
+                #[derive(Debug, Clone, Copy)]
+                pub struct $ty;
+                impl super::Permission for $ty {
+                    const NAME: &'static str = $name;
+                }
+            )*
+        };
+    }
+    permissions!(
+        UserRead = "user:read",
+        UserCreate = "user:create",
+        UserUpdate = "user:update",
+        UserDelete = "user:delete",
+        UserManage = "user:manage",
+        RoleRead = "role:read",
+        RoleCreate = "role:create",
+        RoleUpdate = "role:update",
+        RoleDelete = "role:delete",
+        RoleAssign = "role:assign",
+        AdminAccess = "admin:access",
+        AdminSettings = "admin:settings",
+        AuditRead = "audit:read",
+        SystemManage = "system:manage",
+    );
+}
+
+impl UserManager {
+    /// The caller's permissions from their current roles, sorted.
+    pub async fn permissions(&self, auth: &AuthenticatedUser) -> Result<Vec<String>> {
+        self.inner.store.user_permissions(auth.user.id).await
+    }
+
+    /// `Forbidden` unless the caller's current roles grant `permission`.
+    pub async fn authorize(&self, auth: &AuthenticatedUser, permission: &str) -> Result<()> {
+        if self
+            .permissions(auth)
+            .await?
+            .iter()
+            .any(|p| p == permission)
+        {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
+        }
+    }
+
+    /// Authenticates a bearer token and checks a permission in one step (for guards).
+    pub async fn authenticate_with(
+        &self,
+        bearer: &str,
+        permission: &str,
+    ) -> Result<AuthenticatedUser> {
+        let auth = self.authenticate(bearer).await?;
+        self.authorize(&auth, permission).await?;
+        Ok(auth)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_types_name_seeded_permissions() {
+        assert!(PERMISSIONS.contains(&perm::UserRead::NAME));
+        assert!(PERMISSIONS.contains(&perm::SystemManage::NAME));
+        assert_eq!(PERMISSIONS.len(), 14);
+        assert!(
+            MODERATOR_PERMISSIONS
+                .iter()
+                .all(|p| PERMISSIONS.contains(p))
+        );
+    }
+}
