@@ -2,7 +2,9 @@
 //! on the server named by `USERMGMT_TEST_POSTGRES_URL` (skipped with a printed notice when the
 //! variable is unset, so a newcomer's `cargo test` passes without PostgreSQL).
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 use crate::store::Store;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 use std::sync::Arc;
 
 /// The variable naming the PostgreSQL server for tests.
@@ -93,6 +95,7 @@ pub async fn postgres_test_store() -> Option<Arc<dyn Store>> {
 }
 
 /// `base` with its database name replaced by `name` (query parameters kept).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 fn with_database(base: &str, name: &str) -> String {
     let (without_query, query) = match base.split_once('?') {
         Some((head, q)) => (head, Some(q)),

@@ -1,0 +1,120 @@
+//! The token paths of every authenticated request, against an in-run baseline:
+//! `baseline_serde_json_claims`, a plain `serde_json` serialisation of the access-token claims
+//! (the part of signing that is not cryptography).
+//!
+//! Measured: access-token issue and verify with HS256 (the default) and EdDSA (Ed25519) through
+//! the library's [`TokenIssuer`]; a refresh token's generation plus the SHA-256 digest under
+//! which it is stored; a TOTP check (±1 step window) as at the second login step.
+//!
+//! Run: `cargo bench -p usermgmt-benches --bench tokens`.
+
+// A benchmark harness: a failed setup step (a key, a token that does not verify) must stop the
+// run loudly, and panicking with the cause is exactly that. Library code keeps the lints.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::time::Duration;
+use time::OffsetDateTime;
+use usermgmt_core::auth::tokens::{AccessClaims, Ed25519Key, TokenIssuer};
+use usermgmt_core::secret::RefreshToken;
+use usermgmt_core::store::UserRecord;
+use usermgmt_core::totp::{self, TotpSecret};
+use uuid::Uuid;
+
+const ISSUER: &str = "usermgmt";
+const AUDIENCE: &str = "usermgmt-api";
+const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret-0123456789";
+
+fn user(now: OffsetDateTime) -> UserRecord {
+    UserRecord {
+        id: Uuid::now_v7(),
+        email: "alice.bench@example.com".into(),
+        username: "alice_bench".into(),
+        password_hash: String::new(),
+        first_name: Some("Alice".into()),
+        last_name: Some("Bench".into()),
+        avatar: None,
+        email_verified: true,
+        is_active: true,
+        is_suspended: false,
+        two_factor_enabled: false,
+        failed_login_attempts: 0,
+        locked_until: None,
+        deleted_at: None,
+        created_at: now,
+        updated_at: now,
+        last_login_at: None,
+        roles: vec!["user".into()],
+    }
+}
+
+fn tokens(c: &mut Criterion) {
+    let now = OffsetDateTime::now_utc();
+    let user = user(now);
+    let session_id = Uuid::now_v7();
+    let ttl = time::Duration::minutes(15);
+    let hs256 = TokenIssuer::hs256(SECRET, ISSUER, AUDIENCE, ttl);
+    let eddsa = TokenIssuer::ed25519(
+        &[Ed25519Key::generate("bench-key-1")],
+        ISSUER,
+        AUDIENCE,
+        ttl,
+    )
+    .expect("EdDSA issuer");
+    let (hs_token, claims) = hs256
+        .issue(&user, session_id, now, None, None)
+        .expect("HS256 issue");
+    let (ed_token, _) = eddsa
+        .issue(&user, session_id, now, None, None)
+        .expect("EdDSA issue");
+    // Both must verify before they are timed (a failing verify is much cheaper).
+    assert_eq!(hs256.verify(&hs_token, now).expect("HS256 verify"), claims);
+    eddsa.verify(&ed_token, now).expect("EdDSA verify");
+    let totp_secret = TotpSecret::generate();
+    let code = totp::code_at(&totp_secret, now);
+    assert!(totp::verify(&totp_secret, &code, now).is_some());
+
+    let mut group = c.benchmark_group("tokens");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+
+    group.bench_function("baseline_serde_json_claims", |b| {
+        b.iter(|| serde_json::to_vec(black_box::<&AccessClaims>(&claims)).unwrap());
+    });
+    group.bench_function("hs256_issue", |b| {
+        b.iter(|| {
+            hs256
+                .issue(black_box(&user), session_id, now, None, None)
+                .unwrap()
+        });
+    });
+    group.bench_function("hs256_verify", |b| {
+        b.iter(|| hs256.verify(black_box(&hs_token), now).unwrap());
+    });
+    group.bench_function("eddsa_issue", |b| {
+        b.iter(|| {
+            eddsa
+                .issue(black_box(&user), session_id, now, None, None)
+                .unwrap()
+        });
+    });
+    group.bench_function("eddsa_verify", |b| {
+        b.iter(|| eddsa.verify(black_box(&ed_token), now).unwrap());
+    });
+    group.bench_function("refresh_token_generate_digest", |b| {
+        b.iter(|| {
+            let token = RefreshToken::generate();
+            (token.digest(), token)
+        });
+    });
+    group.bench_function("totp_verify", |b| {
+        b.iter(|| totp::verify(&totp_secret, black_box(&code), now).unwrap());
+    });
+    group.finish();
+}
+
+criterion_group!(benches, tokens);
+criterion_main!(benches);
