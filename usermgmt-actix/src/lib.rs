@@ -159,7 +159,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        into_response(ApiResponse::error(&self.0))
+        into_response(usermgmt_core::api::error_envelope(&self.0))
     }
 }
 

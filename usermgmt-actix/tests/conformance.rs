@@ -68,10 +68,10 @@ usermgmt_core::http_conformance_tests!(postgres, actix_rt::test, actix_server, a
 mod guards {
     use super::*;
     use actix_web::{HttpResponse, web};
+    use usermgmt_core::auth::AuthenticatedUser;
     use usermgmt_core::rbac::perm;
     use usermgmt_core::testing::TestApp;
-    use usermgmt_core::testing::http_suite::{PASSWORD, assert_error};
-    use usermgmt_core::{LoginOutcome, auth::AuthenticatedUser, secret::Password};
+    use usermgmt_core::testing::http_suite::assert_error;
 
     async fn report(
         usermgmt_actix::Authorized(caller, _): usermgmt_actix::Authorized<perm::AuditRead>,
@@ -81,26 +81,6 @@ mod guards {
 
     async fn settings(caller: web::ReqData<AuthenticatedUser>) -> HttpResponse {
         HttpResponse::Ok().body(format!("settings for {}", caller.user.username))
-    }
-
-    async fn token(app: &TestApp, name: &str, roles: &[&str]) -> String {
-        let m = &app.manager;
-        m.create_user_with_roles(
-            &format!("{name}@example.com"),
-            name,
-            &Password::new(PASSWORD),
-            roles,
-        )
-        .await
-        .unwrap();
-        match m
-            .login(name, &Password::new(PASSWORD), &Default::default())
-            .await
-            .unwrap()
-        {
-            LoginOutcome::Authenticated(s) => s.tokens.access_token,
-            LoginOutcome::TwoFactorRequired(_) => unreachable!(),
-        }
     }
 
     #[actix_rt::test]
@@ -119,9 +99,9 @@ mod guards {
                 ),
         )
         .await;
-        let admin = token(&app, "root", &["admin"]).await;
-        let moderator = token(&app, "moe", &["moderator"]).await;
-        let plain = token(&app, "pat", &["user"]).await;
+        let admin = app.access_token_for("root", &["admin"]).await;
+        let moderator = app.access_token_for("moe", &["moderator"]).await;
+        let plain = app.access_token_for("pat", &["user"]).await;
         let get = |path: &'static str, bearer: Option<String>| {
             let mut req = actix_test::TestRequest::get().uri(path);
             if let Some(b) = bearer {
@@ -150,7 +130,10 @@ mod guards {
             }
         };
         assert_error(&get("/report", None).await, 401, "UNAUTHENTICATED");
-        assert_error(&get("/report", Some(plain.clone())).await, 403, "FORBIDDEN");
+        let denied = get("/report", Some(plain.clone())).await;
+        assert_error(&denied, 403, "FORBIDDEN");
+        assert!(denied.header("x-request-id").is_some());
+        assert_eq!(denied.header("x-frame-options"), Some("DENY"));
         let ok = get("/report", Some(moderator.clone())).await;
         assert_eq!(ok.status, 200);
         assert_eq!(ok.body, b"report for moe");

@@ -163,7 +163,7 @@ pub struct ApiError(pub Error);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        into_response(ApiResponse::error(&self.0))
+        into_response(usermgmt_core::api::error_envelope(&self.0))
     }
 }
 

@@ -178,12 +178,7 @@ impl Api {
 
     /// Headers that keep browsers from sniffing, framing or leaking what the API answers.
     fn security_headers(&self, response: &mut ApiResponse) {
-        response.push_header("x-frame-options", "DENY");
-        response.push_header("referrer-policy", "no-referrer");
-        response.push_header(
-            "content-security-policy",
-            "default-src 'none'; frame-ancestors 'none'",
-        );
+        fixed_security_headers(response);
         if let Some(max_age) = self.manager.config().hsts_max_age {
             response.push_header(
                 "strict-transport-security",
@@ -331,6 +326,24 @@ fn rate_headers(response: &mut ApiResponse, decision: &RateDecision) {
 }
 
 /// Headers every API response carries.
+/// The headers every answer carries whatever the configuration.
+fn fixed_security_headers(response: &mut ApiResponse) {
+    response.push_header("x-frame-options", "DENY");
+    response.push_header("referrer-policy", "no-referrer");
+    response.push_header(
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    );
+}
+
+/// The enveloped answer to an error raised where no [`Api`] is at hand (an adapter's
+/// extractor or guard in a host app): request id and the fixed security headers included.
+pub fn error_envelope(err: &Error) -> ApiResponse {
+    let mut response = finish(ApiResponse::error(err), &uuid::Uuid::new_v4().to_string());
+    fixed_security_headers(&mut response);
+    response
+}
+
 fn finish(mut response: ApiResponse, request_id: &str) -> ApiResponse {
     response.push_header("x-request-id", request_id);
     response.push_header("x-content-type-options", "nosniff");

@@ -60,6 +60,26 @@ impl TestApp {
         }
     }
 
+    /// Creates `name` (`name@example.com`, password `http_suite::PASSWORD`) with `roles` and
+    /// returns an access token of a fresh session.
+    pub async fn access_token_for(&self, name: &str, roles: &[&str]) -> String {
+        use crate::secret::Password;
+        let password = Password::new(super::http_suite::PASSWORD);
+        self.manager
+            .create_user_with_roles(&format!("{name}@example.com"), name, &password, roles)
+            .await
+            .expect("user created");
+        match self
+            .manager
+            .login(name, &password, &Default::default())
+            .await
+            .expect("login")
+        {
+            crate::LoginOutcome::Authenticated(s) => s.tokens.access_token,
+            crate::LoginOutcome::TwoFactorRequired(_) => panic!("{name} has no second factor"),
+        }
+    }
+
     /// Delivers every due outbox message into [`TestApp::mailer`].
     pub async fn deliver_mail(&self) -> DeliveryReport {
         self.worker.deliver_due().await.expect("outbox delivery")
