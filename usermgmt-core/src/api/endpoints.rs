@@ -43,6 +43,35 @@ impl Api {
                 json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "uptimeSeconds": self.started.elapsed().as_secs()}),
             )),
             Endpoint::Live => Ok(ApiResponse::success(200, "OK", json!({"status": "alive"}))),
+            Endpoint::HealthDetailed => {
+                // Each check reports on its own; the probe is degraded (503) when storage is
+                // down. A mail backlog is reported, not fatal: the outbox keeps mail safe.
+                let started = std::time::Instant::now();
+                let database = m.ping().await;
+                let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+                let backlog = m.store().mail_backlog().await;
+                let healthy = database.is_ok();
+                let checks = json!({
+                    "database": {
+                        "status": if healthy { "up" } else { "down" },
+                        "latencyMs": (latency_ms * 100.0).round() / 100.0,
+                    },
+                    "mailQueue": match &backlog {
+                        Ok(n) => json!({"status": "up", "backlog": n}),
+                        Err(_) => json!({"status": "unknown"}),
+                    },
+                });
+                let (status, message, overall) = if healthy {
+                    (200, "OK", "ok")
+                } else {
+                    (503, "Degraded", "degraded")
+                };
+                Ok(ApiResponse::success(
+                    status,
+                    message,
+                    json!({"status": overall, "version": env!("CARGO_PKG_VERSION"), "checks": checks}),
+                ))
+            }
             Endpoint::Jwks => {
                 // A plain JWK set, not the envelope: JWT libraries read this document as is.
                 let mut response = ApiResponse::json(200, m.jwks());

@@ -22,7 +22,13 @@ use std::time::Instant;
 /// Base path of the versioned API.
 pub const API_PREFIX: &str = "/api/v1";
 /// Root-level paths served by the API besides [`API_PREFIX`] (health probes).
-pub const ROOT_PATHS: &[&str] = &["/health", "/ready", "/live", "/.well-known/jwks.json"];
+pub const ROOT_PATHS: &[&str] = &[
+    "/health",
+    "/health/detailed",
+    "/ready",
+    "/live",
+    "/.well-known/jwks.json",
+];
 
 /// The HTTP API over a [`UserManager`]. Cheap to clone.
 #[derive(Clone)]
@@ -265,7 +271,13 @@ impl Api {
         if !limits.enabled
             || matches!(
                 endpoint,
-                Some(Endpoint::Health | Endpoint::Ready | Endpoint::Live | Endpoint::Jwks)
+                Some(
+                    Endpoint::Health
+                        | Endpoint::HealthDetailed
+                        | Endpoint::Ready
+                        | Endpoint::Live
+                        | Endpoint::Jwks
+                )
             )
         {
             return Ok(None);

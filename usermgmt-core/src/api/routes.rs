@@ -9,6 +9,7 @@ pub enum Endpoint {
     Health,
     Ready,
     Live,
+    HealthDetailed,
     Jwks,
     Register,
     Login,
@@ -88,6 +89,13 @@ pub const ROUTES: &[Route] = &[
         "Readiness: storage answers",
     ),
     route("GET", "/live", E::Live, false, "Liveness probe"),
+    route(
+        "GET",
+        "/health/detailed",
+        E::HealthDetailed,
+        false,
+        "Database and mail outbox; 503 when degraded",
+    ),
     route(
         "GET",
         "/.well-known/jwks.json",

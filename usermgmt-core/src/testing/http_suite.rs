@@ -2116,6 +2116,31 @@ pub async fn notifications_are_raised_and_managed(cx: &HttpCtx) {
     assert_eq!(kinds["notifications"][0]["type"], json!("SECURITY_ALERT"));
 }
 
+/// `/health/detailed` reports the database and the mail backlog.
+pub async fn detailed_health_reports_its_checks(cx: &HttpCtx) {
+    let r = cx.get("/health/detailed", None).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let data = r.data();
+    assert_eq!(data["status"], json!("ok"));
+    assert_eq!(data["checks"]["database"]["status"], json!("up"));
+    assert!(data["checks"]["database"]["latencyMs"].as_f64().unwrap() >= 0.0);
+    assert_eq!(data["checks"]["mailQueue"]["backlog"], json!(0));
+    // A registration queues its verification mail until the worker runs.
+    let r = cx
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "health@example.com", "username": "health", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let data = cx.get("/health/detailed", None).await.data();
+    assert_eq!(data["checks"]["mailQueue"]["backlog"], json!(1));
+    cx.app.deliver_mail().await;
+    let data = cx.get("/health/detailed", None).await.data();
+    assert_eq!(data["checks"]["mailQueue"]["backlog"], json!(0));
+}
+
 /// Instantiates every HTTP case as its own test for one adapter and one store.
 ///
 /// `$test_attr`: the async test attribute of the adapter's runtime (e.g. `tokio::test`).
@@ -2151,6 +2176,7 @@ macro_rules! http_conformance_tests {
                 security_headers_and_cors,
                 new_device_logins_raise_an_alert,
                 notifications_are_raised_and_managed,
+                detailed_health_reports_its_checks,
             );
         }
     };
