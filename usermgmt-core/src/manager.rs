@@ -158,6 +158,11 @@ impl UserManager {
         }
     }
 
+    /// Password hashes waiting for a pool permit right now.
+    pub fn hash_queue_depth(&self) -> usize {
+        self.inner.hasher.queue_depth()
+    }
+
     /// Checks that storage answers.
     pub async fn ping(&self) -> Result<()> {
         self.inner.store.ping().await

@@ -72,6 +72,14 @@ impl Api {
                     json!({"status": overall, "version": env!("CARGO_PKG_VERSION"), "checks": checks}),
                 ))
             }
+            Endpoint::Metrics => Ok(ApiResponse {
+                status: 200,
+                headers: vec![(
+                    "content-type".to_owned(),
+                    "text/plain; version=0.0.4; charset=utf-8".to_owned(),
+                )],
+                body: self.metrics_text().await.into_bytes(),
+            }),
             Endpoint::Jwks => {
                 // A plain JWK set, not the envelope: JWT libraries read this document as is.
                 let mut response = ApiResponse::json(200, m.jwks());

@@ -6,6 +6,7 @@
 pub mod dto;
 mod endpoints;
 mod http;
+mod metrics;
 mod routes;
 
 pub use http::{ApiRequest, ApiResponse, RequestContext, bearer_token, parse_json};
@@ -25,6 +26,7 @@ pub const API_PREFIX: &str = "/api/v1";
 pub const ROOT_PATHS: &[&str] = &[
     "/health",
     "/health/detailed",
+    "/metrics",
     "/ready",
     "/live",
     "/.well-known/jwks.json",
@@ -37,6 +39,7 @@ pub struct Api {
     limiter: Arc<dyn RateLimitStore>,
     router: Arc<matchit::Router<Vec<&'static Route>>>,
     started: Instant,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Api {
@@ -68,6 +71,7 @@ impl Api {
             limiter: Arc::new(MemoryRateLimiter::new()),
             router: Arc::new(router),
             started: Instant::now(),
+            metrics: Arc::new(metrics::Metrics::new()),
         }
     }
 
@@ -120,11 +124,14 @@ impl Api {
         let origin = req.header_value("origin").map(str::to_owned);
         let preflight =
             req.method == "OPTIONS" && req.header_value("access-control-request-method").is_some();
-        let mut response = if preflight {
-            self.preflight(&req)
+        let started = Instant::now();
+        let (mut response, route) = if preflight {
+            (self.preflight(&req), None)
         } else {
             self.route(req).await
         };
+        self.metrics
+            .record(route, response.status, started.elapsed(), &response.body);
         self.cors_headers(&mut response, origin.as_deref(), preflight);
         self.security_headers(&mut response);
         response
@@ -193,7 +200,17 @@ impl Api {
         }
     }
 
-    async fn route(&self, req: ApiRequest) -> ApiResponse {
+    /// The Prometheus exposition of this API's counters and gauges.
+    pub(crate) async fn metrics_text(&self) -> String {
+        let backlog = self.manager.store().mail_backlog().await.ok();
+        self.metrics.render(
+            self.manager.hash_queue_depth(),
+            backlog,
+            self.started.elapsed(),
+        )
+    }
+
+    async fn route(&self, req: ApiRequest) -> (ApiResponse, Option<&'static Route>) {
         let matched = self.router.at(&req.path).ok().map(|m| {
             let params: Vec<(String, String)> = m
                 .params
@@ -227,7 +244,7 @@ impl Api {
             Err((err, decision)) => {
                 let mut response = ApiResponse::error(&err);
                 rate_headers(&mut response, &decision);
-                return finish(response, &request_id);
+                return (finish(response, &request_id), route);
             }
         };
         let result = match (route, allowed) {
@@ -256,7 +273,7 @@ impl Api {
         if let Some(decision) = rate {
             rate_headers(&mut response, &decision);
         }
-        finish(response, &request_id)
+        (finish(response, &request_id), route)
     }
 
     /// Counts the request against the client's global limit and its route's own limit.
@@ -274,6 +291,7 @@ impl Api {
                 Some(
                     Endpoint::Health
                         | Endpoint::HealthDetailed
+                        | Endpoint::Metrics
                         | Endpoint::Ready
                         | Endpoint::Live
                         | Endpoint::Jwks

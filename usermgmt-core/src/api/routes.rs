@@ -10,6 +10,7 @@ pub enum Endpoint {
     Ready,
     Live,
     HealthDetailed,
+    Metrics,
     Jwks,
     Register,
     Login,
@@ -95,6 +96,13 @@ pub const ROUTES: &[Route] = &[
         E::HealthDetailed,
         false,
         "Database and mail outbox; 503 when degraded",
+    ),
+    route(
+        "GET",
+        "/metrics",
+        E::Metrics,
+        false,
+        "Prometheus metrics: requests, latencies, logins, hash queue, mail backlog",
     ),
     route(
         "GET",

@@ -2141,6 +2141,63 @@ pub async fn detailed_health_reports_its_checks(cx: &HttpCtx) {
     assert_eq!(data["checks"]["mailQueue"]["backlog"], json!(0));
 }
 
+/// `/metrics` is Prometheus text: per-route counts and latency histograms, login outcomes,
+/// hash queue and mail backlog; every sample line parses.
+pub async fn metrics_are_prometheus_text(cx: &HttpCtx) {
+    cx.register_verified("metric").await;
+    cx.login("metric", PASSWORD).await;
+    cx.post(
+        "/api/v1/auth/login",
+        None,
+        json!({"identifier": "metric", "password": "Wr0ng!pass"}),
+    )
+    .await;
+    cx.get("/api/v1/nowhere", None).await;
+    let r = cx.get("/metrics", None).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = String::from_utf8(r.body.clone()).unwrap();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        // name{labels} value — the value must be a number.
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        assert!(value.parse::<f64>().is_ok(), "bad value in {line:?}");
+        let name = series.split('{').next().unwrap();
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{line:?}"
+        );
+        assert!(
+            text.contains(&format!(
+                "# TYPE {}",
+                name.trim_end_matches("_bucket")
+                    .trim_end_matches("_sum")
+                    .trim_end_matches("_count")
+            )),
+            "{line:?} has no TYPE"
+        );
+    }
+    assert!(text.contains(
+        r#"usermgmt_http_requests_total{method="POST",route="/api/v1/auth/login",status="2xx"} 1"#
+    ), "{text}");
+    assert!(text.contains(
+        r#"usermgmt_http_requests_total{method="POST",route="/api/v1/auth/login",status="4xx"} 1"#
+    ));
+    assert!(text.contains(
+        r#"usermgmt_http_requests_total{method="ANY",route="unmatched",status="4xx"} 1"#
+    ));
+    assert!(text.contains(r#"usermgmt_logins_total{result="success"} 1"#));
+    assert!(text.contains(r#"usermgmt_logins_total{result="failure"} 1"#));
+    assert!(text.contains(r#"le="+Inf"} "#));
+    assert!(text.contains("usermgmt_hash_queue_depth 0"));
+    assert!(text.contains("usermgmt_mail_outbox_backlog"));
+}
+
 /// Instantiates every HTTP case as its own test for one adapter and one store.
 ///
 /// `$test_attr`: the async test attribute of the adapter's runtime (e.g. `tokio::test`).
@@ -2177,6 +2234,7 @@ macro_rules! http_conformance_tests {
                 new_device_logins_raise_an_alert,
                 notifications_are_raised_and_managed,
                 detailed_health_reports_its_checks,
+                metrics_are_prometheus_text,
             );
         }
     };
