@@ -41,7 +41,8 @@ pub struct RateLimitConfig {
     pub global: Limit,
     /// `POST /auth/login`.
     pub login: Limit,
-    /// Second-factor checks (`/auth/login/2fa`, `/2fa/verify`).
+    /// Every route that checks a second-factor code (`/auth/login/2fa`, `/2fa/verify`,
+    /// `/2fa/enable`, `/2fa/disable`, `/2fa/backup-codes`).
     pub two_factor: Limit,
     /// Mail-sending routes: `forgot-password`, `resend-verification`.
     pub email_actions: Limit,

@@ -335,9 +335,11 @@ impl Api {
 fn route_limit(endpoint: Endpoint, limits: &RateLimitConfig) -> Option<(&'static str, Limit)> {
     match endpoint {
         Endpoint::Login => Some(("login", limits.login)),
-        Endpoint::LoginTwoFactor | Endpoint::TwoFactorVerify => {
-            Some(("two_factor", limits.two_factor))
-        }
+        Endpoint::LoginTwoFactor
+        | Endpoint::TwoFactorVerify
+        | Endpoint::TwoFactorEnable
+        | Endpoint::TwoFactorDisable
+        | Endpoint::TwoFactorBackupCodes => Some(("two_factor", limits.two_factor)),
         Endpoint::Register => Some(("register", limits.register)),
         Endpoint::ForgotPassword | Endpoint::ResendVerification => {
             Some(("email", limits.email_actions))
