@@ -8,7 +8,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mail::{Email, Mailer, OutboxWorker};
-use crate::secret::SealingKey;
+use crate::secret::SealingKeyRing;
 use crate::store::{AuditEvent, OutboxMessage, Store, Timestamp};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -29,7 +29,7 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) hasher: PasswordHasher,
     pub(crate) tokens: TokenIssuer,
-    pub(crate) sealing: SealingKey,
+    pub(crate) sealing: SealingKeyRing,
     pub(crate) mail_wake: Arc<Notify>,
 }
 
@@ -95,7 +95,9 @@ impl UserManagerBuilder {
                 config.access_token_ttl,
             )?
         };
-        let sealing = SealingKey::derive(config.jwt_secret_bytes(), "outbox");
+        // Outbox payloads use the same key ring as TOTP secrets (another domain label), so
+        // rotating JWT_SECRET does not strand queued mail when ENCRYPTION_KEYS is set.
+        let sealing = config.sealing_ring("outbox");
         Ok(UserManager {
             inner: Arc::new(Inner {
                 store,

@@ -2,7 +2,7 @@ use super::{Email, Mailer};
 use crate::clock::Clock;
 use crate::config::MailConfig;
 use crate::error::Result;
-use crate::secret::SealingKey;
+use crate::secret::SealingKeyRing;
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -32,7 +32,7 @@ pub struct DeliveryReport {
 pub struct OutboxWorker {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) mailer: Arc<dyn Mailer>,
-    pub(crate) sealing: SealingKey,
+    pub(crate) sealing: SealingKeyRing,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: MailConfig,
     pub(crate) wake: Arc<Notify>,
