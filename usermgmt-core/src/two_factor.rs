@@ -161,10 +161,19 @@ impl UserManager {
         let store = &self.inner.store;
         if totp::looks_like_totp(code) {
             let secret = self.open_secret(record)?;
-            return match totp::verify(&secret, code, self.now()) {
-                Some(step) => store.use_totp_step(user.id, step).await,
-                None => Ok(false),
+            let Some(step) = totp::verify(&secret, code, self.now()) else {
+                return Ok(false);
             };
+            let accepted = store.use_totp_step(user.id, step).await?;
+            let ring = self.totp_ring();
+            if accepted && ring.is_stale(&record.sealed_secret) {
+                // Move the secret to the current key, so rotated-out keys can be retired.
+                let resealed = ring.seal(secret.as_bytes());
+                store
+                    .reseal_two_factor_secret(user.id, &record.sealed_secret, resealed)
+                    .await?;
+            }
+            return Ok(accepted);
         }
         let Some(normalized) = totp::normalize_backup_code(code) else {
             return Ok(false);

@@ -394,6 +394,22 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
+    async fn reseal_two_factor_secret(
+        &self,
+        user_id: Uuid,
+        current: &[u8],
+        resealed: Vec<u8>,
+    ) -> Result<bool> {
+        let mut st = self.lock();
+        match st.two_factor.get_mut(&user_id) {
+            Some(record) if record.sealed_secret == current => {
+                record.sealed_secret = resealed;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn use_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool> {
         let mut st = self.lock();
         let Some(record) = st.two_factor.get_mut(&user_id) else {

@@ -630,6 +630,14 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         effects: Effects,
     ) -> Result<bool>;
+    /// Replaces the sealed secret (re-sealed under a newer key) if it is still `current`;
+    /// false when it changed meanwhile or there is no enrolment.
+    async fn reseal_two_factor_secret(
+        &self,
+        user_id: Uuid,
+        current: &[u8],
+        resealed: Vec<u8>,
+    ) -> Result<bool>;
     /// Accepts a TOTP time step once: true when `step` is newer than the last used one (and
     /// records it), false for a replay. Atomic under concurrency.
     async fn use_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool>;

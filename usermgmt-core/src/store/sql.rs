@@ -666,6 +666,24 @@ macro_rules! impl_sql_store {
                 Ok(true)
             }
 
+            async fn reseal_two_factor_secret(
+                &self,
+                user_id: Uuid,
+                current: &[u8],
+                resealed: Vec<u8>,
+            ) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE two_factor SET sealed_secret = $1 \
+                     WHERE user_id = $2 AND sealed_secret = $3",
+                )
+                .bind(resealed)
+                .bind(user_id)
+                .bind(current)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn use_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool> {
                 let used = sqlx::query(
                     "UPDATE two_factor SET last_used_step = $1                      WHERE user_id = $2 AND (last_used_step IS NULL OR last_used_step < $1)",

@@ -2200,6 +2200,81 @@ pub async fn metrics_are_prometheus_text(cx: &HttpCtx) {
     assert!(text.contains("usermgmt_mail_outbox_backlog"));
 }
 
+/// The second login step with the TOTP code of the app's current time.
+async fn complete_with_totp(
+    cx: &HttpCtx,
+    secret: &crate::totp::TotpSecret,
+    challenge: String,
+) -> TestResponse {
+    let code = crate::totp::code_at(secret, crate::clock::Clock::now(&cx.app.clock));
+    cx.post(
+        "/api/v1/auth/login/2fa",
+        None,
+        json!({"challengeToken": challenge, "code": code}),
+    )
+    .await
+}
+
+/// Rotating the keys that seal TOTP secrets: a secret sealed under an old key still works, is
+/// moved to the current key at its next use, and the old key can then be retired.
+pub async fn totp_secrets_follow_a_key_rotation(cx: &HttpCtx) {
+    const K1: &str = "first-key-first-key-first-key-0001";
+    const K2: &str = "second-key-second-key-second-key-02";
+    let first = cx
+        .with_config(
+            super::test_config_builder()
+                .encryption_key("k1", K1)
+                .build()
+                .unwrap(),
+        )
+        .await;
+    first.register_verified("rota").await;
+    let (access, _) = first.login("rota", PASSWORD).await;
+    let (secret, _) = enrol_two_factor(&first, &access).await;
+    let rotated = cx
+        .with_config(
+            super::test_config_builder()
+                .encryption_key("k2", K2)
+                .encryption_key("k1", K1)
+                .build()
+                .unwrap(),
+        )
+        .await;
+    rotated
+        .app
+        .clock
+        .set(crate::clock::Clock::now(&first.app.clock) + Duration::seconds(30));
+    let challenge = login_challenge(&rotated, "rota", PASSWORD).await;
+    assert_eq!(
+        complete_with_totp(&rotated, &secret, challenge)
+            .await
+            .status,
+        200,
+        "the old key still opens it"
+    );
+
+    let retired = cx
+        .with_config(
+            super::test_config_builder()
+                .encryption_key("k2", K2)
+                .build()
+                .unwrap(),
+        )
+        .await;
+    retired
+        .app
+        .clock
+        .set(crate::clock::Clock::now(&rotated.app.clock) + Duration::seconds(30));
+    let challenge = login_challenge(&retired, "rota", PASSWORD).await;
+    let r = complete_with_totp(&retired, &secret, challenge).await;
+    assert_eq!(
+        r.status,
+        200,
+        "re-sealed under k2: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+}
+
 /// Instantiates every HTTP case as its own test for one adapter and one store.
 ///
 /// `$test_attr`: the async test attribute of the adapter's runtime (e.g. `tokio::test`).
@@ -2237,6 +2312,7 @@ macro_rules! http_conformance_tests {
                 notifications_are_raised_and_managed,
                 detailed_health_reports_its_checks,
                 metrics_are_prometheus_text,
+                totp_secrets_follow_a_key_rotation,
             );
         }
     };

@@ -2451,6 +2451,28 @@ pub async fn totp_steps_are_accepted_once(store: Arc<dyn Store>) {
     assert!(!store.use_totp_step(ann.id, 99).await.unwrap());
     assert!(store.use_totp_step(ann.id, 101).await.unwrap());
     assert!(!store.use_totp_step(ann.id, 101).await.unwrap(), "replay");
+    assert!(
+        !store
+            .reseal_two_factor_secret(ann.id, &[9, 9], vec![2])
+            .await
+            .unwrap(),
+        "only the current secret is replaced"
+    );
+    assert!(
+        store
+            .reseal_two_factor_secret(ann.id, &[1], vec![2, 0, 255])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .two_factor(ann.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .sealed_secret,
+        vec![2, 0, 255]
+    );
     assert_eq!(
         store
             .two_factor(ann.id)
