@@ -28,23 +28,30 @@ impl TestServer for ActixServer {
         }
         let response =
             actix_test::call_service(&app, req.set_payload(request.body).to_request()).await;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    v.to_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect();
-        let body = actix_test::read_body(response).await.to_vec();
-        TestResponse {
-            status,
-            headers,
-            body,
-        }
+        test_response(response).await
+    }
+}
+
+/// An Actix response as the suites see it.
+async fn test_response(
+    response: actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+) -> TestResponse {
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                v.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let body = actix_test::read_body(response).await.to_vec();
+    TestResponse {
+        status,
+        headers,
+        body,
     }
 }
 
@@ -71,7 +78,7 @@ mod guards {
     use usermgmt_core::auth::AuthenticatedUser;
     use usermgmt_core::rbac::perm;
     use usermgmt_core::testing::TestApp;
-    use usermgmt_core::testing::http_suite::assert_error;
+    use usermgmt_core::testing::http_suite::check_permission_guards;
 
     async fn report(
         usermgmt_actix::Authorized(caller, _): usermgmt_actix::Authorized<perm::AuditRead>,
@@ -99,52 +106,14 @@ mod guards {
                 ),
         )
         .await;
-        let admin = app.access_token_for("root", &["admin"]).await;
-        let moderator = app.access_token_for("moe", &["moderator"]).await;
-        let plain = app.access_token_for("pat", &["user"]).await;
-        let get = |path: &'static str, bearer: Option<String>| {
+        check_permission_guards(&app, |path, bearer| {
             let mut req = actix_test::TestRequest::get().uri(path);
             if let Some(b) = bearer {
                 req = req.insert_header(("authorization", format!("Bearer {b}")));
             }
             let service = &service;
-            async move {
-                let response = actix_test::call_service(service, req.to_request()).await;
-                let status = response.status().as_u16();
-                let headers = response
-                    .headers()
-                    .iter()
-                    .map(|(n, v)| {
-                        (
-                            n.as_str().to_owned(),
-                            v.to_str().unwrap_or_default().to_owned(),
-                        )
-                    })
-                    .collect();
-                let body = actix_test::read_body(response).await.to_vec();
-                TestResponse {
-                    status,
-                    headers,
-                    body,
-                }
-            }
-        };
-        assert_error(&get("/report", None).await, 401, "UNAUTHENTICATED");
-        let denied = get("/report", Some(plain.clone())).await;
-        assert_error(&denied, 403, "FORBIDDEN");
-        assert!(denied.header("x-request-id").is_some());
-        assert_eq!(denied.header("x-frame-options"), Some("DENY"));
-        let ok = get("/report", Some(moderator.clone())).await;
-        assert_eq!(ok.status, 200);
-        assert_eq!(ok.body, b"report for moe");
-        assert_error(&get("/settings", Some(moderator)).await, 403, "FORBIDDEN");
-        assert_error(
-            &get("/settings", Some("garbage".to_owned())).await,
-            401,
-            "INVALID_TOKEN",
-        );
-        let ok = get("/settings", Some(admin)).await;
-        assert_eq!(ok.status, 200);
-        assert_eq!(ok.body, b"settings for root");
+            async move { test_response(actix_test::call_service(service, req.to_request()).await).await }
+        })
+        .await;
     }
 }

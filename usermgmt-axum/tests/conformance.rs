@@ -72,7 +72,7 @@ mod guards {
     use usermgmt_core::auth::AuthenticatedUser;
     use usermgmt_core::rbac::perm;
     use usermgmt_core::testing::TestApp;
-    use usermgmt_core::testing::http_suite::assert_error;
+    use usermgmt_core::testing::http_suite::check_permission_guards;
 
     async fn report(
         usermgmt_axum::Authorized(caller, _): usermgmt_axum::Authorized<perm::AuditRead>,
@@ -98,37 +98,18 @@ mod guards {
             )
             .layer(usermgmt_axum::extension(app.api.clone()));
         let server = AxumServer(router);
-        let admin = app.access_token_for("root", &["admin"]).await;
-        let moderator = app.access_token_for("moe", &["moderator"]).await;
-        let plain = app.access_token_for("pat", &["user"]).await;
-        let get = |path: &'static str, bearer: Option<String>| {
-            let mut headers = Vec::new();
-            if let Some(b) = bearer {
-                headers.push(("authorization".to_owned(), format!("Bearer {b}")));
-            }
+        check_permission_guards(&app, |path, bearer| {
+            let headers = bearer
+                .map(|b| ("authorization".to_owned(), format!("Bearer {b}")))
+                .into_iter()
+                .collect();
             server.send(TestRequest {
                 method: "GET".to_owned(),
                 uri: path.to_owned(),
                 headers,
                 body: Vec::new(),
             })
-        };
-        assert_error(&get("/report", None).await, 401, "UNAUTHENTICATED");
-        let denied = get("/report", Some(plain.clone())).await;
-        assert_error(&denied, 403, "FORBIDDEN");
-        assert!(denied.header("x-request-id").is_some());
-        assert_eq!(denied.header("x-frame-options"), Some("DENY"));
-        let ok = get("/report", Some(moderator.clone())).await;
-        assert_eq!(ok.status, 200);
-        assert_eq!(ok.body, b"report for moe");
-        assert_error(&get("/settings", Some(moderator)).await, 403, "FORBIDDEN");
-        assert_error(
-            &get("/settings", Some("garbage".to_owned())).await,
-            401,
-            "INVALID_TOKEN",
-        );
-        let ok = get("/settings", Some(admin)).await;
-        assert_eq!(ok.status, 200);
-        assert_eq!(ok.body, b"settings for root");
+        })
+        .await;
     }
 }

@@ -138,15 +138,32 @@ impl UserManager {
         )
     }
 
-    /// New backup codes and the digests to store.
-    fn new_backup_codes(&self) -> (BackupCodes, Vec<TokenDigest>) {
+    /// New backup codes, the digests to store, and the effects of handing them out (audit row
+    /// `action`, mail and notification saying `what` happened).
+    fn backup_codes_change(
+        &self,
+        user: &UserRecord,
+        action: &str,
+        what: &str,
+        client: &ClientInfo,
+    ) -> Result<(BackupCodes, Vec<TokenDigest>, Effects)> {
         let codes = totp::generate_backup_codes(self.inner.config.backup_code_count);
-        let digests = codes
+        let digests: Vec<_> = codes
             .iter()
             .filter_map(|c| totp::normalize_backup_code(c))
             .map(|c| TokenDigest::of(&c))
             .collect();
-        (BackupCodes(codes), digests)
+        let effects = Effects::audit(self.audit(
+            action,
+            Some(user.id),
+            Some(user.id),
+            "two_factor",
+            client,
+            json!({"backupCodes": digests.len()}),
+        ))
+        .with_mail(self.two_factor_mail(user, what)?)
+        .with_notification(self.two_factor_notice(user.id, what));
+        Ok((BackupCodes(codes), digests, effects))
     }
 
     /// Checks a second factor and uses it up: a TOTP code (its time step is then spent) or a
@@ -266,17 +283,8 @@ impl UserManager {
         };
         let secret = self.open_secret(&record)?;
         let step = totp::verify(&secret, code, self.now()).ok_or(Error::InvalidTwoFactorCode)?;
-        let (codes, digests) = self.new_backup_codes();
-        let effects = Effects::audit(self.audit(
-            "2FA_ENABLED",
-            Some(user.id),
-            Some(user.id),
-            "two_factor",
-            client,
-            json!({"backupCodes": digests.len()}),
-        ))
-        .with_mail(self.two_factor_mail(user, "enabled")?)
-        .with_notification(self.two_factor_notice(user.id, "enabled"));
+        let (codes, digests, effects) =
+            self.backup_codes_change(user, "2FA_ENABLED", "enabled", client)?;
         self.inner
             .store
             .enable_two_factor(user.id, step, digests, self.now(), effects)
@@ -382,17 +390,8 @@ impl UserManager {
         if !self.use_second_factor(user, &record, code, client).await? {
             return Err(Error::InvalidTwoFactorCode);
         }
-        let (codes, digests) = self.new_backup_codes();
-        let effects = Effects::audit(self.audit(
-            "BACKUP_CODES_REGENERATED",
-            Some(user.id),
-            Some(user.id),
-            "two_factor",
-            client,
-            json!({"backupCodes": digests.len()}),
-        ))
-        .with_mail(self.two_factor_mail(user, "new backup codes")?)
-        .with_notification(self.two_factor_notice(user.id, "new backup codes"));
+        let (codes, digests, effects) =
+            self.backup_codes_change(user, "BACKUP_CODES_REGENERATED", "new backup codes", client)?;
         self.inner
             .store
             .replace_backup_codes(user.id, digests, self.now(), effects)

@@ -2275,6 +2275,37 @@ pub async fn totp_secrets_follow_a_key_rotation(cx: &HttpCtx) {
     );
 }
 
+/// The assertions of both adapters' guard tests. The host app under test serves `/report`
+/// behind `audit:read` (the extractor) and `/settings` behind `admin:settings` (the
+/// middleware), each answering `"<route> for <username>"`; `get` sends a GET with an optional
+/// bearer token.
+pub async fn check_permission_guards<F, Fut>(app: &TestApp, get: F)
+where
+    F: Fn(&'static str, Option<String>) -> Fut,
+    Fut: Future<Output = TestResponse>,
+{
+    let admin = app.access_token_for("root", &["admin"]).await;
+    let moderator = app.access_token_for("moe", &["moderator"]).await;
+    let plain = app.access_token_for("pat", &["user"]).await;
+    assert_error(&get("/report", None).await, 401, "UNAUTHENTICATED");
+    let denied = get("/report", Some(plain)).await;
+    assert_error(&denied, 403, "FORBIDDEN");
+    assert!(denied.header("x-request-id").is_some());
+    assert_eq!(denied.header("x-frame-options"), Some("DENY"));
+    let ok = get("/report", Some(moderator.clone())).await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.body, b"report for moe");
+    assert_error(&get("/settings", Some(moderator)).await, 403, "FORBIDDEN");
+    assert_error(
+        &get("/settings", Some("garbage".to_owned())).await,
+        401,
+        "INVALID_TOKEN",
+    );
+    let ok = get("/settings", Some(admin)).await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.body, b"settings for root");
+}
+
 /// Instantiates every HTTP case as its own test for one adapter and one store.
 ///
 /// `$test_attr`: the async test attribute of the adapter's runtime (e.g. `tokio::test`).
