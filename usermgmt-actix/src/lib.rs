@@ -101,7 +101,7 @@ async fn read_body(
     mut payload: web::Payload,
 ) -> Result<Vec<u8>, Error> {
     use futures_util::StreamExt;
-    let limit = api.max_body_bytes();
+    let limit = api.max_body_bytes_for(request.method().as_str(), request.path());
     let give_up = limit.saturating_add(api.body_drain_bytes());
     let declared = request
         .headers()

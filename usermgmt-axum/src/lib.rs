@@ -91,7 +91,7 @@ async fn handle(api: &Api, request: Request) -> Response {
 /// [`Api::body_drain_bytes`]) so the client gets its 413.
 async fn read_body(api: &Api, parts: &Parts, mut body: Body) -> Result<Bytes, Error> {
     use http_body_util::BodyExt;
-    let limit = api.max_body_bytes();
+    let limit = api.max_body_bytes_for(parts.method.as_str(), parts.uri.path());
     let give_up = limit.saturating_add(api.body_drain_bytes());
     let declared = parts
         .headers

@@ -195,6 +195,15 @@ pub struct Config {
     pub two_factor_challenge_ttl: Duration,
     /// How many backup codes enabling two-factor hands out (10).
     pub backup_code_count: usize,
+    /// How long a soft-deleted account can be recovered before the purge removes it (30 days).
+    pub account_recovery_window: Duration,
+    /// Lifetime of an impersonation token (15 minutes; it has no refresh token).
+    pub impersonation_ttl: Duration,
+    /// Public URL prefix under which avatars are served (`/api/v1/upload/avatars`); the
+    /// stored key is appended. Set an absolute URL when clients need one.
+    pub avatar_base_url: String,
+    /// Serve the first seed's compatibility routes (SPEC §6, last paragraph).
+    pub compatibility_routes: bool,
 }
 
 impl fmt::Debug for Config {
@@ -227,6 +236,9 @@ impl fmt::Debug for Config {
             .field("two_factor_issuer", &self.two_factor_issuer)
             .field("cors", &self.cors)
             .field("hsts_max_age", &self.hsts_max_age)
+            .field("account_recovery_window", &self.account_recovery_window)
+            .field("impersonation_ttl", &self.impersonation_ttl)
+            .field("compatibility_routes", &self.compatibility_routes)
             .finish_non_exhaustive()
     }
 }
@@ -258,6 +270,10 @@ impl Config {
                 two_factor_issuer: None,
                 cors: CorsConfig::default(),
                 hsts_max_age: None,
+                account_recovery_window: Duration::days(30),
+                impersonation_ttl: Duration::minutes(15),
+                avatar_base_url: "/api/v1/upload/avatars".to_owned(),
+                compatibility_routes: false,
                 two_factor_challenge_ttl: Duration::minutes(5),
                 backup_code_count: 10,
             },
@@ -350,6 +366,18 @@ impl ConfigBuilder {
         two_factor_challenge_ttl: Duration);
     setter!(/// Backup codes handed out when two-factor is enabled.
         backup_code_count: usize);
+    setter!(/// Recovery window of a soft-deleted account.
+        account_recovery_window: Duration);
+    setter!(/// Lifetime of an impersonation token.
+        impersonation_ttl: Duration);
+    setter!(/// Serve the first seed's compatibility routes.
+        compatibility_routes: bool);
+
+    /// Public URL prefix of served avatars (a trailing `/` is dropped).
+    pub fn avatar_base_url(mut self, url: impl Into<String>) -> Self {
+        self.config.avatar_base_url = url.into().trim_end_matches('/').to_owned();
+        self
+    }
 
     /// Issuer shown in authenticator apps.
     pub fn two_factor_issuer(mut self, issuer: impl Into<String>) -> Self {

@@ -30,6 +30,8 @@ pub enum ConflictKind {
     Email,
     /// The username is taken.
     Username,
+    /// A role of that name exists.
+    RoleName,
     /// Any other uniqueness rule.
     Other,
 }
@@ -97,6 +99,18 @@ pub enum Error {
     /// A uniqueness rule was violated (409).
     #[error("conflict: {0:?}")]
     Conflict(ConflictKind),
+    /// A system role cannot be renamed or deleted (409).
+    #[error("system role is protected")]
+    SystemRole,
+    /// A role still held by users cannot be deleted (409).
+    #[error("role in use")]
+    RoleInUse,
+    /// A user must keep at least one role (409).
+    #[error("last role")]
+    LastRole,
+    /// The account is not in a state the operation applies to (409); the text says which.
+    #[error("account state: {0}")]
+    AccountState(&'static str),
     /// A TOTP or backup code is wrong, expired or already used (400).
     #[error("invalid two-factor code")]
     InvalidTwoFactorCode,
@@ -164,7 +178,11 @@ impl Error {
             | Error::Forbidden => 403,
             Error::NotFound(_) | Error::RouteNotFound => 404,
             Error::MethodNotAllowed => 405,
-            Error::Conflict(_) => 409,
+            Error::Conflict(_)
+            | Error::SystemRole
+            | Error::RoleInUse
+            | Error::LastRole
+            | Error::AccountState(_) => 409,
             Error::PayloadTooLarge => 413,
             Error::UnsupportedMediaType => 415,
             Error::RateLimited { .. } => 429,
@@ -200,7 +218,12 @@ impl Error {
             Error::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Error::Conflict(ConflictKind::Email) => "EMAIL_TAKEN",
             Error::Conflict(ConflictKind::Username) => "USERNAME_TAKEN",
+            Error::Conflict(ConflictKind::RoleName) => "ROLE_NAME_TAKEN",
             Error::Conflict(ConflictKind::Other) => "CONFLICT",
+            Error::SystemRole => "SYSTEM_ROLE",
+            Error::RoleInUse => "ROLE_IN_USE",
+            Error::LastRole => "LAST_ROLE",
+            Error::AccountState(_) => "INVALID_ACCOUNT_STATE",
             Error::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Error::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Error::RateLimited { .. } => "RATE_LIMITED",
@@ -219,7 +242,12 @@ impl Error {
             Error::NotFound(what) => format!("{} not found", capitalise(what)),
             Error::Conflict(ConflictKind::Email) => "Email is already registered".to_owned(),
             Error::Conflict(ConflictKind::Username) => "Username is already taken".to_owned(),
+            Error::Conflict(ConflictKind::RoleName) => "A role with this name exists".to_owned(),
             Error::Conflict(ConflictKind::Other) => "The resource already exists".to_owned(),
+            Error::SystemRole => "System roles cannot be renamed or deleted".to_owned(),
+            Error::RoleInUse => "The role is assigned to users; remove it from them first".to_owned(),
+            Error::LastRole => "A user must keep at least one role".to_owned(),
+            Error::AccountState(why) => capitalise(why),
             Error::AccountLocked { .. } => {
                 "Account is temporarily locked after too many failed attempts".to_owned()
             }
@@ -246,7 +274,9 @@ impl Error {
             Error::RouteNotFound => "Route not found".to_owned(),
             Error::MethodNotAllowed => "Method not allowed".to_owned(),
             Error::PayloadTooLarge => "Request body is too large".to_owned(),
-            Error::UnsupportedMediaType => "Content-Type must be application/json".to_owned(),
+            Error::UnsupportedMediaType => {
+                "The request body's Content-Type is not accepted here".to_owned()
+            }
             Error::RateLimited { .. } => "Too many requests, please try again later".to_owned(),
             Error::RefreshTokenReused => {
                 "Refresh token reuse detected; the session has been revoked".to_owned()
@@ -291,7 +321,9 @@ impl From<sqlx::Error> for Error {
 #[cfg(feature = "sqlx")]
 fn conflict_kind(constraint: &str, message: &str) -> ConflictKind {
     let haystack = format!("{constraint} {message}");
-    if haystack.contains("email") {
+    if haystack.contains("roles") {
+        ConflictKind::RoleName
+    } else if haystack.contains("email") {
         ConflictKind::Email
     } else if haystack.contains("username") {
         ConflictKind::Username

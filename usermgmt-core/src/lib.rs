@@ -1,7 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 pub mod api;
+pub mod account;
+pub mod admin;
 pub mod auth;
+pub mod avatars;
 pub mod clock;
 pub mod config;
 pub mod domain;
@@ -12,6 +15,7 @@ pub mod notifications;
 pub mod profile;
 pub mod ratelimit;
 pub mod rbac;
+pub mod roles;
 pub mod secret;
 mod sessions;
 pub mod store;
@@ -19,6 +23,7 @@ pub mod store;
 pub mod testing;
 pub mod totp;
 pub mod two_factor;
+pub mod upload;
 
 pub use auth::{AuthenticatedUser, LoginOutcome, LoginSuccess, Registration, TokenPair};
 pub use clock::{Clock, MockClock, SystemClock};

@@ -3,6 +3,7 @@
 //! one file per area (`auth/flows.rs`, `profile.rs`, ...).
 
 use crate::auth::hashing::PasswordHasher;
+use crate::avatars::{AvatarStorage, LocalDirectoryStorage};
 use crate::auth::tokens::TokenIssuer;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -31,6 +32,7 @@ pub(crate) struct Inner {
     pub(crate) tokens: TokenIssuer,
     pub(crate) sealing: SealingKeyRing,
     pub(crate) mail_wake: Arc<Notify>,
+    pub(crate) avatars: Arc<dyn AvatarStorage>,
 }
 
 /// User management: every flow of SPEC.md, storage-agnostic. Clone it freely.
@@ -52,6 +54,7 @@ pub struct UserManagerBuilder {
     config: Config,
     store: Option<Arc<dyn Store>>,
     clock: Arc<dyn Clock>,
+    avatars: Option<Arc<dyn AvatarStorage>>,
 }
 
 impl std::fmt::Debug for UserManagerBuilder {
@@ -70,6 +73,12 @@ impl UserManagerBuilder {
     /// The clock to use (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Where avatar images are kept (default: the local directory `uploads/avatars`).
+    pub fn avatar_storage(mut self, storage: Arc<dyn AvatarStorage>) -> Self {
+        self.avatars = Some(storage);
         self
     }
 
@@ -107,6 +116,9 @@ impl UserManagerBuilder {
                 tokens,
                 sealing,
                 mail_wake: Arc::new(Notify::new()),
+                avatars: self.avatars.unwrap_or_else(|| {
+                    Arc::new(LocalDirectoryStorage::new("uploads/avatars"))
+                }),
             }),
         })
     }
@@ -119,6 +131,7 @@ impl UserManager {
             config,
             store: None,
             clock: Arc::new(SystemClock),
+            avatars: None,
         }
     }
 

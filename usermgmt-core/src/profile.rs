@@ -224,7 +224,7 @@ impl UserManager {
         .collect();
         let audit = self.audit(
             "PROFILE_UPDATED",
-            Some(auth.user.id),
+            Some(auth.actor_id()),
             Some(auth.user.id),
             "profile",
             client,
@@ -249,7 +249,7 @@ impl UserManager {
         let keys: Vec<&String> = patch.keys().collect();
         let audit = self.audit(
             "PREFERENCES_UPDATED",
-            Some(auth.user.id),
+            Some(auth.actor_id()),
             Some(auth.user.id),
             "profile",
             client,

@@ -26,6 +26,25 @@ pub const PERMISSIONS: &[&str] = &[
     "system:manage",
 ];
 
+/// Every permission with its description, as seeded (the memory store's catalog; the SQL
+/// stores read theirs from the `permissions` table, filled with the same rows).
+pub const PERMISSION_CATALOG: &[(&str, &str)] = &[
+    ("admin:access", "Use the admin API"),
+    ("admin:settings", "Change settings"),
+    ("audit:read", "Read the audit trail"),
+    ("role:assign", "Assign and remove roles"),
+    ("role:create", "Create roles"),
+    ("role:delete", "Delete roles"),
+    ("role:read", "Read roles and permissions"),
+    ("role:update", "Update roles"),
+    ("system:manage", "Operate the system"),
+    ("user:create", "Create users"),
+    ("user:delete", "Delete users"),
+    ("user:manage", "Manage accounts: reset, verify, unlock, suspend, reactivate"),
+    ("user:read", "Read any user"),
+    ("user:update", "Update any user"),
+];
+
 /// The permissions of the seeded `moderator` role.
 pub const MODERATOR_PERMISSIONS: &[&str] = &[
     "user:read",
@@ -93,6 +112,21 @@ impl UserManager {
         }
     }
 
+    /// `Forbidden` on an impersonation token: such a token cannot change password, two-factor
+    /// or account state, nor impersonate (SPEC §6 Admin).
+    pub fn ensure_not_impersonated(&self, auth: &AuthenticatedUser) -> Result<()> {
+        if auth.is_impersonated() {
+            Err(Error::Forbidden)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Who really acts, for audit rows: the impersonating administrator, else the user.
+    pub(crate) fn actor_id(&self, auth: &AuthenticatedUser) -> uuid::Uuid {
+        auth.actor_id()
+    }
+
     /// Authenticates a bearer token and checks a permission in one step (for guards).
     pub async fn authenticate_with(
         &self,
@@ -114,6 +148,12 @@ mod tests {
         assert!(PERMISSIONS.contains(&perm::UserRead::NAME));
         assert!(PERMISSIONS.contains(&perm::SystemManage::NAME));
         assert_eq!(PERMISSIONS.len(), 14);
+        assert_eq!(PERMISSION_CATALOG.len(), 14);
+        assert!(
+            PERMISSION_CATALOG
+                .iter()
+                .all(|(p, _)| PERMISSIONS.contains(p))
+        );
         assert!(
             MODERATOR_PERMISSIONS
                 .iter()

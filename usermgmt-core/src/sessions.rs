@@ -25,7 +25,7 @@ impl UserManager {
     ) -> Result<()> {
         let audit = self.audit(
             "SESSION_REVOKED",
-            Some(auth.user.id),
+            Some(auth.actor_id()),
             Some(auth.user.id),
             "session",
             client,
@@ -51,7 +51,7 @@ impl UserManager {
     ) -> Result<u64> {
         let audit = self.audit(
             "ALL_SESSIONS_REVOKED",
-            Some(auth.user.id),
+            Some(auth.actor_id()),
             Some(auth.user.id),
             "session",
             client,

@@ -417,3 +417,197 @@ impl From<&crate::store::NotificationRecord> for NotificationDto {
         }
     }
 }
+
+/// `POST /roles`, `PUT /roles/:id`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RoleBody {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub description: Option<Option<String>>,
+    pub permissions: Option<Vec<String>>,
+}
+
+impl From<RoleBody> for crate::roles::RoleInput {
+    fn from(b: RoleBody) -> Self {
+        Self {
+            name: b.name,
+            description: b.description,
+            permissions: b.permissions,
+        }
+    }
+}
+
+/// `POST /roles/user/:userId/assign`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct AssignRoleBody {
+    pub role_id: Option<Uuid>,
+}
+
+/// `POST /admin/bulk/assign-role`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct BulkAssignRoleBody {
+    pub user_ids: Option<Vec<Uuid>>,
+    pub role_id: Option<Uuid>,
+}
+
+/// `POST /admin/users/:userId/suspend`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct SuspendBody {
+    pub reason: Option<String>,
+}
+
+/// `POST /account/deactivate`, `DELETE /account`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct PasswordBody {
+    pub password: Option<String>,
+}
+
+/// `POST /account/reactivate`, `POST /account/recover`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct CredentialsBody {
+    pub email: Option<String>,
+    pub password: Option<String>,
+}
+
+/// `POST /account/permanent-delete`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct PermanentDeleteBody {
+    pub password: Option<String>,
+    pub confirm_email: Option<String>,
+}
+
+/// A role.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct RoleDto {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub is_system: bool,
+    pub permissions: Vec<String>,
+    pub user_count: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: Timestamp,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: Timestamp,
+}
+
+impl From<&crate::store::RoleRecord> for RoleDto {
+    fn from(r: &crate::store::RoleRecord) -> Self {
+        Self {
+            id: r.id,
+            name: r.name.clone(),
+            description: r.description.clone(),
+            is_system: r.is_system,
+            permissions: r.permissions.clone(),
+            user_count: r.user_count,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A user as administrators see it: the public `User` plus account state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct AdminUserDto {
+    #[serde(flatten)]
+    pub user: UserDto,
+    pub status: String,
+    pub failed_login_attempts: u32,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub locked_until: Option<Timestamp>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deleted_at: Option<Timestamp>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: Timestamp,
+}
+
+/// `active`, `inactive`, `suspended` or `deleted` (the search filter's names).
+pub fn user_status(u: &UserRecord) -> &'static str {
+    if u.deleted_at.is_some() {
+        "deleted"
+    } else if u.is_suspended {
+        "suspended"
+    } else if !u.is_active {
+        "inactive"
+    } else {
+        "active"
+    }
+}
+
+impl From<&UserRecord> for AdminUserDto {
+    fn from(u: &UserRecord) -> Self {
+        Self {
+            user: UserDto::from(u),
+            status: user_status(u).to_owned(),
+            failed_login_attempts: u.failed_login_attempts,
+            locked_until: u.locked_until,
+            deleted_at: u.deleted_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+fn rfc3339(t: Timestamp) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The GDPR export document: every stored datum of the user, never a hash or a secret.
+pub fn account_export(
+    user: &UserRecord,
+    profile: &ProfileRecord,
+    data: &crate::store::UserDataExport,
+    two_factor: Option<&crate::store::TwoFactorRecord>,
+    now: Timestamp,
+) -> serde_json::Value {
+    let sessions: Vec<_> = data
+        .sessions
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "id": s.id,
+                "deviceInfo": s.device_info,
+                "ipAddress": s.ip_address,
+                "userAgent": s.user_agent,
+                "createdAt": rfc3339(s.created_at),
+                "lastActivity": rfc3339(s.last_activity_at),
+                "expiresAt": rfc3339(s.expires_at),
+                "revokedAt": s.revoked_at.map(rfc3339),
+            })
+        })
+        .collect();
+    let notifications: Vec<_> = data.notifications.iter().map(NotificationDto::from).collect();
+    serde_json::json!({
+        "exportedAt": rfc3339(now),
+        "format": "usermgmt-export/1",
+        "user": AdminUserDto::from(user),
+        "profile": ProfileDto::from(profile),
+        "twoFactor": {
+            "enabled": two_factor.is_some_and(|t| t.enabled),
+            "enabledAt": two_factor.and_then(|t| t.enabled_at).map(rfc3339),
+            "backupCodesRemaining": two_factor.map_or(0, |t| t.backup_codes_remaining),
+        },
+        "passwordChanges": data.password_changes.iter().map(|t| rfc3339(*t)).collect::<Vec<_>>(),
+        "sessions": sessions,
+        "notifications": notifications,
+        "auditTrail": data.audit,
+    })
+}

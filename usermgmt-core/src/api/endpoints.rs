@@ -29,6 +29,42 @@ impl Api {
         self.manager().authenticate(token).await
     }
 
+    fn compatibility_routes(&self) -> bool {
+        self.manager().config().compatibility_routes
+    }
+
+    /// `GET /admin/users/:userId` data (also the first seed's `GET /users/:id`).
+    async fn user_detail_data(
+        &self,
+        auth: &AuthenticatedUser,
+        user_id: Uuid,
+    ) -> Result<serde_json::Value> {
+        let d = self.manager().user_detail(auth, user_id).await?;
+        let sessions: Vec<SessionDto> = d
+            .sessions
+            .iter()
+            .map(|s| SessionDto::new(s, auth.session_id))
+            .collect();
+        let now = self.manager().now();
+        Ok(json!({
+            "user": AdminUserDto::from(&d.user),
+            "profile": ProfileDto::from(&d.profile),
+            "roles": d.user.roles,
+            "permissions": d.permissions,
+            "sessions": sessions,
+            "twoFactor": {
+                "enabled": d.two_factor.as_ref().is_some_and(|t| t.enabled),
+                "backupCodesRemaining": d.two_factor.as_ref().map_or(0, |t| t.backup_codes_remaining),
+            },
+            "lockout": {
+                "failedAttempts": d.user.failed_login_attempts,
+                "locked": d.user.locked_until.is_some_and(|t| t > now),
+                "lockedUntil": d.user.locked_until.filter(|t| *t > now)
+                    .map(|t| t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()),
+            },
+        }))
+    }
+
     pub(super) async fn dispatch(
         &self,
         endpoint: Endpoint,
@@ -408,8 +444,325 @@ impl Api {
                     json!({"preferences": preferences}),
                 ))
             }
+            Endpoint::ListRoles => {
+                let auth = self.auth(ctx).await?;
+                let roles = m.list_roles(&auth).await?;
+                Ok(ApiResponse::success(200, "OK", roles_data(&roles)))
+            }
+            Endpoint::ListPermissions => {
+                let auth = self.auth(ctx).await?;
+                let catalog = m.permission_catalog(&auth).await?;
+                let list: Vec<_> = catalog
+                    .iter()
+                    .map(|(name, description)| json!({"name": name, "description": description}))
+                    .collect();
+                Ok(ApiResponse::success(200, "OK", list))
+            }
+            Endpoint::GetRole => {
+                let auth = self.auth(ctx).await?;
+                let role = m.role(&auth, path_id(ctx, "id", "role")?).await?;
+                Ok(ApiResponse::success(200, "OK", RoleDto::from(&role)))
+            }
+            Endpoint::CreateRole => {
+                let auth = self.auth(ctx).await?;
+                let body: RoleBody = ctx.json()?;
+                let role = m.create_role(&auth, body.into(), client).await?;
+                Ok(ApiResponse::success(201, "Role created", RoleDto::from(&role)))
+            }
+            Endpoint::UpdateRole => {
+                let auth = self.auth(ctx).await?;
+                let id = path_id(ctx, "id", "role")?;
+                let body: RoleBody = ctx.json()?;
+                let role = m.update_role(&auth, id, body.into(), client).await?;
+                Ok(ApiResponse::success(200, "Role updated", RoleDto::from(&role)))
+            }
+            Endpoint::DeleteRole => {
+                let auth = self.auth(ctx).await?;
+                m.delete_role(&auth, path_id(ctx, "id", "role")?, client)
+                    .await?;
+                Ok(ApiResponse::success(200, "Role deleted", json!(null)))
+            }
+            Endpoint::UserRoles => {
+                let auth = self.auth(ctx).await?;
+                let user_id = path_id(ctx, "userId", "user")?;
+                let (user, roles) = m.roles_of_user(&auth, user_id).await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "OK",
+                    json!({"userId": user.id, "roles": roles_data(&roles)}),
+                ))
+            }
+            Endpoint::AssignRole => {
+                let auth = self.auth(ctx).await?;
+                let user_id = path_id(ctx, "userId", "user")?;
+                let body: AssignRoleBody = ctx.json()?;
+                let role_id = body
+                    .role_id
+                    .ok_or_else(|| Error::invalid("roleId", "is required"))?;
+                let added = m.assign_role(&auth, user_id, role_id, client).await?;
+                let (user, roles) = m.roles_of_user(&auth, user_id).await?;
+                Ok(ApiResponse::success(
+                    200,
+                    if added {
+                        "Role assigned"
+                    } else {
+                        "The user holds this role already"
+                    },
+                    json!({"userId": user.id, "assigned": added, "roles": roles_data(&roles)}),
+                ))
+            }
+            Endpoint::RemoveRole => {
+                let auth = self.auth(ctx).await?;
+                let user_id = path_id(ctx, "userId", "user")?;
+                let role_id = path_id(ctx, "roleId", "role assignment")?;
+                m.remove_role(&auth, user_id, role_id, client).await?;
+                Ok(ApiResponse::success(200, "Role removed", json!(null)))
+            }
+            Endpoint::AdminDashboard => {
+                let auth = self.auth(ctx).await?;
+                let d = m.dashboard(&auth).await?;
+                let c = &d.counts;
+                let roles: Vec<_> = d
+                    .roles
+                    .iter()
+                    .map(|r| json!({"id": r.id, "name": r.name, "userCount": r.user_count}))
+                    .collect();
+                Ok(ApiResponse::success(
+                    200,
+                    "OK",
+                    json!({
+                        "users": {
+                            "total": c.users_total,
+                            "active": c.users_active,
+                            "verified": c.users_verified,
+                            "with2FA": c.users_with_two_factor,
+                            "newThisWeek": c.users_new,
+                        },
+                        "sessions": {"active": c.active_sessions},
+                        "roles": roles,
+                    }),
+                ))
+            }
+            Endpoint::AdminListUsers => {
+                let auth = self.auth(ctx).await?;
+                let search = user_search(ctx)?;
+                let (users, total) = m.search_users(&auth, &search).await?;
+                let list: Vec<AdminUserDto> = users.iter().map(AdminUserDto::from).collect();
+                Ok(ApiResponse::success(
+                    200,
+                    "OK",
+                    json!({
+                        "users": list,
+                        "total": total,
+                        "page": search.page.page,
+                        "limit": search.page.limit,
+                        "totalPages": search.page.total_pages(total),
+                    }),
+                ))
+            }
+            Endpoint::AdminGetUser => {
+                let auth = self.auth(ctx).await?;
+                let user_id = path_id(ctx, "userId", "user")?;
+                Ok(ApiResponse::success(
+                    200,
+                    "OK",
+                    self.user_detail_data(&auth, user_id).await?,
+                ))
+            }
+            Endpoint::AdminResetPassword => {
+                let auth = self.auth(ctx).await?;
+                let user_id = path_id(ctx, "userId", "user")?;
+                let ended = m.admin_reset_password(&auth, user_id, client).await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "The user was signed out everywhere and a reset link was mailed",
+                    json!({"revokedSessions": ended}),
+                ))
+            }
+            Endpoint::AdminVerifyEmail
+            | Endpoint::AdminUnlock
+            | Endpoint::AdminSuspend
+            | Endpoint::AdminReactivate
+            | Endpoint::AdminDeleteUser
+            | Endpoint::CompatDeleteUser => {
+                use crate::admin::AdminAction;
+                let auth = self.auth(ctx).await?;
+                let user_id = match endpoint {
+                    Endpoint::CompatDeleteUser => path_id(ctx, "username", "user")?,
+                    _ => path_id(ctx, "userId", "user")?,
+                };
+                let (action, message, reason) = match endpoint {
+                    Endpoint::AdminVerifyEmail => (AdminAction::VerifyEmail, "Email marked verified", None),
+                    Endpoint::AdminUnlock => (AdminAction::Unlock, "Account unlocked", None),
+                    Endpoint::AdminSuspend => {
+                        let body: SuspendBody = ctx.json()?;
+                        (AdminAction::Suspend, "Account suspended", body.reason)
+                    }
+                    Endpoint::AdminReactivate => (AdminAction::Reactivate, "Account reactivated", None),
+                    _ => (AdminAction::Delete, "User deleted", None),
+                };
+                let user = m
+                    .admin_account_action(&auth, user_id, action, reason, client)
+                    .await?;
+                Ok(ApiResponse::success(
+                    200,
+                    message,
+                    json!({"user": AdminUserDto::from(&user)}),
+                ))
+            }
+            Endpoint::AdminImpersonate => {
+                let auth = self.auth(ctx).await?;
+                let user_id = path_id(ctx, "userId", "user")?;
+                let imp = m.impersonate(&auth, user_id, client).await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "Impersonation token issued",
+                    json!({
+                        "accessToken": imp.access_token,
+                        "tokenType": "Bearer",
+                        "expiresIn": imp.expires_in,
+                        "user": UserDto::from(&imp.user),
+                        "impersonatorId": auth.user.id,
+                    }),
+                ))
+            }
+            Endpoint::AdminBulkAssignRole => {
+                let auth = self.auth(ctx).await?;
+                let body: BulkAssignRoleBody = ctx.json()?;
+                let mut errors = Vec::new();
+                if body.user_ids.is_none() {
+                    errors.push(FieldError::new("userIds", "is required"));
+                }
+                if body.role_id.is_none() {
+                    errors.push(FieldError::new("roleId", "is required"));
+                }
+                let (Some(user_ids), Some(role_id)) = (body.user_ids, body.role_id) else {
+                    return Err(Error::Validation(errors));
+                };
+                let assigned = m
+                    .assign_role_bulk(&auth, &user_ids, role_id, client)
+                    .await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "Role assigned",
+                    json!({"assigned": assigned, "total": user_ids.len()}),
+                ))
+            }
+            Endpoint::AccountDeactivate => {
+                let auth = self.auth(ctx).await?;
+                let body: PasswordBody = ctx.json()?;
+                m.deactivate_account(&auth, &password(body.password), client)
+                    .await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "Account deactivated. Reactivate it with your email and password.",
+                    json!(null),
+                ))
+            }
+            Endpoint::AccountReactivate | Endpoint::AccountRecover => {
+                let body: CredentialsBody = ctx.json()?;
+                let email = body.email.unwrap_or_default();
+                let pw = password(body.password);
+                let (user, message) = if endpoint == Endpoint::AccountReactivate {
+                    (m.reactivate_account(&email, &pw, client).await?, "Account reactivated")
+                } else {
+                    (m.recover_account(&email, &pw, client).await?, "Account recovered")
+                };
+                Ok(ApiResponse::success(
+                    200,
+                    message,
+                    json!({"user": UserDto::from(&user)}),
+                ))
+            }
+            Endpoint::AccountDelete => {
+                let auth = self.auth(ctx).await?;
+                let body: PasswordBody = ctx.json()?;
+                let deadline = m
+                    .delete_account(&auth, &password(body.password), client)
+                    .await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "Account deleted. It can be recovered until the deadline.",
+                    json!({"recoveryDeadline": deadline
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default()}),
+                ))
+            }
+            Endpoint::AccountPermanentDelete => {
+                let auth = self.auth(ctx).await?;
+                let body: PermanentDeleteBody = ctx.json()?;
+                m.delete_account_permanently(
+                    &auth,
+                    &password(body.password),
+                    &body.confirm_email.unwrap_or_default(),
+                    client,
+                )
+                .await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "Account and data deleted for good",
+                    json!(null),
+                ))
+            }
+            Endpoint::AccountExport => {
+                let auth = self.auth(ctx).await?;
+                let export = m.export_account(&auth, client).await?;
+                let mut response = ApiResponse::success(200, "OK", export);
+                response.push_header(
+                    "content-disposition",
+                    &format!(
+                        "attachment; filename=\"usermgmt-export-{}.json\"",
+                        auth.user.id
+                    ),
+                );
+                Ok(response)
+            }
+            Endpoint::UploadAvatar => {
+                let auth = self.auth(ctx).await?;
+                let content_type = ctx.content_type().unwrap_or_default();
+                let user = m
+                    .upload_avatar(&auth, content_type, ctx.body().to_vec(), client)
+                    .await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "Avatar updated",
+                    json!({"avatar": user.avatar, "user": UserDto::from(&user)}),
+                ))
+            }
+            Endpoint::DeleteAvatar => {
+                let auth = self.auth(ctx).await?;
+                let user = m.delete_avatar(&auth, client).await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "Avatar removed",
+                    json!({"user": UserDto::from(&user)}),
+                ))
+            }
+            Endpoint::GetAvatar => {
+                let (kind, bytes) = m.avatar_image(ctx.param("key").unwrap_or_default()).await?;
+                let mut response = ApiResponse {
+                    status: 200,
+                    headers: vec![("content-type".to_owned(), kind.mime().to_owned())],
+                    body: bytes,
+                };
+                // Keys are never reused (a new upload gets a new key), so the image is immutable.
+                response.push_header("cache-control", "public, max-age=31536000, immutable");
+                Ok(response)
+            }
             Endpoint::PublicProfile => {
                 let username = ctx.param("username").unwrap_or_default();
+                // The first seed's GET /users/:id shares this path: an id (usernames cannot
+                // look like one) is the admin detail when those routes are on.
+                if self.compatibility_routes() && username.len() == 36 {
+                    if let Ok(user_id) = Uuid::parse_str(username) {
+                        let auth = self.auth(ctx).await?;
+                        return Ok(ApiResponse::success(
+                            200,
+                            "OK",
+                            self.user_detail_data(&auth, user_id).await?,
+                        ));
+                    }
+                }
                 let user = m.public_profile(username).await?;
                 Ok(ApiResponse::success(
                     200,
@@ -471,4 +824,98 @@ fn profile_dto(
         user: UserDto::from(user),
         profile: ProfileDto::from(profile),
     }
+}
+
+/// A UUID path parameter; a malformed one is simply not found.
+fn path_id(ctx: &RequestContext, name: &str, what: &'static str) -> Result<Uuid> {
+    ctx.param(name)
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or(Error::NotFound(what))
+}
+
+/// The admin user search from the query string, every bad value reported.
+fn user_search(ctx: &RequestContext) -> Result<crate::store::UserSearch> {
+    use crate::store::{UserSearch, UserSortField, UserStatus};
+    let page = ctx.page();
+    let mut errors = Vec::new();
+    let query = ctx
+        .query_param("q")
+        .map(|q| q.trim().to_owned())
+        .filter(|q| !q.is_empty());
+    if query.as_ref().is_some_and(|q| q.chars().count() > 100) {
+        errors.push(FieldError::new("q", "must be at most 100 characters"));
+    }
+    let role = ctx
+        .query_param("role")
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    let status = match ctx.query_param("status").as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) => {
+            let parsed = UserStatus::parse(s);
+            if parsed.is_none() {
+                errors.push(FieldError::new(
+                    "status",
+                    "must be one of active, inactive, suspended, deleted",
+                ));
+            }
+            parsed
+        }
+    };
+    let verified = match ctx.query_param("verified").as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("true") | Some("1") => Some(true),
+        Some("false") | Some("0") => Some(false),
+        Some(_) => {
+            errors.push(FieldError::new("verified", "must be true or false"));
+            None
+        }
+    };
+    let sort_by = match ctx.query_param("sortBy").as_deref().map(str::trim) {
+        None | Some("") => UserSortField::CreatedAt,
+        Some(s) => UserSortField::parse(s).unwrap_or_else(|| {
+            let names: Vec<_> = UserSortField::ALL.iter().map(|(n, _)| *n).collect();
+            errors.push(FieldError::new(
+                "sortBy",
+                format!("must be one of {}", names.join(", ")),
+            ));
+            UserSortField::CreatedAt
+        }),
+    };
+    let descending = match ctx
+        .query_param("order")
+        .map(|o| o.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("") | Some("desc") => true,
+        Some("asc") => false,
+        Some(_) => {
+            errors.push(FieldError::new("order", "must be asc or desc"));
+            true
+        }
+    };
+    let page = match page {
+        Ok(page) => page,
+        Err(Error::Validation(mut more)) => {
+            errors.append(&mut more);
+            crate::store::Page { page: 1, limit: 20 }
+        }
+        Err(err) => return Err(err),
+    };
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    Ok(UserSearch {
+        query,
+        role,
+        status,
+        verified,
+        sort_by,
+        descending,
+        page,
+    })
+}
+
+fn roles_data(roles: &[crate::store::RoleRecord]) -> Vec<RoleDto> {
+    roles.iter().map(RoleDto::from).collect()
 }

@@ -196,9 +196,8 @@ impl RequestContext {
             .header_value("authorization")
             .and_then(bearer_token)
             .map(str::to_owned);
-        let content_type = req
-            .header_value("content-type")
-            .map(str::to_ascii_lowercase);
+        // Kept as sent: a multipart boundary is case-sensitive.
+        let content_type = req.header_value("content-type").map(str::to_owned);
         Self {
             request_id,
             client: ClientInfo {
@@ -211,6 +210,16 @@ impl RequestContext {
             body: req.body,
             params,
         }
+    }
+
+    /// The `Content-Type` header as sent.
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+
+    /// The raw body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
     }
 
     /// The bearer token, if one was presented.
@@ -274,7 +283,7 @@ impl RequestContext {
         let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
-            match self.content_type.as_deref() {
+            match self.content_type.as_deref().map(str::to_ascii_lowercase) {
                 Some(ct) if ct.starts_with("application/json") || ct.contains("+json") => {}
                 _ => return Err(Error::UnsupportedMediaType),
             }

@@ -52,7 +52,8 @@ impl Api {
     /// The API over a manager.
     pub fn new(manager: UserManager) -> Self {
         let mut by_path: Vec<(&'static str, Vec<&'static Route>)> = Vec::new();
-        for route in ROUTES {
+        let compat = manager.config().compatibility_routes;
+        for route in ROUTES.iter().filter(|r| compat || !r.compat) {
             match by_path.iter_mut().find(|(p, _)| *p == route.path) {
                 Some((_, list)) => list.push(route),
                 None => by_path.push((route.path, vec![route])),
@@ -90,6 +91,16 @@ impl Api {
     /// Largest body an adapter should read before answering 413.
     pub fn max_body_bytes(&self) -> usize {
         self.manager.config().max_body_bytes
+    }
+
+    /// Largest body an adapter should read for one request: the avatar upload takes a 2 MB
+    /// image plus its multipart framing, every other route `max_body_bytes()`.
+    pub fn max_body_bytes_for(&self, method: &str, path: &str) -> usize {
+        if method.eq_ignore_ascii_case("POST") && path == "/api/v1/upload/avatar" {
+            crate::avatars::MAX_AVATAR_BYTES + 64 * 1024
+        } else {
+            self.max_body_bytes()
+        }
     }
 
     /// How much of an oversized body an adapter reads and drops before answering 413. Reading
@@ -334,14 +345,17 @@ impl Api {
 /// The stricter limit of a sensitive route, with the name its counter is kept under.
 fn route_limit(endpoint: Endpoint, limits: &RateLimitConfig) -> Option<(&'static str, Limit)> {
     match endpoint {
-        Endpoint::Login => Some(("login", limits.login)),
+        // Every route that checks a password without a session counts as a login attempt.
+        Endpoint::Login | Endpoint::AccountReactivate | Endpoint::AccountRecover => {
+            Some(("login", limits.login))
+        }
         Endpoint::LoginTwoFactor
         | Endpoint::TwoFactorVerify
         | Endpoint::TwoFactorEnable
         | Endpoint::TwoFactorDisable
         | Endpoint::TwoFactorBackupCodes => Some(("two_factor", limits.two_factor)),
         Endpoint::Register => Some(("register", limits.register)),
-        Endpoint::ForgotPassword | Endpoint::ResendVerification => {
+        Endpoint::ForgotPassword | Endpoint::ResendVerification | Endpoint::AdminResetPassword => {
             Some(("email", limits.email_actions))
         }
         Endpoint::CheckEmail | Endpoint::CheckUsername => {

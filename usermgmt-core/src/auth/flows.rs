@@ -13,7 +13,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-fn display_name(user: &UserRecord) -> String {
+pub(crate) fn display_name(user: &UserRecord) -> String {
     user.first_name
         .clone()
         .unwrap_or_else(|| user.username.clone())
@@ -656,9 +656,33 @@ impl UserManager {
             .session_with_user(session_id)
             .await?
             .ok_or(Error::InvalidAccessToken)?;
-        if !session.is_active(now) || session.user_id != claims.user_id()? {
+        // An impersonation token rides on the administrator's session: ending that session (or
+        // the administrator losing admin:access) ends the impersonation at once.
+        let acting_admin = match &claims.act {
+            Some(act) => Some(Uuid::parse_str(&act.sub).map_err(|_| Error::InvalidAccessToken)?),
+            None => None,
+        };
+        let session_owner = acting_admin.unwrap_or(claims.user_id()?);
+        if !session.is_active(now) || session.user_id != session_owner {
             return Err(Error::InvalidAccessToken);
         }
+        let user = match acting_admin {
+            None => user,
+            Some(admin_id) => {
+                if user.deleted_at.is_some() || !user.is_active || user.is_suspended {
+                    return Err(Error::InvalidAccessToken);
+                }
+                let admin_permissions = self.inner.store.user_permissions(admin_id).await?;
+                if !admin_permissions.iter().any(|p| p == "admin:access") {
+                    return Err(Error::InvalidAccessToken);
+                }
+                self.inner
+                    .store
+                    .user_by_id(claims.user_id()?)
+                    .await?
+                    .ok_or(Error::InvalidAccessToken)?
+            }
+        };
         if user.deleted_at.is_some() || !user.is_active {
             return Err(Error::InvalidAccessToken);
         }
@@ -680,7 +704,7 @@ impl UserManager {
     pub async fn logout(&self, auth: &AuthenticatedUser, client: &ClientInfo) -> Result<()> {
         let audit = self.audit(
             "USER_LOGOUT",
-            Some(auth.user.id),
+            Some(auth.actor_id()),
             Some(auth.user.id),
             "session",
             client,

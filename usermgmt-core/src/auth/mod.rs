@@ -2,6 +2,7 @@
 //! tokens, password reset and change, and authenticating a bearer token.
 
 mod flows;
+pub(crate) use flows::display_name;
 pub mod hashing;
 pub mod tokens;
 
@@ -71,5 +72,18 @@ impl AuthenticatedUser {
     /// True when an administrator is acting as this user.
     pub fn is_impersonated(&self) -> bool {
         self.claims.act.is_some()
+    }
+
+    /// The administrator acting as this user, on an impersonation token.
+    pub fn impersonator(&self) -> Option<Uuid> {
+        self.claims
+            .act
+            .as_ref()
+            .and_then(|a| Uuid::parse_str(&a.sub).ok())
+    }
+
+    /// Who really acts: the impersonating administrator, else the user.
+    pub fn actor_id(&self) -> Uuid {
+        self.impersonator().unwrap_or(self.user.id)
     }
 }

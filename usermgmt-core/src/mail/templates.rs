@@ -176,6 +176,29 @@ pub(crate) fn two_factor_changed(config: &MailConfig, to: &str, name: &str, what
     )
 }
 
+/// A change of the account's state the owner must hear of (deleted, suspended, reactivated,
+/// purged): `what` completes "Your account ...", `detail` says what follows from it.
+pub(crate) fn account_notice(
+    config: &MailConfig,
+    to: &str,
+    name: &str,
+    what: &str,
+    detail: &str,
+) -> Email {
+    render(
+        config,
+        to,
+        &format!("your account {what}"),
+        name,
+        &[
+            format!("Your account {what}."),
+            detail.to_owned(),
+            "If you did not expect this, contact support.".to_owned(),
+        ],
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,11 +35,23 @@ enum MailStatus {
     Failed,
 }
 
+#[derive(Debug, Clone)]
+struct StoredRole {
+    id: Uuid,
+    name: String,
+    description: Option<String>,
+    is_system: bool,
+    permissions: BTreeSet<String>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
 #[derive(Debug, Default)]
 struct State {
     users: HashMap<Uuid, UserRecord>,
     profiles: HashMap<Uuid, ProfileRecord>,
-    roles: BTreeSet<String>,
+    /// Sorted by name. Users hold role names, renamed along with the role.
+    roles: Vec<StoredRole>,
     /// (user, hash, time), appended in order.
     password_history: Vec<(Uuid, String, Timestamp)>,
     one_time_tokens: HashMap<String, StoredToken>,
@@ -93,6 +105,27 @@ impl State {
         Ok(())
     }
 
+    fn role_record(&self, role: &StoredRole) -> RoleRecord {
+        RoleRecord {
+            id: role.id,
+            name: role.name.clone(),
+            description: role.description.clone(),
+            is_system: role.is_system,
+            permissions: role.permissions.iter().cloned().collect(),
+            user_count: self
+                .users
+                .values()
+                .filter(|u| u.roles.contains(&role.name))
+                .count() as u64,
+            created_at: role.created_at,
+            updated_at: role.updated_at,
+        }
+    }
+
+    fn role_named(&self, name: &str) -> Option<&StoredRole> {
+        self.roles.iter().find(|r| r.name == name)
+    }
+
     fn backup_codes_remaining(&self, user_id: Uuid) -> u32 {
         let unused = self
             .backup_codes
@@ -122,6 +155,16 @@ impl State {
     }
 }
 
+/// Orders `None` after every value, as PostgreSQL does in ascending order.
+fn nulls_last<T: Ord>(a: &Option<T>, b: &Option<T>) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.cmp(b),
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (Some(_), None) => std::cmp::Ordering::Less,
+    }
+}
+
 /// A [`Store`] in process memory.
 #[derive(Debug)]
 pub struct MemoryStore {
@@ -137,11 +180,36 @@ impl Default for MemoryStore {
 impl MemoryStore {
     /// An empty store with the seeded system roles.
     pub fn new() -> Self {
+        let seeded = |id, name: &str, description: &str, permissions: &[&str]| StoredRole {
+            id,
+            name: name.to_owned(),
+            description: Some(description.to_owned()),
+            is_system: true,
+            permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+        };
         let state = State {
-            roles: ["admin", "moderator", "user"]
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
+            roles: vec![
+                seeded(
+                    ADMIN_ROLE_ID,
+                    ADMIN_ROLE,
+                    "Every permission",
+                    crate::rbac::PERMISSIONS,
+                ),
+                seeded(
+                    MODERATOR_ROLE_ID,
+                    "moderator",
+                    "Reads users, roles and the audit trail",
+                    crate::rbac::MODERATOR_PERMISSIONS,
+                ),
+                seeded(
+                    USER_ROLE_ID,
+                    DEFAULT_ROLE,
+                    "Authenticated self-service",
+                    &[],
+                ),
+            ],
             ..State::default()
         };
         Self {
@@ -162,6 +230,11 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn record_effects(&self, effects: Effects) -> Result<()> {
+        self.lock().apply(effects);
+        Ok(())
+    }
+
     async fn create_user(&self, user: NewUser, effects: Effects) -> Result<UserRecord> {
         let mut st = self.lock();
         if st.users.values().any(|u| u.email == user.email) {
@@ -170,7 +243,7 @@ impl Store for MemoryStore {
         if st.users.values().any(|u| u.username == user.username) {
             return Err(Error::Conflict(ConflictKind::Username));
         }
-        if let Some(missing) = user.roles.iter().find(|r| !st.roles.contains(*r)) {
+        if let Some(missing) = user.roles.iter().find(|r| st.role_named(r).is_none()) {
             return Err(Error::internal(format!("role {missing} does not exist")));
         }
         let mut roles = user.roles.clone();
@@ -228,12 +301,9 @@ impl Store for MemoryStore {
         };
         let mut permissions = BTreeSet::new();
         for role in &user.roles {
-            let granted: &[&str] = match role.as_str() {
-                ADMIN_ROLE => crate::rbac::PERMISSIONS,
-                "moderator" => crate::rbac::MODERATOR_PERMISSIONS,
-                _ => &[],
-            };
-            permissions.extend(granted.iter().map(|p| (*p).to_owned()));
+            if let Some(role) = st.role_named(role) {
+                permissions.extend(role.permissions.iter().cloned());
+            }
         }
         Ok(permissions.into_iter().collect())
     }
@@ -879,6 +949,401 @@ impl Store for MemoryStore {
         let before = st.notifications.len();
         st.notifications.retain(|n| n.user_id != user_id);
         Ok((before - st.notifications.len()) as u64)
+    }
+
+    async fn permission_catalog(&self) -> Result<Vec<(String, String)>> {
+        Ok(crate::rbac::PERMISSION_CATALOG
+            .iter()
+            .map(|(n, d)| ((*n).to_owned(), (*d).to_owned()))
+            .collect())
+    }
+
+    async fn list_roles(&self) -> Result<Vec<RoleRecord>> {
+        let st = self.lock();
+        let mut roles: Vec<_> = st.roles.iter().map(|r| st.role_record(r)).collect();
+        roles.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(roles)
+    }
+
+    async fn role_by_id(&self, id: Uuid) -> Result<Option<RoleRecord>> {
+        let st = self.lock();
+        Ok(st
+            .roles
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| st.role_record(r)))
+    }
+
+    async fn create_role(&self, role: NewRole, effects: Effects) -> Result<RoleRecord> {
+        let mut st = self.lock();
+        if st.role_named(&role.name).is_some() {
+            return Err(Error::Conflict(ConflictKind::RoleName));
+        }
+        let stored = StoredRole {
+            id: role.id,
+            name: role.name,
+            description: role.description,
+            is_system: false,
+            permissions: role.permissions.into_iter().collect(),
+            created_at: role.created_at,
+            updated_at: role.created_at,
+        };
+        let record = st.role_record(&stored);
+        st.roles.push(stored);
+        st.apply(effects);
+        Ok(record)
+    }
+
+    async fn update_role(
+        &self,
+        id: Uuid,
+        change: RoleChange,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<RoleRecord> {
+        let mut st = self.lock();
+        let Some(index) = st.roles.iter().position(|r| r.id == id) else {
+            return Err(Error::NotFound("role"));
+        };
+        let old_name = st.roles[index].name.clone();
+        if let Some(name) = change.name.as_ref().filter(|n| **n != old_name) {
+            if st.roles[index].is_system {
+                return Err(Error::SystemRole);
+            }
+            if st.role_named(name).is_some() {
+                return Err(Error::Conflict(ConflictKind::RoleName));
+            }
+            for user in st.users.values_mut() {
+                if let Some(held) = user.roles.iter_mut().find(|r| **r == old_name) {
+                    name.clone_into(held);
+                    user.roles.sort();
+                }
+            }
+        }
+        let role = &mut st.roles[index];
+        if let Some(name) = change.name {
+            role.name = name;
+        }
+        if let Some(description) = change.description {
+            role.description = description;
+        }
+        if let Some(permissions) = change.permissions {
+            role.permissions = permissions.into_iter().collect();
+        }
+        role.updated_at = now;
+        let role = role.clone();
+        st.apply(effects);
+        Ok(st.role_record(&role))
+    }
+
+    async fn delete_role(&self, id: Uuid, effects: Effects) -> Result<()> {
+        let mut st = self.lock();
+        let Some(role) = st.roles.iter().find(|r| r.id == id).cloned() else {
+            return Err(Error::NotFound("role"));
+        };
+        if role.is_system {
+            return Err(Error::SystemRole);
+        }
+        if st.users.values().any(|u| u.roles.contains(&role.name)) {
+            return Err(Error::RoleInUse);
+        }
+        st.roles.retain(|r| r.id != id);
+        st.apply(effects);
+        Ok(())
+    }
+
+    async fn assign_role(
+        &self,
+        user_id: Uuid,
+        role_id: Uuid,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool> {
+        let mut st = self.lock();
+        let name = st
+            .roles
+            .iter()
+            .find(|r| r.id == role_id)
+            .map(|r| r.name.clone())
+            .ok_or(Error::NotFound("role"))?;
+        let user = st.user_mut(user_id)?;
+        if user.roles.contains(&name) {
+            return Ok(false);
+        }
+        user.roles.push(name);
+        user.roles.sort();
+        user.updated_at = now;
+        st.apply(effects);
+        Ok(true)
+    }
+
+    async fn remove_role(
+        &self,
+        user_id: Uuid,
+        role_id: Uuid,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<()> {
+        let mut st = self.lock();
+        let name = st
+            .roles
+            .iter()
+            .find(|r| r.id == role_id)
+            .map(|r| r.name.clone());
+        let user = st.user_mut(user_id)?;
+        let Some(index) = name.and_then(|n| user.roles.iter().position(|r| *r == n)) else {
+            return Err(Error::NotFound("role assignment"));
+        };
+        if user.roles.len() == 1 {
+            return Err(Error::LastRole);
+        }
+        user.roles.remove(index);
+        user.updated_at = now;
+        st.apply(effects);
+        Ok(())
+    }
+
+    async fn search_users(&self, search: &UserSearch) -> Result<(Vec<UserRecord>, u64)> {
+        let st = self.lock();
+        let needle = search.query.as_ref().map(|q| q.to_lowercase());
+        let contains = |field: Option<&str>, needle: &str| {
+            field.is_some_and(|f| f.to_lowercase().contains(needle))
+        };
+        let mut found: Vec<&UserRecord> = st
+            .users
+            .values()
+            .filter(|u| match search.status {
+                None => u.deleted_at.is_none(),
+                Some(UserStatus::Active) => {
+                    u.deleted_at.is_none() && u.is_active && !u.is_suspended
+                }
+                Some(UserStatus::Inactive) => u.deleted_at.is_none() && !u.is_active,
+                Some(UserStatus::Suspended) => u.deleted_at.is_none() && u.is_suspended,
+                Some(UserStatus::Deleted) => u.deleted_at.is_some(),
+            })
+            .filter(|u| search.verified.is_none_or(|v| u.email_verified == v))
+            .filter(|u| search.role.as_ref().is_none_or(|r| u.roles.contains(r)))
+            .filter(|u| {
+                needle.as_deref().is_none_or(|n| {
+                    contains(Some(&u.email), n)
+                        || contains(Some(&u.username), n)
+                        || contains(u.first_name.as_deref(), n)
+                        || contains(u.last_name.as_deref(), n)
+                })
+            })
+            .collect();
+        // The SQL stores sort NULLs as the largest value (PostgreSQL's default); do the same.
+        found.sort_by(|a, b| {
+            let ordering = match search.sort_by {
+                UserSortField::CreatedAt => a.created_at.cmp(&b.created_at),
+                UserSortField::UpdatedAt => a.updated_at.cmp(&b.updated_at),
+                UserSortField::LastLoginAt => nulls_last(&a.last_login_at, &b.last_login_at),
+                UserSortField::Email => a.email.cmp(&b.email),
+                UserSortField::Username => a.username.cmp(&b.username),
+                UserSortField::FirstName => nulls_last(&a.first_name, &b.first_name),
+                UserSortField::LastName => nulls_last(&a.last_name, &b.last_name),
+            }
+            .then(a.id.cmp(&b.id));
+            if search.descending {
+                ordering.reverse()
+            } else {
+                ordering
+            }
+        });
+        let total = found.len() as u64;
+        let page = found
+            .into_iter()
+            .skip(usize::try_from(search.page.offset()).unwrap_or(usize::MAX))
+            .take(usize::try_from(search.page.limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        Ok((page, total))
+    }
+
+    async fn dashboard_counts(
+        &self,
+        now: Timestamp,
+        new_since: Timestamp,
+    ) -> Result<DashboardCounts> {
+        let st = self.lock();
+        let live: Vec<_> = st
+            .users
+            .values()
+            .filter(|u| u.deleted_at.is_none())
+            .collect();
+        let count = |f: &dyn Fn(&UserRecord) -> bool| live.iter().filter(|u| f(u)).count() as u64;
+        Ok(DashboardCounts {
+            users_total: live.len() as u64,
+            users_active: count(&|u| u.is_active && !u.is_suspended),
+            users_verified: count(&|u| u.email_verified),
+            users_with_two_factor: count(&|u| u.two_factor_enabled),
+            users_new: count(&|u| u.created_at >= new_since),
+            active_sessions: st.sessions.values().filter(|s| s.is_active(now)).count() as u64,
+        })
+    }
+
+    async fn change_account(
+        &self,
+        user_id: Uuid,
+        change: AccountChange,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<Option<UserRecord>> {
+        let mut st = self.lock();
+        let user = st.user_mut(user_id)?;
+        let live = user.deleted_at.is_none();
+        let applies = match change {
+            AccountChange::Deactivate => live && user.is_active,
+            AccountChange::Reactivate => live && !user.is_active,
+            AccountChange::Suspend => live && !user.is_suspended,
+            AccountChange::Unsuspend => live && (user.is_suspended || !user.is_active),
+            AccountChange::SoftDelete => live,
+            AccountChange::Recover { deleted_after } => {
+                user.deleted_at.is_some_and(|at| at > deleted_after)
+            }
+            AccountChange::VerifyEmail => live && !user.email_verified,
+            AccountChange::Unlock => live,
+        };
+        if !applies {
+            return Ok(None);
+        }
+        let mut end_sessions = false;
+        match change {
+            AccountChange::Deactivate => {
+                user.is_active = false;
+                end_sessions = true;
+            }
+            AccountChange::Reactivate => user.is_active = true,
+            AccountChange::Suspend => {
+                user.is_suspended = true;
+                end_sessions = true;
+            }
+            AccountChange::Unsuspend => {
+                user.is_suspended = false;
+                user.is_active = true;
+            }
+            AccountChange::SoftDelete => {
+                user.deleted_at = Some(now);
+                end_sessions = true;
+            }
+            AccountChange::Recover { .. } => user.deleted_at = None,
+            AccountChange::VerifyEmail => user.email_verified = true,
+            AccountChange::Unlock => {
+                user.failed_login_attempts = 0;
+                user.locked_until = None;
+            }
+        }
+        user.updated_at = now;
+        let record = user.clone();
+        if end_sessions {
+            st.revoke_sessions(user_id, None, now);
+        }
+        st.apply(effects);
+        Ok(Some(record))
+    }
+
+    async fn set_avatar(
+        &self,
+        user_id: Uuid,
+        avatar: Option<String>,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<UserRecord> {
+        let mut st = self.lock();
+        let user = st.user_mut(user_id)?;
+        user.avatar = avatar;
+        user.updated_at = now;
+        let record = user.clone();
+        st.apply(effects);
+        Ok(record)
+    }
+
+    async fn user_data_export(&self, user_id: Uuid) -> Result<UserDataExport> {
+        let st = self.lock();
+        let mut sessions: Vec<_> = st
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user_id)
+            .cloned()
+            .collect();
+        sessions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        let mut audit: Vec<_> = st
+            .audit
+            .iter()
+            .filter(|e| e.user_id == Some(user_id) || e.actor_id == Some(user_id))
+            .cloned()
+            .collect();
+        audit.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        let mut notifications: Vec<_> = st
+            .notifications
+            .iter()
+            .filter(|n| n.user_id == user_id)
+            .cloned()
+            .collect();
+        notifications.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        let password_changes = st
+            .password_history
+            .iter()
+            .filter(|(uid, _, _)| *uid == user_id)
+            .map(|(_, _, at)| *at)
+            .collect();
+        Ok(UserDataExport {
+            sessions,
+            audit,
+            notifications,
+            password_changes,
+        })
+    }
+
+    async fn users_deleted_before(&self, cutoff: Timestamp, limit: usize) -> Result<Vec<Uuid>> {
+        let st = self.lock();
+        let mut due: Vec<_> = st
+            .users
+            .values()
+            .filter_map(|u| u.deleted_at.filter(|at| *at < cutoff).map(|at| (at, u.id)))
+            .collect();
+        due.sort();
+        Ok(due.into_iter().take(limit).map(|(_, id)| id).collect())
+    }
+
+    async fn delete_user_permanently(
+        &self,
+        user_id: Uuid,
+        deleted_before: Option<Timestamp>,
+        effects: Effects,
+    ) -> Result<bool> {
+        let mut st = self.lock();
+        let Some(user) = st.users.get(&user_id) else {
+            return Ok(false);
+        };
+        if let Some(cutoff) = deleted_before
+            && !user.deleted_at.is_some_and(|at| at < cutoff)
+        {
+            return Ok(false);
+        }
+        st.users.remove(&user_id);
+        st.profiles.remove(&user_id);
+        st.password_history.retain(|(uid, _, _)| *uid != user_id);
+        st.one_time_tokens.retain(|_, t| t.user_id != user_id);
+        let sessions: BTreeSet<Uuid> = st
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user_id)
+            .map(|s| s.id)
+            .collect();
+        st.sessions.retain(|id, _| !sessions.contains(id));
+        st.refresh_tokens
+            .retain(|_, r| !sessions.contains(&r.session_id));
+        st.two_factor.remove(&user_id);
+        st.backup_codes.retain(|_, (owner, _)| *owner != user_id);
+        st.notifications.retain(|n| n.user_id != user_id);
+        for event in &mut st.audit {
+            if event.user_id == Some(user_id) || event.actor_id == Some(user_id) {
+                anonymise(event, user_id);
+            }
+        }
+        st.apply(effects);
+        Ok(true)
     }
 
     async fn audit_events(&self, user_id: Option<Uuid>, limit: usize) -> Result<Vec<AuditEvent>> {

@@ -14,6 +14,7 @@ use std::fmt;
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
+mod admin;
 pub mod memory;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 #[macro_use]
@@ -22,6 +23,8 @@ mod sql;
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+pub use admin::*;
 
 /// A point in time (UTC, microsecond precision).
 pub type Timestamp = OffsetDateTime;
@@ -548,6 +551,9 @@ pub enum RefreshRotation {
 pub trait Store: Send + Sync + 'static {
     /// Checks that storage answers (readiness probe).
     async fn ping(&self) -> Result<()>;
+    /// Writes effects that belong to no other change (an audit row of a read, such as a data
+    /// export or the start of an impersonation).
+    async fn record_effects(&self, effects: Effects) -> Result<()>;
 
     // --- users -----------------------------------------------------------------------------
 
@@ -784,6 +790,89 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every notification of the user; returns how many.
     async fn delete_all_notifications(&self, user_id: Uuid) -> Result<u64>;
 
+    // --- roles -------------------------------------------------------------------------------
+
+    /// Every permission with its description, sorted by name.
+    async fn permission_catalog(&self) -> Result<Vec<(String, String)>>;
+    /// Every role with permissions and user count, sorted by name.
+    async fn list_roles(&self) -> Result<Vec<RoleRecord>>;
+    /// One role.
+    async fn role_by_id(&self, id: Uuid) -> Result<Option<RoleRecord>>;
+    /// Creates a role. `Conflict(RoleName)` when the name is taken.
+    async fn create_role(&self, role: NewRole, effects: Effects) -> Result<RoleRecord>;
+    /// Changes a role. `NotFound("role")`; `SystemRole` when renaming a system role;
+    /// `Conflict(RoleName)` when the new name is taken.
+    async fn update_role(
+        &self,
+        id: Uuid,
+        change: RoleChange,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<RoleRecord>;
+    /// Deletes a role. `NotFound("role")`; `SystemRole`; `RoleInUse` while a user holds it.
+    async fn delete_role(&self, id: Uuid, effects: Effects) -> Result<()>;
+    /// Gives a user a role. `NotFound("user" | "role")`; false (and no effects) when the user
+    /// holds it already.
+    async fn assign_role(
+        &self,
+        user_id: Uuid,
+        role_id: Uuid,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool>;
+    /// Takes a role from a user. `NotFound("role assignment")`; `LastRole` when it is the
+    /// user's only one (decided under a lock on the user, so concurrent removals cannot leave
+    /// a user with no role).
+    async fn remove_role(
+        &self,
+        user_id: Uuid,
+        role_id: Uuid,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<()>;
+
+    // --- administration ----------------------------------------------------------------------
+
+    /// One page of users matching `search`, and how many match in all.
+    async fn search_users(&self, search: &UserSearch) -> Result<(Vec<UserRecord>, u64)>;
+    /// Dashboard figures; "new" means registered at or after `new_since`.
+    async fn dashboard_counts(
+        &self,
+        now: Timestamp,
+        new_since: Timestamp,
+    ) -> Result<DashboardCounts>;
+    /// Applies an account state change (see [`AccountChange`]); `None` when the account is not
+    /// in a state the change applies to (nothing written), `NotFound("user")` when unknown.
+    async fn change_account(
+        &self,
+        user_id: Uuid,
+        change: AccountChange,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<Option<UserRecord>>;
+    /// Sets or clears the avatar URL.
+    async fn set_avatar(
+        &self,
+        user_id: Uuid,
+        avatar: Option<String>,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<UserRecord>;
+    /// What is stored about a user besides the user row and profile (GDPR export).
+    async fn user_data_export(&self, user_id: Uuid) -> Result<UserDataExport>;
+    /// Ids of users soft-deleted before `cutoff`, oldest first.
+    async fn users_deleted_before(&self, cutoff: Timestamp, limit: usize) -> Result<Vec<Uuid>>;
+    /// Removes a user and everything stored about them; their audit rows stay, anonymised
+    /// (no user, IP, User-Agent or details). With `deleted_before`, only a user soft-deleted
+    /// before that time is removed (the purge: a recovered account is kept). False when
+    /// nothing was removed; `effects` are written only when something was.
+    async fn delete_user_permanently(
+        &self,
+        user_id: Uuid,
+        deleted_before: Option<Timestamp>,
+        effects: Effects,
+    ) -> Result<bool>;
+
     // --- audit -------------------------------------------------------------------------------
 
     /// Audit rows, newest first, optionally of one user (as actor or target).
@@ -811,6 +900,40 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Messages not yet delivered nor parked.
     async fn mail_backlog(&self) -> Result<u64>;
+}
+
+/// What a permanent deletion leaves of an audit row that names the user: the action, resource
+/// kind and time stay (the trail keeps its shape and counts), nothing that points at the person.
+pub(crate) fn anonymise(event: &mut AuditEvent, user_id: Uuid) {
+    if event.user_id == Some(user_id) {
+        event.user_id = None;
+    }
+    if event.actor_id == Some(user_id) {
+        event.actor_id = None;
+    }
+    if event.resource_id.as_deref() == Some(user_id.to_string().as_str()) {
+        event.resource_id = None;
+    }
+    event.ip_address = None;
+    event.user_agent = None;
+    event.details = anonymised_details();
+}
+
+/// Escapes `\`, `%` and `_` so a search term matches literally inside `LIKE ... ESCAPE '\'`.
+pub(crate) fn escape_like(term: &str) -> String {
+    let mut escaped = String::with_capacity(term.len());
+    for c in term.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// The details an anonymised audit row carries.
+pub(crate) fn anonymised_details() -> serde_json::Value {
+    serde_json::json!({"anonymized": true})
 }
 
 /// Shallow merge shared by every store: `null` removes a key; the result must fit `max_bytes`.

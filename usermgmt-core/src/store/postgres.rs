@@ -6,6 +6,10 @@
 use crate::store::Timestamp;
 use sqlx::postgres::PgPoolOptions;
 
+/// Row lock suffix of `SELECT ... FOR UPDATE` (SQLite's `BEGIN IMMEDIATE` locks the database).
+const LOCK_ROW: &str = " FOR UPDATE";
+/// Case-insensitive `LIKE`.
+const LIKE_CI: &str = "ILIKE";
 type Db = sqlx::Postgres;
 /// A time as stored: `timestamptz`.
 type Ts = Timestamp;

@@ -383,10 +383,137 @@ macro_rules! impl_sql_store {
             Ok(done.rows_affected())
         }
 
+        fn role_from_row(row: &DbRow, permissions: Vec<String>) -> Result<RoleRecord> {
+            Ok(RoleRecord {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                description: row.try_get("description")?,
+                is_system: row.try_get("is_system")?,
+                permissions,
+                user_count: count(row.try_get::<i64, _>("user_count")?),
+                created_at: from_ts(row.try_get("created_at")?)?,
+                updated_at: from_ts(row.try_get("updated_at")?)?,
+            })
+        }
+
+        /// Roles (all, or the one with `id`), with permissions and user counts.
+        async fn load_roles(
+            conn: &mut <Db as sqlx::Database>::Connection,
+            id: Option<Uuid>,
+        ) -> Result<Vec<RoleRecord>> {
+            let rows = sqlx::query(
+                "SELECT r.id, r.name, r.description, r.is_system, r.created_at, r.updated_at, \
+                 (SELECT COUNT(*) FROM user_roles ur WHERE ur.role_id = r.id) AS user_count \
+                 FROM roles r WHERE ($1 IS NULL OR r.id = $1) ORDER BY r.name",
+            )
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+            let grants = sqlx::query(
+                "SELECT role_id, permission FROM role_permissions \
+                 WHERE ($1 IS NULL OR role_id = $1) ORDER BY permission",
+            )
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let role_id: Uuid = row.try_get("id")?;
+                    let mut permissions = Vec::new();
+                    for grant in &grants {
+                        if grant.try_get::<Uuid, _>("role_id")? == role_id {
+                            permissions.push(grant.try_get::<String, _>("permission")?);
+                        }
+                    }
+                    role_from_row(row, permissions)
+                })
+                .collect()
+        }
+
+        async fn role_in_tx(tx: &mut Tx, id: Uuid) -> Result<RoleRecord> {
+            load_roles(&mut **tx, Some(id))
+                .await?
+                .pop()
+                .ok_or(Error::NotFound("role"))
+        }
+
+        async fn grant_permissions(tx: &mut Tx, role_id: Uuid, permissions: &[String]) -> Result<()> {
+            sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
+                .bind(role_id)
+                .execute(&mut **tx)
+                .await?;
+            for permission in permissions {
+                sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)")
+                    .bind(role_id)
+                    .bind(permission)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        /// Takes the user's row lock until the transaction ends (a no-op under SQLite, whose
+        /// `BEGIN IMMEDIATE` already serialises writers). `NotFound("user")` when unknown.
+        async fn lock_user(tx: &mut Tx, user_id: Uuid) -> Result<()> {
+            // Safe: both parts are constants.
+            let sql = format!("SELECT id FROM users WHERE id = $1{LOCK_ROW}");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(user_id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|_| ())
+                .ok_or(Error::NotFound("user"))
+        }
+
+        /// Adds the WHERE clause of a user search (shared by the page and the count).
+        fn push_search_filters(qb: &mut sqlx::QueryBuilder<Db>, search: &UserSearch) {
+            qb.push(" WHERE ");
+            qb.push(match search.status {
+                None => "deleted_at IS NULL",
+                Some(UserStatus::Active) => {
+                    "deleted_at IS NULL AND is_active = TRUE AND is_suspended = FALSE"
+                }
+                Some(UserStatus::Inactive) => "deleted_at IS NULL AND is_active = FALSE",
+                Some(UserStatus::Suspended) => "deleted_at IS NULL AND is_suspended = TRUE",
+                Some(UserStatus::Deleted) => "deleted_at IS NOT NULL",
+            });
+            if let Some(verified) = search.verified {
+                qb.push(" AND email_verified = ").push_bind(verified);
+            }
+            if let Some(role) = &search.role {
+                qb.push(
+                    " AND EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                     WHERE ur.user_id = users.id AND r.name = ",
+                )
+                .push_bind(role.clone())
+                .push(")");
+            }
+            if let Some(query) = &search.query {
+                let pattern = format!("%{}%", escape_like(query));
+                qb.push(" AND (");
+                for (i, column) in ["email", "username", "first_name", "last_name"].iter().enumerate() {
+                    if i > 0 {
+                        qb.push(" OR ");
+                    }
+                    qb.push(format!("{column} {LIKE_CI} "))
+                        .push_bind(pattern.clone())
+                        .push(" ESCAPE '\\'");
+                }
+                qb.push(")");
+            }
+        }
+
         #[async_trait::async_trait]
         impl Store for $store {
             async fn ping(&self) -> Result<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn record_effects(&self, effects: Effects) -> Result<()> {
+                let mut tx = begin(&self.pool).await?;
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -1289,6 +1416,432 @@ macro_rules! impl_sql_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected())
+            }
+
+            async fn permission_catalog(&self) -> Result<Vec<(String, String)>> {
+                let rows = sqlx::query("SELECT name, description FROM permissions ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("name")?, r.try_get("description")?)))
+                    .collect()
+            }
+
+            async fn list_roles(&self) -> Result<Vec<RoleRecord>> {
+                let mut conn = self.pool.acquire().await?;
+                load_roles(&mut conn, None).await
+            }
+
+            async fn role_by_id(&self, id: Uuid) -> Result<Option<RoleRecord>> {
+                let mut conn = self.pool.acquire().await?;
+                Ok(load_roles(&mut conn, Some(id)).await?.pop())
+            }
+
+            async fn create_role(&self, role: NewRole, effects: Effects) -> Result<RoleRecord> {
+                let mut tx = begin(&self.pool).await?;
+                sqlx::query(
+                    "INSERT INTO roles (id, name, description, is_system, created_at, updated_at) \
+                     VALUES ($1, $2, $3, FALSE, $4, $4)",
+                )
+                .bind(role.id)
+                .bind(&role.name)
+                .bind(&role.description)
+                .bind(ts(role.created_at))
+                .execute(&mut *tx)
+                .await?;
+                grant_permissions(&mut tx, role.id, &role.permissions).await?;
+                write_effects(&mut tx, effects).await?;
+                let record = role_in_tx(&mut tx, role.id).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn update_role(
+                &self,
+                id: Uuid,
+                change: RoleChange,
+                now: Timestamp,
+                effects: Effects,
+            ) -> Result<RoleRecord> {
+                let mut tx = begin(&self.pool).await?;
+                let current = role_in_tx(&mut tx, id).await?;
+                if let Some(name) = change.name.as_ref().filter(|n| **n != current.name) {
+                    // The name check is in the WHERE so a concurrent flag change cannot slip by.
+                    let renamed = sqlx::query(
+                        "UPDATE roles SET name = $1 WHERE id = $2 AND is_system = FALSE",
+                    )
+                    .bind(name)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    if renamed.rows_affected() == 0 {
+                        return Err(Error::SystemRole);
+                    }
+                }
+                if let Some(description) = &change.description {
+                    sqlx::query("UPDATE roles SET description = $1 WHERE id = $2")
+                        .bind(description)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some(permissions) = &change.permissions {
+                    grant_permissions(&mut tx, id, permissions).await?;
+                }
+                sqlx::query("UPDATE roles SET updated_at = $1 WHERE id = $2")
+                    .bind(ts(now))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                write_effects(&mut tx, effects).await?;
+                let record = role_in_tx(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn delete_role(&self, id: Uuid, effects: Effects) -> Result<()> {
+                let mut tx = begin(&self.pool).await?;
+                let current = role_in_tx(&mut tx, id).await?;
+                if current.is_system {
+                    return Err(Error::SystemRole);
+                }
+                let deleted = sqlx::query(
+                    "DELETE FROM roles WHERE id = $1 AND is_system = FALSE \
+                     AND NOT EXISTS (SELECT 1 FROM user_roles WHERE role_id = $1)",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                // An assignment committed meanwhile trips the RESTRICT foreign key.
+                .map_err(|e| match &e {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => Error::RoleInUse,
+                    _ => Error::from(e),
+                })?;
+                if deleted.rows_affected() == 0 {
+                    return Err(Error::RoleInUse);
+                }
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn assign_role(
+                &self,
+                user_id: Uuid,
+                role_id: Uuid,
+                now: Timestamp,
+                effects: Effects,
+            ) -> Result<bool> {
+                let mut tx = begin(&self.pool).await?;
+                lock_user(&mut tx, user_id).await?;
+                role_in_tx(&mut tx, role_id).await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO user_roles (user_id, role_id, assigned_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (user_id, role_id) DO NOTHING",
+                )
+                .bind(user_id)
+                .bind(role_id)
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?;
+                if inserted.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+                    .bind(ts(now))
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn remove_role(
+                &self,
+                user_id: Uuid,
+                role_id: Uuid,
+                now: Timestamp,
+                effects: Effects,
+            ) -> Result<()> {
+                let mut tx = begin(&self.pool).await?;
+                // Under the user's row lock the count below cannot change until commit: two
+                // concurrent removals of the user's last two roles are decided one after the other.
+                lock_user(&mut tx, user_id).await?;
+                let held: i64 = sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("n")?;
+                let has = sqlx::query("SELECT 1 FROM user_roles WHERE user_id = $1 AND role_id = $2")
+                    .bind(user_id)
+                    .bind(role_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if has.is_none() {
+                    return Err(Error::NotFound("role assignment"));
+                }
+                if held <= 1 {
+                    return Err(Error::LastRole);
+                }
+                sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
+                    .bind(user_id)
+                    .bind(role_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+                    .bind(ts(now))
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn search_users(&self, search: &UserSearch) -> Result<(Vec<UserRecord>, u64)> {
+                let mut counter = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) AS n FROM users");
+                push_search_filters(&mut counter, search);
+                let total: i64 = counter.build().fetch_one(&self.pool).await?.try_get("n")?;
+                let mut qb = sqlx::QueryBuilder::<Db>::new(concat!("SELECT ", user_columns!(), " FROM users"));
+                push_search_filters(&mut qb, search);
+                let direction = if search.descending { "DESC NULLS FIRST" } else { "ASC NULLS LAST" };
+                let tie = if search.descending { "DESC" } else { "ASC" };
+                qb.push(format!(
+                    " ORDER BY {} {direction}, id {tie} LIMIT ",
+                    search.sort_by.column()
+                ))
+                .push_bind(i64::try_from(search.page.limit).unwrap_or(i64::MAX))
+                .push(" OFFSET ")
+                .push_bind(i64::try_from(search.page.offset()).unwrap_or(i64::MAX));
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                let ids: Vec<Uuid> = rows
+                    .iter()
+                    .map(|r| r.try_get::<Uuid, _>("id"))
+                    .collect::<std::result::Result<_, _>>()?;
+                // One query for the roles of the whole page.
+                let mut roles: std::collections::HashMap<Uuid, Vec<String>> = Default::default();
+                if !ids.is_empty() {
+                    let mut rq = sqlx::QueryBuilder::<Db>::new(
+                        "SELECT ur.user_id, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                         WHERE ur.user_id IN (",
+                    );
+                    let mut list = rq.separated(", ");
+                    for id in &ids {
+                        list.push_bind(*id);
+                    }
+                    rq.push(") ORDER BY r.name");
+                    for row in rq.build().fetch_all(&self.pool).await? {
+                        roles
+                            .entry(row.try_get("user_id")?)
+                            .or_default()
+                            .push(row.try_get("name")?);
+                    }
+                }
+                let users = rows
+                    .iter()
+                    .zip(&ids)
+                    .map(|(row, id)| user_from_row(row, roles.remove(id).unwrap_or_default()))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((users, count(total)))
+            }
+
+            async fn dashboard_counts(
+                &self,
+                now: Timestamp,
+                new_since: Timestamp,
+            ) -> Result<DashboardCounts> {
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS total, \
+                     COALESCE(SUM(CASE WHEN is_active = TRUE AND is_suspended = FALSE THEN 1 ELSE 0 END), 0) AS active, \
+                     COALESCE(SUM(CASE WHEN email_verified = TRUE THEN 1 ELSE 0 END), 0) AS verified, \
+                     COALESCE(SUM(CASE WHEN two_factor_enabled = TRUE THEN 1 ELSE 0 END), 0) AS with_2fa, \
+                     COALESCE(SUM(CASE WHEN created_at >= $1 THEN 1 ELSE 0 END), 0) AS new_users \
+                     FROM users WHERE deleted_at IS NULL",
+                )
+                .bind(ts(new_since))
+                .fetch_one(&self.pool)
+                .await?;
+                let sessions: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > $1",
+                )
+                .bind(ts(now))
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+                Ok(DashboardCounts {
+                    users_total: count(row.try_get("total")?),
+                    users_active: count(row.try_get("active")?),
+                    users_verified: count(row.try_get("verified")?),
+                    users_with_two_factor: count(row.try_get("with_2fa")?),
+                    users_new: count(row.try_get("new_users")?),
+                    active_sessions: count(sessions),
+                })
+            }
+
+            async fn change_account(
+                &self,
+                user_id: Uuid,
+                change: AccountChange,
+                now: Timestamp,
+                effects: Effects,
+            ) -> Result<Option<UserRecord>> {
+                let mut tx = begin(&self.pool).await?;
+                ensure_user(&mut tx, user_id).await?;
+                // The state check is the WHERE of the update: of two racing changes one wins.
+                let (set, condition, end_sessions) = match change {
+                    AccountChange::Deactivate => ("is_active = FALSE", "deleted_at IS NULL AND is_active = TRUE", true),
+                    AccountChange::Reactivate => ("is_active = TRUE", "deleted_at IS NULL AND is_active = FALSE", false),
+                    AccountChange::Suspend => ("is_suspended = TRUE", "deleted_at IS NULL AND is_suspended = FALSE", true),
+                    AccountChange::Unsuspend => (
+                        "is_suspended = FALSE, is_active = TRUE",
+                        "deleted_at IS NULL AND (is_suspended = TRUE OR is_active = FALSE)",
+                        false,
+                    ),
+                    AccountChange::SoftDelete => ("deleted_at = $1", "deleted_at IS NULL", true),
+                    AccountChange::Recover { .. } => ("deleted_at = NULL", "deleted_at > $3", false),
+                    AccountChange::VerifyEmail => ("email_verified = TRUE", "deleted_at IS NULL AND email_verified = FALSE", false),
+                    AccountChange::Unlock => ("failed_login_attempts = 0, locked_until = NULL", "deleted_at IS NULL", false),
+                };
+                let sql = format!("UPDATE users SET {set}, updated_at = $1 WHERE id = $2 AND {condition}");
+                // Safe: `set` and `condition` are chosen from the constants above.
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ts(now)).bind(user_id);
+                if let AccountChange::Recover { deleted_after } = change {
+                    query = query.bind(ts(deleted_after));
+                }
+                let changed = query.execute(&mut *tx).await?;
+                if changed.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                if end_sessions {
+                    revoke_sessions_in_tx(&mut tx, user_id, None, now).await?;
+                }
+                write_effects(&mut tx, effects).await?;
+                let user = user_in_tx(&mut tx, user_id).await?;
+                tx.commit().await?;
+                Ok(Some(user))
+            }
+
+            async fn set_avatar(
+                &self,
+                user_id: Uuid,
+                avatar: Option<String>,
+                now: Timestamp,
+                effects: Effects,
+            ) -> Result<UserRecord> {
+                let mut tx = begin(&self.pool).await?;
+                let updated = sqlx::query("UPDATE users SET avatar = $1, updated_at = $2 WHERE id = $3")
+                    .bind(avatar)
+                    .bind(ts(now))
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if updated.rows_affected() == 0 {
+                    return Err(Error::NotFound("user"));
+                }
+                write_effects(&mut tx, effects).await?;
+                let user = user_in_tx(&mut tx, user_id).await?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            async fn user_data_export(&self, user_id: Uuid) -> Result<UserDataExport> {
+                let sessions = sqlx::query(concat!(
+                    "SELECT ", session_columns!(), " FROM sessions WHERE user_id = $1 ORDER BY created_at, id"
+                ))
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(session_from_row)
+                .collect::<Result<Vec<_>>>()?;
+                let audit = sqlx::query(concat!(
+                    "SELECT ", audit_columns!(), " FROM audit_logs WHERE user_id = $1 OR actor_id = $1 \
+                     ORDER BY created_at, id"
+                ))
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(audit_from_row)
+                .collect::<Result<Vec<_>>>()?;
+                let notifications = sqlx::query(
+                    "SELECT id, user_id, type, title, message, data, read_at, created_at \
+                     FROM notifications WHERE user_id = $1 ORDER BY created_at, id",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(notification_from_row)
+                .collect::<Result<Vec<_>>>()?;
+                let password_changes = sqlx::query(
+                    "SELECT created_at FROM password_history WHERE user_id = $1 ORDER BY id",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| from_ts(r.try_get("created_at")?))
+                .collect::<Result<Vec<_>>>()?;
+                Ok(UserDataExport {
+                    sessions,
+                    audit,
+                    notifications,
+                    password_changes,
+                })
+            }
+
+            async fn users_deleted_before(&self, cutoff: Timestamp, limit: usize) -> Result<Vec<Uuid>> {
+                let rows = sqlx::query(
+                    "SELECT id FROM users WHERE deleted_at IS NOT NULL AND deleted_at < $1 \
+                     ORDER BY deleted_at, id LIMIT $2",
+                )
+                .bind(ts(cutoff))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| r.try_get::<Uuid, _>("id").map_err(Error::from))
+                    .collect()
+            }
+
+            async fn delete_user_permanently(
+                &self,
+                user_id: Uuid,
+                deleted_before: Option<Timestamp>,
+                effects: Effects,
+            ) -> Result<bool> {
+                let mut tx = begin(&self.pool).await?;
+                // Child rows go by ON DELETE CASCADE; the condition makes a purge that raced a
+                // recovery (or another instance's purge) remove nothing.
+                let deleted = sqlx::query(
+                    "DELETE FROM users WHERE id = $1 \
+                     AND ($2 IS NULL OR (deleted_at IS NOT NULL AND deleted_at < $2))",
+                )
+                .bind(user_id)
+                .bind(opt_ts(deleted_before))
+                .execute(&mut *tx)
+                .await?;
+                if deleted.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "UPDATE audit_logs SET \
+                     user_id = CASE WHEN user_id = $1 THEN NULL ELSE user_id END, \
+                     actor_id = CASE WHEN actor_id = $1 THEN NULL ELSE actor_id END, \
+                     resource_id = CASE WHEN resource_id = $2 THEN NULL ELSE resource_id END, \
+                     ip_address = NULL, user_agent = NULL, details = $3 \
+                     WHERE user_id = $1 OR actor_id = $1",
+                )
+                .bind(user_id)
+                .bind(user_id.to_string())
+                .bind(Json(anonymised_details()))
+                .execute(&mut *tx)
+                .await?;
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn audit_events(&self, user_id: Option<Uuid>, limit: usize) -> Result<Vec<AuditEvent>> {

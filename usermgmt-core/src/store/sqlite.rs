@@ -9,6 +9,10 @@ use crate::store::Timestamp;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 
+/// Row lock suffix of `SELECT ... FOR UPDATE` (SQLite's `BEGIN IMMEDIATE` locks the database).
+const LOCK_ROW: &str = "";
+/// Case-insensitive `LIKE` (ASCII only in SQLite).
+const LIKE_CI: &str = "LIKE";
 type Db = sqlx::Sqlite;
 /// A time as stored: microseconds since the Unix epoch.
 type Ts = i64;

@@ -47,6 +47,7 @@ impl TestApp {
         let manager = UserManager::builder(config)
             .store(store)
             .clock(Arc::new(clock.clone()))
+            .avatar_storage(Arc::new(crate::avatars::MemoryAvatarStorage::default()))
             .build()
             .expect("manager builds");
         let mailer = MemoryMailer::new();

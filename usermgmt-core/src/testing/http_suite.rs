@@ -4,6 +4,7 @@
 //!
 //! [`http_conformance_tests!`]: crate::http_conformance_tests
 
+pub use super::admin_cases::*;
 use super::TestApp;
 use crate::store::Store;
 use serde_json::{Value, json};
@@ -2344,6 +2345,15 @@ macro_rules! http_conformance_tests {
                 detailed_health_reports_its_checks,
                 metrics_are_prometheus_text,
                 totp_secrets_follow_a_key_rotation,
+                roles_api_end_to_end,
+                permission_denials_are_403,
+                admin_user_search_filters_sorts_and_pages,
+                admin_actions_on_accounts,
+                impersonation_rules,
+                account_lifecycle_end_to_end,
+                permanent_delete_and_export,
+                avatars_upload_serve_replace_delete,
+                first_seed_routes_behind_one_switch,
             );
         }
     };

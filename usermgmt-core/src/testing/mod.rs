@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod databases;
+mod admin_cases;
 mod harness;
 pub mod http_suite;
 pub mod smtp;

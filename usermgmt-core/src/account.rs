@@ -1,0 +1,387 @@
+//! The owner's account lifecycle (SPEC §6 Account): deactivate and reactivate, soft delete with
+//! a recovery window, recovery, permanent deletion, the purge of expired deletions, and the
+//! GDPR export.
+//!
+//! Life of an account: active ⇄ deactivated (owner) · active ⇄ suspended (administrator) ·
+//! any → deleted (soft; recoverable for `account_recovery_window`) → purged (gone; audit rows
+//! anonymised). Every step that locks the owner out ends their sessions in the same transaction.
+
+use crate::auth::AuthenticatedUser;
+use crate::auth::hashing::Verification;
+use crate::domain::Email;
+use crate::error::{Error, FieldError, Result};
+use crate::mail::templates;
+use crate::manager::{ClientInfo, UserManager};
+use crate::secret::Password;
+use crate::store::{AccountChange, Effects, Timestamp, UserRecord};
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+
+/// How many expired accounts one purge pass removes at most (the job runs again later).
+const PURGE_BATCH: usize = 500;
+
+fn rfc3339(t: Timestamp) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn require_password(password: &Password) -> Result<()> {
+    if password.expose().is_empty() {
+        Err(Error::invalid("password", "is required"))
+    } else {
+        Ok(())
+    }
+}
+
+impl UserManager {
+    /// The caller's password must be right; a wrong one is `IncorrectPassword` and counts
+    /// toward the lockout like a failed login (a stolen session cannot guess it freely).
+    async fn confirm_own_password(
+        &self,
+        auth: &AuthenticatedUser,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        require_password(password)?;
+        match self
+            .inner
+            .hasher
+            .verify(&auth.user.password_hash, password)
+            .await?
+        {
+            Verification::Match { .. } => Ok(()),
+            Verification::Mismatch => Err(self
+                .count_login_failure(&auth.user, "invalid_password_confirmation", client)
+                .await?
+                .unwrap_or(Error::IncorrectPassword)),
+        }
+    }
+
+    /// Email and password of an account that cannot log in (deactivated or deleted): the same
+    /// answers and costs as a login, so these routes reveal nothing a login would not.
+    async fn credentials_for(
+        &self,
+        email: &str,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> Result<UserRecord> {
+        let mut errors = Vec::new();
+        if email.trim().is_empty() {
+            errors.push(FieldError::new("email", "is required"));
+        }
+        if password.expose().is_empty() {
+            errors.push(FieldError::new("password", "is required"));
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let email = Email::parse(email).map_err(|m| Error::invalid("email", m))?;
+        let Some(user) = self.inner.store.user_by_email(email.as_str()).await? else {
+            self.inner.hasher.verify_dummy(password).await?;
+            return Err(Error::InvalidCredentials);
+        };
+        let now = self.now();
+        if let Some(until) = user.locked_until.filter(|until| *until > now) {
+            return Err(Error::AccountLocked { until });
+        }
+        match self
+            .inner
+            .hasher
+            .verify(&user.password_hash, password)
+            .await?
+        {
+            Verification::Match { .. } => Ok(user),
+            Verification::Mismatch => Err(self
+                .count_login_failure(&user, "invalid_password", client)
+                .await?
+                .unwrap_or(Error::InvalidCredentials)),
+        }
+    }
+
+    /// Deactivates the caller's account: login is refused until they reactivate; every
+    /// session ends.
+    pub async fn deactivate_account(
+        &self,
+        auth: &AuthenticatedUser,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        self.ensure_not_impersonated(auth)?;
+        self.confirm_own_password(auth, password, client).await?;
+        let user = &auth.user;
+        let effects = Effects::audit(self.audit(
+            "ACCOUNT_DEACTIVATED",
+            Some(user.id),
+            Some(user.id),
+            "user",
+            client,
+            json!({}),
+        ))
+        .with_mail(self.outbox(
+            "account_deactivated",
+            &templates::account_notice(
+                &self.inner.config.mail,
+                &user.email,
+                &crate::auth::display_name(user),
+                "was deactivated",
+                "Sign-in is refused until you reactivate it with your email address and password.",
+            ),
+        )?);
+        let now = self.now();
+        self.inner
+            .store
+            .change_account(user.id, AccountChange::Deactivate, now, effects)
+            .await?
+            .ok_or(Error::AccountState("the account is deactivated already"))?;
+        self.wake_mail();
+        Ok(())
+    }
+
+    /// Reactivates a deactivated account with its email and password. A suspension is lifted
+    /// only by an administrator.
+    pub async fn reactivate_account(
+        &self,
+        email: &str,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> Result<UserRecord> {
+        let user = self.credentials_for(email, password, client).await?;
+        if user.deleted_at.is_some() {
+            return Err(Error::InvalidCredentials);
+        }
+        if user.is_suspended {
+            return Err(Error::AccountSuspended);
+        }
+        let effects = Effects::audit(self.audit(
+            "ACCOUNT_REACTIVATED",
+            Some(user.id),
+            Some(user.id),
+            "user",
+            client,
+            json!({}),
+        ))
+        .with_notification(self.notification(
+            user.id,
+            crate::store::NotificationType::AccountUpdate,
+            "Account reactivated",
+            "Your account is active again.",
+            json!({}),
+        ));
+        self.inner
+            .store
+            .change_account(user.id, AccountChange::Reactivate, self.now(), effects)
+            .await?
+            .ok_or(Error::AccountState("the account is not deactivated"))
+    }
+
+    /// Soft-deletes the caller's account; returns the end of the recovery window, after which
+    /// the purge removes it for good.
+    pub async fn delete_account(
+        &self,
+        auth: &AuthenticatedUser,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> Result<Timestamp> {
+        self.ensure_not_impersonated(auth)?;
+        self.confirm_own_password(auth, password, client).await?;
+        let user = &auth.user;
+        let now = self.now();
+        let deadline = now + self.inner.config.account_recovery_window;
+        let effects = Effects::audit(self.audit(
+            "ACCOUNT_DELETED",
+            Some(user.id),
+            Some(user.id),
+            "user",
+            client,
+            json!({"recoveryDeadline": rfc3339(deadline)}),
+        ))
+        .with_mail(self.outbox(
+            "account_deleted",
+            &templates::account_notice(
+                &self.inner.config.mail,
+                &user.email,
+                &crate::auth::display_name(user),
+                "was deleted",
+                &format!(
+                    "You can recover it with your email address and password until {}; after that it is removed for good.",
+                    rfc3339(deadline)
+                ),
+            ),
+        )?);
+        self.inner
+            .store
+            .change_account(user.id, AccountChange::SoftDelete, now, effects)
+            .await?
+            .ok_or(Error::AccountState("the account is deleted already"))?;
+        self.wake_mail();
+        Ok(deadline)
+    }
+
+    /// Undoes a soft delete within the recovery window, with email and password.
+    pub async fn recover_account(
+        &self,
+        email: &str,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> Result<UserRecord> {
+        let user = self.credentials_for(email, password, client).await?;
+        if user.deleted_at.is_none() {
+            return Err(Error::AccountState("the account is not deleted"));
+        }
+        let now = self.now();
+        let effects = Effects::audit(self.audit(
+            "ACCOUNT_RECOVERED",
+            Some(user.id),
+            Some(user.id),
+            "user",
+            client,
+            json!({}),
+        ))
+        .with_notification(self.notification(
+            user.id,
+            crate::store::NotificationType::AccountUpdate,
+            "Account recovered",
+            "Your account was restored.",
+            json!({}),
+        ));
+        self.inner
+            .store
+            .change_account(
+                user.id,
+                AccountChange::Recover {
+                    deleted_after: now - self.inner.config.account_recovery_window,
+                },
+                now,
+                effects,
+            )
+            .await?
+            .ok_or(Error::AccountState("the recovery window has ended"))
+    }
+
+    /// Removes the caller's account and everything stored about them at once; the audit trail
+    /// keeps anonymised rows. `confirm_email` must repeat the account's address.
+    pub async fn delete_account_permanently(
+        &self,
+        auth: &AuthenticatedUser,
+        password: &Password,
+        confirm_email: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        self.ensure_not_impersonated(auth)?;
+        let user = &auth.user;
+        let confirmed = Email::parse(confirm_email)
+            .map(|e| e.as_str() == user.email)
+            .unwrap_or(false);
+        let mut errors = Vec::new();
+        if password.expose().is_empty() {
+            errors.push(FieldError::new("password", "is required"));
+        }
+        if !confirmed {
+            errors.push(FieldError::new(
+                "confirmEmail",
+                "must repeat the account's email address",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        self.confirm_own_password(auth, password, client).await?;
+        self.remove_user_data(user, None, "owner_request", client)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a user for good (see [`crate::Store::delete_user_permanently`]), mails a last
+    /// notice and drops the avatar file.
+    async fn remove_user_data(
+        &self,
+        user: &UserRecord,
+        deleted_before: Option<Timestamp>,
+        reason: &str,
+        client: &ClientInfo,
+    ) -> Result<bool> {
+        // The purge row names no one: the user's id would point back at the person.
+        let mut audit = self.audit("ACCOUNT_PURGED", None, None, "user", client, json!({"reason": reason}));
+        audit.ip_address = None;
+        audit.user_agent = None;
+        let effects = Effects::audit(audit).with_mail(self.outbox(
+            "account_purged",
+            &templates::account_notice(
+                &self.inner.config.mail,
+                &user.email,
+                &crate::auth::display_name(user),
+                "was removed",
+                "Your account and the data kept with it were deleted for good.",
+            ),
+        )?);
+        let removed = self
+            .inner
+            .store
+            .delete_user_permanently(user.id, deleted_before, effects)
+            .await?;
+        if removed {
+            self.remove_avatar_file(user).await;
+            self.wake_mail();
+        }
+        Ok(removed)
+    }
+
+    /// Removes every account whose recovery window has ended; returns how many. Safe to run on
+    /// several instances at once: each account is removed by exactly one of them.
+    pub async fn purge_expired_accounts(&self) -> Result<u64> {
+        let cutoff = self.now() - self.inner.config.account_recovery_window;
+        let due = self
+            .inner
+            .store
+            .users_deleted_before(cutoff, PURGE_BATCH)
+            .await?;
+        let mut purged = 0;
+        let system = ClientInfo::default();
+        for user_id in due {
+            let Some(user) = self.inner.store.user_by_id(user_id).await? else {
+                continue;
+            };
+            if self
+                .remove_user_data(&user, Some(cutoff), "recovery_window_expired", &system)
+                .await?
+            {
+                purged += 1;
+            }
+        }
+        if purged > 0 {
+            tracing::info!(purged, "expired accounts purged");
+        }
+        Ok(purged)
+    }
+
+    /// Every stored datum of the caller (GDPR art. 15/20), never hashes or secrets. Audited.
+    pub async fn export_account(
+        &self,
+        auth: &AuthenticatedUser,
+        client: &ClientInfo,
+    ) -> Result<serde_json::Value> {
+        self.ensure_not_impersonated(auth)?;
+        let store = &self.inner.store;
+        let user = &auth.user;
+        let profile = store.profile(user.id).await?.unwrap_or_default();
+        let data = store.user_data_export(user.id).await?;
+        let two_factor = store.two_factor(user.id).await?;
+        let export = crate::api::dto::account_export(
+            user,
+            &profile,
+            &data,
+            two_factor.as_ref(),
+            self.now(),
+        );
+        store
+            .record_effects(Effects::audit(self.audit(
+                "DATA_EXPORTED",
+                Some(user.id),
+                Some(user.id),
+                "user",
+                client,
+                json!({}),
+            )))
+            .await?;
+        Ok(export)
+    }
+}

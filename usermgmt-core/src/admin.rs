@@ -1,0 +1,357 @@
+//! The admin API (SPEC §6 Admin): dashboard, user search and detail, account actions on other
+//! users, impersonation. Each call checks the caller's permission itself; every action is
+//! audited as `ADMIN_*` with the administrator as actor and the user as target.
+
+use crate::auth::AuthenticatedUser;
+use crate::auth::tokens::Actor;
+use crate::error::{Error, Result};
+use crate::mail::templates;
+use crate::manager::{ClientInfo, UserManager};
+use crate::store::{
+    AccountChange, DashboardCounts, Effects, NotificationType, ProfileRecord, RoleRecord,
+    SessionRecord, TwoFactorRecord, UserRecord, UserSearch,
+};
+use serde_json::json;
+use time::Duration;
+use uuid::Uuid;
+
+/// Dashboard figures with the roles and their holders.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    /// User and session counts.
+    pub counts: DashboardCounts,
+    /// Every role with its user count.
+    pub roles: Vec<RoleRecord>,
+}
+
+/// Everything an administrator sees of one user.
+#[derive(Debug, Clone)]
+pub struct UserDetail {
+    /// The user.
+    pub user: UserRecord,
+    /// The profile.
+    pub profile: ProfileRecord,
+    /// Active sessions, newest first.
+    pub sessions: Vec<SessionRecord>,
+    /// The two-factor enrolment, if any (never its secret).
+    pub two_factor: Option<TwoFactorRecord>,
+    /// The permissions the roles grant.
+    pub permissions: Vec<String>,
+}
+
+/// An impersonation token: a short-lived access token with no refresh token.
+#[derive(Debug, Clone)]
+pub struct Impersonation {
+    /// The access token (its `act.sub` claim names the administrator).
+    pub access_token: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+    /// The impersonated user.
+    pub user: UserRecord,
+}
+
+/// The account actions an administrator can take on a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAction {
+    /// Mark the email address verified.
+    VerifyEmail,
+    /// Clear the failure counter and any lock.
+    Unlock,
+    /// Suspend: login and every authenticated request are refused; sessions end.
+    Suspend,
+    /// Lift a suspension (and a deactivation).
+    Reactivate,
+    /// Soft delete (recoverable by the owner within the recovery window).
+    Delete,
+}
+
+impl AdminAction {
+    fn permission(self) -> &'static str {
+        match self {
+            AdminAction::Delete => "user:delete",
+            _ => "user:manage",
+        }
+    }
+
+    fn audit_action(self) -> &'static str {
+        match self {
+            AdminAction::VerifyEmail => "ADMIN_EMAIL_VERIFIED",
+            AdminAction::Unlock => "ADMIN_USER_UNLOCKED",
+            AdminAction::Suspend => "ADMIN_USER_SUSPENDED",
+            AdminAction::Reactivate => "ADMIN_USER_REACTIVATED",
+            AdminAction::Delete => "ADMIN_USER_DELETED",
+        }
+    }
+
+    fn change(self) -> AccountChange {
+        match self {
+            AdminAction::VerifyEmail => AccountChange::VerifyEmail,
+            AdminAction::Unlock => AccountChange::Unlock,
+            AdminAction::Suspend => AccountChange::Suspend,
+            AdminAction::Reactivate => AccountChange::Unsuspend,
+            AdminAction::Delete => AccountChange::SoftDelete,
+        }
+    }
+
+    /// Why the change did not apply.
+    fn refused(self) -> Error {
+        Error::AccountState(match self {
+            AdminAction::VerifyEmail => "the email address is verified already",
+            AdminAction::Unlock => "the account is deleted",
+            AdminAction::Suspend => "the account is suspended already",
+            AdminAction::Reactivate => "the account is neither suspended nor deactivated",
+            AdminAction::Delete => "the account is deleted already",
+        })
+    }
+
+    /// Whether the action locks the user out, so an administrator may not aim it at themself.
+    fn locks_out(self) -> bool {
+        matches!(self, AdminAction::Suspend | AdminAction::Delete)
+    }
+}
+
+impl UserManager {
+    /// Dashboard figures [admin:access]; "new" means the last 7 days.
+    pub async fn dashboard(&self, auth: &AuthenticatedUser) -> Result<Dashboard> {
+        self.authorize(auth, "admin:access").await?;
+        let now = self.now();
+        let counts = self
+            .inner
+            .store
+            .dashboard_counts(now, now - Duration::days(7))
+            .await?;
+        let roles = self.inner.store.list_roles().await?;
+        Ok(Dashboard { counts, roles })
+    }
+
+    /// A page of users matching `search`, and the total [user:read].
+    pub async fn search_users(
+        &self,
+        auth: &AuthenticatedUser,
+        search: &UserSearch,
+    ) -> Result<(Vec<UserRecord>, u64)> {
+        self.authorize(auth, "user:read").await?;
+        self.inner.store.search_users(search).await
+    }
+
+    /// One user with profile, sessions, two-factor and lockout state [user:read]. Deleted
+    /// users are visible here (an administrator needs to find them).
+    pub async fn user_detail(&self, auth: &AuthenticatedUser, user_id: Uuid) -> Result<UserDetail> {
+        self.authorize(auth, "user:read").await?;
+        let store = &self.inner.store;
+        let user = store
+            .user_by_id(user_id)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        let profile = store.profile(user_id).await?.unwrap_or_default();
+        let sessions = store.list_sessions(user_id, self.now()).await?;
+        let two_factor = store.two_factor(user_id).await?;
+        let permissions = store.user_permissions(user_id).await?;
+        Ok(UserDetail {
+            user,
+            profile,
+            sessions,
+            two_factor,
+            permissions,
+        })
+    }
+
+    /// Forces a password reset [user:manage]: every session ends and a reset link is mailed.
+    pub async fn admin_reset_password(
+        &self,
+        auth: &AuthenticatedUser,
+        user_id: Uuid,
+        client: &ClientInfo,
+    ) -> Result<u64> {
+        self.authorize(auth, "user:manage").await?;
+        self.ensure_not_impersonated(auth)?;
+        let user = self.existing_user(user_id).await?;
+        let audit = self.audit(
+            "ADMIN_PASSWORD_RESET",
+            Some(auth.user.id),
+            Some(user.id),
+            "user",
+            client,
+            json!({}),
+        );
+        let notice = self.notification(
+            user.id,
+            NotificationType::SecurityAlert,
+            "Password reset required",
+            "An administrator signed you out everywhere and sent you a link to set a new password.",
+            json!({}),
+        );
+        let ended = self
+            .inner
+            .store
+            .revoke_sessions(
+                user.id,
+                None,
+                self.now(),
+                Effects::audit(audit).with_notification(notice),
+            )
+            .await?;
+        self.send_password_reset(&user, Some(auth.user.id), client)
+            .await?;
+        Ok(ended)
+    }
+
+    /// Applies an account action to another user [user:manage; delete: user:delete].
+    pub async fn admin_account_action(
+        &self,
+        auth: &AuthenticatedUser,
+        user_id: Uuid,
+        action: AdminAction,
+        reason: Option<String>,
+        client: &ClientInfo,
+    ) -> Result<UserRecord> {
+        self.authorize(auth, action.permission()).await?;
+        self.ensure_not_impersonated(auth)?;
+        if action.locks_out() && user_id == auth.user.id {
+            return Err(Error::invalid(
+                "userId",
+                "administrators cannot suspend or delete themselves",
+            ));
+        }
+        let reason = reason.map(|r| r.trim().chars().take(500).collect::<String>());
+        let user = self
+            .inner
+            .store
+            .user_by_id(user_id)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        let now = self.now();
+        let mut effects = Effects::audit(self.audit(
+            action.audit_action(),
+            Some(auth.user.id),
+            Some(user.id),
+            "user",
+            client,
+            json!({"reason": reason}),
+        ));
+        let name = crate::auth::display_name(&user);
+        let cfg = &self.inner.config;
+        match action {
+            AdminAction::VerifyEmail => {
+                effects = effects.with_notification(self.notification(
+                    user.id,
+                    NotificationType::EmailVerified,
+                    "Email address verified",
+                    "An administrator confirmed your email address.",
+                    json!({}),
+                ));
+            }
+            AdminAction::Unlock => {
+                effects = effects.with_notification(self.notification(
+                    user.id,
+                    NotificationType::AccountUpdate,
+                    "Account unlocked",
+                    "An administrator lifted the lock on your account.",
+                    json!({}),
+                ));
+            }
+            AdminAction::Suspend => {
+                let detail = match &reason {
+                    Some(r) if !r.is_empty() => format!("You cannot sign in until it is lifted. Reason given: {r}"),
+                    _ => "You cannot sign in until it is lifted.".to_owned(),
+                };
+                effects = effects.with_mail(self.outbox(
+                    "account_suspended",
+                    &templates::account_notice(&cfg.mail, &user.email, &name, "was suspended", &detail),
+                )?);
+            }
+            AdminAction::Reactivate => {
+                effects = effects
+                    .with_mail(self.outbox(
+                        "account_reactivated",
+                        &templates::account_notice(
+                            &cfg.mail,
+                            &user.email,
+                            &name,
+                            "was reactivated",
+                            "You can sign in again.",
+                        ),
+                    )?)
+                    .with_notification(self.notification(
+                        user.id,
+                        NotificationType::AccountUpdate,
+                        "Account reactivated",
+                        "An administrator reactivated your account.",
+                        json!({}),
+                    ));
+            }
+            AdminAction::Delete => {
+                let days = cfg.account_recovery_window.whole_days();
+                effects = effects.with_mail(self.outbox(
+                    "account_deleted",
+                    &templates::account_notice(
+                        &cfg.mail,
+                        &user.email,
+                        &name,
+                        "was deleted by an administrator",
+                        &format!("It will be removed for good after {days} days."),
+                    ),
+                )?);
+            }
+        }
+        let changed = self
+            .inner
+            .store
+            .change_account(user.id, action.change(), now, effects)
+            .await?
+            .ok_or_else(|| action.refused())?;
+        self.wake_mail();
+        Ok(changed)
+    }
+
+    /// Issues a short-lived token acting as another user [admin:access]. Impersonating a
+    /// holder of admin:access needs system:manage; an impersonation token cannot start another.
+    pub async fn impersonate(
+        &self,
+        auth: &AuthenticatedUser,
+        user_id: Uuid,
+        client: &ClientInfo,
+    ) -> Result<Impersonation> {
+        self.authorize(auth, "admin:access").await?;
+        self.ensure_not_impersonated(auth)?;
+        if user_id == auth.user.id {
+            return Err(Error::invalid("userId", "you cannot impersonate yourself"));
+        }
+        let target = self.existing_user(user_id).await?;
+        if target.is_suspended || !target.is_active {
+            return Err(Error::AccountState(
+                "a suspended or deactivated account cannot be impersonated",
+            ));
+        }
+        let target_permissions = self.inner.store.user_permissions(target.id).await?;
+        if target_permissions.iter().any(|p| p == "admin:access") {
+            self.authorize(auth, "system:manage").await?;
+        }
+        let now = self.now();
+        let ttl = self.inner.config.impersonation_ttl;
+        let (access_token, _) = self.inner.tokens.issue(
+            &target,
+            auth.session_id,
+            now,
+            Some(Actor {
+                sub: auth.user.id.to_string(),
+            }),
+            Some(ttl),
+        )?;
+        // Both sides are on record: the administrator as actor, the user as target.
+        let audit = self.audit(
+            "ADMIN_IMPERSONATION_STARTED",
+            Some(auth.user.id),
+            Some(target.id),
+            "user",
+            client,
+            json!({"expiresIn": ttl.whole_seconds(), "adminSessionId": auth.session_id}),
+        );
+        self.inner.store.record_effects(Effects::audit(audit)).await?;
+        Ok(Impersonation {
+            access_token,
+            expires_in: ttl.whole_seconds(),
+            user: target,
+        })
+    }
+}

@@ -1,0 +1,389 @@
+//! The roles API (SPEC §6 Roles): define roles over the fixed permission set and assign them.
+//! Every call checks the caller's permission itself, so a host app calling core directly is as
+//! safe as the HTTP API.
+
+use crate::auth::AuthenticatedUser;
+use crate::error::{Error, FieldError, Result};
+use crate::manager::{ClientInfo, UserManager};
+use crate::rbac::PERMISSIONS;
+use crate::store::{
+    AuditEvent, Effects, NewRole, NotificationType, RoleChange, RoleRecord, UserRecord,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+/// A role to create, as received.
+#[derive(Debug, Clone, Default)]
+pub struct RoleInput {
+    /// `[a-z_]`, 3–50 characters.
+    pub name: Option<String>,
+    /// Free text (at most 500 characters); `Some(None)` clears it on update.
+    pub description: Option<Option<String>>,
+    /// Permissions; at least one.
+    pub permissions: Option<Vec<String>>,
+}
+
+/// The largest number of users one bulk assignment takes.
+pub const MAX_BULK_USERS: usize = 1000;
+
+fn validate_name(name: &str, errors: &mut Vec<FieldError>) {
+    let ok_len = (3..=50).contains(&name.len());
+    let ok_chars = name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    if !ok_len || !ok_chars {
+        errors.push(FieldError::new(
+            "name",
+            "must be 3 to 50 characters of a-z and _",
+        ));
+    }
+}
+
+fn validate_permissions(permissions: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
+    if permissions.is_empty() {
+        errors.push(FieldError::new(
+            "permissions",
+            "must name at least one permission",
+        ));
+    }
+    for (i, p) in permissions.iter().enumerate() {
+        if !PERMISSIONS.contains(&p.as_str()) {
+            errors.push(FieldError::new(
+                format!("permissions[{i}]"),
+                format!("unknown permission {p:?}"),
+            ));
+        }
+    }
+    let mut unique = permissions.to_vec();
+    unique.sort();
+    unique.dedup();
+    unique
+}
+
+fn validate_description(description: &Option<String>, errors: &mut Vec<FieldError>) {
+    if description.as_ref().is_some_and(|d| d.chars().count() > 500) {
+        errors.push(FieldError::new(
+            "description",
+            "must be at most 500 characters",
+        ));
+    }
+}
+
+impl UserManager {
+    /// An audit row about a role (`resource_id` names the role).
+    fn role_audit(
+        &self,
+        action: &str,
+        auth: &AuthenticatedUser,
+        user: Option<Uuid>,
+        role_id: Uuid,
+        client: &ClientInfo,
+        details: serde_json::Value,
+    ) -> AuditEvent {
+        let mut event = self.audit(
+            action,
+            Some(self.actor_id(auth)),
+            user,
+            "role",
+            client,
+            details,
+        );
+        event.resource_id = Some(role_id.to_string());
+        event
+    }
+
+    /// Every permission with its description [role:read].
+    pub async fn permission_catalog(
+        &self,
+        auth: &AuthenticatedUser,
+    ) -> Result<Vec<(String, String)>> {
+        self.authorize(auth, "role:read").await?;
+        self.inner.store.permission_catalog().await
+    }
+
+    /// Every role with permissions and user count [role:read].
+    pub async fn list_roles(&self, auth: &AuthenticatedUser) -> Result<Vec<RoleRecord>> {
+        self.authorize(auth, "role:read").await?;
+        self.inner.store.list_roles().await
+    }
+
+    /// One role [role:read].
+    pub async fn role(&self, auth: &AuthenticatedUser, id: Uuid) -> Result<RoleRecord> {
+        self.authorize(auth, "role:read").await?;
+        self.inner
+            .store
+            .role_by_id(id)
+            .await?
+            .ok_or(Error::NotFound("role"))
+    }
+
+    /// Creates a role [role:create].
+    pub async fn create_role(
+        &self,
+        auth: &AuthenticatedUser,
+        input: RoleInput,
+        client: &ClientInfo,
+    ) -> Result<RoleRecord> {
+        self.authorize(auth, "role:create").await?;
+        let mut errors = Vec::new();
+        let name = input.name.unwrap_or_default();
+        validate_name(&name, &mut errors);
+        let description = input.description.flatten();
+        validate_description(&description, &mut errors);
+        let permissions = validate_permissions(&input.permissions.unwrap_or_default(), &mut errors);
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let id = Uuid::now_v7();
+        let audit = self.role_audit(
+            "ROLE_CREATED",
+            auth,
+            None,
+            id,
+            client,
+            json!({"name": name, "permissions": permissions}),
+        );
+        self.inner
+            .store
+            .create_role(
+                NewRole {
+                    id,
+                    name,
+                    description,
+                    permissions,
+                    created_at: self.now(),
+                },
+                Effects::audit(audit),
+            )
+            .await
+    }
+
+    /// Changes a role's name, description or permissions [role:update]. System roles keep
+    /// their names.
+    pub async fn update_role(
+        &self,
+        auth: &AuthenticatedUser,
+        id: Uuid,
+        input: RoleInput,
+        client: &ClientInfo,
+    ) -> Result<RoleRecord> {
+        self.authorize(auth, "role:update").await?;
+        let mut errors = Vec::new();
+        if let Some(name) = &input.name {
+            validate_name(name, &mut errors);
+        }
+        if let Some(description) = &input.description {
+            validate_description(description, &mut errors);
+        }
+        let permissions = input
+            .permissions
+            .as_ref()
+            .map(|p| validate_permissions(p, &mut errors));
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let audit = self.role_audit(
+            "ROLE_UPDATED",
+            auth,
+            None,
+            id,
+            client,
+            json!({
+                "name": input.name,
+                "descriptionChanged": input.description.is_some(),
+                "permissions": permissions,
+            }),
+        );
+        self.inner
+            .store
+            .update_role(
+                id,
+                RoleChange {
+                    name: input.name,
+                    description: input.description,
+                    permissions,
+                },
+                self.now(),
+                Effects::audit(audit),
+            )
+            .await
+    }
+
+    /// Deletes a role no user holds [role:delete]; system roles stay.
+    pub async fn delete_role(
+        &self,
+        auth: &AuthenticatedUser,
+        id: Uuid,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        self.authorize(auth, "role:delete").await?;
+        let role = self
+            .inner
+            .store
+            .role_by_id(id)
+            .await?
+            .ok_or(Error::NotFound("role"))?;
+        let audit = self.role_audit(
+            "ROLE_DELETED",
+            auth,
+            None,
+            id,
+            client,
+            json!({"name": role.name}),
+        );
+        self.inner.store.delete_role(id, Effects::audit(audit)).await
+    }
+
+    /// A user's roles [user:read].
+    pub async fn roles_of_user(
+        &self,
+        auth: &AuthenticatedUser,
+        user_id: Uuid,
+    ) -> Result<(UserRecord, Vec<RoleRecord>)> {
+        self.authorize(auth, "user:read").await?;
+        let user = self.existing_user(user_id).await?;
+        let roles = self
+            .inner
+            .store
+            .list_roles()
+            .await?
+            .into_iter()
+            .filter(|r| user.roles.contains(&r.name))
+            .collect();
+        Ok((user, roles))
+    }
+
+    /// Gives a user a role [role:assign]; true when it was new. Raises ROLE_CHANGED.
+    pub async fn assign_role(
+        &self,
+        auth: &AuthenticatedUser,
+        user_id: Uuid,
+        role_id: Uuid,
+        client: &ClientInfo,
+    ) -> Result<bool> {
+        self.authorize(auth, "role:assign").await?;
+        self.ensure_not_impersonated(auth)?;
+        self.assign_role_checked(auth, user_id, role_id, client)
+            .await
+    }
+
+    async fn assign_role_checked(
+        &self,
+        auth: &AuthenticatedUser,
+        user_id: Uuid,
+        role_id: Uuid,
+        client: &ClientInfo,
+    ) -> Result<bool> {
+        let role = self
+            .inner
+            .store
+            .role_by_id(role_id)
+            .await?
+            .ok_or(Error::NotFound("role"))?;
+        self.existing_user(user_id).await?;
+        let effects = Effects::audit(self.role_audit(
+            "ROLE_ASSIGNED",
+            auth,
+            Some(user_id),
+            role_id,
+            client,
+            json!({"role": role.name}),
+        ))
+        .with_notification(self.notification(
+            user_id,
+            NotificationType::RoleChanged,
+            "Role added",
+            &format!("You were given the role \"{}\".", role.name),
+            json!({"role": role.name, "change": "assigned"}),
+        ));
+        self.inner
+            .store
+            .assign_role(user_id, role_id, self.now(), effects)
+            .await
+    }
+
+    /// Takes a role from a user [role:assign]; a user keeps at least one role.
+    pub async fn remove_role(
+        &self,
+        auth: &AuthenticatedUser,
+        user_id: Uuid,
+        role_id: Uuid,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        self.authorize(auth, "role:assign").await?;
+        self.ensure_not_impersonated(auth)?;
+        let role = self
+            .inner
+            .store
+            .role_by_id(role_id)
+            .await?
+            .ok_or(Error::NotFound("role"))?;
+        let effects = Effects::audit(self.role_audit(
+            "ROLE_REMOVED",
+            auth,
+            Some(user_id),
+            role_id,
+            client,
+            json!({"role": role.name}),
+        ))
+        .with_notification(self.notification(
+            user_id,
+            NotificationType::RoleChanged,
+            "Role removed",
+            &format!("The role \"{}\" was taken from you.", role.name),
+            json!({"role": role.name, "change": "removed"}),
+        ));
+        self.inner
+            .store
+            .remove_role(user_id, role_id, self.now(), effects)
+            .await
+    }
+
+    /// Gives many users one role [role:assign]; returns how many did not hold it before.
+    /// Unknown or deleted users are skipped (counted in the total, not in `assigned`).
+    pub async fn assign_role_bulk(
+        &self,
+        auth: &AuthenticatedUser,
+        user_ids: &[Uuid],
+        role_id: Uuid,
+        client: &ClientInfo,
+    ) -> Result<u64> {
+        self.authorize(auth, "role:assign").await?;
+        self.ensure_not_impersonated(auth)?;
+        if user_ids.is_empty() || user_ids.len() > MAX_BULK_USERS {
+            return Err(Error::invalid(
+                "userIds",
+                format!("must hold 1 to {MAX_BULK_USERS} user ids"),
+            ));
+        }
+        self.inner
+            .store
+            .role_by_id(role_id)
+            .await?
+            .ok_or(Error::NotFound("role"))?;
+        let mut assigned = 0;
+        let mut seen = std::collections::HashSet::new();
+        for &user_id in user_ids {
+            if !seen.insert(user_id) {
+                continue;
+            }
+            match self
+                .assign_role_checked(auth, user_id, role_id, client)
+                .await
+            {
+                Ok(true) => assigned += 1,
+                Ok(false) | Err(Error::NotFound("user")) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(assigned)
+    }
+
+    /// A user that exists and is not deleted; `NotFound("user")` otherwise.
+    pub(crate) async fn existing_user(&self, user_id: Uuid) -> Result<UserRecord> {
+        self.inner
+            .store
+            .user_by_id(user_id)
+            .await?
+            .filter(|u| u.deleted_at.is_none())
+            .ok_or(Error::NotFound("user"))
+    }
+}
