@@ -51,6 +51,9 @@ pub async fn build_manager(config: &ServerConfig) -> AppResult<UserManager> {
     let store = connect_store(config).await?;
     UserManager::builder(config.core.clone())
         .store(store)
+        .avatar_storage(Arc::new(
+            usermgmt_core::avatars::LocalDirectoryStorage::new(&config.avatar_dir),
+        ))
         .build()
         .map_err(|e| format!("cannot start user management: {e}"))
 }

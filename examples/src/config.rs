@@ -254,6 +254,10 @@ pub struct ServerConfig {
     pub log_level: String,
     /// The administrator to create at start-up, if any.
     pub admin: Option<AdminBootstrap>,
+    /// Directory holding avatar images (`AVATAR_DIR`; `uploads/avatars`).
+    pub avatar_dir: std::path::PathBuf,
+    /// How often expired soft-deleted accounts are purged (`ACCOUNT_PURGE_INTERVAL`; 1 hour).
+    pub purge_interval: Duration,
     /// Things worth a warning in the log that do not stop the server (ignored aliases, weak
     /// settings in production, ...). They never contain a secret.
     pub warnings: Vec<String>,
@@ -375,6 +379,22 @@ pub fn load(vars: &dyn Fn(&str) -> Option<String>) -> Result<ServerConfig> {
         None => "info".to_owned(),
     };
     let admin = admin(&mut vars)?;
+    let avatar_dir = vars
+        .text("AVATAR_DIR")
+        .map_or_else(|| std::path::PathBuf::from("uploads/avatars"), Into::into);
+    let purge_interval = match vars.text("ACCOUNT_PURGE_INTERVAL") {
+        Some(value) => {
+            let interval = parse_duration("ACCOUNT_PURGE_INTERVAL", &value)?;
+            if interval.is_zero() {
+                return Err(ConfigError::new(
+                    "ACCOUNT_PURGE_INTERVAL",
+                    "ACCOUNT_PURGE_INTERVAL must be longer than zero",
+                ));
+            }
+            interval
+        }
+        None => Duration::from_secs(3600),
+    };
     Ok(ServerConfig {
         env,
         host,
@@ -388,6 +408,8 @@ pub fn load(vars: &dyn Fn(&str) -> Option<String>) -> Result<ServerConfig> {
         redis_url,
         log_level,
         admin,
+        avatar_dir,
+        purge_interval,
         warnings: vars.warnings,
     })
 }
@@ -801,6 +823,23 @@ fn core_config(
     if let Some(issuer) = vars.text("TWO_FACTOR_ISSUER") {
         builder = builder.two_factor_issuer(issuer);
     }
+    if let Some(value) = vars.text("ACCOUNT_RECOVERY_WINDOW") {
+        let window = parse_duration("ACCOUNT_RECOVERY_WINDOW", &value)?;
+        builder = builder.account_recovery_window(to_core("ACCOUNT_RECOVERY_WINDOW", window)?);
+    }
+    if let Some(value) = vars.text("IMPERSONATION_TTL") {
+        let ttl = parse_duration("IMPERSONATION_TTL", &value)?;
+        builder = builder.impersonation_ttl(to_core("IMPERSONATION_TTL", ttl)?);
+    }
+    if let Some(url) = vars.text("AVATAR_BASE_URL") {
+        builder = builder.avatar_base_url(url);
+    }
+    // The standalone server keeps the first seed's routes on unless told otherwise.
+    let compat = match vars.text("COMPATIBILITY_ROUTES") {
+        Some(value) => parse_bool("COMPATIBILITY_ROUTES", &value)?,
+        None => true,
+    };
+    builder = builder.compatibility_routes(compat);
 
     let config = builder.build().map_err(|err| {
         // Everything the builder checks was checked above with the variable's name; this is a
@@ -2413,6 +2452,32 @@ mod tests {
         );
         let config = ok(&[("TWO_FACTOR_ISSUER", "Acme Corp")]);
         assert_eq!(config.core.two_factor_issuer(), "Acme Corp");
+    }
+
+    #[test]
+    fn account_lifecycle_and_avatar_settings() {
+        let defaults = ok(&[]);
+        assert_eq!(defaults.core.account_recovery_window.whole_days(), 30);
+        assert_eq!(defaults.core.impersonation_ttl.whole_minutes(), 15);
+        assert!(defaults.core.compatibility_routes);
+        assert_eq!(defaults.purge_interval, Duration::from_secs(3600));
+        assert_eq!(defaults.avatar_dir, std::path::PathBuf::from("uploads/avatars"));
+        let set = ok(&[
+            ("ACCOUNT_RECOVERY_WINDOW", "2m"),
+            ("ACCOUNT_PURGE_INTERVAL", "10s"),
+            ("IMPERSONATION_TTL", "5m"),
+            ("COMPATIBILITY_ROUTES", "false"),
+            ("AVATAR_DIR", "/var/lib/usermgmt/avatars"),
+            ("AVATAR_BASE_URL", "https://cdn.example.com/avatars/"),
+        ]);
+        assert_eq!(set.core.account_recovery_window.whole_seconds(), 120);
+        assert_eq!(set.purge_interval, Duration::from_secs(10));
+        assert_eq!(set.core.impersonation_ttl.whole_minutes(), 5);
+        assert!(!set.core.compatibility_routes);
+        assert_eq!(set.core.avatar_base_url, "https://cdn.example.com/avatars");
+        err(&[("ACCOUNT_PURGE_INTERVAL", "0s")], "ACCOUNT_PURGE_INTERVAL", "longer than zero");
+        err(&[("COMPATIBILITY_ROUTES", "maybe")], "COMPATIBILITY_ROUTES", "");
+        err(&[("ACCOUNT_RECOVERY_WINDOW", "soon")], "ACCOUNT_RECOVERY_WINDOW", "");
     }
 
     #[test]

@@ -40,6 +40,12 @@ pub async fn run(config: ServerConfig) -> AppResult<()> {
         let _ = worker_stop.wait_for(|stop| *stop).await;
     }));
 
+    let purge_task = tokio::spawn(purge_expired_accounts(
+        manager.clone(),
+        config.purge_interval,
+        stop_rx.clone(),
+    ));
+
     let listener =
         std::net::TcpListener::bind((config.host.as_str(), config.port)).map_err(|e| {
             format!(
@@ -80,7 +86,28 @@ pub async fn run(config: ServerConfig) -> AppResult<()> {
     }
     // Give the worker its last pass; mail not delivered stays in the outbox for next time.
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, worker_task).await;
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, purge_task).await;
     Ok(())
+}
+
+/// Removes accounts whose recovery window has ended, at start and then every `interval`.
+/// Several instances may run this at once: each account is removed (and its mail and audit
+/// row written) by exactly one of them, since the store's delete is conditional.
+async fn purge_expired_accounts(
+    manager: usermgmt_core::UserManager,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        match manager.purge_expired_accounts().await {
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "account purge failed; retrying at the next interval"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
 }
 
 type Served = std::pin::Pin<Box<dyn std::future::Future<Output = AppResult<()>> + Send>>;

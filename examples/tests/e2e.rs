@@ -29,8 +29,21 @@ impl Drop for Server {
 }
 
 fn start_server(framework: &str, database_url: &str, smtp_port: u16) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_usermgmt-server"))
-        .env_clear()
+    start_server_with(framework, database_url, smtp_port, &[])
+}
+
+fn start_server_with(
+    framework: &str,
+    database_url: &str,
+    smtp_port: u16,
+    extra: &[(&str, &str)],
+) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_usermgmt-server"));
+    command.env_clear();
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    let mut child = command
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOST", "127.0.0.1")
         .env("APP_PORT", "0")
@@ -344,4 +357,170 @@ async fn full_flow_actix_postgres() {
         return;
     };
     full_flow("actix", &url).await;
+}
+
+/// A 1×1 PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44,
+    0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F,
+    0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00,
+    0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49,
+    0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+fn claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Administration as an outside client sees it: a bootstrap admin, roles, impersonation, an
+/// avatar on disk, the first seed's routes, and an account purged by the server's own job.
+async fn admin_flow(framework: &str, database_url: &str) {
+    let smtp = SmtpTestServer::start();
+    let avatars = std::env::temp_dir().join(format!("usermgmt-avatars-{}", uuid::Uuid::new_v4()));
+    let avatar_dir = avatars.display().to_string();
+    let server = start_server_with(
+        framework,
+        database_url,
+        smtp.port,
+        &[
+            ("ADMIN_EMAIL", "boss@example.com"),
+            ("ADMIN_PASSWORD", PASSWORD),
+            ("AVATAR_DIR", &avatar_dir),
+            ("ACCOUNT_RECOVERY_WINDOW", "2s"),
+            ("ACCOUNT_PURGE_INTERVAL", "1s"),
+        ],
+    );
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: server.base.clone(),
+    };
+    let login = |who: &'static str, password: &'static str| {
+        let c = &c;
+        async move {
+            let (s, body) = c
+                .post("/api/v1/auth/login", None, json!({"identifier": who, "password": password}))
+                .await;
+            assert_eq!(s, 200, "login {who}: {body}");
+            body["data"]["tokens"]["accessToken"].as_str().unwrap().to_owned()
+        }
+    };
+    let admin = login("boss@example.com", PASSWORD).await;
+    let a = Some(admin.as_str());
+
+    let (s, body) = c
+        .post("/api/v1/auth/register", None, json!({"email": "eve@example.com", "username": "eve", "password": PASSWORD}))
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let eve_id = body["data"]["user"]["id"].as_str().unwrap().to_owned();
+    let token = wait_for_mail(&smtp, "eve@example.com", "confirm your email", 1).await.unwrap();
+    // The first seed's confirm route (on by default in the server).
+    let (s, body) = c.post("/api/v1/auth/confirm-email", None, json!({"token": token})).await;
+    assert_eq!(s, 200, "{body}");
+    let eve = login("eve", PASSWORD).await;
+
+    // A role, assigned, takes effect on Eve's next request.
+    let (s, _) = c.get("/api/v1/roles", Some(&eve)).await;
+    assert_eq!(s, 403);
+    let (s, body) = c
+        .post("/api/v1/roles", a, json!({"name": "auditor", "permissions": ["role:read", "audit:read"]}))
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let role_id = body["data"]["id"].as_str().unwrap().to_owned();
+    let (s, body) = c
+        .post(&format!("/api/v1/roles/user/{eve_id}/assign"), a, json!({"roleId": role_id}))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = c.get("/api/v1/roles", Some(&eve)).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = c.get("/api/v1/admin/dashboard", a).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["data"]["users"]["total"], json!(2));
+    let (s, body) = c.get("/api/v1/users?q=eve", a).await;
+    assert_eq!((s.as_u16(), body["data"]["total"].clone()), (200, json!(1)), "{body}");
+
+    // Impersonation: a 15-minute token naming the administrator, refused for password changes.
+    let (s, body) = c.post(&format!("/api/v1/admin/users/{eve_id}/impersonate"), a, json!({})).await;
+    assert_eq!(s, 200, "{body}");
+    let as_eve = body["data"]["accessToken"].as_str().unwrap().to_owned();
+    let claims = claims(&as_eve);
+    assert_eq!(claims["sub"], json!(eve_id));
+    assert!(claims["act"]["sub"].is_string());
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 900);
+    let (s, body) = c.get("/api/v1/users/profile", Some(&as_eve)).await;
+    assert_eq!((s.as_u16(), body["data"]["user"]["username"].clone()), (200, json!("eve")));
+    let (s, _) = c
+        .post(
+            "/api/v1/auth/change-password",
+            Some(&as_eve),
+            json!({"currentPassword": PASSWORD, "newPassword": SECOND, "confirmPassword": SECOND}),
+        )
+        .await;
+    assert_eq!(s, 403);
+
+    // An avatar: multipart upload, kept in AVATAR_DIR, served back at its URL.
+    let mut multipart = b"--b0undary\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"me.png\"\r\nContent-Type: image/png\r\n\r\n".to_vec();
+    multipart.extend_from_slice(PNG);
+    multipart.extend_from_slice(b"\r\n--b0undary--\r\n");
+    let resp = c
+        .http
+        .post(format!("{}/api/v1/upload/avatar", c.base))
+        .bearer_auth(&eve)
+        .header("content-type", "multipart/form-data; boundary=b0undary")
+        .body(multipart)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let url = body["data"]["avatar"].as_str().unwrap().to_owned();
+    let resp = c.http.get(format!("{}{url}", c.base)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), PNG);
+    assert_eq!(std::fs::read_dir(&avatars).unwrap().count(), 1);
+
+    // Eve deletes her account; the server's purge job removes it after the window.
+    let (s, body) = c
+        .call(reqwest::Method::DELETE, "/api/v1/account", Some(&eve), Some(json!({"password": PASSWORD})))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert!(body["data"]["recoveryDeadline"].is_string());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s, _) = c.get(&format!("/api/v1/admin/users/{eve_id}"), a).await;
+        if s == 404 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the purge job did not remove the account");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    wait_for_mail(&smtp, "eve@example.com", "removed", 1).await;
+    assert_eq!(std::fs::read_dir(&avatars).unwrap().count(), 0, "avatar file left behind");
+    let (s, _) = c.get(&format!("{url}"), None).await;
+    assert_eq!(s, 404);
+    drop(server);
+    let _ = std::fs::remove_dir_all(avatars);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_flow_axum_sqlite() {
+    let dir = std::env::temp_dir().join(format!("usermgmt-e2e-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    admin_flow("axum", &format!("sqlite://{}/admin.db?mode=rwc", dir.display())).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_flow_actix_postgres() {
+    let Some(url) = usermgmt_core::testing::databases::postgres_test_database_url().await else {
+        return;
+    };
+    admin_flow("actix", &url).await;
 }
