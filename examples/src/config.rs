@@ -2461,7 +2461,10 @@ mod tests {
         assert_eq!(defaults.core.impersonation_ttl.whole_minutes(), 15);
         assert!(defaults.core.compatibility_routes);
         assert_eq!(defaults.purge_interval, Duration::from_secs(3600));
-        assert_eq!(defaults.avatar_dir, std::path::PathBuf::from("uploads/avatars"));
+        assert_eq!(
+            defaults.avatar_dir,
+            std::path::PathBuf::from("uploads/avatars")
+        );
         let set = ok(&[
             ("ACCOUNT_RECOVERY_WINDOW", "2m"),
             ("ACCOUNT_PURGE_INTERVAL", "10s"),
@@ -2475,9 +2478,21 @@ mod tests {
         assert_eq!(set.core.impersonation_ttl.whole_minutes(), 5);
         assert!(!set.core.compatibility_routes);
         assert_eq!(set.core.avatar_base_url, "https://cdn.example.com/avatars");
-        err(&[("ACCOUNT_PURGE_INTERVAL", "0s")], "ACCOUNT_PURGE_INTERVAL", "longer than zero");
-        err(&[("COMPATIBILITY_ROUTES", "maybe")], "COMPATIBILITY_ROUTES", "");
-        err(&[("ACCOUNT_RECOVERY_WINDOW", "soon")], "ACCOUNT_RECOVERY_WINDOW", "");
+        err(
+            &[("ACCOUNT_PURGE_INTERVAL", "0s")],
+            "ACCOUNT_PURGE_INTERVAL",
+            "longer than zero",
+        );
+        err(
+            &[("COMPATIBILITY_ROUTES", "maybe")],
+            "COMPATIBILITY_ROUTES",
+            "",
+        );
+        err(
+            &[("ACCOUNT_RECOVERY_WINDOW", "soon")],
+            "ACCOUNT_RECOVERY_WINDOW",
+            "",
+        );
     }
 
     #[test]

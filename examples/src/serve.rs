@@ -101,7 +101,9 @@ async fn purge_expired_accounts(
     loop {
         match manager.purge_expired_accounts().await {
             Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err, "account purge failed; retrying at the next interval"),
+            Err(err) => {
+                tracing::warn!(error = %err, "account purge failed; retrying at the next interval")
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(interval) => {}

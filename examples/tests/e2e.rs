@@ -361,11 +361,11 @@ async fn full_flow_actix_postgres() {
 
 /// A 1×1 PNG.
 const PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44,
-    0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F,
-    0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00,
-    0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49,
-    0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
 ];
 
 fn claims(token: &str) -> Value {
@@ -405,23 +405,38 @@ async fn admin_flow(framework: &str, database_url: &str) {
         let c = &c;
         async move {
             let (s, body) = c
-                .post("/api/v1/auth/login", None, json!({"identifier": who, "password": password}))
+                .post(
+                    "/api/v1/auth/login",
+                    None,
+                    json!({"identifier": who, "password": password}),
+                )
                 .await;
             assert_eq!(s, 200, "login {who}: {body}");
-            body["data"]["tokens"]["accessToken"].as_str().unwrap().to_owned()
+            body["data"]["tokens"]["accessToken"]
+                .as_str()
+                .unwrap()
+                .to_owned()
         }
     };
     let admin = login("boss@example.com", PASSWORD).await;
     let a = Some(admin.as_str());
 
     let (s, body) = c
-        .post("/api/v1/auth/register", None, json!({"email": "eve@example.com", "username": "eve", "password": PASSWORD}))
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "eve@example.com", "username": "eve", "password": PASSWORD}),
+        )
         .await;
     assert_eq!(s, 201, "{body}");
     let eve_id = body["data"]["user"]["id"].as_str().unwrap().to_owned();
-    let token = wait_for_mail(&smtp, "eve@example.com", "confirm your email", 1).await.unwrap();
+    let token = wait_for_mail(&smtp, "eve@example.com", "confirm your email", 1)
+        .await
+        .unwrap();
     // The first seed's confirm route (on by default in the server).
-    let (s, body) = c.post("/api/v1/auth/confirm-email", None, json!({"token": token})).await;
+    let (s, body) = c
+        .post("/api/v1/auth/confirm-email", None, json!({"token": token}))
+        .await;
     assert_eq!(s, 200, "{body}");
     let eve = login("eve", PASSWORD).await;
 
@@ -429,12 +444,20 @@ async fn admin_flow(framework: &str, database_url: &str) {
     let (s, _) = c.get("/api/v1/roles", Some(&eve)).await;
     assert_eq!(s, 403);
     let (s, body) = c
-        .post("/api/v1/roles", a, json!({"name": "auditor", "permissions": ["role:read", "audit:read"]}))
+        .post(
+            "/api/v1/roles",
+            a,
+            json!({"name": "auditor", "permissions": ["role:read", "audit:read"]}),
+        )
         .await;
     assert_eq!(s, 201, "{body}");
     let role_id = body["data"]["id"].as_str().unwrap().to_owned();
     let (s, body) = c
-        .post(&format!("/api/v1/roles/user/{eve_id}/assign"), a, json!({"roleId": role_id}))
+        .post(
+            &format!("/api/v1/roles/user/{eve_id}/assign"),
+            a,
+            json!({"roleId": role_id}),
+        )
         .await;
     assert_eq!(s, 200, "{body}");
     let (s, body) = c.get("/api/v1/roles", Some(&eve)).await;
@@ -443,18 +466,34 @@ async fn admin_flow(framework: &str, database_url: &str) {
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["data"]["users"]["total"], json!(2));
     let (s, body) = c.get("/api/v1/users?q=eve", a).await;
-    assert_eq!((s.as_u16(), body["data"]["total"].clone()), (200, json!(1)), "{body}");
+    assert_eq!(
+        (s.as_u16(), body["data"]["total"].clone()),
+        (200, json!(1)),
+        "{body}"
+    );
 
     // Impersonation: a 15-minute token naming the administrator, refused for password changes.
-    let (s, body) = c.post(&format!("/api/v1/admin/users/{eve_id}/impersonate"), a, json!({})).await;
+    let (s, body) = c
+        .post(
+            &format!("/api/v1/admin/users/{eve_id}/impersonate"),
+            a,
+            json!({}),
+        )
+        .await;
     assert_eq!(s, 200, "{body}");
     let as_eve = body["data"]["accessToken"].as_str().unwrap().to_owned();
     let claims = claims(&as_eve);
     assert_eq!(claims["sub"], json!(eve_id));
     assert!(claims["act"]["sub"].is_string());
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 900);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
     let (s, body) = c.get("/api/v1/users/profile", Some(&as_eve)).await;
-    assert_eq!((s.as_u16(), body["data"]["user"]["username"].clone()), (200, json!("eve")));
+    assert_eq!(
+        (s.as_u16(), body["data"]["user"]["username"].clone()),
+        (200, json!("eve"))
+    );
     let (s, _) = c
         .post(
             "/api/v1/auth/change-password",
@@ -488,7 +527,12 @@ async fn admin_flow(framework: &str, database_url: &str) {
 
     // Eve deletes her account; the server's purge job removes it after the window.
     let (s, body) = c
-        .call(reqwest::Method::DELETE, "/api/v1/account", Some(&eve), Some(json!({"password": PASSWORD})))
+        .call(
+            reqwest::Method::DELETE,
+            "/api/v1/account",
+            Some(&eve),
+            Some(json!({"password": PASSWORD})),
+        )
         .await;
     assert_eq!(s, 200, "{body}");
     assert!(body["data"]["recoveryDeadline"].is_string());
@@ -498,12 +542,19 @@ async fn admin_flow(framework: &str, database_url: &str) {
         if s == 404 {
             break;
         }
-        assert!(Instant::now() < deadline, "the purge job did not remove the account");
+        assert!(
+            Instant::now() < deadline,
+            "the purge job did not remove the account"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     wait_for_mail(&smtp, "eve@example.com", "removed", 1).await;
-    assert_eq!(std::fs::read_dir(&avatars).unwrap().count(), 0, "avatar file left behind");
-    let (s, _) = c.get(&format!("{url}"), None).await;
+    assert_eq!(
+        std::fs::read_dir(&avatars).unwrap().count(),
+        0,
+        "avatar file left behind"
+    );
+    let (s, _) = c.get(&url, None).await;
     assert_eq!(s, 404);
     drop(server);
     let _ = std::fs::remove_dir_all(avatars);
@@ -513,7 +564,11 @@ async fn admin_flow(framework: &str, database_url: &str) {
 async fn admin_flow_axum_sqlite() {
     let dir = std::env::temp_dir().join(format!("usermgmt-e2e-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    admin_flow("axum", &format!("sqlite://{}/admin.db?mode=rwc", dir.display())).await;
+    admin_flow(
+        "axum",
+        &format!("sqlite://{}/admin.db?mode=rwc", dir.display()),
+    )
+    .await;
     let _ = std::fs::remove_dir_all(dir);
 }
 

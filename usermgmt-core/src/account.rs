@@ -300,7 +300,14 @@ impl UserManager {
         client: &ClientInfo,
     ) -> Result<bool> {
         // The purge row names no one: the user's id would point back at the person.
-        let mut audit = self.audit("ACCOUNT_PURGED", None, None, "user", client, json!({"reason": reason}));
+        let mut audit = self.audit(
+            "ACCOUNT_PURGED",
+            None,
+            None,
+            "user",
+            client,
+            json!({"reason": reason}),
+        );
         audit.ip_address = None;
         audit.user_agent = None;
         let effects = Effects::audit(audit).with_mail(self.outbox(
@@ -365,13 +372,8 @@ impl UserManager {
         let profile = store.profile(user.id).await?.unwrap_or_default();
         let data = store.user_data_export(user.id).await?;
         let two_factor = store.two_factor(user.id).await?;
-        let export = crate::api::dto::account_export(
-            user,
-            &profile,
-            &data,
-            two_factor.as_ref(),
-            self.now(),
-        );
+        let export =
+            crate::api::dto::account_export(user, &profile, &data, two_factor.as_ref(), self.now());
         store
             .record_effects(Effects::audit(self.audit(
                 "DATA_EXPORTED",

@@ -252,12 +252,20 @@ impl UserManager {
             }
             AdminAction::Suspend => {
                 let detail = match &reason {
-                    Some(r) if !r.is_empty() => format!("You cannot sign in until it is lifted. Reason given: {r}"),
+                    Some(r) if !r.is_empty() => {
+                        format!("You cannot sign in until it is lifted. Reason given: {r}")
+                    }
                     _ => "You cannot sign in until it is lifted.".to_owned(),
                 };
                 effects = effects.with_mail(self.outbox(
                     "account_suspended",
-                    &templates::account_notice(&cfg.mail, &user.email, &name, "was suspended", &detail),
+                    &templates::account_notice(
+                        &cfg.mail,
+                        &user.email,
+                        &name,
+                        "was suspended",
+                        &detail,
+                    ),
                 )?);
             }
             AdminAction::Reactivate => {
@@ -347,7 +355,10 @@ impl UserManager {
             client,
             json!({"expiresIn": ttl.whole_seconds(), "adminSessionId": auth.session_id}),
         );
-        self.inner.store.record_effects(Effects::audit(audit)).await?;
+        self.inner
+            .store
+            .record_effects(Effects::audit(audit))
+            .await?;
         Ok(Impersonation {
             access_token,
             expires_in: ttl.whole_seconds(),

@@ -245,7 +245,9 @@ impl Error {
             Error::Conflict(ConflictKind::RoleName) => "A role with this name exists".to_owned(),
             Error::Conflict(ConflictKind::Other) => "The resource already exists".to_owned(),
             Error::SystemRole => "System roles cannot be renamed or deleted".to_owned(),
-            Error::RoleInUse => "The role is assigned to users; remove it from them first".to_owned(),
+            Error::RoleInUse => {
+                "The role is assigned to users; remove it from them first".to_owned()
+            }
             Error::LastRole => "A user must keep at least one role".to_owned(),
             Error::AccountState(why) => capitalise(why),
             Error::AccountLocked { .. } => {

@@ -1,8 +1,8 @@
 #![doc = include_str!("../README.md")]
 
-pub mod api;
 pub mod account;
 pub mod admin;
+pub mod api;
 pub mod auth;
 pub mod avatars;
 pub mod clock;

@@ -3,8 +3,8 @@
 //! one file per area (`auth/flows.rs`, `profile.rs`, ...).
 
 use crate::auth::hashing::PasswordHasher;
-use crate::avatars::{AvatarStorage, LocalDirectoryStorage};
 use crate::auth::tokens::TokenIssuer;
+use crate::avatars::{AvatarStorage, LocalDirectoryStorage};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -116,9 +116,9 @@ impl UserManagerBuilder {
                 tokens,
                 sealing,
                 mail_wake: Arc::new(Notify::new()),
-                avatars: self.avatars.unwrap_or_else(|| {
-                    Arc::new(LocalDirectoryStorage::new("uploads/avatars"))
-                }),
+                avatars: self
+                    .avatars
+                    .unwrap_or_else(|| Arc::new(LocalDirectoryStorage::new("uploads/avatars"))),
             }),
         })
     }

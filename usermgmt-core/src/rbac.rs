@@ -40,7 +40,10 @@ pub const PERMISSION_CATALOG: &[(&str, &str)] = &[
     ("system:manage", "Operate the system"),
     ("user:create", "Create users"),
     ("user:delete", "Delete users"),
-    ("user:manage", "Manage accounts: reset, verify, unlock, suspend, reactivate"),
+    (
+        "user:manage",
+        "Manage accounts: reset, verify, unlock, suspend, reactivate",
+    ),
     ("user:read", "Read any user"),
     ("user:update", "Update any user"),
 ];

@@ -59,7 +59,10 @@ fn validate_permissions(permissions: &[String], errors: &mut Vec<FieldError>) ->
 }
 
 fn validate_description(description: &Option<String>, errors: &mut Vec<FieldError>) {
-    if description.as_ref().is_some_and(|d| d.chars().count() > 500) {
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 500)
+    {
         errors.push(FieldError::new(
             "description",
             "must be at most 500 characters",
@@ -229,7 +232,10 @@ impl UserManager {
             client,
             json!({"name": role.name}),
         );
-        self.inner.store.delete_role(id, Effects::audit(audit)).await
+        self.inner
+            .store
+            .delete_role(id, Effects::audit(audit))
+            .await
     }
 
     /// A user's roles [user:read].

@@ -31,9 +31,8 @@ impl UserManager {
         client: &ClientInfo,
     ) -> Result<UserRecord> {
         let file = parse_single_file(content_type, body, MAX_AVATAR_BYTES).await?;
-        let kind = sniff_image(&file.bytes).ok_or_else(|| {
-            Error::invalid("avatar", "must be a JPEG, PNG or WebP image")
-        })?;
+        let kind = sniff_image(&file.bytes)
+            .ok_or_else(|| Error::invalid("avatar", "must be a JPEG, PNG or WebP image"))?;
         let user = &auth.user;
         let key = AvatarKey::generate(user.id, kind);
         self.inner.avatars.put(&key, &file.bytes).await?;

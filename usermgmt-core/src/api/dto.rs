@@ -594,7 +594,11 @@ pub fn account_export(
             })
         })
         .collect();
-    let notifications: Vec<_> = data.notifications.iter().map(NotificationDto::from).collect();
+    let notifications: Vec<_> = data
+        .notifications
+        .iter()
+        .map(NotificationDto::from)
+        .collect();
     serde_json::json!({
         "exportedAt": rfc3339(now),
         "format": "usermgmt-export/1",

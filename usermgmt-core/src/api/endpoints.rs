@@ -467,14 +467,22 @@ impl Api {
                 let auth = self.auth(ctx).await?;
                 let body: RoleBody = ctx.json()?;
                 let role = m.create_role(&auth, body.into(), client).await?;
-                Ok(ApiResponse::success(201, "Role created", RoleDto::from(&role)))
+                Ok(ApiResponse::success(
+                    201,
+                    "Role created",
+                    RoleDto::from(&role),
+                ))
             }
             Endpoint::UpdateRole => {
                 let auth = self.auth(ctx).await?;
                 let id = path_id(ctx, "id", "role")?;
                 let body: RoleBody = ctx.json()?;
                 let role = m.update_role(&auth, id, body.into(), client).await?;
-                Ok(ApiResponse::success(200, "Role updated", RoleDto::from(&role)))
+                Ok(ApiResponse::success(
+                    200,
+                    "Role updated",
+                    RoleDto::from(&role),
+                ))
             }
             Endpoint::DeleteRole => {
                 let auth = self.auth(ctx).await?;
@@ -592,13 +600,17 @@ impl Api {
                     _ => path_id(ctx, "userId", "user")?,
                 };
                 let (action, message, reason) = match endpoint {
-                    Endpoint::AdminVerifyEmail => (AdminAction::VerifyEmail, "Email marked verified", None),
+                    Endpoint::AdminVerifyEmail => {
+                        (AdminAction::VerifyEmail, "Email marked verified", None)
+                    }
                     Endpoint::AdminUnlock => (AdminAction::Unlock, "Account unlocked", None),
                     Endpoint::AdminSuspend => {
                         let body: SuspendBody = ctx.json()?;
                         (AdminAction::Suspend, "Account suspended", body.reason)
                     }
-                    Endpoint::AdminReactivate => (AdminAction::Reactivate, "Account reactivated", None),
+                    Endpoint::AdminReactivate => {
+                        (AdminAction::Reactivate, "Account reactivated", None)
+                    }
                     _ => (AdminAction::Delete, "User deleted", None),
                 };
                 let user = m
@@ -664,9 +676,15 @@ impl Api {
                 let email = body.email.unwrap_or_default();
                 let pw = password(body.password);
                 let (user, message) = if endpoint == Endpoint::AccountReactivate {
-                    (m.reactivate_account(&email, &pw, client).await?, "Account reactivated")
+                    (
+                        m.reactivate_account(&email, &pw, client).await?,
+                        "Account reactivated",
+                    )
                 } else {
-                    (m.recover_account(&email, &pw, client).await?, "Account recovered")
+                    (
+                        m.recover_account(&email, &pw, client).await?,
+                        "Account recovered",
+                    )
                 };
                 Ok(ApiResponse::success(
                     200,
@@ -753,15 +771,16 @@ impl Api {
                 let username = ctx.param("username").unwrap_or_default();
                 // The first seed's GET /users/:id shares this path: an id (usernames cannot
                 // look like one) is the admin detail when those routes are on.
-                if self.compatibility_routes() && username.len() == 36 {
-                    if let Ok(user_id) = Uuid::parse_str(username) {
-                        let auth = self.auth(ctx).await?;
-                        return Ok(ApiResponse::success(
-                            200,
-                            "OK",
-                            self.user_detail_data(&auth, user_id).await?,
-                        ));
-                    }
+                if self.compatibility_routes()
+                    && username.len() == 36
+                    && let Ok(user_id) = Uuid::parse_str(username)
+                {
+                    let auth = self.auth(ctx).await?;
+                    return Ok(ApiResponse::success(
+                        200,
+                        "OK",
+                        self.user_detail_data(&auth, user_id).await?,
+                    ));
                 }
                 let user = m.public_profile(username).await?;
                 Ok(ApiResponse::success(

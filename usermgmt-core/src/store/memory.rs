@@ -1317,7 +1317,7 @@ impl Store for MemoryStore {
             return Ok(false);
         };
         if let Some(cutoff) = deleted_before
-            && !user.deleted_at.is_some_and(|at| at < cutoff)
+            && user.deleted_at.is_none_or(|at| at >= cutoff)
         {
             return Ok(false);
         }

@@ -1,7 +1,9 @@
 //! HTTP cases of roles, administration, impersonation, the account lifecycle, avatars and the
 //! first seed's routes (part of the shared suite: see [`super::http_suite`]).
 
-use super::http_suite::{HttpCtx, NEW_PASSWORD, PASSWORD, TestResponse, assert_error, error_fields};
+use super::http_suite::{
+    HttpCtx, NEW_PASSWORD, PASSWORD, TestResponse, assert_error, error_fields,
+};
 use crate::store::USER_ROLE_ID;
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -78,15 +80,26 @@ pub async fn roles_api_end_to_end(cx: &HttpCtx) {
     assert_error(&r, 422, "VALIDATION_ERROR");
     assert_eq!(error_fields(&r), ["name", "permissions[1]"]);
     let r = cx
-        .post("/api/v1/roles", a, json!({"name": "editor", "permissions": []}))
+        .post(
+            "/api/v1/roles",
+            a,
+            json!({"name": "editor", "permissions": []}),
+        )
         .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
     let r = cx
-        .post("/api/v1/roles", a, json!({"name": "editor", "permissions": ["user:read"], "admin": true}))
+        .post(
+            "/api/v1/roles",
+            a,
+            json!({"name": "editor", "permissions": ["user:read"], "admin": true}),
+        )
         .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
     assert_eq!(
-        ok(&cx.get("/api/v1/roles", a).await, "list").as_array().unwrap().len(),
+        ok(&cx.get("/api/v1/roles", a).await, "list")
+            .as_array()
+            .unwrap()
+            .len(),
         3
     );
 
@@ -104,18 +117,30 @@ pub async fn roles_api_end_to_end(cx: &HttpCtx) {
     assert_eq!(role["userCount"], json!(0));
     let role_id = role["id"].as_str().unwrap().to_owned();
     let r = cx
-        .post("/api/v1/roles", a, json!({"name": "support", "permissions": ["user:read"]}))
+        .post(
+            "/api/v1/roles",
+            a,
+            json!({"name": "support", "permissions": ["user:read"]}),
+        )
         .await;
     assert_error(&r, 409, "ROLE_NAME_TAKEN");
 
-    let got = ok(&cx.get(&format!("/api/v1/roles/{role_id}"), a).await, "get role");
+    let got = ok(
+        &cx.get(&format!("/api/v1/roles/{role_id}"), a).await,
+        "get role",
+    );
     assert_eq!(got["name"], json!("support"));
     assert_error(
-        &cx.get(&format!("/api/v1/roles/{}", Uuid::now_v7()), a).await,
+        &cx.get(&format!("/api/v1/roles/{}", Uuid::now_v7()), a)
+            .await,
         404,
         "NOT_FOUND",
     );
-    assert_error(&cx.get("/api/v1/roles/not-a-uuid", a).await, 404, "NOT_FOUND");
+    assert_error(
+        &cx.get("/api/v1/roles/not-a-uuid", a).await,
+        404,
+        "NOT_FOUND",
+    );
 
     // Renaming: custom roles yes, system roles no (their permissions may change).
     let r = cx
@@ -159,7 +184,10 @@ pub async fn roles_api_end_to_end(cx: &HttpCtx) {
     let body = ok(&r, "assign");
     assert_eq!(body["assigned"], json!(true));
     assert_eq!(body["roles"].as_array().unwrap().len(), 2);
-    let again = ok(&cx.post(&assign, a, json!({"roleId": role_id})).await, "assign again");
+    let again = ok(
+        &cx.post(&assign, a, json!({"roleId": role_id})).await,
+        "assign again",
+    );
     assert_eq!(again["assigned"], json!(false));
     assert_eq!(cx.get("/api/v1/roles", c).await.status, 200);
     assert_error(
@@ -168,54 +196,102 @@ pub async fn roles_api_end_to_end(cx: &HttpCtx) {
         "NOT_FOUND",
     );
     assert_error(
-        &cx.post(&format!("/api/v1/roles/user/{}/assign", Uuid::now_v7()), a, json!({"roleId": role_id}))
-            .await,
+        &cx.post(
+            &format!("/api/v1/roles/user/{}/assign", Uuid::now_v7()),
+            a,
+            json!({"roleId": role_id}),
+        )
+        .await,
         404,
         "NOT_FOUND",
     );
-    assert_error(&cx.post(&assign, a, json!({})).await, 422, "VALIDATION_ERROR");
-    let held = ok(&cx.get(&format!("/api/v1/roles/user/{carla}"), a).await, "user roles");
+    assert_error(
+        &cx.post(&assign, a, json!({})).await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    let held = ok(
+        &cx.get(&format!("/api/v1/roles/user/{carla}"), a).await,
+        "user roles",
+    );
     assert_eq!(held["roles"].as_array().unwrap().len(), 2);
 
     // A role with holders stays; a user keeps at least one role.
     assert_error(
-        &cx.request("DELETE", &format!("/api/v1/roles/{role_id}"), a, None).await,
+        &cx.request("DELETE", &format!("/api/v1/roles/{role_id}"), a, None)
+            .await,
         409,
         "ROLE_IN_USE",
     );
     let remove_user_role = format!("/api/v1/roles/user/{carla}/{USER_ROLE_ID}");
-    ok(&cx.request("DELETE", &remove_user_role, a, None).await, "remove user role");
+    ok(
+        &cx.request("DELETE", &remove_user_role, a, None).await,
+        "remove user role",
+    );
     assert_error(
         &cx.request("DELETE", &remove_user_role, a, None).await,
         404,
         "NOT_FOUND",
     );
     let remove_custom = format!("/api/v1/roles/user/{carla}/{role_id}");
-    assert_error(&cx.request("DELETE", &remove_custom, a, None).await, 409, "LAST_ROLE");
-    ok(&cx.post(&format!("/api/v1/roles/user/{carla}/assign"), a, json!({"roleId": USER_ROLE_ID})).await, "re-add user");
-    ok(&cx.request("DELETE", &remove_custom, a, None).await, "remove custom");
+    assert_error(
+        &cx.request("DELETE", &remove_custom, a, None).await,
+        409,
+        "LAST_ROLE",
+    );
+    ok(
+        &cx.post(
+            &format!("/api/v1/roles/user/{carla}/assign"),
+            a,
+            json!({"roleId": USER_ROLE_ID}),
+        )
+        .await,
+        "re-add user",
+    );
+    ok(
+        &cx.request("DELETE", &remove_custom, a, None).await,
+        "remove custom",
+    );
     assert_error(&cx.get("/api/v1/roles", c).await, 403, "FORBIDDEN");
 
     ok(
-        &cx.request("DELETE", &format!("/api/v1/roles/{role_id}"), a, None).await,
+        &cx.request("DELETE", &format!("/api/v1/roles/{role_id}"), a, None)
+            .await,
         "delete role",
     );
     assert_error(
-        &cx.request("DELETE", &format!("/api/v1/roles/{role_id}"), a, None).await,
+        &cx.request("DELETE", &format!("/api/v1/roles/{role_id}"), a, None)
+            .await,
         404,
         "NOT_FOUND",
     );
     assert_error(
-        &cx.request("DELETE", &format!("/api/v1/roles/{USER_ROLE_ID}"), a, None).await,
+        &cx.request("DELETE", &format!("/api/v1/roles/{USER_ROLE_ID}"), a, None)
+            .await,
         409,
         "SYSTEM_ROLE",
     );
 
     let notes = ok(&cx.get("/api/v1/notifications", c).await, "notifications");
-    assert!(notification_types(cx, &notes).iter().filter(|t| *t == "ROLE_CHANGED").count() >= 3);
+    assert!(
+        notification_types(cx, &notes)
+            .iter()
+            .filter(|t| *t == "ROLE_CHANGED")
+            .count()
+            >= 3
+    );
     let admin_actions = cx.audit_actions("root@example.com").await;
-    for action in ["ROLE_CREATED", "ROLE_UPDATED", "ROLE_ASSIGNED", "ROLE_REMOVED", "ROLE_DELETED"] {
-        assert!(admin_actions.iter().any(|a| a == action), "{action} missing: {admin_actions:?}");
+    for action in [
+        "ROLE_CREATED",
+        "ROLE_UPDATED",
+        "ROLE_ASSIGNED",
+        "ROLE_REMOVED",
+        "ROLE_DELETED",
+    ] {
+        assert!(
+            admin_actions.iter().any(|a| a == action),
+            "{action} missing: {admin_actions:?}"
+        );
     }
 }
 
@@ -229,37 +305,106 @@ pub async fn permission_denials_are_403(cx: &HttpCtx) {
         ("GET", "/api/v1/roles".into(), None, true),
         ("GET", "/api/v1/roles/permissions".into(), None, true),
         ("GET", format!("/api/v1/roles/{role}"), None, true),
-        ("POST", "/api/v1/roles".into(), Some(json!({"name": "x_role", "permissions": ["user:read"]})), false),
-        ("PUT", format!("/api/v1/roles/{role}"), Some(json!({"description": "x"})), false),
+        (
+            "POST",
+            "/api/v1/roles".into(),
+            Some(json!({"name": "x_role", "permissions": ["user:read"]})),
+            false,
+        ),
+        (
+            "PUT",
+            format!("/api/v1/roles/{role}"),
+            Some(json!({"description": "x"})),
+            false,
+        ),
         ("DELETE", format!("/api/v1/roles/{role}"), None, false),
         ("GET", format!("/api/v1/roles/user/{target}"), None, true),
-        ("POST", format!("/api/v1/roles/user/{target}/assign"), Some(json!({"roleId": role})), false),
-        ("DELETE", format!("/api/v1/roles/user/{target}/{role}"), None, false),
+        (
+            "POST",
+            format!("/api/v1/roles/user/{target}/assign"),
+            Some(json!({"roleId": role})),
+            false,
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/roles/user/{target}/{role}"),
+            None,
+            false,
+        ),
         ("GET", "/api/v1/admin/dashboard".into(), None, true),
         ("GET", "/api/v1/admin/users".into(), None, true),
         ("GET", format!("/api/v1/admin/users/{target}"), None, true),
-        ("POST", format!("/api/v1/admin/users/{target}/reset-password"), None, false),
-        ("POST", format!("/api/v1/admin/users/{target}/verify-email"), None, false),
-        ("POST", format!("/api/v1/admin/users/{target}/unlock"), None, false),
-        ("POST", format!("/api/v1/admin/users/{target}/suspend"), Some(json!({})), false),
-        ("POST", format!("/api/v1/admin/users/{target}/reactivate"), None, false),
-        ("DELETE", format!("/api/v1/admin/users/{target}"), None, false),
-        ("POST", "/api/v1/admin/bulk/assign-role".into(), Some(json!({"userIds": [target], "roleId": role})), false),
+        (
+            "POST",
+            format!("/api/v1/admin/users/{target}/reset-password"),
+            None,
+            false,
+        ),
+        (
+            "POST",
+            format!("/api/v1/admin/users/{target}/verify-email"),
+            None,
+            false,
+        ),
+        (
+            "POST",
+            format!("/api/v1/admin/users/{target}/unlock"),
+            None,
+            false,
+        ),
+        (
+            "POST",
+            format!("/api/v1/admin/users/{target}/suspend"),
+            Some(json!({})),
+            false,
+        ),
+        (
+            "POST",
+            format!("/api/v1/admin/users/{target}/reactivate"),
+            None,
+            false,
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/admin/users/{target}"),
+            None,
+            false,
+        ),
+        (
+            "POST",
+            "/api/v1/admin/bulk/assign-role".into(),
+            Some(json!({"userIds": [target], "roleId": role})),
+            false,
+        ),
     ];
     for (method, path, body, moderator_allowed) in &calls {
         let r = cx.request(method, path, None, body.clone()).await;
         assert_error(&r, 401, "UNAUTHENTICATED");
         let r = cx.request(method, path, Some(&plain), body.clone()).await;
         assert_error(&r, 403, "FORBIDDEN");
-        let r = cx.request(method, path, Some(&moderator), body.clone()).await;
+        let r = cx
+            .request(method, path, Some(&moderator), body.clone())
+            .await;
         if *moderator_allowed {
-            assert_eq!(r.status, 200, "moderator {method} {path}: {}", String::from_utf8_lossy(&r.body));
+            assert_eq!(
+                r.status,
+                200,
+                "moderator {method} {path}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
         } else {
             assert_error(&r, 403, "FORBIDDEN");
         }
     }
     // Denials changed nothing.
-    let user = cx.app.manager.store().user_by_id(target).await.unwrap().unwrap();
+    let user = cx
+        .app
+        .manager
+        .store()
+        .user_by_id(target)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!user.is_suspended && user.deleted_at.is_none());
     assert_eq!(user.roles, ["user"]);
 }
@@ -278,8 +423,20 @@ pub async fn admin_user_search_filters_sorts_and_pages(cx: &HttpCtx) {
     .await;
     let bert = user_id(cx, "bert@example.com").await;
     let cleo = user_id(cx, "cleo@example.com").await;
-    ok(&cx.post(&format!("/api/v1/admin/users/{bert}/suspend"), a, json!({"reason": "spam"})).await, "suspend");
-    ok(&cx.request("DELETE", &format!("/api/v1/admin/users/{cleo}"), a, None).await, "delete");
+    ok(
+        &cx.post(
+            &format!("/api/v1/admin/users/{bert}/suspend"),
+            a,
+            json!({"reason": "spam"}),
+        )
+        .await,
+        "suspend",
+    );
+    ok(
+        &cx.request("DELETE", &format!("/api/v1/admin/users/{cleo}"), a, None)
+            .await,
+        "delete",
+    );
 
     let names = |r: &TestResponse| -> Vec<String> {
         r.data()["users"]
@@ -289,11 +446,15 @@ pub async fn admin_user_search_filters_sorts_and_pages(cx: &HttpCtx) {
             .map(|u| u["username"].as_str().unwrap().to_owned())
             .collect()
     };
-    let all = cx.get("/api/v1/admin/users?sortBy=username&order=asc", a).await;
+    let all = cx
+        .get("/api/v1/admin/users?sortBy=username&order=asc", a)
+        .await;
     assert_eq!(names(&all), ["anna", "bert", "dora_x", "ezra", "root"]);
     assert_eq!(all.data()["total"], json!(5));
     assert_eq!(all.data()["users"][1]["status"], json!("suspended"));
-    let r = cx.get("/api/v1/admin/users?q=DOR&sortBy=username&order=asc", a).await;
+    let r = cx
+        .get("/api/v1/admin/users?q=DOR&sortBy=username&order=asc", a)
+        .await;
     assert_eq!(names(&r), ["dora_x"]);
     let r = cx.get("/api/v1/admin/users?q=zed", a).await;
     assert_eq!(names(&r), ["ezra"]);
@@ -310,15 +471,28 @@ pub async fn admin_user_search_filters_sorts_and_pages(cx: &HttpCtx) {
     assert_eq!(names(&r), ["cleo"]);
     let r = cx.get("/api/v1/admin/users?verified=false", a).await;
     assert_eq!(names(&r), ["ezra"]);
-    let r = cx.get("/api/v1/admin/users?status=active&sortBy=email&order=desc", a).await;
+    let r = cx
+        .get(
+            "/api/v1/admin/users?status=active&sortBy=email&order=desc",
+            a,
+        )
+        .await;
     assert_eq!(names(&r), ["root", "ezra", "dora_x", "anna"]);
-    let r = cx.get("/api/v1/admin/users?sortBy=username&order=asc&page=2&limit=2", a).await;
+    let r = cx
+        .get(
+            "/api/v1/admin/users?sortBy=username&order=asc&page=2&limit=2",
+            a,
+        )
+        .await;
     assert_eq!(names(&r), ["dora_x", "ezra"]);
     assert_eq!(r.data()["totalPages"], json!(3));
     assert_eq!(r.data()["page"], json!(2));
 
     let r = cx
-        .get("/api/v1/admin/users?status=gone&verified=maybe&sortBy=password_hash&order=up&limit=0", a)
+        .get(
+            "/api/v1/admin/users?status=gone&verified=maybe&sortBy=password_hash&order=up&limit=0",
+            a,
+        )
         .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
     let mut fields = error_fields(&r);
@@ -352,51 +526,122 @@ pub async fn admin_actions_on_accounts(cx: &HttpCtx) {
     assert!(!detail.to_string().contains("argon2"));
     let unknown = format!("/api/v1/admin/users/{}", Uuid::now_v7());
     assert_error(&cx.get(&unknown, a).await, 404, "NOT_FOUND");
-    for action in ["verify-email", "unlock", "suspend", "reactivate", "reset-password", "impersonate"] {
+    for action in [
+        "verify-email",
+        "unlock",
+        "suspend",
+        "reactivate",
+        "reset-password",
+        "impersonate",
+    ] {
         let r = cx.post(&format!("{unknown}/{action}"), a, json!({})).await;
         assert_error(&r, 404, "NOT_FOUND");
     }
-    assert_error(&cx.request("DELETE", &unknown, a, None).await, 404, "NOT_FOUND");
-    assert_error(&cx.post(&format!("{base}/verify-email"), a, json!({})).await, 409, "INVALID_ACCOUNT_STATE");
+    assert_error(
+        &cx.request("DELETE", &unknown, a, None).await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &cx.post(&format!("{base}/verify-email"), a, json!({})).await,
+        409,
+        "INVALID_ACCOUNT_STATE",
+    );
 
     // Unlock: a locked account logs in again at once.
     for _ in 0..5 {
-        cx.post("/api/v1/auth/login", None, json!({"identifier": email, "password": "Wrong!Passw0rd"}))
-            .await;
+        cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": email, "password": "Wrong!Passw0rd"}),
+        )
+        .await;
     }
     assert_error(
-        &cx.post("/api/v1/auth/login", None, json!({"identifier": email, "password": PASSWORD})).await,
+        &cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": email, "password": PASSWORD}),
+        )
+        .await,
         423,
         "ACCOUNT_LOCKED",
     );
-    assert_eq!(ok(&cx.get(&base, a).await, "detail")["lockout"]["locked"], json!(true));
-    ok(&cx.post(&format!("{base}/unlock"), a, json!({})).await, "unlock");
+    assert_eq!(
+        ok(&cx.get(&base, a).await, "detail")["lockout"]["locked"],
+        json!(true)
+    );
+    ok(
+        &cx.post(&format!("{base}/unlock"), a, json!({})).await,
+        "unlock",
+    );
     let (uma_token2, _) = cx.login(&email, PASSWORD).await;
 
     // Suspend: every session ends, login and requests are refused; reactivation restores.
-    let r = cx.post(&format!("{base}/suspend"), a, json!({"reason": "abuse report #12"})).await;
+    let r = cx
+        .post(
+            &format!("{base}/suspend"),
+            a,
+            json!({"reason": "abuse report #12"}),
+        )
+        .await;
     assert_eq!(ok(&r, "suspend")["user"]["status"], json!("suspended"));
-    assert_error(&cx.post(&format!("{base}/suspend"), a, json!({})).await, 409, "INVALID_ACCOUNT_STATE");
+    assert_error(
+        &cx.post(&format!("{base}/suspend"), a, json!({})).await,
+        409,
+        "INVALID_ACCOUNT_STATE",
+    );
     for token in [&uma_token, &uma_token2] {
-        assert_eq!(cx.get("/api/v1/users/profile", Some(token)).await.status, 401);
+        assert_eq!(
+            cx.get("/api/v1/users/profile", Some(token)).await.status,
+            401
+        );
     }
     assert_error(
-        &cx.post("/api/v1/auth/login", None, json!({"identifier": email, "password": PASSWORD})).await,
+        &cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": email, "password": PASSWORD}),
+        )
+        .await,
         403,
         "ACCOUNT_SUSPENDED",
     );
     cx.app.deliver_mail().await;
-    assert!(cx.app.mailer.last_to(&email).unwrap().text.contains("abuse report #12"));
-    ok(&cx.post(&format!("{base}/reactivate"), a, json!({})).await, "reactivate");
+    assert!(
+        cx.app
+            .mailer
+            .last_to(&email)
+            .unwrap()
+            .text
+            .contains("abuse report #12")
+    );
+    ok(
+        &cx.post(&format!("{base}/reactivate"), a, json!({})).await,
+        "reactivate",
+    );
     // A fresh rate-limit window for the logins below (this case logs in more than 10 times).
     cx.app.clock.advance(Duration::minutes(1));
-    assert_error(&cx.post(&format!("{base}/reactivate"), a, json!({})).await, 409, "INVALID_ACCOUNT_STATE");
+    assert_error(
+        &cx.post(&format!("{base}/reactivate"), a, json!({})).await,
+        409,
+        "INVALID_ACCOUNT_STATE",
+    );
     let (uma_token3, _) = cx.login(&email, PASSWORD).await;
 
     // Force reset: sessions end and the mailed link sets a new password.
-    let r = ok(&cx.post(&format!("{base}/reset-password"), a, json!({})).await, "force reset");
+    let r = ok(
+        &cx.post(&format!("{base}/reset-password"), a, json!({}))
+            .await,
+        "force reset",
+    );
     assert_eq!(r["revokedSessions"], json!(1));
-    assert_eq!(cx.get("/api/v1/users/profile", Some(&uma_token3)).await.status, 401);
+    assert_eq!(
+        cx.get("/api/v1/users/profile", Some(&uma_token3))
+            .await
+            .status,
+        401
+    );
     let token = cx.app.token_mailed_to(&email).await.expect("reset mail");
     ok(
         &cx.post(
@@ -417,45 +662,90 @@ pub async fn admin_actions_on_accounts(cx: &HttpCtx) {
     )
     .await;
     let vic = user_id(cx, "vic@example.com").await;
-    let r = ok(&cx.post(&format!("/api/v1/admin/users/{vic}/verify-email"), a, json!({})).await, "verify");
+    let r = ok(
+        &cx.post(
+            &format!("/api/v1/admin/users/{vic}/verify-email"),
+            a,
+            json!({}),
+        )
+        .await,
+        "verify",
+    );
     assert_eq!(r["user"]["emailVerified"], json!(true));
 
     // An administrator cannot lock themself out.
     let root = user_id(cx, "root@example.com").await;
     assert_error(
-        &cx.post(&format!("/api/v1/admin/users/{root}/suspend"), a, json!({})).await,
+        &cx.post(&format!("/api/v1/admin/users/{root}/suspend"), a, json!({}))
+            .await,
         422,
         "VALIDATION_ERROR",
     );
     assert_error(
-        &cx.request("DELETE", &format!("/api/v1/admin/users/{root}"), a, None).await,
+        &cx.request("DELETE", &format!("/api/v1/admin/users/{root}"), a, None)
+            .await,
         422,
         "VALIDATION_ERROR",
     );
 
     // Soft delete: login refused, public profile gone, shown as deleted.
     ok(&cx.request("DELETE", &base, a, None).await, "delete");
-    assert_error(&cx.request("DELETE", &base, a, None).await, 409, "INVALID_ACCOUNT_STATE");
     assert_error(
-        &cx.post("/api/v1/auth/login", None, json!({"identifier": email, "password": NEW_PASSWORD})).await,
+        &cx.request("DELETE", &base, a, None).await,
+        409,
+        "INVALID_ACCOUNT_STATE",
+    );
+    assert_error(
+        &cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": email, "password": NEW_PASSWORD}),
+        )
+        .await,
         401,
         "INVALID_CREDENTIALS",
     );
     assert_eq!(cx.get("/api/v1/users/uma", None).await.status, 404);
-    assert_eq!(ok(&cx.get(&base, a).await, "detail")["user"]["status"], json!("deleted"));
+    assert_eq!(
+        ok(&cx.get(&base, a).await, "detail")["user"]["status"],
+        json!("deleted")
+    );
 
     // Bulk assignment counts new holders only; bad input changes nothing.
     let bulk = "/api/v1/admin/bulk/assign-role";
     let moderator_role = crate::store::MODERATOR_ROLE_ID;
     let r = cx
-        .post(bulk, a, json!({"userIds": [vic, root, Uuid::now_v7(), vic], "roleId": moderator_role}))
+        .post(
+            bulk,
+            a,
+            json!({"userIds": [vic, root, Uuid::now_v7(), vic], "roleId": moderator_role}),
+        )
         .await;
     let r = ok(&r, "bulk");
     assert_eq!(r["assigned"], json!(2));
     assert_eq!(r["total"], json!(4));
-    assert_error(&cx.post(bulk, a, json!({"userIds": [], "roleId": moderator_role})).await, 422, "VALIDATION_ERROR");
-    assert_error(&cx.post(bulk, a, json!({"userIds": ["nope"], "roleId": moderator_role})).await, 422, "VALIDATION_ERROR");
-    assert_error(&cx.post(bulk, a, json!({"userIds": [vic], "roleId": Uuid::now_v7()})).await, 404, "NOT_FOUND");
+    assert_error(
+        &cx.post(bulk, a, json!({"userIds": [], "roleId": moderator_role}))
+            .await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &cx.post(
+            bulk,
+            a,
+            json!({"userIds": ["nope"], "roleId": moderator_role}),
+        )
+        .await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &cx.post(bulk, a, json!({"userIds": [vic], "roleId": Uuid::now_v7()}))
+            .await,
+        404,
+        "NOT_FOUND",
+    );
 
     let actions = cx.audit_actions(&email).await;
     for action in [
@@ -465,7 +755,10 @@ pub async fn admin_actions_on_accounts(cx: &HttpCtx) {
         "ADMIN_PASSWORD_RESET",
         "ADMIN_USER_DELETED",
     ] {
-        assert!(actions.iter().any(|a| a == action), "{action} missing: {actions:?}");
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} missing: {actions:?}"
+        );
     }
 }
 
@@ -478,7 +771,11 @@ pub async fn impersonation_rules(cx: &HttpCtx) {
     let moe = user_id(cx, "moe@example.com").await;
 
     let r = cx
-        .post(&format!("/api/v1/admin/users/{ivy}/impersonate"), Some(&admin), json!({}))
+        .post(
+            &format!("/api/v1/admin/users/{ivy}/impersonate"),
+            Some(&admin),
+            json!({}),
+        )
         .await;
     let data = ok(&r, "impersonate");
     assert!(data.get("refreshToken").is_none());
@@ -489,76 +786,157 @@ pub async fn impersonation_rules(cx: &HttpCtx) {
     assert_eq!(c["act"]["sub"], json!(root.to_string()));
     assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 900);
 
-    let me = ok(&cx.get("/api/v1/users/profile", Some(&token)).await, "profile as ivy");
+    let me = ok(
+        &cx.get("/api/v1/users/profile", Some(&token)).await,
+        "profile as ivy",
+    );
     assert_eq!(me["user"]["email"], json!(email));
     ok(
-        &cx.request("PATCH", "/api/v1/users/profile", Some(&token), Some(json!({"bio": "set by support"})))
-            .await,
+        &cx.request(
+            "PATCH",
+            "/api/v1/users/profile",
+            Some(&token),
+            Some(json!({"bio": "set by support"})),
+        )
+        .await,
         "profile update as ivy",
     );
     // Forbidden with an impersonation token: password, 2FA, account state, impersonation.
     let forbidden: Vec<(&str, String, Value)> = vec![
-        ("POST", "/api/v1/auth/change-password".into(), json!({"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD, "confirmPassword": NEW_PASSWORD})),
+        (
+            "POST",
+            "/api/v1/auth/change-password".into(),
+            json!({"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD, "confirmPassword": NEW_PASSWORD}),
+        ),
         ("POST", "/api/v1/2fa/setup".into(), json!({})),
-        ("POST", "/api/v1/account/deactivate".into(), json!({"password": PASSWORD})),
-        ("DELETE", "/api/v1/account".into(), json!({"password": PASSWORD})),
-        ("POST", "/api/v1/account/permanent-delete".into(), json!({"password": PASSWORD, "confirmEmail": email})),
+        (
+            "POST",
+            "/api/v1/account/deactivate".into(),
+            json!({"password": PASSWORD}),
+        ),
+        (
+            "DELETE",
+            "/api/v1/account".into(),
+            json!({"password": PASSWORD}),
+        ),
+        (
+            "POST",
+            "/api/v1/account/permanent-delete".into(),
+            json!({"password": PASSWORD, "confirmEmail": email}),
+        ),
         ("GET", "/api/v1/account/export".into(), Value::Null),
-        ("POST", format!("/api/v1/admin/users/{moe}/impersonate"), json!({})),
+        (
+            "POST",
+            format!("/api/v1/admin/users/{moe}/impersonate"),
+            json!({}),
+        ),
     ];
     for (method, path, body) in forbidden {
         let body = (!body.is_null()).then_some(body);
         let r = cx.request(method, &path, Some(&token), body).await;
         assert_error(&r, 403, "FORBIDDEN");
     }
-    let user = cx.app.manager.store().user_by_id(ivy).await.unwrap().unwrap();
+    let user = cx
+        .app
+        .manager
+        .store()
+        .user_by_id(ivy)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(user.is_active && user.deleted_at.is_none() && !user.two_factor_enabled);
 
     // A moderator may impersonate plain users, not holders of admin:access.
     ok(
-        &cx.post(&format!("/api/v1/admin/users/{ivy}/impersonate"), Some(&moderator), json!({})).await,
+        &cx.post(
+            &format!("/api/v1/admin/users/{ivy}/impersonate"),
+            Some(&moderator),
+            json!({}),
+        )
+        .await,
         "moderator impersonates a user",
     );
     assert_error(
-        &cx.post(&format!("/api/v1/admin/users/{root}/impersonate"), Some(&moderator), json!({})).await,
+        &cx.post(
+            &format!("/api/v1/admin/users/{root}/impersonate"),
+            Some(&moderator),
+            json!({}),
+        )
+        .await,
         403,
         "FORBIDDEN",
     );
     ok(
-        &cx.post(&format!("/api/v1/admin/users/{moe}/impersonate"), Some(&admin), json!({})).await,
+        &cx.post(
+            &format!("/api/v1/admin/users/{moe}/impersonate"),
+            Some(&admin),
+            json!({}),
+        )
+        .await,
         "admin (system:manage) impersonates a moderator",
     );
     assert_error(
-        &cx.post(&format!("/api/v1/admin/users/{root}/impersonate"), Some(&admin), json!({})).await,
+        &cx.post(
+            &format!("/api/v1/admin/users/{root}/impersonate"),
+            Some(&admin),
+            json!({}),
+        )
+        .await,
         422,
         "VALIDATION_ERROR",
     );
 
     // Audited on both sides; the impersonated change names the administrator as actor.
-    let events = cx.app.manager.store().audit_events(Some(ivy), 100).await.unwrap();
+    let events = cx
+        .app
+        .manager
+        .store()
+        .audit_events(Some(ivy), 100)
+        .await
+        .unwrap();
     let starters: Vec<_> = events
         .iter()
         .filter(|e| e.action == "ADMIN_IMPERSONATION_STARTED")
         .map(|e| e.actor_id)
         .collect();
     assert_eq!(starters, [Some(moe), Some(root)]);
-    let updated = events.iter().find(|e| e.action == "PROFILE_UPDATED").expect("profile audited");
+    let updated = events
+        .iter()
+        .find(|e| e.action == "PROFILE_UPDATED")
+        .expect("profile audited");
     assert_eq!(updated.actor_id, Some(root));
     assert_eq!(updated.user_id, Some(ivy));
 
     // It rides on the administrator's session: logging out ends it, and it expires.
-    ok(&cx.post("/api/v1/auth/logout", Some(&admin), json!({})).await, "admin logout");
-    assert_error(&cx.get("/api/v1/users/profile", Some(&token)).await, 401, "INVALID_TOKEN");
+    ok(
+        &cx.post("/api/v1/auth/logout", Some(&admin), json!({}))
+            .await,
+        "admin logout",
+    );
+    assert_error(
+        &cx.get("/api/v1/users/profile", Some(&token)).await,
+        401,
+        "INVALID_TOKEN",
+    );
     let (admin2, _) = cx.login("root@example.com", PASSWORD).await;
     let token2 = ok(
-        &cx.post(&format!("/api/v1/admin/users/{ivy}/impersonate"), Some(&admin2), json!({})).await,
+        &cx.post(
+            &format!("/api/v1/admin/users/{ivy}/impersonate"),
+            Some(&admin2),
+            json!({}),
+        )
+        .await,
         "again",
     )["accessToken"]
         .as_str()
         .unwrap()
         .to_owned();
     cx.app.clock.advance(Duration::minutes(16));
-    assert_error(&cx.get("/api/v1/users/profile", Some(&token2)).await, 401, "INVALID_TOKEN");
+    assert_error(
+        &cx.get("/api/v1/users/profile", Some(&token2)).await,
+        401,
+        "INVALID_TOKEN",
+    );
 }
 
 pub async fn account_lifecycle_end_to_end(cx: &HttpCtx) {
@@ -570,81 +948,183 @@ pub async fn account_lifecycle_end_to_end(cx: &HttpCtx) {
 
     // Deactivate: wrong password first (changes nothing), then for real.
     assert_error(
-        &cx.post("/api/v1/account/deactivate", t, json!({"password": "Wrong!Passw0rd"})).await,
+        &cx.post(
+            "/api/v1/account/deactivate",
+            t,
+            json!({"password": "Wrong!Passw0rd"}),
+        )
+        .await,
         400,
         "INCORRECT_PASSWORD",
     );
-    assert_error(&cx.post("/api/v1/account/deactivate", t, json!({})).await, 422, "VALIDATION_ERROR");
+    assert_error(
+        &cx.post("/api/v1/account/deactivate", t, json!({})).await,
+        422,
+        "VALIDATION_ERROR",
+    );
     assert_eq!(cx.get("/api/v1/users/profile", t).await.status, 200);
-    ok(&cx.post("/api/v1/account/deactivate", t, json!({"password": PASSWORD})).await, "deactivate");
+    ok(
+        &cx.post(
+            "/api/v1/account/deactivate",
+            t,
+            json!({"password": PASSWORD}),
+        )
+        .await,
+        "deactivate",
+    );
     assert_eq!(cx.get("/api/v1/users/profile", t).await.status, 401);
     assert_error(
-        &cx.post("/api/v1/auth/login", None, json!({"identifier": email, "password": PASSWORD})).await,
+        &cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": email, "password": PASSWORD}),
+        )
+        .await,
         403,
         "ACCOUNT_DEACTIVATED",
     );
     assert_eq!(cx.get("/api/v1/users/lena", None).await.status, 404);
     assert_error(
-        &cx.post("/api/v1/account/reactivate", None, json!({"email": email, "password": "Wrong!Passw0rd"})).await,
+        &cx.post(
+            "/api/v1/account/reactivate",
+            None,
+            json!({"email": email, "password": "Wrong!Passw0rd"}),
+        )
+        .await,
         401,
         "INVALID_CREDENTIALS",
     );
     assert_error(
-        &cx.post("/api/v1/account/reactivate", None, json!({"email": "nobody@example.com", "password": PASSWORD})).await,
+        &cx.post(
+            "/api/v1/account/reactivate",
+            None,
+            json!({"email": "nobody@example.com", "password": PASSWORD}),
+        )
+        .await,
         401,
         "INVALID_CREDENTIALS",
     );
-    let r = ok(&cx.post("/api/v1/account/reactivate", None, creds.clone()).await, "reactivate");
+    let r = ok(
+        &cx.post("/api/v1/account/reactivate", None, creds.clone())
+            .await,
+        "reactivate",
+    );
     assert_eq!(r["user"]["isActive"], json!(true));
-    assert_error(&cx.post("/api/v1/account/reactivate", None, creds.clone()).await, 409, "INVALID_ACCOUNT_STATE");
+    assert_error(
+        &cx.post("/api/v1/account/reactivate", None, creds.clone())
+            .await,
+        409,
+        "INVALID_ACCOUNT_STATE",
+    );
 
     // Soft delete with a 30-day recovery window.
     let (token, _) = cx.login(&email, PASSWORD).await;
     let t = Some(token.as_str());
-    let r = cx.request("DELETE", "/api/v1/account", t, Some(json!({"password": PASSWORD}))).await;
-    let deadline = ok(&r, "delete")["recoveryDeadline"].as_str().unwrap().to_owned();
-    let deadline = time::OffsetDateTime::parse(&deadline, &time::format_description::well_known::Rfc3339).unwrap();
+    let r = cx
+        .request(
+            "DELETE",
+            "/api/v1/account",
+            t,
+            Some(json!({"password": PASSWORD})),
+        )
+        .await;
+    let deadline = ok(&r, "delete")["recoveryDeadline"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline =
+        time::OffsetDateTime::parse(&deadline, &time::format_description::well_known::Rfc3339)
+            .unwrap();
     let expected = cx.app.manager.now() + Duration::days(30);
     assert!((deadline - expected).abs() < Duration::seconds(2));
     assert_eq!(cx.get("/api/v1/users/profile", t).await.status, 401);
     assert_error(
-        &cx.post("/api/v1/auth/login", None, json!({"identifier": email, "password": PASSWORD})).await,
+        &cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": email, "password": PASSWORD}),
+        )
+        .await,
         401,
         "INVALID_CREDENTIALS",
     );
     // Registering the address again is refused while it can be recovered.
     let r = cx
-        .post("/api/v1/auth/register", None, json!({"email": email, "username": "lena2", "password": PASSWORD}))
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": email, "username": "lena2", "password": PASSWORD}),
+        )
         .await;
     assert_error(&r, 409, "EMAIL_TAKEN");
     cx.app.clock.advance(Duration::days(29));
-    ok(&cx.post("/api/v1/account/recover", None, creds.clone()).await, "recover");
-    assert_error(&cx.post("/api/v1/account/recover", None, creds.clone()).await, 409, "INVALID_ACCOUNT_STATE");
+    ok(
+        &cx.post("/api/v1/account/recover", None, creds.clone())
+            .await,
+        "recover",
+    );
+    assert_error(
+        &cx.post("/api/v1/account/recover", None, creds.clone())
+            .await,
+        409,
+        "INVALID_ACCOUNT_STATE",
+    );
     let (token, _) = cx.login(&email, PASSWORD).await;
 
     // Deleted again and left past the window: recovery is refused, the purge removes it.
     ok(
-        &cx.request("DELETE", "/api/v1/account", Some(&token), Some(json!({"password": PASSWORD}))).await,
+        &cx.request(
+            "DELETE",
+            "/api/v1/account",
+            Some(&token),
+            Some(json!({"password": PASSWORD})),
+        )
+        .await,
         "delete again",
     );
     assert_eq!(cx.app.manager.purge_expired_accounts().await.unwrap(), 0);
-    cx.app.clock.advance(Duration::days(30) + Duration::minutes(1));
-    assert_error(&cx.post("/api/v1/account/recover", None, creds.clone()).await, 409, "INVALID_ACCOUNT_STATE");
+    cx.app
+        .clock
+        .advance(Duration::days(30) + Duration::minutes(1));
+    assert_error(
+        &cx.post("/api/v1/account/recover", None, creds.clone())
+            .await,
+        409,
+        "INVALID_ACCOUNT_STATE",
+    );
     assert_eq!(cx.app.manager.purge_expired_accounts().await.unwrap(), 1);
     assert_eq!(cx.app.manager.purge_expired_accounts().await.unwrap(), 0);
     let store = cx.app.manager.store();
     assert!(store.user_by_id(lena).await.unwrap().is_none());
-    assert_error(&cx.post("/api/v1/account/recover", None, creds.clone()).await, 401, "INVALID_CREDENTIALS");
+    assert_error(
+        &cx.post("/api/v1/account/recover", None, creds.clone())
+            .await,
+        401,
+        "INVALID_CREDENTIALS",
+    );
     // The trail stays, anonymised: nothing points at the person any more.
     let all = store.audit_events(None, 10_000).await.unwrap();
-    assert!(all.iter().all(|e| e.user_id != Some(lena) && e.actor_id != Some(lena)));
+    assert!(
+        all.iter()
+            .all(|e| e.user_id != Some(lena) && e.actor_id != Some(lena))
+    );
     assert!(!serde_json::to_string(&all).unwrap().contains(&email));
-    let purged = all.iter().find(|e| e.action == "ACCOUNT_PURGED").expect("purge audited");
+    let purged = all
+        .iter()
+        .find(|e| e.action == "ACCOUNT_PURGED")
+        .expect("purge audited");
     assert_eq!(purged.details["reason"], json!("recovery_window_expired"));
-    assert!(all.iter().any(|e| e.action == "ACCOUNT_RECOVERED" && e.details["anonymized"] == json!(true)));
+    assert!(
+        all.iter()
+            .any(|e| e.action == "ACCOUNT_RECOVERED" && e.details["anonymized"] == json!(true))
+    );
     // The address is free again.
     let r = cx
-        .post("/api/v1/auth/register", None, json!({"email": email, "username": "lena", "password": PASSWORD}))
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": email, "username": "lena", "password": PASSWORD}),
+        )
         .await;
     assert_eq!(r.status, 201);
 }
@@ -655,47 +1135,114 @@ pub async fn permanent_delete_and_export(cx: &HttpCtx) {
     let (token, _) = cx.login(&email, PASSWORD).await;
     let t = Some(token.as_str());
     ok(
-        &cx.request("PATCH", "/api/v1/users/profile", t, Some(json!({"bio": "hello", "city": "Lyon"}))).await,
+        &cx.request(
+            "PATCH",
+            "/api/v1/users/profile",
+            t,
+            Some(json!({"bio": "hello", "city": "Lyon"})),
+        )
+        .await,
         "profile",
     );
 
     let r = cx.get("/api/v1/account/export", t).await;
     let export = ok(&r, "export");
-    assert!(r.header("content-disposition").unwrap().starts_with("attachment;"));
+    assert!(
+        r.header("content-disposition")
+            .unwrap()
+            .starts_with("attachment;")
+    );
     assert_eq!(export["user"]["email"], json!(email));
     assert_eq!(export["profile"]["city"], json!("Lyon"));
     assert_eq!(export["sessions"].as_array().unwrap().len(), 1);
-    assert!(export["auditTrail"].as_array().unwrap().iter().any(|e| e["action"] == "USER_REGISTERED"));
-    assert!(export["notifications"].as_array().unwrap().iter().any(|n| n["type"] == "EMAIL_VERIFIED"));
+    assert!(
+        export["auditTrail"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "USER_REGISTERED")
+    );
+    assert!(
+        export["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["type"] == "EMAIL_VERIFIED")
+    );
     assert_eq!(export["passwordChanges"].as_array().unwrap().len(), 1);
     let text = export.to_string();
-    for secret in ["argon2", "passwordHash", "password_hash", "sealed", "digest", &token] {
+    for secret in [
+        "argon2",
+        "passwordHash",
+        "password_hash",
+        "sealed",
+        "digest",
+        &token,
+    ] {
         assert!(!text.contains(secret), "export leaks {secret}");
     }
-    assert!(cx.audit_actions(&email).await.iter().any(|a| a == "DATA_EXPORTED"));
+    assert!(
+        cx.audit_actions(&email)
+            .await
+            .iter()
+            .any(|a| a == "DATA_EXPORTED")
+    );
 
     let r = cx
-        .post("/api/v1/account/permanent-delete", t, json!({"password": PASSWORD, "confirmEmail": "other@example.com"}))
+        .post(
+            "/api/v1/account/permanent-delete",
+            t,
+            json!({"password": PASSWORD, "confirmEmail": "other@example.com"}),
+        )
         .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
     assert_eq!(error_fields(&r), ["confirmEmail"]);
     let r = cx
-        .post("/api/v1/account/permanent-delete", t, json!({"password": "Wrong!Passw0rd", "confirmEmail": email}))
+        .post(
+            "/api/v1/account/permanent-delete",
+            t,
+            json!({"password": "Wrong!Passw0rd", "confirmEmail": email}),
+        )
         .await;
     assert_error(&r, 400, "INCORRECT_PASSWORD");
-    assert!(cx.app.manager.store().user_by_id(paul).await.unwrap().is_some());
+    assert!(
+        cx.app
+            .manager
+            .store()
+            .user_by_id(paul)
+            .await
+            .unwrap()
+            .is_some()
+    );
     let r = cx
-        .post("/api/v1/account/permanent-delete", t, json!({"password": PASSWORD, "confirmEmail": email.to_uppercase()}))
+        .post(
+            "/api/v1/account/permanent-delete",
+            t,
+            json!({"password": PASSWORD, "confirmEmail": email.to_uppercase()}),
+        )
         .await;
     ok(&r, "permanent delete");
     let store = cx.app.manager.store();
     assert!(store.user_by_id(paul).await.unwrap().is_none());
     assert_eq!(cx.get("/api/v1/users/profile", t).await.status, 401);
     let all = store.audit_events(None, 10_000).await.unwrap();
-    assert!(all.iter().all(|e| e.user_id != Some(paul) && e.actor_id != Some(paul)));
-    assert!(all.iter().any(|e| e.action == "ACCOUNT_PURGED" && e.details["reason"] == json!("owner_request")));
+    assert!(
+        all.iter()
+            .all(|e| e.user_id != Some(paul) && e.actor_id != Some(paul))
+    );
+    assert!(
+        all.iter()
+            .any(|e| e.action == "ACCOUNT_PURGED" && e.details["reason"] == json!("owner_request"))
+    );
     cx.app.deliver_mail().await;
-    assert!(cx.app.mailer.last_to(&email).unwrap().subject.contains("removed"));
+    assert!(
+        cx.app
+            .mailer
+            .last_to(&email)
+            .unwrap()
+            .subject
+            .contains("removed")
+    );
 }
 
 /// A multipart body with one file part.
@@ -711,17 +1258,17 @@ fn multipart(boundary: &str, declared_type: &str, file_name: &str, bytes: &[u8])
 
 /// A tiny valid PNG (1×1).
 pub const PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44,
-    0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F,
-    0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00,
-    0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49,
-    0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
 ];
 
 /// The start of a JPEG (SOI, APP0/JFIF).
 pub const JPEG: &[u8] = &[
-    0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00,
-    0x01, 0x00, 0x01, 0x00, 0x00, 0xFF, 0xD9,
+    0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01,
+    0x00, 0x01, 0x00, 0x00, 0xFF, 0xD9,
 ];
 
 pub async fn avatars_upload_serve_replace_delete(cx: &HttpCtx) {
@@ -745,7 +1292,11 @@ pub async fn avatars_upload_serve_replace_delete(cx: &HttpCtx) {
     };
     let ct = "multipart/form-data; boundary=XyZ-Boundary-42".to_owned();
 
-    let r = upload(ct.clone(), multipart("XyZ-Boundary-42", "application/octet-stream", "me.bin", PNG)).await;
+    let r = upload(
+        ct.clone(),
+        multipart("XyZ-Boundary-42", "application/octet-stream", "me.bin", PNG),
+    )
+    .await;
     let data = ok(&r, "upload png");
     let url = data["avatar"].as_str().unwrap().to_owned();
     assert!(url.starts_with("/api/v1/upload/avatars/"), "{url}");
@@ -758,27 +1309,59 @@ pub async fn avatars_upload_serve_replace_delete(cx: &HttpCtx) {
 
     // Disguised, oversized, malformed or unauthenticated uploads change nothing.
     let html = b"<html><script>alert(1)</script></html>";
-    let r = upload(ct.clone(), multipart("XyZ-Boundary-42", "image/png", "cat.png", html)).await;
+    let r = upload(
+        ct.clone(),
+        multipart("XyZ-Boundary-42", "image/png", "cat.png", html),
+    )
+    .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
     let big = [PNG, &vec![0u8; 2 * 1024 * 1024 + 1][..]].concat();
-    let r = upload(ct.clone(), multipart("XyZ-Boundary-42", "image/png", "big.png", &big)).await;
+    let r = upload(
+        ct.clone(),
+        multipart("XyZ-Boundary-42", "image/png", "big.png", &big),
+    )
+    .await;
     assert_error(&r, 413, "PAYLOAD_TOO_LARGE");
     let r = upload("application/json".into(), b"{}".to_vec()).await;
     assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
     let r = upload(ct.clone(), b"--XyZ-Boundary-42\r\ngarbage".to_vec()).await;
-    assert!(r.status == 400 || r.status == 422, "truncated multipart: {}", r.status);
-    let r = cx.raw("POST", "/api/v1/upload/avatar", Some(&ct), multipart("XyZ-Boundary-42", "image/png", "a.png", PNG)).await;
+    assert!(
+        r.status == 400 || r.status == 422,
+        "truncated multipart: {}",
+        r.status
+    );
+    let r = cx
+        .raw(
+            "POST",
+            "/api/v1/upload/avatar",
+            Some(&ct),
+            multipart("XyZ-Boundary-42", "image/png", "a.png", PNG),
+        )
+        .await;
     assert_error(&r, 401, "UNAUTHENTICATED");
-    let me = ok(&cx.get("/api/v1/users/profile", Some(&token)).await, "profile");
+    let me = ok(
+        &cx.get("/api/v1/users/profile", Some(&token)).await,
+        "profile",
+    );
     assert_eq!(me["user"]["avatar"], json!(url));
 
     // Replacing serves the new image and drops the old one.
-    let r = upload(ct.clone(), multipart("XyZ-Boundary-42", "image/jpeg", "me.jpg", JPEG)).await;
+    let r = upload(
+        ct.clone(),
+        multipart("XyZ-Boundary-42", "image/jpeg", "me.jpg", JPEG),
+    )
+    .await;
     let new_url = ok(&r, "upload jpeg")["avatar"].as_str().unwrap().to_owned();
     assert_ne!(new_url, url);
-    assert_eq!(cx.get(&new_url, None).await.header("content-type"), Some("image/jpeg"));
+    assert_eq!(
+        cx.get(&new_url, None).await.header("content-type"),
+        Some("image/jpeg")
+    );
     assert_error(&cx.get(&url, None).await, 404, "NOT_FOUND");
-    assert_eq!(ok(&cx.get("/api/v1/users/ava", None).await, "public")["avatar"], json!(new_url));
+    assert_eq!(
+        ok(&cx.get("/api/v1/users/ava", None).await, "public")["avatar"],
+        json!(new_url)
+    );
 
     // Keys that try to leave the directory are simply not found.
     for path in [
@@ -790,31 +1373,55 @@ pub async fn avatars_upload_serve_replace_delete(cx: &HttpCtx) {
         assert_eq!(cx.get(path, None).await.status, 404, "{path}");
     }
 
-    let r = cx.request("DELETE", "/api/v1/upload/avatar", Some(&token), None).await;
+    let r = cx
+        .request("DELETE", "/api/v1/upload/avatar", Some(&token), None)
+        .await;
     assert_eq!(ok(&r, "delete avatar")["user"]["avatar"], Value::Null);
     assert_error(&cx.get(&new_url, None).await, 404, "NOT_FOUND");
     assert_error(
-        &cx.request("DELETE", "/api/v1/upload/avatar", Some(&token), None).await,
+        &cx.request("DELETE", "/api/v1/upload/avatar", Some(&token), None)
+            .await,
         404,
         "NOT_FOUND",
     );
-    assert!(cx.audit_actions(&email).await.iter().filter(|a| *a == "AVATAR_UPDATED").count() >= 3);
+    assert!(
+        cx.audit_actions(&email)
+            .await
+            .iter()
+            .filter(|a| *a == "AVATAR_UPDATED")
+            .count()
+            >= 3
+    );
 }
 
 pub async fn first_seed_routes_behind_one_switch(cx: &HttpCtx) {
     let body = json!({"email": "sam@example.com", "username": "sam", "password": PASSWORD});
     // Off by default in the library.
-    assert!(matches!(cx.post("/api/v1/users/register", None, body.clone()).await.status, 404 | 405));
+    assert!(matches!(
+        cx.post("/api/v1/users/register", None, body.clone())
+            .await
+            .status,
+        404 | 405
+    ));
 
     let cx = cx
-        .with_config(super::harness::test_config_builder().compatibility_routes(true).build().unwrap())
+        .with_config(
+            super::harness::test_config_builder()
+                .compatibility_routes(true)
+                .build()
+                .unwrap(),
+        )
         .await;
     let admin = cx.app.access_token_for("root", &["admin"]).await;
     let a = Some(admin.as_str());
     let r = cx.post("/api/v1/users/register", None, body).await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let token = cx.app.token_mailed_to("sam@example.com").await.unwrap();
-    ok(&cx.post("/api/v1/auth/confirm-email", None, json!({"token": token})).await, "confirm");
+    ok(
+        &cx.post("/api/v1/auth/confirm-email", None, json!({"token": token}))
+            .await,
+        "confirm",
+    );
     let (sam_token, _) = cx.login("sam", PASSWORD).await;
     let sam = user_id(&cx, "sam@example.com").await;
 
@@ -828,7 +1435,15 @@ pub async fn first_seed_routes_behind_one_switch(cx: &HttpCtx) {
         .await;
     ok(&r, "change password");
     // The first seed mailed a new password here; this sends a reset link only.
-    ok(&cx.post("/api/v1/users/reset-password", None, json!({"email": "sam@example.com"})).await, "reset");
+    ok(
+        &cx.post(
+            "/api/v1/users/reset-password",
+            None,
+            json!({"email": "sam@example.com"}),
+        )
+        .await,
+        "reset",
+    );
     cx.app.deliver_mail().await;
     let mail = cx.app.mailer.last_to("sam@example.com").unwrap();
     assert!(mail.subject.contains("reset"), "{}", mail.subject);
@@ -837,25 +1452,56 @@ pub async fn first_seed_routes_behind_one_switch(cx: &HttpCtx) {
 
     let list = ok(&cx.get("/api/v1/users", a).await, "list");
     assert_eq!(list["total"], json!(2));
-    assert_error(&cx.get("/api/v1/users", Some(&sam_token)).await, 403, "FORBIDDEN");
-    let one = ok(&cx.get(&format!("/api/v1/users/{sam}"), a).await, "get by id");
-    assert_eq!(one["user"]["username"], json!("sam"));
-    assert_error(&cx.get(&format!("/api/v1/users/{sam}"), Some(&sam_token)).await, 403, "FORBIDDEN");
-    // The public profile by username still answers on the same path.
-    assert_eq!(ok(&cx.get("/api/v1/users/sam", None).await, "public")["username"], json!("sam"));
     assert_error(
-        &cx.request("DELETE", &format!("/api/v1/users/{sam}"), Some(&sam_token), None).await,
+        &cx.get("/api/v1/users", Some(&sam_token)).await,
         403,
         "FORBIDDEN",
     );
-    ok(&cx.request("DELETE", &format!("/api/v1/users/{sam}"), a, None).await, "delete");
+    let one = ok(
+        &cx.get(&format!("/api/v1/users/{sam}"), a).await,
+        "get by id",
+    );
+    assert_eq!(one["user"]["username"], json!("sam"));
     assert_error(
-        &cx.request("DELETE", "/api/v1/users/not-an-id", a, None).await,
+        &cx.get(&format!("/api/v1/users/{sam}"), Some(&sam_token))
+            .await,
+        403,
+        "FORBIDDEN",
+    );
+    // The public profile by username still answers on the same path.
+    assert_eq!(
+        ok(&cx.get("/api/v1/users/sam", None).await, "public")["username"],
+        json!("sam")
+    );
+    assert_error(
+        &cx.request(
+            "DELETE",
+            &format!("/api/v1/users/{sam}"),
+            Some(&sam_token),
+            None,
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    );
+    ok(
+        &cx.request("DELETE", &format!("/api/v1/users/{sam}"), a, None)
+            .await,
+        "delete",
+    );
+    assert_error(
+        &cx.request("DELETE", "/api/v1/users/not-an-id", a, None)
+            .await,
         404,
         "NOT_FOUND",
     );
     assert_error(
-        &cx.post("/api/v1/auth/login", None, json!({"identifier": "sam", "password": NEW_PASSWORD})).await,
+        &cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "sam", "password": NEW_PASSWORD}),
+        )
+        .await,
         401,
         "INVALID_CREDENTIALS",
     );

@@ -4,8 +4,8 @@
 //!
 //! [`http_conformance_tests!`]: crate::http_conformance_tests
 
-pub use super::admin_cases::*;
 use super::TestApp;
+pub use super::admin_cases::*;
 use crate::store::Store;
 use serde_json::{Value, json};
 use std::future::Future;

@@ -2,8 +2,8 @@
 //! conformance suite, the HTTP conformance suite, test databases and a ready-made harness.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-pub mod databases;
 mod admin_cases;
+pub mod databases;
 mod harness;
 pub mod http_suite;
 pub mod smtp;
