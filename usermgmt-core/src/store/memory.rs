@@ -1106,9 +1106,6 @@ impl Store for MemoryStore {
     async fn search_users(&self, search: &UserSearch) -> Result<(Vec<UserRecord>, u64)> {
         let st = self.lock();
         let needle = search.query.as_ref().map(|q| q.to_lowercase());
-        let contains = |field: Option<&str>, needle: &str| {
-            field.is_some_and(|f| f.to_lowercase().contains(needle))
-        };
         let mut found: Vec<&UserRecord> = st
             .users
             .values()
@@ -1124,11 +1121,17 @@ impl Store for MemoryStore {
             .filter(|u| search.verified.is_none_or(|v| u.email_verified == v))
             .filter(|u| search.role.as_ref().is_none_or(|r| u.roles.contains(r)))
             .filter(|u| {
+                // The same text the SQL stores match: email, username and names, space-separated.
                 needle.as_deref().is_none_or(|n| {
-                    contains(Some(&u.email), n)
-                        || contains(Some(&u.username), n)
-                        || contains(u.first_name.as_deref(), n)
-                        || contains(u.last_name.as_deref(), n)
+                    format!(
+                        "{} {} {} {}",
+                        u.email,
+                        u.username,
+                        u.first_name.as_deref().unwrap_or_default(),
+                        u.last_name.as_deref().unwrap_or_default()
+                    )
+                    .to_lowercase()
+                    .contains(n)
                 })
             })
             .collect();

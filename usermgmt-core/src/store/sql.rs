@@ -44,6 +44,14 @@ macro_rules! audit_columns {
     };
 }
 
+/// The text a user search matches against: email, username and names, space-separated (so
+/// "anna smith" finds first and last name together).
+macro_rules! search_text {
+    () => {
+        "email || ' ' || username || ' ' || coalesce(first_name, '') || ' ' || coalesce(last_name, '')"
+    };
+}
+
 /// Implements [`Store`](crate::store::Store) for `$store`, a struct with a `pool: Pool<Db>` field.
 macro_rules! impl_sql_store {
     ($store:ty) => {
@@ -57,6 +65,7 @@ macro_rules! impl_sql_store {
         use uuid::Uuid;
 
         type DbRow = <Db as sqlx::Database>::Row;
+        const SEARCH_TEXT: &str = search_text!();
         type Tx = sqlx::Transaction<'static, Db>;
 
         fn opt_ts(t: Option<Timestamp>) -> Option<Ts> {
@@ -489,17 +498,11 @@ macro_rules! impl_sql_store {
                 .push(")");
             }
             if let Some(query) = &search.query {
+                // The expression of the PostgreSQL trigram index (migration 4), verbatim.
                 let pattern = format!("%{}%", escape_like(query));
-                qb.push(" AND (");
-                for (i, column) in ["email", "username", "first_name", "last_name"].iter().enumerate() {
-                    if i > 0 {
-                        qb.push(" OR ");
-                    }
-                    qb.push(format!("{column} {LIKE_CI} "))
-                        .push_bind(pattern.clone())
-                        .push(" ESCAPE '\\'");
-                }
-                qb.push(")");
+                qb.push(format!(" AND ({SEARCH_TEXT}) {LIKE_CI} "))
+                    .push_bind(pattern)
+                    .push(" ESCAPE '\\'");
             }
         }
 
