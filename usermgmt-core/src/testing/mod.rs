@@ -7,6 +7,7 @@ pub mod databases;
 mod harness;
 pub mod http_suite;
 pub mod smtp;
+mod store_admin_cases;
 pub mod store_suite;
 
 pub use harness::{TEST_JWT_SECRET, TestApp, test_config, test_config_builder};

@@ -7,6 +7,7 @@
 //!
 //! [`store_conformance_tests!`]: crate::store_conformance_tests
 
+pub use super::store_admin_cases::*;
 use crate::domain::DeviceInfo;
 use crate::error::{ConflictKind, Error};
 use crate::secret::TokenDigest;
@@ -2906,6 +2907,21 @@ macro_rules! store_conformance_tests {
                 clients_seen_before_are_recognised,
                 notifications_are_paged_read_and_deleted,
                 permissions_follow_the_seeded_roles,
+                seeded_roles_and_permission_catalog_are_listed,
+                roles_are_created_updated_and_deleted,
+                roles_are_assigned_and_removed,
+                concurrent_removals_of_the_last_two_roles_leave_one,
+                search_users_filters_sorts_and_pages,
+                account_changes_apply_only_from_their_states,
+                account_changes_that_end_access_revoke_sessions,
+                unlock_clears_failures_and_the_lock,
+                concurrent_suspensions_have_one_winner,
+                dashboard_counts_users_and_active_sessions,
+                set_avatar_sets_and_clears_the_url,
+                user_data_export_holds_only_the_users_records,
+                users_deleted_before_are_listed_oldest_first,
+                delete_user_permanently_removes_everything_but_anonymised_audit,
+                record_effects_writes_audit_rows_and_mail,
             );
         }
     };
