@@ -42,6 +42,10 @@ impl UserManager {
         client: &ClientInfo,
     ) -> Result<()> {
         require_password(password)?;
+        // During a lock no guess is checked, as at login: a stolen session cannot go on trying.
+        if let Some(until) = auth.user.locked_until.filter(|until| *until > self.now()) {
+            return Err(Error::AccountLocked { until });
+        }
         match self
             .inner
             .hasher

@@ -289,7 +289,9 @@ impl UserManager {
                     ));
             }
             AdminAction::Delete => {
-                let days = cfg.account_recovery_window.whole_days();
+                let deadline = (now + cfg.account_recovery_window)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
                 effects = effects.with_mail(self.outbox(
                     "account_deleted",
                     &templates::account_notice(
@@ -297,7 +299,7 @@ impl UserManager {
                         &user.email,
                         &name,
                         "was deleted by an administrator",
-                        &format!("It will be removed for good after {days} days."),
+                        &format!("It will be removed for good after {deadline}."),
                     ),
                 )?);
             }
@@ -335,6 +337,8 @@ impl UserManager {
         if target_permissions.iter().any(|p| p == "admin:access") {
             self.authorize(auth, "system:manage").await?;
         }
+        // Acting as someone must not lend permissions the administrator lacks.
+        self.ensure_holds_all(auth, &target_permissions).await?;
         let now = self.now();
         let ttl = self.inner.config.impersonation_ttl;
         let (access_token, _) = self.inner.tokens.issue(

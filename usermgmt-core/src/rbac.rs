@@ -125,6 +125,21 @@ impl UserManager {
         }
     }
 
+    /// `Forbidden` unless the caller holds every one of `permissions`: nobody hands out (by
+    /// role definition, assignment or impersonation) more than they hold themselves.
+    pub(crate) async fn ensure_holds_all(
+        &self,
+        auth: &AuthenticatedUser,
+        permissions: &[String],
+    ) -> Result<()> {
+        let held = self.permissions(auth).await?;
+        if permissions.iter().all(|p| held.contains(p)) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
+        }
+    }
+
     /// Who really acts, for audit rows: the impersonating administrator, else the user.
     pub(crate) fn actor_id(&self, auth: &AuthenticatedUser) -> uuid::Uuid {
         auth.actor_id()

@@ -126,6 +126,7 @@ impl UserManager {
         client: &ClientInfo,
     ) -> Result<RoleRecord> {
         self.authorize(auth, "role:create").await?;
+        self.ensure_not_impersonated(auth)?;
         let mut errors = Vec::new();
         let name = input.name.unwrap_or_default();
         validate_name(&name, &mut errors);
@@ -135,6 +136,7 @@ impl UserManager {
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
+        self.ensure_holds_all(auth, &permissions).await?;
         let id = Uuid::now_v7();
         let audit = self.role_audit(
             "ROLE_CREATED",
@@ -169,6 +171,7 @@ impl UserManager {
         client: &ClientInfo,
     ) -> Result<RoleRecord> {
         self.authorize(auth, "role:update").await?;
+        self.ensure_not_impersonated(auth)?;
         let mut errors = Vec::new();
         if let Some(name) = &input.name {
             validate_name(name, &mut errors);
@@ -182,6 +185,9 @@ impl UserManager {
             .map(|p| validate_permissions(p, &mut errors));
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
+        }
+        if let Some(permissions) = &permissions {
+            self.ensure_holds_all(auth, permissions).await?;
         }
         let audit = self.role_audit(
             "ROLE_UPDATED",
@@ -218,6 +224,7 @@ impl UserManager {
         client: &ClientInfo,
     ) -> Result<()> {
         self.authorize(auth, "role:delete").await?;
+        self.ensure_not_impersonated(auth)?;
         let role = self
             .inner
             .store
@@ -284,6 +291,7 @@ impl UserManager {
             .role_by_id(role_id)
             .await?
             .ok_or(Error::NotFound("role"))?;
+        self.ensure_holds_all(auth, &role.permissions).await?;
         self.existing_user(user_id).await?;
         let effects = Effects::audit(self.role_audit(
             "ROLE_ASSIGNED",

@@ -94,6 +94,11 @@ impl UserManager {
     /// A stored avatar by its key (the last segment of its URL): the image type and bytes.
     pub async fn avatar_image(&self, key: &str) -> Result<(ImageKind, Vec<u8>)> {
         let key = AvatarKey::parse(key).ok_or(Error::NotFound("avatar"))?;
+        // Hidden with the public profile: deleted, deactivated and suspended accounts.
+        let owner = self.inner.store.user_by_id(key.user_id()).await?;
+        if !owner.is_some_and(|u| u.deleted_at.is_none() && u.is_active && !u.is_suspended) {
+            return Err(Error::NotFound("avatar"));
+        }
         let bytes = self
             .inner
             .avatars

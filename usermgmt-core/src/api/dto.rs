@@ -599,6 +599,24 @@ pub fn account_export(
         .iter()
         .map(NotificationDto::from)
         .collect();
+    // Rows about the user written by staff keep what happened, not who of the staff did it nor
+    // from where: that is the staff member's data, not the user's.
+    let audit: Vec<_> = data
+        .audit
+        .iter()
+        .cloned()
+        .map(|mut e| {
+            if e.actor_id.is_some_and(|a| a != user.id) {
+                e.actor_id = None;
+                e.ip_address = None;
+                e.user_agent = None;
+                if let Some(details) = e.details.as_object_mut() {
+                    details.remove("adminSessionId");
+                }
+            }
+            e
+        })
+        .collect();
     serde_json::json!({
         "exportedAt": rfc3339(now),
         "format": "usermgmt-export/1",
@@ -612,6 +630,14 @@ pub fn account_export(
         "passwordChanges": data.password_changes.iter().map(|t| rfc3339(*t)).collect::<Vec<_>>(),
         "sessions": sessions,
         "notifications": notifications,
-        "auditTrail": data.audit,
+        "auditTrail": audit,
     })
+}
+
+/// `POST /audit/cleanup`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RetentionBody {
+    pub retention_days: Option<u32>,
 }

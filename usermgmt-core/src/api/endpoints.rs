@@ -767,6 +767,85 @@ impl Api {
                 response.push_header("cache-control", "public, max-age=31536000, immutable");
                 Ok(response)
             }
+            Endpoint::AuditList => {
+                let auth = self.auth(ctx).await?;
+                let (filter, page) = audit_filter(ctx)?;
+                let (events, total) = m.audit_log(&auth, &filter, page).await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "OK",
+                    audit_page(&events, total, page),
+                ))
+            }
+            Endpoint::AuditUser => {
+                let auth = self.auth(ctx).await?;
+                let user_id = path_id(ctx, "userId", "user")?;
+                let page = ctx.page()?;
+                let (events, total) = m.user_activity(&auth, user_id, page).await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "OK",
+                    audit_page(&events, total, page),
+                ))
+            }
+            Endpoint::AuditStats => {
+                let auth = self.auth(ctx).await?;
+                let stats = m.audit_stats(&auth).await?;
+                let ranked = |list: &[(String, u64)], key: &str| -> Vec<serde_json::Value> {
+                    list.iter()
+                        .map(|(k, n)| json!({key: k, "count": n}))
+                        .collect()
+                };
+                Ok(ApiResponse::success(
+                    200,
+                    "OK",
+                    json!({
+                        "periodDays": crate::audit::STATS_DAYS,
+                        "total": stats.total,
+                        "topActions": ranked(&stats.top_actions, "action"),
+                        "topResources": ranked(&stats.top_resources, "resource"),
+                    }),
+                ))
+            }
+            Endpoint::AuditAnalytics => {
+                let auth = self.auth(ctx).await?;
+                let a = m.audit_analytics(&auth).await?;
+                let rate = if a.users_total == 0 {
+                    0.0
+                } else {
+                    (a.users_verified as f64 / a.users_total as f64 * 10_000.0).round() / 100.0
+                };
+                Ok(ApiResponse::success(
+                    200,
+                    "OK",
+                    json!({
+                        "users": {
+                            "total": a.users_total,
+                            "verified": a.users_verified,
+                            "verificationRate": rate,
+                        },
+                        "activeUsers": {
+                            "today": a.active_day,
+                            "week": a.active_week,
+                            "month": a.active_month,
+                        },
+                        "newUsers": {"last30Days": a.new_users},
+                        "logins": {"last30Days": a.logins, "failedLast30Days": a.failed_logins},
+                    }),
+                ))
+            }
+            Endpoint::AuditCleanup => {
+                let auth = self.auth(ctx).await?;
+                let body: RetentionBody = ctx.json()?;
+                let deleted = m
+                    .cleanup_audit(&auth, body.retention_days.unwrap_or(90), client)
+                    .await?;
+                Ok(ApiResponse::success(
+                    200,
+                    "Audit rows past retention deleted",
+                    json!({"deletedCount": deleted}),
+                ))
+            }
             Endpoint::PublicProfile => {
                 let username = ctx.param("username").unwrap_or_default();
                 // The first seed's GET /users/:id shares this path: an id (usernames cannot
@@ -937,4 +1016,106 @@ fn user_search(ctx: &RequestContext) -> Result<crate::store::UserSearch> {
 
 fn roles_data(roles: &[crate::store::RoleRecord]) -> Vec<RoleDto> {
     roles.iter().map(RoleDto::from).collect()
+}
+
+/// A `startDate`/`endDate` query value: RFC 3339, or a calendar date (`endDate` then includes
+/// the whole day).
+fn date_param(
+    ctx: &RequestContext,
+    name: &str,
+    end_of_day: bool,
+    errors: &mut Vec<FieldError>,
+) -> Option<crate::store::Timestamp> {
+    use time::format_description::well_known::Rfc3339;
+    let raw = ctx.query_param(name)?;
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    if let Ok(t) = time::OffsetDateTime::parse(raw, &Rfc3339) {
+        return Some(t);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    match time::Date::parse(raw, &format) {
+        Ok(date) => {
+            let start = date.midnight().assume_utc();
+            Some(if end_of_day {
+                start + time::Duration::days(1)
+            } else {
+                start
+            })
+        }
+        Err(_) => {
+            errors.push(FieldError::new(
+                name,
+                "must be a date (YYYY-MM-DD) or an RFC 3339 time",
+            ));
+            None
+        }
+    }
+}
+
+/// The audit filter from the query string, every bad value reported.
+fn audit_filter(ctx: &RequestContext) -> Result<(crate::store::AuditFilter, crate::store::Page)> {
+    let page = ctx.page();
+    let mut errors = Vec::new();
+    let user_id = match ctx.query_param("userId").as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => match Uuid::parse_str(raw) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.push(FieldError::new("userId", "must be a user id (UUID)"));
+                None
+            }
+        },
+    };
+    let text = |name: &str| {
+        ctx.query_param(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let action = text("action").map(|a| a.to_ascii_uppercase());
+    let resource = text("resource").map(|r| r.to_ascii_lowercase());
+    let from = date_param(ctx, "startDate", false, &mut errors);
+    let until = date_param(ctx, "endDate", true, &mut errors);
+    if let (Some(from), Some(until)) = (from, until)
+        && from >= until
+    {
+        errors.push(FieldError::new("endDate", "must be after startDate"));
+    }
+    let page = match page {
+        Ok(page) => page,
+        Err(Error::Validation(mut more)) => {
+            errors.append(&mut more);
+            crate::store::Page { page: 1, limit: 20 }
+        }
+        Err(err) => return Err(err),
+    };
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    Ok((
+        crate::store::AuditFilter {
+            user_id,
+            action,
+            resource,
+            from,
+            until,
+        },
+        page,
+    ))
+}
+
+fn audit_page(
+    events: &[crate::store::AuditEvent],
+    total: u64,
+    page: crate::store::Page,
+) -> serde_json::Value {
+    json!({
+        "logs": events,
+        "total": total,
+        "page": page.page,
+        "limit": page.limit,
+        "totalPages": page.total_pages(total),
+    })
 }

@@ -74,6 +74,11 @@ pub enum Endpoint {
     DeleteAvatar,
     GetAvatar,
     CompatDeleteUser,
+    AuditList,
+    AuditStats,
+    AuditAnalytics,
+    AuditUser,
+    AuditCleanup,
 }
 
 /// One row of the route table.
@@ -588,6 +593,41 @@ pub const ROUTES: &[Route] = &[
         E::GetAvatar,
         false,
         "An avatar image",
+    ),
+    route(
+        "GET",
+        "/api/v1/audit",
+        E::AuditList,
+        true,
+        "The audit trail, newest first: userId, action, resource, startDate, endDate, page, limit [audit:read]",
+    ),
+    route(
+        "GET",
+        "/api/v1/audit/stats",
+        E::AuditStats,
+        true,
+        "Rows of the last 30 days, top actions and resources [audit:read]",
+    ),
+    route(
+        "GET",
+        "/api/v1/audit/analytics",
+        E::AuditAnalytics,
+        true,
+        "Users, activity and logins of the last 30 days [audit:read]",
+    ),
+    route(
+        "GET",
+        "/api/v1/audit/user/{userId}",
+        E::AuditUser,
+        true,
+        "One user's activity, newest first [audit:read]",
+    ),
+    route(
+        "POST",
+        "/api/v1/audit/cleanup",
+        E::AuditCleanup,
+        true,
+        "Delete rows older than retentionDays (90) [system:manage]",
     ),
     compat(
         "POST",

@@ -702,6 +702,11 @@ impl UserManager {
     /// Ends the caller's session (its access and refresh tokens stop working at once).
     #[tracing::instrument(skip_all)]
     pub async fn logout(&self, auth: &AuthenticatedUser, client: &ClientInfo) -> Result<()> {
+        // The session belongs to the administrator: an impersonation ends when its token
+        // expires or the administrator logs out, never silently here.
+        if auth.is_impersonated() {
+            return Err(Error::Forbidden);
+        }
         let audit = self.audit(
             "USER_LOGOUT",
             Some(auth.actor_id()),

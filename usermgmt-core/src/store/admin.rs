@@ -209,3 +209,50 @@ pub struct UserDataExport {
     /// When the password was set or changed (the hashes stay out).
     pub password_changes: Vec<Timestamp>,
 }
+
+/// Which audit rows to list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Rows about this user or done by them.
+    pub user_id: Option<Uuid>,
+    /// Exact action (`USER_LOGIN`).
+    pub action: Option<String>,
+    /// Exact resource kind (`user`, `session`, `role`, ...).
+    pub resource: Option<String>,
+    /// At or after.
+    pub from: Option<Timestamp>,
+    /// Before.
+    pub until: Option<Timestamp>,
+}
+
+/// Audit figures since a point in time.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditStats {
+    /// Rows since then.
+    pub total: u64,
+    /// The most frequent actions with their counts, most frequent first.
+    pub top_actions: Vec<(String, u64)>,
+    /// The most frequent resource kinds with their counts, most frequent first.
+    pub top_resources: Vec<(String, u64)>,
+}
+
+/// User activity figures (audit analytics).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ActivityCounts {
+    /// Users not deleted.
+    pub users_total: u64,
+    /// Of those, with a verified address.
+    pub users_verified: u64,
+    /// Users whose last login is in the last day.
+    pub active_day: u64,
+    /// ... in the last 7 days.
+    pub active_week: u64,
+    /// ... in the last 30 days.
+    pub active_month: u64,
+    /// Users registered in the last 30 days (not deleted).
+    pub new_users: u64,
+    /// `USER_LOGIN` rows in the last 30 days.
+    pub logins: u64,
+    /// `LOGIN_FAILED` rows in the last 30 days.
+    pub failed_logins: u64,
+}

@@ -820,7 +820,7 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         effects: Effects,
     ) -> Result<bool>;
-    /// Takes a role from a user. `NotFound("role assignment")`; `LastRole` when it is the
+    /// Takes a role from a user. `NotFound("user" | "role assignment")`; `LastRole` when it is the
     /// user's only one (decided under a lock on the user, so concurrent removals cannot leave
     /// a user with no role).
     async fn remove_role(
@@ -877,6 +877,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Audit rows, newest first, optionally of one user (as actor or target).
     async fn audit_events(&self, user_id: Option<Uuid>, limit: usize) -> Result<Vec<AuditEvent>>;
+    /// One page of the audit rows matching `filter`, newest first, and how many match.
+    async fn search_audit(
+        &self,
+        filter: &AuditFilter,
+        page: Page,
+    ) -> Result<(Vec<AuditEvent>, u64)>;
+    /// Counts of rows at or after `since`, with the `top` most frequent actions and resources.
+    async fn audit_stats(&self, since: Timestamp, top: usize) -> Result<AuditStats>;
+    /// User activity figures as of `now` (days counted back from it).
+    async fn activity_counts(&self, now: Timestamp) -> Result<ActivityCounts>;
+    /// Deletes audit rows older than `cutoff` (retention); returns how many. `effects` are
+    /// written after, so the cleanup's own row survives it.
+    async fn delete_audit_before(&self, cutoff: Timestamp, effects: Effects) -> Result<u64>;
 
     // --- outbox ------------------------------------------------------------------------------
 

@@ -272,6 +272,58 @@ pub async fn roles_api_end_to_end(cx: &HttpCtx) {
         "SYSTEM_ROLE",
     );
 
+    // Holding role:assign does not let anyone hand out more than they hold.
+    let assigner_role = ok(
+        &cx.post(
+            "/api/v1/roles",
+            a,
+            json!({"name": "assigner", "permissions": ["role:assign", "role:create", "user:read"]}),
+        )
+        .await,
+        "assigner",
+    );
+    ok(
+        &cx.post(&assign, a, json!({"roleId": assigner_role["id"]}))
+            .await,
+        "give assigner",
+    );
+    let r = cx
+        .post(&assign, c, json!({"roleId": crate::store::ADMIN_ROLE_ID}))
+        .await;
+    assert_error(&r, 403, "FORBIDDEN");
+    let r = cx
+        .post(
+            "/api/v1/roles",
+            c,
+            json!({"name": "sneaky", "permissions": ["system:manage"]}),
+        )
+        .await;
+    assert_error(&r, 403, "FORBIDDEN");
+    let r = cx
+        .post(
+            "/api/v1/roles",
+            c,
+            json!({"name": "helper", "permissions": ["user:read"]}),
+        )
+        .await;
+    assert_eq!(
+        r.status, 201,
+        "a grant within one's own permissions is fine"
+    );
+    ok(
+        &cx.request(
+            "DELETE",
+            &format!(
+                "/api/v1/roles/user/{carla}/{}",
+                assigner_role["id"].as_str().unwrap()
+            ),
+            a,
+            None,
+        )
+        .await,
+        "take assigner",
+    );
+
     let notes = ok(&cx.get("/api/v1/notifications", c).await, "notifications");
     assert!(
         notification_types(cx, &notes)
@@ -846,6 +898,52 @@ pub async fn impersonation_rules(cx: &HttpCtx) {
         .unwrap();
     assert!(user.is_active && user.deleted_at.is_none() && !user.two_factor_enabled);
 
+    // Logging out with it is refused: the session is the administrator's.
+    assert_error(
+        &cx.post("/api/v1/auth/logout", Some(&token), json!({}))
+            .await,
+        403,
+        "FORBIDDEN",
+    );
+    assert_eq!(
+        cx.get("/api/v1/users/profile", Some(&token)).await.status,
+        200
+    );
+
+    // Nobody lends themself a permission by impersonation: a moderator cannot act as a user
+    // holding one the moderator lacks.
+    let holder = cx.app.access_token_for("rolf", &["user"]).await;
+    let rolf = user_id(cx, "rolf@example.com").await;
+    let role = ok(
+        &cx.post(
+            "/api/v1/roles",
+            Some(&admin),
+            json!({"name": "role_editor", "permissions": ["role:update"]}),
+        )
+        .await,
+        "role",
+    );
+    ok(
+        &cx.post(
+            &format!("/api/v1/roles/user/{rolf}/assign"),
+            Some(&admin),
+            json!({"roleId": role["id"]}),
+        )
+        .await,
+        "assign",
+    );
+    drop(holder);
+    assert_error(
+        &cx.post(
+            &format!("/api/v1/admin/users/{rolf}/impersonate"),
+            Some(&moderator),
+            json!({}),
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    );
+
     // A moderator may impersonate plain users, not holders of admin:access.
     ok(
         &cx.post(
@@ -1018,6 +1116,36 @@ pub async fn account_lifecycle_end_to_end(cx: &HttpCtx) {
     );
 
     // Soft delete with a 30-day recovery window.
+    let (token, _) = cx.login(&email, PASSWORD).await;
+    let t = Some(token.as_str());
+    // Wrong confirmations count toward the lockout; during a lock none is checked.
+    let wrong = json!({"password": "Wrong!Passw0rd"});
+    for _ in 0..4 {
+        assert_error(
+            &cx.request("DELETE", "/api/v1/account", t, Some(wrong.clone()))
+                .await,
+            400,
+            "INCORRECT_PASSWORD",
+        );
+    }
+    assert_error(
+        &cx.request("DELETE", "/api/v1/account", t, Some(wrong.clone()))
+            .await,
+        423,
+        "ACCOUNT_LOCKED",
+    );
+    assert_error(
+        &cx.request(
+            "DELETE",
+            "/api/v1/account",
+            t,
+            Some(json!({"password": PASSWORD})),
+        )
+        .await,
+        423,
+        "ACCOUNT_LOCKED",
+    );
+    cx.app.clock.advance(Duration::minutes(31));
     let (token, _) = cx.login(&email, PASSWORD).await;
     let t = Some(token.as_str());
     let r = cx
@@ -1505,4 +1633,207 @@ pub async fn first_seed_routes_behind_one_switch(cx: &HttpCtx) {
         401,
         "INVALID_CREDENTIALS",
     );
+}
+
+pub async fn audit_trail_api(cx: &HttpCtx) {
+    let admin = cx.app.access_token_for("root", &["admin"]).await;
+    let moderator = cx.app.access_token_for("moe", &["moderator"]).await;
+    let a = Some(admin.as_str());
+    let email = cx.register_verified("tara").await;
+    let tara = user_id(cx, &email).await;
+    let (tara_token, _) = cx.login(&email, PASSWORD).await;
+    cx.post(
+        "/api/v1/auth/login",
+        None,
+        json!({"identifier": email, "password": "Wrong!Passw0rd"}),
+    )
+    .await;
+
+    for path in [
+        "/api/v1/audit",
+        "/api/v1/audit/stats",
+        "/api/v1/audit/analytics",
+        &format!("/api/v1/audit/user/{tara}"),
+    ] {
+        assert_error(&cx.get(path, Some(&tara_token)).await, 403, "FORBIDDEN");
+        assert_error(&cx.get(path, None).await, 401, "UNAUTHENTICATED");
+        assert_eq!(cx.get(path, Some(&moderator)).await.status, 200, "{path}");
+    }
+
+    let all = ok(&cx.get("/api/v1/audit?limit=100", a).await, "list");
+    let logs = all["logs"].as_array().unwrap();
+    assert_eq!(all["total"].as_u64().unwrap() as usize, logs.len());
+    let times: Vec<&str> = logs
+        .iter()
+        .map(|l| l["createdAt"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    for field in [
+        "id",
+        "action",
+        "resource",
+        "ipAddress",
+        "userAgent",
+        "details",
+        "createdAt",
+    ] {
+        assert!(logs[0].get(field).is_some(), "{field} missing");
+    }
+
+    let r = ok(
+        &cx.get("/api/v1/audit?action=user_login", a).await,
+        "by action",
+    );
+    assert!(
+        r["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["action"] == "USER_LOGIN")
+    );
+    assert!(r["total"].as_u64().unwrap() >= 3);
+    let r = ok(
+        &cx.get(
+            &format!("/api/v1/audit?userId={tara}&action=LOGIN_FAILED"),
+            a,
+        )
+        .await,
+        "by user",
+    );
+    assert_eq!(r["total"], json!(1));
+    assert_eq!(r["logs"][0]["userId"], json!(tara.to_string()));
+    let r = ok(
+        &cx.get(&format!("/api/v1/audit?userId={tara}&resource=SESSION"), a)
+            .await,
+        "by resource",
+    );
+    assert!(
+        r["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["resource"] == "session")
+    );
+    let today = cx.app.manager.now().date();
+    let r = ok(
+        &cx.get(
+            &format!("/api/v1/audit?startDate={today}&endDate={today}"),
+            a,
+        )
+        .await,
+        "today",
+    );
+    assert_eq!(r["total"], all["total"]);
+    let r = ok(
+        &cx.get(
+            &format!("/api/v1/audit?endDate={}", today - time::Duration::days(1)),
+            a,
+        )
+        .await,
+        "yesterday",
+    );
+    assert_eq!(r["total"], json!(0));
+    let r = cx
+        .get("/api/v1/audit?userId=nope&startDate=yesterday&page=0", a)
+        .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    let mut fields = error_fields(&r);
+    fields.sort();
+    assert_eq!(fields, ["page", "startDate", "userId"]);
+    let r = cx
+        .get(
+            &format!(
+                "/api/v1/audit?startDate={today}&endDate={}",
+                today - time::Duration::days(2)
+            ),
+            a,
+        )
+        .await;
+    assert_eq!(error_fields(&r), ["endDate"]);
+
+    let mine = ok(
+        &cx.get(&format!("/api/v1/audit/user/{tara}?limit=100"), a)
+            .await,
+        "user activity",
+    );
+    let mine = mine["logs"].as_array().unwrap().clone();
+    assert!(mine.iter().any(|l| l["action"] == "USER_REGISTERED"));
+    assert!(
+        mine.iter()
+            .all(|l| l["userId"] == json!(tara.to_string())
+                || l["actorId"] == json!(tara.to_string()))
+    );
+    assert_error(
+        &cx.get(&format!("/api/v1/audit/user/{}", Uuid::now_v7()), a)
+            .await,
+        404,
+        "NOT_FOUND",
+    );
+
+    let stats = ok(&cx.get("/api/v1/audit/stats", a).await, "stats");
+    assert_eq!(stats["periodDays"], json!(30));
+    assert_eq!(stats["total"], all["total"]);
+    let top: Vec<_> = stats["topActions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        top.contains(&"USER_LOGIN") && top.contains(&"LOGIN_FAILED"),
+        "{top:?}"
+    );
+    assert!(stats["topResources"][0]["count"].as_u64().unwrap() >= 1);
+
+    let analytics = ok(&cx.get("/api/v1/audit/analytics", a).await, "analytics");
+    assert_eq!(analytics["users"]["total"], json!(3));
+    assert_eq!(analytics["users"]["verified"], json!(3));
+    assert_eq!(analytics["users"]["verificationRate"], json!(100.0));
+    assert_eq!(analytics["activeUsers"]["today"], json!(3));
+    assert_eq!(analytics["newUsers"]["last30Days"], json!(3));
+    assert!(analytics["logins"]["last30Days"].as_u64().unwrap() >= 3);
+    assert_eq!(analytics["logins"]["failedLast30Days"], json!(1));
+
+    // Retention: system:manage only; bounds checked; the cleanup's own row stays.
+    let cleanup = "/api/v1/audit/cleanup";
+    assert_error(
+        &cx.post(cleanup, Some(&moderator), json!({})).await,
+        403,
+        "FORBIDDEN",
+    );
+    assert_error(
+        &cx.post(cleanup, a, json!({"retentionDays": 0})).await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &cx.post(cleanup, a, json!({"retentionDays": "ninety"}))
+            .await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    let none = ok(&cx.post(cleanup, a, json!({})).await, "nothing to clean");
+    assert_eq!(none["deletedCount"], json!(0));
+    let before = ok(&cx.get("/api/v1/audit", a).await, "count")["total"]
+        .as_u64()
+        .unwrap();
+    cx.app.clock.advance(Duration::days(91));
+    let (admin2, _) = cx.login("root@example.com", PASSWORD).await;
+    let cleaned = ok(
+        &cx.post(cleanup, Some(&admin2), json!({"retentionDays": 90}))
+            .await,
+        "cleanup",
+    );
+    assert_eq!(cleaned["deletedCount"], json!(before));
+    let left = ok(&cx.get("/api/v1/audit", Some(&admin2)).await, "after");
+    let actions: Vec<_> = left["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["action"].as_str().unwrap())
+        .collect();
+    // Only the cleanup and the rows of the login just made (login, new-device alert) are left.
+    assert_eq!(actions[0], "AUDIT_CLEANUP");
+    assert!(actions.contains(&"USER_LOGIN"), "{actions:?}");
+    assert!(!actions.contains(&"USER_REGISTERED"), "{actions:?}");
 }

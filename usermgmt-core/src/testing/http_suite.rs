@@ -2354,6 +2354,7 @@ macro_rules! http_conformance_tests {
                 permanent_delete_and_export,
                 avatars_upload_serve_replace_delete,
                 first_seed_routes_behind_one_switch,
+                audit_trail_api,
             );
         }
     };
