@@ -338,6 +338,140 @@ fn conflict_kind(constraint: &str, message: &str) -> ConflictKind {
 mod tests {
     use super::*;
 
+    /// One value of every variant. The `match` makes adding a variant without listing it here
+    /// a compile error, so docs/ERRORS.md cannot silently fall behind the code.
+    fn one_of_each() -> Vec<Error> {
+        let all = vec![
+            Error::Validation(vec![FieldError::new("email", "is required")]),
+            Error::MalformedJson("x".into()),
+            Error::BadRequest("The request body could not be read".into()),
+            Error::InvalidCredentials,
+            Error::Unauthenticated,
+            Error::InvalidAccessToken,
+            Error::InvalidRefreshToken,
+            Error::RefreshTokenReused,
+            Error::InvalidOneTimeToken,
+            Error::IncorrectPassword,
+            Error::AccountLocked {
+                until: OffsetDateTime::UNIX_EPOCH,
+            },
+            Error::AccountSuspended,
+            Error::AccountDeactivated,
+            Error::EmailNotVerified,
+            Error::Forbidden,
+            Error::NotFound("user"),
+            Error::RouteNotFound,
+            Error::MethodNotAllowed,
+            Error::Conflict(ConflictKind::Email),
+            Error::Conflict(ConflictKind::Username),
+            Error::Conflict(ConflictKind::RoleName),
+            Error::Conflict(ConflictKind::Other),
+            Error::SystemRole,
+            Error::RoleInUse,
+            Error::LastRole,
+            Error::AccountState("the account is not deleted"),
+            Error::InvalidTwoFactorCode,
+            Error::InvalidTwoFactorChallenge,
+            Error::TwoFactorAlreadyEnabled,
+            Error::TwoFactorNotEnabled,
+            Error::PayloadTooLarge,
+            Error::UnsupportedMediaType,
+            Error::RateLimited {
+                retry_after_secs: 1,
+            },
+            Error::Unavailable("x".into()),
+            Error::Internal("x".into()),
+        ];
+        for e in &all {
+            match e {
+                Error::Validation(_)
+                | Error::MalformedJson(_)
+                | Error::BadRequest(_)
+                | Error::InvalidCredentials
+                | Error::Unauthenticated
+                | Error::InvalidAccessToken
+                | Error::InvalidRefreshToken
+                | Error::RefreshTokenReused
+                | Error::InvalidOneTimeToken
+                | Error::IncorrectPassword
+                | Error::AccountLocked { .. }
+                | Error::AccountSuspended
+                | Error::AccountDeactivated
+                | Error::EmailNotVerified
+                | Error::Forbidden
+                | Error::NotFound(_)
+                | Error::RouteNotFound
+                | Error::MethodNotAllowed
+                | Error::Conflict(
+                    ConflictKind::Email
+                    | ConflictKind::Username
+                    | ConflictKind::RoleName
+                    | ConflictKind::Other,
+                )
+                | Error::SystemRole
+                | Error::RoleInUse
+                | Error::LastRole
+                | Error::AccountState(_)
+                | Error::InvalidTwoFactorCode
+                | Error::InvalidTwoFactorChallenge
+                | Error::TwoFactorAlreadyEnabled
+                | Error::TwoFactorNotEnabled
+                | Error::PayloadTooLarge
+                | Error::UnsupportedMediaType
+                | Error::RateLimited { .. }
+                | Error::Unavailable(_)
+                | Error::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn errors_md_documents_every_code_with_its_status_and_message() {
+        let doc = include_str!("../../docs/ERRORS.md");
+        // Rows of the code table: | `CODE` | status | message | when | what to do |
+        let rows: Vec<(String, u16, String)> = doc
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                let code = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+                let status = cells.get(2)?.parse::<u16>().ok()?;
+                Some((code.to_owned(), status, (*cells.get(3)?).to_owned()))
+            })
+            .collect();
+        let errors = one_of_each();
+        for err in &errors {
+            let row = rows
+                .iter()
+                .find(|(code, _, _)| code == err.code())
+                .unwrap_or_else(|| panic!("{} is not in docs/ERRORS.md", err.code()));
+            assert_eq!(
+                row.1,
+                err.status(),
+                "status of {} in docs/ERRORS.md",
+                err.code()
+            );
+            // Messages with a variable part are described there, not quoted.
+            if !matches!(
+                err,
+                Error::NotFound(_) | Error::AccountState(_) | Error::BadRequest(_)
+            ) {
+                assert_eq!(
+                    row.2,
+                    err.public_message(),
+                    "message of {} in docs/ERRORS.md",
+                    err.code()
+                );
+            }
+        }
+        for (code, _, _) in &rows {
+            assert!(
+                errors.iter().any(|e| e.code() == code),
+                "docs/ERRORS.md documents {code}, which the code never answers"
+            );
+        }
+    }
+
     #[test]
     fn internal_errors_never_reveal_their_cause() {
         let err = Error::internal("SELECT * FROM users failed at /src/store.rs");
