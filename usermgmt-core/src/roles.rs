@@ -187,7 +187,15 @@ impl UserManager {
             return Err(Error::Validation(errors));
         }
         if let Some(permissions) = &permissions {
+            // Bounded both ways: what is granted and what is taken away must be the caller's.
+            let current = self
+                .inner
+                .store
+                .role_by_id(id)
+                .await?
+                .ok_or(Error::NotFound("role"))?;
             self.ensure_holds_all(auth, permissions).await?;
+            self.ensure_holds_all(auth, &current.permissions).await?;
         }
         let audit = self.role_audit(
             "ROLE_UPDATED",
@@ -330,6 +338,8 @@ impl UserManager {
             .role_by_id(role_id)
             .await?
             .ok_or(Error::NotFound("role"))?;
+        // Taking a role away is bounded like giving it.
+        self.ensure_holds_all(auth, &role.permissions).await?;
         let effects = Effects::audit(self.role_audit(
             "ROLE_REMOVED",
             auth,

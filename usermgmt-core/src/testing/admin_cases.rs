@@ -310,6 +310,17 @@ pub async fn roles_api_end_to_end(cx: &HttpCtx) {
         r.status, 201,
         "a grant within one's own permissions is fine"
     );
+    // ... and nothing is taken away that one does not hold either.
+    let root = user_id(cx, "root@example.com").await;
+    let r = cx
+        .request(
+            "DELETE",
+            &format!("/api/v1/roles/user/{root}/{}", crate::store::ADMIN_ROLE_ID),
+            c,
+            None,
+        )
+        .await;
+    assert_error(&r, 403, "FORBIDDEN");
     ok(
         &cx.request(
             "DELETE",
