@@ -4,10 +4,48 @@
 use crate::auth::AuthenticatedUser;
 use crate::error::{Error, Result};
 use crate::manager::UserManager;
-use crate::store::{NotificationPage, Page};
+use crate::store::{Effects, NotificationPage, NotificationRecord, NotificationType, Page};
 use uuid::Uuid;
 
 impl UserManager {
+    /// Raises a notification of the host app's own for a user (`SYSTEM` for announcements, or
+    /// any other type). It is listed, read and deleted like those usermgmt raises.
+    /// `NotFound("user")` for an unknown or deleted user; `Validation` for an empty or long
+    /// title (200 characters) or message (2000).
+    pub async fn notify_user(
+        &self,
+        user_id: Uuid,
+        kind: NotificationType,
+        title: &str,
+        message: &str,
+        data: serde_json::Value,
+    ) -> Result<NotificationRecord> {
+        let mut errors = Vec::new();
+        let title = title.trim();
+        if title.is_empty() || title.chars().count() > 200 {
+            errors.push(crate::error::FieldError::new(
+                "title",
+                "must be 1 to 200 characters",
+            ));
+        }
+        if message.chars().count() > 2000 {
+            errors.push(crate::error::FieldError::new(
+                "message",
+                "must be at most 2000 characters",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        self.existing_user(user_id).await?;
+        let notification = self.notification(user_id, kind, title, message, data);
+        self.inner
+            .store
+            .record_effects(Effects::none().with_notification(notification.clone()))
+            .await?;
+        Ok(notification)
+    }
+
     /// A page of the caller's notifications, newest first.
     pub async fn notifications(
         &self,

@@ -1848,3 +1848,69 @@ pub async fn audit_trail_api(cx: &HttpCtx) {
     assert!(actions.contains(&"USER_LOGIN"), "{actions:?}");
     assert!(!actions.contains(&"USER_REGISTERED"), "{actions:?}");
 }
+
+pub async fn host_apps_raise_their_own_notifications(cx: &HttpCtx) {
+    use crate::store::NotificationType;
+    let email = cx.register_verified("nia").await;
+    let nia = user_id(cx, &email).await;
+    let (token, _) = cx.login(&email, PASSWORD).await;
+    let m = &cx.app.manager;
+    let raised = m
+        .notify_user(
+            nia,
+            NotificationType::System,
+            "Maintenance tonight",
+            "The service pauses from 02:00 to 02:15 UTC.",
+            json!({"window": "02:00-02:15"}),
+        )
+        .await
+        .unwrap();
+    let list = ok(
+        &cx.get("/api/v1/notifications?unreadOnly=true", Some(&token))
+            .await,
+        "list",
+    );
+    let first = &list["notifications"][0];
+    assert_eq!(first["id"], json!(raised.id.to_string()));
+    assert_eq!(first["type"], json!("SYSTEM"));
+    assert_eq!(first["data"]["window"], json!("02:00-02:15"));
+    ok(
+        &cx.request(
+            "PATCH",
+            &format!("/api/v1/notifications/{}/read", raised.id),
+            Some(&token),
+            None,
+        )
+        .await,
+        "read",
+    );
+    // Bad input and unknown users change nothing.
+    let before = ok(
+        &cx.get("/api/v1/notifications", Some(&token)).await,
+        "count",
+    )["total"]
+        .clone();
+    assert!(matches!(
+        m.notify_user(nia, NotificationType::System, " ", "x", json!({}))
+            .await,
+        Err(crate::Error::Validation(_))
+    ));
+    assert!(matches!(
+        m.notify_user(
+            Uuid::now_v7(),
+            NotificationType::System,
+            "Hi",
+            "x",
+            json!({})
+        )
+        .await,
+        Err(crate::Error::NotFound("user"))
+    ));
+    assert_eq!(
+        ok(
+            &cx.get("/api/v1/notifications", Some(&token)).await,
+            "count"
+        )["total"],
+        before
+    );
+}

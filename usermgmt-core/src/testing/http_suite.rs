@@ -2355,6 +2355,7 @@ macro_rules! http_conformance_tests {
                 avatars_upload_serve_replace_delete,
                 first_seed_routes_behind_one_switch,
                 audit_trail_api,
+                host_apps_raise_their_own_notifications,
             );
         }
     };
