@@ -33,6 +33,7 @@ pub(crate) struct Inner {
     pub(crate) sealing: SealingKeyRing,
     pub(crate) mail_wake: Arc<Notify>,
     pub(crate) avatars: Arc<dyn AvatarStorage>,
+    pub(crate) events: tokio::sync::broadcast::Sender<Arc<AuditEvent>>,
 }
 
 /// User management: every flow of SPEC.md, storage-agnostic. Clone it freely.
@@ -107,6 +108,11 @@ impl UserManagerBuilder {
         // Outbox payloads use the same key ring as TOTP secrets (another domain label), so
         // rotating JWT_SECRET does not strand queued mail when ENCRYPTION_KEYS is set.
         let sealing = config.sealing_ring("outbox");
+        let (events, _) = tokio::sync::broadcast::channel(crate::store::publishing::EVENT_BUFFER);
+        let store: Arc<dyn Store> = Arc::new(crate::store::publishing::PublishingStore::new(
+            store,
+            events.clone(),
+        ));
         Ok(UserManager {
             inner: Arc::new(Inner {
                 store,
@@ -119,12 +125,34 @@ impl UserManagerBuilder {
                 avatars: self
                     .avatars
                     .unwrap_or_else(|| Arc::new(LocalDirectoryStorage::new("uploads/avatars"))),
+                events,
             }),
         })
     }
 }
 
 impl UserManager {
+    /// Every user event, as its audit row, once it is committed: `USER_REGISTERED`,
+    /// `USER_LOGIN`, `ROLE_ASSIGNED`, `ACCOUNT_DELETED`, ... (docs/ARCHITECTURE.md lists them).
+    /// Events of this process only; a subscriber that falls more than 1024 events behind gets
+    /// `RecvError::Lagged` and can catch up from the audit API. Read it in a task of your own:
+    ///
+    /// ```no_run
+    /// # async fn example(manager: usermgmt_core::UserManager) {
+    /// let mut events = manager.subscribe();
+    /// tokio::spawn(async move {
+    ///     while let Ok(event) = events.recv().await {
+    ///         if event.action == "USER_REGISTERED" {
+    ///             // create the user's workspace, send a welcome, ...
+    ///         }
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<AuditEvent>> {
+        self.inner.events.subscribe()
+    }
+
     /// Starts a builder with the given configuration.
     pub fn builder(config: Config) -> UserManagerBuilder {
         UserManagerBuilder {

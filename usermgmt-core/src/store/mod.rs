@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 mod admin;
 pub mod memory;
+pub(crate) mod publishing;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 #[macro_use]
 mod sql;

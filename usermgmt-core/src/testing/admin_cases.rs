@@ -1914,3 +1914,52 @@ pub async fn host_apps_raise_their_own_notifications(cx: &HttpCtx) {
         before
     );
 }
+
+pub async fn events_reach_subscribers_after_commit(cx: &HttpCtx) {
+    let admin = cx.app.access_token_for("root", &["admin"]).await;
+    let mut events = cx.app.manager.subscribe();
+    let email = cx.register_verified("eli").await;
+    let eli = user_id(cx, &email).await;
+    cx.login(&email, PASSWORD).await;
+    // Refused changes publish nothing: a taken address, a wrong password is published (it is
+    // recorded), a role held already is not.
+    let r = cx
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": email, "username": "eli2", "password": PASSWORD}),
+        )
+        .await;
+    assert_error(&r, 409, "EMAIL_TAKEN");
+    cx.post(
+        "/api/v1/auth/login",
+        None,
+        json!({"identifier": email, "password": "Wrong!Passw0rd"}),
+    )
+    .await;
+    let assign = format!("/api/v1/roles/user/{eli}/assign");
+    let role = json!({"roleId": crate::store::MODERATOR_ROLE_ID});
+    ok(
+        &cx.post(&assign, Some(&admin), role.clone()).await,
+        "assign",
+    );
+    ok(&cx.post(&assign, Some(&admin), role).await, "assign again");
+
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push((event.action.clone(), event.user_id));
+    }
+    let actions: Vec<&str> = seen.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "USER_REGISTERED",
+            "EMAIL_VERIFIED",
+            "USER_LOGIN",
+            "LOGIN_FAILED",
+            "ROLE_ASSIGNED"
+        ],
+        "{seen:?}"
+    );
+    assert!(seen.iter().all(|(_, user)| *user == Some(eli)));
+}

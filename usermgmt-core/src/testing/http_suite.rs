@@ -2356,6 +2356,7 @@ macro_rules! http_conformance_tests {
                 first_seed_routes_behind_one_switch,
                 audit_trail_api,
                 host_apps_raise_their_own_notifications,
+                events_reach_subscribers_after_commit,
             );
         }
     };
