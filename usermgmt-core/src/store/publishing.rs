@@ -536,7 +536,17 @@ impl Store for PublishingStore {
         deleted_before: Option<Timestamp>,
         effects: Effects,
     ) -> Result<bool> {
-        let events = effects.audit.clone();
+        // The stored row names no one; the host app still has to learn whose data to drop, so
+        // the published copy carries the id (it never reaches the table).
+        let events = effects
+            .audit
+            .iter()
+            .cloned()
+            .map(|mut e| {
+                e.user_id = Some(user_id);
+                e
+            })
+            .collect();
         let done = self
             .inner
             .delete_user_permanently(user_id, deleted_before, effects)

@@ -1962,4 +1962,35 @@ pub async fn events_reach_subscribers_after_commit(cx: &HttpCtx) {
         "{seen:?}"
     );
     assert!(seen.iter().all(|(_, user)| *user == Some(eli)));
+
+    // A purge is told with the user's id, though the stored row names no one.
+    let (token, _) = cx.login(&email, PASSWORD).await;
+    ok(
+        &cx.post(
+            "/api/v1/account/permanent-delete",
+            Some(&token),
+            json!({"password": PASSWORD, "confirmEmail": email}),
+        )
+        .await,
+        "permanent delete",
+    );
+    let mut purged = None;
+    while let Ok(event) = events.try_recv() {
+        if event.action == "ACCOUNT_PURGED" {
+            purged = Some(event);
+        }
+    }
+    assert_eq!(purged.expect("purge published").user_id, Some(eli));
+    let stored = cx
+        .app
+        .manager
+        .store()
+        .audit_events(None, 1000)
+        .await
+        .unwrap();
+    let row = stored
+        .iter()
+        .find(|e| e.action == "ACCOUNT_PURGED")
+        .unwrap();
+    assert_eq!(row.user_id, None);
 }
