@@ -111,6 +111,13 @@ impl AdminAction {
 }
 
 impl UserManager {
+    /// `Forbidden` unless the caller holds every permission of the user they act on: a
+    /// lesser role cannot reset, suspend or delete a greater one.
+    async fn ensure_outranks(&self, auth: &AuthenticatedUser, user_id: Uuid) -> Result<()> {
+        let theirs = self.inner.store.user_permissions(user_id).await?;
+        self.ensure_holds_all(auth, &theirs).await
+    }
+
     /// Dashboard figures [admin:access]; "new" means the last 7 days.
     pub async fn dashboard(&self, auth: &AuthenticatedUser) -> Result<Dashboard> {
         self.authorize(auth, "admin:access").await?;
@@ -166,6 +173,11 @@ impl UserManager {
         self.authorize(auth, "user:manage").await?;
         self.ensure_not_impersonated(auth)?;
         let user = self.existing_user(user_id).await?;
+        self.ensure_outranks(auth, user.id).await?;
+        // The link first: should ending the sessions fail, a retry is harmless, whereas the
+        // other order could leave the user signed out with no way back in.
+        self.send_password_reset(&user, Some(auth.user.id), client)
+            .await?;
         let audit = self.audit(
             "ADMIN_PASSWORD_RESET",
             Some(auth.user.id),
@@ -191,8 +203,6 @@ impl UserManager {
                 Effects::audit(audit).with_notification(notice),
             )
             .await?;
-        self.send_password_reset(&user, Some(auth.user.id), client)
-            .await?;
         Ok(ended)
     }
 
@@ -213,6 +223,15 @@ impl UserManager {
                 "administrators cannot suspend or delete themselves",
             ));
         }
+        if reason
+            .as_deref()
+            .is_some_and(crate::domain::has_control_chars)
+        {
+            return Err(Error::invalid(
+                "reason",
+                "must not contain control characters",
+            ));
+        }
         let reason = reason.map(|r| r.trim().chars().take(500).collect::<String>());
         let user = self
             .inner
@@ -220,6 +239,7 @@ impl UserManager {
             .user_by_id(user_id)
             .await?
             .ok_or(Error::NotFound("user"))?;
+        self.ensure_outranks(auth, user.id).await?;
         let now = self.now();
         let mut effects = Effects::audit(self.audit(
             action.audit_action(),

@@ -61,11 +61,11 @@ fn validate_permissions(permissions: &[String], errors: &mut Vec<FieldError>) ->
 fn validate_description(description: &Option<String>, errors: &mut Vec<FieldError>) {
     if description
         .as_ref()
-        .is_some_and(|d| d.chars().count() > 500)
+        .is_some_and(|d| d.chars().count() > 500 || crate::domain::has_control_chars(d))
     {
         errors.push(FieldError::new(
             "description",
-            "must be at most 500 characters",
+            "must be at most 500 characters, without control characters",
         ));
     }
 }
@@ -261,15 +261,20 @@ impl UserManager {
     ) -> Result<(UserRecord, Vec<RoleRecord>)> {
         self.authorize(auth, "user:read").await?;
         let user = self.existing_user(user_id).await?;
-        let roles = self
+        let roles = self.roles_held(&user).await?;
+        Ok((user, roles))
+    }
+
+    /// The roles `user` holds (no permission check: for answers of calls already authorised).
+    pub(crate) async fn roles_held(&self, user: &UserRecord) -> Result<Vec<RoleRecord>> {
+        Ok(self
             .inner
             .store
             .list_roles()
             .await?
             .into_iter()
             .filter(|r| user.roles.contains(&r.name))
-            .collect();
-        Ok((user, roles))
+            .collect())
     }
 
     /// Gives a user a role [role:assign]; true when it was new. Raises ROLE_CHANGED.

@@ -23,6 +23,7 @@ impl UserManager {
         session_id: Uuid,
         client: &ClientInfo,
     ) -> Result<()> {
+        self.ensure_not_impersonated(auth)?;
         let audit = self.audit(
             "SESSION_REVOKED",
             Some(auth.actor_id()),
@@ -49,6 +50,7 @@ impl UserManager {
         auth: &AuthenticatedUser,
         client: &ClientInfo,
     ) -> Result<u64> {
+        self.ensure_not_impersonated(auth)?;
         let audit = self.audit(
             "ALL_SESSIONS_REVOKED",
             Some(auth.actor_id()),

@@ -361,6 +361,8 @@ impl UserManager {
         code: &str,
         client: &ClientInfo,
     ) -> Result<()> {
+        // A step-up check spends the user's codes and counts toward their lockout.
+        self.ensure_not_impersonated(auth)?;
         required_code("code", code)?;
         let record = Self::enabled_two_factor(self.inner.store.two_factor(auth.user.id).await?)?;
         if self

@@ -508,7 +508,9 @@ impl Api {
                     .role_id
                     .ok_or_else(|| Error::invalid("roleId", "is required"))?;
                 let added = m.assign_role(&auth, user_id, role_id, client).await?;
-                let (user, roles) = m.roles_of_user(&auth, user_id).await?;
+                // Answered without asking for user:read: role:assign was enough to get here.
+                let user = m.existing_user(user_id).await?;
+                let roles = m.roles_held(&user).await?;
                 Ok(ApiResponse::success(
                     200,
                     if added {
@@ -940,13 +942,28 @@ fn user_search(ctx: &RequestContext) -> Result<crate::store::UserSearch> {
         .query_param("q")
         .map(|q| q.trim().to_owned())
         .filter(|q| !q.is_empty());
-    if query.as_ref().is_some_and(|q| q.chars().count() > 100) {
-        errors.push(FieldError::new("q", "must be at most 100 characters"));
+    if query
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > 100 || crate::domain::has_control_chars(q))
+    {
+        errors.push(FieldError::new(
+            "q",
+            "must be at most 100 characters, without control characters",
+        ));
     }
     let role = ctx
         .query_param("role")
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
+    if role
+        .as_deref()
+        .is_some_and(crate::domain::has_control_chars)
+    {
+        errors.push(FieldError::new(
+            "role",
+            "must not contain control characters",
+        ));
+    }
     let status = match ctx.query_param("status").as_deref().map(str::trim) {
         None | Some("") => None,
         Some(s) => {
@@ -1039,11 +1056,14 @@ fn date_param(
     match time::Date::parse(raw, &format) {
         Ok(date) => {
             let start = date.midnight().assume_utc();
-            Some(if end_of_day {
-                start + time::Duration::days(1)
-            } else {
-                start
-            })
+            if !end_of_day {
+                return Some(start);
+            }
+            let end = start.checked_add(time::Duration::days(1));
+            if end.is_none() {
+                errors.push(FieldError::new(name, "is out of range"));
+            }
+            end
         }
         Err(_) => {
             errors.push(FieldError::new(
@@ -1076,6 +1096,14 @@ fn audit_filter(ctx: &RequestContext) -> Result<(crate::store::AuditFilter, crat
     };
     let action = text("action").map(|a| a.to_ascii_uppercase());
     let resource = text("resource").map(|r| r.to_ascii_lowercase());
+    for (name, value) in [("action", &action), ("resource", &resource)] {
+        if value
+            .as_deref()
+            .is_some_and(crate::domain::has_control_chars)
+        {
+            errors.push(FieldError::new(name, "must not contain control characters"));
+        }
+    }
     let from = date_param(ctx, "startDate", false, &mut errors);
     let until = date_param(ctx, "endDate", true, &mut errors);
     if let (Some(from), Some(until)) = (from, until)

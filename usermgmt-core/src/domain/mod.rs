@@ -8,3 +8,8 @@ mod password;
 pub use device::DeviceInfo;
 pub use identity::{Email, MAX_NAME_LEN, Username, clean_name};
 pub use password::check_password_policy;
+
+/// Whether text holds control characters (NUL included, which PostgreSQL refuses in text).
+pub fn has_control_chars(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}

@@ -1467,6 +1467,12 @@ macro_rules! impl_sql_store {
                 effects: Effects,
             ) -> Result<RoleRecord> {
                 let mut tx = begin(&self.pool).await?;
+                // Two edits of one role's permissions must not interleave their delete-and-insert.
+                let sql = format!("SELECT id FROM roles WHERE id = $1{LOCK_ROW}");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 let current = role_in_tx(&mut tx, id).await?;
                 if let Some(name) = change.name.as_ref().filter(|n| **n != current.name) {
                     // The name check is in the WHERE so a concurrent flag change cannot slip by.
@@ -1546,7 +1552,12 @@ macro_rules! impl_sql_store {
                 .bind(role_id)
                 .bind(ts(now))
                 .execute(&mut *tx)
-                .await?;
+                .await
+                // The role was deleted meanwhile.
+                .map_err(|e| match &e {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => Error::NotFound("role"),
+                    _ => Error::from(e),
+                })?;
                 if inserted.rows_affected() == 0 {
                     return Ok(false);
                 }

@@ -736,6 +736,72 @@ pub async fn admin_actions_on_accounts(cx: &HttpCtx) {
     );
     assert_eq!(r["user"]["emailVerified"], json!(true));
 
+    // A lesser role cannot act on a greater one.
+    let helpdesk = ok(
+        &cx.post(
+            "/api/v1/roles",
+            a,
+            json!({"name": "helpdesk", "permissions": ["user:read", "user:manage", "user:delete"]}),
+        )
+        .await,
+        "helpdesk role",
+    );
+    let (helper_token, _) = {
+        let helper = cx.register_verified("hal").await;
+        let hal = user_id(cx, &helper).await;
+        ok(
+            &cx.post(
+                &format!("/api/v1/roles/user/{hal}/assign"),
+                a,
+                json!({"roleId": helpdesk["id"]}),
+            )
+            .await,
+            "assign helpdesk",
+        );
+        cx.login(&helper, PASSWORD).await
+    };
+    let root_id = user_id(cx, "root@example.com").await;
+    for action in ["suspend", "reset-password", "unlock"] {
+        let r = cx
+            .post(
+                &format!("/api/v1/admin/users/{root_id}/{action}"),
+                Some(&helper_token),
+                json!({}),
+            )
+            .await;
+        assert_error(&r, 403, "FORBIDDEN");
+    }
+    assert_error(
+        &cx.request(
+            "DELETE",
+            &format!("/api/v1/admin/users/{root_id}"),
+            Some(&helper_token),
+            None,
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    );
+    // Control characters are refused with 422 on every store (PostgreSQL cannot keep NUL).
+    let r = cx
+        .post(
+            &format!("{base}/suspend"),
+            a,
+            json!({"reason": "bad\u{0}reason"}),
+        )
+        .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert_error(
+        &cx.get("/api/v1/admin/users?q=a%00b", a).await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &cx.get("/api/v1/audit?endDate=9999-12-31", a).await,
+        422,
+        "VALIDATION_ERROR",
+    );
+
     // An administrator cannot lock themself out.
     let root = user_id(cx, "root@example.com").await;
     assert_error(
@@ -888,6 +954,12 @@ pub async fn impersonation_rules(cx: &HttpCtx) {
             json!({"password": PASSWORD, "confirmEmail": email}),
         ),
         ("GET", "/api/v1/account/export".into(), Value::Null),
+        ("POST", "/api/v1/sessions/revoke-all".into(), json!({})),
+        (
+            "POST",
+            "/api/v1/2fa/verify".into(),
+            json!({"code": "123456"}),
+        ),
         (
             "POST",
             format!("/api/v1/admin/users/{moe}/impersonate"),
