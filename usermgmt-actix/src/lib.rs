@@ -41,7 +41,9 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, ROOT_PATHS, bearer_token};
+use usermgmt_core::api::{
+    API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX, ROOT_PATHS, bearer_token,
+};
 use usermgmt_core::rbac::Permission;
 use usermgmt_core::{AuthenticatedUser, Error};
 
@@ -55,6 +57,7 @@ pub fn configure(api: Api) -> impl FnOnce(&mut web::ServiceConfig) {
             cfg.route(path, web::to(handle));
         }
         cfg.service(web::scope(API_PREFIX).default_service(web::to(handle)));
+        cfg.service(web::scope(DOCS_PREFIX).default_service(web::to(handle)));
     }
 }
 

@@ -39,7 +39,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
-use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, ROOT_PATHS, bearer_token};
+use usermgmt_core::api::{
+    API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX, ROOT_PATHS, bearer_token,
+};
 use usermgmt_core::rbac::Permission;
 use usermgmt_core::{AuthenticatedUser, Error};
 
@@ -56,6 +58,7 @@ where
     let mut router = Router::new()
         .route(API_PREFIX, any(handler.clone()))
         .route(&format!("{API_PREFIX}/{{*rest}}"), any(handler.clone()));
+    router = router.route(&format!("{DOCS_PREFIX}/{{*rest}}"), any(handler.clone()));
     for path in ROOT_PATHS {
         router = router.route(path, any(handler.clone()));
     }

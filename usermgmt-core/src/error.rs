@@ -143,6 +143,45 @@ pub enum Error {
     Internal(String),
 }
 
+/// Every code [`Error::code`] can answer (the OpenAPI document lists them).
+pub const ALL_CODES: &[&str] = &[
+    "VALIDATION_ERROR",
+    "MALFORMED_JSON",
+    "BAD_REQUEST",
+    "INVALID_CREDENTIALS",
+    "UNAUTHENTICATED",
+    "INVALID_TOKEN",
+    "INVALID_REFRESH_TOKEN",
+    "TOKEN_REUSE_DETECTED",
+    "INVALID_OR_EXPIRED_TOKEN",
+    "INCORRECT_PASSWORD",
+    "INVALID_2FA_CODE",
+    "INVALID_2FA_CHALLENGE",
+    "TWO_FACTOR_ALREADY_ENABLED",
+    "TWO_FACTOR_NOT_ENABLED",
+    "ACCOUNT_LOCKED",
+    "ACCOUNT_SUSPENDED",
+    "ACCOUNT_DEACTIVATED",
+    "EMAIL_NOT_VERIFIED",
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "ROUTE_NOT_FOUND",
+    "METHOD_NOT_ALLOWED",
+    "EMAIL_TAKEN",
+    "USERNAME_TAKEN",
+    "ROLE_NAME_TAKEN",
+    "CONFLICT",
+    "SYSTEM_ROLE",
+    "ROLE_IN_USE",
+    "LAST_ROLE",
+    "INVALID_ACCOUNT_STATE",
+    "PAYLOAD_TOO_LARGE",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "RATE_LIMITED",
+    "SERVICE_UNAVAILABLE",
+    "INTERNAL_ERROR",
+];
+
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -464,6 +503,11 @@ mod tests {
                 );
             }
         }
+        let mut codes: Vec<&str> = errors.iter().map(Error::code).collect();
+        codes.sort_unstable();
+        let mut listed = ALL_CODES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(codes, listed, "ALL_CODES must list every code once");
         for (code, _, _) in &rows {
             assert!(
                 errors.iter().any(|e| e.code() == code),

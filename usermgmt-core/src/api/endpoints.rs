@@ -848,6 +848,38 @@ impl Api {
                     json!({"deletedCount": deleted}),
                 ))
             }
+            Endpoint::OpenApi => {
+                let mut response =
+                    ApiResponse::json(200, &super::openapi::document(self.compatibility_routes()));
+                response.push_header("cache-control", "public, max-age=300");
+                Ok(response)
+            }
+            Endpoint::Docs | Endpoint::DocsAsset => {
+                let tail = match endpoint {
+                    Endpoint::Docs => "",
+                    _ => ctx.param("file").unwrap_or_default(),
+                };
+                let (content_type, mut body) =
+                    super::openapi::docs_file(tail).ok_or(Error::RouteNotFound)?;
+                if tail.is_empty() || tail == "index.html" {
+                    // Served at /docs (no trailing slash): point its relative links under /docs/.
+                    body = String::from_utf8_lossy(&body)
+                        .replace("\"./", "\"/docs/")
+                        .replace("href=\"index.css\"", "href=\"/docs/index.css\"")
+                        .into_bytes();
+                }
+                let mut response = ApiResponse {
+                    status: 200,
+                    headers: vec![("content-type".to_owned(), content_type)],
+                    body,
+                };
+                response.push_header(
+                    "content-security-policy",
+                    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+                );
+                response.push_header("cache-control", "public, max-age=3600");
+                Ok(response)
+            }
             Endpoint::PublicProfile => {
                 let username = ctx.param("username").unwrap_or_default();
                 // The first seed's GET /users/:id shares this path: an id (usernames cannot

@@ -7,6 +7,7 @@ pub mod dto;
 mod endpoints;
 mod http;
 mod metrics;
+pub mod openapi;
 mod routes;
 
 pub use http::{ApiRequest, ApiResponse, RequestContext, bearer_token, parse_json};
@@ -30,7 +31,11 @@ pub const ROOT_PATHS: &[&str] = &[
     "/ready",
     "/live",
     "/.well-known/jwks.json",
+    "/docs",
 ];
+
+/// Root-level prefix whose every sub-path the API serves (the files of the API page).
+pub const DOCS_PREFIX: &str = "/docs";
 
 /// The HTTP API over a [`UserManager`]. Cheap to clone.
 #[derive(Clone)]
@@ -376,10 +381,13 @@ fn rate_headers(response: &mut ApiResponse, decision: &RateDecision) {
 fn fixed_security_headers(response: &mut ApiResponse) {
     response.push_header("x-frame-options", "DENY");
     response.push_header("referrer-policy", "no-referrer");
-    response.push_header(
-        "content-security-policy",
-        "default-src 'none'; frame-ancestors 'none'",
-    );
+    // The API page sets its own (it must load its scripts); everything else loads nothing.
+    if response.header_value("content-security-policy").is_none() {
+        response.push_header(
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        );
+    }
 }
 
 /// The enveloped answer to an error raised where no [`Api`] is at hand (an adapter's

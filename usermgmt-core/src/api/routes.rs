@@ -79,6 +79,9 @@ pub enum Endpoint {
     AuditAnalytics,
     AuditUser,
     AuditCleanup,
+    OpenApi,
+    Docs,
+    DocsAsset,
 }
 
 /// One row of the route table.
@@ -628,6 +631,27 @@ pub const ROUTES: &[Route] = &[
         E::AuditCleanup,
         true,
         "Delete rows older than retentionDays (90) [system:manage]",
+    ),
+    route(
+        "GET",
+        "/api/v1/openapi.json",
+        E::OpenApi,
+        false,
+        "This API as an OpenAPI 3.1 document",
+    ),
+    route(
+        "GET",
+        "/docs",
+        E::Docs,
+        false,
+        "The interactive API page (Swagger UI, served offline)",
+    ),
+    route(
+        "GET",
+        "/docs/{*file}",
+        E::DocsAsset,
+        false,
+        "Files of the API page",
     ),
     compat(
         "POST",

@@ -2066,3 +2066,108 @@ pub async fn events_reach_subscribers_after_commit(cx: &HttpCtx) {
         .unwrap();
     assert_eq!(row.user_id, None);
 }
+
+fn documented_operations(doc: &Value) -> std::collections::BTreeSet<(String, String)> {
+    doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, methods)| {
+            methods
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.to_ascii_uppercase(), path.clone()))
+        })
+        .collect()
+}
+
+pub async fn openapi_document_and_api_page(cx: &HttpCtx) {
+    use crate::api::ROUTES;
+    let r = cx.get("/api/v1/openapi.json", None).await;
+    assert_eq!(r.status, 200);
+    let doc = r.json();
+    assert_eq!(doc["openapi"], json!("3.1.0"));
+    // Every served route is documented, and nothing else.
+    let served: std::collections::BTreeSet<_> = ROUTES
+        .iter()
+        .filter(|r| !r.compat)
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    assert_eq!(documented_operations(&doc), served);
+    for route in ROUTES.iter().filter(|r| !r.compat) {
+        let op = &doc["paths"][route.path][route.method.to_ascii_lowercase()];
+        assert_eq!(
+            op["security"].is_array(),
+            route.authenticated,
+            "{} {}",
+            route.method,
+            route.path
+        );
+        assert!(op["responses"]["default"].is_object());
+    }
+    let register = &doc["paths"]["/api/v1/auth/register"]["post"];
+    assert_eq!(
+        register["requestBody"]["content"]["application/json"]["schema"]["required"],
+        json!(["email", "username", "password"])
+    );
+    let codes = doc["components"]["schemas"]["Error"]["properties"]["code"]["enum"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(codes, crate::error::ALL_CODES.len());
+    // With the first seed's routes on, they are documented too.
+    let compat = cx
+        .with_config(
+            super::harness::test_config_builder()
+                .compatibility_routes(true)
+                .build()
+                .unwrap(),
+        )
+        .await;
+    let doc = compat.get("/api/v1/openapi.json", None).await.json();
+    assert_eq!(documented_operations(&doc).len(), ROUTES.len());
+
+    // The page works with no network: every file it needs is served here.
+    let page = cx.get("/docs", None).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = String::from_utf8_lossy(&page.body).to_string();
+    assert!(html.contains("swagger-ui"), "{html}");
+    // Served at /docs, so every file it links is named under /docs/.
+    for link in [
+        "/docs/swagger-ui.css",
+        "/docs/index.css",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-initializer.js",
+    ] {
+        assert!(html.contains(link), "{link} in {html}");
+        assert_eq!(cx.get(link, None).await.status, 200, "{link}");
+    }
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no remote asset"
+    );
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    let init = cx.get("/docs/swagger-initializer.js", None).await;
+    assert_eq!(init.status, 200, "{}", String::from_utf8_lossy(&init.body));
+    assert!(String::from_utf8_lossy(&init.body).contains("/api/v1/openapi.json"));
+    for asset in ["/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js"] {
+        let r = cx.get(asset, None).await;
+        assert_eq!(r.status, 200, "{asset}");
+        assert!(r.body.len() > 1000, "{asset}");
+    }
+    assert_error(
+        &cx.get("/docs/no-such-file.js", None).await,
+        404,
+        "ROUTE_NOT_FOUND",
+    );
+}

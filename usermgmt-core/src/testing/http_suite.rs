@@ -2357,6 +2357,7 @@ macro_rules! http_conformance_tests {
                 audit_trail_api,
                 host_apps_raise_their_own_notifications,
                 events_reach_subscribers_after_commit,
+                openapi_document_and_api_page,
             );
         }
     };
