@@ -23,6 +23,13 @@ pub struct RoleInput {
     pub permissions: Option<Vec<String>>,
 }
 
+/// Whether a user gained or lost a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Membership {
+    Gained,
+    Lost,
+}
+
 /// The largest number of users one bulk assignment takes.
 pub const MAX_BULK_USERS: usize = 1000;
 
@@ -93,6 +100,55 @@ impl UserManager {
         event
     }
 
+    /// A role that exists; `NotFound("role")` otherwise.
+    async fn existing_role(&self, id: Uuid) -> Result<RoleRecord> {
+        self.inner
+            .store
+            .role_by_id(id)
+            .await?
+            .ok_or(Error::NotFound("role"))
+    }
+
+    /// The audit row and ROLE_CHANGED notification of a user gaining or losing `role`.
+    fn role_change_effects(
+        &self,
+        auth: &AuthenticatedUser,
+        user_id: Uuid,
+        role: &RoleRecord,
+        change: Membership,
+        client: &ClientInfo,
+    ) -> Effects {
+        let (action, title, message, word) = match change {
+            Membership::Gained => (
+                "ROLE_ASSIGNED",
+                "Role added",
+                format!("You were given the role \"{}\".", role.name),
+                "assigned",
+            ),
+            Membership::Lost => (
+                "ROLE_REMOVED",
+                "Role removed",
+                format!("The role \"{}\" was taken from you.", role.name),
+                "removed",
+            ),
+        };
+        Effects::audit(self.role_audit(
+            action,
+            auth,
+            Some(user_id),
+            role.id,
+            client,
+            json!({"role": role.name}),
+        ))
+        .with_notification(self.notification(
+            user_id,
+            NotificationType::RoleChanged,
+            title,
+            &message,
+            json!({"role": role.name, "change": word}),
+        ))
+    }
+
     /// Every permission with its description [role:read].
     pub async fn permission_catalog(
         &self,
@@ -111,11 +167,7 @@ impl UserManager {
     /// One role [role:read].
     pub async fn role(&self, auth: &AuthenticatedUser, id: Uuid) -> Result<RoleRecord> {
         self.authorize(auth, "role:read").await?;
-        self.inner
-            .store
-            .role_by_id(id)
-            .await?
-            .ok_or(Error::NotFound("role"))
+        self.existing_role(id).await
     }
 
     /// Creates a role [role:create].
@@ -188,12 +240,7 @@ impl UserManager {
         }
         if let Some(permissions) = &permissions {
             // Bounded both ways: what is granted and what is taken away must be the caller's.
-            let current = self
-                .inner
-                .store
-                .role_by_id(id)
-                .await?
-                .ok_or(Error::NotFound("role"))?;
+            let current = self.existing_role(id).await?;
             self.ensure_holds_all(auth, permissions).await?;
             self.ensure_holds_all(auth, &current.permissions).await?;
         }
@@ -233,12 +280,7 @@ impl UserManager {
     ) -> Result<()> {
         self.authorize(auth, "role:delete").await?;
         self.ensure_not_impersonated(auth)?;
-        let role = self
-            .inner
-            .store
-            .role_by_id(id)
-            .await?
-            .ok_or(Error::NotFound("role"))?;
+        let role = self.existing_role(id).await?;
         let audit = self.role_audit(
             "ROLE_DELETED",
             auth,
@@ -298,29 +340,10 @@ impl UserManager {
         role_id: Uuid,
         client: &ClientInfo,
     ) -> Result<bool> {
-        let role = self
-            .inner
-            .store
-            .role_by_id(role_id)
-            .await?
-            .ok_or(Error::NotFound("role"))?;
+        let role = self.existing_role(role_id).await?;
         self.ensure_holds_all(auth, &role.permissions).await?;
         self.existing_user(user_id).await?;
-        let effects = Effects::audit(self.role_audit(
-            "ROLE_ASSIGNED",
-            auth,
-            Some(user_id),
-            role_id,
-            client,
-            json!({"role": role.name}),
-        ))
-        .with_notification(self.notification(
-            user_id,
-            NotificationType::RoleChanged,
-            "Role added",
-            &format!("You were given the role \"{}\".", role.name),
-            json!({"role": role.name, "change": "assigned"}),
-        ));
+        let effects = self.role_change_effects(auth, user_id, &role, Membership::Gained, client);
         self.inner
             .store
             .assign_role(user_id, role_id, self.now(), effects)
@@ -337,29 +360,10 @@ impl UserManager {
     ) -> Result<()> {
         self.authorize(auth, "role:assign").await?;
         self.ensure_not_impersonated(auth)?;
-        let role = self
-            .inner
-            .store
-            .role_by_id(role_id)
-            .await?
-            .ok_or(Error::NotFound("role"))?;
+        let role = self.existing_role(role_id).await?;
         // Taking a role away is bounded like giving it.
         self.ensure_holds_all(auth, &role.permissions).await?;
-        let effects = Effects::audit(self.role_audit(
-            "ROLE_REMOVED",
-            auth,
-            Some(user_id),
-            role_id,
-            client,
-            json!({"role": role.name}),
-        ))
-        .with_notification(self.notification(
-            user_id,
-            NotificationType::RoleChanged,
-            "Role removed",
-            &format!("The role \"{}\" was taken from you.", role.name),
-            json!({"role": role.name, "change": "removed"}),
-        ));
+        let effects = self.role_change_effects(auth, user_id, &role, Membership::Lost, client);
         self.inner
             .store
             .remove_role(user_id, role_id, self.now(), effects)
@@ -383,11 +387,7 @@ impl UserManager {
                 format!("must hold 1 to {MAX_BULK_USERS} user ids"),
             ));
         }
-        self.inner
-            .store
-            .role_by_id(role_id)
-            .await?
-            .ok_or(Error::NotFound("role"))?;
+        self.existing_role(role_id).await?;
         let mut assigned = 0;
         let mut seen = std::collections::HashSet::new();
         for &user_id in user_ids {

@@ -965,6 +965,22 @@ fn path_id(ctx: &RequestContext, name: &str, what: &'static str) -> Result<Uuid>
         .ok_or(Error::NotFound(what))
 }
 
+/// The page of a query that reports every bad parameter at once: a bad `page`/`limit` joins
+/// `errors` (the returned page is then a placeholder, never used).
+fn page_or_report(
+    page: Result<crate::store::Page>,
+    errors: &mut Vec<FieldError>,
+) -> Result<crate::store::Page> {
+    match page {
+        Ok(page) => Ok(page),
+        Err(Error::Validation(mut more)) => {
+            errors.append(&mut more);
+            Ok(crate::store::Page { page: 1, limit: 20 })
+        }
+        Err(err) => Err(err),
+    }
+}
+
 /// The admin user search from the query string, every bad value reported.
 fn user_search(ctx: &RequestContext) -> Result<crate::store::UserSearch> {
     use crate::store::{UserSearch, UserSortField, UserStatus};
@@ -1041,14 +1057,7 @@ fn user_search(ctx: &RequestContext) -> Result<crate::store::UserSearch> {
             true
         }
     };
-    let page = match page {
-        Ok(page) => page,
-        Err(Error::Validation(mut more)) => {
-            errors.append(&mut more);
-            crate::store::Page { page: 1, limit: 20 }
-        }
-        Err(err) => return Err(err),
-    };
+    let page = page_or_report(page, &mut errors)?;
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
@@ -1143,14 +1152,7 @@ fn audit_filter(ctx: &RequestContext) -> Result<(crate::store::AuditFilter, crat
     {
         errors.push(FieldError::new("endDate", "must be after startDate"));
     }
-    let page = match page {
-        Ok(page) => page,
-        Err(Error::Validation(mut more)) => {
-            errors.append(&mut more);
-            crate::store::Page { page: 1, limit: 20 }
-        }
-        Err(err) => return Err(err),
-    };
+    let page = page_or_report(page, &mut errors)?;
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
