@@ -89,17 +89,31 @@ pub async fn bootstrap_admin(manager: &UserManager, config: &ServerConfig) -> Ap
         return Ok(());
     }
     let password = Password::new(admin.password.expose_secret());
-    manager
+    match manager
         .create_user_with_roles(&admin.email, &admin.username, &password, &[ADMIN_ROLE])
         .await
-        .map_err(|e| {
-            format!(
-                "ADMIN_EMAIL/ADMIN_PASSWORD: cannot create the administrator: {}",
-                describe(&e)
-            )
-        })?;
-    tracing::info!(email = %admin.email, "bootstrap administrator created");
-    Ok(())
+    {
+        Ok(_) => {
+            tracing::info!(email = %admin.email, "bootstrap administrator created");
+            Ok(())
+        }
+        // Instances started together race to create it: the loser finds it made by the winner.
+        Err(usermgmt_core::Error::Conflict(_))
+            if manager
+                .store()
+                .user_by_email(&admin.email.trim().to_lowercase())
+                .await
+                .map_err(|e| e.to_string())?
+                .is_some() =>
+        {
+            tracing::info!(email = %admin.email, "bootstrap administrator created by another instance");
+            Ok(())
+        }
+        Err(e) => Err(format!(
+            "ADMIN_EMAIL/ADMIN_PASSWORD: cannot create the administrator: {}",
+            describe(&e)
+        )),
+    }
 }
 
 /// `create-admin`: the password comes from `ADMIN_PASSWORD`, else from the first line of stdin

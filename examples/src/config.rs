@@ -372,6 +372,7 @@ pub fn load(vars: &dyn Fn(&str) -> Option<String>) -> Result<ServerConfig> {
         rate_limit.max,
         to_core("RATE_LIMIT_WINDOW", rate_limit.window)?,
     );
+    route_limits(&mut vars, &mut core.rate_limits)?;
     core.rate_limits.trusted_proxies = trusted_proxies(&mut vars)?;
     let redis_url = vars.raw("REDIS_URL");
     let log_level = match vars.text("LOG_LEVEL") {
@@ -1251,6 +1252,37 @@ fn rate_limit(vars: &mut Vars<'_>) -> Result<RateLimitSettings> {
         settings.max = parse_count(name, &value)?;
     }
     Ok(settings)
+}
+
+/// The sensitive routes' own limits, each `<count>/<window>` (e.g. `10/1m`), on top of the
+/// global one: `RATE_LIMIT_LOGIN`, `RATE_LIMIT_TWO_FACTOR`, `RATE_LIMIT_EMAIL`,
+/// `RATE_LIMIT_AVAILABILITY`, `RATE_LIMIT_REGISTER`.
+fn route_limits(
+    vars: &mut Vars<'_>,
+    limits: &mut usermgmt_core::ratelimit::RateLimitConfig,
+) -> Result<()> {
+    let routes: [(&str, &mut Limit); 5] = [
+        ("RATE_LIMIT_LOGIN", &mut limits.login),
+        ("RATE_LIMIT_TWO_FACTOR", &mut limits.two_factor),
+        ("RATE_LIMIT_EMAIL", &mut limits.email_actions),
+        ("RATE_LIMIT_AVAILABILITY", &mut limits.availability),
+        ("RATE_LIMIT_REGISTER", &mut limits.register),
+    ];
+    for (name, limit) in routes {
+        let Some(value) = vars.text(name) else {
+            continue;
+        };
+        let (count, window) = value.split_once('/').ok_or_else(|| {
+            ConfigError::new(
+                name,
+                format!("{name} must be <count>/<window> such as 10/1m, got {value:?}"),
+            )
+        })?;
+        let max = parse_count(name, count)?;
+        let window = parse_duration(name, window)?;
+        *limit = Limit::new(max, to_core(name, window)?);
+    }
+    Ok(())
 }
 
 /// `TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges whose `X-Forwarded-For` is
@@ -2345,6 +2377,43 @@ mod tests {
         let limits = &config.core.rate_limits;
         assert_eq!(limits.global.max, 7);
         assert_eq!(limits.global.window.whole_seconds(), 30);
+        // Untouched route limits keep the core's defaults.
+        assert_eq!(limits.login.max, 10);
+        let routes = ok(&[
+            ("RATE_LIMIT_LOGIN", "50/1m"),
+            ("RATE_LIMIT_TWO_FACTOR", "5/30s"),
+            ("RATE_LIMIT_EMAIL", "3/1h"),
+            ("RATE_LIMIT_AVAILABILITY", "100/60"),
+            ("RATE_LIMIT_REGISTER", "1000/1d"),
+        ]);
+        let route_limits = &routes.core.rate_limits;
+        let seen = [
+            &route_limits.login,
+            &route_limits.two_factor,
+            &route_limits.email_actions,
+            &route_limits.availability,
+            &route_limits.register,
+        ]
+        .map(|l| (l.max, l.window.whole_seconds()));
+        assert_eq!(
+            seen,
+            [(50, 60), (5, 30), (3, 3600), (100, 60), (1000, 86_400)]
+        );
+        err(
+            &[("RATE_LIMIT_LOGIN", "50")],
+            "RATE_LIMIT_LOGIN",
+            "<count>/<window>",
+        );
+        err(
+            &[("RATE_LIMIT_REGISTER", "0/1h")],
+            "RATE_LIMIT_REGISTER",
+            "whole number",
+        );
+        err(
+            &[("RATE_LIMIT_EMAIL", "5/soon")],
+            "RATE_LIMIT_EMAIL",
+            "duration",
+        );
         assert_eq!(limits.trusted_proxies.len(), 2);
         assert_eq!(
             config.redis_url.as_deref(),

@@ -11,6 +11,7 @@
 
 mod app;
 mod config;
+mod limiter;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};

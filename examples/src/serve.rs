@@ -2,6 +2,7 @@
 
 use crate::app::{self, AppResult};
 use crate::config::{Framework, ServerConfig};
+use crate::limiter::ResilientLimiter;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +30,7 @@ pub async fn run(config: ServerConfig) -> AppResult<()> {
         let limiter = RedisRateLimiter::connect(url, "usermgmt:ratelimit")
             .await
             .map_err(|e| format!("cannot connect to Redis (REDIS_URL): {e}"))?;
-        api = api.with_rate_limit_store(Arc::new(limiter));
+        api = api.with_rate_limit_store(Arc::new(ResilientLimiter::new(Arc::new(limiter))));
         tracing::info!("rate limits are counted in Redis (shared by every instance)");
     }
 

@@ -3,6 +3,9 @@
 //! through Actix.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::claims;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -367,17 +370,6 @@ const PNG: &[u8] = &[
     0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
     0x42, 0x60, 0x82,
 ];
-
-fn claims(token: &str) -> Value {
-    use base64::Engine as _;
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
-}
 
 /// Administration as an outside client sees it: a bootstrap admin, roles, impersonation, an
 /// avatar on disk, the first seed's routes, and an account purged by the server's own job.

@@ -32,6 +32,21 @@ fn require_password(password: &Password) -> Result<()> {
     }
 }
 
+/// What a GDPR export holds (shaped for the wire by `api::dto::account_export`).
+#[derive(Debug, Clone)]
+pub struct AccountExport {
+    /// The account.
+    pub user: crate::store::UserRecord,
+    /// Its profile.
+    pub profile: crate::store::ProfileRecord,
+    /// Its two-factor state (never the secret nor the codes).
+    pub two_factor: Option<crate::store::TwoFactorRecord>,
+    /// Sessions, notifications, password-change times, the audit trail (staff anonymised).
+    pub data: crate::store::UserDataExport,
+    /// When.
+    pub exported_at: crate::store::Timestamp,
+}
+
 impl UserManager {
     /// The caller's password must be right; a wrong one is `IncorrectPassword` and counts
     /// toward the lockout like a failed login (a stolen session cannot guess it freely).
@@ -365,19 +380,35 @@ impl UserManager {
     }
 
     /// Every stored datum of the caller (GDPR art. 15/20), never hashes or secrets. Audited.
+    /// Rows about the user written by staff keep what happened, not who of the staff did it nor
+    /// from where: that is the staff member's data, not the user's.
     pub async fn export_account(
         &self,
         auth: &AuthenticatedUser,
         client: &ClientInfo,
-    ) -> Result<serde_json::Value> {
+    ) -> Result<AccountExport> {
         self.ensure_not_impersonated(auth)?;
         let store = &self.inner.store;
         let user = &auth.user;
         let profile = store.profile(user.id).await?.unwrap_or_default();
-        let data = store.user_data_export(user.id).await?;
-        let two_factor = store.two_factor(user.id).await?;
-        let export =
-            crate::api::dto::account_export(user, &profile, &data, two_factor.as_ref(), self.now());
+        let mut data = store.user_data_export(user.id).await?;
+        for event in &mut data.audit {
+            if event.actor_id.is_some_and(|a| a != user.id) {
+                event.actor_id = None;
+                event.ip_address = None;
+                event.user_agent = None;
+                if let Some(details) = event.details.as_object_mut() {
+                    details.remove("adminSessionId");
+                }
+            }
+        }
+        let export = AccountExport {
+            user: user.clone(),
+            profile,
+            two_factor: store.two_factor(user.id).await?,
+            data,
+            exported_at: self.now(),
+        };
         store
             .record_effects(Effects::audit(self.audit(
                 "DATA_EXPORTED",

@@ -112,7 +112,9 @@ impl Default for MailConfig {
             app_name: "usermgmt".to_owned(),
             confirmation_url: "http://localhost:3000/api/v1/auth/verify-email".to_owned(),
             password_reset_url: "http://localhost:3000/reset-password".to_owned(),
-            max_attempts: 8,
+            // With the delay doubling from 5 s up to an hour, 34 attempts span a day (the life of
+            // a verification link): an SMTP outage of up to a day loses no mail.
+            max_attempts: 34,
             retry_base: Duration::seconds(5),
         }
     }

@@ -344,10 +344,16 @@ fn capitalise(s: &str) -> String {
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
         match &err {
+            // The database cannot be reached or talked to. A protocol error is what a
+            // connection cut mid-handshake looks like (e.g. "unexpected response from
+            // SSLRequest" when it drops during TLS negotiation): the database is away, not the
+            // request wrong (seen in the scale-out outage test).
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => Error::Unavailable(err.to_string()),
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => Error::Unavailable(err.to_string()),
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 let constraint = db.constraint().unwrap_or_default().to_owned();
                 let message = db.message().to_owned();
@@ -463,6 +469,23 @@ mod tests {
             }
         }
         all
+    }
+
+    #[cfg(feature = "sqlx")]
+    #[test]
+    fn an_unreachable_database_is_unavailable_not_internal() {
+        for err in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::Protocol("unexpected response from SSLRequest: 0x00".into()),
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+            sqlx::Error::WorkerCrashed,
+        ] {
+            assert_eq!(Error::from(err).code(), "SERVICE_UNAVAILABLE");
+        }
+        assert_eq!(
+            Error::from(sqlx::Error::RowNotFound).code(),
+            "INTERNAL_ERROR"
+        );
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) mail_wake: Arc<Notify>,
     pub(crate) avatars: Arc<dyn AvatarStorage>,
     pub(crate) events: tokio::sync::broadcast::Sender<Arc<AuditEvent>>,
+    /// Accounts this instance locked after repeated failures (for `/metrics`).
+    pub(crate) lockouts: std::sync::atomic::AtomicU64,
 }
 
 /// User management: every flow of SPEC.md, storage-agnostic. Clone it freely.
@@ -126,6 +128,7 @@ impl UserManagerBuilder {
                     .avatars
                     .unwrap_or_else(|| Arc::new(LocalDirectoryStorage::new("uploads/avatars"))),
                 events,
+                lockouts: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -199,6 +202,13 @@ impl UserManager {
             config: self.inner.config.mail.clone(),
             wake: self.inner.mail_wake.clone(),
         }
+    }
+
+    /// Accounts this instance has locked after repeated failed sign-ins since it started.
+    pub fn lockouts_total(&self) -> u64 {
+        self.inner
+            .lockouts
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Password hashes waiting for a pool permit right now.

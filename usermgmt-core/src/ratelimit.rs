@@ -209,6 +209,10 @@ impl RedisRateLimiter {
     }
 }
 
+/// How long a rate-limit count may take in Redis before the request goes on without it.
+#[cfg(feature = "redis")]
+const REDIS_ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_millis(250);
+
 #[cfg(feature = "redis")]
 #[async_trait]
 impl RateLimitStore for RedisRateLimiter {
@@ -217,13 +221,17 @@ impl RateLimitStore for RedisRateLimiter {
         let redis_key = format!("{}:{key}:{}:{index}", self.prefix, limit.window_secs());
         let mut connection = self.connection.clone();
         // INCR and EXPIRE in one round trip and one atomic step.
-        let (count,): (u64,) = redis::pipe()
-            .atomic()
+        let mut pipe = redis::pipe();
+        pipe.atomic()
             .incr(&redis_key, 1u64)
             .expire(&redis_key, limit.window_secs() + 1)
-            .ignore()
-            .query_async(&mut connection)
+            .ignore();
+        let query = pipe.query_async::<(u64,)>(&mut connection);
+        // A Redis that hangs or reconnects must not hold the request: past this, the API lets
+        // the request through (the limiter is unavailable; lockout still guards accounts).
+        let (count,) = tokio::time::timeout(REDIS_ANSWER_WITHIN, query)
             .await
+            .map_err(|_| crate::Error::Unavailable("Redis did not answer in time".into()))?
             .map_err(|e| crate::Error::Unavailable(e.to_string()))?;
         Ok(RateDecision::from_count(count, limit, now))
     }

@@ -571,13 +571,15 @@ fn rfc3339(t: Timestamp) -> String {
 }
 
 /// The GDPR export document: every stored datum of the user, never a hash or a secret.
-pub fn account_export(
-    user: &UserRecord,
-    profile: &ProfileRecord,
-    data: &crate::store::UserDataExport,
-    two_factor: Option<&crate::store::TwoFactorRecord>,
-    now: Timestamp,
-) -> serde_json::Value {
+pub fn account_export(export: &crate::account::AccountExport) -> serde_json::Value {
+    let crate::account::AccountExport {
+        user,
+        profile,
+        two_factor,
+        data,
+        exported_at,
+    } = export;
+    let two_factor = two_factor.as_ref();
     let sessions: Vec<_> = data
         .sessions
         .iter()
@@ -599,26 +601,8 @@ pub fn account_export(
         .iter()
         .map(NotificationDto::from)
         .collect();
-    // Rows about the user written by staff keep what happened, not who of the staff did it nor
-    // from where: that is the staff member's data, not the user's.
-    let audit: Vec<_> = data
-        .audit
-        .iter()
-        .cloned()
-        .map(|mut e| {
-            if e.actor_id.is_some_and(|a| a != user.id) {
-                e.actor_id = None;
-                e.ip_address = None;
-                e.user_agent = None;
-                if let Some(details) = e.details.as_object_mut() {
-                    details.remove("adminSessionId");
-                }
-            }
-            e
-        })
-        .collect();
     serde_json::json!({
-        "exportedAt": rfc3339(now),
+        "exportedAt": rfc3339(*exported_at),
         "format": "usermgmt-export/1",
         "user": AdminUserDto::from(user),
         "profile": ProfileDto::from(profile),
@@ -630,7 +614,7 @@ pub fn account_export(
         "passwordChanges": data.password_changes.iter().map(|t| rfc3339(*t)).collect::<Vec<_>>(),
         "sessions": sessions,
         "notifications": notifications,
-        "auditTrail": audit,
+        "auditTrail": data.audit,
     })
 }
 
@@ -639,5 +623,24 @@ pub fn account_export(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct RetentionBody {
+    #[serde(default, deserialize_with = "whole_number")]
     pub retention_days: Option<u32>,
+}
+
+/// A count that JSON may write as `90` or `90.0` (both are the integer 90 to JSON Schema).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    number
+        .as_u64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+                .map(|f| f as u64)
+        })
+        .and_then(|n| u32::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom("must be a whole number of days"))
 }

@@ -85,7 +85,11 @@ impl Api {
                 let started = std::time::Instant::now();
                 let database = m.ping().await;
                 let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-                let backlog = m.store().mail_backlog().await;
+                // With the database down the count fails too: do not wait for it a second time.
+                let backlog = match &database {
+                    Ok(()) => m.store().mail_backlog().await,
+                    Err(_) => Err(Error::Unavailable("database down".into())),
+                };
                 let healthy = database.is_ok();
                 let checks = json!({
                     "database": {
@@ -727,7 +731,7 @@ impl Api {
             Endpoint::AccountExport => {
                 let auth = self.auth(ctx).await?;
                 let export = m.export_account(&auth, client).await?;
-                let mut response = ApiResponse::success(200, "OK", export);
+                let mut response = ApiResponse::success(200, "OK", account_export(&export));
                 response.push_header(
                     "content-disposition",
                     &format!(
@@ -849,8 +853,7 @@ impl Api {
                 ))
             }
             Endpoint::OpenApi => {
-                let mut response =
-                    ApiResponse::json(200, &super::openapi::document(self.compatibility_routes()));
+                let mut response = ApiResponse::json(200, &super::openapi::document(m.config()));
                 response.push_header("cache-control", "public, max-age=300");
                 Ok(response)
             }

@@ -305,6 +305,11 @@ pub fn bearer_token(authorization: &str) -> Option<&str> {
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| Error::MalformedJson(e.to_string()))?;
+    // Every body of this API is an object. serde would otherwise read a struct from an array
+    // (`[null, null]` as its first two fields) and accept what the document forbids.
+    if !value.is_object() {
+        return Err(Error::invalid("body", "must be a JSON object"));
+    }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let field = if path == "." { "body".to_owned() } else { path };
@@ -333,6 +338,17 @@ mod tests {
     struct Body {
         name: Option<String>,
         age: Option<u32>,
+    }
+
+    #[test]
+    fn only_objects_are_bodies() {
+        for body in [&b"[null, null]"[..], b"null", b"42", b"\"text\"", b"[]"] {
+            match parse_json::<Body>(body) {
+                Err(Error::Validation(errors)) => assert_eq!(errors[0].field, "body"),
+                other => panic!("{:?} accepted: {other:?}", String::from_utf8_lossy(body)),
+            }
+        }
+        assert!(parse_json::<Body>(b"{\"name\": \"a\"}").is_ok());
     }
 
     #[test]

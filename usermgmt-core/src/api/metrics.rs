@@ -101,6 +101,7 @@ impl Metrics {
     pub(crate) fn render(
         &self,
         hash_queue: usize,
+        lockouts: u64,
         mail_backlog: Option<u64>,
         uptime: Duration,
     ) -> String {
@@ -156,6 +157,12 @@ impl Metrics {
             let n = self.logins[i].load(Ordering::Relaxed);
             let _ = writeln!(out, "usermgmt_logins_total{{result=\"{result}\"}} {n}");
         }
+        let _ = writeln!(
+            out,
+            "# HELP usermgmt_account_lockouts_total Accounts locked after repeated failed sign-ins.\n\
+             # TYPE usermgmt_account_lockouts_total counter\n\
+             usermgmt_account_lockouts_total {lockouts}"
+        );
         let _ = writeln!(
             out,
             "# HELP usermgmt_hash_queue_depth Password hashes waiting for a pool permit.\n\

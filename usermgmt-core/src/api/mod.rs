@@ -221,6 +221,7 @@ impl Api {
         let backlog = self.manager.store().mail_backlog().await.ok();
         self.metrics.render(
             self.manager.hash_queue_depth(),
+            self.manager.lockouts_total(),
             backlog,
             self.started.elapsed(),
         )
@@ -252,6 +253,14 @@ impl Api {
         let client_ip = limits.client_ip(req.peer_ip, req.header_value("x-forwarded-for"));
         let ctx = RequestContext::from_request(req, params, client_ip);
         let request_id = ctx.request_id.clone();
+        if route.is_some_and(|r| r.authenticated) && ctx.bearer().is_none() {
+            // No credentials at all: answered before the limiter counts anything, so a client
+            // learns it must authenticate (401) rather than that it was too fast (429).
+            return (
+                finish(ApiResponse::error(&Error::Unauthenticated), &request_id),
+                route,
+            );
+        }
         let rate = match self
             .check_rate_limits(route.map(|r| r.endpoint), client_ip)
             .await

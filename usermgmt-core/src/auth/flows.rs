@@ -466,6 +466,9 @@ impl UserManager {
         tracing::info!(reason, "login failed");
         if let (true, Some(until)) = (outcome.newly_locked, outcome.locked_until) {
             self.wake_mail();
+            self.inner
+                .lockouts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(user_id = %user.id, "account locked after repeated failures");
             return Ok(Some(Error::AccountLocked { until }));
         }

@@ -12,8 +12,13 @@ use tokio::sync::Notify;
 /// How long a claimed message stays hidden from other workers (a crashed worker's claim
 /// expires after this and the message is retried).
 const CLAIM_LEASE: Duration = Duration::minutes(2);
-/// Messages claimed per pass.
-const BATCH: usize = 32;
+/// Messages claimed at a time: one, claimed right before it is sent. A claim on a batch would
+/// lapse while its last messages wait behind slow sends (32 × a 10 s SMTP timeout outlasts the
+/// lease), and another instance would claim and send them a second time.
+const BATCH: usize = 1;
+/// How long a worker keeps trying to record a delivered message while the database is
+/// unreachable: well inside the claim, so no other worker sends the message again meanwhile.
+const RECORD_SENT_FOR: StdDuration = StdDuration::from_secs(60);
 
 /// What one delivery pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -74,9 +79,7 @@ impl OutboxWorker {
                 };
                 match self.mailer.send(&email).await {
                     Ok(()) => {
-                        self.store
-                            .mark_mail_sent(message.id, self.clock.now())
-                            .await?;
+                        self.record_sent(message.id).await?;
                         tracing::debug!(mail_id = %message.id, kind = %message.kind, "mail delivered");
                         report.sent += 1;
                     }
@@ -96,6 +99,24 @@ impl OutboxWorker {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Marks a delivered message sent. The mail is out: when the database is unreachable right
+    /// now, keep trying for [`RECORD_SENT_FOR`] (within the claim), so a short outage does not
+    /// leave the message pending for another worker to send again once the claim lapses.
+    async fn record_sent(&self, id: uuid::Uuid) -> Result<()> {
+        let started = std::time::Instant::now();
+        let mut pause = StdDuration::from_millis(200);
+        loop {
+            match self.store.mark_mail_sent(id, self.clock.now()).await {
+                Err(crate::Error::Unavailable(cause)) if started.elapsed() < RECORD_SENT_FOR => {
+                    tracing::warn!(mail_id = %id, error = %cause, "mail delivered but not yet recorded; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(StdDuration::from_secs(5));
+                }
+                other => return other,
             }
         }
     }
@@ -126,6 +147,106 @@ fn backoff(base: Duration, attempts: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::store::OutboxMessage;
+    use crate::store::memory::MemoryStore;
+    use crate::store::{Effects, Store};
+    use async_trait::async_trait;
+    use std::sync::Mutex;
+    use time::OffsetDateTime;
+
+    #[derive(Debug)]
+    struct StepClock(Mutex<OffsetDateTime>);
+
+    impl Clock for StepClock {
+        fn now(&self) -> OffsetDateTime {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    /// An SMTP server taking 10 s a message; during each send another instance's worker polls
+    /// the outbox and takes what it can claim.
+    struct SlowSmtp {
+        store: Arc<dyn Store>,
+        clock: Arc<StepClock>,
+        sent: Mutex<Vec<String>>,
+        claimed_by_other: Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl Mailer for SlowSmtp {
+        async fn send(&self, email: &Email) -> std::result::Result<(), super::super::MailError> {
+            *self.clock.0.lock().unwrap() += Duration::seconds(10);
+            self.sent.lock().unwrap().push(email.to.clone());
+            let other = self
+                .store
+                .claim_due_mail(self.clock.now(), 100, CLAIM_LEASE)
+                .await
+                .unwrap();
+            self.claimed_by_other
+                .lock()
+                .unwrap()
+                .extend(other.into_iter().map(|m| m.recipient));
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_smtp_server_never_lets_two_workers_send_one_message() {
+        let t0 = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+        let clock = Arc::new(StepClock(Mutex::new(t0)));
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let sealing = SealingKeyRing::single("k", b"0123456789abcdef0123456789abcdef", "mail");
+        let mail = (0..20)
+            .map(|i| {
+                let email = Email {
+                    to: format!("r{i}@example.com"),
+                    subject: "s".into(),
+                    text: "t".into(),
+                    html: "h".into(),
+                };
+                OutboxMessage {
+                    id: uuid::Uuid::now_v7(),
+                    recipient: email.to.clone(),
+                    kind: "test".into(),
+                    sealed_payload: sealing.seal(&serde_json::to_vec(&email).unwrap()),
+                    attempts: 0,
+                    next_attempt_at: t0,
+                    created_at: t0,
+                }
+            })
+            .collect();
+        store
+            .record_effects(Effects {
+                mail,
+                ..Effects::default()
+            })
+            .await
+            .unwrap();
+        let smtp = Arc::new(SlowSmtp {
+            store: store.clone(),
+            clock: clock.clone(),
+            sent: Mutex::new(Vec::new()),
+            claimed_by_other: Mutex::new(Vec::new()),
+        });
+        let worker = OutboxWorker {
+            store: store.clone(),
+            mailer: smtp.clone(),
+            sealing,
+            clock,
+            config: MailConfig::default(),
+            wake: Arc::new(Notify::new()),
+        };
+        worker.deliver_due().await.unwrap();
+        let sent = smtp.sent.lock().unwrap().clone();
+        let other = smtp.claimed_by_other.lock().unwrap().clone();
+        assert!(!sent.is_empty());
+        let twice: Vec<_> = sent.iter().filter(|r| other.contains(r)).collect();
+        assert!(
+            twice.is_empty(),
+            "sent here and claimed by another worker: {twice:?}"
+        );
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {

@@ -24,6 +24,28 @@ macro_rules! user_columns {
     };
 }
 
+/// [`user_columns!`] of the `users` table aliased `u`, for joins (the result columns keep the
+/// plain names `user_from_row` reads).
+macro_rules! user_columns_u {
+    () => {
+        "u.id, u.email, u.username, u.password_hash, u.first_name, u.last_name, u.avatar, \
+         u.email_verified, u.is_active, u.is_suspended, u.two_factor_enabled, \
+         u.failed_login_attempts, u.locked_until, u.deleted_at, u.created_at, u.updated_at, \
+         u.last_login_at"
+    };
+}
+
+/// [`session_columns!`] of the `sessions` table aliased `s`, renamed `s_*` so they do not
+/// collide with a joined user's columns (read by `session_from_prefixed(row, "s_")`).
+macro_rules! session_columns_s {
+    () => {
+        "s.id AS s_id, s.user_id AS s_user_id, s.device_info AS s_device_info, \
+         s.ip_address AS s_ip_address, s.user_agent AS s_user_agent, \
+         s.created_at AS s_created_at, s.last_activity_at AS s_last_activity_at, \
+         s.expires_at AS s_expires_at, s.revoked_at AS s_revoked_at"
+    };
+}
+
 macro_rules! session_columns {
     () => {
         "id, user_id, device_info, ip_address, user_agent, created_at, last_activity_at, \
@@ -107,17 +129,23 @@ macro_rules! impl_sql_store {
         }
 
         fn session_from_row(row: &DbRow) -> Result<SessionRecord> {
-            let Json(device_info): Json<DeviceInfo> = row.try_get("device_info")?;
+            session_from_prefixed(row, "")
+        }
+
+        /// A session whose columns carry `prefix` (`s_` in joins).
+        fn session_from_prefixed(row: &DbRow, prefix: &str) -> Result<SessionRecord> {
+            let col = |name: &str| format!("{prefix}{name}");
+            let Json(device_info): Json<DeviceInfo> = row.try_get(col("device_info").as_str())?;
             Ok(SessionRecord {
-                id: row.try_get("id")?,
-                user_id: row.try_get("user_id")?,
+                id: row.try_get(col("id").as_str())?,
+                user_id: row.try_get(col("user_id").as_str())?,
                 device_info,
-                ip_address: row.try_get("ip_address")?,
-                user_agent: row.try_get("user_agent")?,
-                created_at: from_ts(row.try_get("created_at")?)?,
-                last_activity_at: from_ts(row.try_get("last_activity_at")?)?,
-                expires_at: from_ts(row.try_get("expires_at")?)?,
-                revoked_at: opt_from_ts(row.try_get("revoked_at")?)?,
+                ip_address: row.try_get(col("ip_address").as_str())?,
+                user_agent: row.try_get(col("user_agent").as_str())?,
+                created_at: from_ts(row.try_get(col("created_at").as_str())?)?,
+                last_activity_at: from_ts(row.try_get(col("last_activity_at").as_str())?)?,
+                expires_at: from_ts(row.try_get(col("expires_at").as_str())?)?,
+                revoked_at: opt_from_ts(row.try_get(col("revoked_at").as_str())?)?,
             })
         }
 
@@ -1074,22 +1102,34 @@ macro_rules! impl_sql_store {
                 &self,
                 session_id: Uuid,
             ) -> Result<Option<(SessionRecord, UserRecord)>> {
-                let Some(session) = sqlx::query(concat!(
+                // One statement on every authenticated request (it was three: session, user,
+                // roles): one row per role of the user, or one with a NULL role.
+                let rows = sqlx::query(concat!(
                     "SELECT ",
-                    session_columns!(),
-                    " FROM sessions WHERE id = $1"
+                    session_columns_s!(),
+                    ", ",
+                    user_columns_u!(),
+                    ", r.name AS role_name FROM sessions s JOIN users u ON u.id = s.user_id \
+                     LEFT JOIN user_roles ur ON ur.user_id = u.id \
+                     LEFT JOIN roles r ON r.id = ur.role_id \
+                     WHERE s.id = $1 ORDER BY r.name"
                 ))
                 .bind(session_id)
-                .fetch_optional(&self.pool)
-                .await?
-                else {
+                .fetch_all(&self.pool)
+                .await?;
+                let Some(first) = rows.first() else {
                     return Ok(None);
                 };
-                let session = session_from_row(&session)?;
-                Ok(self
-                    .user_by_id(session.user_id)
-                    .await?
-                    .map(|user| (session, user)))
+                let mut roles = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    if let Some(role) = row.try_get::<Option<String>, _>("role_name")? {
+                        roles.push(role);
+                    }
+                }
+                Ok(Some((
+                    session_from_prefixed(first, "s_")?,
+                    user_from_row(first, roles)?,
+                )))
             }
 
             async fn touch_session(&self, session_id: Uuid, now: Timestamp) -> Result<()> {

@@ -66,10 +66,17 @@ pub trait TestServer {
 type ServerFactory =
     Arc<dyn Fn(crate::api::Api) -> std::pin::Pin<Box<dyn Future<Output = Box<dyn TestServer>>>>>;
 
+/// The contract of an app's routes and policies.
+fn contract_for(app: &TestApp) -> Arc<super::contract::Contract> {
+    Arc::new(super::contract::Contract::new(app.api.manager().config()))
+}
+
 /// One case's world: the test app and the framework server in front of it.
 pub struct HttpCtx {
     pub app: TestApp,
-    pub server: Box<dyn TestServer>,
+    server: Box<dyn TestServer>,
+    /// Every answer is held to the OpenAPI document of this app's routes.
+    contract: Arc<super::contract::Contract>,
     store: Arc<dyn Store>,
     make_server: ServerFactory,
 }
@@ -86,9 +93,11 @@ impl HttpCtx {
         let make_server: ServerFactory = Arc::new(move |api| Box::pin(make_server(api)));
         let app = TestApp::new(store.clone());
         let server = make_server(app.api.clone()).await;
+        let contract = contract_for(&app);
         Some(Self {
             app,
             server,
+            contract,
             store,
             make_server,
         })
@@ -99,12 +108,39 @@ impl HttpCtx {
     pub async fn with_config(&self, config: crate::Config) -> Self {
         let app = TestApp::with_config(self.store.clone(), config);
         let server = (self.make_server)(app.api.clone()).await;
+        let contract = contract_for(&app);
         Self {
             app,
             server,
+            contract,
             store: self.store.clone(),
             make_server: self.make_server.clone(),
         }
+    }
+
+    /// The same world with the first seed's routes served.
+    pub async fn with_compatibility_routes(&self) -> Self {
+        let config = super::harness::test_config_builder()
+            .compatibility_routes(true)
+            .build()
+            .expect("test config is valid");
+        self.with_config(config).await
+    }
+
+    /// Sends one request through the framework and holds the answer to the OpenAPI document
+    /// (panics naming the contradiction).
+    pub async fn send(&self, request: TestRequest) -> TestResponse {
+        let method = request.method.clone();
+        let uri = request.uri.clone();
+        let response = self.server.send(request).await;
+        if let Err(contradiction) = self.contract.check(&method, &uri, &response) {
+            panic!(
+                "{method} {uri} answered {} against the OpenAPI document: {contradiction}\nbody: {}",
+                response.status,
+                String::from_utf8_lossy(&response.body[..response.body.len().min(2000)])
+            );
+        }
+        response
     }
 
     pub async fn request(
@@ -128,14 +164,13 @@ impl HttpCtx {
             }
             None => Vec::new(),
         };
-        self.server
-            .send(TestRequest {
-                method: method.to_owned(),
-                uri: uri.to_owned(),
-                headers,
-                body,
-            })
-            .await
+        self.send(TestRequest {
+            method: method.to_owned(),
+            uri: uri.to_owned(),
+            headers,
+            body,
+        })
+        .await
     }
 
     pub async fn raw(
@@ -149,14 +184,13 @@ impl HttpCtx {
         if let Some(ct) = content_type {
             headers.push(("content-type".to_owned(), ct.to_owned()));
         }
-        self.server
-            .send(TestRequest {
-                method: method.to_owned(),
-                uri: uri.to_owned(),
-                headers,
-                body,
-            })
-            .await
+        self.send(TestRequest {
+            method: method.to_owned(),
+            uri: uri.to_owned(),
+            headers,
+            body,
+        })
+        .await
     }
 
     pub async fn get(&self, uri: &str, token: Option<&str>) -> TestResponse {
@@ -1774,24 +1808,23 @@ pub async fn eddsa_tokens_verify_against_the_jwks(cx: &HttpCtx) {
 
 /// A CORS preflight for `POST /auth/login` from `origin`.
 async fn preflight(cx: &HttpCtx, origin: &str) -> TestResponse {
-    cx.server
-        .send(TestRequest {
-            method: "OPTIONS".to_owned(),
-            uri: "/api/v1/auth/login".to_owned(),
-            headers: vec![
-                ("origin".to_owned(), origin.to_owned()),
-                (
-                    "access-control-request-method".to_owned(),
-                    "POST".to_owned(),
-                ),
-                (
-                    "access-control-request-headers".to_owned(),
-                    "content-type".to_owned(),
-                ),
-            ],
-            body: Vec::new(),
-        })
-        .await
+    cx.send(TestRequest {
+        method: "OPTIONS".to_owned(),
+        uri: "/api/v1/auth/login".to_owned(),
+        headers: vec![
+            ("origin".to_owned(), origin.to_owned()),
+            (
+                "access-control-request-method".to_owned(),
+                "POST".to_owned(),
+            ),
+            (
+                "access-control-request-headers".to_owned(),
+                "content-type".to_owned(),
+            ),
+        ],
+        body: Vec::new(),
+    })
+    .await
 }
 
 /// Every answer carries the security headers; CORS is off by default, and when configured
@@ -1865,7 +1898,6 @@ pub async fn security_headers_and_cors(cx: &HttpCtx) {
     assert!(r.header("access-control-allow-origin").is_none());
 
     let r = browser
-        .server
         .send(TestRequest {
             method: "GET".to_owned(),
             uri: "/api/v1/auth/check-username?username=somebody".to_owned(),
@@ -1889,7 +1921,6 @@ pub async fn security_headers_and_cors(cx: &HttpCtx) {
     );
     // An error the adapter raises itself (413) is readable by the allowed origin too.
     let r = browser
-        .server
         .send(TestRequest {
             method: "POST".to_owned(),
             uri: "/api/v1/auth/login".to_owned(),
@@ -1912,7 +1943,7 @@ pub async fn security_headers_and_cors(cx: &HttpCtx) {
 pub async fn new_device_logins_raise_an_alert(cx: &HttpCtx) {
     let email = cx.register_verified("alert").await;
     let login_from = |agent: &'static str| {
-        cx.server.send(TestRequest {
+        cx.send(TestRequest {
             method: "POST".to_owned(),
             uri: "/api/v1/auth/login".to_owned(),
             headers: vec![
@@ -1948,7 +1979,6 @@ pub async fn notifications_are_raised_and_managed(cx: &HttpCtx) {
     let (otto, _) = cx.login("otto", PASSWORD).await;
     // Another device: a LOGIN_ALERT.
     let r = cx
-        .server
         .send(TestRequest {
             method: "POST".to_owned(),
             uri: "/api/v1/auth/login".to_owned(),
@@ -2199,6 +2229,25 @@ pub async fn metrics_are_prometheus_text(cx: &HttpCtx) {
     assert!(text.contains(r#"le="+Inf"} "#));
     assert!(text.contains("usermgmt_hash_queue_depth 0"));
     assert!(text.contains("usermgmt_mail_outbox_backlog"));
+    assert!(text.contains("usermgmt_account_lockouts_total 0"));
+    // Failures up to the threshold lock the account once; the refusals after it are not
+    // new lockouts (they are `locked` login outcomes).
+    cx.register_verified("locked_out").await;
+    let max = cx.app.manager.config().lockout.max_failures;
+    for _ in 0..max + 2 {
+        cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "locked_out", "password": "Wr0ng!pass"}),
+        )
+        .await;
+    }
+    let text = String::from_utf8(cx.get("/metrics", None).await.body).unwrap();
+    assert!(text.contains("usermgmt_account_lockouts_total 1"), "{text}");
+    assert!(
+        text.contains(r#"usermgmt_logins_total{result="locked"} "#),
+        "{text}"
+    );
 }
 
 /// The second login step with the TOTP code of the app's current time.
@@ -2358,6 +2407,7 @@ macro_rules! http_conformance_tests {
                 host_apps_raise_their_own_notifications,
                 events_reach_subscribers_after_commit,
                 openapi_document_and_api_page,
+                contract_fuzzing_findings,
             );
         }
     };

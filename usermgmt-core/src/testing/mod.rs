@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod admin_cases;
+pub mod contract;
 pub mod databases;
 mod harness;
 pub mod http_suite;

@@ -484,6 +484,47 @@ pub async fn duplicate_username_is_a_conflict_and_writes_nothing(store: Arc<dyn 
     assert_conflict_writes_nothing(&*store, &existing, dup, ConflictKind::Username).await;
 }
 
+/// Registrations racing for one email (and, in a second round, one username): exactly one
+/// succeeds, every other gets the conflict naming what was taken, and only the winner's row,
+/// audit row and mail exist.
+pub async fn concurrent_registrations_of_one_identity_have_one_winner(store: Arc<dyn Store>) {
+    const CONTENDERS: usize = 6;
+    for kind in [ConflictKind::Email, ConflictKind::Username] {
+        let audit_before = all_audit(&*store).await.len();
+        let backlog_before = backlog(&*store).await;
+        let barrier = Arc::new(Barrier::new(CONTENDERS));
+        let tasks: Vec<_> = (0..CONTENDERS)
+            .map(|i| {
+                let (store, barrier) = (store.clone(), barrier.clone());
+                let mut user = new_user(&format!("racer_{kind:?}_{i}").to_lowercase());
+                if kind == ConflictKind::Email {
+                    user.email = "contested@example.com".to_owned();
+                } else {
+                    user.username = "contested".to_owned();
+                }
+                let effects =
+                    Effects::audit(audit_event("USER_REGISTERED", None, Some(user.id), secs(1)))
+                        .with_mail(outbox_message(&user.email, "verify_email", secs(1)));
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store.create_user(user, effects).await
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => winners += 1,
+                Err(Error::Conflict(k)) => assert_eq!(k, kind),
+                Err(other) => panic!("{kind:?}: unexpected {other:?}"),
+            }
+        }
+        assert_eq!(winners, 1, "{kind:?}: one registration wins");
+        assert_eq!(all_audit(&*store).await.len(), audit_before + 1, "{kind:?}");
+        assert_eq!(backlog(&*store).await, backlog_before + 1, "{kind:?}");
+    }
+}
+
 pub async fn users_are_found_by_id_email_and_username(store: Arc<dyn Store>) {
     let alice = create(&*store, "alice").await;
     let bob = create(&*store, "bob").await;
@@ -2879,6 +2920,7 @@ macro_rules! store_conformance_tests {
                 create_user_round_trips_every_field,
                 duplicate_email_is_a_conflict_and_writes_nothing,
                 duplicate_username_is_a_conflict_and_writes_nothing,
+                concurrent_registrations_of_one_identity_have_one_winner,
                 users_are_found_by_id_email_and_username,
                 issuing_a_token_supersedes_older_ones_of_the_same_purpose_only,
                 verify_email_uses_a_token_once,

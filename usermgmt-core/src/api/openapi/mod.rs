@@ -3,6 +3,8 @@
 //! envelope, the error envelope and its codes, and bearer security where a token is needed.
 //! The interactive page at `/docs` is Swagger UI, vendored in the binary (works offline).
 
+mod responses;
+
 use super::routes::{Endpoint, ROUTES, Route};
 use serde_json::{Map, Value, json};
 
@@ -10,23 +12,40 @@ fn string() -> Value {
     json!({"type": "string"})
 }
 
-fn nullable_string() -> Value {
-    json!({"type": ["string", "null"]})
-}
-
 fn uuid() -> Value {
     json!({"type": "string", "format": "uuid"})
 }
 
 /// A closed object (the API refuses unknown fields) with `(name, schema, required)` members.
+/// An optional member also accepts `null` (read as absent); a required string must not be
+/// empty (an empty one is refused as missing).
 fn object(members: &[(&str, Value, bool)]) -> Value {
     let mut properties = Map::new();
     let mut required = Vec::new();
     for (name, schema, needed) in members {
-        properties.insert((*name).to_owned(), schema.clone());
+        let mut schema = schema.clone();
         if *needed {
             required.push(json!(name));
+            if schema["type"] == json!("string") && schema.get("minLength").is_none() {
+                // Trimmed before use: blank is as good as missing.
+                schema["minLength"] = json!(1);
+                if schema.get("pattern").is_none() && schema.get("format").is_none() {
+                    schema["pattern"] = json!(r"\S");
+                }
+            }
+        } else {
+            match schema.get_mut("type") {
+                Some(Value::String(kind)) => {
+                    let kind = kind.clone();
+                    schema["type"] = json!([kind, "null"]);
+                }
+                Some(Value::Array(kinds)) if !kinds.contains(&json!("null")) => {
+                    kinds.push(json!("null"));
+                }
+                _ => {}
+            }
         }
+        properties.insert((*name).to_owned(), schema);
     }
     json!({
         "type": "object",
@@ -36,39 +55,92 @@ fn object(members: &[(&str, Value, bool)]) -> Value {
     })
 }
 
+/// Text without control characters (what every free-text field refuses), at most `max` long.
+fn plain_text(max: usize) -> Value {
+    json!({"type": "string", "maxLength": max, "pattern": r"^[^\u0000-\u001F\u007F-\u009F]*$"})
+}
+
+/// Text without control characters, of any length.
+fn no_control() -> Value {
+    json!({"type": "string", "pattern": r"^[^\u0000-\u001F\u007F-\u009F]*$"})
+}
+
+/// Multi-line text (control characters refused but the line feed), at most `max` long.
+fn lines(max: usize) -> Value {
+    json!({"type": "string", "maxLength": max, "pattern": r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"})
+}
+
+/// A text field with a format, where blank (empty or spaces) also reads as "none".
+fn blank_or(pattern: &str, description: &str) -> Value {
+    json!({"type": "string", "pattern": format!(r"^\s*({pattern})?\s*$"), "description": description})
+}
+
 fn permissions_enum() -> Value {
     json!({"type": "string", "enum": crate::rbac::PERMISSIONS})
 }
 
+/// Optional members of which at least one must be given, as a non-empty string.
+fn one_of_members(body: &mut Value, names: &[&str]) {
+    for name in names {
+        body["properties"][*name]["type"] = json!("string");
+        body["properties"][*name]["minLength"] = json!(1);
+    }
+    body["anyOf"] = names.iter().map(|n| json!({"required": [n]})).collect();
+}
+
 /// The JSON body an endpoint reads, if any.
-fn request_body(endpoint: Endpoint) -> Option<Value> {
+fn request_body(endpoint: Endpoint, policy: &crate::config::PasswordPolicy) -> Option<Value> {
     use Endpoint as E;
     let password = || json!({"type": "string", "format": "password"});
+    // The composition rules and the list of common passwords cannot be said in a schema; the
+    // length can.
+    let new_password = || {
+        json!({
+            "type": "string",
+            "format": "password",
+            "minLength": policy.min_length,
+            "maxLength": policy.max_length,
+            "description": "An upper-case and a lower-case letter, a digit and a special character; not a common password, nor the email or username",
+        })
+    };
     let email = || json!({"type": "string", "format": "email"});
     let code = || object(&[("code", string(), true)]);
     let credentials = || object(&[("email", email(), true), ("password", password(), true)]);
+    // Blank or null clears a field; a value is trimmed.
     let profile = || {
+        let name = plain_text(crate::domain::MAX_NAME_LEN);
         object(&[
-            ("firstName", nullable_string(), false),
-            ("lastName", nullable_string(), false),
-            ("bio", nullable_string(), false),
+            ("firstName", name.clone(), false),
+            ("lastName", name, false),
+            ("bio", lines(500), false),
             (
                 "phone",
-                json!({"type": ["string", "null"], "description": "E.164"}),
+                blank_or(r"\+[1-9][0-9]{1,14}", "E.164, e.g. +14155550123"),
                 false,
             ),
             (
                 "dateOfBirth",
-                json!({"type": ["string", "null"], "format": "date"}),
+                json!({
+                    "type": "string",
+                    "anyOf": [{"format": "date"}, {"pattern": r"^\s*$"}],
+                    "description": "YYYY-MM-DD, in the past, from 1900",
+                }),
                 false,
             ),
-            ("address", nullable_string(), false),
-            ("city", nullable_string(), false),
-            ("country", nullable_string(), false),
-            ("timezone", nullable_string(), false),
+            ("address", lines(200), false),
+            ("city", lines(100), false),
+            ("country", lines(100), false),
+            (
+                "timezone",
+                blank_or(
+                    r"UTC|[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)+",
+                    "IANA time zone, e.g. Europe/Paris",
+                ),
+                false,
+            ),
             (
                 "language",
-                json!({"type": ["string", "null"], "description": "ISO 639-1"}),
+                blank_or("[A-Za-z]{2}", "ISO 639-1, e.g. fr"),
                 false,
             ),
         ])
@@ -80,11 +152,7 @@ fn request_body(endpoint: Endpoint) -> Option<Value> {
                 json!({"type": "string", "pattern": "^[a-z_]{3,50}$"}),
                 required,
             ),
-            (
-                "description",
-                json!({"type": ["string", "null"], "maxLength": 500}),
-                false,
-            ),
+            ("description", plain_text(500), false),
             (
                 "permissions",
                 json!({"type": "array", "items": permissions_enum(), "minItems": 1}),
@@ -95,17 +163,25 @@ fn request_body(endpoint: Endpoint) -> Option<Value> {
     Some(match endpoint {
         E::Register => object(&[
             ("email", email(), true),
-            ("username", string(), true),
-            ("password", password(), true),
+            (
+                "username",
+                json!({"type": "string", "pattern": "^[A-Za-z0-9_]{3,30}$"}),
+                true,
+            ),
+            ("password", new_password(), true),
             ("firstName", string(), false),
             ("lastName", string(), false),
         ]),
-        E::Login => object(&[
-            ("identifier", string(), false),
-            ("email", string(), false),
-            ("username", string(), false),
-            ("password", password(), true),
-        ]),
+        E::Login => {
+            let mut body = object(&[
+                ("identifier", string(), false),
+                ("email", string(), false),
+                ("username", string(), false),
+                ("password", password(), true),
+            ]);
+            one_of_members(&mut body, &["identifier", "email", "username"]);
+            body
+        }
         E::LoginTwoFactor => {
             object(&[("challengeToken", string(), true), ("code", string(), true)])
         }
@@ -115,13 +191,21 @@ fn request_body(endpoint: Endpoint) -> Option<Value> {
         E::ResendVerification | E::ForgotPassword => object(&[("email", email(), true)]),
         E::ResetPassword => object(&[
             ("token", string(), true),
-            ("password", password(), true),
-            ("confirmPassword", password(), true),
+            ("password", new_password(), true),
+            (
+                "confirmPassword",
+                json!({"type": "string", "format": "password", "description": "The same as password"}),
+                true,
+            ),
         ]),
         E::ChangePassword => object(&[
             ("currentPassword", password(), true),
-            ("newPassword", password(), true),
-            ("confirmPassword", password(), true),
+            ("newPassword", new_password(), true),
+            (
+                "confirmPassword",
+                json!({"type": "string", "format": "password", "description": "The same as newPassword"}),
+                true,
+            ),
         ]),
         E::ReplaceProfile | E::PatchProfile => profile(),
         E::UpdatePreferences => json!({
@@ -131,14 +215,14 @@ fn request_body(endpoint: Endpoint) -> Option<Value> {
         E::TwoFactorSetup => object(&[]),
         E::TwoFactorEnable | E::TwoFactorVerify | E::TwoFactorBackupCodes => code(),
         E::TwoFactorDisable => {
-            object(&[("code", string(), false), ("password", password(), false)])
+            let mut body = object(&[("code", string(), false), ("password", password(), false)]);
+            one_of_members(&mut body, &["code", "password"]);
+            body
         }
         E::CreateRole => role(true),
         E::UpdateRole => role(false),
         E::AssignRole => object(&[("roleId", uuid(), true)]),
-        E::AdminSuspend => {
-            object(&[("reason", json!({"type": "string", "maxLength": 500}), false)])
-        }
+        E::AdminSuspend => object(&[("reason", plain_text(500), false)]),
         E::AdminBulkAssignRole => object(&[
             (
                 "userIds",
@@ -166,11 +250,16 @@ fn query(name: &str, schema: Value, description: &str) -> Value {
     json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description})
 }
 
+/// A query parameter the endpoint cannot do without.
+fn required_query(name: &str, schema: Value, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": true, "schema": schema, "description": description})
+}
+
 fn page_params() -> Vec<Value> {
     vec![
         query(
             "page",
-            json!({"type": "integer", "minimum": 1, "default": 1}),
+            json!({"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1}),
             "Page, from 1",
         ),
         query(
@@ -184,11 +273,30 @@ fn page_params() -> Vec<Value> {
 /// The query parameters an endpoint reads.
 fn query_params(endpoint: Endpoint) -> Vec<Value> {
     use Endpoint as E;
-    let date = || json!({"type": "string", "description": "YYYY-MM-DD or RFC 3339"});
+    // An empty query parameter reads as absent (what an HTML form sends for a blank field).
+    let date = || {
+        json!({
+            "type": "string",
+            "anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength": 0}],
+            "description": "YYYY-MM-DD or RFC 3339",
+        })
+    };
     match endpoint {
-        E::VerifyEmailGet => vec![query("token", string(), "The token from the email")],
-        E::CheckEmail => vec![query("email", string(), "The address to check")],
-        E::CheckUsername => vec![query("username", string(), "The name to check")],
+        E::VerifyEmailGet => vec![required_query(
+            "token",
+            json!({"type": "string", "minLength": 1}),
+            "The token from the email",
+        )],
+        E::CheckEmail => vec![required_query(
+            "email",
+            json!({"type": "string", "format": "email"}),
+            "The address to check",
+        )],
+        E::CheckUsername => vec![required_query(
+            "username",
+            json!({"type": "string", "pattern": "^[A-Za-z0-9_]{3,30}$"}),
+            "The name to check",
+        )],
         E::ListNotifications => {
             let mut params = page_params();
             params.push(query(
@@ -202,10 +310,10 @@ fn query_params(endpoint: Endpoint) -> Vec<Value> {
             let mut params = vec![
                 query(
                     "q",
-                    json!({"type": "string", "maxLength": 100}),
+                    plain_text(100),
                     "Substring of email, username, first and last name",
                 ),
-                query("role", string(), "Role name"),
+                query("role", no_control(), "Role name"),
                 query(
                     "status",
                     json!({"type": "string", "enum": ["active", "inactive", "suspended", "deleted"]}),
@@ -228,9 +336,13 @@ fn query_params(endpoint: Endpoint) -> Vec<Value> {
         }
         E::AuditList => {
             let mut params = vec![
-                query("userId", uuid(), "Rows about or by this user"),
-                query("action", string(), "Action, e.g. USER_LOGIN"),
-                query("resource", string(), "Resource kind, e.g. session"),
+                query(
+                    "userId",
+                    json!({"type": "string", "anyOf": [{"format": "uuid"}, {"maxLength": 0}]}),
+                    "Rows about or by this user",
+                ),
+                query("action", no_control(), "Action, e.g. USER_LOGIN"),
+                query("resource", no_control(), "Resource kind, e.g. session"),
                 query("startDate", date(), "At or after"),
                 query("endDate", date(), "Before (a date includes the whole day)"),
             ];
@@ -246,6 +358,7 @@ fn path_params(path: &str) -> Vec<Value> {
     path.split('/')
         .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
         .map(|name| {
+            // `{*file}` is the router's catch-all; OpenAPI names the parameter plainly.
             let name = name.trim_start_matches('*');
             json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
         })
@@ -259,26 +372,57 @@ fn success_status(endpoint: Endpoint) -> &'static str {
     }
 }
 
+/// The success envelope around an endpoint's `data`.
+fn envelope(data: Value) -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "success": {"const": true},
+            "message": {"type": "string"},
+            "data": data,
+        },
+        "required": ["success", "message", "data"],
+    })
+}
+
 /// What a success answer carries.
-fn success_content(endpoint: Endpoint) -> Value {
+fn success_content(endpoint: Endpoint, compatibility_routes: bool) -> Value {
     use Endpoint as E;
+    if let Some(data) = responses::data(endpoint, compatibility_routes) {
+        return json!({"application/json": {"schema": envelope(data)}});
+    }
     match endpoint {
         E::Metrics => json!({"text/plain": {"schema": {"type": "string"}}}),
-        E::Jwks => {
-            json!({"application/json": {"schema": {"type": "object", "properties": {"keys": {"type": "array", "items": {"type": "object"}}}}}})
-        }
+        E::Jwks => json!({"application/json": {"schema": {
+            "type": "object",
+            "properties": {"keys": {"type": "array", "items": {"type": "object"}}},
+            "required": ["keys"],
+        }}}),
         E::GetAvatar => json!({
             "image/png": {"schema": {"type": "string", "format": "binary"}},
             "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
             "image/webp": {"schema": {"type": "string", "format": "binary"}},
         }),
-        E::Docs | E::DocsAsset => json!({"text/html": {"schema": {"type": "string"}}}),
         E::OpenApi => json!({"application/json": {"schema": {"type": "object"}}}),
-        _ => json!({"application/json": {"schema": {"$ref": "#/components/schemas/Success"}}}),
+        E::DocsAsset => {
+            // The page's scripts, styles and icons (types as the vendored bundle names them).
+            let text = json!({"schema": {"type": "string"}});
+            let binary = json!({"schema": {"type": "string", "format": "binary"}});
+            json!({
+                "text/html": text,
+                "text/css": text,
+                "text/javascript": text,
+                "application/javascript": text,
+                "application/json": {"schema": {}},
+                "image/png": binary,
+            })
+        }
+        _ => json!({"text/html": {"schema": {"type": "string"}}}),
     }
 }
 
-fn operation(route: &Route) -> Value {
+fn operation(route: &Route, config: &crate::Config) -> Value {
+    let compatibility_routes = config.compatibility_routes;
     let mut op = Map::new();
     op.insert("summary".into(), json!(route.summary));
     op.insert("operationId".into(), json!(format!("{:?}", route.endpoint)));
@@ -304,17 +448,27 @@ fn operation(route: &Route) -> Value {
                 "required": ["avatar"],
             }}}}),
         );
-    } else if let Some(schema) = request_body(route.endpoint) {
+    } else if let Some(schema) = request_body(route.endpoint, &config.password_policy) {
+        // No body reads as `{}`: the body is only needed when a member is.
+        let needed = schema["required"].as_array().is_some_and(|r| !r.is_empty());
         op.insert(
             "requestBody".into(),
-            json!({"required": false, "content": {"application/json": {"schema": schema}}}),
+            json!({"required": needed, "content": {"application/json": {"schema": schema}}}),
         );
     }
     let mut responses = Map::new();
+    let content = success_content(route.endpoint, compatibility_routes);
     responses.insert(
         success_status(route.endpoint).into(),
-        json!({"description": "Success", "content": success_content(route.endpoint)}),
+        json!({"description": "Success", "content": content}),
     );
+    if route.endpoint == Endpoint::HealthDetailed {
+        // Degraded is still a report (the success envelope), not an error.
+        responses.insert(
+            "503".into(),
+            json!({"description": "Degraded: the database is down", "content": content}),
+        );
+    }
     responses.insert(
         "default".into(),
         json!({"description": "An error in the envelope (see docs/ERRORS.md)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
@@ -326,18 +480,28 @@ fn operation(route: &Route) -> Value {
     Value::Object(op)
 }
 
-/// The document for the routes served with or without the first seed's routes.
-pub fn document(compatibility_routes: bool) -> Value {
+/// A route's path as the document writes it: `{*file}` is the router's catch-all, OpenAPI
+/// names the parameter plainly.
+pub fn documented_path(route_path: &str) -> String {
+    route_path.replace("{*", "{")
+}
+
+/// The document of the routes an API with `config` serves (the first seed's routes when on;
+/// the password lengths of its policy).
+pub fn document(config: &crate::Config) -> Value {
     let mut paths: Map<String, Value> = Map::new();
-    for route in ROUTES.iter().filter(|r| compatibility_routes || !r.compat) {
+    for route in ROUTES
+        .iter()
+        .filter(|r| config.compatibility_routes || !r.compat)
+    {
         let entry = paths
-            .entry(route.path.to_owned())
+            .entry(documented_path(route.path))
             .or_insert_with(|| json!({}));
         if let Value::Object(methods) = entry {
-            methods.insert(route.method.to_ascii_lowercase(), operation(route));
+            methods.insert(route.method.to_ascii_lowercase(), operation(route, config));
         }
     }
-    let codes: Vec<&str> = crate::error::ALL_CODES.to_vec();
+    let schemas = component_schemas();
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -350,17 +514,21 @@ pub fn document(compatibility_routes: bool) -> Value {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
             },
-            "schemas": {
-                "Success": {
-                    "type": "object",
-                    "properties": {
-                        "success": {"const": true},
-                        "message": {"type": "string"},
-                        "data": {},
-                    },
-                    "required": ["success", "message"],
-                },
-                "Error": {
+            "schemas": schemas,
+        },
+    })
+}
+
+/// `components.schemas`: the shapes answers share and the error envelope.
+fn component_schemas() -> Map<String, Value> {
+    let codes: Vec<&str> = crate::error::ALL_CODES.to_vec();
+    let mut schemas: Map<String, Value> = responses::components()
+        .into_iter()
+        .map(|(name, schema)| (name.to_owned(), schema))
+        .collect();
+    schemas.insert(
+        "Error".into(),
+        json!({
                     "type": "object",
                     "properties": {
                         "success": {"const": false},
@@ -377,10 +545,9 @@ pub fn document(compatibility_routes: bool) -> Value {
                         },
                     },
                     "required": ["success", "message", "code", "statusCode"],
-                },
-            },
-        },
-    })
+        }),
+    );
+    schemas
 }
 
 /// A file of the Swagger UI page (`tail`: its path under `/docs/`, empty for the page itself),

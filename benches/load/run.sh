@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# HTTP load benchmark of the standalone server (usermgmt-server), with wrk, on loopback only.
+#
+#   benches/load/run.sh                      # everything: SQLite and PostgreSQL, Axum and Actix
+#   STORES=sqlite FRAMEWORKS=axum benches/load/run.sh        # a part of it
+#
+# For each store it builds a fresh database (an SQLite file under the output directory; the
+# PostgreSQL database usermgmt_bench, dropped and created again), then measures, in this order:
+# the server through the first framework, the bare Axum + sqlx baseline (usermgmt-baseline, on
+# the database the server just filled), the server through the second framework. Per server:
+#
+#   argon2      one Argon2 verify at the default cost, alone and 2 at once (usermgmt-loadkit
+#               argon2), before and after the login measurement
+#   login       POST /api/v1/auth/login, LOGIN_CONNS connections, verified users
+#   refresh     POST /api/v1/auth/refresh, CONNS connections, each token used once
+#   profile     GET /api/v1/users/profile with a bearer token, CONNS connections
+#   idle probe  GET /health and GET /api/v1/users/profile, 2 connections each, paced
+#   flood       login with FLOOD_CONNS connections while the same probes run, RSS sampled
+#
+# and for the baseline: GET /hello and GET /users/<id> (one primary-key SELECT on `users`).
+#
+# The output directory (OUT, default target/loadbench/<date>) gets every wrk output, the
+# servers' logs, results.txt (`key value` lines) and report.md (tables, ratios, targets,
+# chart), which is also printed at the end. Takes about 5 minutes once built.
+#
+# Environment: WRK_SECS (8), FLOOD_SECS (10), PROBE_SECS (5), CONNS (16), LOGIN_CONNS (8),
+# FLOOD_CONNS (64), THREADS (2), STORES ("sqlite postgres"), FRAMEWORKS ("axum actix"),
+# PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres: where to drop and create the
+# database), PG_BENCH_DB (usermgmt_bench), OUT, SERVER_ENV (extra NAME=value words for the
+# server's environment, e.g. SERVER_ENV="MALLOC_ARENA_MAX=2"; recorded in the results).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LUA="$ROOT/benches/load/bench.lua"
+WRK_SECS=${WRK_SECS:-8}
+FLOOD_SECS=${FLOOD_SECS:-10}
+PROBE_SECS=${PROBE_SECS:-5}
+CONNS=${CONNS:-16}
+LOGIN_CONNS=${LOGIN_CONNS:-8}
+FLOOD_CONNS=${FLOOD_CONNS:-64}
+THREADS=${THREADS:-2}
+STORES=${STORES:-"sqlite postgres"}
+FRAMEWORKS=${FRAMEWORKS:-"axum actix"}
+PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PG_BENCH_DB=${PG_BENCH_DB:-usermgmt_bench}
+OUT=${OUT:-"$ROOT/target/loadbench/$(date +%Y%m%d-%H%M%S)"}
+TARGET_DIR=${CARGO_TARGET_DIR:-"$ROOT/target"}
+SERVER_ENV=${SERVER_ENV:-}
+# Paced probes: one request per connection every PROBE_DELAY_MS.
+PROBE_DELAY_MS=10
+
+STARTED=$(date +%s)
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+RESULTS="$OUT/results.txt"
+: >"$RESULTS"
+
+say() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+put() { printf '%s %s\n' "$1" "$2" >>"$RESULTS"; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/'; }
+
+# Every process this script starts, to stop on exit (by pid only).
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- tools -------------------------------------------------------------------------------------
+
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing wrk (apt-get install -y wrk)"
+    apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+  fi
+  command -v wrk >/dev/null || die "wrk is needed (Debian/Ubuntu: apt-get install wrk)"
+fi
+case " $STORES " in
+  *" postgres "*)
+    command -v psql >/dev/null || die "psql is needed for the PostgreSQL part (or STORES=sqlite)"
+    case "$PG_ADMIN_URL" in
+      postgres://*@127.0.0.1:* | postgres://*@localhost:* | postgres://127.0.0.1:* | postgres://localhost:*) ;;
+      *) die "PG_ADMIN_URL must point at 127.0.0.1 or localhost" ;;
+    esac
+    [[ "$PG_BENCH_DB" =~ ^[a-z_][a-z0-9_]*$ ]] || die "PG_BENCH_DB must be a plain lower-case name"
+    ;;
+esac
+
+say "building (release): usermgmt-server, then usermgmt-baseline and usermgmt-loadkit"
+# Two commands, so the server is built with exactly its own features (the benches crate turns on
+# usermgmt-core's test-util, which would otherwise be unified into the server's build).
+(cd "$ROOT" && cargo build --release -q -p usermgmt-server)
+(cd "$ROOT" && cargo build --release -q -p usermgmt-benches --bin usermgmt-baseline --bin usermgmt-loadkit)
+SERVER_BIN="$TARGET_DIR/release/usermgmt-server"
+BASELINE_BIN="$TARGET_DIR/release/usermgmt-baseline"
+LOADKIT_BIN="$TARGET_DIR/release/usermgmt-loadkit"
+
+put meta.date "$(date -u +%Y-%m-%dT%H:%MZ)"
+put meta.commit "$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && git diff --quiet HEAD 2>/dev/null || echo +changes)"
+put meta.cores "$(nproc)"
+put meta.loadavg_start "$(loadavg)"
+put meta.builds_running "$(pgrep -c rustc || true)"
+put meta.wrk_secs "$WRK_SECS"
+put meta.flood_secs "$FLOOD_SECS"
+put meta.conns "$CONNS"
+put meta.login_conns "$LOGIN_CONNS"
+put meta.flood_conns "$FLOOD_CONNS"
+put meta.threads "$THREADS"
+put meta.server_env "${SERVER_ENV:-none}"
+put meta.wrk "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2 | tr ' ' '_')"
+say "load average $(loadavg); rustc processes running: $(pgrep -c rustc || true)"
+
+# --- helpers -----------------------------------------------------------------------------------
+
+# wrk_run KEY URL THREADS CONNS SECS MODE DATA [DELAY_MS]: runs wrk, keeps its output, records
+# its done() lines as KEY.<name>.
+wrk_run() {
+  local key=$1 url=$2 threads=$3 conns=$4 secs=$5 mode=$6 data=$7 delay=${8:-0}
+  local file="$OUT/wrk/$key.txt"
+  mkdir -p "$OUT/wrk"
+  wrk -t "$threads" -c "$conns" -d "${secs}s" --timeout 10s -s "$LUA" "$url" \
+    -- "$mode" "$data" "$threads" "$delay" >"$file" 2>&1 || { cat "$file" >&2; die "wrk $key failed"; }
+  grep -E '^(requests|duration_s|ok_rps|p50_ms|p90_ms|p99_ms|max_ms|non2xx|socket_errors) ' "$file" |
+    while read -r name value; do put "$key.$name" "$value"; done
+}
+
+# start PREFIX DIR LOGFILE CMD...: starts CMD in DIR, waits for its "listening on http://..."
+# line, sets STARTED_PID and STARTED_URL.
+start() {
+  local prefix=$1 dir=$2 log=$3
+  shift 3
+  (cd "$dir" && exec "$@") >"$log.out" 2>"$log" &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+  local _
+  for _ in $(seq 1 600); do
+    STARTED_URL=$(grep -o "$prefix listening on http://[0-9.:]*" "$log.out" 2>/dev/null | grep -o 'http://.*' || true)
+    [ -n "$STARTED_URL" ] && return 0
+    kill -0 "$STARTED_PID" 2>/dev/null || { cat "$log" >&2; die "$prefix exited at start"; }
+    sleep 0.1
+  done
+  die "$prefix did not start in 60 s"
+}
+
+stop() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+rss() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+
+# --- one server --------------------------------------------------------------------------------
+
+server_block() {
+  local store=$1 fw=$2 db_url=$3
+  local key="$store.$fw" dir="$OUT/$store-$fw"
+  mkdir -p "$dir/avatars"
+  put "$key.loadavg" "$(loadavg)"
+  say "$key: starting the server (load average $(loadavg))"
+  # A clean environment: no .env (the working directory is $dir), no RUST_LOG, no EMAIL_HOST
+  # (mail goes to the log, where prep finds the verification links).
+  # shellcheck disable=SC2086 # SERVER_ENV is split into NAME=value words on purpose
+  start usermgmt-server "$dir" "$dir/server.log" env -i PATH="$PATH" NO_COLOR=1 \
+    HOST=127.0.0.1 APP_PORT=0 SERVER_FRAMEWORK="$fw" DATABASE_URL="$db_url" \
+    JWT_SECRET="bench-$(date +%s%N)-load-benchmark-secret-not-for-production" \
+    RATE_LIMIT_MAX=1000000000 RATE_LIMIT_WINDOW=60s TRUSTED_PROXIES=127.0.0.1 \
+    LOG_LEVEL='warn,usermgmt::mail=info' AVATAR_DIR="$dir/avatars" \
+    EMAIL_CONFIRMATION_URL=http://127.0.0.1/api/v1/auth/verify-email \
+    $SERVER_ENV "$SERVER_BIN"
+  local pid=$STARTED_PID url=$STARTED_URL
+  put "$key.rss.idle_kib" "$(rss "$pid" VmRSS)"
+
+  say "$key: registering and verifying users, warming up logins"
+  "$LOADKIT_BIN" prep --url "$url" --log "$dir/server.log" --out "$dir" \
+    --prefix "b_${fw}_${store}" --users 16 --ips-per-user 32 --sessions 32 2>&1 | tee "$dir/prep.txt" >&2
+  [ -s "$dir/login_pairs.tsv" ] || die "$key: prep wrote no login pairs"
+
+  say "$key: one Argon2 verify at the default cost"
+  "$LOADKIT_BIN" argon2 --secs 2 | while read -r name value; do put "$key.argon2.$name" "$value"; done
+
+  say "$key: login ($LOGIN_CONNS connections, ${WRK_SECS} s)"
+  wrk_run "$key.login" "$url" "$THREADS" "$LOGIN_CONNS" "$WRK_SECS" login "$dir/login_pairs.tsv"
+  # Again after it: the verify time moves with the machine's load; the report takes the mean.
+  "$LOADKIT_BIN" argon2 --secs 2 | while read -r name value; do put "$key.argon2_after.$name" "$value"; done
+  say "$key: refresh ($CONNS connections, ${WRK_SECS} s)"
+  wrk_run "$key.refresh" "$url" "$THREADS" "$CONNS" "$WRK_SECS" refresh "$dir/refresh_tokens.txt"
+  say "$key: profile ($CONNS connections, ${WRK_SECS} s)"
+  wrk_run "$key.profile" "$url" "$THREADS" "$CONNS" "$WRK_SECS" profile "$dir/access_tokens.txt"
+
+  say "$key: paced probes, idle (${PROBE_SECS} s)"
+  wrk_run "$key.idle.health" "$url" 1 2 "$PROBE_SECS" health - "$PROBE_DELAY_MS" &
+  local h=$!
+  wrk_run "$key.idle.profile" "$url" 1 2 "$PROBE_SECS" profile "$dir/access_tokens.txt" "$PROBE_DELAY_MS" &
+  local p=$!
+  wait "$h" "$p"
+
+  say "$key: login flood ($FLOOD_CONNS connections, ${FLOOD_SECS} s) with the probes"
+  put "$key.rss.before_kib" "$(rss "$pid" VmRSS)"
+  put "$key.rss.hwm_before_kib" "$(rss "$pid" VmHWM)"
+  (
+    max=0
+    while kill -0 "$pid" 2>/dev/null && [ ! -e "$dir/flood.done" ]; do
+      now=$(rss "$pid" VmRSS || echo 0)
+      [ "${now:-0}" -gt "$max" ] && max=$now
+      echo "$max" >"$dir/rss.max"
+      sleep 0.2
+    done
+  ) &
+  local sampler=$!
+  wrk_run "$key.flood.login" "$url" "$THREADS" "$FLOOD_CONNS" "$FLOOD_SECS" login "$dir/login_pairs.tsv" &
+  local flood=$!
+  sleep 2
+  local probe_secs=$((FLOOD_SECS - 4))
+  wrk_run "$key.flood.health" "$url" 1 2 "$probe_secs" health - "$PROBE_DELAY_MS" &
+  h=$!
+  wrk_run "$key.flood.profile" "$url" 1 2 "$probe_secs" profile "$dir/access_tokens.txt" "$PROBE_DELAY_MS" &
+  p=$!
+  put "$key.rss.during_kib" "$(sleep 3; rss "$pid" VmRSS)"
+  wait "$h" "$p" "$flood"
+  touch "$dir/flood.done"
+  wait "$sampler"
+  put "$key.rss.peak_kib" "$(cat "$dir/rss.max")"
+  sleep 3
+  put "$key.rss.after_kib" "$(rss "$pid" VmRSS)"
+  put "$key.rss.hwm_kib" "$(rss "$pid" VmHWM)"
+  put "$key.server_errors" "$(grep -c ' ERROR ' "$dir/server.log" || true)"
+  stop "$pid"
+  say "$key: done"
+}
+
+# --- the baseline ------------------------------------------------------------------------------
+
+baseline_block() {
+  local store=$1 db_url=$2 ids=$3
+  local key="$store.baseline" dir="$OUT/$store-baseline"
+  mkdir -p "$dir"
+  put "$key.loadavg" "$(loadavg)"
+  say "$key: bare Axum + sqlx (load average $(loadavg))"
+  start usermgmt-baseline "$dir" "$dir/baseline.log" "$BASELINE_BIN" --database-url "$db_url"
+  local pid=$STARTED_PID url=$STARTED_URL
+  put "$key.rss.idle_kib" "$(rss "$pid" VmRSS)"
+  wrk_run "$key.hello" "$url" "$THREADS" "$CONNS" "$WRK_SECS" hello -
+  wrk_run "$key.select" "$url" "$THREADS" "$CONNS" "$WRK_SECS" select "$ids"
+  stop "$pid"
+}
+
+# --- the run -----------------------------------------------------------------------------------
+
+read -r -a FWS <<<"$FRAMEWORKS"
+for store in $STORES; do
+  case "$store" in
+    sqlite)
+      mkdir -p "$OUT/db"
+      rm -f "$OUT/db/bench.db" "$OUT/db/bench.db-wal" "$OUT/db/bench.db-shm"
+      server_url="sqlite://$OUT/db/bench.db?mode=rwc"
+      baseline_url="sqlite://$OUT/db/bench.db?mode=rw"
+      ;;
+    postgres)
+      say "postgres: a fresh database $PG_BENCH_DB"
+      psql -q -v ON_ERROR_STOP=1 "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_BENCH_DB WITH (FORCE)" >/dev/null
+      psql -q -v ON_ERROR_STOP=1 "$PG_ADMIN_URL" -c "CREATE DATABASE $PG_BENCH_DB" >/dev/null
+      server_url="${PG_ADMIN_URL%/*}/$PG_BENCH_DB"
+      baseline_url=$server_url
+      ;;
+    *) die "unknown store $store (sqlite or postgres)" ;;
+  esac
+  server_block "$store" "${FWS[0]}" "$server_url"
+  baseline_block "$store" "$baseline_url" "$OUT/$store-${FWS[0]}/user_ids.txt"
+  for fw in "${FWS[@]:1}"; do
+    server_block "$store" "$fw" "$server_url"
+  done
+done
+
+put meta.loadavg_end "$(loadavg)"
+put meta.duration_s "$(($(date +%s) - STARTED))"
+"$LOADKIT_BIN" report "$RESULTS" >"$OUT/report.md"
+cat "$OUT/report.md"
+say "results: $RESULTS; report: $OUT/report.md"
