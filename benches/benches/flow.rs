@@ -27,7 +27,9 @@ use std::time::Duration;
 use usermgmt_core::api::{ApiRequest, ApiResponse};
 use usermgmt_core::ratelimit::{Limit, RateLimitConfig};
 use usermgmt_core::secret::Password;
+use usermgmt_core::store::Store;
 use usermgmt_core::store::memory::MemoryStore;
+use usermgmt_core::store::sqlite::SqliteStore;
 use usermgmt_core::testing::{TestApp, test_config_builder};
 use usermgmt_core::{ClientInfo, LoginOutcome, Registration};
 
@@ -120,11 +122,15 @@ struct Fixture {
 }
 
 fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
+    fixture_on(rt, Arc::new(MemoryStore::new()))
+}
+
+fn fixture_on(rt: &tokio::runtime::Runtime, store: Arc<dyn Store>) -> Fixture {
     let config = test_config_builder()
         .rate_limits(unreachable_limits())
         .build()
         .expect("test config");
-    let app = TestApp::with_config(Arc::new(MemoryStore::new()), config);
+    let app = TestApp::with_config(store, config);
     let client = ClientInfo {
         ip: Some("127.0.0.1".into()),
         user_agent: Some(USER_AGENT.into()),
@@ -258,5 +264,67 @@ fn flow(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, flow);
+/// The authenticated request on the SQLite store (a WAL file, the standalone server's default),
+/// against the least such a request could cost in process: one primary-key `SELECT` of the same
+/// user on the same pool, its row read and written as JSON (what the HTTP load benchmark's bare
+/// baseline route does). `sqlite_authenticate` is the token → session → user step alone;
+/// `sqlite_api_profile_authenticated` the whole `GET /users/profile` through `Api::handle`.
+fn sqlite(c: &mut Criterion) {
+    let rt = runtime();
+    let dir = std::env::temp_dir().join(format!("usermgmt-flow-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
+    let store = rt.block_on(SqliteStore::connect(&url)).unwrap();
+    let pool = store.pool().clone();
+    let Fixture { app, access, .. } = fixture_on(&rt, Arc::new(store));
+    let user_id = rt
+        .block_on(app.manager.authenticate(&access))
+        .unwrap()
+        .user
+        .id;
+
+    let mut group = c.benchmark_group("flow");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    group.bench_function("sqlite_baseline_select_user", |b| {
+        b.to_async(&rt).iter(|| async {
+            use sqlx::Row;
+            let row = sqlx::query(
+                "SELECT id, email, username, first_name, last_name, email_verified \
+                 FROM users WHERE id = ?",
+            )
+            .bind(user_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            serde_json::to_vec(&json!({
+                "id": row.get::<uuid::Uuid, _>("id"),
+                "email": row.get::<String, _>("email"),
+                "username": row.get::<String, _>("username"),
+                "firstName": row.get::<Option<String>, _>("first_name"),
+                "lastName": row.get::<Option<String>, _>("last_name"),
+                "emailVerified": row.get::<bool, _>("email_verified"),
+            }))
+            .unwrap()
+        });
+    });
+    group.bench_function("sqlite_authenticate", |b| {
+        b.to_async(&rt)
+            .iter(|| async { app.manager.authenticate(black_box(&access)).await.unwrap() });
+    });
+    group.bench_function("sqlite_api_profile_authenticated", |b| {
+        b.to_async(&rt).iter(|| async {
+            let response = app.api.handle(profile_request(&access)).await;
+            assert_eq!(response.status, 200);
+            response
+        });
+    });
+    group.finish();
+    drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, flow, sqlite);
 criterion_main!(benches);

@@ -416,12 +416,12 @@ impl Api {
                 ))
             }
             Endpoint::GetProfile => {
-                let auth = self.auth(ctx).await?;
-                let (user, profile) = m.profile(&auth).await?;
+                let token = ctx.bearer().ok_or(Error::Unauthenticated)?;
+                let (auth, profile) = m.authenticate_with_profile(token).await?;
                 Ok(ApiResponse::success(
                     200,
                     "OK",
-                    profile_dto(&user, &profile),
+                    profile_dto(&auth.user, &profile),
                 ))
             }
             Endpoint::ReplaceProfile | Endpoint::PatchProfile => {

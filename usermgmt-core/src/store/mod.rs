@@ -717,6 +717,19 @@ pub trait Store: Send + Sync + 'static {
         &self,
         session_id: Uuid,
     ) -> Result<Option<(SessionRecord, UserRecord)>>;
+    /// [`session_with_user`](Store::session_with_user) and that user's profile (the default
+    /// when none is stored), for `GET /users/profile`, the most frequent authenticated read. The
+    /// default reads them one after the other; the SQL stores read all three in one statement.
+    async fn session_with_user_and_profile(
+        &self,
+        session_id: Uuid,
+    ) -> Result<Option<(SessionRecord, UserRecord, ProfileRecord)>> {
+        let Some((session, user)) = self.session_with_user(session_id).await? else {
+            return Ok(None);
+        };
+        let profile = self.profile(user.id).await?.unwrap_or_default();
+        Ok(Some((session, user, profile)))
+    }
     /// Records activity on a session.
     async fn touch_session(&self, session_id: Uuid, now: Timestamp) -> Result<()>;
     /// Rotates a refresh token (see [`RefreshRotation`]); on success `next` is stored with

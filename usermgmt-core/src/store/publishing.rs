@@ -281,6 +281,13 @@ impl Store for PublishingStore {
         self.inner.session_with_user(session_id).await
     }
 
+    async fn session_with_user_and_profile(
+        &self,
+        session_id: Uuid,
+    ) -> Result<Option<(SessionRecord, UserRecord, ProfileRecord)>> {
+        self.inner.session_with_user_and_profile(session_id).await
+    }
+
     async fn touch_session(&self, session_id: Uuid, now: Timestamp) -> Result<()> {
         self.inner.touch_session(session_id, now).await
     }

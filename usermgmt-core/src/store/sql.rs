@@ -59,6 +59,15 @@ macro_rules! profile_columns {
     };
 }
 
+/// [`profile_columns!`] of the `user_profiles` table aliased `p`, under their own names (no user
+/// or session column shares one), read by `profile_from_row`.
+macro_rules! profile_columns_p {
+    () => {
+        "p.bio, p.phone, p.date_of_birth, p.address, p.city, p.country, p.timezone, p.language, \
+         p.preferences"
+    };
+}
+
 macro_rules! audit_columns {
     () => {
         "id, action, actor_id, user_id, resource, resource_id, ip_address, user_agent, details, \
@@ -1129,6 +1138,48 @@ macro_rules! impl_sql_store {
                 Ok(Some((
                     session_from_prefixed(first, "s_")?,
                     user_from_row(first, roles)?,
+                )))
+            }
+
+            async fn session_with_user_and_profile(
+                &self,
+                session_id: Uuid,
+            ) -> Result<Option<(SessionRecord, UserRecord, ProfileRecord)>> {
+                // `session_with_user`'s statement with the profile joined (its columns do not
+                // collide with the user's): `GET /users/profile` in one round trip, not two.
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    session_columns_s!(),
+                    ", ",
+                    user_columns_u!(),
+                    ", r.name AS role_name, p.user_id AS p_user_id, ",
+                    profile_columns_p!(),
+                    " FROM sessions s JOIN users u ON u.id = s.user_id \
+                     LEFT JOIN user_profiles p ON p.user_id = u.id \
+                     LEFT JOIN user_roles ur ON ur.user_id = u.id \
+                     LEFT JOIN roles r ON r.id = ur.role_id \
+                     WHERE s.id = $1 ORDER BY r.name"
+                ))
+                .bind(session_id)
+                .fetch_all(&self.pool)
+                .await?;
+                let Some(first) = rows.first() else {
+                    return Ok(None);
+                };
+                let mut roles = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    if let Some(role) = row.try_get::<Option<String>, _>("role_name")? {
+                        roles.push(role);
+                    }
+                }
+                let profile = match first.try_get::<Option<Uuid>, _>("p_user_id")? {
+                    Some(_) => profile_from_row(first)?,
+                    None => ProfileRecord::default(),
+                };
+                Ok(Some((
+                    session_from_prefixed(first, "s_")?,
+                    user_from_row(first, roles)?,
+                    profile,
                 )))
             }
 

@@ -930,6 +930,14 @@ pub async fn impersonation_rules(cx: &HttpCtx) {
         .await,
         "profile update as ivy",
     );
+    // Read back through the impersonation: ivy's profile, not the administrator's (whose
+    // session the token rides on).
+    let me = ok(
+        &cx.get("/api/v1/users/profile", Some(&token)).await,
+        "profile as ivy",
+    );
+    assert_eq!(me["profile"]["bio"], json!("set by support"));
+    assert_eq!(me["user"]["id"], json!(ivy.to_string()));
     // Forbidden with an impersonation token: password, 2FA, account state, impersonation.
     let forbidden: Vec<(&str, String, Value)> = vec![
         (

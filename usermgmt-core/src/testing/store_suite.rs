@@ -1320,6 +1320,17 @@ pub async fn start_session_resets_failures_and_applies_rehash(store: Arc<dyn Sto
         }
     );
     assert_eq!(su, u);
+    // The same read with the user's profile (the empty one made with the user).
+    let with_profile = store.session_with_user_and_profile(s1).await.unwrap();
+    let profile = store.profile(alice).await.unwrap().unwrap_or_default();
+    assert_eq!(with_profile, Some((s, su, profile)));
+    assert_eq!(
+        store
+            .session_with_user_and_profile(Uuid::now_v7())
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(audit_count(store, "USER_LOGIN").await, 1);
 
     // A successful login clears a running lock; without rehash the hash is kept.
@@ -1813,6 +1824,22 @@ pub async fn profile_updates_set_keep_and_clear_fields(store: Arc<dyn Store>) {
     assert_eq!(u.updated_at, t3);
     assert_eq!(store.profile(id).await.unwrap(), Some(expected.clone()));
     assert_eq!(store.user_by_id(id).await.unwrap(), Some(u.clone()));
+    // What authentication for `GET /users/profile` reads: the session, the user with their
+    // roles, and this profile, together.
+    let new = new_session(id, "ada-1", t3, t3 + Duration::days(1));
+    let session_id = new.id;
+    store
+        .start_session(new, None, Effects::none())
+        .await
+        .unwrap();
+    let (session, user, profile) = store
+        .session_with_user_and_profile(session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.id, session_id);
+    assert_eq!(Some(user), store.user_by_id(id).await.unwrap());
+    assert_eq!(profile, expected);
 
     let (same_user, same_profile) = store
         .update_profile(id, ProfileUpdate::default(), mins(4), Effects::none())
