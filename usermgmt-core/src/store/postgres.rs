@@ -23,8 +23,11 @@ fn from_ts(t: Ts) -> crate::Result<Timestamp> {
     Ok(t)
 }
 
-async fn begin(pool: &sqlx::PgPool) -> crate::Result<sqlx::Transaction<'static, Db>> {
-    Ok(pool.begin().await?)
+/// A write transaction (rows are locked where they are changed; see `sql.rs`).
+type Tx = sqlx::Transaction<'static, Db>;
+
+async fn begin(store: &PostgresStore) -> crate::Result<Tx> {
+    Ok(store.pool.begin().await?)
 }
 
 /// The migrations of the PostgreSQL dialect (`migrations/postgres`), embedded at build time.

@@ -7,8 +7,10 @@
 //! - `type Db` (the sqlx database) and `type Ts` (how a time is stored: `timestamptz` in
 //!   PostgreSQL, integer microseconds in SQLite, whose text timestamps do not sort);
 //! - `fn ts(Timestamp) -> Ts` and `fn from_ts(Ts) -> Result<Timestamp>`;
-//! - `async fn begin(&Pool<Db>) -> Result<Transaction<Db>>` (SQLite takes the write lock up
-//!   front with `BEGIN IMMEDIATE`, so two writers never deadlock on a lock upgrade).
+//! - `type Tx` and `async fn begin(&Store) -> Result<Tx>`, a write transaction that derefs to
+//!   the connection and has `commit` (SQLite's writers take their turn in the store, in order,
+//!   and then the write lock up front with `BEGIN IMMEDIATE`, so two writers never deadlock on
+//!   a lock upgrade).
 //!
 //! Concurrency rule of every method: the decisive check and the change are one conditional
 //! `UPDATE` (`... WHERE used_at IS NULL`, `... WHERE rotated_at IS NULL`), so two instances racing
@@ -97,7 +99,6 @@ macro_rules! impl_sql_store {
 
         type DbRow = <Db as sqlx::Database>::Row;
         const SEARCH_TEXT: &str = search_text!();
-        type Tx = sqlx::Transaction<'static, Db>;
 
         fn opt_ts(t: Option<Timestamp>) -> Option<Ts> {
             t.map(ts)
@@ -551,14 +552,14 @@ macro_rules! impl_sql_store {
             }
 
             async fn record_effects(&self, effects: Effects) -> Result<()> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 write_effects(&mut tx, effects).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
             async fn create_user(&self, user: NewUser, effects: Effects) -> Result<UserRecord> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 sqlx::query(
                     "INSERT INTO users (id, email, username, password_hash, first_name, \
                      last_name, email_verified, created_at, updated_at) \
@@ -674,7 +675,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn issue_one_time_token(&self, token: NewOneTimeToken, effects: Effects) -> Result<()> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 let owner = sqlx::query("SELECT 1 FROM users WHERE id = $1")
                     .bind(token.user_id)
                     .fetch_optional(&mut *tx)
@@ -727,7 +728,7 @@ macro_rules! impl_sql_store {
                 purpose: TokenPurpose,
                 now: Timestamp,
             ) -> Result<Uuid> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 let owner = use_one_time_token(&mut tx, digest, purpose, now).await?;
                 tx.commit().await?;
                 Ok(owner)
@@ -760,7 +761,7 @@ macro_rules! impl_sql_store {
                 sealed_secret: Vec<u8>,
                 now: Timestamp,
             ) -> Result<()> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 ensure_user(&mut tx, user_id).await?;
                 // A pending setup is replaced; an enabled one is left alone (0 rows).
                 let stored = sqlx::query(
@@ -786,7 +787,7 @@ macro_rules! impl_sql_store {
                 now: Timestamp,
                 effects: Effects,
             ) -> Result<()> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 let enabled = sqlx::query(
                     "UPDATE two_factor SET enabled = TRUE, enabled_at = $1, last_used_step = $2                      WHERE user_id = $3 AND enabled = FALSE",
                 )
@@ -818,7 +819,7 @@ macro_rules! impl_sql_store {
                 now: Timestamp,
                 effects: Effects,
             ) -> Result<bool> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 let removed = sqlx::query("DELETE FROM two_factor WHERE user_id = $1")
                     .bind(user_id)
                     .execute(&mut *tx)
@@ -869,7 +870,7 @@ macro_rules! impl_sql_store {
                 now: Timestamp,
                 effects: Effects,
             ) -> Result<bool> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 let used = sqlx::query(
                     "UPDATE backup_codes SET used_at = $1                      WHERE digest = $2 AND user_id = $3 AND used_at IS NULL",
                 )
@@ -893,7 +894,7 @@ macro_rules! impl_sql_store {
                 now: Timestamp,
                 effects: Effects,
             ) -> Result<()> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 ensure_user(&mut tx, user_id).await?;
                 store_backup_codes(&mut tx, user_id, backup_codes, now).await?;
                 write_effects(&mut tx, effects).await?;
@@ -907,7 +908,7 @@ macro_rules! impl_sql_store {
                 now: Timestamp,
                 effects: Effects,
             ) -> Result<UserRecord> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 let user_id =
                     use_one_time_token(&mut tx, digest, TokenPurpose::EmailVerification, now).await?;
                 sqlx::query("UPDATE users SET email_verified = TRUE, updated_at = $1 WHERE id = $2")
@@ -927,7 +928,7 @@ macro_rules! impl_sql_store {
                 change: PasswordChange,
                 effects: Effects,
             ) -> Result<UserRecord> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 let user_id =
                     use_one_time_token(&mut tx, digest, TokenPurpose::PasswordReset, change.now)
                         .await?;
@@ -965,7 +966,7 @@ macro_rules! impl_sql_store {
                 change: PasswordChange,
                 effects: Effects,
             ) -> Result<u64> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 record_password(&mut tx, user_id, &change).await?;
                 let revoked =
                     revoke_sessions_in_tx(&mut tx, user_id, change.keep_session, change.now).await?;
@@ -983,7 +984,7 @@ macro_rules! impl_sql_store {
                 effects: Effects,
                 lock_effects: Effects,
             ) -> Result<LoginFailure> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 // Counted only outside a running lock; an expired lock starts the count afresh.
                 let counted = sqlx::query(
                     "UPDATE users SET \
@@ -1044,7 +1045,7 @@ macro_rules! impl_sql_store {
                 rehash: Option<String>,
                 effects: Effects,
             ) -> Result<()> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 let updated = sqlx::query(
                     "UPDATE users SET failed_login_attempts = 0, locked_until = NULL, \
                      last_login_at = $1, password_hash = COALESCE($2, password_hash) \
@@ -1200,7 +1201,7 @@ macro_rules! impl_sql_store {
                 expires_at: Timestamp,
                 grace: Duration,
             ) -> Result<RefreshRotation> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 let Some(row) = sqlx::query(
                     "SELECT rt.session_id, rt.expires_at, rt.rotated_at, s.user_id, \
                      s.expires_at AS session_expires_at, s.revoked_at \
@@ -1280,7 +1281,7 @@ macro_rules! impl_sql_store {
                 now: Timestamp,
                 effects: Effects,
             ) -> Result<bool> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 let done = sqlx::query(
                     "UPDATE sessions SET revoked_at = $1 \
                      WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $1",
@@ -1305,7 +1306,7 @@ macro_rules! impl_sql_store {
                 now: Timestamp,
                 effects: Effects,
             ) -> Result<u64> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 let revoked = revoke_sessions_in_tx(&mut tx, user_id, except, now).await?;
                 write_effects(&mut tx, effects).await?;
                 tx.commit().await?;
@@ -1345,7 +1346,7 @@ macro_rules! impl_sql_store {
                 now: Timestamp,
                 effects: Effects,
             ) -> Result<(UserRecord, ProfileRecord)> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 // Each field: keep when its flag is false, else set (possibly to NULL).
                 sqlx::query(
                     "UPDATE users SET \
@@ -1403,7 +1404,7 @@ macro_rules! impl_sql_store {
                 now: Timestamp,
                 effects: Effects,
             ) -> Result<serde_json::Value> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 // Touching the user first takes its row lock (PostgreSQL), so two concurrent
                 // merges apply one after the other instead of losing a key.
                 let touched = sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
@@ -1532,7 +1533,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn create_role(&self, role: NewRole, effects: Effects) -> Result<RoleRecord> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 sqlx::query(
                     "INSERT INTO roles (id, name, description, is_system, created_at, updated_at) \
                      VALUES ($1, $2, $3, FALSE, $4, $4)",
@@ -1557,7 +1558,7 @@ macro_rules! impl_sql_store {
                 now: Timestamp,
                 effects: Effects,
             ) -> Result<RoleRecord> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 // Two edits of one role's permissions must not interleave their delete-and-insert.
                 let sql = format!("SELECT id FROM roles WHERE id = $1{LOCK_ROW}");
                 sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -1600,7 +1601,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn delete_role(&self, id: Uuid, effects: Effects) -> Result<()> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 let current = role_in_tx(&mut tx, id).await?;
                 if current.is_system {
                     return Err(Error::SystemRole);
@@ -1632,7 +1633,7 @@ macro_rules! impl_sql_store {
                 now: Timestamp,
                 effects: Effects,
             ) -> Result<bool> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 lock_user(&mut tx, user_id).await?;
                 role_in_tx(&mut tx, role_id).await?;
                 let inserted = sqlx::query(
@@ -1669,7 +1670,7 @@ macro_rules! impl_sql_store {
                 now: Timestamp,
                 effects: Effects,
             ) -> Result<()> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 // Under the user's row lock the count below cannot change until commit: two
                 // concurrent removals of the user's last two roles are decided one after the other.
                 lock_user(&mut tx, user_id).await?;
@@ -1791,7 +1792,7 @@ macro_rules! impl_sql_store {
                 now: Timestamp,
                 effects: Effects,
             ) -> Result<Option<UserRecord>> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 ensure_user(&mut tx, user_id).await?;
                 // The state check is the WHERE of the update: of two racing changes one wins.
                 let (set, condition, end_sessions) = match change {
@@ -1834,7 +1835,7 @@ macro_rules! impl_sql_store {
                 now: Timestamp,
                 effects: Effects,
             ) -> Result<UserRecord> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 let updated = sqlx::query("UPDATE users SET avatar = $1, updated_at = $2 WHERE id = $3")
                     .bind(avatar)
                     .bind(ts(now))
@@ -1917,7 +1918,7 @@ macro_rules! impl_sql_store {
                 deleted_before: Option<Timestamp>,
                 effects: Effects,
             ) -> Result<bool> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 // Child rows go by ON DELETE CASCADE; the condition makes a purge that raced a
                 // recovery (or another instance's purge) remove nothing.
                 let deleted = sqlx::query(
@@ -2086,7 +2087,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn delete_audit_before(&self, cutoff: Timestamp, effects: Effects) -> Result<u64> {
-                let mut tx = begin(&self.pool).await?;
+                let mut tx = begin(self).await?;
                 let deleted = sqlx::query("DELETE FROM audit_logs WHERE created_at < $1")
                     .bind(ts(cutoff))
                     .execute(&mut *tx)
