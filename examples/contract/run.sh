@@ -4,6 +4,10 @@
 # an administrator's token so the authenticated operations are reached too. Bounded in time.
 #
 #   examples/contract/run.sh [extra schemathesis options]
+#   SERVER_FRAMEWORK=actix examples/contract/run.sh        # through the Actix adapter
+#   CONTRACT_DATABASE_URL=postgres://postgres@127.0.0.1:5432/usermgmt_contract \
+#     examples/contract/run.sh                             # on PostgreSQL (the database is
+#                                                          # dropped and created afresh)
 #
 # Operations that end the administrator's own session or account (logout, session revocation,
 # account deactivate/delete) are left out of the authenticated run, or the token would die
@@ -15,8 +19,20 @@ WORK="$(mktemp -d)"
 trap 'kill "${SERVER_PID:-}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 cargo build -q -p usermgmt-server
+DATABASE_URL="${CONTRACT_DATABASE_URL:-sqlite://$WORK/contract.db?mode=rwc}"
+case "$DATABASE_URL" in
+  postgres://*@127.0.0.1:*/* | postgres://*@localhost:*/*)
+    DB_NAME="${DATABASE_URL##*/}"
+    [[ "$DB_NAME" =~ ^[a-z_][a-z0-9_]*$ && "$DB_NAME" != test ]] ||
+      { echo "CONTRACT_DATABASE_URL: a plain database name other than 'test'" >&2; exit 2; }
+    psql -q -v ON_ERROR_STOP=1 "${DATABASE_URL%/*}/postgres" \
+      -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" -c "CREATE DATABASE $DB_NAME"
+    ;;
+  sqlite:*) ;;
+  *) echo "CONTRACT_DATABASE_URL: SQLite, or PostgreSQL on loopback" >&2; exit 2 ;;
+esac
 ADMIN_PASSWORD='Contract-Admin-1!'
-DATABASE_URL="sqlite://$WORK/contract.db?mode=rwc" APP_PORT="$PORT" \
+DATABASE_URL="$DATABASE_URL" APP_PORT="$PORT" \
   ADMIN_EMAIL=admin@example.com ADMIN_PASSWORD="$ADMIN_PASSWORD" \
   RATE_LIMIT_MAX=1000000 HASH_MEMORY_KIB=8192 HASH_ITERATIONS=1 \
   AVATAR_DIR="$WORK/avatars" LOG_LEVEL=warn \

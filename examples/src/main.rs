@@ -11,7 +11,6 @@
 
 mod app;
 mod config;
-mod limiter;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};

@@ -2,13 +2,12 @@
 
 use crate::app::{self, AppResult};
 use crate::config::{Framework, ServerConfig};
-use crate::limiter::ResilientLimiter;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use usermgmt_core::api::Api;
-use usermgmt_core::ratelimit::RedisRateLimiter;
+use usermgmt_core::ratelimit::{FallbackRateLimiter, RedisRateLimiter};
 
 /// How often the outbox is polled for mail from other instances and for retries.
 const OUTBOX_POLL: Duration = Duration::from_secs(5);
@@ -30,7 +29,7 @@ pub async fn run(config: ServerConfig) -> AppResult<()> {
         let limiter = RedisRateLimiter::connect(url, "usermgmt:ratelimit")
             .await
             .map_err(|e| format!("cannot connect to Redis (REDIS_URL): {e}"))?;
-        api = api.with_rate_limit_store(Arc::new(ResilientLimiter::new(Arc::new(limiter))));
+        api = api.with_rate_limit_store(Arc::new(FallbackRateLimiter::new(Arc::new(limiter))));
         tracing::info!("rate limits are counted in Redis (shared by every instance)");
     }
 

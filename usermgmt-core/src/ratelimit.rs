@@ -174,7 +174,89 @@ impl RateLimitStore for MemoryRateLimiter {
     }
 }
 
-/// Counts in Redis, so a limit holds across every instance sharing it.
+/// A shared store (such as [`RedisRateLimiter`]) held to a time budget, with this process's own
+/// counts as the fallback while the shared store is unreachable.
+///
+/// Without it, a shared store that stops answering costs every request its whole wait (for
+/// Redis, core's 250 ms budget; without that, the client's reconnection schedule: 10–16 s a
+/// request, measured). With it, one request waits at most [`SHARED_BUDGET`], then for
+/// [`LOCAL_COOL_DOWN`] every hit is counted in this process (the limits of an instance without
+/// a shared store) before the shared store is asked again. Limits never fail open.
+pub struct FallbackRateLimiter {
+    shared: std::sync::Arc<dyn RateLimitStore>,
+    local: MemoryRateLimiter,
+    shared_down_until: Mutex<Option<Timestamp>>,
+}
+
+/// The longest a hit waits on the shared store (a healthy Redis answers in about a millisecond).
+pub const SHARED_BUDGET: std::time::Duration = std::time::Duration::from_millis(250);
+/// How long counting stays in this process after the shared store failed.
+pub const LOCAL_COOL_DOWN: Duration = Duration::seconds(5);
+
+impl std::fmt::Debug for FallbackRateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FallbackRateLimiter")
+            .field("shared_down_until", &self.shared_down_until)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FallbackRateLimiter {
+    /// Counts in `shared`, or in this process while `shared` fails or is slow.
+    pub fn new(shared: std::sync::Arc<dyn RateLimitStore>) -> Self {
+        Self {
+            shared,
+            local: MemoryRateLimiter::new(),
+            shared_down_until: Mutex::new(None),
+        }
+    }
+
+    fn shared_is_down(&self, now: Timestamp) -> bool {
+        let mut down = self
+            .shared_down_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match *down {
+            Some(until) if now < until => true,
+            Some(_) => {
+                *down = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn mark_down(&self, now: Timestamp, cause: &str) {
+        let mut down = self
+            .shared_down_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if down.is_none() {
+            tracing::warn!(
+                error = cause,
+                "shared rate-limit store unavailable; counting in this process for now"
+            );
+        }
+        *down = Some(now + LOCAL_COOL_DOWN);
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for FallbackRateLimiter {
+    async fn hit(&self, key: &str, limit: Limit, now: Timestamp) -> Result<RateDecision> {
+        if !self.shared_is_down(now) {
+            match tokio::time::timeout(SHARED_BUDGET, self.shared.hit(key, limit, now)).await {
+                Ok(Ok(decision)) => return Ok(decision),
+                Ok(Err(err)) => self.mark_down(now, &err.to_string()),
+                Err(_) => self.mark_down(now, "no answer in time"),
+            }
+        }
+        self.local.hit(key, limit, now).await
+    }
+}
+
+/// Counts in Redis, so a limit holds across every instance sharing it. Wrap it in a
+/// [`FallbackRateLimiter`] so a Redis outage neither slows nor unlimits requests.
 #[cfg(feature = "redis")]
 #[derive(Clone)]
 pub struct RedisRateLimiter {
@@ -240,7 +322,81 @@ impl RateLimitStore for RedisRateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use time::macros::datetime;
+
+    /// A shared store that never answers, like a Redis behind a network partition.
+    #[derive(Default)]
+    struct Hung {
+        calls: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl RateLimitStore for Hung {
+        async fn hit(&self, _: &str, _: Limit, _: Timestamp) -> Result<RateDecision> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            std::future::pending().await
+        }
+    }
+
+    /// A shared store that answers at once, or fails while `down`.
+    #[derive(Default)]
+    struct Flaky {
+        down: std::sync::atomic::AtomicBool,
+        counts: MemoryRateLimiter,
+    }
+
+    #[async_trait]
+    impl RateLimitStore for Flaky {
+        async fn hit(&self, key: &str, limit: Limit, now: Timestamp) -> Result<RateDecision> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(crate::Error::Unavailable("connection refused".into()));
+            }
+            self.counts.hit(key, limit, now).await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_shared_store_is_waited_for_once_then_counting_is_local() {
+        let hung = Arc::new(Hung::default());
+        let limiter = FallbackRateLimiter::new(hung.clone());
+        let limit = Limit::new(3, Duration::minutes(1));
+        let now = datetime!(2026-01-01 00:00:10 UTC);
+        let mut allowed = 0;
+        for _ in 0..5 {
+            if limiter.hit("k", limit, now).await.unwrap().allowed {
+                allowed += 1;
+            }
+        }
+        assert_eq!(
+            hung.calls.load(Ordering::SeqCst),
+            1,
+            "asked once, then left alone"
+        );
+        assert_eq!(allowed, 3, "the limit still holds, in this process");
+    }
+
+    #[tokio::test]
+    async fn the_shared_store_is_asked_again_after_the_cool_down() {
+        let shared = Arc::new(Flaky::default());
+        let limiter = FallbackRateLimiter::new(shared.clone());
+        let limit = Limit::new(100, Duration::minutes(10));
+        let t0 = datetime!(2026-01-01 00:00:10 UTC);
+        assert_eq!(limiter.hit("k", limit, t0).await.unwrap().remaining, 99);
+        shared.down.store(true, Ordering::SeqCst);
+        // Refused: counted locally from zero, and the shared store is left alone meanwhile.
+        assert_eq!(limiter.hit("k", limit, t0).await.unwrap().remaining, 99);
+        shared.down.store(false, Ordering::SeqCst);
+        let cooling = t0 + LOCAL_COOL_DOWN - Duration::seconds(1);
+        assert_eq!(
+            limiter.hit("k", limit, cooling).await.unwrap().remaining,
+            98
+        );
+        // Back to the shared count, which kept what was spent before the outage.
+        let after = t0 + LOCAL_COOL_DOWN;
+        assert_eq!(limiter.hit("k", limit, after).await.unwrap().remaining, 98);
+    }
 
     #[tokio::test]
     async fn a_window_allows_max_then_refuses_until_it_resets() {

@@ -82,7 +82,8 @@ impl Api {
     }
 
     /// Counts rate limits in `store` instead of this process (e.g. `RedisRateLimiter`, so the
-    /// limits hold across instances).
+    /// limits hold across instances; wrapped in a `FallbackRateLimiter`, so an outage of Redis
+    /// neither slows requests nor lifts the limits).
     pub fn with_rate_limit_store(mut self, store: Arc<dyn RateLimitStore>) -> Self {
         self.limiter = store;
         self

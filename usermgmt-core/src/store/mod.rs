@@ -947,6 +947,7 @@ pub(crate) fn anonymise(event: &mut AuditEvent, user_id: Uuid) {
 }
 
 /// Escapes `\`, `%` and `_` so a search term matches literally inside `LIKE ... ESCAPE '\'`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn escape_like(term: &str) -> String {
     let mut escaped = String::with_capacity(term.len());
     for c in term.chars() {
