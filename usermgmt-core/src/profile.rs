@@ -187,6 +187,18 @@ impl ProfileInput {
     }
 }
 
+/// Whether a JSON value holds U+0000 in a string or an object key, at any depth.
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        _ => false,
+    }
+}
+
 impl UserManager {
     /// The caller's user and profile.
     pub async fn profile(&self, auth: &AuthenticatedUser) -> Result<(UserRecord, ProfileRecord)> {
@@ -246,6 +258,17 @@ impl UserManager {
         let serde_json::Value::Object(patch) = patch else {
             return Err(Error::invalid("preferences", "must be a JSON object"));
         };
+        // PostgreSQL's jsonb (like its text) cannot hold U+0000; refused here on every store,
+        // so a preference that one store keeps is never one another refuses with a 500.
+        if patch
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value))
+        {
+            return Err(Error::invalid(
+                "preferences",
+                "must not contain the NUL character (U+0000)",
+            ));
+        }
         let keys: Vec<&String> = patch.keys().collect();
         let audit = self.audit(
             "PREFERENCES_UPDATED",

@@ -278,9 +278,10 @@ impl RequestContext {
     }
 
     /// Parses the JSON body. An empty body reads as `{}`, so missing fields are reported by
-    /// validation. Syntax errors are 400, shape errors (wrong type, unknown field) are 422.
+    /// validation. Syntax errors are 400 (a body of only spaces among them: it is not JSON),
+    /// shape errors (wrong type, unknown field) are 422.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
-        let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
+        let body: &[u8] = if self.body.is_empty() {
             b"{}"
         } else {
             match self.content_type.as_deref().map(str::to_ascii_lowercase) {

@@ -2,7 +2,7 @@
 //! first seed's routes (part of the shared suite: see [`super::http_suite`]).
 
 use super::http_suite::{
-    HttpCtx, NEW_PASSWORD, PASSWORD, TestResponse, assert_error, error_fields,
+    HttpCtx, NEW_PASSWORD, PASSWORD, TestRequest, TestResponse, assert_error, error_fields,
 };
 use crate::store::USER_ROLE_ID;
 use base64::Engine as _;
@@ -2186,8 +2186,10 @@ pub async fn openapi_document_and_api_page(cx: &HttpCtx) {
 }
 
 /// What the contract fuzzing (examples/contract) found, held here: a body must be an object
-/// (serde would read a struct from an array), a whole number may be written `90.0`, and a
-/// request without credentials learns it must authenticate even when its budget is spent.
+/// (serde would read a struct from an array), a whole number may be written `90.0`, a body of
+/// only spaces is not JSON (it was read as `{}`), blank query values read as absent as the
+/// document says, and a request without credentials learns it must authenticate even when its
+/// budget is spent.
 pub async fn contract_fuzzing_findings(cx: &HttpCtx) {
     let email = cx.register_verified("fuzzed").await;
     let (token, _) = cx.login(&email, PASSWORD).await;
@@ -2207,7 +2209,33 @@ pub async fn contract_fuzzing_findings(cx: &HttpCtx) {
     let after = cx.get("/api/v1/users/profile", Some(&token)).await.data();
     assert_eq!(before["profile"], after["profile"], "nothing changed");
 
+    for blank_body in ["\t", " \r\n "] {
+        let r = cx
+            .send(TestRequest {
+                method: "PUT".to_owned(),
+                uri: "/api/v1/users/preferences".to_owned(),
+                headers: vec![
+                    ("authorization".to_owned(), format!("Bearer {token}")),
+                    ("content-type".to_owned(), "application/json".to_owned()),
+                ],
+                body: blank_body.as_bytes().to_vec(),
+            })
+            .await;
+        assert_error(&r, 400, "MALFORMED_JSON");
+    }
+
     let admin = cx.app.access_token_for("keeper", &["admin"]).await;
+    // Blank filters, as an HTML form sends them, are no filters (the document says so too:
+    // each of these parameters' schemas admits a blank value).
+    let all = cx.get("/api/v1/admin/users", Some(&admin)).await.data();
+    let blank = cx
+        .get(
+            "/api/v1/admin/users?status=&verified=%20&sortBy=&order=&q=&role=",
+            Some(&admin),
+        )
+        .await
+        .data();
+    assert_eq!(all["total"], blank["total"]);
     let cleanup = "/api/v1/audit/cleanup";
     let r = cx
         .post(cleanup, Some(&admin), json!({"retentionDays": 90.0}))

@@ -1169,6 +1169,19 @@ pub async fn profile_and_preferences(cx: &HttpCtx) {
         422,
         "VALIDATION_ERROR",
     );
+    // U+0000 anywhere (PostgreSQL's jsonb cannot hold it; found by fuzzing: it answered 500).
+    for nul in [
+        json!({"theme": "da\u{0}rk"}),
+        json!({"a\u{0}": 1}),
+        json!({"deep": [{"k": null}, {"x\u{0}y": "v"}]}),
+        json!({"deep": {"list": ["ok", "n\u{0}"]}}),
+    ] {
+        assert_error(
+            &cx.request("PUT", prefs, Some(&access), Some(nul)).await,
+            422,
+            "VALIDATION_ERROR",
+        );
+    }
     assert_eq!(
         cx.get(url, Some(&access)).await.data()["profile"]["preferences"],
         json!({"theme": "light"})

@@ -210,7 +210,8 @@ fn request_body(endpoint: Endpoint, policy: &crate::config::PasswordPolicy) -> O
         E::ReplaceProfile | E::PatchProfile => profile(),
         E::UpdatePreferences => json!({
             "type": "object",
-            "description": "Shallow-merged into the preferences; a null value removes a key (16 KiB at most once merged)",
+            "propertyNames": {"pattern": "^[^\\u0000]*$"},
+            "description": "Shallow-merged into the preferences; a null value removes a key (16 KiB at most once merged; no U+0000 in any key or string, at any depth)",
         }),
         E::TwoFactorSetup => object(&[]),
         E::TwoFactorEnable | E::TwoFactorVerify | E::TwoFactorBackupCodes => code(),
@@ -255,6 +256,21 @@ fn required_query(name: &str, schema: Value, description: &str) -> Value {
     json!({"name": name, "in": "query", "required": true, "schema": schema, "description": description})
 }
 
+/// A query value that is empty or only spaces, which the server reads as absent.
+fn blank() -> Value {
+    json!({"type": "string", "pattern": "^\\s*$"})
+}
+
+/// `schema`, or blank (read as absent).
+fn or_blank(schema: Value) -> Value {
+    json!({"anyOf": [schema, blank()]})
+}
+
+/// A yes/no query parameter: `true`/`false`, `1`/`0`, or blank (read as absent).
+fn flag() -> Value {
+    json!({"anyOf": [{"type": "boolean"}, {"type": "string", "enum": ["1", "0"]}, blank()]})
+}
+
 fn page_params() -> Vec<Value> {
     vec![
         query(
@@ -277,14 +293,14 @@ fn query_params(endpoint: Endpoint) -> Vec<Value> {
     let date = || {
         json!({
             "type": "string",
-            "anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength": 0}],
+            "anyOf": [{"format": "date"}, {"format": "date-time"}, {"pattern": "^\\s*$"}],
             "description": "YYYY-MM-DD or RFC 3339",
         })
     };
     match endpoint {
         E::VerifyEmailGet => vec![required_query(
             "token",
-            json!({"type": "string", "minLength": 1}),
+            json!({"type": "string", "pattern": "\\S"}),
             "The token from the email",
         )],
         E::CheckEmail => vec![required_query(
@@ -299,11 +315,7 @@ fn query_params(endpoint: Endpoint) -> Vec<Value> {
         )],
         E::ListNotifications => {
             let mut params = page_params();
-            params.push(query(
-                "unreadOnly",
-                json!({"type": "boolean"}),
-                "Unread only",
-            ));
+            params.push(query("unreadOnly", flag(), "Unread only"));
             params
         }
         E::AdminListUsers => {
@@ -316,18 +328,22 @@ fn query_params(endpoint: Endpoint) -> Vec<Value> {
                 query("role", no_control(), "Role name"),
                 query(
                     "status",
-                    json!({"type": "string", "enum": ["active", "inactive", "suspended", "deleted"]}),
+                    or_blank(
+                        json!({"type": "string", "enum": ["active", "inactive", "suspended", "deleted"]}),
+                    ),
                     "Account state (deleted users only with `deleted`)",
                 ),
-                query("verified", json!({"type": "boolean"}), "Verified address"),
+                query("verified", flag(), "Verified address"),
                 query(
                     "sortBy",
-                    json!({"type": "string", "enum": crate::store::UserSortField::ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>()}),
+                    or_blank(
+                        json!({"type": "string", "enum": crate::store::UserSortField::ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>()}),
+                    ),
                     "Sort column",
                 ),
                 query(
                     "order",
-                    json!({"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
+                    or_blank(json!({"type": "string", "enum": ["asc", "desc"], "default": "desc"})),
                     "Order",
                 ),
             ];
@@ -338,7 +354,7 @@ fn query_params(endpoint: Endpoint) -> Vec<Value> {
             let mut params = vec![
                 query(
                     "userId",
-                    json!({"type": "string", "anyOf": [{"format": "uuid"}, {"maxLength": 0}]}),
+                    json!({"type": "string", "anyOf": [{"format": "uuid"}, {"pattern": "^\\s*$"}]}),
                     "Rows about or by this user",
                 ),
                 query("action", no_control(), "Action, e.g. USER_LOGIN"),
