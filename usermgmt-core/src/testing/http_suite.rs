@@ -1169,6 +1169,38 @@ pub async fn profile_and_preferences(cx: &HttpCtx) {
         422,
         "VALIDATION_ERROR",
     );
+    // Numbers at the edges of f64 are read back as they were written. PostgreSQL's jsonb keeps
+    // them as exact decimals and writes them back expanded (f64::MAX as 309 digits), which the
+    // default float parsing refused: the profile then answered 500 on every read.
+    let edges = json!({
+        "max": f64::MAX,
+        "min": -f64::MAX,
+        "tiny": 5e-324,
+        "small": 1e-7,
+        "wide": 123_456_789_012_345_678_901_234_567_890.0,
+        "inexact": 0.300_000_000_000_000_04,
+        "int": u64::MAX,
+        "neg": i64::MIN,
+    });
+    let r = cx
+        .request("PUT", prefs, Some(&access), Some(edges.clone()))
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let read = cx.get(url, Some(&access)).await;
+    assert_eq!(read.status, 200, "{}", String::from_utf8_lossy(&read.body));
+    for (key, value) in edges.as_object().unwrap() {
+        assert_eq!(&read.data()["profile"]["preferences"][key], value, "{key}");
+    }
+    let clear: serde_json::Map<String, Value> = edges
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| (k.clone(), Value::Null))
+        .collect();
+    let r = cx
+        .request("PUT", prefs, Some(&access), Some(Value::Object(clear)))
+        .await;
+    assert_eq!(r.data()["preferences"], json!({"theme": "light"}));
     // U+0000 anywhere (PostgreSQL's jsonb cannot hold it; found by fuzzing: it answered 500).
     for nul in [
         json!({"theme": "da\u{0}rk"}),
