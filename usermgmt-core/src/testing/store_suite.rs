@@ -1872,6 +1872,157 @@ pub async fn profile_updates_set_keep_and_clear_fields(store: Arc<dyn Store>) {
     assert_eq!(audit_count(store, "PROFILE_UPDATED").await, 2);
 }
 
+/// Any JSON a client can send as preferences reads back as the same JSON: strings with quotes,
+/// escapes, control characters (but U+0000, refused before the store), line separators and
+/// astral characters, and numbers at the edges of f64 and of the integers. PostgreSQL's jsonb
+/// normalises (key order, number spelling): equal means equal as JSON, numbers by value.
+pub async fn preferences_round_trip_any_json_value(store: Arc<dyn Store>) {
+    let store = &*store;
+    let id = create(store, "alice").await.id;
+    // A fixed xorshift sequence: the same 40 documents on every store and every run.
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..40 {
+        let mut doc = Map::new();
+        for k in 0..4 {
+            doc.insert(
+                format!("{}{k}", random_text(&mut next)),
+                random_json(&mut next, 3),
+            );
+        }
+        let at = mins(round + 1);
+        store
+            .merge_preferences(id, doc.clone(), 1 << 20, at, Effects::none())
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e:?} storing {doc:?}"));
+        let stored = store.profile(id).await.unwrap().unwrap().preferences;
+        for (key, value) in &doc {
+            assert!(
+                same_json(&stored[key], value),
+                "round {round}, {key:?}: stored {:?}, read back {:?}",
+                value,
+                stored[key]
+            );
+        }
+        let clear = doc.keys().map(|k| (k.clone(), Value::Null)).collect();
+        store
+            .merge_preferences(id, clear, 1 << 20, at, Effects::none())
+            .await
+            .unwrap();
+    }
+}
+
+fn random_text(next: &mut impl FnMut() -> u64) -> String {
+    const PALETTE: &[char] = &[
+        'a',
+        'Z',
+        '0',
+        ' ',
+        '"',
+        '\\',
+        '/',
+        '\n',
+        '\t',
+        '\u{1}',
+        '\u{1f}',
+        '\u{7f}',
+        'é',
+        '中',
+        '\u{2028}',
+        '\u{fffd}',
+        '\u{ffff}',
+        '😀',
+        '\u{10ffff}',
+        '%',
+        '_',
+        '\'',
+    ];
+    let len = (next() % 12) as usize;
+    (0..len)
+        .map(|_| PALETTE[(next() % PALETTE.len() as u64) as usize])
+        .collect()
+}
+
+fn random_json(next: &mut impl FnMut() -> u64, depth: u32) -> Value {
+    const EDGES: &[f64] = &[
+        f64::MAX,
+        -f64::MAX,
+        f64::MIN_POSITIVE,
+        5e-324,
+        -0.0,
+        1e-7,
+        0.1,
+        1e16,
+        1e21,
+        123_456_789.123_456_79,
+    ];
+    let pick = next() % if depth == 0 { 6 } else { 8 };
+    match pick {
+        0 => Value::Null,
+        1 => Value::Bool(next().is_multiple_of(2)),
+        2 => json!(EDGES[(next() % EDGES.len() as u64) as usize]),
+        3 => {
+            // Any finite f64, from random bits.
+            let f = f64::from_bits(next());
+            if f.is_finite() {
+                json!(f)
+            } else {
+                json!(next() as i64)
+            }
+        }
+        4 => {
+            if next().is_multiple_of(2) {
+                json!(next())
+            } else {
+                json!(next() as i64)
+            }
+        }
+        5 => Value::String(random_text(next)),
+        6 => Value::Array(
+            (0..next() % 4)
+                .map(|_| random_json(next, depth - 1))
+                .collect(),
+        ),
+        _ => Value::Object(
+            (0..next() % 4)
+                .map(|i| {
+                    (
+                        format!("{}{i}", random_text(next)),
+                        random_json(next, depth - 1),
+                    )
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// Equal as JSON: numbers by value (an integral float may come back as an integer).
+fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
+                (Some(x), Some(y), _, _) => x == y,
+                (_, _, Some(x), Some(y)) => x == y,
+                _ => x.as_f64() == y.as_f64(),
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
 pub async fn preferences_merge_shallowly_within_the_size_limit(store: Arc<dyn Store>) {
     let store = &*store;
     let id = create(store, "alice").await.id;
@@ -2964,6 +3115,7 @@ macro_rules! store_conformance_tests {
                 concurrent_rotations_within_the_grace_window_both_succeed,
                 profile_updates_set_keep_and_clear_fields,
                 preferences_merge_shallowly_within_the_size_limit,
+                preferences_round_trip_any_json_value,
                 audit_events_filter_by_user_newest_first,
                 effects_are_written_with_the_change_and_only_then,
                 outbox_claims_respect_schedule_limit_and_lease,
