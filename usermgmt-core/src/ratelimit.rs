@@ -293,7 +293,7 @@ impl RedisRateLimiter {
 
 /// How long a rate-limit count may take in Redis before the request goes on without it.
 #[cfg(feature = "redis")]
-const REDIS_ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_millis(250);
+const REDIS_ANSWER_WITHIN: std::time::Duration = SHARED_BUDGET;
 
 #[cfg(feature = "redis")]
 #[async_trait]

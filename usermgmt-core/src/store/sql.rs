@@ -138,6 +138,26 @@ macro_rules! impl_sql_store {
             })
         }
 
+        /// The session and its user from the rows of a `sessions JOIN users LEFT JOIN roles`
+        /// read (`s_*` session columns, one row per role in `role_name`, NULL when none).
+        fn session_and_user_from_rows(
+            rows: &[DbRow],
+        ) -> Result<Option<(SessionRecord, UserRecord)>> {
+            let Some(first) = rows.first() else {
+                return Ok(None);
+            };
+            let mut roles = Vec::with_capacity(rows.len());
+            for row in rows {
+                if let Some(role) = row.try_get::<Option<String>, _>("role_name")? {
+                    roles.push(role);
+                }
+            }
+            Ok(Some((
+                session_from_prefixed(first, "s_")?,
+                user_from_row(first, roles)?,
+            )))
+        }
+
         fn session_from_row(row: &DbRow) -> Result<SessionRecord> {
             session_from_prefixed(row, "")
         }
@@ -1127,19 +1147,7 @@ macro_rules! impl_sql_store {
                 .bind(session_id)
                 .fetch_all(&self.pool)
                 .await?;
-                let Some(first) = rows.first() else {
-                    return Ok(None);
-                };
-                let mut roles = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    if let Some(role) = row.try_get::<Option<String>, _>("role_name")? {
-                        roles.push(role);
-                    }
-                }
-                Ok(Some((
-                    session_from_prefixed(first, "s_")?,
-                    user_from_row(first, roles)?,
-                )))
+                session_and_user_from_rows(&rows)
             }
 
             async fn session_with_user_and_profile(
@@ -1164,24 +1172,14 @@ macro_rules! impl_sql_store {
                 .bind(session_id)
                 .fetch_all(&self.pool)
                 .await?;
-                let Some(first) = rows.first() else {
+                let Some((session, user)) = session_and_user_from_rows(&rows)? else {
                     return Ok(None);
                 };
-                let mut roles = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    if let Some(role) = row.try_get::<Option<String>, _>("role_name")? {
-                        roles.push(role);
-                    }
-                }
-                let profile = match first.try_get::<Option<Uuid>, _>("p_user_id")? {
-                    Some(_) => profile_from_row(first)?,
+                let profile = match rows[0].try_get::<Option<Uuid>, _>("p_user_id")? {
+                    Some(_) => profile_from_row(&rows[0])?,
                     None => ProfileRecord::default(),
                 };
-                Ok(Some((
-                    session_from_prefixed(first, "s_")?,
-                    user_from_row(first, roles)?,
-                    profile,
-                )))
+                Ok(Some((session, user, profile)))
             }
 
             async fn touch_session(&self, session_id: Uuid, now: Timestamp) -> Result<()> {
