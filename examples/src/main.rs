@@ -9,6 +9,12 @@
 //! usermgmt-server create-admin --email a@b.io --username admin   # password from ADMIN_PASSWORD or stdin
 //! ```
 
+// mimalloc instead of glibc's malloc: a request allocates many small short-lived values (headers,
+// rows, JSON), and glibc spent about a tenth of the server's CPU on them under load; measured in
+// docs/PERFORMANCE.md ("Allocator"). A host app embedding the library picks its own allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod app;
 mod config;
 mod serve;

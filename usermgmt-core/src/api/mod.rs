@@ -229,27 +229,21 @@ impl Api {
     }
 
     async fn route(&self, req: ApiRequest) -> (ApiResponse, Option<&'static Route>) {
-        let matched = self.router.at(&req.path).ok().map(|m| {
-            let params: Vec<(String, String)> = m
-                .params
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            (m.value.clone(), params)
-        });
-        let method = req.method.clone();
-        let (route, params, allowed) = match matched {
-            None => (None, Vec::new(), None),
-            Some((routes, params)) => {
-                let route = routes.iter().find(|r| r.method == method).copied();
-                let allowed = routes
+        // `routes` borrows the router (not the request), so it outlives `req` below.
+        let router: &matchit::Router<Vec<&'static Route>> = &self.router;
+        let (routes, params) = match router.at(&req.path) {
+            Ok(m) => {
+                let params: Vec<(String, String)> = m
+                    .params
                     .iter()
-                    .map(|r| r.method)
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                (route, params, Some(allowed))
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+                (Some(m.value.as_slice()), params)
             }
+            Err(_) => (None, Vec::new()),
         };
+        let method = req.method.clone();
+        let route = routes.and_then(|routes| routes.iter().find(|r| r.method == method).copied());
         let limits = &self.manager.config().rate_limits;
         let client_ip = limits.client_ip(req.peer_ip, req.header_value("x-forwarded-for"));
         let ctx = RequestContext::from_request(req, params, client_ip);
@@ -273,7 +267,7 @@ impl Api {
                 return (finish(response, &request_id), route);
             }
         };
-        let result = match (route, allowed) {
+        let result = match (route, routes) {
             (Some(route), _) => {
                 // A bug must still answer with the envelope (and never take the worker down).
                 AssertUnwindSafe(self.dispatch(route.endpoint, &ctx))
@@ -281,9 +275,10 @@ impl Api {
                     .await
                     .unwrap_or_else(|_| Err(Error::internal("handler panicked")))
             }
-            (None, Some(allowed)) => {
+            (None, Some(routes)) => {
+                let allowed = routes.iter().map(|r| r.method).collect::<Vec<_>>();
                 let mut response = ApiResponse::error(&Error::MethodNotAllowed);
-                response.push_header("allow", &allowed);
+                response.push_header("allow", &allowed.join(", "));
                 Ok(response)
             }
             (None, None) => Err(Error::RouteNotFound),

@@ -139,7 +139,7 @@ const fn compat(
 use Endpoint as E;
 
 /// The whole table.
-pub const ROUTES: &[Route] = &[
+pub static ROUTES: &[Route] = &[
     route("GET", "/health", E::Health, false, "Liveness and version"),
     route(
         "GET",
