@@ -118,16 +118,55 @@ say "load average $(loadavg); rustc processes running: $(pgrep -c rustc || true)
 
 # --- helpers -----------------------------------------------------------------------------------
 
+# cpu_ticks PID...: user + system CPU time these processes have used so far, in clock ticks.
+cpu_ticks() {
+  local pid total=0
+  for pid in "$@"; do
+    [ -r "/proc/$pid/stat" ] || continue
+    # Fields after the command name: utime and stime are the 12th and 13th.
+    total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
 # wrk_run KEY URL THREADS CONNS SECS MODE DATA [DELAY_MS]: runs wrk, keeps its output, records
-# its done() lines as KEY.<name>.
+# its done() lines as KEY.<name>. With CPU_PID set (the server measured), also records the CPU
+# time per answered request of that process, of the PostgreSQL server processes and of wrk itself
+# (KEY.cpu_us.server / .database / .wrk): what each request costs the machine, a figure that
+# holds better than req/s when the machine is noisy.
 wrk_run() {
   local key=$1 url=$2 threads=$3 conns=$4 secs=$5 mode=$6 data=$7 delay=${8:-0}
   local file="$OUT/wrk/$key.txt"
   mkdir -p "$OUT/wrk"
-  wrk -t "$threads" -c "$conns" -d "${secs}s" --timeout 10s -s "$LUA" "$url" \
-    -- "$mode" "$data" "$threads" "$delay" >"$file" 2>&1 || { cat "$file" >&2; die "wrk $key failed"; }
+  local server0 database0
+  if [ -n "${CPU_PID:-}" ]; then
+    server0=$(cpu_ticks "$CPU_PID")
+    # shellcheck disable=SC2046 # one word per pid
+    database0=$(cpu_ticks $(pgrep -x postgres || true))
+  fi
+  # In a subshell, so its cutime/cstime (fields 16 and 17 of its stat) are wrk's CPU time.
+  local wrk_ticks
+  wrk_ticks=$(
+    me=$BASHPID # taken here: in the pipeline below, $BASHPID would be sed's own subshell
+    wrk -t "$threads" -c "$conns" -d "${secs}s" --timeout 10s -s "$LUA" "$url" \
+      -- "$mode" "$data" "$threads" "$delay" >"$file" 2>&1 || exit 1
+    sed 's/.*) //' "/proc/$me/stat" | awk '{print $14 + $15}'
+  ) || { cat "$file" >&2; die "wrk $key failed"; }
   grep -E '^(requests|duration_s|ok_rps|p50_ms|p90_ms|p99_ms|max_ms|non2xx|socket_errors) ' "$file" |
     while read -r name value; do put "$key.$name" "$value"; done
+  if [ -n "${CPU_PID:-}" ]; then
+    local requests server1 database1
+    server1=$(cpu_ticks "$CPU_PID")
+    # shellcheck disable=SC2046
+    database1=$(cpu_ticks $(pgrep -x postgres || true))
+    requests=$(awk '$1 == "requests" {print $2}' "$file")
+    if [ "${requests:-0}" -gt 0 ]; then
+      put "$key.cpu_us.server" "$(awk -v t=$((server1 - server0)) -v n="$requests" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
+      put "$key.cpu_us.database" "$(awk -v t=$((database1 - database0)) -v n="$requests" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
+      put "$key.cpu_us.wrk" "$(awk -v t="$wrk_ticks" -v n="$requests" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
+    fi
+  fi
 }
 
 # start PREFIX DIR LOGFILE CMD...: starts CMD in DIR, waits for its "listening on http://..."
@@ -185,13 +224,13 @@ server_block() {
   "$LOADKIT_BIN" argon2 --secs 2 | while read -r name value; do put "$key.argon2.$name" "$value"; done
 
   say "$key: login ($LOGIN_CONNS connections, ${WRK_SECS} s)"
-  wrk_run "$key.login" "$url" "$THREADS" "$LOGIN_CONNS" "$WRK_SECS" login "$dir/login_pairs.tsv"
+  CPU_PID=$pid wrk_run "$key.login" "$url" "$THREADS" "$LOGIN_CONNS" "$WRK_SECS" login "$dir/login_pairs.tsv"
   # Again after it: the verify time moves with the machine's load; the report takes the mean.
   "$LOADKIT_BIN" argon2 --secs 2 | while read -r name value; do put "$key.argon2_after.$name" "$value"; done
   say "$key: refresh ($CONNS connections, ${WRK_SECS} s)"
-  wrk_run "$key.refresh" "$url" "$THREADS" "$CONNS" "$WRK_SECS" refresh "$dir/refresh_tokens.txt"
+  CPU_PID=$pid wrk_run "$key.refresh" "$url" "$THREADS" "$CONNS" "$WRK_SECS" refresh "$dir/refresh_tokens.txt"
   say "$key: profile ($CONNS connections, ${WRK_SECS} s)"
-  wrk_run "$key.profile" "$url" "$THREADS" "$CONNS" "$WRK_SECS" profile "$dir/access_tokens.txt"
+  CPU_PID=$pid wrk_run "$key.profile" "$url" "$THREADS" "$CONNS" "$WRK_SECS" profile "$dir/access_tokens.txt"
 
   say "$key: paced probes, idle (${PROBE_SECS} s)"
   wrk_run "$key.idle.health" "$url" 1 2 "$PROBE_SECS" health - "$PROBE_DELAY_MS" &
@@ -245,8 +284,8 @@ baseline_block() {
   start usermgmt-baseline "$dir" "$dir/baseline.log" "$BASELINE_BIN" --database-url "$db_url"
   local pid=$STARTED_PID url=$STARTED_URL
   put "$key.rss.idle_kib" "$(rss "$pid" VmRSS)"
-  wrk_run "$key.hello" "$url" "$THREADS" "$CONNS" "$WRK_SECS" hello -
-  wrk_run "$key.select" "$url" "$THREADS" "$CONNS" "$WRK_SECS" select "$ids"
+  CPU_PID=$pid wrk_run "$key.hello" "$url" "$THREADS" "$CONNS" "$WRK_SECS" hello -
+  CPU_PID=$pid wrk_run "$key.select" "$url" "$THREADS" "$CONNS" "$WRK_SECS" select "$ids"
   stop "$pid"
 }
 

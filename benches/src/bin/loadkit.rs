@@ -512,6 +512,12 @@ const ARGON2_MIB: f64 = 19_456.0 / 1024.0;
 /// Growth of the RSS under the login flood that still counts as bounded: one Argon2 buffer per
 /// hashing permit (cores) plus two, and 32 MiB for connections, sessions and allocator slack.
 /// Unbounded (a buffer per waiting login) would be 64 × 19 MiB = 1.2 GiB.
+/// Server + database + wrk CPU time per request of a figure, in µs (None when not recorded).
+fn cpu_total(r: &Results, key: &str) -> Option<f64> {
+    let part = |who: &str| r.num(&format!("{key}.cpu_us.{who}"));
+    Some(part("server")? + part("database")? + part("wrk")?)
+}
+
 fn rss_bound_mib(cores: f64) -> f64 {
     (cores + 2.0) * ARGON2_MIB + 32.0
 }
@@ -937,6 +943,65 @@ fn report_text(r: &Results) -> String {
         );
     }
 
+    // CPU per request: where each figure's time goes, per process.
+    for (store, store_name) in &stores {
+        let select_total = cpu_total(r, &format!("{store}.baseline.select"));
+        let mut rows = vec![
+            (
+                "baseline `GET /hello`".to_owned(),
+                format!("{store}.baseline.hello"),
+            ),
+            (
+                "baseline `GET /users/{id}` (one SELECT)".to_owned(),
+                format!("{store}.baseline.select"),
+            ),
+        ];
+        for (fw, fw_name) in &frameworks {
+            for (figure, route) in [
+                ("profile", "GET /users/profile"),
+                ("refresh", "POST /auth/refresh"),
+                ("login", "POST /auth/login"),
+            ] {
+                rows.push((
+                    format!("{fw_name} `{route}`"),
+                    format!("{store}.{fw}.{figure}"),
+                ));
+            }
+        }
+        if !rows.iter().any(|(_, key)| cpu_total(r, key).is_some()) {
+            continue;
+        }
+        let _ = writeln!(out, "### {store_name}: CPU time per request\n");
+        let _ = writeln!(
+            out,
+            "CPU time (user + system) each process used during the figure, divided by the requests \
+             answered. On a machine whose cores are all busy, req/s is cores ÷ the total, so \
+             `total ÷ SELECT's total` is the inverse of the throughput ratio, measured without \
+             the noise of how much CPU the run happened to get.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| figure | server µs | database µs | wrk µs | total µs | total ÷ SELECT's |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+        for (label, key) in rows {
+            let total = cpu_total(r, &key);
+            if total.is_none() {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "| {label} | {} | {} | {} | {} | {} |",
+                f(r.num(&format!("{key}.cpu_us.server")), 1),
+                f(r.num(&format!("{key}.cpu_us.database")), 1),
+                f(r.num(&format!("{key}.cpu_us.wrk")), 1),
+                f(total, 1),
+                f(ratio(total, select_total), 2),
+            );
+        }
+        let _ = writeln!(out);
+    }
+
     // Charts.
     for (store, store_name) in &stores {
         let select = r.num(&format!("{store}.baseline.select.ok_rps"));
@@ -1042,5 +1107,38 @@ mod tests {
         assert!(text.contains("❌ 30.00 ms"), "{text}");
         assert!(text.contains("✅ – → 20 → 60 → – MiB"), "{text}");
         assert!(text.contains("xychart-beta"), "{text}");
+        assert!(!text.contains("CPU time per request"), "{text}");
+    }
+
+    #[test]
+    fn report_divides_cpu_time_per_request() {
+        let r = Results::parse(
+            "meta.cores 2\n\
+             postgres.baseline.select.ok_rps 10000\n\
+             postgres.baseline.select.cpu_us.server 50\n\
+             postgres.baseline.select.cpu_us.database 60\n\
+             postgres.baseline.select.cpu_us.wrk 10\n\
+             postgres.axum.profile.ok_rps 6000\n\
+             postgres.axum.profile.cpu_us.server 90\n\
+             postgres.axum.profile.cpu_us.database 95.5\n\
+             postgres.axum.profile.cpu_us.wrk 14.5\n",
+        );
+        let text = report_text(&r);
+        assert!(
+            text.contains("### PostgreSQL: CPU time per request"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| baseline `GET /users/{id}` (one SELECT) | 50.0 | 60.0 | 10.0 | 120.0 | 1.00 |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("| Axum `GET /users/profile` | 90.0 | 95.5 | 14.5 | 200.0 | 1.67 |"),
+            "{text}"
+        );
+        // Figures without CPU figures are left out, not shown as zeros.
+        assert!(!text.contains("Axum `POST /auth/refresh` |"), "{text}");
     }
 }
