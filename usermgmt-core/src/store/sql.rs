@@ -37,6 +37,21 @@ macro_rules! user_columns_u {
     };
 }
 
+/// A user with their roles in one statement, one row per role (read by `user_from_rows`); the
+/// caller appends `WHERE u.… = $1 ORDER BY r.name`. One trip to the pool instead of two: each
+/// trip also costs sqlx's liveness checks of the connection.
+macro_rules! user_with_roles_select {
+    () => {
+        concat!(
+            "SELECT ",
+            user_columns_u!(),
+            ", r.name AS role_name FROM users u \
+             LEFT JOIN user_roles ur ON ur.user_id = u.id \
+             LEFT JOIN roles r ON r.id = ur.role_id"
+        )
+    };
+}
+
 /// [`session_columns!`] of the `sessions` table aliased `s`, renamed `s_*` so they do not
 /// collide with a joined user's columns (read by `session_from_prefixed(row, "s_")`).
 macro_rules! session_columns_s {
@@ -146,16 +161,29 @@ macro_rules! impl_sql_store {
             let Some(first) = rows.first() else {
                 return Ok(None);
             };
+            Ok(Some((
+                session_from_prefixed(first, "s_")?,
+                user_from_row(first, roles_from_rows(rows)?)?,
+            )))
+        }
+
+        /// The user of [`user_with_roles_select!`]'s rows (one per role, or one with a NULL role).
+        fn user_from_rows(rows: &[DbRow]) -> Result<Option<UserRecord>> {
+            match rows.first() {
+                Some(first) => Ok(Some(user_from_row(first, roles_from_rows(rows)?)?)),
+                None => Ok(None),
+            }
+        }
+
+        /// The `role_name` column of a user joined with their roles.
+        fn roles_from_rows(rows: &[DbRow]) -> Result<Vec<String>> {
             let mut roles = Vec::with_capacity(rows.len());
             for row in rows {
                 if let Some(role) = row.try_get::<Option<String>, _>("role_name")? {
                     roles.push(role);
                 }
             }
-            Ok(Some((
-                session_from_prefixed(first, "s_")?,
-                user_from_row(first, roles)?,
-            )))
+            Ok(roles)
         }
 
         fn session_from_row(row: &DbRow) -> Result<SessionRecord> {
@@ -653,45 +681,27 @@ macro_rules! impl_sql_store {
             }
 
             async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>> {
-                let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
+                let rows = sqlx::query(concat!(user_with_roles_select!(), " WHERE u.id = $1 ORDER BY r.name"))
                     .bind(id)
-                    .fetch_optional(&self.pool)
+                    .fetch_all(&self.pool)
                     .await?;
-                match row {
-                    Some(row) => {
-                        let roles = roles_of(&self.pool, id).await?;
-                        Ok(Some(user_from_row(&row, roles)?))
-                    }
-                    None => Ok(None),
-                }
+                user_from_rows(&rows)
             }
 
             async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
-                let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1"))
+                let rows = sqlx::query(concat!(user_with_roles_select!(), " WHERE u.email = $1 ORDER BY r.name"))
                     .bind(email)
-                    .fetch_optional(&self.pool)
+                    .fetch_all(&self.pool)
                     .await?;
-                match row {
-                    Some(row) => {
-                        let roles = roles_of(&self.pool, row.try_get("id")?).await?;
-                        Ok(Some(user_from_row(&row, roles)?))
-                    }
-                    None => Ok(None),
-                }
+                user_from_rows(&rows)
             }
 
             async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
-                let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE username = $1"))
+                let rows = sqlx::query(concat!(user_with_roles_select!(), " WHERE u.username = $1 ORDER BY r.name"))
                     .bind(username)
-                    .fetch_optional(&self.pool)
+                    .fetch_all(&self.pool)
                     .await?;
-                match row {
-                    Some(row) => {
-                        let roles = roles_of(&self.pool, row.try_get("id")?).await?;
-                        Ok(Some(user_from_row(&row, roles)?))
-                    }
-                    None => Ok(None),
-                }
+                user_from_rows(&rows)
             }
 
             async fn issue_one_time_token(&self, token: NewOneTimeToken, effects: Effects) -> Result<()> {
@@ -1114,18 +1124,22 @@ macro_rules! impl_sql_store {
                 ip_address: Option<&str>,
                 user_agent: Option<&str>,
             ) -> Result<Option<bool>> {
-                // COALESCE: NULL-safe equality both dialects share.
+                // Two index probes (`sessions_user_client_idx`, same expressions), not a count
+                // of the user's sessions. COALESCE: NULL-safe equality both dialects share.
                 let row = sqlx::query(
-                    "SELECT COUNT(*) AS sessions,                      COALESCE(SUM(CASE WHEN COALESCE(ip_address, '') = COALESCE($2, '')                        AND COALESCE(user_agent, '') = COALESCE($3, '') THEN 1 ELSE 0 END), 0)                        AS matching                      FROM sessions WHERE user_id = $1",
+                    "SELECT EXISTS (SELECT 1 FROM sessions WHERE user_id = $1) AS seen_any, \
+                     EXISTS (SELECT 1 FROM sessions WHERE user_id = $1 \
+                     AND COALESCE(ip_address, '') = COALESCE($2, '') \
+                     AND COALESCE(user_agent, '') = COALESCE($3, '')) AS seen_client",
                 )
                 .bind(user_id)
                 .bind(ip_address)
                 .bind(user_agent)
                 .fetch_one(&self.pool)
                 .await?;
-                let sessions: i64 = row.try_get("sessions")?;
-                let matching: i64 = row.try_get("matching")?;
-                Ok((sessions > 0).then_some(matching > 0))
+                let seen_any: bool = row.try_get("seen_any")?;
+                let seen_client: bool = row.try_get("seen_client")?;
+                Ok(seen_any.then_some(seen_client))
             }
 
             async fn session_with_user(
