@@ -1,7 +1,11 @@
 //! Holds answers to the OpenAPI document. The HTTP suite sends every request of every case
 //! through [`Contract::check`], so each answer the suite provokes (successes and errors, on
 //! both adapters and every store) must be one the document describes: a documented status, a
-//! documented content type, and a body that validates against the schema.
+//! documented content type, and a body that validates against the schema. And a request the
+//! server accepted (an answer below 400) must be one the document allows: the value of each
+//! documented query parameter it carried valid against the parameter's schema (so a value the
+//! server reads, such as a blank one read as absent, cannot fall outside the document
+//! unnoticed; parameters the document does not name are ignored by the server, and here).
 //!
 //! The check is stricter than JSON Schema in one way, on purpose: an object schema that lists
 //! `properties` is treated as closed unless it says otherwise (`additionalProperties`), so a
@@ -10,16 +14,21 @@
 //!
 //! The validator covers the keywords the document uses (`$ref`, `type`, `const`, `enum`,
 //! `properties`, `required`, `additionalProperties`, `items`, `allOf`, `oneOf`, `anyOf`,
-//! `minimum`, `maximum`, `minItems`, `maxItems`, and the formats `uuid`, `date-time`, `date`,
-//! `email`); a keyword it does not know fails loudly rather than passing silently.
+//! `minimum`, `maximum`, `minItems`, `maxItems`, `minLength`, `maxLength`, `pattern`, and the
+//! formats `uuid`, `date-time`, `date`, `email`); a keyword it does not know fails loudly rather
+//! than passing silently.
 
 use super::http_suite::TestResponse;
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// The document and a router over its paths.
 pub struct Contract {
     document: Value,
     router: matchit::Router<String>,
+    /// Compiled `pattern`s, by source (the suite checks thousands of answers).
+    patterns: Mutex<HashMap<String, regex::Regex>>,
 }
 
 const KNOWN_KEYWORDS: &[&str] = &[
@@ -57,7 +66,11 @@ impl Contract {
                 let _ = router.insert(path.clone(), path.clone());
             }
         }
-        Self { document, router }
+        Self {
+            document,
+            router,
+            patterns: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Whether `response` to `method uri` is one the document describes; the contradiction
@@ -78,6 +91,9 @@ impl Contract {
             // No such operation: the answer is an error in the envelope (404, 405).
             return self.check_error_envelope(response);
         };
+        if response.status < 400 {
+            self.check_query(operation, uri)?;
+        }
         let responses = &operation["responses"];
         let status = response.status.to_string();
         let described = match responses.get(&status) {
@@ -113,6 +129,56 @@ impl Contract {
             .map_err(|e| format!("body is not JSON ({e})"))?;
         let mut errors = Vec::new();
         self.validate(&content["schema"], &body, "$", &mut errors);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    /// Each documented query parameter of an accepted request has a valid value. A query
+    /// value is text; a parameter typed as a number or a boolean is matched against the value as
+    /// that JSON scalar too, as OpenAPI's form style reads `?page=2` or `?verified=true`.
+    fn check_query(&self, operation: &Value, uri: &str) -> Result<(), String> {
+        let Some((_, query)) = uri.split_once('?') else {
+            return Ok(());
+        };
+        let parameters = operation["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut errors = Vec::new();
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            let Some(parameter) = parameters
+                .iter()
+                .find(|p| p["in"] == "query" && p["name"] == *name)
+            else {
+                // The server ignores query parameters it does not read (hostile_input sends
+                // them); nothing the document needs to describe.
+                continue;
+            };
+            let schema = &parameter["schema"];
+            let as_text = Value::String(value.to_string());
+            let mut text_errors = Vec::new();
+            self.validate(schema, &as_text, &format!("?{name}"), &mut text_errors);
+            if text_errors.is_empty() {
+                continue;
+            }
+            let scalar = serde_json::from_str::<Value>(&value)
+                .ok()
+                .filter(|v| v.is_number() || v.is_boolean());
+            let mut scalar_errors = Vec::new();
+            if let Some(scalar) = &scalar {
+                self.validate(schema, scalar, &format!("?{name}"), &mut scalar_errors);
+                if scalar_errors.is_empty() {
+                    continue;
+                }
+            }
+            errors.push(format!(
+                "query value {value:?} of {name:?} is outside its schema: {}",
+                text_errors.join("; ")
+            ));
+        }
         if errors.is_empty() {
             Ok(())
         } else {
@@ -216,6 +282,17 @@ impl Contract {
                 {
                     errors.push(format!("{at}: {s:?} is not a valid {format}"));
                 }
+                let chars = s.chars().count();
+                if outside(schema, "minLength", "maxLength", chars as f64) {
+                    errors.push(format!("{at}: {chars} characters is out of range"));
+                }
+                if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
+                    match self.matches(pattern, s) {
+                        Ok(true) => {}
+                        Ok(false) => errors.push(format!("{at}: {s:?} does not match {pattern}")),
+                        Err(e) => errors.push(format!("{at}: pattern {pattern} is invalid: {e}")),
+                    }
+                }
             }
             Value::Number(n) => {
                 let n = n.as_f64().unwrap_or(f64::NAN);
@@ -267,6 +344,18 @@ impl Contract {
             }
             Value::Bool(_) | Value::Null => {}
         }
+    }
+}
+
+impl Contract {
+    /// Whether `text` matches the JSON Schema `pattern` (unanchored, as the standard says).
+    fn matches(&self, pattern: &str, text: &str) -> Result<bool, String> {
+        let mut patterns = self.patterns.lock().unwrap_or_else(|p| p.into_inner());
+        if !patterns.contains_key(pattern) {
+            let compiled = regex::Regex::new(pattern).map_err(|e| e.to_string())?;
+            patterns.insert(pattern.to_owned(), compiled);
+        }
+        Ok(patterns[pattern].is_match(text))
     }
 }
 
@@ -324,7 +413,11 @@ mod tests {
             json!({"success": true, "message": "OK", "data": {"available": true}}),
         );
         assert_eq!(
-            contract.check("GET", "/api/v1/auth/check-email?email=a", &ok),
+            contract.check(
+                "GET",
+                "/api/v1/auth/check-email?email=ann%40example.com",
+                &ok
+            ),
             Ok(())
         );
         let wrong_type = answer(
@@ -381,5 +474,58 @@ mod tests {
         assert!(!has_format("24/11/2026", "date"));
         assert!(has_format("0192f0a8-5b2e-7c3d-8e4f-0123456789ab", "uuid"));
         assert!(!has_format("alice", "uuid"));
+    }
+
+    #[test]
+    fn lengths_and_patterns_are_checked() {
+        let contract = Contract::new(&crate::testing::test_config());
+        let schema = json!({"type": "string", "pattern": "^a+$", "maxLength": 3, "minLength": 2});
+        let errors_for = |text: &str| {
+            let mut errors = Vec::new();
+            contract.validate(&schema, &json!(text), "$", &mut errors);
+            errors
+        };
+        assert!(errors_for("aa").is_empty());
+        assert!(errors_for("aaaa")[0].contains("4 characters"));
+        assert!(errors_for("a")[0].contains("1 characters"));
+        assert!(errors_for("ab")[0].contains("does not match"));
+        // Characters, not bytes.
+        let mut errors = Vec::new();
+        contract.validate(&json!({"maxLength": 2}), &json!("éé"), "$", &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn accepted_requests_carry_only_documented_valid_query_values() {
+        let contract = Contract::new(&crate::testing::test_config());
+        let operation = &contract.document["paths"]["/api/v1/admin/users"]["get"];
+        let check =
+            |query: &str| contract.check_query(operation, &format!("/api/v1/admin/users?{query}"));
+        // Typed parameters are read from the text as OpenAPI's form style does; blank values
+        // (read as absent by the server) are documented.
+        assert_eq!(
+            check("page=2&limit=5&verified=true&status=&order=%20"),
+            Ok(())
+        );
+        assert_eq!(check("bogus=1"), Ok(()), "ignored by the server, and here");
+        assert!(check("page=0").unwrap_err().contains("\"page\""));
+        assert!(
+            check("verified=maybe")
+                .unwrap_err()
+                .contains("\"verified\"")
+        );
+        // Refused requests are not held to it: the server said no.
+        let refused = TestResponse {
+            status: 422,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: serde_json::to_vec(&json!({
+                "success": false, "message": "m", "code": "VALIDATION_ERROR", "statusCode": 422
+            }))
+            .unwrap(),
+        };
+        assert_eq!(
+            contract.check("GET", "/api/v1/admin/users?page=0", &refused),
+            Ok(())
+        );
     }
 }
