@@ -5,116 +5,14 @@
 
 mod common;
 
-use common::claims;
-use reqwest::StatusCode;
+use common::{Client, PASSWORD, Server, ServerSpec, claims, random_client_ip};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use usermgmt_core::mail::token_from_link;
 use usermgmt_core::testing::smtp::SmtpTestServer;
 
-const PASSWORD: &str = "Str0ng!Passw0rd";
 const SECOND: &str = "An0ther!Secret9";
 const THIRD: &str = "Th1rd!Secret77";
-
-/// The server process; killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(framework: &str, database_url: &str, smtp_port: u16) -> Server {
-    start_server_with(framework, database_url, smtp_port, &[])
-}
-
-fn start_server_with(
-    framework: &str,
-    database_url: &str,
-    smtp_port: u16,
-    extra: &[(&str, &str)],
-) -> Server {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_usermgmt-server"));
-    command.env_clear();
-    for (name, value) in extra {
-        command.env(name, value);
-    }
-    let mut child = command
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOST", "127.0.0.1")
-        .env("APP_PORT", "0")
-        .env("SERVER_FRAMEWORK", framework)
-        .env("DATABASE_URL", database_url)
-        .env("JWT_SECRET", "e2e-secret-e2e-secret-e2e-secret-e2e-secret")
-        .env("EMAIL_HOST", "127.0.0.1")
-        .env("EMAIL_PORT", smtp_port.to_string())
-        .env("SMTP_SECURE", "false")
-        .env("EMAIL_FROM", "usermgmt <no-reply@example.com>")
-        .env("EMAIL_CONFIRMATION_URL", "http://app.example.com/verify")
-        .env("PASSWORD_RESET_URL", "http://app.example.com/reset")
-        .env("HASH_MEMORY_KIB", "64")
-        .env("HASH_ITERATIONS", "1")
-        .env("LOG_LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start usermgmt-server");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("server prints its address");
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    Server { child, base }
-}
-
-struct Client {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Client {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header("user-agent", "e2e-test/1.0");
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status();
-        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
-        (status, body)
-    }
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-        self.call(reqwest::Method::POST, path, token, Some(body))
-            .await
-    }
-    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-        self.call(reqwest::Method::GET, path, token, None).await
-    }
-}
 
 /// Waits for the outbox worker to deliver a mail to `to` whose subject contains `subject`;
 /// returns the token of its link (if any) and the count of such mails.
@@ -142,13 +40,10 @@ async fn wait_for_mail(
     }
 }
 
-async fn full_flow(framework: &str, database_url: &str) {
+async fn full_flow(framework: &'static str, database_url: &str) {
     let smtp = SmtpTestServer::start();
-    let server = start_server(framework, database_url, smtp.port);
-    let c = Client {
-        http: reqwest::Client::new(),
-        base: server.base.clone(),
-    };
+    let server = Server::start(&ServerSpec::new(framework, database_url, Some(smtp.port))).await;
+    let c = Client::new(&server, &random_client_ip());
 
     let (s, body) = c.get("/health", None).await;
     assert_eq!(s, 200, "{body}");
@@ -373,26 +268,20 @@ const PNG: &[u8] = &[
 
 /// Administration as an outside client sees it: a bootstrap admin, roles, impersonation, an
 /// avatar on disk, the first seed's routes, and an account purged by the server's own job.
-async fn admin_flow(framework: &str, database_url: &str) {
+async fn admin_flow(framework: &'static str, database_url: &str) {
     let smtp = SmtpTestServer::start();
     let avatars = std::env::temp_dir().join(format!("usermgmt-avatars-{}", uuid::Uuid::new_v4()));
     let avatar_dir = avatars.display().to_string();
-    let server = start_server_with(
-        framework,
-        database_url,
-        smtp.port,
-        &[
-            ("ADMIN_EMAIL", "boss@example.com"),
-            ("ADMIN_PASSWORD", PASSWORD),
-            ("AVATAR_DIR", &avatar_dir),
-            ("ACCOUNT_RECOVERY_WINDOW", "2s"),
-            ("ACCOUNT_PURGE_INTERVAL", "1s"),
-        ],
-    );
-    let c = Client {
-        http: reqwest::Client::new(),
-        base: server.base.clone(),
-    };
+    let server = Server::start(
+        &ServerSpec::new(framework, database_url, Some(smtp.port))
+            .with("ADMIN_EMAIL", "boss@example.com")
+            .with("ADMIN_PASSWORD", PASSWORD)
+            .with("AVATAR_DIR", avatar_dir)
+            .with("ACCOUNT_RECOVERY_WINDOW", "2s")
+            .with("ACCOUNT_PURGE_INTERVAL", "1s"),
+    )
+    .await;
+    let c = Client::new(&server, &random_client_ip());
     let login = |who: &'static str, password: &'static str| {
         let c = &c;
         async move {
