@@ -26,6 +26,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Duration;
+use usermgmt_core::store::check_idle_connections;
 use uuid::Uuid;
 
 /// Bare Axum + sqlx baseline for the HTTP load script (loopback only).
@@ -62,14 +63,16 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
-            let pool = SqlitePoolOptions::new()
+            // The pool policy of core's stores (max connections, when idle ones are checked),
+            // so the baseline's statement pays what the server's does.
+            let pool = check_idle_connections(SqlitePoolOptions::new())
                 .max_connections(8)
                 .connect_with(options)
                 .await
                 .map_err(|e| format!("cannot open SQLite: {e}"))?;
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
+            let pool = check_idle_connections(PgPoolOptions::new())
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(5))
                 .connect(url)

@@ -993,3 +993,33 @@ pub fn merge_preferences_value(
     }
     Ok(merged)
 }
+
+/// How long a pooled database connection may sit idle and still be handed out without a
+/// liveness check first.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub const CHECK_CONNECTIONS_IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The pool policy of the SQL stores: a connection idle for [`CHECK_CONNECTIONS_IDLE_FOR`] or
+/// longer is pinged before it is handed out (a broken one is closed and another taken), one
+/// used more recently is not. sqlx's default pings every connection on every acquire, a round
+/// trip to the database in front of every statement under load; a connection that answered
+/// its release check (sqlx pings each connection it takes back) less than half a second ago is
+/// live. A database restart takes longer than that, so connections it broke are idle longer
+/// and checked as before. HikariCP's `aliveBypassWindowMs` is the same rule, at the same
+/// 500 ms. For a host app's own pool: `check_idle_connections(PgPoolOptions::new())`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub fn check_idle_connections<DB: sqlx::Database>(
+    options: sqlx::pool::PoolOptions<DB>,
+) -> sqlx::pool::PoolOptions<DB> {
+    use sqlx::Connection;
+    options
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= CHECK_CONNECTIONS_IDLE_FOR {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}

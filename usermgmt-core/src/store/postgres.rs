@@ -43,7 +43,7 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`) and applies pending
     /// migrations (concurrent starts are serialised by the migrator's advisory lock).
     pub async fn connect(url: &str) -> crate::Result<Self> {
-        let pool = PgPoolOptions::new()
+        let pool = super::check_idle_connections(PgPoolOptions::new())
             .max_connections(16)
             .acquire_timeout(std::time::Duration::from_secs(5))
             .connect(url)

@@ -101,7 +101,7 @@ impl SqliteStore {
             .foreign_keys(true);
         // Each connection to an in-memory database would be a database of its own.
         let max_connections = if in_memory { 1 } else { 8 };
-        let pool = SqlitePoolOptions::new()
+        let pool = super::check_idle_connections(SqlitePoolOptions::new())
             .max_connections(max_connections)
             .connect_with(options)
             .await?;
