@@ -192,11 +192,15 @@ fn holds_nul(value: &serde_json::Value) -> bool {
     match value {
         serde_json::Value::String(s) => s.contains('\0'),
         serde_json::Value::Array(items) => items.iter().any(holds_nul),
-        serde_json::Value::Object(map) => map
-            .iter()
-            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        serde_json::Value::Object(map) => map_holds_nul(map),
         _ => false,
     }
+}
+
+/// Whether an object holds U+0000 in a key or, at any depth, in a value.
+fn map_holds_nul(map: &serde_json::Map<String, serde_json::Value>) -> bool {
+    map.iter()
+        .any(|(key, value)| key.contains('\0') || holds_nul(value))
 }
 
 impl UserManager {
@@ -260,10 +264,7 @@ impl UserManager {
         };
         // PostgreSQL's jsonb (like its text) cannot hold U+0000; refused here on every store,
         // so a preference that one store keeps is never one another refuses with a 500.
-        if patch
-            .iter()
-            .any(|(key, value)| key.contains('\0') || holds_nul(value))
-        {
+        if map_holds_nul(&patch) {
             return Err(Error::invalid(
                 "preferences",
                 "must not contain the NUL character (U+0000)",

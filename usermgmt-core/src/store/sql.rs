@@ -37,6 +37,14 @@ macro_rules! user_columns_u {
     };
 }
 
+/// The roles of the user aliased `u`, as `r.name` (one row per role, one with NULL when none):
+/// every read of a user takes them in its own statement.
+macro_rules! roles_of_u_join {
+    () => {
+        " LEFT JOIN user_roles ur ON ur.user_id = u.id LEFT JOIN roles r ON r.id = ur.role_id "
+    };
+}
+
 /// A user with their roles in one statement, one row per role (read by `user_from_rows`); the
 /// caller appends `WHERE u.… = $1 ORDER BY r.name`. One trip to the pool instead of two: each
 /// trip also costs sqlx's liveness checks of the connection.
@@ -45,9 +53,8 @@ macro_rules! user_with_roles_select {
         concat!(
             "SELECT ",
             user_columns_u!(),
-            ", r.name AS role_name FROM users u \
-             LEFT JOIN user_roles ur ON ur.user_id = u.id \
-             LEFT JOIN roles r ON r.id = ur.role_id"
+            ", r.name AS role_name FROM users u",
+            roles_of_u_join!()
         )
     };
 }
@@ -320,30 +327,12 @@ macro_rules! impl_sql_store {
             Ok(())
         }
 
-        async fn roles_of<'e, E>(executor: E, user_id: Uuid) -> Result<Vec<String>>
-        where
-            E: sqlx::Executor<'e, Database = Db>,
-        {
-            let rows = sqlx::query(
-                "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-                 WHERE ur.user_id = $1 ORDER BY r.name",
-            )
-            .bind(user_id)
-            .fetch_all(executor)
-            .await?;
-            rows.iter()
-                .map(|r| r.try_get::<String, _>("name").map_err(Error::from))
-                .collect()
-        }
-
         async fn user_in_tx(tx: &mut Tx, user_id: Uuid) -> Result<UserRecord> {
-            let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
+            let rows = sqlx::query(concat!(user_with_roles_select!(), " WHERE u.id = $1 ORDER BY r.name"))
                 .bind(user_id)
-                .fetch_optional(&mut **tx)
-                .await?
-                .ok_or(Error::NotFound("user"))?;
-            let roles = roles_of(&mut **tx, user_id).await?;
-            user_from_row(&row, roles)
+                .fetch_all(&mut **tx)
+                .await?;
+            user_from_rows(&rows)?.ok_or(Error::NotFound("user"))
         }
 
         async fn insert_one_time_token(tx: &mut Tx, token: &NewOneTimeToken) -> Result<()> {
@@ -1153,10 +1142,9 @@ macro_rules! impl_sql_store {
                     session_columns_s!(),
                     ", ",
                     user_columns_u!(),
-                    ", r.name AS role_name FROM sessions s JOIN users u ON u.id = s.user_id \
-                     LEFT JOIN user_roles ur ON ur.user_id = u.id \
-                     LEFT JOIN roles r ON r.id = ur.role_id \
-                     WHERE s.id = $1 ORDER BY r.name"
+                    ", r.name AS role_name FROM sessions s JOIN users u ON u.id = s.user_id",
+                    roles_of_u_join!(),
+                    "WHERE s.id = $1 ORDER BY r.name"
                 ))
                 .bind(session_id)
                 .fetch_all(&self.pool)
@@ -1178,10 +1166,9 @@ macro_rules! impl_sql_store {
                     ", r.name AS role_name, p.user_id AS p_user_id, ",
                     profile_columns_p!(),
                     " FROM sessions s JOIN users u ON u.id = s.user_id \
-                     LEFT JOIN user_profiles p ON p.user_id = u.id \
-                     LEFT JOIN user_roles ur ON ur.user_id = u.id \
-                     LEFT JOIN roles r ON r.id = ur.role_id \
-                     WHERE s.id = $1 ORDER BY r.name"
+                     LEFT JOIN user_profiles p ON p.user_id = u.id",
+                    roles_of_u_join!(),
+                    "WHERE s.id = $1 ORDER BY r.name"
                 ))
                 .bind(session_id)
                 .fetch_all(&self.pool)

@@ -293,7 +293,7 @@ fn query_params(endpoint: Endpoint) -> Vec<Value> {
     let date = || {
         json!({
             "type": "string",
-            "anyOf": [{"format": "date"}, {"format": "date-time"}, {"pattern": "^\\s*$"}],
+            "anyOf": [{"format": "date"}, {"format": "date-time"}, blank()],
             "description": "YYYY-MM-DD or RFC 3339",
         })
     };
@@ -354,7 +354,7 @@ fn query_params(endpoint: Endpoint) -> Vec<Value> {
             let mut params = vec![
                 query(
                     "userId",
-                    json!({"type": "string", "anyOf": [{"format": "uuid"}, {"pattern": "^\\s*$"}]}),
+                    json!({"type": "string", "anyOf": [{"format": "uuid"}, blank()]}),
                     "Rows about or by this user",
                 ),
                 query("action", no_control(), "Action, e.g. USER_LOGIN"),
