@@ -1023,3 +1023,31 @@ pub fn check_idle_connections<DB: sqlx::Database>(
             })
         })
 }
+
+#[cfg(all(test, feature = "sqlite"))]
+mod pool_policy_tests {
+    use super::*;
+
+    /// Only idle connections are checked: sqlx's check of every connection on every acquire is
+    /// off, the idle check is what replaces it (its recovery after an outage is held by
+    /// `examples/tests/scale_out.rs`).
+    #[tokio::test]
+    async fn connections_are_checked_only_when_idle() {
+        let options = check_idle_connections(sqlx::sqlite::SqlitePoolOptions::new());
+        assert!(!options.get_test_before_acquire());
+        let pool = options
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        // Taken again at once (no check) and after the idle window (checked): both live.
+        for pause in [0, CHECK_CONNECTIONS_IDLE_FOR.as_millis() as u64 + 50] {
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            let one: i64 = sqlx::query_scalar("SELECT 1")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(one, 1);
+        }
+    }
+}

@@ -124,3 +124,36 @@ impl SqliteStore {
 }
 
 impl_sql_store!(SqliteStore);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Effects, Store};
+    use std::time::Duration;
+
+    /// The writer turn is what orders this store's writers: while it is held a write waits for
+    /// it (not in SQLite's busy handler), reads go on, and the write proceeds once it is free.
+    #[tokio::test]
+    async fn writers_take_the_store_turn_and_readers_do_not() {
+        let dir = std::env::temp_dir().join(format!("usermgmt-turn-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.display()))
+            .await
+            .unwrap();
+        let turn = store.writer.clone().lock_owned().await;
+        let writer = {
+            let store = store.clone();
+            tokio::spawn(async move { store.record_effects(Effects::none()).await })
+        };
+        assert_eq!(store.user_by_id(uuid::Uuid::now_v7()).await.unwrap(), None);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!writer.is_finished(), "a write waits for the turn");
+        drop(turn);
+        tokio::time::timeout(Duration::from_secs(5), writer)
+            .await
+            .expect("the write goes on once the turn is free")
+            .unwrap()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
