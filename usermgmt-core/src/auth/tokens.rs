@@ -6,6 +6,8 @@ use crate::store::{Timestamp, UserRecord};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
 use time::Duration;
 use uuid::Uuid;
 
@@ -136,6 +138,66 @@ struct Verifier {
     validation: Validation,
 }
 
+/// Tokens whose signature and claims this issuer has checked, with their claims: a client sends
+/// the same token on every request for its lifetime, and checking it again (three header
+/// parses, two claims parses and an HMAC or Ed25519 verification in `jsonwebtoken`) was the
+/// largest single cost of an authenticated request after the store read.
+///
+/// Only exactly the same token text finds an entry, and the issuer's keys never change (an
+/// issuer is built with them), so a hit is what a full check would answer; the time claims are
+/// still checked on every request against the injected clock. Bounded: a shard that fills up
+/// drops its expired entries, or all of them if none has expired. Only tokens that passed the
+/// full check are kept, so a client cannot fill it with made-up ones.
+struct VerifiedTokens {
+    shards: Box<[std::sync::Mutex<HashMap<Box<str>, AccessClaims>>]>,
+    hasher: std::hash::RandomState,
+    per_shard: usize,
+}
+
+impl VerifiedTokens {
+    const SHARDS: usize = 16;
+    /// About 1 KiB an entry (token text and claims): at most about 4 MiB.
+    const CAPACITY: usize = 4096;
+
+    fn new() -> Self {
+        Self {
+            shards: (0..Self::SHARDS).map(|_| Default::default()).collect(),
+            hasher: std::hash::RandomState::new(),
+            per_shard: Self::CAPACITY / Self::SHARDS,
+        }
+    }
+
+    fn shard(&self, token: &str) -> &std::sync::Mutex<HashMap<Box<str>, AccessClaims>> {
+        use std::hash::BuildHasher;
+        let index = usize::try_from(self.hasher.hash_one(token)).unwrap_or_default();
+        &self.shards[index % self.shards.len()]
+    }
+
+    fn get(&self, token: &str) -> Option<AccessClaims> {
+        let shard = self.shard(token).lock().unwrap_or_else(|e| e.into_inner());
+        shard.get(token).cloned()
+    }
+
+    fn insert(&self, token: &str, claims: &AccessClaims, now: i64) {
+        let mut shard = self.shard(token).lock().unwrap_or_else(|e| e.into_inner());
+        if shard.len() >= self.per_shard {
+            shard.retain(|_, kept| kept.exp > now);
+            if shard.len() >= self.per_shard {
+                shard.clear();
+            }
+        }
+        shard.insert(token.into(), claims.clone());
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
+    }
+}
+
 /// Signs and verifies access tokens: HS256 with the application secret by default, or EdDSA
 /// (Ed25519) with a list of keys, the first signing and all verifying (rotation: put the new
 /// key first, drop the old one once its last tokens have expired).
@@ -148,6 +210,7 @@ pub struct TokenIssuer {
     issuer: String,
     audience: String,
     ttl: Duration,
+    verified: Arc<VerifiedTokens>,
 }
 
 impl std::fmt::Debug for TokenIssuer {
@@ -195,6 +258,7 @@ impl TokenIssuer {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl,
+            verified: Arc::new(VerifiedTokens::new()),
         }
     }
 
@@ -232,6 +296,7 @@ impl TokenIssuer {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl,
+            verified: Arc::new(VerifiedTokens::new()),
         })
     }
 
@@ -274,8 +339,30 @@ impl TokenIssuer {
         Ok((token, claims))
     }
 
-    /// Checks signature (with the key its `kid` names), issuer, audience and time claims.
+    /// Checks signature (with the key its `kid` names), issuer, audience and time claims. The
+    /// first three are remembered for a token that passed them (see `VerifiedTokens`); the time
+    /// claims are checked every time.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims> {
+        let now = now.unix_timestamp();
+        let claims = match self.verified.get(token) {
+            Some(claims) => claims,
+            None => {
+                let claims = self.check(token)?;
+                if claims.exp > now {
+                    self.verified.insert(token, &claims, now);
+                }
+                claims
+            }
+        };
+        if claims.exp <= now || claims.nbf > now {
+            return Err(Error::InvalidAccessToken);
+        }
+        Ok(claims)
+    }
+
+    /// Signature (with the key the token's `kid` names), issuer and audience: what
+    /// [`verify`](Self::verify) remembers of a token.
+    fn check(&self, token: &str) -> Result<AccessClaims> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Error::InvalidAccessToken)?;
         let verifier = match header.kid.as_deref() {
             Some(kid) => self.verifiers.iter().find(|v| v.kid == kid),
@@ -285,12 +372,7 @@ impl TokenIssuer {
         .ok_or(Error::InvalidAccessToken)?;
         let data = jsonwebtoken::decode::<AccessClaims>(token, &verifier.key, &verifier.validation)
             .map_err(|_| Error::InvalidAccessToken)?;
-        let claims = data.claims;
-        let now = now.unix_timestamp();
-        if claims.exp <= now || claims.nbf > now {
-            return Err(Error::InvalidAccessToken);
-        }
-        Ok(claims)
+        Ok(data.claims)
     }
 }
 
@@ -408,5 +490,69 @@ mod tests {
                 .verify(&token, clock.now() - Duration::minutes(1))
                 .is_err()
         );
+    }
+
+    /// The remembered check answers what the full one does: the time claims still end a
+    /// remembered token, a changed byte is a different token, and an issuer with other keys
+    /// (or a clone, which shares the memory) never accepts what its own keys did not sign.
+    #[test]
+    fn a_remembered_token_is_still_checked_in_time_and_to_the_byte() {
+        let clock = MockClock::starting_now();
+        let issuer = TokenIssuer::hs256(&[7u8; 32], "iss", "aud", Duration::minutes(15));
+        let (token, claims) = issuer
+            .issue(&user(), Uuid::now_v7(), clock.now(), None, None)
+            .unwrap();
+        assert_eq!(issuer.verify(&token, clock.now()).unwrap(), claims);
+        assert_eq!(issuer.verified.len(), 1, "the checked token is remembered");
+        assert_eq!(issuer.clone().verify(&token, clock.now()).unwrap(), claims);
+
+        // One character of the signature changed: not the remembered text, and it fails the check.
+        let mut tampered = token.clone().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert!(issuer.verify(&tampered, clock.now()).is_err());
+        // Claims changed, signature kept: the same.
+        let parts: Vec<&str> = token.split('.').collect();
+        let (_, other_claims) = issuer
+            .issue(&user(), Uuid::now_v7(), clock.now(), None, None)
+            .unwrap();
+        let forged_payload = {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(serde_json::to_vec(&other_claims).unwrap())
+        };
+        let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+        assert!(issuer.verify(&forged, clock.now()).is_err());
+        assert_eq!(issuer.verified.len(), 1, "failed tokens are not remembered");
+
+        let other = TokenIssuer::hs256(&[8u8; 32], "iss", "aud", Duration::minutes(15));
+        assert!(other.verify(&token, clock.now()).is_err());
+
+        // Expiry and not-before are read on every call, remembered or not.
+        assert!(issuer.verify(&token, clock.now() - Duration::minutes(1)).is_err());
+        clock.advance(Duration::minutes(15));
+        assert!(issuer.verify(&token, clock.now()).is_err());
+    }
+
+    #[test]
+    fn remembered_tokens_are_bounded() {
+        let clock = MockClock::starting_now();
+        let issuer = TokenIssuer::hs256(&[7u8; 32], "iss", "aud", Duration::minutes(15));
+        for _ in 0..(VerifiedTokens::CAPACITY + VerifiedTokens::CAPACITY / 2) {
+            let (token, _) = issuer
+                .issue(&user(), Uuid::now_v7(), clock.now(), None, None)
+                .unwrap();
+            issuer.verify(&token, clock.now()).unwrap();
+            assert!(issuer.verified.len() <= VerifiedTokens::CAPACITY);
+        }
+        assert!(issuer.verified.len() > 0, "a full shard starts again, it is not switched off");
+        // An expired token is not remembered.
+        let (old, _) = issuer
+            .issue(&user(), Uuid::now_v7(), clock.now() - Duration::hours(1), None, None)
+            .unwrap();
+        let before = issuer.verified.len();
+        assert!(issuer.verify(&old, clock.now()).is_err());
+        assert_eq!(issuer.verified.len(), before);
     }
 }
