@@ -113,6 +113,7 @@ put meta.login_conns "$LOGIN_CONNS"
 put meta.flood_conns "$FLOOD_CONNS"
 put meta.threads "$THREADS"
 put meta.server_env "${SERVER_ENV:-none}"
+put meta.pg_autovacuum "$(psql -Atq "$PG_ADMIN_URL" -c 'SHOW autovacuum' 2>/dev/null || echo unknown)"
 put meta.wrk "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2 | tr ' ' '_')"
 say "load average $(loadavg); rustc processes running: $(pgrep -c rustc || true)"
 
@@ -187,6 +188,18 @@ start() {
   die "$prefix did not start in 60 s"
 }
 
+# settle DB_URL: before each measured figure on PostgreSQL, VACUUM (ANALYZE) and CHECKPOINT the
+# benchmark database, as autovacuum would keep it between bursts of a real deployment. This
+# machine's PostgreSQL runs with autovacuum off (recorded as meta.pg_autovacuum), so without it
+# every login (UPDATE users) and refresh (UPDATE sessions) of the run so far left dead row
+# versions behind for the next figure, and the profile's database CPU per request moved between
+# 100 and 193 µs from run to run depending on where in the run it was measured.
+settle() {
+  case "$1" in
+    postgres*) psql -q -v ON_ERROR_STOP=1 "$1" -c "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null ;;
+  esac
+}
+
 stop() {
   kill "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
@@ -223,12 +236,15 @@ server_block() {
   say "$key: one Argon2 verify at the default cost"
   "$LOADKIT_BIN" argon2 --secs 2 | while read -r name value; do put "$key.argon2.$name" "$value"; done
 
+  settle "$db_url"
   say "$key: login ($LOGIN_CONNS connections, ${WRK_SECS} s)"
   CPU_PID=$pid wrk_run "$key.login" "$url" "$THREADS" "$LOGIN_CONNS" "$WRK_SECS" login "$dir/login_pairs.tsv"
   # Again after it: the verify time moves with the machine's load; the report takes the mean.
   "$LOADKIT_BIN" argon2 --secs 2 | while read -r name value; do put "$key.argon2_after.$name" "$value"; done
+  settle "$db_url"
   say "$key: refresh ($CONNS connections, ${WRK_SECS} s)"
   CPU_PID=$pid wrk_run "$key.refresh" "$url" "$THREADS" "$CONNS" "$WRK_SECS" refresh "$dir/refresh_tokens.txt"
+  settle "$db_url"
   say "$key: profile ($CONNS connections, ${WRK_SECS} s)"
   CPU_PID=$pid wrk_run "$key.profile" "$url" "$THREADS" "$CONNS" "$WRK_SECS" profile "$dir/access_tokens.txt"
 
@@ -239,6 +255,7 @@ server_block() {
   local p=$!
   wait "$h" "$p"
 
+  settle "$db_url"
   say "$key: login flood ($FLOOD_CONNS connections, ${FLOOD_SECS} s) with the probes"
   put "$key.rss.before_kib" "$(rss "$pid" VmRSS)"
   put "$key.rss.hwm_before_kib" "$(rss "$pid" VmHWM)"
@@ -285,6 +302,7 @@ baseline_block() {
   local pid=$STARTED_PID url=$STARTED_URL
   put "$key.rss.idle_kib" "$(rss "$pid" VmRSS)"
   CPU_PID=$pid wrk_run "$key.hello" "$url" "$THREADS" "$CONNS" "$WRK_SECS" hello -
+  settle "$db_url"
   CPU_PID=$pid wrk_run "$key.select" "$url" "$THREADS" "$CONNS" "$WRK_SECS" select "$ids"
   stop "$pid"
 }
