@@ -138,6 +138,9 @@ struct Verifier {
     validation: Validation,
 }
 
+/// One lock's share of [`VerifiedTokens`]: token text → its claims.
+type VerifiedShard = std::sync::Mutex<HashMap<Box<str>, AccessClaims>>;
+
 /// Tokens whose signature and claims this issuer has checked, with their claims: a client sends
 /// the same token on every request for its lifetime, and checking it again (three header
 /// parses, two claims parses and an HMAC or Ed25519 verification in `jsonwebtoken`) was the
@@ -149,7 +152,7 @@ struct Verifier {
 /// drops its expired entries, or all of them if none has expired. Only tokens that passed the
 /// full check are kept, so a client cannot fill it with made-up ones.
 struct VerifiedTokens {
-    shards: Box<[std::sync::Mutex<HashMap<Box<str>, AccessClaims>>]>,
+    shards: Box<[VerifiedShard]>,
     hasher: std::hash::RandomState,
     per_shard: usize,
 }
@@ -167,7 +170,7 @@ impl VerifiedTokens {
         }
     }
 
-    fn shard(&self, token: &str) -> &std::sync::Mutex<HashMap<Box<str>, AccessClaims>> {
+    fn shard(&self, token: &str) -> &VerifiedShard {
         use std::hash::BuildHasher;
         let index = usize::try_from(self.hasher.hash_one(token)).unwrap_or_default();
         &self.shards[index % self.shards.len()]
@@ -530,7 +533,11 @@ mod tests {
         assert!(other.verify(&token, clock.now()).is_err());
 
         // Expiry and not-before are read on every call, remembered or not.
-        assert!(issuer.verify(&token, clock.now() - Duration::minutes(1)).is_err());
+        assert!(
+            issuer
+                .verify(&token, clock.now() - Duration::minutes(1))
+                .is_err()
+        );
         clock.advance(Duration::minutes(15));
         assert!(issuer.verify(&token, clock.now()).is_err());
     }
@@ -546,10 +553,19 @@ mod tests {
             issuer.verify(&token, clock.now()).unwrap();
             assert!(issuer.verified.len() <= VerifiedTokens::CAPACITY);
         }
-        assert!(issuer.verified.len() > 0, "a full shard starts again, it is not switched off");
+        assert!(
+            issuer.verified.len() > 0,
+            "a full shard starts again, it is not switched off"
+        );
         // An expired token is not remembered.
         let (old, _) = issuer
-            .issue(&user(), Uuid::now_v7(), clock.now() - Duration::hours(1), None, None)
+            .issue(
+                &user(),
+                Uuid::now_v7(),
+                clock.now() - Duration::hours(1),
+                None,
+                None,
+            )
             .unwrap();
         let before = issuer.verified.len();
         assert!(issuer.verify(&old, clock.now()).is_err());
