@@ -10,10 +10,48 @@ use std::sync::Arc;
 /// The variable naming the PostgreSQL server for tests.
 pub const POSTGRES_URL_VAR: &str = "USERMGMT_TEST_POSTGRES_URL";
 
-/// The URL of a new, empty SQLite database file (in the system's temporary directory).
+/// Every SQLite test database file's name starts with this (and its `-wal`/`-shm` files').
+const SQLITE_TEST_FILE_PREFIX: &str = "usermgmt-test-";
+
+/// A test database file untouched for this long belongs to no running test.
+const SQLITE_LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The URL of a new, empty SQLite database file (in the system's temporary directory). The
+/// first call of a test process removes the files earlier runs left there (about 90 a full
+/// run: the stores keep no handle that could delete them at the end of a test).
 pub fn sqlite_test_database_url() -> String {
-    let path = std::env::temp_dir().join(format!("usermgmt-test-{}.db", uuid::Uuid::new_v4()));
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    let dir = std::env::temp_dir();
+    ONCE.call_once(|| remove_leftover_sqlite_files(&dir, std::time::SystemTime::now()));
+    let path = dir.join(format!(
+        "{SQLITE_TEST_FILE_PREFIX}{}.db",
+        uuid::Uuid::new_v4()
+    ));
     format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// Removes the SQLite test files in `dir` last modified [`SQLITE_LEFTOVER_AGE`] or more before
+/// `now`. A younger file may belong to a test process running now and is kept.
+fn remove_leftover_sqlite_files(dir: &std::path::Path, now: std::time::SystemTime) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(SQLITE_TEST_FILE_PREFIX) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| {
+                now.duration_since(modified)
+                    .is_ok_and(|age| age >= SQLITE_LEFTOVER_AGE)
+            });
+        if old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// A [`SqliteStore`](crate::store::sqlite::SqliteStore) on a new database file.
@@ -114,7 +152,33 @@ fn with_database(base: &str, name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::with_database;
+    use super::{SQLITE_LEFTOVER_AGE, remove_leftover_sqlite_files, with_database};
+
+    #[test]
+    fn leftover_sqlite_files_go_and_young_ones_stay() {
+        let dir = std::env::temp_dir().join(format!("usermgmt-cleanup-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let now = std::time::SystemTime::now();
+        let file = |name: &str, age: std::time::Duration| {
+            let path = dir.join(name);
+            let f = std::fs::File::create(&path).unwrap();
+            f.set_modified(now - age).unwrap();
+            path
+        };
+        let hour = SQLITE_LEFTOVER_AGE;
+        let old_db = file("usermgmt-test-a.db", hour * 2);
+        let old_wal = file("usermgmt-test-a.db-wal", hour * 2);
+        let young_db = file("usermgmt-test-b.db", hour / 2);
+        let other = file("someone-else.db", hour * 2);
+        remove_leftover_sqlite_files(&dir, now);
+        assert!(
+            !old_db.exists() && !old_wal.exists(),
+            "old test files are removed"
+        );
+        assert!(young_db.exists(), "a file a running test may use is kept");
+        assert!(other.exists(), "files that are not ours are kept");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn replaces_the_database_name() {
