@@ -152,28 +152,27 @@ type VerifiedShard = std::sync::Mutex<HashMap<Box<str>, AccessClaims>>;
 /// drops its expired entries, or all of them if none has expired. Only tokens that passed the
 /// full check are kept, so a client cannot fill it with made-up ones.
 struct VerifiedTokens {
-    shards: Box<[VerifiedShard]>,
+    shards: [VerifiedShard; Self::SHARDS],
     hasher: std::hash::RandomState,
-    per_shard: usize,
 }
 
 impl VerifiedTokens {
     const SHARDS: usize = 16;
     /// About 1 KiB an entry (token text and claims): at most about 4 MiB.
     const CAPACITY: usize = 4096;
+    const PER_SHARD: usize = Self::CAPACITY / Self::SHARDS;
 
     fn new() -> Self {
         Self {
-            shards: (0..Self::SHARDS).map(|_| Default::default()).collect(),
+            shards: std::array::from_fn(|_| Default::default()),
             hasher: std::hash::RandomState::new(),
-            per_shard: Self::CAPACITY / Self::SHARDS,
         }
     }
 
     fn shard(&self, token: &str) -> &VerifiedShard {
         use std::hash::BuildHasher;
         let index = usize::try_from(self.hasher.hash_one(token)).unwrap_or_default();
-        &self.shards[index % self.shards.len()]
+        &self.shards[index % Self::SHARDS]
     }
 
     fn get(&self, token: &str) -> Option<AccessClaims> {
@@ -183,9 +182,9 @@ impl VerifiedTokens {
 
     fn insert(&self, token: &str, claims: &AccessClaims, now: i64) {
         let mut shard = self.shard(token).lock().unwrap_or_else(|e| e.into_inner());
-        if shard.len() >= self.per_shard {
+        if shard.len() >= Self::PER_SHARD {
             shard.retain(|_, kept| kept.exp > now);
-            if shard.len() >= self.per_shard {
+            if shard.len() >= Self::PER_SHARD {
                 shard.clear();
             }
         }

@@ -46,8 +46,8 @@ macro_rules! roles_of_u_join {
 }
 
 /// A user with their roles in one statement, one row per role (read by `user_from_rows`); the
-/// caller appends `WHERE u.… = $1` (`roles_from_rows` sorts the roles). One trip to the pool instead of two: each
-/// trip also costs sqlx's liveness checks of the connection.
+/// caller appends `WHERE u.… = $1` (`roles_from_rows` sorts the roles). One trip to the pool
+/// instead of two: each trip also costs sqlx's liveness checks of the connection.
 macro_rules! user_with_roles_select {
     () => {
         concat!(
@@ -77,9 +77,9 @@ macro_rules! session_columns {
     };
 }
 
-/// The result-column names a session is read under. Spelled out, not built with `format!` per
-/// read: the session is read on every authenticated request, and nine allocations a read showed
-/// in its profile.
+/// The result-column names a session is read under, made at compile time by
+/// [`session_column_names!`], not with `format!` per read: the session is read on every
+/// authenticated request, and nine allocations a read showed in its profile.
 pub(crate) struct SessionColumnNames {
     pub(crate) id: &'static str,
     pub(crate) user_id: &'static str,
@@ -92,31 +92,28 @@ pub(crate) struct SessionColumnNames {
     pub(crate) revoked_at: &'static str,
 }
 
+/// [`SessionColumnNames`] with `$prefix` before each of [`session_columns!`].
+macro_rules! session_column_names {
+    ($prefix:literal) => {
+        SessionColumnNames {
+            id: concat!($prefix, "id"),
+            user_id: concat!($prefix, "user_id"),
+            device_info: concat!($prefix, "device_info"),
+            ip_address: concat!($prefix, "ip_address"),
+            user_agent: concat!($prefix, "user_agent"),
+            created_at: concat!($prefix, "created_at"),
+            last_activity_at: concat!($prefix, "last_activity_at"),
+            expires_at: concat!($prefix, "expires_at"),
+            revoked_at: concat!($prefix, "revoked_at"),
+        }
+    };
+}
+
 /// [`session_columns!`] as they are.
-pub(crate) const SESSION_COLUMNS: SessionColumnNames = SessionColumnNames {
-    id: "id",
-    user_id: "user_id",
-    device_info: "device_info",
-    ip_address: "ip_address",
-    user_agent: "user_agent",
-    created_at: "created_at",
-    last_activity_at: "last_activity_at",
-    expires_at: "expires_at",
-    revoked_at: "revoked_at",
-};
+pub(crate) const SESSION_COLUMNS: SessionColumnNames = session_column_names!("");
 
 /// [`session_columns_s!`]: the same columns renamed `s_*`.
-pub(crate) const SESSION_COLUMNS_S: SessionColumnNames = SessionColumnNames {
-    id: "s_id",
-    user_id: "s_user_id",
-    device_info: "s_device_info",
-    ip_address: "s_ip_address",
-    user_agent: "s_user_agent",
-    created_at: "s_created_at",
-    last_activity_at: "s_last_activity_at",
-    expires_at: "s_expires_at",
-    revoked_at: "s_revoked_at",
-};
+pub(crate) const SESSION_COLUMNS_S: SessionColumnNames = session_column_names!("s_");
 
 macro_rules! profile_columns {
     () => {

@@ -402,6 +402,22 @@ pub async fn create_user_round_trips_every_field(store: Arc<dyn Store>) {
         1,
         "no effects given, none written"
     );
+
+    // The authentication reads take the roles in their own statement: in the same order.
+    let session = new_session(id, "r-ada", secs(2), secs(2) + Duration::days(7));
+    let session_id = session.id;
+    store
+        .start_session(session, None, Effects::none())
+        .await
+        .unwrap();
+    let (_, authenticated) = store.session_with_user(session_id).await.unwrap().unwrap();
+    assert_eq!(authenticated.roles, expected.roles);
+    let (_, with_profile, _) = store
+        .session_with_user_and_profile(session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(with_profile.roles, expected.roles);
 }
 
 async fn assert_conflict_writes_nothing(
