@@ -757,6 +757,10 @@ fn core_config(
         )),
         None => {}
     }
+    if let Some(value) = vars.text("MAIL_OUTBOX_RETENTION") {
+        let retention = parse_duration("MAIL_OUTBOX_RETENTION", &value)?;
+        mail.retention = to_core("MAIL_OUTBOX_RETENTION", retention)?;
+    }
     builder = builder.mail(mail);
 
     let access = match vars.pick(&["JWT_EXPIRES_IN", "JWT_EXPIRES", "JWT_ACCESS_EXPIRY"]) {

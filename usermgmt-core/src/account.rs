@@ -13,7 +13,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::mail::templates;
 use crate::manager::{ClientInfo, UserManager};
 use crate::secret::Password;
-use crate::store::{AccountChange, Effects, Timestamp, UserRecord};
+use crate::store::{AccountChange, Effects, Timestamp, TokenPurpose, UserRecord};
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
@@ -30,6 +30,15 @@ fn require_password(password: &Password) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// What reactivate and recover answer: done, or the same two-factor challenge as a login.
+#[derive(Debug, Clone)]
+pub enum AccountRestore {
+    /// The account is open again.
+    Done(UserRecord),
+    /// The password was right; a TOTP or backup code must follow with the challenge.
+    TwoFactorRequired(crate::two_factor::TwoFactorChallenge),
 }
 
 /// What a GDPR export holds (shaped for the wire by `api::dto::account_export`).
@@ -57,26 +66,25 @@ impl UserManager {
         client: &ClientInfo,
     ) -> Result<()> {
         require_password(password)?;
-        // During a lock no guess is checked, as at login: a stolen session cannot go on trying.
-        if let Some(until) = auth.user.locked_until.filter(|until| *until > self.now()) {
-            return Err(Error::AccountLocked { until });
-        }
-        match self
-            .inner
-            .hasher
-            .verify(&auth.user.password_hash, password)
-            .await?
-        {
-            Verification::Match { .. } => Ok(()),
-            Verification::Mismatch => Err(self
-                .count_login_failure(&auth.user, "invalid_password_confirmation", client)
-                .await?
-                .unwrap_or(Error::IncorrectPassword)),
-        }
+        let hasher = &self.inner.hasher;
+        self.confirm_under_lockout(
+            &auth.user,
+            "invalid_password_confirmation",
+            client,
+            Error::IncorrectPassword,
+            async {
+                Ok(matches!(
+                    hasher.verify(&auth.user.password_hash, password).await?,
+                    Verification::Match { .. }
+                ))
+            },
+        )
+        .await
     }
 
     /// Email and password of an account that cannot log in (deactivated or deleted): the same
-    /// answers and costs as a login, so these routes reveal nothing a login would not.
+    /// answers, costs and lockout as a login, so these routes reveal nothing a login would not
+    /// and guess no faster. The turn of the check is given back when it passed.
     async fn credentials_for(
         &self,
         email: &str,
@@ -98,22 +106,21 @@ impl UserManager {
             self.inner.hasher.verify_dummy(password).await?;
             return Err(Error::InvalidCredentials);
         };
-        let now = self.now();
-        if let Some(until) = user.locked_until.filter(|until| *until > now) {
-            return Err(Error::AccountLocked { until });
-        }
-        match self
-            .inner
-            .hasher
-            .verify(&user.password_hash, password)
-            .await?
-        {
-            Verification::Match { .. } => Ok(user),
-            Verification::Mismatch => Err(self
-                .count_login_failure(&user, "invalid_password", client)
-                .await?
-                .unwrap_or(Error::InvalidCredentials)),
-        }
+        let hasher = &self.inner.hasher;
+        self.confirm_under_lockout(
+            &user,
+            "invalid_password",
+            client,
+            Error::InvalidCredentials,
+            async {
+                Ok(matches!(
+                    hasher.verify(&user.password_hash, password).await?,
+                    Verification::Match { .. }
+                ))
+            },
+        )
+        .await?;
+        Ok(user)
     }
 
     /// Deactivates the caller's account: login is refused until they reactivate; every
@@ -156,20 +163,62 @@ impl UserManager {
     }
 
     /// Reactivates a deactivated account with its email and password. A suspension is lifted
-    /// only by an administrator.
+    /// only by an administrator. An account with two-factor answers the same challenge as a
+    /// login, completed by [`reactivate_account_with_code`](Self::reactivate_account_with_code).
     pub async fn reactivate_account(
         &self,
         email: &str,
         password: &Password,
         client: &ClientInfo,
-    ) -> Result<UserRecord> {
+    ) -> Result<AccountRestore> {
         let user = self.credentials_for(email, password, client).await?;
+        Self::ensure_reactivatable(&user)?;
+        if user.two_factor_enabled {
+            return Ok(AccountRestore::TwoFactorRequired(
+                self.issue_two_factor_challenge(&user, TokenPurpose::ReactivationChallenge)
+                    .await?,
+            ));
+        }
+        self.finish_reactivation(&user, client)
+            .await
+            .map(AccountRestore::Done)
+    }
+
+    /// The second step of reactivating a two-factor account: the challenge and a TOTP or
+    /// backup code, held to the same bounds as a login's second step.
+    pub async fn reactivate_account_with_code(
+        &self,
+        challenge: &str,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<UserRecord> {
+        let user = self
+            .answer_two_factor_challenge(
+                challenge,
+                code,
+                TokenPurpose::ReactivationChallenge,
+                client,
+            )
+            .await?;
+        Self::ensure_reactivatable(&user)?;
+        self.finish_reactivation(&user, client).await
+    }
+
+    fn ensure_reactivatable(user: &UserRecord) -> Result<()> {
         if user.deleted_at.is_some() {
             return Err(Error::InvalidCredentials);
         }
         if user.is_suspended {
             return Err(Error::AccountSuspended);
         }
+        Ok(())
+    }
+
+    async fn finish_reactivation(
+        &self,
+        user: &UserRecord,
+        client: &ClientInfo,
+    ) -> Result<UserRecord> {
         let effects = Effects::audit(self.audit(
             "ACCOUNT_REACTIVATED",
             Some(user.id),
@@ -235,17 +284,48 @@ impl UserManager {
         Ok(deadline)
     }
 
-    /// Undoes a soft delete within the recovery window, with email and password.
+    /// Undoes a soft delete within the recovery window, with email and password. An account
+    /// with two-factor answers the same challenge as a login, completed by
+    /// [`recover_account_with_code`](Self::recover_account_with_code).
     pub async fn recover_account(
         &self,
         email: &str,
         password: &Password,
         client: &ClientInfo,
-    ) -> Result<UserRecord> {
+    ) -> Result<AccountRestore> {
         let user = self.credentials_for(email, password, client).await?;
         if user.deleted_at.is_none() {
             return Err(Error::AccountState("the account is not deleted"));
         }
+        if user.two_factor_enabled {
+            return Ok(AccountRestore::TwoFactorRequired(
+                self.issue_two_factor_challenge(&user, TokenPurpose::RecoveryChallenge)
+                    .await?,
+            ));
+        }
+        self.finish_recovery(&user, client)
+            .await
+            .map(AccountRestore::Done)
+    }
+
+    /// The second step of recovering a two-factor account: the challenge and a TOTP or backup
+    /// code, held to the same bounds as a login's second step.
+    pub async fn recover_account_with_code(
+        &self,
+        challenge: &str,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<UserRecord> {
+        let user = self
+            .answer_two_factor_challenge(challenge, code, TokenPurpose::RecoveryChallenge, client)
+            .await?;
+        if user.deleted_at.is_none() {
+            return Err(Error::AccountState("the account is not deleted"));
+        }
+        self.finish_recovery(&user, client).await
+    }
+
+    async fn finish_recovery(&self, user: &UserRecord, client: &ClientInfo) -> Result<UserRecord> {
         let now = self.now();
         let effects = Effects::audit(self.audit(
             "ACCOUNT_RECOVERED",

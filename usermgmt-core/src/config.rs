@@ -103,6 +103,10 @@ pub struct MailConfig {
     pub max_attempts: u32,
     /// First retry delay; doubles on each attempt.
     pub retry_base: Duration,
+    /// How long delivered (and parked) messages are kept, recipient and metadata, before the
+    /// outbox worker deletes them. Mail to an address no account holds any longer (a purged
+    /// account's last notice) is deleted as soon as it is delivered.
+    pub retention: Duration,
 }
 
 impl Default for MailConfig {
@@ -116,6 +120,7 @@ impl Default for MailConfig {
             // a verification link): an SMTP outage of up to a day loses no mail.
             max_attempts: 34,
             retry_base: Duration::seconds(5),
+            retention: Duration::days(7),
         }
     }
 }

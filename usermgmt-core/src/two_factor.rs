@@ -7,6 +7,7 @@
 //! once per user: the store refuses a step not newer than the last one used, so a code cannot be
 //! replayed even by two racing requests.
 
+use crate::auth::lockout::{MAX_CHALLENGE_ATTEMPTS, Turn};
 use crate::auth::{AuthenticatedUser, LoginSuccess};
 use crate::error::{ConflictKind, Error, FieldError, Result};
 use crate::mail::templates;
@@ -314,19 +315,23 @@ impl UserManager {
         let record = Self::enabled_two_factor(self.inner.store.two_factor(user.id).await?)?;
         match (code.filter(|c| !c.trim().is_empty()), password) {
             (_, Some(password)) if !password.expose().is_empty() => {
-                if let super::auth::hashing::Verification::Mismatch = self
-                    .inner
-                    .hasher
-                    .verify(&user.password_hash, password)
-                    .await?
-                {
-                    return Err(Error::IncorrectPassword);
-                }
+                let hasher = &self.inner.hasher;
+                self.confirm_under_lockout(
+                    user,
+                    "invalid_password_confirmation",
+                    client,
+                    Error::IncorrectPassword,
+                    async {
+                        Ok(matches!(
+                            hasher.verify(&user.password_hash, password).await?,
+                            super::auth::hashing::Verification::Match { .. }
+                        ))
+                    },
+                )
+                .await?;
             }
             (Some(code), _) => {
-                if !self.use_second_factor(user, &record, code, client).await? {
-                    return Err(Error::InvalidTwoFactorCode);
-                }
+                self.confirm_code(user, &record, code, client).await?;
             }
             _ => {
                 return Err(Error::Validation(vec![FieldError::new(
@@ -365,14 +370,26 @@ impl UserManager {
         self.ensure_not_impersonated(auth)?;
         required_code("code", code)?;
         let record = Self::enabled_two_factor(self.inner.store.two_factor(auth.user.id).await?)?;
-        if self
-            .use_second_factor(&auth.user, &record, code, client)
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(Error::InvalidTwoFactorCode)
-        }
+        self.confirm_code(&auth.user, &record, code, client).await
+    }
+
+    /// A signed-in user's code (step-up, disable, backup-code regeneration), held to the
+    /// account's lockout like a password: a wrong one counts, none is checked during a lock.
+    async fn confirm_code(
+        &self,
+        user: &UserRecord,
+        record: &TwoFactorRecord,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        self.confirm_under_lockout(
+            user,
+            "invalid_2fa_code",
+            client,
+            Error::InvalidTwoFactorCode,
+            self.use_second_factor(user, record, code, client),
+        )
+        .await
     }
 
     /// Replaces every backup code, proven by a current TOTP code (or a backup code).
@@ -389,9 +406,7 @@ impl UserManager {
         required_code("code", code)?;
         let user = &auth.user;
         let record = Self::enabled_two_factor(self.inner.store.two_factor(user.id).await?)?;
-        if !self.use_second_factor(user, &record, code, client).await? {
-            return Err(Error::InvalidTwoFactorCode);
-        }
+        self.confirm_code(user, &record, code, client).await?;
         let (codes, digests, effects) =
             self.backup_codes_change(user, "BACKUP_CODES_REGENERATED", "new backup codes", client)?;
         self.inner
@@ -402,10 +417,12 @@ impl UserManager {
         Ok(codes)
     }
 
-    /// Issues the challenge a login of a user with two-factor answers instead of tokens.
-    pub(crate) async fn issue_login_challenge(
+    /// Issues the challenge a password check of a user with two-factor answers instead of
+    /// its result (a login's tokens, a reactivation, a recovery), for that `purpose` only.
+    pub(crate) async fn issue_two_factor_challenge(
         &self,
         user: &UserRecord,
+        purpose: TokenPurpose,
     ) -> Result<TwoFactorChallenge> {
         let now = self.now();
         let ttl = self.inner.config.two_factor_challenge_ttl;
@@ -416,7 +433,7 @@ impl UserManager {
                 NewOneTimeToken {
                     digest: token.digest(),
                     user_id: user.id,
-                    purpose: TokenPurpose::LoginChallenge,
+                    purpose,
                     created_at: now,
                     expires_at: now + ttl,
                 },
@@ -430,15 +447,32 @@ impl UserManager {
         })
     }
 
-    /// The second step of a login: a challenge from the first step and a TOTP or backup code.
-    /// A wrong code counts towards the lockout like a wrong password.
-    #[tracing::instrument(skip_all)]
-    pub async fn complete_two_factor_login(
+    /// Answers a two-factor challenge of `purpose` with a TOTP or backup code: the check takes
+    /// a turn of the account's lockout, and the challenge spends one of its
+    /// [`MAX_CHALLENGE_ATTEMPTS`] before the code is compared (an error gives the turn back),
+    /// so a concurrent burst checks no more codes than either bound. Returns the owner once the challenge is used up by this right code; the
+    /// account's turn is given back.
+    pub(crate) async fn answer_two_factor_challenge(
         &self,
         challenge: &str,
         code: &str,
+        purpose: TokenPurpose,
         client: &ClientInfo,
-    ) -> Result<LoginSuccess> {
+    ) -> Result<UserRecord> {
+        let (user, turn) = self
+            .check_challenge_code(challenge, code, purpose, client)
+            .await?;
+        self.release_turn(turn).await?;
+        Ok(user)
+    }
+
+    async fn check_challenge_code(
+        &self,
+        challenge: &str,
+        code: &str,
+        purpose: TokenPurpose,
+        client: &ClientInfo,
+    ) -> Result<(UserRecord, Turn)> {
         let mut errors = Vec::new();
         if challenge.trim().is_empty() {
             errors.push(FieldError::new("challengeToken", "is required"));
@@ -453,34 +487,72 @@ impl UserManager {
         let now = self.now();
         let digest = ChallengeToken::from_presented(challenge.trim()).digest();
         let pending = store
-            .one_time_token(&digest, TokenPurpose::LoginChallenge)
+            .one_time_token(&digest, purpose)
             .await?
             .filter(|t| t.used_at.is_none() && t.expires_at > now)
             .ok_or(Error::InvalidTwoFactorChallenge)?;
         let user = store
             .user_by_id(pending.user_id)
             .await?
-            .filter(|u| u.deleted_at.is_none())
+            // Only a recovery's challenge belongs to a deleted account.
+            .filter(|u| u.deleted_at.is_none() || purpose == TokenPurpose::RecoveryChallenge)
             .ok_or(Error::InvalidTwoFactorChallenge)?;
-        if let Some(until) = user.locked_until.filter(|until| *until > now) {
-            return Err(Error::AccountLocked { until });
+        if purpose == TokenPurpose::LoginChallenge {
+            self.ensure_may_log_in(&user)?;
         }
-        self.ensure_may_log_in(&user)?;
         let record = store
             .two_factor(user.id)
             .await?
             .filter(|r| r.enabled)
             .ok_or(Error::InvalidTwoFactorChallenge)?;
-        if !self.use_second_factor(&user, &record, code, client).await? {
-            return Err(self
-                .count_login_failure(&user, "invalid_2fa_code", client)
-                .await?
-                .unwrap_or(Error::InvalidTwoFactorCode));
-        }
-        store
-            .use_one_time_token(&digest, TokenPurpose::LoginChallenge, now)
+        // The account's turn first, so a locked account answers 423 as at the first step;
+        // then the challenge's own attempt, spent in the statement that finds it unused.
+        let (turn, ()) = self
+            .check_under_lockout(
+                &user,
+                "invalid_2fa_code",
+                client,
+                Error::InvalidTwoFactorCode,
+                async {
+                    if store
+                        .claim_challenge_attempt(&digest, purpose, now, MAX_CHALLENGE_ATTEMPTS)
+                        .await?
+                        != Some(user.id)
+                    {
+                        return Err(Error::InvalidTwoFactorChallenge);
+                    }
+                    Ok(self
+                        .use_second_factor(&user, &record, code, client)
+                        .await?
+                        .then_some(()))
+                },
+            )
+            .await?;
+        if store
+            .use_one_time_token(&digest, purpose, now)
             .await
-            .map_err(|_| Error::InvalidTwoFactorChallenge)?;
+            .is_err()
+        {
+            // A concurrent right code used the challenge first.
+            self.release_turn(turn).await?;
+            return Err(Error::InvalidTwoFactorChallenge);
+        }
+        Ok((user, turn))
+    }
+
+    /// The second step of a login: a challenge from the first step and a TOTP or backup code.
+    /// A wrong code counts towards the lockout like a wrong password.
+    #[tracing::instrument(skip_all)]
+    pub async fn complete_two_factor_login(
+        &self,
+        challenge: &str,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<LoginSuccess> {
+        // The session resets the account's count: the turn needs no release.
+        let (user, _reset_by_the_session) = self
+            .check_challenge_code(challenge, code, TokenPurpose::LoginChallenge, client)
+            .await?;
         self.open_session(user, None, client).await
     }
 }

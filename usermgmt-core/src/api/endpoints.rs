@@ -3,6 +3,7 @@
 use super::dto::*;
 use super::routes::Endpoint;
 use super::{Api, ApiResponse, RequestContext};
+use crate::account::AccountRestore;
 use crate::auth::{AuthenticatedUser, LoginOutcome, LoginSuccess, Registration};
 use crate::error::{Error, FieldError, Result};
 use crate::secret::Password;
@@ -681,7 +682,7 @@ impl Api {
                 let body: CredentialsBody = ctx.json()?;
                 let email = body.email.unwrap_or_default();
                 let pw = password(body.password);
-                let (user, message) = if endpoint == Endpoint::AccountReactivate {
+                let (restore, message) = if endpoint == Endpoint::AccountReactivate {
                     (
                         m.reactivate_account(&email, &pw, client).await?,
                         "Account reactivated",
@@ -689,6 +690,34 @@ impl Api {
                 } else {
                     (
                         m.recover_account(&email, &pw, client).await?,
+                        "Account recovered",
+                    )
+                };
+                Ok(match restore {
+                    AccountRestore::Done(user) => {
+                        ApiResponse::success(200, message, json!({"user": UserDto::from(&user)}))
+                    }
+                    AccountRestore::TwoFactorRequired(challenge) => ApiResponse::success(
+                        200,
+                        "Two-factor authentication required",
+                        TwoFactorChallengeDto::from(&challenge),
+                    ),
+                })
+            }
+            Endpoint::AccountReactivateTwoFactor | Endpoint::AccountRecoverTwoFactor => {
+                let body: LoginTwoFactorBody = ctx.json()?;
+                let challenge = body.challenge_token.unwrap_or_default();
+                let code = body.code.unwrap_or_default();
+                let (user, message) = if endpoint == Endpoint::AccountReactivateTwoFactor {
+                    (
+                        m.reactivate_account_with_code(&challenge, &code, client)
+                            .await?,
+                        "Account reactivated",
+                    )
+                } else {
+                    (
+                        m.recover_account_with_code(&challenge, &code, client)
+                            .await?,
                         "Account recovered",
                     )
                 };

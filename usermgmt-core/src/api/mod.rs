@@ -360,6 +360,8 @@ fn route_limit(endpoint: Endpoint, limits: &RateLimitConfig) -> Option<(&'static
             Some(("login", limits.login))
         }
         Endpoint::LoginTwoFactor
+        | Endpoint::AccountReactivateTwoFactor
+        | Endpoint::AccountRecoverTwoFactor
         | Endpoint::TwoFactorVerify
         | Endpoint::TwoFactorEnable
         | Endpoint::TwoFactorDisable

@@ -359,30 +359,35 @@ impl UserManager {
                 return Err(Error::InvalidCredentials);
             }
         };
-        let now = self.now();
-        if let Some(until) = user.locked_until.filter(|until| *until > now) {
-            return Err(Error::AccountLocked { until });
+        let hasher = &self.inner.hasher;
+        let (turn, needs_rehash) = self
+            .check_under_lockout(
+                &user,
+                "invalid_password",
+                client,
+                Error::InvalidCredentials,
+                async {
+                    Ok(match hasher.verify(&user.password_hash, password).await? {
+                        Verification::Match { needs_rehash } => Some(needs_rehash),
+                        Verification::Mismatch => None,
+                    })
+                },
+            )
+            .await?;
+        // The password was right: the turn goes back unless a session opens (which resets
+        // the count). A two-factor user's count stays until the code is right too, so a known
+        // password does not buy more code guesses.
+        if let Err(refusal) = self.ensure_may_log_in(&user) {
+            self.release_turn(turn).await?;
+            return Err(refusal);
         }
-        let needs_rehash = match self
-            .inner
-            .hasher
-            .verify(&user.password_hash, password)
-            .await?
-        {
-            Verification::Match { needs_rehash } => needs_rehash,
-            Verification::Mismatch => {
-                return Err(self
-                    .count_login_failure(&user, "invalid_password", client)
-                    .await?
-                    .unwrap_or(Error::InvalidCredentials));
-            }
-        };
-        self.ensure_may_log_in(&user)?;
         if user.two_factor_enabled {
+            self.release_turn(turn).await?;
             // An outdated hash of a two-factor user is upgraded at a later password check
             // (change or reset); the challenge carries no password.
             return Ok(LoginOutcome::TwoFactorRequired(
-                self.issue_login_challenge(&user).await?,
+                self.issue_two_factor_challenge(&user, TokenPurpose::LoginChallenge)
+                    .await?,
             ));
         }
         let rehash = if needs_rehash {
@@ -407,73 +412,6 @@ impl UserManager {
             return Err(Error::EmailNotVerified);
         }
         Ok(())
-    }
-
-    /// Counts a failed login (wrong password or second factor) towards the lockout, audited;
-    /// returns the `AccountLocked` error when this failure locked the account.
-    pub(crate) async fn count_login_failure(
-        &self,
-        user: &UserRecord,
-        reason: &str,
-        client: &ClientInfo,
-    ) -> Result<Option<Error>> {
-        let now = self.now();
-        let lockout = &self.inner.config.lockout;
-        let failed = self.audit(
-            "LOGIN_FAILED",
-            None,
-            Some(user.id),
-            "user",
-            client,
-            json!({"reason": reason}),
-        );
-        let until = (now + lockout.duration)
-            .format(&Rfc3339)
-            .unwrap_or_default();
-        let lock_mail = templates::account_locked(
-            &self.inner.config.mail,
-            &user.email,
-            &display_name(user),
-            &until,
-        );
-        let lock_effects = Effects::audit(self.audit(
-            "ACCOUNT_LOCKED",
-            None,
-            Some(user.id),
-            "user",
-            client,
-            json!({"until": until, "failures": lockout.max_failures}),
-        ))
-        .with_mail(self.outbox("account_locked", &lock_mail)?)
-        .with_notification(self.notification(
-            user.id,
-            NotificationType::SecurityAlert,
-            "Account locked",
-            &format!("Too many failed sign-in attempts: your account is locked until {until}."),
-            json!({"until": until, "ipAddress": client.ip}),
-        ));
-        let outcome = self
-            .inner
-            .store
-            .record_login_failure(
-                user.id,
-                now,
-                lockout.max_failures,
-                lockout.duration,
-                Effects::audit(failed),
-                lock_effects,
-            )
-            .await?;
-        tracing::info!(reason, "login failed");
-        if let (true, Some(until)) = (outcome.newly_locked, outcome.locked_until) {
-            self.wake_mail();
-            self.inner
-                .lockouts
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::warn!(user_id = %user.id, "account locked after repeated failures");
-            return Ok(Some(Error::AccountLocked { until }));
-        }
-        Ok(None)
     }
 
     /// Opens a session for a user who has proven who they are.
@@ -929,14 +867,20 @@ impl UserManager {
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
-        if let Verification::Mismatch = self
-            .inner
-            .hasher
-            .verify(&user.password_hash, current)
-            .await?
-        {
-            return Err(Error::IncorrectPassword);
-        }
+        let hasher = &self.inner.hasher;
+        self.confirm_under_lockout(
+            user,
+            "invalid_password_confirmation",
+            client,
+            Error::IncorrectPassword,
+            async {
+                Ok(matches!(
+                    hasher.verify(&user.password_hash, current).await?,
+                    Verification::Match { .. }
+                ))
+            },
+        )
+        .await?;
         self.ensure_not_reused(user.id, "newPassword", new).await?;
         let change = PasswordChange {
             new_hash: self.inner.hasher.hash(new).await?,

@@ -2,6 +2,7 @@
 //! tokens, password reset and change, and authenticating a bearer token.
 
 mod flows;
+pub(crate) mod lockout;
 pub(crate) use flows::display_name;
 pub mod hashing;
 pub mod tokens;

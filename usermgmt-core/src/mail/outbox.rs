@@ -20,6 +20,11 @@ const BATCH: usize = 1;
 /// unreachable: well inside the claim, so no other worker sends the message again meanwhile.
 const RECORD_SENT_FOR: StdDuration = StdDuration::from_secs(60);
 
+/// Finished messages deleted per statement by the retention cleanup.
+const CLEANUP_BATCH: usize = 1000;
+/// How often a running worker removes finished mail past its retention.
+const CLEANUP_EVERY: StdDuration = StdDuration::from_secs(3600);
+
 /// What one delivery pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DeliveryReport {
@@ -121,13 +126,42 @@ impl OutboxWorker {
         }
     }
 
+    /// Deletes delivered and parked messages older than the retention (`MailConfig::retention`),
+    /// in batches; returns how many.
+    pub async fn remove_finished(&self) -> Result<u64> {
+        let before = self.clock.now() - self.config.retention;
+        let mut removed = 0;
+        loop {
+            let batch = self
+                .store
+                .delete_finished_mail(before, CLEANUP_BATCH)
+                .await?;
+            removed += batch;
+            if batch < CLEANUP_BATCH as u64 {
+                return Ok(removed);
+            }
+        }
+    }
+
     /// Runs until `shutdown` resolves: delivers whenever mail is enqueued by this instance and
-    /// at least every `poll` (mail enqueued by other instances, and retries).
+    /// at least every `poll` (mail enqueued by other instances, and retries); removes finished
+    /// mail past its retention at start and every [`CLEANUP_EVERY`].
     pub async fn run(self, poll: StdDuration, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut last_cleanup: Option<std::time::Instant> = None;
         loop {
             if let Err(err) = self.deliver_due().await {
                 tracing::warn!(error = %err, "outbox pass failed; will retry");
+            }
+            if last_cleanup.is_none_or(|at| at.elapsed() >= CLEANUP_EVERY) {
+                last_cleanup = Some(std::time::Instant::now());
+                match self.remove_finished().await {
+                    Ok(0) => {}
+                    Ok(removed) => {
+                        tracing::info!(removed, "finished mail past its retention removed")
+                    }
+                    Err(err) => tracing::warn!(error = %err, "outbox cleanup failed; will retry"),
+                }
             }
             tokio::select! {
                 _ = &mut shutdown => return,

@@ -12,6 +12,8 @@ struct StoredToken {
     purpose: TokenPurpose,
     expires_at: Timestamp,
     used_at: Option<Timestamp>,
+    /// Codes checked against it (login challenges).
+    attempts: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -26,6 +28,8 @@ struct StoredMail {
     message: OutboxMessage,
     status: MailStatus,
     locked_until: Option<Timestamp>,
+    /// When it was delivered or parked.
+    finished_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +78,7 @@ impl State {
                 message,
                 status: MailStatus::Pending,
                 locked_until: None,
+                finished_at: None,
             }));
     }
 
@@ -152,6 +157,38 @@ impl State {
             }
         }
         count
+    }
+
+    /// Deletes a finished message whose recipient no account holds any longer (as the SQL
+    /// store's `delete_mail_to_nobody`).
+    fn delete_mail_to_nobody(&mut self, id: Uuid) {
+        let Some(recipient) = self
+            .outbox
+            .iter()
+            .find(|m| m.message.id == id && m.status != MailStatus::Pending)
+            .map(|m| m.message.recipient.clone())
+        else {
+            return;
+        };
+        if !self.users.values().any(|u| u.email == recipient) {
+            self.outbox.retain(|m| m.message.id != id);
+        }
+    }
+
+    /// Ends the user's outstanding password-reset links and login challenges (as the SQL
+    /// store's `expire_password_tokens`).
+    fn expire_password_tokens(&mut self, user_id: Uuid, now: Timestamp) {
+        for t in self.one_time_tokens.values_mut() {
+            if t.user_id == user_id
+                && t.used_at.is_none()
+                && matches!(
+                    t.purpose,
+                    TokenPurpose::PasswordReset | TokenPurpose::LoginChallenge
+                )
+            {
+                t.used_at = Some(now);
+            }
+        }
     }
 }
 
@@ -287,6 +324,7 @@ impl Store for MemoryStore {
                     purpose: token.purpose,
                     expires_at: token.expires_at,
                     used_at: None,
+                    attempts: 0,
                 },
             );
         }
@@ -347,6 +385,7 @@ impl Store for MemoryStore {
                 purpose: token.purpose,
                 expires_at: token.expires_at,
                 used_at: None,
+                attempts: 0,
             },
         );
         st.apply(effects);
@@ -571,6 +610,7 @@ impl Store for MemoryStore {
         let user_id = token.user_id;
         st.record_password(user_id, &change)?;
         st.revoke_sessions(user_id, change.keep_session, now);
+        st.expire_password_tokens(user_id, now);
         let user = st.user_mut(user_id)?;
         user.failed_login_attempts = 0;
         user.locked_until = None;
@@ -600,49 +640,100 @@ impl Store for MemoryStore {
         let mut st = self.lock();
         st.record_password(user_id, &change)?;
         let revoked = st.revoke_sessions(user_id, change.keep_session, change.now);
+        st.expire_password_tokens(user_id, change.now);
         st.apply(effects);
         Ok(revoked)
     }
 
-    async fn record_login_failure(
+    async fn take_check_turn(
         &self,
         user_id: Uuid,
         now: Timestamp,
-        max_failures: u32,
-        lock_for: Duration,
+        rule: LockoutRule,
+        refused: Effects,
+    ) -> Result<CheckTurn> {
+        let mut st = self.lock();
+        let user = st.user_mut(user_id)?;
+        let turn = match user.locked_until {
+            Some(until) if until > now => CheckTurn::Refused { until },
+            expired => {
+                user.failed_login_attempts = if expired.is_some() {
+                    1
+                } else {
+                    user.failed_login_attempts + 1
+                };
+                let slot = user.failed_login_attempts;
+                if slot >= rule.max_failures {
+                    user.locked_until = Some(now + rule.lock_for);
+                } else {
+                    user.locked_until = None;
+                }
+                match user.locked_until {
+                    Some(until) if slot > rule.max_failures => CheckTurn::Refused { until },
+                    _ => CheckTurn::Granted { slot },
+                }
+            }
+        };
+        if let CheckTurn::Refused { .. } = turn {
+            st.apply(refused);
+        }
+        Ok(turn)
+    }
+
+    async fn record_check_failure(
+        &self,
+        user_id: Uuid,
+        slot: u32,
+        now: Timestamp,
+        rule: LockoutRule,
         effects: Effects,
         lock_effects: Effects,
     ) -> Result<LoginFailure> {
         let mut st = self.lock();
-        let user = st.user_mut(user_id)?;
-        if let Some(until) = user.locked_until {
-            if until > now {
-                return Ok(LoginFailure {
-                    attempts: user.failed_login_attempts,
-                    locked_until: Some(until),
-                    newly_locked: false,
-                });
-            }
-            user.locked_until = None;
-            user.failed_login_attempts = 0;
-        }
-        user.failed_login_attempts += 1;
-        let mut outcome = LoginFailure {
-            attempts: user.failed_login_attempts,
-            locked_until: None,
-            newly_locked: false,
-        };
-        if user.failed_login_attempts >= max_failures {
-            let until = now + lock_for;
-            user.locked_until = Some(until);
-            outcome.locked_until = Some(until);
-            outcome.newly_locked = true;
-        }
+        let locked_until = st.user_mut(user_id)?.locked_until.filter(|u| *u > now);
+        let newly_locked = slot >= rule.max_failures && locked_until.is_some();
         st.apply(effects);
-        if outcome.newly_locked {
+        if newly_locked {
             st.apply(lock_effects);
         }
-        Ok(outcome)
+        Ok(LoginFailure {
+            attempts: slot,
+            locked_until,
+            newly_locked,
+        })
+    }
+
+    async fn release_check_turn(&self, user_id: Uuid, slot: u32, rule: LockoutRule) -> Result<()> {
+        let mut st = self.lock();
+        let user = st.user_mut(user_id)?;
+        user.failed_login_attempts = user.failed_login_attempts.saturating_sub(1);
+        if slot >= rule.max_failures {
+            user.locked_until = None;
+        }
+        Ok(())
+    }
+
+    async fn claim_challenge_attempt(
+        &self,
+        digest: &TokenDigest,
+        purpose: TokenPurpose,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> Result<Option<Uuid>> {
+        let mut st = self.lock();
+        Ok(st
+            .one_time_tokens
+            .get_mut(digest.as_str())
+            .filter(|t| {
+                t.purpose == purpose
+                    && t.used_at.is_none()
+                    && t.expires_at > now
+                    && t.attempts < max_attempts
+            })
+            .map(|t| {
+                t.attempts += 1;
+                t.user_id
+            }))
     }
 
     async fn start_session(
@@ -1240,6 +1331,7 @@ impl Store for MemoryStore {
         let record = user.clone();
         if end_sessions {
             st.revoke_sessions(user_id, None, now);
+            st.expire_password_tokens(user_id, now);
         }
         st.apply(effects);
         Ok(Some(record))
@@ -1480,15 +1572,32 @@ impl Store for MemoryStore {
         Ok(claimed)
     }
 
-    async fn mark_mail_sent(&self, id: Uuid, _now: Timestamp) -> Result<()> {
+    async fn mark_mail_sent(&self, id: Uuid, now: Timestamp) -> Result<()> {
         let mut st = self.lock();
         if let Some(m) = st.outbox.iter_mut().find(|m| m.message.id == id) {
             m.status = MailStatus::Sent;
             m.locked_until = None;
+            m.finished_at = Some(now);
             m.message.sealed_payload.clear();
             m.message.attempts += 1;
         }
+        st.delete_mail_to_nobody(id);
         Ok(())
+    }
+
+    async fn delete_finished_mail(&self, before: Timestamp, limit: usize) -> Result<u64> {
+        let mut st = self.lock();
+        let mut deleted = 0;
+        st.outbox.retain(|m| {
+            let expired = m.status != MailStatus::Pending
+                && m.finished_at.unwrap_or(m.message.created_at) < before
+                && deleted < limit;
+            if expired {
+                deleted += 1;
+            }
+            !expired
+        });
+        Ok(deleted as u64)
     }
 
     async fn mark_mail_failed(
@@ -1496,7 +1605,7 @@ impl Store for MemoryStore {
         id: Uuid,
         _error: &str,
         retry_at: Option<Timestamp>,
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Result<()> {
         let mut st = self.lock();
         if let Some(m) = st.outbox.iter_mut().find(|m| m.message.id == id) {
@@ -1504,10 +1613,25 @@ impl Store for MemoryStore {
             m.locked_until = None;
             match retry_at {
                 Some(at) => m.message.next_attempt_at = at,
-                None => m.status = MailStatus::Failed,
+                None => {
+                    m.status = MailStatus::Failed;
+                    m.finished_at = Some(now);
+                }
             }
         }
+        if retry_at.is_none() {
+            st.delete_mail_to_nobody(id);
+        }
         Ok(())
+    }
+
+    async fn mail_rows_to(&self, recipient: &str) -> Result<u64> {
+        Ok(self
+            .lock()
+            .outbox
+            .iter()
+            .filter(|m| m.message.recipient == recipient)
+            .count() as u64)
     }
 
     async fn mail_backlog(&self) -> Result<u64> {

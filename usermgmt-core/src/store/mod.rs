@@ -204,6 +204,10 @@ pub enum TokenPurpose {
     PasswordReset,
     /// Completes one login with a second factor (the password was right).
     LoginChallenge,
+    /// Completes one reactivation of a deactivated two-factor account.
+    ReactivationChallenge,
+    /// Completes one recovery of a deleted two-factor account.
+    RecoveryChallenge,
 }
 
 impl TokenPurpose {
@@ -213,6 +217,8 @@ impl TokenPurpose {
             TokenPurpose::EmailVerification => "email_verification",
             TokenPurpose::PasswordReset => "password_reset",
             TokenPurpose::LoginChallenge => "login_challenge",
+            TokenPurpose::ReactivationChallenge => "reactivation_challenge",
+            TokenPurpose::RecoveryChallenge => "recovery_challenge",
         }
     }
 }
@@ -515,6 +521,32 @@ pub struct NewSession {
     pub refresh_digest: TokenDigest,
 }
 
+/// The lockout rule every credential check of an account is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutRule {
+    /// Checks (in flight or failed) that lock the account when reached.
+    pub max_failures: u32,
+    /// How long a lock lasts.
+    pub lock_for: Duration,
+}
+
+/// The store's answer when a credential check asks for its turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckTurn {
+    /// The check may run; `slot` is its place among the counted checks (1-based). The turn
+    /// that takes the last slot locks the account at once, so no further check starts while
+    /// it runs; it is counted as a failure unless released.
+    Granted {
+        /// 1 ..= `max_failures`.
+        slot: u32,
+    },
+    /// The account is locked: the check must not run.
+    Refused {
+        /// End of the lock.
+        until: Timestamp,
+    },
+}
+
 /// The state after a failed login was counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginFailure {
@@ -681,18 +713,42 @@ pub trait Store: Send + Sync + 'static {
 
     // --- login -------------------------------------------------------------------------------
 
-    /// Counts a failed login: a failure during a running lock is not counted; an expired lock
-    /// resets the counter first; reaching `max_failures` locks for `lock_for` and writes
-    /// `lock_effects` as well.
-    async fn record_login_failure(
+    /// Asks for the turn of one credential check (password or second-factor code) before it
+    /// runs, in one atomic step: refused while a lock runs (then `refused` is written);
+    /// otherwise the check is counted at once (an expired lock starts the count afresh), and
+    /// the turn that reaches `rule.max_failures` starts the lock. So at most `max_failures`
+    /// checks run per account and lock window, whatever the concurrency.
+    async fn take_check_turn(
         &self,
         user_id: Uuid,
         now: Timestamp,
-        max_failures: u32,
-        lock_for: Duration,
+        rule: LockoutRule,
+        refused: Effects,
+    ) -> Result<CheckTurn>;
+    /// Records that the check of turn `slot` failed (it was counted when granted): writes
+    /// `effects`, and when that turn took the last slot and its lock still runs, `lock_effects`
+    /// too (`newly_locked`).
+    async fn record_check_failure(
+        &self,
+        user_id: Uuid,
+        slot: u32,
+        now: Timestamp,
+        rule: LockoutRule,
         effects: Effects,
         lock_effects: Effects,
     ) -> Result<LoginFailure>;
+    /// Gives back the turn of a check that passed without opening a session (the count goes
+    /// down by one; the lock that turn started ends).
+    async fn release_check_turn(&self, user_id: Uuid, slot: u32, rule: LockoutRule) -> Result<()>;
+    /// Spends one of a login challenge's attempts before its code is checked: the owner when
+    /// the challenge is unused, unexpired and has spent fewer than `max_attempts`, else `None`.
+    async fn claim_challenge_attempt(
+        &self,
+        digest: &TokenDigest,
+        purpose: TokenPurpose,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> Result<Option<Uuid>>;
     /// Opens a session after a successful login: resets the failure counter and lock, sets
     /// `last_login_at`, and replaces the password hash when `rehash` is given.
     async fn start_session(
@@ -915,9 +971,15 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
         lease: Duration,
     ) -> Result<Vec<OutboxMessage>>;
-    /// Marks a message delivered and drops its sealed payload.
+    /// Marks a message delivered and drops its sealed payload; deletes it instead when its
+    /// recipient is no account's address any longer (a purged account's last notice), so the
+    /// address leaves no row behind.
     async fn mark_mail_sent(&self, id: Uuid, now: Timestamp) -> Result<()>;
-    /// Records a failed attempt: retry at `retry_at`, or park it as failed when `None`.
+    /// Deletes up to `limit` delivered or parked messages finished before `before`; returns how
+    /// many (retention of the outbox's recipients and metadata).
+    async fn delete_finished_mail(&self, before: Timestamp, limit: usize) -> Result<u64>;
+    /// Records a failed attempt: retry at `retry_at`, or park it as failed when `None` (deleted
+    /// instead, like a delivered one, when the recipient is no account's address any longer).
     async fn mark_mail_failed(
         &self,
         id: Uuid,
@@ -927,6 +989,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Messages not yet delivered nor parked.
     async fn mail_backlog(&self) -> Result<u64>;
+    /// Outbox rows addressed to `recipient`, in any state (what an erasure leaves behind).
+    async fn mail_rows_to(&self, recipient: &str) -> Result<u64>;
 }
 
 /// What a permanent deletion leaves of an audit row that names the user: the action, resource

@@ -229,12 +229,30 @@ impl Store for PublishingStore {
         Ok(done)
     }
 
-    async fn record_login_failure(
+    async fn take_check_turn(
         &self,
         user_id: Uuid,
         now: Timestamp,
-        max_failures: u32,
-        lock_for: Duration,
+        rule: LockoutRule,
+        refused: Effects,
+    ) -> Result<CheckTurn> {
+        let events = refused.audit.clone();
+        let turn = self
+            .inner
+            .take_check_turn(user_id, now, rule, refused)
+            .await?;
+        if let CheckTurn::Refused { .. } = turn {
+            self.publish(events);
+        }
+        Ok(turn)
+    }
+
+    async fn record_check_failure(
+        &self,
+        user_id: Uuid,
+        slot: u32,
+        now: Timestamp,
+        rule: LockoutRule,
         effects: Effects,
         lock_effects: Effects,
     ) -> Result<LoginFailure> {
@@ -242,13 +260,29 @@ impl Store for PublishingStore {
         let lock_events = lock_effects.audit.clone();
         let outcome = self
             .inner
-            .record_login_failure(user_id, now, max_failures, lock_for, effects, lock_effects)
+            .record_check_failure(user_id, slot, now, rule, effects, lock_effects)
             .await?;
         self.publish(events);
         if outcome.newly_locked {
             self.publish(lock_events);
         }
         Ok(outcome)
+    }
+
+    async fn release_check_turn(&self, user_id: Uuid, slot: u32, rule: LockoutRule) -> Result<()> {
+        self.inner.release_check_turn(user_id, slot, rule).await
+    }
+
+    async fn claim_challenge_attempt(
+        &self,
+        digest: &TokenDigest,
+        purpose: TokenPurpose,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> Result<Option<Uuid>> {
+        self.inner
+            .claim_challenge_attempt(digest, purpose, now, max_attempts)
+            .await
     }
 
     async fn start_session(
@@ -604,6 +638,10 @@ impl Store for PublishingStore {
         self.inner.mark_mail_sent(id, now).await
     }
 
+    async fn delete_finished_mail(&self, before: Timestamp, limit: usize) -> Result<u64> {
+        self.inner.delete_finished_mail(before, limit).await
+    }
+
     async fn mark_mail_failed(
         &self,
         id: Uuid,
@@ -612,6 +650,10 @@ impl Store for PublishingStore {
         now: Timestamp,
     ) -> Result<()> {
         self.inner.mark_mail_failed(id, error, retry_at, now).await
+    }
+
+    async fn mail_rows_to(&self, recipient: &str) -> Result<u64> {
+        self.inner.mail_rows_to(recipient).await
     }
 
     async fn mail_backlog(&self) -> Result<u64> {

@@ -415,6 +415,36 @@ macro_rules! impl_sql_store {
             Ok(row.try_get("user_id")?)
         }
 
+        /// Ends the user's outstanding password-reset links and login challenges: a password
+        /// change, a reset, and every change that locks the owner out leave none behind (a
+        /// link mailed before a change must not undo it).
+        async fn expire_password_tokens(tx: &mut Tx, user_id: Uuid, now: Timestamp) -> Result<()> {
+            sqlx::query(
+                "UPDATE one_time_tokens SET used_at = $1 \
+                 WHERE user_id = $2 AND used_at IS NULL AND purpose IN ($3, $4)",
+            )
+            .bind(ts(now))
+            .bind(user_id)
+            .bind(TokenPurpose::PasswordReset.as_str())
+            .bind(TokenPurpose::LoginChallenge.as_str())
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        /// Deletes a finished message whose recipient no account holds any longer: a purged
+        /// account's address stays only while its last notice waits to be sent.
+        async fn delete_mail_to_nobody(tx: &mut Tx, id: Uuid) -> Result<()> {
+            sqlx::query(
+                "DELETE FROM mail_outbox WHERE id = $1 AND status <> 'pending' \
+                 AND NOT EXISTS (SELECT 1 FROM users WHERE users.email = mail_outbox.recipient)",
+            )
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
         /// Sets the password and keeps the newest `history_limit` hashes of history.
         async fn record_password(tx: &mut Tx, user_id: Uuid, change: &PasswordChange) -> Result<()> {
             let updated = sqlx::query(
@@ -996,6 +1026,7 @@ macro_rules! impl_sql_store {
                         .await?;
                 record_password(&mut tx, user_id, &change).await?;
                 revoke_sessions_in_tx(&mut tx, user_id, change.keep_session, change.now).await?;
+                expire_password_tokens(&mut tx, user_id, change.now).await?;
                 sqlx::query(
                     "UPDATE users SET failed_login_attempts = 0, locked_until = NULL WHERE id = $1",
                 )
@@ -1032,73 +1063,140 @@ macro_rules! impl_sql_store {
                 record_password(&mut tx, user_id, &change).await?;
                 let revoked =
                     revoke_sessions_in_tx(&mut tx, user_id, change.keep_session, change.now).await?;
+                expire_password_tokens(&mut tx, user_id, change.now).await?;
                 write_effects(&mut tx, effects).await?;
                 tx.commit().await?;
                 Ok(revoked)
             }
 
-            async fn record_login_failure(
+            async fn take_check_turn(
                 &self,
                 user_id: Uuid,
                 now: Timestamp,
-                max_failures: u32,
-                lock_for: Duration,
-                effects: Effects,
-                lock_effects: Effects,
-            ) -> Result<LoginFailure> {
+                rule: LockoutRule,
+                refused: Effects,
+            ) -> Result<CheckTurn> {
                 let mut tx = begin(self).await?;
-                // Counted only outside a running lock; an expired lock starts the count afresh.
+                // Counted before the check runs, in the statement that reads the lock, so
+                // concurrent checks each see the ones before them. Outside a running lock a
+                // `locked_until` is an expired one: the count starts afresh. The right-hand
+                // sides read the row as it was (PostgreSQL and SQLite alike).
                 let counted = sqlx::query(
                     "UPDATE users SET \
                        failed_login_attempts = CASE WHEN locked_until IS NOT NULL \
                          THEN 1 ELSE failed_login_attempts + 1 END, \
-                       locked_until = NULL \
+                       locked_until = CASE WHEN (CASE WHEN locked_until IS NOT NULL \
+                         THEN 1 ELSE failed_login_attempts + 1 END) >= $3 THEN $4 ELSE NULL END \
                      WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) \
-                     RETURNING failed_login_attempts",
+                     RETURNING failed_login_attempts, locked_until",
                 )
                 .bind(user_id)
                 .bind(ts(now))
+                .bind(i32::try_from(rule.max_failures).unwrap_or(i32::MAX))
+                .bind(ts(now + rule.lock_for))
                 .fetch_optional(&mut *tx)
                 .await?;
-                let Some(counted) = counted else {
-                    let row = sqlx::query(
-                        "SELECT failed_login_attempts, locked_until FROM users WHERE id = $1",
-                    )
+                let turn = match counted {
+                    Some(row) => {
+                        let slot = u32::try_from(row.try_get::<i32, _>("failed_login_attempts")?)
+                            .unwrap_or_default();
+                        match opt_from_ts(row.try_get("locked_until")?)? {
+                            // A count already past the limit (left by an older release): this
+                            // statement locked the account, and this check must not run.
+                            Some(until) if slot > rule.max_failures => CheckTurn::Refused { until },
+                            _ => CheckTurn::Granted { slot },
+                        }
+                    }
+                    None => {
+                        let row = sqlx::query("SELECT locked_until FROM users WHERE id = $1")
+                            .bind(user_id)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .ok_or(Error::NotFound("user"))?;
+                        let until = opt_from_ts(row.try_get("locked_until")?)?.unwrap_or(now);
+                        CheckTurn::Refused { until }
+                    }
+                };
+                if let CheckTurn::Refused { .. } = turn {
+                    write_effects(&mut tx, refused).await?;
+                }
+                tx.commit().await?;
+                Ok(turn)
+            }
+
+            async fn record_check_failure(
+                &self,
+                user_id: Uuid,
+                slot: u32,
+                now: Timestamp,
+                rule: LockoutRule,
+                effects: Effects,
+                lock_effects: Effects,
+            ) -> Result<LoginFailure> {
+                let mut tx = begin(self).await?;
+                let row = sqlx::query("SELECT locked_until FROM users WHERE id = $1")
                     .bind(user_id)
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or(Error::NotFound("user"))?;
-                    return Ok(LoginFailure {
-                        attempts: u32::try_from(row.try_get::<i32, _>("failed_login_attempts")?)
-                            .unwrap_or_default(),
-                        locked_until: opt_from_ts(row.try_get("locked_until")?)?,
-                        newly_locked: false,
-                    });
-                };
-                let attempts =
-                    u32::try_from(counted.try_get::<i32, _>("failed_login_attempts")?)
-                        .unwrap_or_default();
-                let mut outcome = LoginFailure {
-                    attempts,
-                    locked_until: None,
-                    newly_locked: false,
-                };
-                if attempts >= max_failures {
-                    let until = now + lock_for;
-                    sqlx::query("UPDATE users SET locked_until = $1 WHERE id = $2")
-                        .bind(ts(until))
-                        .bind(user_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    outcome.locked_until = Some(until);
-                    outcome.newly_locked = true;
-                }
+                let locked_until =
+                    opt_from_ts(row.try_get("locked_until")?)?.filter(|until| *until > now);
+                // The turn that took the last slot started the lock; a success since (a login,
+                // a reset) may have ended it, and then there is nothing to announce.
+                let newly_locked = slot >= rule.max_failures && locked_until.is_some();
                 write_effects(&mut tx, effects).await?;
-                if outcome.newly_locked {
+                if newly_locked {
                     write_effects(&mut tx, lock_effects).await?;
                 }
                 tx.commit().await?;
-                Ok(outcome)
+                Ok(LoginFailure {
+                    attempts: slot,
+                    locked_until,
+                    newly_locked,
+                })
+            }
+
+            async fn release_check_turn(
+                &self,
+                user_id: Uuid,
+                slot: u32,
+                rule: LockoutRule,
+            ) -> Result<()> {
+                sqlx::query(
+                    "UPDATE users SET \
+                       failed_login_attempts = CASE WHEN failed_login_attempts > 0 \
+                         THEN failed_login_attempts - 1 ELSE 0 END, \
+                       locked_until = CASE WHEN $2 THEN NULL ELSE locked_until END \
+                     WHERE id = $1",
+                )
+                .bind(user_id)
+                .bind(slot >= rule.max_failures)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn claim_challenge_attempt(
+                &self,
+                digest: &TokenDigest,
+                purpose: TokenPurpose,
+                now: Timestamp,
+                max_attempts: u32,
+            ) -> Result<Option<Uuid>> {
+                let row = sqlx::query(
+                    "UPDATE one_time_tokens SET attempts = attempts + 1 \
+                     WHERE digest = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+                       AND attempts < $4 \
+                     RETURNING user_id",
+                )
+                .bind(digest.as_str())
+                .bind(purpose.as_str())
+                .bind(ts(now))
+                .bind(i32::try_from(max_attempts).unwrap_or(i32::MAX))
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|row| row.try_get("user_id").map_err(Error::from))
+                    .transpose()
             }
 
             async fn start_session(
@@ -1863,6 +1961,7 @@ macro_rules! impl_sql_store {
                 }
                 if end_sessions {
                     revoke_sessions_in_tx(&mut tx, user_id, None, now).await?;
+                    expire_password_tokens(&mut tx, user_id, now).await?;
                 }
                 write_effects(&mut tx, effects).await?;
                 let user = user_in_tx(&mut tx, user_id).await?;
@@ -2169,6 +2268,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn mark_mail_sent(&self, id: Uuid, now: Timestamp) -> Result<()> {
+                let mut tx = begin(self).await?;
                 sqlx::query(
                     "UPDATE mail_outbox SET status = 'sent', sent_at = $1, locked_until = NULL, \
                      attempts = attempts + 1, sealed_payload = $2, last_error = NULL WHERE id = $3",
@@ -2176,9 +2276,23 @@ macro_rules! impl_sql_store {
                 .bind(ts(now))
                 .bind(Vec::<u8>::new())
                 .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                delete_mail_to_nobody(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_finished_mail(&self, before: Timestamp, limit: usize) -> Result<u64> {
+                let deleted = sqlx::query(
+                    "DELETE FROM mail_outbox WHERE id IN (SELECT id FROM mail_outbox \
+                     WHERE status <> 'pending' AND COALESCE(sent_at, created_at) < $1 LIMIT $2)",
+                )
+                .bind(ts(before))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
                 .execute(&self.pool)
                 .await?;
-                Ok(())
+                Ok(deleted.rows_affected())
             }
 
             async fn mark_mail_failed(
@@ -2188,6 +2302,7 @@ macro_rules! impl_sql_store {
                 retry_at: Option<Timestamp>,
                 _now: Timestamp,
             ) -> Result<()> {
+                let mut tx = begin(self).await?;
                 sqlx::query(
                     "UPDATE mail_outbox SET attempts = attempts + 1, locked_until = NULL, \
                      last_error = $1, \
@@ -2198,9 +2313,21 @@ macro_rules! impl_sql_store {
                 .bind(error)
                 .bind(opt_ts(retry_at))
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                if retry_at.is_none() {
+                    delete_mail_to_nobody(&mut tx, id).await?;
+                }
+                tx.commit().await?;
                 Ok(())
+            }
+
+            async fn mail_rows_to(&self, recipient: &str) -> Result<u64> {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM mail_outbox WHERE recipient = $1")
+                    .bind(recipient)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(count(row.try_get::<i64, _>("n")?))
             }
 
             async fn mail_backlog(&self) -> Result<u64> {

@@ -1485,6 +1485,8 @@ pub async fn permanent_delete_and_export(cx: &HttpCtx) {
             .subject
             .contains("removed")
     );
+    // Erasure: once the last notice is delivered, the address is in no outbox row either.
+    assert_eq!(store.mail_rows_to(&email).await.unwrap(), 0);
 }
 
 /// A multipart body with one file part.

@@ -6,6 +6,7 @@
 
 use super::TestApp;
 pub use super::admin_cases::*;
+pub use super::credential_cases::*;
 use crate::store::Store;
 use serde_json::{Value, json};
 use std::future::Future;
@@ -827,7 +828,8 @@ pub async fn login_failures_lock_the_account(cx: &HttpCtx) {
     cx.app.clock.advance(Duration::minutes(15));
     cx.login("lock", PASSWORD).await;
     let actions = cx.audit_actions("lock@example.com").await;
-    assert_eq!(actions.iter().filter(|a| *a == "LOGIN_FAILED").count(), 5);
+    // Four wrong passwords, the fifth that locked, and the right one refused during the lock.
+    assert_eq!(actions.iter().filter(|a| *a == "LOGIN_FAILED").count(), 6);
     assert!(actions.contains(&"ACCOUNT_LOCKED".to_owned()));
 }
 
@@ -1403,7 +1405,7 @@ fn secret_from_base32(b32: &str) -> crate::totp::TotpSecret {
 }
 
 /// The first step of a login of a two-factor user: the challenge token.
-async fn login_challenge(cx: &HttpCtx, identifier: &str, password: &str) -> String {
+pub(crate) async fn login_challenge(cx: &HttpCtx, identifier: &str, password: &str) -> String {
     let r = cx
         .post(
             "/api/v1/auth/login",
@@ -2453,6 +2455,14 @@ macro_rules! http_conformance_tests {
                 events_reach_subscribers_after_commit,
                 openapi_document_and_api_page,
                 contract_fuzzing_findings,
+                concurrent_logins_check_at_most_five_passwords,
+                concurrent_second_factor_codes_are_bounded,
+                one_challenge_checks_at_most_five_codes,
+                reactivate_and_recover_guesses_are_bounded,
+                signed_in_checks_count_toward_the_lockout,
+                concurrent_change_password_guesses_are_bounded,
+                changes_end_outstanding_reset_links,
+                two_factor_accounts_need_their_code_to_come_back,
             );
         }
     };

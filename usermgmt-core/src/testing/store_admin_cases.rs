@@ -5,8 +5,8 @@
 //! Every refused operation is checked to change nothing and to write none of its effects.
 
 use super::store_suite::{
-    audit_event, hash, mins, new_session, new_user, notification, one_time_token, outbox_message,
-    secs, t0,
+    audit_event, failed_check, hash, mins, new_session, new_user, notification, one_time_token,
+    outbox_message, secs, t0,
 };
 use crate::error::{ConflictKind, Error};
 use crate::secret::TokenDigest;
@@ -1203,16 +1203,7 @@ pub async fn unlock_clears_failures_and_the_lock(store: Arc<dyn Store>) {
     let s = &*store;
     let ann = make_named(s, "ann").await;
     for i in 0..3 {
-        s.record_login_failure(
-            ann.id,
-            secs(i),
-            3,
-            Duration::minutes(15),
-            Effects::none(),
-            Effects::none(),
-        )
-        .await
-        .unwrap();
+        failed_check(s, ann.id, secs(i), 3, Duration::minutes(15)).await;
     }
     let locked = fetch(s, ann.id).await;
     assert_eq!(locked.failed_login_attempts, 3);
@@ -1221,15 +1212,7 @@ pub async fn unlock_clears_failures_and_the_lock(store: Arc<dyn Store>) {
     assert_eq!(u.failed_login_attempts, 0);
     assert_eq!(u.locked_until, None);
     // The next failure counts from zero again.
-    let failure = s
-        .record_login_failure(
-            ann.id,
-            mins(2),
-            3,
-            Duration::minutes(15),
-            Effects::none(),
-            Effects::none(),
-        )
+    let failure = failed_check(s, ann.id, mins(2), 3, Duration::minutes(15))
         .await
         .unwrap();
     assert_eq!(failure.attempts, 1);
@@ -1239,16 +1222,7 @@ pub async fn unlock_clears_failures_and_the_lock(store: Arc<dyn Store>) {
 
     // A deleted account keeps its counter.
     let bob = make_named(s, "bob").await;
-    s.record_login_failure(
-        bob.id,
-        secs(1),
-        3,
-        Duration::minutes(15),
-        Effects::none(),
-        Effects::none(),
-    )
-    .await
-    .unwrap();
+    failed_check(s, bob.id, secs(1), 3, Duration::minutes(15)).await;
     applied(s, bob.id, AccountChange::SoftDelete, mins(1)).await;
     refused(s, bob.id, AccountChange::Unlock, mins(2)).await;
     assert_eq!(fetch(s, bob.id).await.failed_login_attempts, 1);

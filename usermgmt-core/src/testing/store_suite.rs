@@ -12,9 +12,10 @@ use crate::domain::DeviceInfo;
 use crate::error::{ConflictKind, Error};
 use crate::secret::TokenDigest;
 use crate::store::{
-    ADMIN_ROLE, AuditEvent, DEFAULT_ROLE, Effects, LoginFailure, NewOneTimeToken, NewSession,
-    NewUser, NotificationRecord, OneTimeTokenRecord, OutboxMessage, PasswordChange, ProfileRecord,
-    ProfileUpdate, RefreshRotation, SessionRecord, Store, Timestamp, TokenPurpose, UserRecord,
+    ADMIN_ROLE, AccountChange, AuditEvent, CheckTurn, DEFAULT_ROLE, Effects, LockoutRule,
+    LoginFailure, NewOneTimeToken, NewSession, NewUser, NotificationRecord, OneTimeTokenRecord,
+    OutboxMessage, PasswordChange, ProfileRecord, ProfileUpdate, RefreshRotation, SessionRecord,
+    Store, Timestamp, TokenPurpose, UserRecord,
 };
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
@@ -240,19 +241,36 @@ async fn backlog(store: &dyn Store) -> u64 {
     store.mail_backlog().await.unwrap()
 }
 
+/// One credential check that failed: its turn, then the failure (`None` when refused).
+pub(crate) async fn failed_check(
+    store: &dyn Store,
+    user_id: Uuid,
+    now: Timestamp,
+    max_failures: u32,
+    lock_for: Duration,
+) -> Option<LoginFailure> {
+    let rule = LockoutRule {
+        max_failures,
+        lock_for,
+    };
+    match store
+        .take_check_turn(user_id, now, rule, Effects::none())
+        .await
+        .unwrap()
+    {
+        CheckTurn::Granted { slot } => Some(
+            store
+                .record_check_failure(user_id, slot, now, rule, Effects::none(), Effects::none())
+                .await
+                .unwrap(),
+        ),
+        CheckTurn::Refused { .. } => None,
+    }
+}
+
 async fn lock_user(store: &dyn Store, user_id: Uuid, from: Timestamp, lock_for: Duration) {
     for i in 0..3 {
-        store
-            .record_login_failure(
-                user_id,
-                from + Duration::seconds(i),
-                3,
-                lock_for,
-                Effects::none(),
-                Effects::none(),
-            )
-            .await
-            .unwrap();
+        failed_check(store, user_id, from + Duration::seconds(i), 3, lock_for).await;
     }
     assert!(
         user(store, user_id).await.locked_until.is_some(),
@@ -1191,15 +1209,29 @@ pub async fn login_failures_are_counted_and_lock_the_account(store: Arc<dyn Stor
     let store = &*store;
     let alice = create(store, "alice").await.id;
     let bob = create(store, "bob").await.id;
-    let max = 3;
-    let lock_for = Duration::minutes(15);
-    let fail = |now: Timestamp| async move {
+    let rule = LockoutRule {
+        max_failures: 3,
+        lock_for: Duration::minutes(15),
+    };
+    let lock_for = rule.lock_for;
+    let turn = |now: Timestamp| async move {
         store
-            .record_login_failure(
+            .take_check_turn(
                 alice,
                 now,
-                max,
-                lock_for,
+                rule,
+                Effects::audit(audit_event("LOGIN_REFUSED", None, Some(alice), now)),
+            )
+            .await
+            .unwrap()
+    };
+    let fail = |slot: u32, now: Timestamp| async move {
+        store
+            .record_check_failure(
+                alice,
+                slot,
+                now,
+                rule,
                 Effects::audit(audit_event("LOGIN_FAILED", None, Some(alice), now)),
                 Effects::audit(audit_event("ACCOUNT_LOCKED", None, Some(alice), now))
                     .with_mail(outbox_message("alice@example.com", "account_locked", now)),
@@ -1208,9 +1240,13 @@ pub async fn login_failures_are_counted_and_lock_the_account(store: Arc<dyn Stor
             .unwrap()
     };
 
+    // Each check is counted when it takes its turn, before it runs.
     for i in 1..=2u32 {
+        let now = secs(i64::from(i));
+        assert_eq!(turn(now).await, CheckTurn::Granted { slot: i });
+        assert_eq!(user(store, alice).await.failed_login_attempts, i);
         assert_eq!(
-            fail(secs(i64::from(i))).await,
+            fail(i, now).await,
             LoginFailure {
                 attempts: i,
                 locked_until: None,
@@ -1224,9 +1260,14 @@ pub async fn login_failures_are_counted_and_lock_the_account(store: Arc<dyn Stor
     assert_eq!(audit_count(store, "ACCOUNT_LOCKED").await, 0);
     assert_eq!(backlog(store).await, 0);
 
+    // The last turn locks at once, while its check still runs.
     let until = secs(3) + lock_for;
+    assert_eq!(turn(secs(3)).await, CheckTurn::Granted { slot: 3 });
+    assert_eq!(user(store, alice).await.locked_until, Some(until));
+    assert_eq!(turn(secs(4)).await, CheckTurn::Refused { until });
+    assert_eq!(audit_count(store, "LOGIN_REFUSED").await, 1);
     assert_eq!(
-        fail(secs(3)).await,
+        fail(3, secs(3)).await,
         LoginFailure {
             attempts: 3,
             locked_until: Some(until),
@@ -1239,44 +1280,35 @@ pub async fn login_failures_are_counted_and_lock_the_account(store: Arc<dyn Stor
     assert_eq!(audit_count(store, "ACCOUNT_LOCKED").await, 1);
     assert_eq!(backlog(store).await, 1, "the lock mail is enqueued");
 
-    // During the lock: not counted, the lock does not move, no new lock effects.
-    assert_eq!(
-        fail(mins(5)).await,
-        LoginFailure {
-            attempts: 3,
-            locked_until: Some(until),
-            newly_locked: false,
-        }
-    );
+    // During the lock: refused (audited), not counted, the lock does not move.
+    assert_eq!(turn(mins(5)).await, CheckTurn::Refused { until });
     let u = user(store, alice).await;
     assert_eq!((u.failed_login_attempts, u.locked_until), (3, Some(until)));
+    assert_eq!(audit_count(store, "LOGIN_REFUSED").await, 2);
     assert_eq!(audit_count(store, "ACCOUNT_LOCKED").await, 1);
-    assert_eq!(backlog(store).await, 1);
 
     // After the lock: the counter starts again.
     let after = until + Duration::seconds(1);
-    assert_eq!(
-        fail(after).await,
-        LoginFailure {
-            attempts: 1,
-            locked_until: None,
-            newly_locked: false,
-        }
-    );
+    assert_eq!(turn(after).await, CheckTurn::Granted { slot: 1 });
     let u = user(store, alice).await;
     assert_eq!((u.failed_login_attempts, u.locked_until), (1, None));
-    assert_eq!(fail(after + Duration::seconds(1)).await.attempts, 2);
-    let relock = after + Duration::seconds(2);
-    assert_eq!(
-        fail(relock).await,
-        LoginFailure {
-            attempts: 3,
-            locked_until: Some(relock + lock_for),
-            newly_locked: true,
-        }
-    );
-    assert_eq!(audit_count(store, "ACCOUNT_LOCKED").await, 2);
-    assert_eq!(backlog(store).await, 2);
+    fail(1, after).await;
+
+    // A passed check gives its turn back; the last turn released ends the lock it started.
+    assert_eq!(turn(after).await, CheckTurn::Granted { slot: 2 });
+    store.release_check_turn(alice, 2, rule).await.unwrap();
+    assert_eq!(user(store, alice).await.failed_login_attempts, 1);
+    assert_eq!(turn(after).await, CheckTurn::Granted { slot: 2 });
+    assert_eq!(turn(after).await, CheckTurn::Granted { slot: 3 });
+    assert!(user(store, alice).await.locked_until.is_some());
+    store.release_check_turn(alice, 3, rule).await.unwrap();
+    let u = user(store, alice).await;
+    assert_eq!((u.failed_login_attempts, u.locked_until), (2, None));
+    // A failure of the last turn after a success ended its lock announces no lock.
+    assert_eq!(turn(after).await, CheckTurn::Granted { slot: 3 });
+    store.release_check_turn(alice, 3, rule).await.unwrap();
+    assert!(!fail(3, after).await.newly_locked);
+    assert_eq!(audit_count(store, "ACCOUNT_LOCKED").await, 1);
     assert_eq!(
         user(store, bob).await.failed_login_attempts,
         0,
@@ -1284,21 +1316,249 @@ pub async fn login_failures_are_counted_and_lock_the_account(store: Arc<dyn Stor
     );
 }
 
-pub async fn start_session_resets_failures_and_applies_rehash(store: Arc<dyn Store>) {
-    let store = &*store;
-    let alice = create(store, "alice").await.id;
-    for i in 1..=2 {
+pub async fn concurrent_check_turns_never_exceed_the_limit(store: Arc<dyn Store>) {
+    let alice = create(&*store, "alice").await.id;
+    let rule = LockoutRule {
+        max_failures: 5,
+        lock_for: Duration::minutes(15),
+    };
+    let now = secs(10);
+    let turns = futures_util::future::join_all((0..30).map(|i| {
+        let store = store.clone();
+        async move {
+            store
+                .take_check_turn(
+                    alice,
+                    now,
+                    rule,
+                    Effects::audit(audit_event("LOGIN_REFUSED", None, Some(alice), now)),
+                )
+                .await
+                .map_err(|e| format!("turn {i}: {e}"))
+        }
+    }))
+    .await;
+    let mut granted: Vec<u32> = turns
+        .iter()
+        .filter_map(|t| match t.as_ref().unwrap() {
+            CheckTurn::Granted { slot } => Some(*slot),
+            CheckTurn::Refused { .. } => None,
+        })
+        .collect();
+    granted.sort_unstable();
+    assert_eq!(granted, vec![1, 2, 3, 4, 5], "exactly five checks may run");
+    assert_eq!(audit_count(&*store, "LOGIN_REFUSED").await, 25);
+    let u = user(&*store, alice).await;
+    assert_eq!(u.failed_login_attempts, 5);
+    assert_eq!(u.locked_until, Some(now + rule.lock_for));
+}
+
+pub async fn concurrent_challenge_attempts_are_bounded(store: Arc<dyn Store>) {
+    let alice = create(&*store, "alice").await.id;
+    let digest = TokenDigest::of("challenge-a");
+    store
+        .issue_one_time_token(
+            NewOneTimeToken {
+                digest: digest.clone(),
+                user_id: alice,
+                purpose: TokenPurpose::LoginChallenge,
+                created_at: secs(0),
+                expires_at: mins(5),
+            },
+            Effects::none(),
+        )
+        .await
+        .unwrap();
+    let claims = futures_util::future::join_all((0..20).map(|_| {
+        let store = store.clone();
+        let digest = digest.clone();
+        async move {
+            store
+                .claim_challenge_attempt(&digest, TokenPurpose::LoginChallenge, secs(1), 5)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    assert_eq!(claims.iter().filter(|c| **c == Some(alice)).count(), 5);
+    assert_eq!(claims.iter().filter(|c| c.is_none()).count(), 15);
+    // Another purpose, an expired or a used challenge has no attempt to give.
+    assert_eq!(
         store
-            .record_login_failure(
-                alice,
-                secs(i),
-                5,
-                Duration::minutes(15),
-                Effects::none(),
+            .claim_challenge_attempt(&digest, TokenPurpose::RecoveryChallenge, secs(1), 50)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .claim_challenge_attempt(&digest, TokenPurpose::LoginChallenge, mins(6), 50)
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .use_one_time_token(&digest, TokenPurpose::LoginChallenge, secs(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_challenge_attempt(&digest, TokenPurpose::LoginChallenge, secs(3), 50)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// A password change, a reset and every account change that ends access also end the
+/// user's outstanding reset links and login challenges (and nobody else's).
+pub async fn password_and_account_changes_end_reset_links(store: Arc<dyn Store>) {
+    let store = &*store;
+    let issue = |user_id: Uuid, token: &'static str, purpose: TokenPurpose, at: Timestamp| async move {
+        store
+            .issue_one_time_token(
+                one_time_token(user_id, token, purpose, at, at + Duration::hours(1)),
                 Effects::none(),
             )
             .await
             .unwrap();
+    };
+    let open = |token: &'static str, purpose: TokenPurpose| async move {
+        store
+            .one_time_token(&digest(token), purpose)
+            .await
+            .unwrap()
+            .is_some_and(|t| t.used_at.is_none())
+    };
+    let alice = create(store, "alice").await.id;
+    let bob = create(store, "bob").await.id;
+    issue(alice, "reset-a", TokenPurpose::PasswordReset, secs(1)).await;
+    issue(alice, "challenge-a", TokenPurpose::LoginChallenge, secs(1)).await;
+    issue(alice, "verify-a", TokenPurpose::EmailVerification, secs(1)).await;
+    issue(bob, "reset-b", TokenPurpose::PasswordReset, secs(1)).await;
+    store
+        .change_password(
+            alice,
+            password(hash("alice-2"), secs(2), None),
+            Effects::none(),
+        )
+        .await
+        .unwrap();
+    assert!(!open("reset-a", TokenPurpose::PasswordReset).await);
+    assert!(!open("challenge-a", TokenPurpose::LoginChallenge).await);
+    assert!(
+        open("verify-a", TokenPurpose::EmailVerification).await,
+        "not a password token"
+    );
+    assert!(
+        open("reset-b", TokenPurpose::PasswordReset).await,
+        "other users keep theirs"
+    );
+
+    for (i, change) in [
+        AccountChange::Deactivate,
+        AccountChange::Suspend,
+        AccountChange::SoftDelete,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = ["carol", "dave", "erin"][i];
+        let token: &'static str = ["reset-c", "reset-d", "reset-e"][i];
+        let id = create(store, name).await.id;
+        issue(id, token, TokenPurpose::PasswordReset, secs(3)).await;
+        store
+            .change_account(id, change, secs(4), Effects::none())
+            .await
+            .unwrap()
+            .expect("applies");
+        assert!(
+            !open(token, TokenPurpose::PasswordReset).await,
+            "{change:?}"
+        );
+    }
+    // A reset with one link ends the others (none can be outstanding, but none may survive).
+    issue(bob, "reset-b2", TokenPurpose::PasswordReset, secs(5)).await;
+    assert!(
+        !open("reset-b", TokenPurpose::PasswordReset).await,
+        "superseded"
+    );
+    store
+        .reset_password(
+            &digest("reset-b2"),
+            password(hash("bob-2"), secs(6), None),
+            Effects::none(),
+        )
+        .await
+        .unwrap();
+    assert!(!open("reset-b2", TokenPurpose::PasswordReset).await);
+}
+
+/// Delivered mail to an address no account holds any longer leaves no row; finished mail
+/// older than the retention is deleted, pending mail never.
+pub async fn outbox_rows_go_with_the_address_and_the_retention(store: Arc<dyn Store>) {
+    let store = &*store;
+    let alice = create(store, "alice").await;
+    let bob = create(store, "bob").await;
+    let to_alice = outbox_message(&alice.email, "welcome", secs(1));
+    let farewell = outbox_message(&alice.email, "account_removed", secs(2));
+    let parked = outbox_message(&alice.email, "notice", secs(2));
+    let to_bob = outbox_message(&bob.email, "welcome", secs(1));
+    let bob_pending = outbox_message(&bob.email, "later", secs(1));
+    for m in [&to_alice, &to_bob, &bob_pending] {
+        write_effects(store, bob.id, secs(1), Effects::none().with_mail(m.clone())).await;
+    }
+    store.mark_mail_sent(to_alice.id, secs(3)).await.unwrap();
+    assert_eq!(
+        store.mail_rows_to(&alice.email).await.unwrap(),
+        1,
+        "kept while alice exists"
+    );
+    store
+        .delete_user_permanently(
+            alice.id,
+            None,
+            Effects::none()
+                .with_mail(farewell.clone())
+                .with_mail(parked.clone()),
+        )
+        .await
+        .unwrap();
+    // The purge took the finished row; the last notices wait to be sent.
+    assert_eq!(store.mail_rows_to(&alice.email).await.unwrap(), 2);
+    store.mark_mail_sent(farewell.id, secs(4)).await.unwrap();
+    store
+        .mark_mail_failed(parked.id, "rejected", None, secs(4))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.mail_rows_to(&alice.email).await.unwrap(),
+        0,
+        "the purged address is gone once its last mail is finished"
+    );
+
+    store.mark_mail_sent(to_bob.id, secs(5)).await.unwrap();
+    assert_eq!(store.mail_rows_to(&bob.email).await.unwrap(), 2);
+    assert_eq!(
+        store.delete_finished_mail(secs(5), 100).await.unwrap(),
+        0,
+        "not older yet"
+    );
+    assert_eq!(store.delete_finished_mail(secs(6), 100).await.unwrap(), 1);
+    assert_eq!(
+        store.mail_rows_to(&bob.email).await.unwrap(),
+        1,
+        "pending mail is never removed"
+    );
+    assert_eq!(store.delete_finished_mail(mins(600), 100).await.unwrap(), 0);
+    assert_eq!(backlog(store).await, 1);
+}
+
+pub async fn start_session_resets_failures_and_applies_rehash(store: Arc<dyn Store>) {
+    let store = &*store;
+    let alice = create(store, "alice").await.id;
+    for i in 1..=2 {
+        failed_check(store, alice, secs(i), 5, Duration::minutes(15)).await;
     }
     assert_eq!(user(store, alice).await.failed_login_attempts, 2);
 
@@ -3124,6 +3384,10 @@ macro_rules! store_conformance_tests {
                 password_history_is_newest_first_and_trimmed,
                 change_password_ends_every_other_session,
                 login_failures_are_counted_and_lock_the_account,
+                concurrent_check_turns_never_exceed_the_limit,
+                concurrent_challenge_attempts_are_bounded,
+                password_and_account_changes_end_reset_links,
+                outbox_rows_go_with_the_address_and_the_retention,
                 start_session_resets_failures_and_applies_rehash,
                 sessions_are_listed_touched_and_revoked,
                 refresh_tokens_rotate_with_a_grace_window_and_reuse_detection,

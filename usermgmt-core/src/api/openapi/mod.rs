@@ -182,7 +182,7 @@ fn request_body(endpoint: Endpoint, policy: &crate::config::PasswordPolicy) -> O
             one_of_members(&mut body, &["identifier", "email", "username"]);
             body
         }
-        E::LoginTwoFactor => {
+        E::LoginTwoFactor | E::AccountReactivateTwoFactor | E::AccountRecoverTwoFactor => {
             object(&[("challengeToken", string(), true), ("code", string(), true)])
         }
         E::Logout => object(&[("refreshToken", string(), false)]),

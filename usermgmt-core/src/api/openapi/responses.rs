@@ -341,9 +341,12 @@ pub(super) fn data(endpoint: Endpoint, compatibility_routes: bool) -> Option<Val
         E::Register
         | E::VerifyEmailGet
         | E::VerifyEmailPost
-        | E::AccountReactivate
-        | E::AccountRecover
+        | E::AccountReactivateTwoFactor
+        | E::AccountRecoverTwoFactor
         | E::DeleteAvatar => with_user("User"),
+        E::AccountReactivate | E::AccountRecover => {
+            json!({"oneOf": [with_user("User"), reference("TwoFactorChallenge")]})
+        }
         E::Login => json!({"oneOf": [reference("LoginSuccess"), reference("TwoFactorChallenge")]}),
         E::LoginTwoFactor => reference("LoginSuccess"),
         E::Refresh => reference("Tokens"),

@@ -1,0 +1,195 @@
+//! The lockout every credential check of an account is held to: passwords (login, reactivate,
+//! recover, and the confirmations of a signed-in owner) and second-factor codes (login step two,
+//! step-up, disable, backup-code regeneration).
+//!
+//! A check takes its turn from the store *before* it runs ([`Store::take_check_turn`]): the
+//! turn is counted at once, and the turn that reaches the limit locks the account in the same
+//! statement. So however many requests race, at most `max_failures` checks of one account run
+//! per lock window, and a right password arriving after them is refused like a wrong one. A
+//! check that passes gives its turn back ([`Store::release_check_turn`]) or, for a login,
+//! opens a session, which resets the count. Every refused attempt is audited.
+//!
+//! [`Store::take_check_turn`]: crate::store::Store::take_check_turn
+//! [`Store::release_check_turn`]: crate::store::Store::release_check_turn
+
+use super::display_name;
+use crate::error::{Error, Result};
+use crate::mail::templates;
+use crate::manager::{ClientInfo, UserManager};
+use crate::store::{CheckTurn, Effects, LockoutRule, NotificationType, UserRecord};
+use serde_json::json;
+use std::future::Future;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+/// Codes one two-factor challenge may check, whatever the account's count: a challenge is
+/// spent after this many, and the password must be given again.
+pub(crate) const MAX_CHALLENGE_ATTEMPTS: u32 = 5;
+
+/// A granted turn of one credential check. A check that passed ends it with
+/// [`UserManager::release_turn`] unless it opens a session (which resets the count).
+#[must_use = "a passed check releases its turn or opens a session"]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Turn {
+    user_id: Uuid,
+    slot: u32,
+}
+
+impl UserManager {
+    fn lockout_rule(&self) -> LockoutRule {
+        let policy = &self.inner.config.lockout;
+        LockoutRule {
+            max_failures: policy.max_failures,
+            lock_for: policy.duration,
+        }
+    }
+
+    /// Runs `check` (true: the credential is right) under the lockout. A refused turn answers
+    /// `AccountLocked` without running it; a failed check answers `wrong`, or `AccountLocked`
+    /// when its turn was the last; a check that errs gives its turn back.
+    pub(crate) async fn check_under_lockout<T>(
+        &self,
+        user: &UserRecord,
+        reason: &str,
+        client: &ClientInfo,
+        wrong: Error,
+        check: impl Future<Output = Result<Option<T>>>,
+    ) -> Result<(Turn, T)> {
+        let turn = self.take_turn(user, reason, client).await?;
+        match check.await {
+            Ok(Some(passed)) => Ok((turn, passed)),
+            Ok(None) => Err(self
+                .count_failure(user, turn, reason, client, wrong)
+                .await?),
+            Err(err) => {
+                self.release_turn(turn).await?;
+                Err(err)
+            }
+        }
+    }
+
+    /// [`check_under_lockout`](Self::check_under_lockout) of a check that opens no session:
+    /// the turn is given back when it passed.
+    pub(crate) async fn confirm_under_lockout(
+        &self,
+        user: &UserRecord,
+        reason: &str,
+        client: &ClientInfo,
+        wrong: Error,
+        check: impl Future<Output = Result<bool>>,
+    ) -> Result<()> {
+        let (turn, ()) = self
+            .check_under_lockout(user, reason, client, wrong, async {
+                Ok(check.await?.then_some(()))
+            })
+            .await?;
+        self.release_turn(turn).await
+    }
+
+    async fn take_turn(
+        &self,
+        user: &UserRecord,
+        reason: &str,
+        client: &ClientInfo,
+    ) -> Result<Turn> {
+        let now = self.now();
+        let refused = Effects::audit(self.audit(
+            "LOGIN_FAILED",
+            None,
+            Some(user.id),
+            "user",
+            client,
+            json!({"reason": "account_locked", "attempt": reason}),
+        ));
+        match self
+            .inner
+            .store
+            .take_check_turn(user.id, now, self.lockout_rule(), refused)
+            .await?
+        {
+            CheckTurn::Granted { slot } => Ok(Turn {
+                user_id: user.id,
+                slot,
+            }),
+            CheckTurn::Refused { until } => {
+                tracing::info!(reason = "account_locked", attempt = reason, "check refused");
+                Err(Error::AccountLocked { until })
+            }
+        }
+    }
+
+    /// Gives back the turn of a check that passed.
+    pub(crate) async fn release_turn(&self, turn: Turn) -> Result<()> {
+        self.inner
+            .store
+            .release_check_turn(turn.user_id, turn.slot, self.lockout_rule())
+            .await
+    }
+
+    /// Records a failed check, audited; the error to answer: `AccountLocked` when this failure
+    /// completed the lock (its mail, notification and audit row written with it), else `wrong`.
+    async fn count_failure(
+        &self,
+        user: &UserRecord,
+        turn: Turn,
+        reason: &str,
+        client: &ClientInfo,
+        wrong: Error,
+    ) -> Result<Error> {
+        let now = self.now();
+        let rule = self.lockout_rule();
+        let failed = self.audit(
+            "LOGIN_FAILED",
+            None,
+            Some(user.id),
+            "user",
+            client,
+            json!({"reason": reason}),
+        );
+        let until = (now + rule.lock_for).format(&Rfc3339).unwrap_or_default();
+        let lock_mail = templates::account_locked(
+            &self.inner.config.mail,
+            &user.email,
+            &display_name(user),
+            &until,
+        );
+        let lock_effects = Effects::audit(self.audit(
+            "ACCOUNT_LOCKED",
+            None,
+            Some(user.id),
+            "user",
+            client,
+            json!({"until": until, "failures": rule.max_failures}),
+        ))
+        .with_mail(self.outbox("account_locked", &lock_mail)?)
+        .with_notification(self.notification(
+            user.id,
+            NotificationType::SecurityAlert,
+            "Account locked",
+            &format!("Too many failed sign-in attempts: your account is locked until {until}."),
+            json!({"until": until, "ipAddress": client.ip}),
+        ));
+        let outcome = self
+            .inner
+            .store
+            .record_check_failure(
+                user.id,
+                turn.slot,
+                now,
+                rule,
+                Effects::audit(failed),
+                lock_effects,
+            )
+            .await?;
+        tracing::info!(reason, "credential check failed");
+        if let (true, Some(until)) = (outcome.newly_locked, outcome.locked_until) {
+            self.wake_mail();
+            self.inner
+                .lockouts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(user_id = %user.id, "account locked after repeated failures");
+            return Ok(Error::AccountLocked { until });
+        }
+        Ok(wrong)
+    }
+}
