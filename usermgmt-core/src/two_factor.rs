@@ -63,10 +63,12 @@ impl fmt::Debug for BackupCodes {
     }
 }
 
-/// The first step of a login of a user with two-factor enabled.
+/// What a right password of a user with two-factor enabled answers (a login, a reactivation, a
+/// recovery): a challenge for that purpose only.
 #[derive(Clone)]
 pub struct TwoFactorChallenge {
-    /// Presented with the code to `POST /auth/login/2fa`.
+    /// Presented with the code to `POST /auth/login/2fa` (or `/account/reactivate/2fa`,
+    /// `/account/recover/2fa`).
     pub challenge_token: ChallengeToken,
     /// Seconds the challenge stays valid.
     pub expires_in: i64,
@@ -450,8 +452,8 @@ impl UserManager {
     /// Answers a two-factor challenge of `purpose` with a TOTP or backup code: the check takes
     /// a turn of the account's lockout, and the challenge spends one of its
     /// [`MAX_CHALLENGE_ATTEMPTS`] before the code is compared (an error gives the turn back),
-    /// so a concurrent burst checks no more codes than either bound. Returns the owner once the challenge is used up by this right code; the
-    /// account's turn is given back.
+    /// so a concurrent burst checks no more codes than either bound. Returns the owner once
+    /// this right code has used the challenge up; the account's turn is given back.
     pub(crate) async fn answer_two_factor_challenge(
         &self,
         challenge: &str,

@@ -149,11 +149,21 @@ pub async fn concurrent_second_factor_codes_are_bounded(cx: &HttpCtx) {
         }
     });
     let seen = codes(&futures_util::future::join_all(attempts).await);
+    // A checked wrong code answers 400, except the one whose failure locks (423).
+    let checked_wrong = seen
+        .iter()
+        .filter(|(s, c)| *s == 400 && c == "INVALID_2FA_CODE")
+        .count();
+    assert!(
+        checked_wrong <= 4,
+        "at most five codes checked, the fifth locking: {seen:?}"
+    );
     let reasons = failure_reasons(&cx, &email).await;
     assert!(
         count(&reasons, "invalid_2fa_code") <= 5,
         "at most five codes checked: {reasons:?} {seen:?}"
     );
+    assert_eq!(reasons.len(), 20, "every attempt is audited: {reasons:?}");
     assert!(
         seen.iter().all(|(s, _)| [400, 401, 423].contains(s)),
         "{seen:?}"

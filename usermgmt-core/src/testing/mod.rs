@@ -4,10 +4,10 @@
 
 mod admin_cases;
 pub mod contract;
+mod credential_cases;
 pub mod databases;
 mod harness;
 pub mod http_suite;
-mod credential_cases;
 pub mod smtp;
 mod store_admin_cases;
 pub mod store_suite;
