@@ -36,7 +36,7 @@ fn require_password(password: &Password) -> Result<()> {
 #[derive(Debug, Clone)]
 pub enum AccountRestore {
     /// The account is open again.
-    Done(UserRecord),
+    Done(Box<UserRecord>),
     /// The password was right; a TOTP or backup code must follow with the challenge.
     TwoFactorRequired(crate::two_factor::TwoFactorChallenge),
 }
@@ -179,9 +179,9 @@ impl UserManager {
                     .await?,
             ));
         }
-        self.finish_reactivation(&user, client)
-            .await
-            .map(AccountRestore::Done)
+        Ok(AccountRestore::Done(Box::new(
+            self.finish_reactivation(&user, client).await?,
+        )))
     }
 
     /// The second step of reactivating a two-factor account: the challenge and a TOTP or
@@ -303,9 +303,9 @@ impl UserManager {
                     .await?,
             ));
         }
-        self.finish_recovery(&user, client)
-            .await
-            .map(AccountRestore::Done)
+        Ok(AccountRestore::Done(Box::new(
+            self.finish_recovery(&user, client).await?,
+        )))
     }
 
     /// The second step of recovering a two-factor account: the challenge and a TOTP or backup

@@ -695,7 +695,7 @@ impl Api {
                 };
                 Ok(match restore {
                     AccountRestore::Done(user) => {
-                        ApiResponse::success(200, message, json!({"user": UserDto::from(&user)}))
+                        ApiResponse::success(200, message, json!({"user": UserDto::from(&*user)}))
                     }
                     AccountRestore::TwoFactorRequired(challenge) => ApiResponse::success(
                         200,

@@ -15,8 +15,10 @@ const WRONG: &str = "Wr0ng!Guess1";
 /// An app that believes `X-Forwarded-For` from the test adapters' loopback peer, so a case can
 /// speak from several client addresses (each within its per-address limits).
 async fn behind_proxy(cx: &HttpCtx) -> HttpCtx {
-    let mut limits = crate::ratelimit::RateLimitConfig::default();
-    limits.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    let limits = crate::ratelimit::RateLimitConfig {
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        ..Default::default()
+    };
     let config = super::harness::test_config_builder()
         .rate_limits(limits)
         .build()
@@ -195,8 +197,10 @@ pub async fn concurrent_second_factor_codes_are_bounded(cx: &HttpCtx) {
 /// One challenge checks at most five codes even where the account's lockout would allow more
 /// (here: 50): the sixth, the right one included, finds the challenge spent.
 pub async fn one_challenge_checks_at_most_five_codes(cx: &HttpCtx) {
-    let mut limits = crate::ratelimit::RateLimitConfig::default();
-    limits.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    let limits = crate::ratelimit::RateLimitConfig {
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        ..Default::default()
+    };
     let cx = cx
         .with_config(
             super::harness::test_config_builder()
