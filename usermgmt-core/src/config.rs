@@ -73,7 +73,7 @@ impl Default for PasswordPolicy {
 /// Failed-login lockout.
 #[derive(Debug, Clone)]
 pub struct LockoutPolicy {
-    /// Consecutive failures that lock the account.
+    /// Wrong answers within one window (as long as a lock) that lock the account.
     pub max_failures: u32,
     /// How long a lock lasts.
     pub duration: Duration,

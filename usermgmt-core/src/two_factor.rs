@@ -551,9 +551,8 @@ impl UserManager {
         code: &str,
         client: &ClientInfo,
     ) -> Result<LoginSuccess> {
-        // The session resets the account's count: the turn needs no release.
-        let (user, _reset_by_the_session) = self
-            .check_challenge_code(challenge, code, TokenPurpose::LoginChallenge, client)
+        let user = self
+            .answer_two_factor_challenge(challenge, code, TokenPurpose::LoginChallenge, client)
             .await?;
         self.open_session(user, None, client).await
     }

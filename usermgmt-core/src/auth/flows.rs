@@ -374,15 +374,11 @@ impl UserManager {
                 },
             )
             .await?;
-        // The password was right: the turn goes back unless a session opens (which resets
-        // the count). A two-factor user's count stays until the code is right too, so a known
-        // password does not buy more code guesses.
-        if let Err(refusal) = self.ensure_may_log_in(&user) {
-            self.release_turn(turn).await?;
-            return Err(refusal);
-        }
+        // The password was right: its turn goes back, and the wrong answers of the window stay
+        // counted (a right one in a burst frees no turn but its own).
+        self.release_turn(turn).await?;
+        self.ensure_may_log_in(&user)?;
         if user.two_factor_enabled {
-            self.release_turn(turn).await?;
             // An outdated hash of a two-factor user is upgraded at a later password check
             // (change or reset); the challenge carries no password.
             return Ok(LoginOutcome::TwoFactorRequired(

@@ -3,11 +3,13 @@
 //! step-up, disable, backup-code regeneration).
 //!
 //! A check takes its turn from the store *before* it runs ([`Store::take_check_turn`]): the
-//! turn is counted at once, and the turn that reaches the limit locks the account in the same
-//! statement. So however many requests race, at most `max_failures` checks of one account run
-//! per lock window, and a right password arriving after them is refused like a wrong one. A
-//! check that passes gives its turn back ([`Store::release_check_turn`]) or, for a login,
-//! opens a session, which resets the count. Every refused attempt is audited.
+//! turn is counted at once in the account's window (which starts at its first check and lasts
+//! as long as a lock), and the turn that reaches the limit locks the account in the same
+//! statement. A check that passes gives back its own turn and nothing more
+//! ([`Store::release_check_turn`]): a right password in a burst does not wipe the wrong ones
+//! racing it. So however many requests race, at most `max_failures` wrong answers of one
+//! account are checked per window, and a right password arriving after them is refused like a
+//! wrong one. Every refused attempt is audited.
 //!
 //! [`Store::take_check_turn`]: crate::store::Store::take_check_turn
 //! [`Store::release_check_turn`]: crate::store::Store::release_check_turn
@@ -27,8 +29,8 @@ use uuid::Uuid;
 pub(crate) const MAX_CHALLENGE_ATTEMPTS: u32 = 5;
 
 /// A granted turn of one credential check. A check that passed ends it with
-/// [`UserManager::release_turn`] unless it opens a session (which resets the count).
-#[must_use = "a passed check releases its turn or opens a session"]
+/// [`UserManager::release_turn`].
+#[must_use = "a passed check gives its turn back"]
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Turn {
     user_id: Uuid,

@@ -64,6 +64,8 @@ struct State {
     audit: Vec<AuditEvent>,
     outbox: Vec<StoredMail>,
     two_factor: HashMap<Uuid, TwoFactorRecord>,
+    /// Start of each user's lockout window (`users.failures_started_at` of the SQL stores).
+    failure_windows: HashMap<Uuid, Timestamp>,
     notifications: Vec<NotificationRecord>,
     /// Backup code digest -> (owner, used at).
     backup_codes: HashMap<String, (Uuid, Option<Timestamp>)>,
@@ -653,15 +655,19 @@ impl Store for MemoryStore {
         refused: Effects,
     ) -> Result<CheckTurn> {
         let mut st = self.lock();
+        let started = st.failure_windows.get(&user_id).copied();
+        let window_over = started.is_none_or(|started| started <= now - rule.lock_for);
         let user = st.user_mut(user_id)?;
+        let mut new_window = false;
         let turn = match user.locked_until {
             Some(until) if until > now => CheckTurn::Refused { until },
             expired => {
-                user.failed_login_attempts = if expired.is_some() {
-                    1
+                if expired.is_some() || window_over {
+                    user.failed_login_attempts = 1;
+                    new_window = true;
                 } else {
-                    user.failed_login_attempts + 1
-                };
+                    user.failed_login_attempts += 1;
+                }
                 let slot = user.failed_login_attempts;
                 if slot >= rule.max_failures {
                     user.locked_until = Some(now + rule.lock_for);
@@ -674,6 +680,9 @@ impl Store for MemoryStore {
                 }
             }
         };
+        if new_window {
+            st.failure_windows.insert(user_id, now);
+        }
         if let CheckTurn::Refused { .. } = turn {
             st.apply(refused);
         }
@@ -744,8 +753,6 @@ impl Store for MemoryStore {
     ) -> Result<()> {
         let mut st = self.lock();
         let user = st.user_mut(session.user_id)?;
-        user.failed_login_attempts = 0;
-        user.locked_until = None;
         user.last_login_at = Some(session.created_at);
         if let Some(hash) = rehash {
             user.password_hash = hash;

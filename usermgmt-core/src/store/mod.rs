@@ -715,9 +715,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Asks for the turn of one credential check (password or second-factor code) before it
     /// runs, in one atomic step: refused while a lock runs (then `refused` is written);
-    /// otherwise the check is counted at once (an expired lock starts the count afresh), and
-    /// the turn that reaches `rule.max_failures` starts the lock. So at most `max_failures`
-    /// checks run per account and lock window, whatever the concurrency.
+    /// otherwise the check is counted at once in the account's window (an expired lock, or a
+    /// window started `rule.lock_for` ago or more, starts a new one), and the turn that reaches
+    /// `rule.max_failures` starts the lock. So at most `max_failures` wrong answers are checked
+    /// per account and window, whatever the concurrency.
     async fn take_check_turn(
         &self,
         user_id: Uuid,
@@ -749,8 +750,9 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         max_attempts: u32,
     ) -> Result<Option<Uuid>>;
-    /// Opens a session after a successful login: resets the failure counter and lock, sets
-    /// `last_login_at`, and replaces the password hash when `rehash` is given.
+    /// Opens a session after a successful login: sets `last_login_at` and replaces the password
+    /// hash when `rehash` is given. The lockout's count is not touched: the login's check gave
+    /// its own turn back ([`release_check_turn`](Store::release_check_turn)).
     async fn start_session(
         &self,
         session: NewSession,

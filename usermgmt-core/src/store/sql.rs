@@ -1078,14 +1078,20 @@ macro_rules! impl_sql_store {
             ) -> Result<CheckTurn> {
                 let mut tx = begin(self).await?;
                 // Counted before the check runs, in the statement that reads the lock, so
-                // concurrent checks each see the ones before them. Outside a running lock a
-                // `locked_until` is an expired one: the count starts afresh. The right-hand
-                // sides read the row as it was (PostgreSQL and SQLite alike).
+                // concurrent checks each see the ones before them. Outside a running lock, a
+                // `locked_until` is an expired one and a window older than `lock_for` is over:
+                // either starts the count afresh. The right-hand sides read the row as it was
+                // (PostgreSQL and SQLite alike).
                 let counted = sqlx::query(
                     "UPDATE users SET \
                        failed_login_attempts = CASE WHEN locked_until IS NOT NULL \
+                         OR failures_started_at IS NULL OR failures_started_at <= $5 \
                          THEN 1 ELSE failed_login_attempts + 1 END, \
+                       failures_started_at = CASE WHEN locked_until IS NOT NULL \
+                         OR failures_started_at IS NULL OR failures_started_at <= $5 \
+                         THEN $2 ELSE failures_started_at END, \
                        locked_until = CASE WHEN (CASE WHEN locked_until IS NOT NULL \
+                         OR failures_started_at IS NULL OR failures_started_at <= $5 \
                          THEN 1 ELSE failed_login_attempts + 1 END) >= $3 THEN $4 ELSE NULL END \
                      WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) \
                      RETURNING failed_login_attempts, locked_until",
@@ -1094,6 +1100,7 @@ macro_rules! impl_sql_store {
                 .bind(ts(now))
                 .bind(i32::try_from(rule.max_failures).unwrap_or(i32::MAX))
                 .bind(ts(now + rule.lock_for))
+                .bind(ts(now - rule.lock_for))
                 .fetch_optional(&mut *tx)
                 .await?;
                 let turn = match counted {
@@ -1207,9 +1214,8 @@ macro_rules! impl_sql_store {
             ) -> Result<()> {
                 let mut tx = begin(self).await?;
                 let updated = sqlx::query(
-                    "UPDATE users SET failed_login_attempts = 0, locked_until = NULL, \
-                     last_login_at = $1, password_hash = COALESCE($2, password_hash) \
-                     WHERE id = $3",
+                    "UPDATE users SET last_login_at = $1, \
+                     password_hash = COALESCE($2, password_hash) WHERE id = $3",
                 )
                 .bind(ts(session.created_at))
                 .bind(rehash)

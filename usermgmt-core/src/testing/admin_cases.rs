@@ -1206,7 +1206,9 @@ pub async fn account_lifecycle_end_to_end(cx: &HttpCtx) {
         "INVALID_ACCOUNT_STATE",
     );
 
-    // Soft delete with a 30-day recovery window.
+    // Soft delete with a 30-day recovery window. (A new lockout window first: the two wrong
+    // passwords above still count in theirs.)
+    cx.app.clock.advance(Duration::minutes(15));
     let (token, _) = cx.login(&email, PASSWORD).await;
     let t = Some(token.as_str());
     // Wrong confirmations count toward the lockout; during a lock none is checked.

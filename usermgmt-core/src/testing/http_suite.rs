@@ -1701,10 +1701,11 @@ pub async fn two_factor_backup_codes_and_lockout(cx: &HttpCtx) {
         .await;
     assert_eq!(r.status, 200);
 
-    // Wrong second factors lock the account like wrong passwords: the success above reset the
-    // count, so the fifth failure from here locks. (A new minute first: the second-factor
-    // rate limit, 10 a minute, would otherwise answer 429 before the lock.)
-    cx.app.clock.advance(Duration::minutes(1));
+    // Wrong second factors lock the account like wrong passwords: five wrong answers within
+    // one window (as long as a lock, 15 minutes) lock it. A new window first, so the two wrong
+    // codes above are forgotten and the fifth failure from here locks (it also gives the
+    // second-factor rate limit, 10 a minute, a new minute).
+    cx.app.clock.advance(Duration::minutes(15));
     let challenge = login_challenge(cx, "bkp", PASSWORD).await;
     for _ in 0..4 {
         assert_error(

@@ -1309,6 +1309,15 @@ pub async fn login_failures_are_counted_and_lock_the_account(store: Arc<dyn Stor
     store.release_check_turn(alice, 3, rule).await.unwrap();
     assert!(!fail(3, after).await.newly_locked);
     assert_eq!(audit_count(store, "ACCOUNT_LOCKED").await, 1);
+    // A window lasts as long as a lock: its failures are forgotten once it is that old.
+    let later = after + lock_for;
+    let u = user(store, alice).await;
+    assert_eq!(u.failed_login_attempts, 2);
+    assert_eq!(turn(later).await, CheckTurn::Granted { slot: 1 });
+    assert_eq!(turn(later).await, CheckTurn::Granted { slot: 2 });
+    // Within the window, a right answer gives back its own turn and nothing more.
+    store.release_check_turn(alice, 2, rule).await.unwrap();
+    assert_eq!(user(store, alice).await.failed_login_attempts, 1);
     assert_eq!(
         user(store, bob).await.failed_login_attempts,
         0,
@@ -1554,7 +1563,7 @@ pub async fn outbox_rows_go_with_the_address_and_the_retention(store: Arc<dyn St
     assert_eq!(backlog(store).await, 1);
 }
 
-pub async fn start_session_resets_failures_and_applies_rehash(store: Arc<dyn Store>) {
+pub async fn start_session_applies_rehash_and_leaves_the_lockout_count(store: Arc<dyn Store>) {
     let store = &*store;
     let alice = create(store, "alice").await.id;
     for i in 1..=2 {
@@ -1574,7 +1583,10 @@ pub async fn start_session_resets_failures_and_applies_rehash(store: Arc<dyn Sto
         .await
         .unwrap();
     let u = user(store, alice).await;
-    assert_eq!(u.failed_login_attempts, 0);
+    assert_eq!(
+        u.failed_login_attempts, 2,
+        "the login's own turn was given back by the caller; the window's failures stay"
+    );
     assert_eq!(u.locked_until, None);
     assert_eq!(u.last_login_at, Some(now));
     assert_eq!(u.password_hash, hash("alice-rehashed"));
@@ -1609,7 +1621,8 @@ pub async fn start_session_resets_failures_and_applies_rehash(store: Arc<dyn Sto
     );
     assert_eq!(audit_count(store, "USER_LOGIN").await, 1);
 
-    // A successful login clears a running lock; without rehash the hash is kept.
+    // A login leaves a lock as it is (only the turn that set it ends it, by giving itself
+    // back); without rehash the hash is kept.
     lock_user(store, alice, mins(2), Duration::days(1)).await;
     let later = mins(60);
     let bare_device = DeviceInfo {
@@ -1630,8 +1643,8 @@ pub async fn start_session_resets_failures_and_applies_rehash(store: Arc<dyn Sto
         .await
         .unwrap();
     let u = user(store, alice).await;
-    assert_eq!(u.failed_login_attempts, 0);
-    assert_eq!(u.locked_until, None);
+    assert_eq!(u.failed_login_attempts, 3);
+    assert_eq!(u.locked_until, Some(mins(2) + Duration::days(1)));
     assert_eq!(u.last_login_at, Some(later));
     assert_eq!(u.password_hash, hash("alice-rehashed"));
     let s = session(store, s2).await;
@@ -3388,7 +3401,7 @@ macro_rules! store_conformance_tests {
                 concurrent_challenge_attempts_are_bounded,
                 password_and_account_changes_end_reset_links,
                 outbox_rows_go_with_the_address_and_the_retention,
-                start_session_resets_failures_and_applies_rehash,
+                start_session_applies_rehash_and_leaves_the_lockout_count,
                 sessions_are_listed_touched_and_revoked,
                 refresh_tokens_rotate_with_a_grace_window_and_reuse_detection,
                 refresh_tokens_of_expired_or_ended_sessions_are_invalid,
