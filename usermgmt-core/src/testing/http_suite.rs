@@ -6,6 +6,7 @@
 
 use super::TestApp;
 pub use super::admin_cases::*;
+pub use super::authz_cases::*;
 use crate::store::Store;
 use serde_json::{Value, json};
 use std::future::Future;
@@ -2399,6 +2400,7 @@ where
     let ok = get("/settings", Some(admin)).await;
     assert_eq!(ok.status, 200);
     assert_eq!(ok.body, b"settings for root");
+    check_impersonation_guards(app, &get).await;
 }
 
 /// Instantiates every HTTP case as its own test for one adapter and one store.
@@ -2453,6 +2455,10 @@ macro_rules! http_conformance_tests {
                 events_reach_subscribers_after_commit,
                 openapi_document_and_api_page,
                 contract_fuzzing_findings,
+                role_changes_need_every_permission_of_the_role,
+                impersonation_acts_with_both_sides_permissions,
+                impersonators_cannot_erase_notifications,
+                concurrent_avatar_uploads_leave_one_file,
             );
         }
     };
