@@ -193,6 +193,9 @@ impl fmt::Debug for MemoryAvatarStorage {
 #[async_trait::async_trait]
 impl AvatarStorage for MemoryAvatarStorage {
     async fn put(&self, key: &AvatarKey, bytes: &[u8]) -> Result<()> {
+        // A real write waits on I/O; yielding here lets concurrent requests interleave the way
+        // they do against a disk, so races (upload vs upload) show on this storage too.
+        tokio::task::yield_now().await;
         self.lock()
             .insert(key.clone(), (bytes.to_vec(), Timestamp::now_utc()));
         Ok(())
