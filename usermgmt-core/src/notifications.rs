@@ -111,7 +111,8 @@ impl UserManager {
         client: &ClientInfo,
     ) -> Result<()> {
         self.ensure_not_impersonated(auth)?;
-        let audit = self.notifications_deleted(auth, client, json!({"count": 1, "notificationId": id}));
+        let audit =
+            self.notifications_deleted(auth, client, json!({"count": 1, "notificationId": id}));
         if self
             .inner
             .store

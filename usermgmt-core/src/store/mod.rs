@@ -801,8 +801,7 @@ pub trait Store: Send + Sync + 'static {
     async fn mark_all_notifications_read(&self, user_id: Uuid, now: Timestamp) -> Result<u64>;
     /// Deletes one notification of the user; false when it is not theirs or unknown.
     /// `effects` are written only when it was deleted.
-    async fn delete_notification(&self, user_id: Uuid, id: Uuid, effects: Effects)
-    -> Result<bool>;
+    async fn delete_notification(&self, user_id: Uuid, id: Uuid, effects: Effects) -> Result<bool>;
     /// Deletes every notification of the user; returns how many. When any went, `audit` is
     /// written in the same transaction with `details.count` set to that number (see
     /// [`counted`]); when none did, nothing is written.

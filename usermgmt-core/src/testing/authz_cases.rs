@@ -174,13 +174,12 @@ pub async fn impersonation_acts_with_both_sides_permissions(cx: &HttpCtx) {
     let token = impersonate(cx, &sue, ida).await;
     let t = Some(token.as_str());
 
-    ok(&cx.get("/api/v1/audit", t).await, "audit as ida, both hold it");
-    // Sue reads users; ida does not: the token does not either.
-    assert_error(
-        &cx.get("/api/v1/admin/users", t).await,
-        403,
-        "FORBIDDEN",
+    ok(
+        &cx.get("/api/v1/audit", t).await,
+        "audit as ida, both hold it",
     );
+    // Sue reads users; ida does not: the token does not either.
+    assert_error(&cx.get("/api/v1/admin/users", t).await, 403, "FORBIDDEN");
 
     // Sue loses audit:read: acting as ida she has lost it too, at once.
     let r = cx
@@ -198,10 +197,7 @@ pub async fn impersonation_acts_with_both_sides_permissions(cx: &HttpCtx) {
     }
     // The impersonation itself lives on (sue keeps admin:access), and ida's own session keeps
     // ida's permission.
-    ok(
-        &cx.get("/api/v1/users/profile", t).await,
-        "profile as ida",
-    );
+    ok(&cx.get("/api/v1/users/profile", t).await, "profile as ida");
     let (own, _) = cx.login("ida@example.com", PASSWORD).await;
     ok(&cx.get("/api/v1/audit", Some(&own)).await, "ida herself");
     assert_eq!(claims(&token)["sub"], json!(ida.to_string()));
@@ -234,10 +230,7 @@ pub async fn impersonators_cannot_erase_notifications(cx: &HttpCtx) {
     };
     let ids = raise(3).await;
     let (own, _) = cx.login(&email, PASSWORD).await;
-    let listed_before = ok(
-        &cx.get("/api/v1/notifications", Some(&own)).await,
-        "list",
-    );
+    let listed_before = ok(&cx.get("/api/v1/notifications", Some(&own)).await, "list");
 
     let token = impersonate(cx, &root, nia).await;
     let t = Some(token.as_str());
@@ -287,10 +280,9 @@ pub async fn impersonators_cannot_erase_notifications(cx: &HttpCtx) {
         .await
         .unwrap()
         .total;
-    let answers = join_all(
-        (0..10).map(|_| cx.request("DELETE", "/api/v1/notifications", Some(&own), None)),
-    )
-    .await;
+    let answers =
+        join_all((0..10).map(|_| cx.request("DELETE", "/api/v1/notifications", Some(&own), None)))
+            .await;
     let counts: Vec<u64> = answers
         .iter()
         .map(|r| ok(r, "delete all")["deletedCount"].as_u64().unwrap())
@@ -329,7 +321,10 @@ where
         .manager
         .create_role(
             &root,
-            role("guard_desk", &["admin:access", "audit:read", "admin:settings"]),
+            role(
+                "guard_desk",
+                &["admin:access", "audit:read", "admin:settings"],
+            ),
             &client,
         )
         .await
@@ -428,10 +423,9 @@ pub async fn concurrent_avatar_uploads_leave_one_file(cx: &HttpCtx) {
     );
 
     // Racing removals: one removes it, the others find none; no file, no URL left.
-    let removals = join_all(
-        (0..8).map(|_| cx.request("DELETE", "/api/v1/upload/avatar", Some(&token), None)),
-    )
-    .await;
+    let removals =
+        join_all((0..8).map(|_| cx.request("DELETE", "/api/v1/upload/avatar", Some(&token), None)))
+            .await;
     let removed = removals.iter().filter(|r| r.status == 200).count();
     assert_eq!(removed, 1, "exactly one removal wins");
     for r in removals.iter().filter(|r| r.status != 200) {

@@ -1460,7 +1460,11 @@ pub async fn set_avatar_sets_and_clears_the_url(store: Arc<dyn Store>) {
 
     let (event, effects) = marker("AVATAR_REMOVED", Some(ann.id), mins(2));
     let (u, previous) = s.set_avatar(ann.id, None, mins(2), effects).await.unwrap();
-    assert_eq!(previous.as_deref(), Some(url.as_str()), "the URL it replaced");
+    assert_eq!(
+        previous.as_deref(),
+        Some(url.as_str()),
+        "the URL it replaced"
+    );
     assert_eq!(u.avatar, None);
     assert_eq!(u.updated_at, mins(2));
     assert_eq!(fetch(s, ann.id).await, u);

@@ -49,10 +49,17 @@ pub async fn concurrent_avatar_changes_each_return_what_they_replaced(store: Arc
     let mut returned: Vec<Option<String>> = displaced.clone();
     returned.push(last.clone());
     let unique: HashSet<_> = returned.iter().cloned().collect();
-    assert_eq!(unique.len(), RACERS + 1, "each URL displaced once: {displaced:?}");
+    assert_eq!(
+        unique.len(),
+        RACERS + 1,
+        "each URL displaced once: {displaced:?}"
+    );
     set.insert(None);
     assert_eq!(unique, set);
-    assert!(!displaced.contains(&last), "the URL kept was displaced by none");
+    assert!(
+        !displaced.contains(&last),
+        "the URL kept was displaced by none"
+    );
     let rows = store
         .audit_events(Some(user.id), 100)
         .await
@@ -75,7 +82,10 @@ pub async fn concurrent_avatar_changes_each_return_what_they_replaced(store: Arc
             ));
             tokio::spawn(async move {
                 barrier.wait().await;
-                store.set_avatar(user.id, None, mins(2), effects).await.unwrap()
+                store
+                    .set_avatar(user.id, None, mins(2), effects)
+                    .await
+                    .unwrap()
             })
         })
         .collect();

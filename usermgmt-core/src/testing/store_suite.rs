@@ -3032,7 +3032,8 @@ pub async fn notifications_are_paged_read_and_deleted(store: Arc<dyn Store>) {
         "bob's stay unread"
     );
 
-    let deleted_audit = || audit_event("NOTIFICATIONS_DELETED", Some(ann.id), Some(ann.id), mins(4));
+    let deleted_audit =
+        || audit_event("NOTIFICATIONS_DELETED", Some(ann.id), Some(ann.id), mins(4));
     assert!(
         store
             .delete_notification(ann.id, raised[0].id, Effects::audit(deleted_audit()))
