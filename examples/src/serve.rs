@@ -90,7 +90,8 @@ pub async fn run(config: ServerConfig) -> AppResult<()> {
     Ok(())
 }
 
-/// Removes accounts whose recovery window has ended, at start and then every `interval`.
+/// Removes accounts whose recovery window has ended, and orphan avatar files, at start and then
+/// every `interval`.
 /// Several instances may run this at once: each account is removed (and its mail and audit
 /// row written) by exactly one of them, since the store's delete is conditional.
 async fn purge_expired_accounts(
@@ -104,6 +105,10 @@ async fn purge_expired_accounts(
             Err(err) => {
                 tracing::warn!(error = %err, "account purge failed; retrying at the next interval")
             }
+        }
+        // Avatar files no row refers to (a crash mid-upload, a failed removal), on the same beat.
+        if let Err(err) = manager.sweep_orphan_avatars().await {
+            tracing::warn!(error = %err, "avatar sweep failed; retrying at the next interval");
         }
         tokio::select! {
             () = tokio::time::sleep(interval) => {}

@@ -390,7 +390,7 @@ impl UserManager {
     }
 
     /// Removes a user for good (see [`crate::Store::delete_user_permanently`]), mails a last
-    /// notice and drops the avatar file.
+    /// notice and drops every avatar file of theirs.
     async fn remove_user_data(
         &self,
         user: &UserRecord,
@@ -425,7 +425,7 @@ impl UserManager {
             .delete_user_permanently(user.id, deleted_before, effects)
             .await?;
         if removed {
-            self.remove_avatar_file(user).await;
+            self.remove_avatar_files(user).await;
             self.wake_mail();
         }
         Ok(removed)

@@ -3,8 +3,11 @@
 
 use crate::auth::AuthenticatedUser;
 use crate::error::{Error, Result};
-use crate::manager::UserManager;
-use crate::store::{Effects, NotificationPage, NotificationRecord, NotificationType, Page};
+use crate::manager::{ClientInfo, UserManager};
+use crate::store::{
+    AuditEvent, Effects, NotificationPage, NotificationRecord, NotificationType, Page,
+};
+use serde_json::json;
 use uuid::Uuid;
 
 impl UserManager {
@@ -81,12 +84,39 @@ impl UserManager {
             .await
     }
 
-    /// Deletes one of the caller's notifications.
-    pub async fn delete_notification(&self, auth: &AuthenticatedUser, id: Uuid) -> Result<()> {
+    /// The `NOTIFICATIONS_DELETED` audit row of a deletion by the caller.
+    fn notifications_deleted(
+        &self,
+        auth: &AuthenticatedUser,
+        client: &ClientInfo,
+        details: serde_json::Value,
+    ) -> AuditEvent {
+        self.audit(
+            "NOTIFICATIONS_DELETED",
+            Some(self.actor_id(auth)),
+            Some(auth.user.id),
+            "notification",
+            client,
+            details,
+        )
+    }
+
+    /// Deletes one of the caller's notifications, audited (`NOTIFICATIONS_DELETED`, count 1).
+    /// Refused to an impersonation token: notices of security events (new logins, password
+    /// resets) are the user's evidence, not the administrator's to erase.
+    pub async fn delete_notification(
+        &self,
+        auth: &AuthenticatedUser,
+        id: Uuid,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        self.ensure_not_impersonated(auth)?;
+        let audit =
+            self.notifications_deleted(auth, client, json!({"count": 1, "notificationId": id}));
         if self
             .inner
             .store
-            .delete_notification(auth.user.id, id)
+            .delete_notification(auth.user.id, id, Effects::audit(audit))
             .await?
         {
             Ok(())
@@ -95,11 +125,18 @@ impl UserManager {
         }
     }
 
-    /// Deletes every notification of the caller; returns how many.
-    pub async fn delete_all_notifications(&self, auth: &AuthenticatedUser) -> Result<u64> {
+    /// Deletes every notification of the caller; returns how many. Audited with the count when
+    /// any went; refused to an impersonation token (see [`UserManager::delete_notification`]).
+    pub async fn delete_all_notifications(
+        &self,
+        auth: &AuthenticatedUser,
+        client: &ClientInfo,
+    ) -> Result<u64> {
+        self.ensure_not_impersonated(auth)?;
+        let audit = self.notifications_deleted(auth, client, json!({}));
         self.inner
             .store
-            .delete_all_notifications(auth.user.id)
+            .delete_all_notifications(auth.user.id, audit)
             .await
     }
 }

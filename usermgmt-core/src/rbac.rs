@@ -96,9 +96,22 @@ pub mod perm {
 }
 
 impl UserManager {
-    /// The caller's permissions from their current roles, sorted.
+    /// The caller's permissions from their current roles, sorted. On an impersonation token
+    /// they are those the user AND the impersonating administrator hold now: acting as someone
+    /// never lends the user's permissions to an administrator who lacks them (or lost them
+    /// after the impersonation began), nor the administrator's to the user's session.
     pub async fn permissions(&self, auth: &AuthenticatedUser) -> Result<Vec<String>> {
-        self.inner.store.user_permissions(auth.user.id).await
+        let store = &self.inner.store;
+        let mut held = store.user_permissions(auth.user.id).await?;
+        if auth.is_impersonated() {
+            // `admit` refuses an `act` that names no one; should one get here, it grants nothing.
+            let admins = match auth.impersonator() {
+                Some(admin_id) => store.user_permissions(admin_id).await?,
+                None => Vec::new(),
+            };
+            held.retain(|p| admins.contains(p));
+        }
+        Ok(held)
     }
 
     /// `Forbidden` unless the caller's current roles grant `permission`.

@@ -213,8 +213,9 @@ impl UserManager {
             .await
     }
 
-    /// Changes a role's name, description or permissions [role:update]. System roles keep
-    /// their names.
+    /// Changes a role's name, description or permissions [role:update]; the caller must hold
+    /// every permission the role holds, and every one it is given. System roles keep their
+    /// names.
     pub async fn update_role(
         &self,
         auth: &AuthenticatedUser,
@@ -238,11 +239,13 @@ impl UserManager {
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
+        // Any change to a role, even of its name or description, needs every permission it
+        // holds now: otherwise an editor could rename a stronger role, or re-describe it, to
+        // mislead whoever hands it out. What it is given must be the caller's as well.
+        let current = self.existing_role(id).await?;
+        self.ensure_holds_all(auth, &current.permissions).await?;
         if let Some(permissions) = &permissions {
-            // Bounded both ways: what is granted and what is taken away must be the caller's.
-            let current = self.existing_role(id).await?;
             self.ensure_holds_all(auth, permissions).await?;
-            self.ensure_holds_all(auth, &current.permissions).await?;
         }
         let audit = self.role_audit(
             "ROLE_UPDATED",
@@ -271,7 +274,8 @@ impl UserManager {
             .await
     }
 
-    /// Deletes a role no user holds [role:delete]; system roles stay.
+    /// Deletes a role no user holds [role:delete], when the caller holds every permission it
+    /// holds; system roles stay.
     pub async fn delete_role(
         &self,
         auth: &AuthenticatedUser,
@@ -281,6 +285,8 @@ impl UserManager {
         self.authorize(auth, "role:delete").await?;
         self.ensure_not_impersonated(auth)?;
         let role = self.existing_role(id).await?;
+        // Deleting is bounded like changing: a lesser editor cannot remove a stronger role.
+        self.ensure_holds_all(auth, &role.permissions).await?;
         let audit = self.role_audit(
             "ROLE_DELETED",
             auth,

@@ -8,13 +8,25 @@ use crate::error::{Error, Result};
 use crate::manager::{ClientInfo, UserManager};
 use crate::store::{Effects, UserRecord};
 use serde_json::json;
+use std::collections::HashMap;
+use time::Duration;
+use uuid::Uuid;
+
+/// How old an avatar file no user row refers to must be before
+/// [`UserManager::sweep_orphan_avatars`] removes it. An upload writes its file before the row
+/// points at it; this leaves that moment (and a slow transaction) a wide margin.
+pub const AVATAR_SWEEP_GRACE: Duration = Duration::minutes(15);
+
+/// The key in an avatar URL, if it is one of ours and of `user_id`.
+fn avatar_key_in(url: Option<&str>, user_id: Uuid) -> Option<AvatarKey> {
+    let key = AvatarKey::parse(url?.rsplit('/').next()?)?;
+    (key.user_id() == user_id).then_some(key)
+}
 
 impl UserManager {
     /// The key of the stored avatar `user` points at, if it is one of ours and theirs.
     fn avatar_key_of(&self, user: &UserRecord) -> Option<AvatarKey> {
-        let url = user.avatar.as_deref()?;
-        let key = AvatarKey::parse(url.rsplit('/').next()?)?;
-        (key.user_id() == user.id).then_some(key)
+        avatar_key_in(user.avatar.as_deref(), user.id)
     }
 
     /// The public URL of a stored avatar.
@@ -45,20 +57,23 @@ impl UserManager {
             client,
             json!({"type": kind.mime(), "bytes": file.bytes.len()}),
         );
-        let updated = match self
+        let (updated, previous) = match self
             .inner
             .store
             .set_avatar(user.id, Some(url), self.now(), Effects::audit(audit))
             .await
         {
-            Ok(updated) => updated,
+            Ok(changed) => changed,
             Err(err) => {
                 // Leave no orphan file behind a failed update.
                 let _ = self.inner.avatars.delete(&key).await;
                 return Err(err);
             }
         };
-        if let Some(old) = self.avatar_key_of(user).filter(|old| *old != key) {
+        // The file this change displaced, as the store read it under the write's lock: not the
+        // row seen at authentication, which a concurrent upload may have moved on since (each
+        // of N racing uploads then removes exactly the file the one before it stored).
+        if let Some(old) = avatar_key_in(previous.as_deref(), user.id).filter(|old| *old != key) {
             self.delete_avatar_file(&old).await;
         }
         Ok(updated)
@@ -71,9 +86,6 @@ impl UserManager {
         client: &ClientInfo,
     ) -> Result<UserRecord> {
         let user = &auth.user;
-        if user.avatar.is_none() {
-            return Err(Error::NotFound("avatar"));
-        }
         let audit = self.audit(
             "AVATAR_UPDATED",
             Some(self.actor_id(auth)),
@@ -82,12 +94,19 @@ impl UserManager {
             client,
             json!({"removed": true}),
         );
-        let updated = self
+        // Whether there was one is decided by the store under the write's lock: of racing
+        // removals one clears it (and is audited), the others find none and write nothing.
+        let (updated, previous) = self
             .inner
             .store
             .set_avatar(user.id, None, self.now(), Effects::audit(audit))
             .await?;
-        self.remove_avatar_file(user).await;
+        if previous.is_none() {
+            return Err(Error::NotFound("avatar"));
+        }
+        if let Some(old) = avatar_key_in(previous.as_deref(), user.id) {
+            self.delete_avatar_file(&old).await;
+        }
         Ok(updated)
     }
 
@@ -96,7 +115,15 @@ impl UserManager {
         let key = AvatarKey::parse(key).ok_or(Error::NotFound("avatar"))?;
         // Hidden with the public profile: deleted, deactivated and suspended accounts.
         let owner = self.inner.store.user_by_id(key.user_id()).await?;
-        if !owner.is_some_and(|u| u.deleted_at.is_none() && u.is_active && !u.is_suspended) {
+        // Only the avatar the row points at now is served: a replaced or removed one is gone
+        // at once, even while (or if) its file still waits to be removed.
+        let served = owner.is_some_and(|u| {
+            u.deleted_at.is_none()
+                && u.is_active
+                && !u.is_suspended
+                && self.avatar_key_of(&u).as_ref() == Some(&key)
+        });
+        if !served {
             return Err(Error::NotFound("avatar"));
         }
         let bytes = self
@@ -108,11 +135,58 @@ impl UserManager {
         Ok((key.kind(), bytes))
     }
 
-    /// Drops the file behind `user`'s avatar, if any (after the row stopped pointing at it).
-    pub(crate) async fn remove_avatar_file(&self, user: &UserRecord) {
+    /// Drops every avatar file of a user whose row is gone for good: the one the row pointed
+    /// at and any a lost race or a crash left behind (keys embed the user id).
+    pub(crate) async fn remove_avatar_files(&self, user: &UserRecord) {
         if let Some(key) = self.avatar_key_of(user) {
             self.delete_avatar_file(&key).await;
         }
+        match self.inner.avatars.list().await {
+            Ok(stored) => {
+                for stored in stored.into_iter().filter(|s| s.key.user_id() == user.id) {
+                    self.delete_avatar_file(&stored.key).await;
+                }
+            }
+            // The periodic sweep removes what is left: no row refers to these files any more.
+            Err(err) => tracing::warn!(error = %err, "could not list avatar files"),
+        }
+    }
+
+    /// Removes avatar files no user row refers to that were written more than
+    /// [`AVATAR_SWEEP_GRACE`] ago (a younger one may belong to an upload whose row is not
+    /// committed yet); returns how many. Such files are left by a crash between writing a file
+    /// and the row change, or a failed removal. Safe to run on several instances at once; the
+    /// standalone server runs it at start and with every account purge.
+    pub async fn sweep_orphan_avatars(&self) -> Result<u64> {
+        let cutoff = self.now() - AVATAR_SWEEP_GRACE;
+        let stored = self.inner.avatars.list().await?;
+        // One read per user with old files, not per file.
+        let mut current: HashMap<Uuid, Option<AvatarKey>> = HashMap::new();
+        let mut removed = 0;
+        for file in stored.into_iter().filter(|s| s.written_at < cutoff) {
+            let owner = file.key.user_id();
+            let referenced = match current.get(&owner) {
+                Some(key) => key.clone(),
+                None => {
+                    let key = self
+                        .inner
+                        .store
+                        .user_by_id(owner)
+                        .await?
+                        .and_then(|u| self.avatar_key_of(&u));
+                    current.insert(owner, key.clone());
+                    key
+                }
+            };
+            if referenced.as_ref() != Some(&file.key) {
+                self.inner.avatars.delete(&file.key).await?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            tracing::info!(removed, "orphan avatar files removed");
+        }
+        Ok(removed)
     }
 
     async fn delete_avatar_file(&self, key: &AvatarKey) {

@@ -222,7 +222,8 @@ impl Api {
             }
             Endpoint::DeleteNotification => {
                 let auth = self.auth(ctx).await?;
-                m.delete_notification(&auth, notification_id(ctx)?).await?;
+                m.delete_notification(&auth, notification_id(ctx)?, client)
+                    .await?;
                 Ok(ApiResponse::success(
                     200,
                     "Notification deleted",
@@ -231,7 +232,7 @@ impl Api {
             }
             Endpoint::DeleteAllNotifications => {
                 let auth = self.auth(ctx).await?;
-                let deleted = m.delete_all_notifications(&auth).await?;
+                let deleted = m.delete_all_notifications(&auth, client).await?;
                 Ok(ApiResponse::success(
                     200,
                     "All notifications deleted",

@@ -38,7 +38,7 @@ mod storage;
 pub use key::AvatarKey;
 pub use multipart::{UploadedFile, parse_single_file};
 pub use sniff::{sniff_image, validate_avatar};
-pub use storage::{AvatarStorage, LocalDirectoryStorage, MemoryAvatarStorage};
+pub use storage::{AvatarStorage, LocalDirectoryStorage, MemoryAvatarStorage, StoredAvatar};
 
 /// Largest accepted avatar file (SPEC: ≤ 2 MB).
 pub const MAX_AVATAR_BYTES: usize = 2 * 1024 * 1024;

@@ -10,6 +10,16 @@ use tokio::io::AsyncWriteExt;
 
 use super::AvatarKey;
 use crate::error::{Error, Result};
+use crate::store::Timestamp;
+
+/// A stored avatar as listed: its key and when it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAvatar {
+    /// The key it is stored under.
+    pub key: AvatarKey,
+    /// When it was written (a file's modification time).
+    pub written_at: Timestamp,
+}
 
 /// Where avatars are kept. Object-safe, held as `Arc<dyn AvatarStorage>`.
 #[async_trait::async_trait]
@@ -21,6 +31,11 @@ pub trait AvatarStorage: Send + Sync + 'static {
     async fn get(&self, key: &AvatarKey) -> Result<Option<Vec<u8>>>;
     /// Removes what is stored under `key`. Removing a missing key is not an error.
     async fn delete(&self, key: &AvatarKey) -> Result<()>;
+    /// Every stored avatar with when it was written, in no particular order; what is not named
+    /// by a key (an interrupted write's temp file) is not listed. Lets the manager find files
+    /// no user row refers to ([`crate::UserManager::sweep_orphan_avatars`]) and every file of a
+    /// user removed for good.
+    async fn list(&self) -> Result<Vec<StoredAvatar>>;
 }
 
 /// Files in one local directory (created if missing). Writes go to a temp file in the same
@@ -91,6 +106,36 @@ impl AvatarStorage for LocalDirectoryStorage {
             Err(err) => Err(io_error("delete", &path, &err)),
         }
     }
+
+    async fn list(&self) -> Result<Vec<StoredAvatar>> {
+        let mut entries = match tokio::fs::read_dir(&self.root).await {
+            Ok(entries) => entries,
+            // Nothing was ever written: the first write creates the directory.
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => return Err(io_error("list", &self.root, &err)),
+        };
+        let mut found = Vec::new();
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|e| io_error("list", &self.root, &e))?
+        {
+            let Some(key) = entry.file_name().to_str().and_then(AvatarKey::parse) else {
+                continue;
+            };
+            let modified = match entry.metadata().await.and_then(|m| m.modified()) {
+                Ok(modified) => modified,
+                // Deleted since the directory was read: nothing left to list.
+                Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(io_error("stat", &entry.path(), &err)),
+            };
+            found.push(StoredAvatar {
+                key,
+                written_at: Timestamp::from(modified),
+            });
+        }
+        Ok(found)
+    }
 }
 
 /// Writes a new file and flushes it to disk, so that the rename that follows can only ever
@@ -113,10 +158,10 @@ fn io_error(action: &str, path: &Path, err: &io::Error) -> Error {
     ))
 }
 
-/// In memory, for tests and prototypes.
+/// In memory, for tests and prototypes. Write times are the system's clock.
 #[derive(Default)]
 pub struct MemoryAvatarStorage {
-    files: Mutex<HashMap<AvatarKey, Vec<u8>>>,
+    files: Mutex<HashMap<AvatarKey, (Vec<u8>, Timestamp)>>,
 }
 
 impl MemoryAvatarStorage {
@@ -130,7 +175,7 @@ impl MemoryAvatarStorage {
         self.lock().is_empty()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AvatarKey, Vec<u8>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AvatarKey, (Vec<u8>, Timestamp)>> {
         // A panic while holding the lock cannot leave a map half-updated: every operation is a
         // single insert, get or remove.
         self.files.lock().unwrap_or_else(|p| p.into_inner())
@@ -148,17 +193,32 @@ impl fmt::Debug for MemoryAvatarStorage {
 #[async_trait::async_trait]
 impl AvatarStorage for MemoryAvatarStorage {
     async fn put(&self, key: &AvatarKey, bytes: &[u8]) -> Result<()> {
-        self.lock().insert(key.clone(), bytes.to_vec());
+        // A real write waits on I/O; yielding here lets concurrent requests interleave the way
+        // they do against a disk, so races (upload vs upload) show on this storage too.
+        tokio::task::yield_now().await;
+        self.lock()
+            .insert(key.clone(), (bytes.to_vec(), Timestamp::now_utc()));
         Ok(())
     }
 
     async fn get(&self, key: &AvatarKey) -> Result<Option<Vec<u8>>> {
-        Ok(self.lock().get(key).cloned())
+        Ok(self.lock().get(key).map(|(bytes, _)| bytes.clone()))
     }
 
     async fn delete(&self, key: &AvatarKey) -> Result<()> {
         self.lock().remove(key);
         Ok(())
+    }
+
+    async fn list(&self) -> Result<Vec<StoredAvatar>> {
+        Ok(self
+            .lock()
+            .iter()
+            .map(|(key, (_, written_at))| StoredAvatar {
+                key: key.clone(),
+                written_at: *written_at,
+            })
+            .collect())
     }
 }
 
@@ -196,8 +256,14 @@ mod tests {
             storage.get(&key).await.unwrap().as_deref(),
             Some(&b"replaced"[..])
         );
+        let before = Timestamp::now_utc() - time::Duration::minutes(1);
+        let listed = storage.list().await.unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0].key, key);
+        assert!(listed[0].written_at > before, "{listed:?}");
         storage.delete(&key).await.unwrap();
         assert_eq!(storage.get(&key).await.unwrap(), None);
+        assert_eq!(storage.list().await.unwrap(), Vec::new());
         storage.delete(&key).await.unwrap();
         let never_stored = AvatarKey::generate(uuid::Uuid::now_v7(), ImageKind::Webp);
         storage.delete(&never_stored).await.unwrap();
@@ -229,6 +295,26 @@ mod tests {
         let key = AvatarKey::generate(uuid::Uuid::now_v7(), ImageKind::Png);
         assert_eq!(storage.get(&key).await.unwrap(), None);
         storage.delete(&key).await.unwrap();
+        assert_eq!(storage.list().await.unwrap(), Vec::new());
+    }
+
+    #[tokio::test]
+    async fn local_directory_lists_keys_only() {
+        let dir = TempDir::new();
+        let storage = LocalDirectoryStorage::new(&dir.0);
+        let key = AvatarKey::generate(uuid::Uuid::now_v7(), ImageKind::Png);
+        storage.put(&key, PNG_1X1).await.unwrap();
+        // A crashed write's temp file and a stranger's file are not avatars.
+        std::fs::write(dir.0.join(format!(".{key}.0011223344556677.tmp")), b"x").unwrap();
+        std::fs::write(dir.0.join("notes.txt"), b"x").unwrap();
+        let listed: Vec<AvatarKey> = storage
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.key)
+            .collect();
+        assert_eq!(listed, [key]);
     }
 
     #[tokio::test]

@@ -1034,19 +1034,27 @@ impl Store for MemoryStore {
         Ok(count)
     }
 
-    async fn delete_notification(&self, user_id: Uuid, id: Uuid) -> Result<bool> {
+    async fn delete_notification(&self, user_id: Uuid, id: Uuid, effects: Effects) -> Result<bool> {
         let mut st = self.lock();
         let before = st.notifications.len();
         st.notifications
             .retain(|n| !(n.id == id && n.user_id == user_id));
-        Ok(st.notifications.len() < before)
+        let deleted = st.notifications.len() < before;
+        if deleted {
+            st.apply(effects);
+        }
+        Ok(deleted)
     }
 
-    async fn delete_all_notifications(&self, user_id: Uuid) -> Result<u64> {
+    async fn delete_all_notifications(&self, user_id: Uuid, audit: AuditEvent) -> Result<u64> {
         let mut st = self.lock();
         let before = st.notifications.len();
         st.notifications.retain(|n| n.user_id != user_id);
-        Ok((before - st.notifications.len()) as u64)
+        let deleted = (before - st.notifications.len()) as u64;
+        if deleted > 0 {
+            st.apply(Effects::audit(super::counted(audit, deleted)));
+        }
+        Ok(deleted)
     }
 
     async fn permission_catalog(&self) -> Result<Vec<(String, String)>> {
@@ -1350,14 +1358,17 @@ impl Store for MemoryStore {
         avatar: Option<String>,
         now: Timestamp,
         effects: Effects,
-    ) -> Result<UserRecord> {
+    ) -> Result<(UserRecord, Option<String>)> {
         let mut st = self.lock();
         let user = st.user_mut(user_id)?;
-        user.avatar = avatar;
+        if user.avatar == avatar {
+            return Ok((user.clone(), avatar));
+        }
+        let previous = std::mem::replace(&mut user.avatar, avatar);
         user.updated_at = now;
         let record = user.clone();
         st.apply(effects);
-        Ok(record)
+        Ok((record, previous))
     }
 
     async fn user_data_export(&self, user_id: Uuid) -> Result<UserDataExport> {

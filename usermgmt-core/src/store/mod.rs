@@ -858,9 +858,12 @@ pub trait Store: Send + Sync + 'static {
     /// Marks every unread notification of the user read; returns how many.
     async fn mark_all_notifications_read(&self, user_id: Uuid, now: Timestamp) -> Result<u64>;
     /// Deletes one notification of the user; false when it is not theirs or unknown.
-    async fn delete_notification(&self, user_id: Uuid, id: Uuid) -> Result<bool>;
-    /// Deletes every notification of the user; returns how many.
-    async fn delete_all_notifications(&self, user_id: Uuid) -> Result<u64>;
+    /// `effects` are written only when it was deleted.
+    async fn delete_notification(&self, user_id: Uuid, id: Uuid, effects: Effects) -> Result<bool>;
+    /// Deletes every notification of the user; returns how many. When any went, `audit` is
+    /// written in the same transaction with `details.count` set to that number (see
+    /// [`counted`]); when none did, nothing is written.
+    async fn delete_all_notifications(&self, user_id: Uuid, audit: AuditEvent) -> Result<u64>;
 
     // --- roles -------------------------------------------------------------------------------
 
@@ -922,14 +925,18 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         effects: Effects,
     ) -> Result<Option<UserRecord>>;
-    /// Sets or clears the avatar URL.
+    /// Sets or clears the avatar URL; returns the user as changed and the URL it replaced, read
+    /// under the same lock as the write: of any number of concurrent changes each learns
+    /// exactly the URL it displaced, so every displaced file has exactly one caller to remove
+    /// it. When `avatar` is what is stored already, nothing is written (`effects` neither).
+    /// `NotFound("user")` when unknown.
     async fn set_avatar(
         &self,
         user_id: Uuid,
         avatar: Option<String>,
         now: Timestamp,
         effects: Effects,
-    ) -> Result<UserRecord>;
+    ) -> Result<(UserRecord, Option<String>)>;
     /// What is stored about a user besides the user row and profile (GDPR export).
     async fn user_data_export(&self, user_id: Uuid) -> Result<UserDataExport>;
     /// Ids of users soft-deleted before `cutoff`, oldest first.
@@ -1026,6 +1033,18 @@ pub(crate) fn escape_like(term: &str) -> String {
 }
 
 /// The details an anonymised audit row carries.
+/// `event` with `details.count = count`: the audit row of a deletion whose size only the
+/// store learns (stores and the publishing wrapper write the same row).
+pub fn counted(mut event: AuditEvent, count: u64) -> AuditEvent {
+    match event.details.as_object_mut() {
+        Some(details) => {
+            details.insert("count".to_owned(), count.into());
+        }
+        None => event.details = serde_json::json!({ "count": count }),
+    }
+    event
+}
+
 pub(crate) fn anonymised_details() -> serde_json::Value {
     serde_json::json!({"anonymized": true})
 }

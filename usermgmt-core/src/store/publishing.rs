@@ -439,12 +439,22 @@ impl Store for PublishingStore {
         self.inner.mark_all_notifications_read(user_id, now).await
     }
 
-    async fn delete_notification(&self, user_id: Uuid, id: Uuid) -> Result<bool> {
-        self.inner.delete_notification(user_id, id).await
+    async fn delete_notification(&self, user_id: Uuid, id: Uuid, effects: Effects) -> Result<bool> {
+        let events = effects.audit.clone();
+        let done = self.inner.delete_notification(user_id, id, effects).await?;
+        if done {
+            self.publish(events);
+        }
+        Ok(done)
     }
 
-    async fn delete_all_notifications(&self, user_id: Uuid) -> Result<u64> {
-        self.inner.delete_all_notifications(user_id).await
+    async fn delete_all_notifications(&self, user_id: Uuid, audit: AuditEvent) -> Result<u64> {
+        let event = audit.clone();
+        let deleted = self.inner.delete_all_notifications(user_id, audit).await?;
+        if deleted > 0 {
+            self.publish(vec![counted(event, deleted)]);
+        }
+        Ok(deleted)
     }
 
     async fn permission_catalog(&self) -> Result<Vec<(String, String)>> {
@@ -556,10 +566,14 @@ impl Store for PublishingStore {
         avatar: Option<String>,
         now: Timestamp,
         effects: Effects,
-    ) -> Result<UserRecord> {
+    ) -> Result<(UserRecord, Option<String>)> {
+        // Nothing is written when the URL was the one stored already.
+        let requested = avatar.clone();
         let events = effects.audit.clone();
         let done = self.inner.set_avatar(user_id, avatar, now, effects).await?;
-        self.publish(events);
+        if done.1 != requested {
+            self.publish(events);
+        }
         Ok(done)
     }
 

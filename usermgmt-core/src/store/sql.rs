@@ -1642,21 +1642,39 @@ macro_rules! impl_sql_store {
                 Ok(done.rows_affected())
             }
 
-            async fn delete_notification(&self, user_id: Uuid, id: Uuid) -> Result<bool> {
+            async fn delete_notification(
+                &self,
+                user_id: Uuid,
+                id: Uuid,
+                effects: Effects,
+            ) -> Result<bool> {
+                let mut tx = begin(self).await?;
                 let done = sqlx::query("DELETE FROM notifications WHERE id = $1 AND user_id = $2")
                     .bind(id)
                     .bind(user_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(done.rows_affected() == 1)
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
-            async fn delete_all_notifications(&self, user_id: Uuid) -> Result<u64> {
+            async fn delete_all_notifications(&self, user_id: Uuid, audit: AuditEvent) -> Result<u64> {
+                let mut tx = begin(self).await?;
                 let done = sqlx::query("DELETE FROM notifications WHERE user_id = $1")
                     .bind(user_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(done.rows_affected())
+                let deleted = done.rows_affected();
+                if deleted == 0 {
+                    return Ok(0);
+                }
+                write_effects(&mut tx, Effects::audit(counted(audit, deleted))).await?;
+                tx.commit().await?;
+                Ok(deleted)
             }
 
             async fn permission_catalog(&self) -> Result<Vec<(String, String)>> {
@@ -1981,21 +1999,32 @@ macro_rules! impl_sql_store {
                 avatar: Option<String>,
                 now: Timestamp,
                 effects: Effects,
-            ) -> Result<UserRecord> {
+            ) -> Result<(UserRecord, Option<String>)> {
                 let mut tx = begin(self).await?;
-                let updated = sqlx::query("UPDATE users SET avatar = $1, updated_at = $2 WHERE id = $3")
+                // The previous URL is read under the row lock the UPDATE then holds (SQLite: the
+                // write lock of BEGIN IMMEDIATE), so no other change can slip in between.
+                // Safe: both parts are constants.
+                let sql = format!("SELECT avatar FROM users WHERE id = $1{LOCK_ROW}");
+                let previous: Option<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(Error::NotFound("user"))?
+                    .try_get("avatar")?;
+                if previous == avatar {
+                    let user = user_in_tx(&mut tx, user_id).await?;
+                    return Ok((user, previous));
+                }
+                sqlx::query("UPDATE users SET avatar = $1, updated_at = $2 WHERE id = $3")
                     .bind(avatar)
                     .bind(ts(now))
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
-                if updated.rows_affected() == 0 {
-                    return Err(Error::NotFound("user"));
-                }
                 write_effects(&mut tx, effects).await?;
                 let user = user_in_tx(&mut tx, user_id).await?;
                 tx.commit().await?;
-                Ok(user)
+                Ok((user, previous))
             }
 
             async fn user_data_export(&self, user_id: Uuid) -> Result<UserDataExport> {

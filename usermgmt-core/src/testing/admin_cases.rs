@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use time::Duration;
 use uuid::Uuid;
 
-async fn user_id(cx: &HttpCtx, email: &str) -> Uuid {
+pub(crate) async fn user_id(cx: &HttpCtx, email: &str) -> Uuid {
     cx.app
         .manager
         .store()
@@ -22,7 +22,7 @@ async fn user_id(cx: &HttpCtx, email: &str) -> Uuid {
 }
 
 /// The claims of a JWT, read without checking it (the client's view).
-fn claims(token: &str) -> Value {
+pub(crate) fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
@@ -30,7 +30,7 @@ fn claims(token: &str) -> Value {
     serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
-fn ok(r: &TestResponse, what: &str) -> Value {
+pub(crate) fn ok(r: &TestResponse, what: &str) -> Value {
     assert!(
         (200..300).contains(&r.status),
         "{what}: {} {}",
@@ -1492,7 +1492,12 @@ pub async fn permanent_delete_and_export(cx: &HttpCtx) {
 }
 
 /// A multipart body with one file part.
-fn multipart(boundary: &str, declared_type: &str, file_name: &str, bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn multipart(
+    boundary: &str,
+    declared_type: &str,
+    file_name: &str,
+    bytes: &[u8],
+) -> Vec<u8> {
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"{file_name}\"\r\nContent-Type: {declared_type}\r\n\r\n"
     )

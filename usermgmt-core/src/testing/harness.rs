@@ -32,6 +32,8 @@ pub struct TestApp {
     pub clock: MockClock,
     /// Where delivered mail lands.
     pub mailer: MemoryMailer,
+    /// Where the manager keeps avatar files (tests count and plant them).
+    pub avatars: Arc<crate::avatars::MemoryAvatarStorage>,
     worker: OutboxWorker,
 }
 
@@ -44,10 +46,11 @@ impl TestApp {
     /// A test app over `store` with a given configuration.
     pub fn with_config(store: Arc<dyn Store>, config: Config) -> Self {
         let clock = MockClock::starting_now();
+        let avatars = Arc::new(crate::avatars::MemoryAvatarStorage::default());
         let manager = UserManager::builder(config)
             .store(store)
             .clock(Arc::new(clock.clone()))
-            .avatar_storage(Arc::new(crate::avatars::MemoryAvatarStorage::default()))
+            .avatar_storage(avatars.clone())
             .build()
             .expect("manager builds");
         let mailer = MemoryMailer::new();
@@ -57,6 +60,7 @@ impl TestApp {
             manager,
             clock,
             mailer,
+            avatars,
             worker,
         }
     }

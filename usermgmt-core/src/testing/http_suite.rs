@@ -6,6 +6,7 @@
 
 use super::TestApp;
 pub use super::admin_cases::*;
+pub use super::authz_cases::*;
 pub use super::credential_cases::*;
 use crate::store::Store;
 use serde_json::{Value, json};
@@ -2402,6 +2403,7 @@ where
     let ok = get("/settings", Some(admin)).await;
     assert_eq!(ok.status, 200);
     assert_eq!(ok.body, b"settings for root");
+    check_impersonation_guards(app, &get).await;
 }
 
 /// Instantiates every HTTP case as its own test for one adapter and one store.
@@ -2464,6 +2466,10 @@ macro_rules! http_conformance_tests {
                 concurrent_change_password_guesses_are_bounded,
                 changes_end_outstanding_reset_links,
                 two_factor_accounts_need_their_code_to_come_back,
+                role_changes_need_every_permission_of_the_role,
+                impersonation_acts_with_both_sides_permissions,
+                impersonators_cannot_erase_notifications,
+                concurrent_avatar_uploads_leave_one_file,
             );
         }
     };

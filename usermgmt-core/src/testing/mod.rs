@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod admin_cases;
+mod authz_cases;
 pub mod contract;
 mod credential_cases;
 pub mod databases;
@@ -10,6 +11,7 @@ mod harness;
 pub mod http_suite;
 pub mod smtp;
 mod store_admin_cases;
+mod store_avatar_cases;
 pub mod store_suite;
 
 pub use harness::{TEST_JWT_SECRET, TestApp, test_config, test_config_builder};

@@ -1412,10 +1412,11 @@ pub async fn set_avatar_sets_and_clears_the_url(store: Arc<dyn Store>) {
     let bob = make_named(s, "bob").await;
     let url = "https://cdn.example.com/avatars/ann-1.webp".to_owned();
     let (event, effects) = marker("AVATAR_UPDATED", Some(ann.id), mins(1));
-    let u = s
+    let (u, previous) = s
         .set_avatar(ann.id, Some(url.clone()), mins(1), effects)
         .await
         .unwrap();
+    assert_eq!(previous, None, "ann had no avatar");
     assert_eq!(u.avatar.as_deref(), Some(url.as_str()));
     assert_eq!(u.updated_at, mins(1));
     assert_eq!(
@@ -1432,13 +1433,27 @@ pub async fn set_avatar_sets_and_clears_the_url(store: Arc<dyn Store>) {
     assert_eq!(fetch(s, bob.id).await, bob);
 
     let (event, effects) = marker("AVATAR_REMOVED", Some(ann.id), mins(2));
-    let u = s.set_avatar(ann.id, None, mins(2), effects).await.unwrap();
+    let (u, previous) = s.set_avatar(ann.id, None, mins(2), effects).await.unwrap();
+    assert_eq!(
+        previous.as_deref(),
+        Some(url.as_str()),
+        "the URL it replaced"
+    );
     assert_eq!(u.avatar, None);
     assert_eq!(u.updated_at, mins(2));
     assert_eq!(fetch(s, ann.id).await, u);
     assert_eq!(written(s).await.audit[0], event);
 
+    // Clearing what is clear already writes nothing, its effects neither.
     let before = written(s).await;
+    let (u, previous) = s
+        .set_avatar(ann.id, None, mins(3), probe("avatar"))
+        .await
+        .unwrap();
+    assert_eq!(previous, None);
+    assert_eq!(u.updated_at, mins(2), "not touched");
+    assert_eq!(written(s).await, before);
+
     let unknown = s
         .set_avatar(Uuid::now_v7(), Some(url), mins(3), probe("avatar"))
         .await;

@@ -8,6 +8,7 @@
 //! [`store_conformance_tests!`]: crate::store_conformance_tests
 
 pub use super::store_admin_cases::*;
+pub use super::store_avatar_cases::*;
 use crate::domain::DeviceInfo;
 use crate::error::{ConflictKind, Error};
 use crate::secret::TokenDigest;
@@ -3304,20 +3305,50 @@ pub async fn notifications_are_paged_read_and_deleted(store: Arc<dyn Store>) {
         "bob's stay unread"
     );
 
+    let deleted_audit =
+        || audit_event("NOTIFICATIONS_DELETED", Some(ann.id), Some(ann.id), mins(4));
     assert!(
         store
-            .delete_notification(ann.id, raised[0].id)
+            .delete_notification(ann.id, raised[0].id, Effects::audit(deleted_audit()))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .delete_notification(ann.id, raised[0].id)
+            .delete_notification(ann.id, raised[0].id, Effects::audit(deleted_audit()))
             .await
             .unwrap()
     );
-    assert!(!store.delete_notification(ann.id, theirs.id).await.unwrap());
-    assert_eq!(store.delete_all_notifications(ann.id).await.unwrap(), 4);
+    assert!(
+        !store
+            .delete_notification(ann.id, theirs.id, Effects::audit(deleted_audit()))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .delete_all_notifications(ann.id, deleted_audit())
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        store
+            .delete_all_notifications(ann.id, deleted_audit())
+            .await
+            .unwrap(),
+        0
+    );
+    // One row per deletion that removed something, the bulk one with its count.
+    let rows: Vec<_> = store
+        .audit_events(Some(ann.id), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "NOTIFICATIONS_DELETED")
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows.iter().filter(|e| e.details["count"] == 4).count(), 1);
     assert_eq!(
         store
             .notifications(ann.id, false, 0, 10)
@@ -3436,6 +3467,7 @@ macro_rules! store_conformance_tests {
                 users_deleted_before_are_listed_oldest_first,
                 delete_user_permanently_removes_everything_but_anonymised_audit,
                 record_effects_writes_audit_rows_and_mail,
+                concurrent_avatar_changes_each_return_what_they_replaced,
             );
         }
     };
