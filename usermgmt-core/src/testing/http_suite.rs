@@ -6,6 +6,7 @@
 
 use super::TestApp;
 pub use super::admin_cases::*;
+pub use super::input_cases::*;
 use crate::store::Store;
 use serde_json::{Value, json};
 use std::future::Future;
@@ -2453,6 +2454,7 @@ macro_rules! http_conformance_tests {
                 events_reach_subscribers_after_commit,
                 openapi_document_and_api_page,
                 contract_fuzzing_findings,
+                json_bodies_need_a_json_media_type,
             );
         }
     };
