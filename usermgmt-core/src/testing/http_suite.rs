@@ -2455,6 +2455,7 @@ macro_rules! http_conformance_tests {
                 openapi_document_and_api_page,
                 contract_fuzzing_findings,
                 json_bodies_need_a_json_media_type,
+                names_are_plain_and_unverified_addresses_are_greeted_by_no_name,
             );
         }
     };

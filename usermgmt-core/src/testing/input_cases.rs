@@ -2,7 +2,7 @@
 //! names that reach mail, and the client a rate limit counts (part of the shared suite: see
 //! [`super::http_suite`]).
 
-use super::http_suite::{HttpCtx, PASSWORD, TestRequest, TestResponse, assert_error};
+use super::http_suite::{HttpCtx, PASSWORD, TestRequest, TestResponse, assert_error, error_fields};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
@@ -58,6 +58,13 @@ async fn mail_to(cx: &HttpCtx, to: &str) -> Vec<crate::mail::Email> {
         .into_iter()
         .filter(|m| m.to == to)
         .collect()
+}
+
+/// The fields a 422 names, each once (a field breaking two rules has two entries).
+fn fields_named(r: &TestResponse) -> Vec<String> {
+    let mut fields = error_fields(r);
+    fields.dedup();
+    fields
 }
 
 fn body_text(r: &TestResponse) -> String {
@@ -197,4 +204,162 @@ pub async fn json_bodies_need_a_json_media_type(cx: &HttpCtx) {
         ))
         .await;
     assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
+}
+
+// --- names and the mail to unverified addresses ------------------------------------------------
+
+/// The name the outside review used: a phishing line at the top of a mail to someone else.
+const PHISHING_NAME: &str = "Support: your account is compromised, visit https://evil.example/fix";
+
+/// Names hold letters, combining marks, spaces, `'`, `-`, `.` (at most 50): nothing that links,
+/// numbers or hides text. And mail to an address nobody has confirmed greets no one by name,
+/// since the names are whatever the stranger who registered it typed.
+pub async fn names_are_plain_and_unverified_addresses_are_greeted_by_no_name(cx: &HttpCtx) {
+    // Refused, all at once, naming the field: no account, no mail.
+    let bad: [(&str, Value); 8] = [
+        ("firstName", json!({"firstName": PHISHING_NAME})),
+        ("lastName", json!({"lastName": "visit evil.example/fix"})),
+        ("firstName", json!({"firstName": "Call 0800 123"})),
+        ("lastName", json!({"lastName": "eve@example.com"})),
+        ("firstName", json!({"firstName": "Anna 😀"})),
+        ("lastName", json!({"lastName": "Ann\u{202E}gnp"})),
+        ("firstName", json!({"firstName": "Eve\r\nBcc: x@example.com"})),
+        ("lastName", json!({"lastName": "a".repeat(51)})),
+    ];
+    let answers = join_all(bad.iter().map(|(_, extra)| {
+        cx.post(
+            "/api/v1/auth/register",
+            None,
+            registration("victim", extra.clone()),
+        )
+    }))
+    .await;
+    for ((field, extra), r) in bad.iter().zip(&answers) {
+        assert_error(r, 422, "VALIDATION_ERROR");
+        assert_eq!(fields_named(r), vec![field.to_owned()], "{extra}");
+    }
+    assert!(!stored(cx, "victim@example.com").await);
+    assert!(mail_to(cx, "victim@example.com").await.is_empty());
+    // The first seed's registration route is the same endpoint, with the same rule.
+    let compat = cx.with_compatibility_routes().await;
+    let r = compat
+        .post(
+            "/api/v1/users/register",
+            None,
+            registration("victim", json!({"firstName": PHISHING_NAME})),
+        )
+        .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert_eq!(fields_named(&r), vec!["firstName"]);
+    assert!(!stored(cx, "victim@example.com").await);
+    assert!(mail_to(&compat, "victim@example.com").await.is_empty());
+
+    // Names of every script pass.
+    for (i, (first, last)) in [
+        ("Zoë", "Đặng"),
+        ("José", "O'Brien"),
+        ("Jean-Luc", "李"),
+        ("Zoe\u{308}", "St. John"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = cx
+            .post(
+                "/api/v1/auth/register",
+                None,
+                registration(&format!("named{i}"), json!({"firstName": first, "lastName": last})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{first} {last}: {}", body_text(&r));
+        assert_eq!(r.data()["user"]["firstName"], json!(first));
+    }
+
+    // Every mail to the unverified address greets no one: the verification at registration and
+    // on resend, a reset link, the lock notice (the registrant knows the password and can lock
+    // the account at will). Resends race each other: every one of them is neutral.
+    let email = "named0@example.com";
+    // (3 resends and 2 reset requests: the limit of mail-sending requests is 5 per client.)
+    let resends = join_all((0..3).map(|_| {
+        cx.post(
+            "/api/v1/auth/resend-verification",
+            None,
+            json!({"email": email}),
+        )
+    }))
+    .await;
+    assert!(resends.iter().all(|r| r.status == 200));
+    let r = cx
+        .post(
+            "/api/v1/auth/forgot-password",
+            None,
+            json!({"email": email}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    for _ in 0..5 {
+        cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "named0", "password": "Wr0ng!Password"}),
+        )
+        .await;
+    }
+    let mails = mail_to(cx, email).await;
+    let subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(mails.len(), 1 + 3 + 1 + 1, "{subjects:?}");
+    for mail in &mails {
+        for text in [&mail.text, &mail.html] {
+            assert!(
+                !text.contains("Zo") && !text.contains("named0"),
+                "{}: {text}",
+                mail.subject
+            );
+        }
+        assert!(mail.text.starts_with("Hello,\n"), "{}", mail.text);
+    }
+
+    // Once the owner confirmed the address, the names are theirs to see.
+    let token = cx.app.token_mailed_to("named1@example.com").await.unwrap();
+    let r = cx
+        .get(&format!("/api/v1/auth/verify-email?token={token}"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", body_text(&r));
+    let r = cx
+        .post(
+            "/api/v1/auth/forgot-password",
+            None,
+            json!({"email": "named1@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    cx.app.deliver_mail().await;
+    let greeted = cx.app.mailer.last_to("named1@example.com").unwrap();
+    assert!(greeted.text.starts_with("Hello José,\n"), "{}", greeted.text);
+
+    // A profile change holds to the same rule, and changes nothing when refused.
+    let (access, _) = cx.login("named1", PASSWORD).await;
+    for method in ["PATCH", "PUT"] {
+        let r = cx
+            .request(
+                method,
+                "/api/v1/users/profile",
+                Some(&access),
+                Some(json!({"firstName": "José", "lastName": PHISHING_NAME})),
+            )
+            .await;
+        assert_error(&r, 422, "VALIDATION_ERROR");
+        assert_eq!(fields_named(&r), vec!["lastName"]);
+    }
+    let profile = cx.get("/api/v1/users/profile", Some(&access)).await.data();
+    assert_eq!(profile["user"]["lastName"], json!("O'Brien"));
+    let r = cx
+        .request(
+            "PATCH",
+            "/api/v1/users/profile",
+            Some(&access),
+            Some(json!({"lastName": "Ngũgĩ wa Thiong'o"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", body_text(&r));
 }
