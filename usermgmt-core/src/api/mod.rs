@@ -343,7 +343,8 @@ impl Api {
         {
             return Ok(None);
         }
-        let client = client_ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        // IPv6 clients are counted by their /64 (see `client_key`).
+        let client = client_ip.map_or_else(|| "unknown".to_owned(), crate::ratelimit::client_key);
         let mut checks = vec![(format!("global:{client}"), limits.global)];
         if let Some((class, limit)) = endpoint.and_then(|e| route_limit(e, limits)) {
             checks.push((format!("{class}:{client}"), limit));

@@ -2456,6 +2456,7 @@ macro_rules! http_conformance_tests {
                 contract_fuzzing_findings,
                 json_bodies_need_a_json_media_type,
                 names_are_plain_and_unverified_addresses_are_greeted_by_no_name,
+                rate_limits_count_ipv6_clients_by_their_64,
             );
         }
     };

@@ -3,8 +3,10 @@
 //! [`super::http_suite`]).
 
 use super::http_suite::{HttpCtx, PASSWORD, TestRequest, TestResponse, assert_error, error_fields};
+use crate::ratelimit::{Limit, RateLimitConfig};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
+use time::Duration;
 
 /// A registration of `name` (`name@example.com`) with `extra` members merged in.
 fn registration(name: &str, extra: Value) -> Value {
@@ -362,4 +364,76 @@ pub async fn names_are_plain_and_unverified_addresses_are_greeted_by_no_name(cx:
         )
         .await;
     assert_eq!(r.status, 200, "{}", body_text(&r));
+}
+
+// --- rate limits per client -------------------------------------------------------------------
+
+/// Sends a failed login as if from `client` (the test peer is a trusted proxy).
+async fn login_from(cx: &HttpCtx, client: &str) -> TestResponse {
+    let mut request = with_body(
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some("application/json"),
+        &serde_json::to_vec(&json!({"identifier": "nobody", "password": PASSWORD})).unwrap(),
+    );
+    request
+        .headers
+        .push(("x-forwarded-for".to_owned(), client.to_owned()));
+    cx.send(request).await
+}
+
+/// An IPv6 client is counted by its /64: rotating through the addresses of its own network
+/// gets it no fresh budget. IPv4 clients stay per address, and an IPv4-mapped IPv6 address
+/// counts as the IPv4 address.
+pub async fn rate_limits_count_ipv6_clients_by_their_64(cx: &HttpCtx) {
+    let login = Limit::new(3, Duration::minutes(1));
+    let config = super::harness::test_config_builder()
+        .rate_limits(RateLimitConfig {
+            login,
+            // Both adapters' test servers see the peer 127.0.0.1.
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+            ..RateLimitConfig::default()
+        })
+        .build()
+        .unwrap();
+    let cx = cx.with_config(config).await;
+
+    // Ten addresses of one /64 at once: exactly the limit gets through.
+    let addresses: Vec<String> = (1..=10)
+        .map(|i| format!("2001:db8:1:2:{i:x}:{i:x}:{i:x}:{i:x}"))
+        .collect();
+    let answers = join_all(addresses.iter().map(|a| login_from(&cx, a))).await;
+    let through = answers.iter().filter(|r| r.status == 401).count();
+    let limited = answers.iter().filter(|r| r.status == 429).count();
+    assert_eq!((through, limited), (3, 7), "one /64, one budget");
+    assert_error(
+        &login_from(&cx, "2001:db8:1:2:ffff:ffff:ffff:fffe").await,
+        429,
+        "RATE_LIMITED",
+    );
+    // The next /64 is someone else.
+    assert_eq!(login_from(&cx, "2001:db8:1:3::1").await.status, 401);
+
+    // IPv4: per address.
+    for _ in 0..3 {
+        assert_eq!(login_from(&cx, "192.0.2.7").await.status, 401);
+    }
+    assert_error(&login_from(&cx, "192.0.2.7").await, 429, "RATE_LIMITED");
+    assert_eq!(login_from(&cx, "192.0.2.8").await.status, 401);
+    // The same IPv4 client written as an IPv4-mapped IPv6 address: the same budget.
+    assert_error(
+        &login_from(&cx, "::ffff:192.0.2.7").await,
+        429,
+        "RATE_LIMITED",
+    );
+    for _ in 0..2 {
+        assert_eq!(login_from(&cx, "::ffff:192.0.2.9").await.status, 401);
+    }
+    assert_eq!(login_from(&cx, "192.0.2.9").await.status, 401);
+    assert_error(&login_from(&cx, "192.0.2.9").await, 429, "RATE_LIMITED");
+
+    // A new window for everyone.
+    cx.app.clock.advance(login.window);
+    assert_eq!(login_from(&cx, "2001:db8:1:2::99").await.status, 401);
 }
