@@ -593,11 +593,17 @@ mod tests {
         let hour = Limit::new(2, Duration::hours(1));
         let t0 = datetime!(2026-01-01 00:00:10 UTC);
         for i in 0..KEYS {
-            let d = limiter.hit(&format!("global:{i}"), minute, t0).await.unwrap();
+            let d = limiter
+                .hit(&format!("global:{i}"), minute, t0)
+                .await
+                .unwrap();
             assert_eq!((d.allowed, d.remaining), (true, 1), "key {i}");
         }
         for i in 0..1000 {
-            limiter.hit(&format!("register:{i}"), hour, t0).await.unwrap();
+            limiter
+                .hit(&format!("register:{i}"), hour, t0)
+                .await
+                .unwrap();
         }
         assert_eq!(limiter.tracked_keys(), KEYS + 1000);
         for i in (0..KEYS).step_by(997) {
@@ -619,7 +625,10 @@ mod tests {
         );
         // Traffic of new keys drops every ended window as it goes, and keeps the live ones.
         for i in 0..KEYS {
-            let d = limiter.hit(&format!("global:new:{i}"), minute, t1).await.unwrap();
+            let d = limiter
+                .hit(&format!("global:new:{i}"), minute, t1)
+                .await
+                .unwrap();
             assert_eq!(d.remaining, 1);
         }
         assert_eq!(
@@ -630,7 +639,14 @@ mod tests {
         let queued: usize = limiter
             .shards
             .iter()
-            .map(|s| s.lock().unwrap().ends.iter().map(|(_, q)| q.len()).sum::<usize>())
+            .map(|s| {
+                s.lock()
+                    .unwrap()
+                    .ends
+                    .iter()
+                    .map(|(_, q)| q.len())
+                    .sum::<usize>()
+            })
             .sum();
         assert_eq!(queued, KEYS + 1 + 1000, "no queued end outlives its window");
         // An old key starts a new window; an hour key still counts in its own.
@@ -673,7 +689,11 @@ mod tests {
             }
         }
         allowed_remaining.sort_unstable();
-        assert_eq!(allowed_remaining, (0..100).collect::<Vec<u32>>(), "each count once");
+        assert_eq!(
+            allowed_remaining,
+            (0..100).collect::<Vec<u32>>(),
+            "each count once"
+        );
         assert_eq!(refused, 220);
     }
 

@@ -229,7 +229,7 @@ mod tests {
             "Александр",
             "محمد",
             "देवनागरी", // vowel signs are spacing/nonspacing marks
-            "ʻOlelo", // the Hawaiian ʻokina is a modifier letter
+            "ʻOlelo",  // the Hawaiian ʻokina is a modifier letter
             &"é".repeat(MAX_NAME_LEN),
         ] {
             assert_eq!(name_errors(good), Vec::<String>::new(), "{good:?} refused");
@@ -259,15 +259,15 @@ mod tests {
             "Tab\tName",
             "Null\u{0}",
             "Anna😀",
-            "Ⅻ",                 // a letter number is a number
-            "٣",                 // an Arabic-Indic digit
+            "Ⅻ",                  // a letter number is a number
+            "٣",                  // an Arabic-Indic digit
             "Ann\u{202E}gnp.exe", // right-to-left override
             "Zero\u{200B}Width",
-            "Ann\u{FF1A}",       // fullwidth colon
+            "Ann\u{FF1A}", // fullwidth colon
             "Anne & Co",
             "(Anne)",
             "Ann_e",
-            "Ann\u{00A0}Lee",     // no-break space: only the plain space
+            "Ann\u{00A0}Lee", // no-break space: only the plain space
         ] {
             assert_eq!(name_errors(bad), vec![NAME_CHARS_RULE], "{bad:?}");
         }
@@ -277,11 +277,18 @@ mod tests {
         );
         assert_eq!(
             name_errors(&format!("{}1", "a".repeat(MAX_NAME_LEN))),
-            vec!["must be at most 50 characters".to_owned(), NAME_CHARS_RULE.to_owned()],
+            vec![
+                "must be at most 50 characters".to_owned(),
+                NAME_CHARS_RULE.to_owned()
+            ],
             "every broken rule is reported"
         );
         for no_letter in ["'", "-", ". .", "'-."] {
-            assert_eq!(name_errors(no_letter), vec!["must contain a letter"], "{no_letter:?}");
+            assert_eq!(
+                name_errors(no_letter),
+                vec!["must contain a letter"],
+                "{no_letter:?}"
+            );
         }
         for stray_mark in ["\u{301}Ann", "Ann \u{301}", "A-\u{301}"] {
             assert_eq!(

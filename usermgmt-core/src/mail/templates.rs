@@ -35,7 +35,11 @@ fn single_line(s: &str) -> String {
 /// Anyone can register anyone's address and choose the account's names: until the owner of the
 /// address has confirmed it, those names are a stranger's words, and must not appear at the top
 /// of a mail the owner receives from us.
-pub(crate) fn greeting_name(email_verified: bool, first_name: Option<&str>, username: &str) -> String {
+pub(crate) fn greeting_name(
+    email_verified: bool,
+    first_name: Option<&str>,
+    username: &str,
+) -> String {
     if email_verified {
         first_name.unwrap_or(username).to_owned()
     } else {
@@ -228,7 +232,13 @@ mod tests {
         assert_eq!(greeting_name(false, Some("Zoë"), "zoe"), "");
         assert_eq!(greeting_name(true, Some("Zoë"), "zoe"), "Zoë");
         assert_eq!(greeting_name(true, None, "zoe"), "zoe");
-        let neutral = verify_email(&config, "a@x.io", &greeting_name(false, Some("Zoë"), "zoe"), "t", 24);
+        let neutral = verify_email(
+            &config,
+            "a@x.io",
+            &greeting_name(false, Some("Zoë"), "zoe"),
+            "t",
+            24,
+        );
         assert!(neutral.text.starts_with("Hello,\n"), "{}", neutral.text);
         assert!(neutral.html.contains("<p>Hello,</p>"), "{}", neutral.html);
         assert!(!neutral.text.contains("zoe") && !neutral.html.contains("Zo"));

@@ -10,7 +10,8 @@ use time::Duration;
 
 /// A registration of `name` (`name@example.com`) with `extra` members merged in.
 fn registration(name: &str, extra: Value) -> Value {
-    let mut body = json!({"email": format!("{name}@example.com"), "username": name, "password": PASSWORD});
+    let mut body =
+        json!({"email": format!("{name}@example.com"), "username": name, "password": PASSWORD});
     if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
         body.extend(extra.clone());
     }
@@ -110,7 +111,10 @@ pub async fn json_bodies_need_a_json_media_type(cx: &HttpCtx) {
         assert_error(r, 415, "UNSUPPORTED_MEDIA_TYPE");
         let email = format!("csrf{i}@example.com");
         assert!(!stored(cx, &email).await, "{content_type:?} created a user");
-        assert!(mail_to(cx, &email).await.is_empty(), "{content_type:?} mailed");
+        assert!(
+            mail_to(cx, &email).await.is_empty(),
+            "{content_type:?} mailed"
+        );
     }
     // The login, the other target of a cross-site form: refused before the password is read.
     cx.register_verified("lena").await;
@@ -225,7 +229,10 @@ pub async fn names_are_plain_and_unverified_addresses_are_greeted_by_no_name(cx:
         ("lastName", json!({"lastName": "eve@example.com"})),
         ("firstName", json!({"firstName": "Anna 😀"})),
         ("lastName", json!({"lastName": "Ann\u{202E}gnp"})),
-        ("firstName", json!({"firstName": "Eve\r\nBcc: x@example.com"})),
+        (
+            "firstName",
+            json!({"firstName": "Eve\r\nBcc: x@example.com"}),
+        ),
         ("lastName", json!({"lastName": "a".repeat(51)})),
     ];
     let answers = join_all(bad.iter().map(|(_, extra)| {
@@ -270,7 +277,10 @@ pub async fn names_are_plain_and_unverified_addresses_are_greeted_by_no_name(cx:
             .post(
                 "/api/v1/auth/register",
                 None,
-                registration(&format!("named{i}"), json!({"firstName": first, "lastName": last})),
+                registration(
+                    &format!("named{i}"),
+                    json!({"firstName": first, "lastName": last}),
+                ),
             )
             .await;
         assert_eq!(r.status, 201, "{first} {last}: {}", body_text(&r));
@@ -337,7 +347,11 @@ pub async fn names_are_plain_and_unverified_addresses_are_greeted_by_no_name(cx:
     assert_eq!(r.status, 200);
     cx.app.deliver_mail().await;
     let greeted = cx.app.mailer.last_to("named1@example.com").unwrap();
-    assert!(greeted.text.starts_with("Hello José,\n"), "{}", greeted.text);
+    assert!(
+        greeted.text.starts_with("Hello José,\n"),
+        "{}",
+        greeted.text
+    );
 
     // A profile change holds to the same rule, and changes nothing when refused.
     let (access, _) = cx.login("named1", PASSWORD).await;
