@@ -187,13 +187,16 @@ struct Window {
     count: u64,
 }
 
+/// `(end, key)` of every window opened with one window length, oldest first.
+type EndQueue = VecDeque<(i64, Arc<str>)>;
+
 #[derive(Debug, Default)]
 struct Shard {
     windows: HashMap<Arc<str>, Window>,
     /// Per window length (seconds): `(end, key)` for every window opened, oldest first. A key
     /// whose window was renewed has its old item here too; it is recognised by its `end` and
     /// skipped.
-    ends: Vec<(i64, VecDeque<(i64, Arc<str>)>)>,
+    ends: Vec<(i64, EndQueue)>,
 }
 
 impl Shard {
@@ -213,7 +216,7 @@ impl Shard {
         }
     }
 
-    fn queue(&mut self, window_secs: i64) -> &mut VecDeque<(i64, Arc<str>)> {
+    fn queue(&mut self, window_secs: i64) -> &mut EndQueue {
         let at = match self.ends.iter().position(|(secs, _)| *secs == window_secs) {
             Some(at) => at,
             None => {
