@@ -7,9 +7,10 @@
 use crate::error::Result;
 use crate::store::Timestamp;
 use async_trait::async_trait;
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Arc, Mutex};
 use time::Duration;
 
 /// At most `max` requests per `window`.
@@ -71,9 +72,11 @@ impl Default for RateLimitConfig {
 
 impl RateLimitConfig {
     /// The client address: the socket peer, or — only when the peer is a trusted proxy — the
-    /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
+    /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy. An IPv4-mapped
+    /// IPv6 address (`::ffff:a.b.c.d`, what a dual-stack socket reports for an IPv4 peer) is
+    /// read as the IPv4 address, so it matches IPv4 proxy networks and is counted as itself.
     pub fn client_ip(&self, peer: Option<IpAddr>, forwarded_for: Option<&str>) -> Option<IpAddr> {
-        let peer = peer?;
+        let peer = peer?.to_canonical();
         if !self.is_trusted(peer) {
             return Some(peer);
         }
@@ -82,7 +85,7 @@ impl RateLimitConfig {
         };
         let mut client = peer;
         for hop in chain.rsplit(',') {
-            match hop.trim().parse::<IpAddr>() {
+            match hop.trim().parse::<IpAddr>().map(|ip| ip.to_canonical()) {
                 Ok(ip) => {
                     client = ip;
                     if !self.is_trusted(ip) {
@@ -98,6 +101,22 @@ impl RateLimitConfig {
 
     fn is_trusted(&self, ip: IpAddr) -> bool {
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// The name a client's requests are counted under: an IPv4 address as itself, an IPv6 address
+/// by its /64 prefix (`2001:db8:1:2::/64`), an IPv4-mapped IPv6 address as the IPv4 address.
+///
+/// A /64 is the smallest network an IPv6 host is given (SLAAC needs one per link, and
+/// providers hand out a /64 or more per customer), and a host picks addresses in it freely:
+/// counted per address, one machine would get 2^64 fresh budgets.
+pub fn client_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & (u128::MAX << 64);
+            format!("{}/64", Ipv6Addr::from(prefix))
+        }
     }
 }
 
@@ -142,35 +161,144 @@ fn window_index(limit: Limit, now: Timestamp) -> i64 {
 }
 
 /// Counts in this process only (one instance, or per-instance limits).
-#[derive(Debug, Default)]
+///
+/// Every hit does a bounded amount of work whatever the number of keys: the keys are spread
+/// over [`MEMORY_SHARDS`] maps with a lock each, and every map keeps its keys in the order their
+/// windows end (one queue per window length: fixed windows of one length end in the order they
+/// were opened), so a hit drops at most [`MEMORY_SWEEP_PER_HIT`] windows that have ended, from
+/// the front of its map's queues, and never looks at the others. As a hit opens at most one
+/// window and drops up to four, ended windows are dropped faster than they can pile up.
+#[derive(Debug)]
 pub struct MemoryRateLimiter {
-    windows: Mutex<HashMap<String, (i64, u64)>>,
+    shards: Box<[Mutex<Shard>]>,
+    hasher: RandomState,
 }
 
-/// Past this many tracked keys, windows that have ended are dropped.
-const MEMORY_SWEEP_AT: usize = 10_000;
+/// How many maps (and locks) the memory limiter spreads its keys over.
+pub const MEMORY_SHARDS: usize = 32;
+/// The most ended windows one hit drops.
+pub const MEMORY_SWEEP_PER_HIT: usize = 4;
+
+/// The window a key is counting in.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// Unix second the window ends at (exclusive).
+    end: i64,
+    count: u64,
+}
+
+/// `(end, key)` of every window opened with one window length, oldest first.
+type EndQueue = VecDeque<(i64, Arc<str>)>;
+
+#[derive(Debug, Default)]
+struct Shard {
+    windows: HashMap<Arc<str>, Window>,
+    /// Per window length (seconds): `(end, key)` for every window opened, oldest first. A key
+    /// whose window was renewed has its old item here too; it is recognised by its `end` and
+    /// skipped.
+    ends: Vec<(i64, EndQueue)>,
+}
+
+impl Shard {
+    /// Drops up to `budget` windows that ended at or before `now`, oldest first.
+    fn sweep(&mut self, now: i64, mut budget: usize) {
+        let Self { windows, ends } = self;
+        for (_, queue) in ends.iter_mut() {
+            while budget > 0 && queue.front().is_some_and(|(end, _)| *end <= now) {
+                let Some((end, key)) = queue.pop_front() else {
+                    break;
+                };
+                budget -= 1;
+                if windows.get(&key).is_some_and(|w| w.end == end) {
+                    windows.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn queue(&mut self, window_secs: i64) -> &mut EndQueue {
+        let at = match self.ends.iter().position(|(secs, _)| *secs == window_secs) {
+            Some(at) => at,
+            None => {
+                self.ends.push((window_secs, VecDeque::new()));
+                self.ends.len() - 1
+            }
+        };
+        &mut self.ends[at].1
+    }
+
+    /// Counts a hit in the window ending at `end`, opening it (and queueing its end) when the
+    /// key has no window or an older one.
+    fn hit(&mut self, key: &str, end: i64, window_secs: i64) -> u64 {
+        let opened = match self.windows.get_mut(key) {
+            Some(window) if window.end == end => {
+                window.count = window.count.saturating_add(1);
+                return window.count;
+            }
+            Some(window) => {
+                *window = Window { end, count: 1 };
+                self.windows
+                    .get_key_value(key)
+                    .map(|(stored, _)| stored.clone())
+            }
+            None => {
+                let stored: Arc<str> = Arc::from(key);
+                self.windows
+                    .insert(stored.clone(), Window { end, count: 1 });
+                Some(stored)
+            }
+        };
+        if let Some(stored) = opened {
+            self.queue(window_secs).push_back((end, stored));
+        }
+        1
+    }
+}
+
+impl Default for MemoryRateLimiter {
+    fn default() -> Self {
+        Self {
+            shards: (0..MEMORY_SHARDS)
+                .map(|_| Mutex::new(Shard::default()))
+                .collect(),
+            hasher: RandomState::new(),
+        }
+    }
+}
 
 impl MemoryRateLimiter {
     /// An empty limiter.
     pub fn new() -> Self {
         Self::default()
     }
+
+    fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, Shard> {
+        let at = (self.hasher.hash_one(key) % MEMORY_SHARDS as u64) as usize;
+        self.shards[at].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many keys have a window in memory (ended ones not yet dropped included). Locks each
+    /// map in turn: for tests and diagnostics, not for the request path.
+    pub fn tracked_keys(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).windows.len())
+            .sum()
+    }
 }
 
 #[async_trait]
 impl RateLimitStore for MemoryRateLimiter {
     async fn hit(&self, key: &str, limit: Limit, now: Timestamp) -> Result<RateDecision> {
-        let index = window_index(limit, now);
-        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if windows.len() >= MEMORY_SWEEP_AT {
-            windows.retain(|_, (i, _)| *i >= index);
-        }
-        let entry = windows.entry(key.to_owned()).or_insert((index, 0));
-        if entry.0 != index {
-            *entry = (index, 0);
-        }
-        entry.1 += 1;
-        Ok(RateDecision::from_count(entry.1, limit, now))
+        let window_secs = limit.window_secs();
+        let end = window_index(limit, now)
+            .saturating_add(1)
+            .saturating_mul(window_secs);
+        let mut shard = self.shard(key);
+        shard.sweep(now.unix_timestamp(), MEMORY_SWEEP_PER_HIT);
+        let count = shard.hit(key, end, window_secs);
+        drop(shard);
+        Ok(RateDecision::from_count(count, limit, now))
     }
 }
 
@@ -322,7 +450,6 @@ impl RateLimitStore for RedisRateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use time::macros::datetime;
 
@@ -422,6 +549,155 @@ mod tests {
                 .unwrap()
                 .allowed
         );
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_and_mapped_ipv4_as_ipv4() {
+        let key = |ip: &str| client_key(ip.parse().unwrap());
+        assert_eq!(key("203.0.113.9"), "203.0.113.9");
+        assert_ne!(key("203.0.113.9"), key("203.0.113.10"), "IPv4 per address");
+        assert_eq!(key("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:DB8:1:2:a:b:c:d"), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(key("::1"), "::/64");
+        assert_eq!(key("fe80::1"), "fe80::/64");
+    }
+
+    #[test]
+    fn mapped_ipv4_peers_and_hops_read_as_ipv4() {
+        let config = RateLimitConfig {
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            ..RateLimitConfig::default()
+        };
+        let mapped_proxy: IpAddr = "::ffff:10.0.0.2".parse().unwrap();
+        assert_eq!(
+            config.client_ip(Some(mapped_proxy), Some("::ffff:198.51.100.7")),
+            Some("198.51.100.7".parse().unwrap()),
+            "a dual-stack socket's view of an IPv4 proxy is still the proxy"
+        );
+        assert_eq!(
+            config.client_ip(Some("::ffff:198.51.100.7".parse().unwrap()), None),
+            Some("198.51.100.7".parse().unwrap())
+        );
+        assert_eq!(
+            config.client_ip(Some(mapped_proxy), Some("2001:db8::5, ::ffff:10.0.0.9")),
+            Some("2001:db8::5".parse().unwrap()),
+            "a mapped trusted hop is skipped like its IPv4 address"
+        );
+    }
+
+    #[tokio::test]
+    async fn many_keys_count_right_and_ended_windows_go_a_few_per_hit() {
+        const KEYS: usize = 200_000;
+        let limiter = MemoryRateLimiter::new();
+        let minute = Limit::new(2, Duration::minutes(1));
+        let hour = Limit::new(2, Duration::hours(1));
+        let t0 = datetime!(2026-01-01 00:00:10 UTC);
+        for i in 0..KEYS {
+            let d = limiter
+                .hit(&format!("global:{i}"), minute, t0)
+                .await
+                .unwrap();
+            assert_eq!((d.allowed, d.remaining), (true, 1), "key {i}");
+        }
+        for i in 0..1000 {
+            limiter
+                .hit(&format!("register:{i}"), hour, t0)
+                .await
+                .unwrap();
+        }
+        assert_eq!(limiter.tracked_keys(), KEYS + 1000);
+        for i in (0..KEYS).step_by(997) {
+            let key = format!("global:{i}");
+            let second = limiter.hit(&key, minute, t0).await.unwrap();
+            assert_eq!((second.allowed, second.remaining), (true, 0));
+            assert!(!limiter.hit(&key, minute, t0).await.unwrap().allowed);
+        }
+
+        // The minute ends. One hit drops a few ended windows, never all of them at once (the
+        // limiter used to scan every key under one lock on every hit past 10 000 keys).
+        let t1 = t0 + Duration::minutes(1);
+        let before = limiter.tracked_keys();
+        limiter.hit("global:fresh", minute, t1).await.unwrap();
+        let dropped = before + 1 - limiter.tracked_keys();
+        assert!(
+            (1..=MEMORY_SWEEP_PER_HIT).contains(&dropped),
+            "dropped {dropped}"
+        );
+        // Traffic of new keys drops every ended window as it goes, and keeps the live ones.
+        for i in 0..KEYS {
+            let d = limiter
+                .hit(&format!("global:new:{i}"), minute, t1)
+                .await
+                .unwrap();
+            assert_eq!(d.remaining, 1);
+        }
+        assert_eq!(
+            limiter.tracked_keys(),
+            KEYS + 1 + 1000,
+            "only the new keys and the hour's windows are left"
+        );
+        let queued: usize = limiter
+            .shards
+            .iter()
+            .map(|s| {
+                s.lock()
+                    .unwrap()
+                    .ends
+                    .iter()
+                    .map(|(_, q)| q.len())
+                    .sum::<usize>()
+            })
+            .sum();
+        assert_eq!(queued, KEYS + 1 + 1000, "no queued end outlives its window");
+        // An old key starts a new window; an hour key still counts in its own.
+        assert_eq!(
+            limiter.hit("global:0", minute, t1).await.unwrap().remaining,
+            1
+        );
+        let again = limiter.hit("register:7", hour, t1).await.unwrap();
+        assert_eq!((again.allowed, again.remaining), (true, 0));
+        assert!(!limiter.hit("register:7", hour, t1).await.unwrap().allowed);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_hits_on_one_key_are_all_counted() {
+        let limiter = Arc::new(MemoryRateLimiter::new());
+        let limit = Limit::new(100, Duration::minutes(1));
+        let now = datetime!(2026-01-01 00:00:10 UTC);
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    for _ in 0..10 {
+                        let d = limiter.hit("login:k", limit, now).await.unwrap();
+                        seen.push((d.allowed, d.remaining));
+                    }
+                    seen
+                })
+            })
+            .collect();
+        let mut allowed_remaining = Vec::new();
+        let mut refused = 0;
+        for seen in futures_util::future::join_all(tasks).await {
+            for (allowed, remaining) in seen.unwrap() {
+                if allowed {
+                    allowed_remaining.push(remaining);
+                } else {
+                    refused += 1;
+                }
+            }
+        }
+        allowed_remaining.sort_unstable();
+        assert_eq!(
+            allowed_remaining,
+            (0..100).collect::<Vec<u32>>(),
+            "each count once"
+        );
+        assert_eq!(refused, 220);
     }
 
     #[test]

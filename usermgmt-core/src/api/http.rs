@@ -277,21 +277,83 @@ impl RequestContext {
             .map(|(_, v)| v.into_owned())
     }
 
+    /// Refuses a non-empty body unless its `Content-Type` is a JSON media type
+    /// ([`is_json_media_type`]); an empty body passes whatever it declares.
+    pub fn ensure_json_body(&self) -> Result<()> {
+        if self.body.is_empty() || self.content_type.as_deref().is_some_and(is_json_media_type) {
+            Ok(())
+        } else {
+            Err(Error::UnsupportedMediaType)
+        }
+    }
+
     /// Parses the JSON body. An empty body reads as `{}`, so missing fields are reported by
     /// validation. Syntax errors are 400 (a body of only spaces among them: it is not JSON),
     /// shape errors (wrong type, unknown field) are 422.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        // `Api` checks this before dispatch already; kept here so no path reads a body that
+        // a cross-site form could have sent.
+        self.ensure_json_body()?;
         let body: &[u8] = if self.body.is_empty() {
             b"{}"
         } else {
-            match self.content_type.as_deref().map(str::to_ascii_lowercase) {
-                Some(ct) if ct.starts_with("application/json") || ct.contains("+json") => {}
-                _ => return Err(Error::UnsupportedMediaType),
-            }
             &self.body
         };
         parse_json(body)
     }
+}
+
+/// Whether a `Content-Type` value is `application/json` or `application/<name>+json`, read as a
+/// media type (RFC 9110 §8.3.1): type and subtype compared case-insensitively, parameters
+/// (`; charset=utf-8`) allowed when well-formed, anything else refused.
+///
+/// A substring test is not enough: a browser sends `text/plain;+json` or
+/// `text/plain; application/json` cross-site without a CORS preflight (their media type is
+/// `text/plain`, a "simple" one), so a server that reads them as JSON lets any web page post
+/// to its unauthenticated routes.
+pub(crate) fn is_json_media_type(value: &str) -> bool {
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    if !kind.eq_ignore_ascii_case("application") || !is_token(subtype) {
+        return false;
+    }
+    let subtype = subtype.to_ascii_lowercase();
+    let json = subtype == "json"
+        || subtype
+            .strip_suffix("+json")
+            .is_some_and(|name| !name.is_empty());
+    json && parts.all(is_parameter)
+}
+
+/// `name=value` with a token name and a token or quoted-string value, spaces around allowed;
+/// or nothing (RFC 9110 allows an empty parameter, as in `application/json;`). Splitting on
+/// `;` first cuts a quoted value holding one; such a value is refused, which only errs on the
+/// safe side.
+fn is_parameter(parameter: &str) -> bool {
+    let parameter = parameter.trim();
+    if parameter.is_empty() {
+        return true;
+    }
+    let Some((name, value)) = parameter.split_once('=') else {
+        return false;
+    };
+    let quoted = value.len() >= 2
+        && value.starts_with('"')
+        && value.ends_with('"')
+        && value[1..value.len() - 1]
+            .chars()
+            .all(|c| c == '\t' || (' '..='~').contains(&c));
+    is_token(name) && (is_token(value) || quoted)
+}
+
+/// An RFC 9110 token: one or more of the visible ASCII characters that are not delimiters.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
 }
 
 /// The token of an `Authorization: Bearer <token>` header value (scheme case-insensitive).
@@ -339,6 +401,49 @@ mod tests {
     struct Body {
         name: Option<String>,
         age: Option<u32>,
+    }
+
+    #[test]
+    fn json_media_types_are_parsed_not_searched() {
+        for accepted in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            "application/json;",
+            "application/json ; charset=\"utf-8\"",
+            "Application/JSON",
+            "  application/json  ",
+            "application/problem+json",
+            "application/vnd.api+json; ext=bulk",
+            "APPLICATION/MERGE-PATCH+JSON",
+        ] {
+            assert!(is_json_media_type(accepted), "{accepted:?} refused");
+        }
+        for refused in [
+            "text/plain;+json",
+            "text/plain; application/json",
+            "text/plain;application/json",
+            "text/json",
+            "text/x+json",
+            "application/jsonx",
+            "application/json-seq",
+            "application/+json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+            "multipart/form-data; boundary=x+json",
+            "application/json; charset",
+            "application/json; =utf-8",
+            "application/json, text/plain",
+            "application /json",
+            "application/ json",
+            "application/json+",
+            "application",
+            "",
+            "*/*",
+            "application/*",
+        ] {
+            assert!(!is_json_media_type(refused), "{refused:?} accepted");
+        }
     }
 
     #[test]

@@ -269,11 +269,20 @@ impl Api {
         };
         let result = match (route, routes) {
             (Some(route), _) => {
-                // A bug must still answer with the envelope (and never take the worker down).
-                AssertUnwindSafe(self.dispatch(route.endpoint, &ctx))
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|_| Err(Error::internal("handler panicked")))
+                // Every body must be JSON by its media type, whether or not the endpoint reads
+                // it: checked here, once, before any endpoint runs, so a cross-site form
+                // (text/plain and the other types a browser sends without a CORS preflight)
+                // reaches none of them. The avatar's endpoint takes only its multipart form and
+                // refuses anything else itself.
+                let media_type = if route.endpoint == Endpoint::UploadAvatar {
+                    Ok(())
+                } else {
+                    ctx.ensure_json_body()
+                };
+                match media_type {
+                    Ok(()) => self.dispatch_guarded(route.endpoint, &ctx).await,
+                    Err(err) => Err(err),
+                }
             }
             (None, Some(routes)) => {
                 let allowed = routes.iter().map(|r| r.method).collect::<Vec<_>>();
@@ -295,6 +304,19 @@ impl Api {
             rate_headers(&mut response, &decision);
         }
         (finish(response, &request_id), route)
+    }
+
+    /// Dispatches to the endpoint; a bug must still answer with the envelope (and never take
+    /// the worker down).
+    async fn dispatch_guarded(
+        &self,
+        endpoint: Endpoint,
+        ctx: &RequestContext,
+    ) -> Result<ApiResponse, Error> {
+        AssertUnwindSafe(self.dispatch(endpoint, ctx))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(Error::internal("handler panicked")))
     }
 
     /// Counts the request against the client's global limit and its route's own limit.
@@ -321,7 +343,8 @@ impl Api {
         {
             return Ok(None);
         }
-        let client = client_ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        // IPv6 clients are counted by their /64 (see `client_key`).
+        let client = client_ip.map_or_else(|| "unknown".to_owned(), crate::ratelimit::client_key);
         let mut checks = vec![(format!("global:{client}"), limits.global)];
         if let Some((class, limit)) = endpoint.and_then(|e| route_limit(e, limits)) {
             checks.push((format!("{class}:{client}"), limit));

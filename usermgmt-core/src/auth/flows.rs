@@ -14,10 +14,14 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+/// The name a mail to `user` greets them by: none while their address is unverified
+/// ([`templates::greeting_name`]).
 pub(crate) fn display_name(user: &UserRecord) -> String {
-    user.first_name
-        .clone()
-        .unwrap_or_else(|| user.username.clone())
+    templates::greeting_name(
+        user.email_verified,
+        user.first_name.as_deref(),
+        &user.username,
+    )
 }
 
 impl UserManager {
@@ -165,10 +169,11 @@ impl UserManager {
                 expires_at: now + self.inner.config.verification_token_ttl,
             }),
         };
-        let name = new_user
-            .first_name
-            .clone()
-            .unwrap_or_else(|| new_user.username.clone());
+        let name = templates::greeting_name(
+            new_user.email_verified,
+            new_user.first_name.as_deref(),
+            &new_user.username,
+        );
         let effects = Effects::audit(self.audit(
             "USER_REGISTERED",
             Some(id),

@@ -113,16 +113,41 @@ impl fmt::Display for Username {
     }
 }
 
-/// Longest accepted first or last name.
-pub const MAX_NAME_LEN: usize = 100;
+/// Longest accepted first or last name, in characters (Unicode scalar values).
+pub const MAX_NAME_LEN: usize = 50;
 
-/// Trims an optional name; empty means absent. Records a field error when too long or when it
-/// holds control characters.
+/// Why a name is refused when it holds something other than [`is_name_char`]s.
+pub const NAME_CHARS_RULE: &str =
+    "may contain only letters, combining marks, spaces, apostrophes, hyphens and periods";
+
+/// A character a first or last name may hold: a letter of any script (Unicode general category
+/// L), a combining mark (Mn, Mc: the accents of a decomposed "Zoë" and the vowel signs of
+/// Indic scripts), the space, the apostrophe (`'`, and `’`, which phone keyboards type for it),
+/// the hyphen and the period.
+///
+/// Names are the one free text that reaches mail sent to any address (the greeting), and
+/// anyone may register anyone's address. Without digits, `:`, `/`, `@`, symbols, emoji and
+/// format characters a name cannot carry a link, an address or a phone number, nor hide text
+/// with bidirectional controls.
+pub fn is_name_char(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
+    matches!(c, ' ' | '\'' | '\u{2019}' | '-' | '.')
+        || c.general_category_group() == GeneralCategoryGroup::Letter
+        || matches!(
+            c.general_category(),
+            GeneralCategory::NonspacingMark | GeneralCategory::SpacingMark
+        )
+}
+
+/// Trims an optional first or last name; empty means absent. Records one field error per
+/// broken rule: at most [`MAX_NAME_LEN`] characters, only [`is_name_char`]s, at least one
+/// letter, and no combining mark without a letter before it.
 pub fn clean_name(
     field: &str,
     value: Option<&str>,
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
     let trimmed = value.map(str::trim).filter(|v| !v.is_empty())?;
     if trimmed.chars().count() > MAX_NAME_LEN {
         errors.push(FieldError::new(
@@ -130,11 +155,25 @@ pub fn clean_name(
             format!("must be at most {MAX_NAME_LEN} characters"),
         ));
     }
-    if trimmed.chars().any(char::is_control) {
-        errors.push(FieldError::new(
-            field,
-            "must not contain control characters",
-        ));
+    if !trimmed.chars().all(is_name_char) {
+        errors.push(FieldError::new(field, NAME_CHARS_RULE));
+    } else {
+        let is_letter = |c: char| c.general_category_group() == GeneralCategoryGroup::Letter;
+        let is_mark = |c: char| c.general_category_group() == GeneralCategoryGroup::Mark;
+        let mut previous: Option<char> = None;
+        let stray_mark = trimmed.chars().any(|c| {
+            let stray = is_mark(c) && !previous.is_some_and(|p| is_letter(p) || is_mark(p));
+            previous = Some(c);
+            stray
+        });
+        if !trimmed.chars().any(is_letter) {
+            errors.push(FieldError::new(field, "must contain a letter"));
+        } else if stray_mark {
+            errors.push(FieldError::new(
+                field,
+                "must not have a combining mark without a letter before it",
+            ));
+        }
     }
     Some(trimmed.to_owned())
 }
@@ -164,6 +203,100 @@ mod tests {
         }
         assert!(Email::parse(&format!("{}@x.io", "a".repeat(65))).is_err());
         assert!(Email::parse("first.last+tag@sub.example.co.uk").is_ok());
+    }
+
+    fn name_errors(value: &str) -> Vec<String> {
+        let mut errors = Vec::new();
+        clean_name("firstName", Some(value), &mut errors);
+        errors.into_iter().map(|e| e.message).collect()
+    }
+
+    #[test]
+    fn names_of_every_script_pass() {
+        for good in [
+            "Zoë",
+            "Zoe\u{308}", // the same, decomposed: a letter and a combining diaeresis
+            "José",
+            "O'Brien",
+            "O\u{2019}Brien",
+            "Jean-Luc",
+            "李",
+            "Đặng",
+            "Mary Ann",
+            "St. John",
+            "Ngũgĩ wa Thiong'o",
+            "Søren Kierkegaard",
+            "Александр",
+            "محمد",
+            "देवनागरी", // vowel signs are spacing/nonspacing marks
+            "ʻOlelo",  // the Hawaiian ʻokina is a modifier letter
+            &"é".repeat(MAX_NAME_LEN),
+        ] {
+            assert_eq!(name_errors(good), Vec::<String>::new(), "{good:?} refused");
+        }
+        let mut errors = Vec::new();
+        assert_eq!(
+            clean_name("lastName", Some("  Zoë  "), &mut errors).as_deref(),
+            Some("Zoë"),
+            "trimmed"
+        );
+        assert_eq!(clean_name("lastName", Some("   "), &mut errors), None);
+        assert_eq!(clean_name("lastName", None, &mut errors), None);
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn names_cannot_carry_links_numbers_or_hidden_text() {
+        for bad in [
+            "Support: visit https://evil.example/fix",
+            "evil.example/fix",
+            "Call 555",
+            "R2D2",
+            "Eve@example",
+            "a:b",
+            "a/b",
+            "Eve\r\nBcc: victim@example.com",
+            "Tab\tName",
+            "Null\u{0}",
+            "Anna😀",
+            "Ⅻ",                  // a letter number is a number
+            "٣",                  // an Arabic-Indic digit
+            "Ann\u{202E}gnp.exe", // right-to-left override
+            "Zero\u{200B}Width",
+            "Ann\u{FF1A}", // fullwidth colon
+            "Anne & Co",
+            "(Anne)",
+            "Ann_e",
+            "Ann\u{00A0}Lee", // no-break space: only the plain space
+        ] {
+            assert_eq!(name_errors(bad), vec![NAME_CHARS_RULE], "{bad:?}");
+        }
+        assert_eq!(
+            name_errors(&"a".repeat(MAX_NAME_LEN + 1)),
+            vec!["must be at most 50 characters"]
+        );
+        assert_eq!(
+            name_errors(&format!("{}1", "a".repeat(MAX_NAME_LEN))),
+            vec![
+                "must be at most 50 characters".to_owned(),
+                NAME_CHARS_RULE.to_owned()
+            ],
+            "every broken rule is reported"
+        );
+        for no_letter in ["'", "-", ". .", "'-."] {
+            assert_eq!(
+                name_errors(no_letter),
+                vec!["must contain a letter"],
+                "{no_letter:?}"
+            );
+        }
+        for stray_mark in ["\u{301}Ann", "Ann \u{301}", "A-\u{301}"] {
+            assert_eq!(
+                name_errors(stray_mark),
+                vec!["must not have a combining mark without a letter before it"],
+                "{stray_mark:?}"
+            );
+        }
     }
 
     #[test]

@@ -29,6 +29,24 @@ fn single_line(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).collect()
 }
 
+/// The name a mail greets its recipient by: none while the address is unverified (empty, so the
+/// greeting is a neutral "Hello,"), else the first name or, without one, the username.
+///
+/// Anyone can register anyone's address and choose the account's names: until the owner of the
+/// address has confirmed it, those names are a stranger's words, and must not appear at the top
+/// of a mail the owner receives from us.
+pub(crate) fn greeting_name(
+    email_verified: bool,
+    first_name: Option<&str>,
+    username: &str,
+) -> String {
+    if email_verified {
+        first_name.unwrap_or(username).to_owned()
+    } else {
+        String::new()
+    }
+}
+
 fn render(
     config: &MailConfig,
     to: &str,
@@ -39,10 +57,15 @@ fn render(
 ) -> Email {
     let app = single_line(&config.app_name);
     let name = single_line(greeting_name);
-    let mut text = format!("Hello {name},\n\n");
+    // No name (an unverified address): a greeting that names no one.
+    let greeting = match name.trim() {
+        "" => "Hello".to_owned(),
+        name => format!("Hello {name}"),
+    };
+    let mut text = format!("{greeting},\n\n");
     let mut html = format!(
-        "<!doctype html><html><body style=\"font-family:sans-serif\"><p>Hello {},</p>",
-        escape_html(&name)
+        "<!doctype html><html><body style=\"font-family:sans-serif\"><p>{},</p>",
+        escape_html(&greeting)
     );
     for p in paragraphs {
         text.push_str(p);
@@ -202,6 +225,27 @@ pub(crate) fn account_notice(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unverified_addresses_are_greeted_by_no_name() {
+        let config = MailConfig::default();
+        assert_eq!(greeting_name(false, Some("Zoë"), "zoe"), "");
+        assert_eq!(greeting_name(true, Some("Zoë"), "zoe"), "Zoë");
+        assert_eq!(greeting_name(true, None, "zoe"), "zoe");
+        let neutral = verify_email(
+            &config,
+            "a@x.io",
+            &greeting_name(false, Some("Zoë"), "zoe"),
+            "t",
+            24,
+        );
+        assert!(neutral.text.starts_with("Hello,\n"), "{}", neutral.text);
+        assert!(neutral.html.contains("<p>Hello,</p>"), "{}", neutral.html);
+        assert!(!neutral.text.contains("zoe") && !neutral.html.contains("Zo"));
+        let named = password_reset(&config, "a@x.io", "Zoë", "t", 30);
+        assert!(named.text.starts_with("Hello Zoë,\n"), "{}", named.text);
+        assert!(named.html.contains("<p>Hello Zoë,</p>"), "{}", named.html);
+    }
 
     #[test]
     fn names_are_escaped_and_subjects_stay_single_line() {

@@ -8,6 +8,7 @@ use super::TestApp;
 pub use super::admin_cases::*;
 pub use super::authz_cases::*;
 pub use super::credential_cases::*;
+pub use super::input_cases::*;
 use crate::store::Store;
 use serde_json::{Value, json};
 use std::future::Future;
@@ -2470,6 +2471,9 @@ macro_rules! http_conformance_tests {
                 impersonation_acts_with_both_sides_permissions,
                 impersonators_cannot_erase_notifications,
                 concurrent_avatar_uploads_leave_one_file,
+                json_bodies_need_a_json_media_type,
+                names_are_plain_and_unverified_addresses_are_greeted_by_no_name,
+                rate_limits_count_ipv6_clients_by_their_64,
             );
         }
     };

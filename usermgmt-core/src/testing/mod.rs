@@ -9,6 +9,7 @@ mod credential_cases;
 pub mod databases;
 mod harness;
 pub mod http_suite;
+mod input_cases;
 pub mod smtp;
 mod store_admin_cases;
 mod store_avatar_cases;

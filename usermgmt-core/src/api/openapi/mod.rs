@@ -60,6 +60,19 @@ fn plain_text(max: usize) -> Value {
     json!({"type": "string", "maxLength": max, "pattern": r"^[^\u0000-\u001F\u007F-\u009F]*$"})
 }
 
+/// A first or last name (`domain::clean_name`): letters of any script, combining marks, spaces,
+/// `'`, `’`, `-` and `.`, at most `MAX_NAME_LEN` characters. The pattern refuses every ASCII and
+/// Latin-1 character outside that set; the letter classes of other scripts (which a pattern
+/// without Unicode property escapes cannot name) are stated in the description.
+fn person_name() -> Value {
+    json!({
+        "type": "string",
+        "maxLength": crate::domain::MAX_NAME_LEN,
+        "pattern": r"^[^\u0000-\u001F\u0021-\u0026\u0028-\u002C\u002F-\u0040\u005B-\u0060\u007B-\u00BF\u00D7\u00F7]*$",
+        "description": "Letters of any script, combining marks, spaces, apostrophes, hyphens and periods, with at least one letter; no digits, symbols, emoji or format characters. Blank reads as absent.",
+    })
+}
+
 /// Text without control characters, of any length.
 fn no_control() -> Value {
     json!({"type": "string", "pattern": r"^[^\u0000-\u001F\u007F-\u009F]*$"})
@@ -108,7 +121,7 @@ fn request_body(endpoint: Endpoint, policy: &crate::config::PasswordPolicy) -> O
     let credentials = || object(&[("email", email(), true), ("password", password(), true)]);
     // Blank or null clears a field; a value is trimmed.
     let profile = || {
-        let name = plain_text(crate::domain::MAX_NAME_LEN);
+        let name = person_name();
         object(&[
             ("firstName", name.clone(), false),
             ("lastName", name, false),
@@ -169,8 +182,8 @@ fn request_body(endpoint: Endpoint, policy: &crate::config::PasswordPolicy) -> O
                 true,
             ),
             ("password", new_password(), true),
-            ("firstName", string(), false),
-            ("lastName", string(), false),
+            ("firstName", person_name(), false),
+            ("lastName", person_name(), false),
         ]),
         E::Login => {
             let mut body = object(&[
