@@ -6,6 +6,7 @@
 
 use super::TestApp;
 pub use super::admin_cases::*;
+pub use super::ops_cases::*;
 use crate::store::Store;
 use serde_json::{Value, json};
 use std::future::Future;
@@ -2453,6 +2454,9 @@ macro_rules! http_conformance_tests {
                 events_reach_subscribers_after_commit,
                 openapi_document_and_api_page,
                 contract_fuzzing_findings,
+                ops_detail_answers_only_private_networks_or_the_token,
+                ops_networks_are_configurable,
+                public_probes_say_only_up_or_down,
             );
         }
     };

@@ -7,6 +7,7 @@ pub mod contract;
 pub mod databases;
 mod harness;
 pub mod http_suite;
+mod ops_cases;
 pub mod smtp;
 mod store_admin_cases;
 pub mod store_suite;
