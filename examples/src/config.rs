@@ -2757,7 +2757,11 @@ mod tests {
             "OPS_ALLOWED_NETWORKS",
             "CIDR",
         );
-        let e = err(&[("METRICS_TOKEN", "short-token")], "METRICS_TOKEN", "at least 32");
+        let e = err(
+            &[("METRICS_TOKEN", "short-token")],
+            "METRICS_TOKEN",
+            "at least 32",
+        );
         assert!(!e.to_string().contains("short-token"), "{e}");
         err(
             &[("METRICS_TOKEN", "0123456789abcdef 0123456789abcdef")],

@@ -119,7 +119,8 @@ impl<T: AsyncRead + Unpin> AsyncRead for Guarded<T> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if matches!(this.phase, Phase::Idle | Phase::Head) && this.timer.as_mut().poll(cx).is_ready()
+        if matches!(this.phase, Phase::Idle | Phase::Head)
+            && this.timer.as_mut().poll(cx).is_ready()
         {
             return Poll::Ready(Err(Self::timed_out(match this.phase {
                 Phase::Idle => "idle keep-alive connection timed out",
@@ -173,7 +174,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
         let this = self.get_mut();
         let n = ready!(Pin::new(&mut this.io).poll_write_vectored(cx, bufs))?;
         if n > 0 {
-            let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &b[..]);
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
             this.wrote(first);
         }
         Poll::Ready(Ok(n))
@@ -228,7 +232,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_complete_head_stops_the_clock_and_bare_lf_heads_count() {
-        for head in [&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..], b"GET / HTTP/1.1\nHost: x\n\n"] {
+        for head in [
+            &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+            b"GET / HTTP/1.1\nHost: x\n\n",
+        ] {
             let (mut g, mut c) = pair();
             c.write_all(head).await.unwrap();
             read_some(&mut g).await.unwrap();

@@ -52,7 +52,10 @@ async fn closed_within(stream: &mut TcpStream, limit: Duration, what: &str) -> (
             ),
         }
     }
-    (started.elapsed(), String::from_utf8_lossy(&seen).into_owned())
+    (
+        started.elapsed(),
+        String::from_utf8_lossy(&seen).into_owned(),
+    )
 }
 
 /// Reads one whole response (head and `Content-Length` body); `None` if none arrives within
@@ -102,7 +105,9 @@ async fn time_limits(framework: &'static str) {
 
     // Half a head, then nothing.
     let mut s = connect(&server).await;
-    s.write_all(b"GET /health HTTP/1.1\r\nHost: test\r\n").await.unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: test\r\n")
+        .await
+        .unwrap();
     let (took, seen) = closed_within(&mut s, limit, "half a head").await;
     assert!(took >= EARLIEST, "closed too early: {took:?}");
     assert!(!seen.contains(" 200 "), "{seen}");
@@ -139,7 +144,9 @@ async fn time_limits(framework: &'static str) {
     // A kept-alive connection: the next head has the same time, counted from its first byte.
     let mut s = connect(&server).await;
     s.write_all(GET_LIVE).await.unwrap();
-    let first = response_within(&mut s, limit).await.expect("a first answer");
+    let first = response_within(&mut s, limit)
+        .await
+        .expect("a first answer");
     assert!(first.starts_with("HTTP/1.1 200"), "{first}");
     s.write_all(b"GET /live HTTP/1.1\r\nHo").await.unwrap();
     let (_, seen) = closed_within(&mut s, limit, "half of a second head").await;
@@ -223,14 +230,18 @@ async fn connection_cap(framework: &'static str) {
     for _ in 0..2 {
         let mut s = connect(&server).await;
         s.write_all(GET_LIVE).await.unwrap();
-        response_within(&mut s, limit).await.expect("served under the cap");
+        response_within(&mut s, limit)
+            .await
+            .expect("served under the cap");
         held.push(s);
     }
     // The third is accepted by the kernel but not served while two are open.
     let mut third = connect(&server).await;
     third.write_all(GET_LIVE).await.unwrap();
     assert!(
-        response_within(&mut third, Duration::from_millis(1500)).await.is_none(),
+        response_within(&mut third, Duration::from_millis(1500))
+            .await
+            .is_none(),
         "{framework}: a third connection was served past the cap of 2"
     );
     // One closes: the waiting one is served.
