@@ -264,52 +264,57 @@ async fn serve_actix(
     let per_worker = (max / workers).max(1);
     let timeouts = timeouts(&limits);
     let body_limit = limits.body_read_timeout;
-    let built = actix_server::Server::build()
+    let builder = actix_server::Server::build()
         .workers(workers)
         .max_concurrent_connections(per_worker)
         .disable_signals()
-        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-        .listen("usermgmt", listener, move || {
-            let api = api.clone();
-            let app = move || {
-                actix_web::App::new()
-                    .wrap_fn(move |mut request, service| {
-                        use actix_web::HttpMessage as _;
-                        use actix_web::dev::Service as _;
-                        let payload = request.take_payload();
-                        let stream = body_with_deadline(payload, body_limit, || {
-                            actix_web::error::PayloadError::Io(body_timed_out())
-                        });
-                        request.set_payload(actix_web::dev::Payload::from(
-                            Box::pin(stream) as actix_http::BoxedPayloadStream
-                        ));
-                        service.call(request)
-                    })
-                    .configure(usermgmt_actix::configure(api.clone()))
-                    .default_service(actix_web::web::to(usermgmt_actix::not_found))
-            };
-            let http = actix_http::HttpService::build()
-                .keep_alive(actix_http::KeepAlive::Timeout(limits.keep_alive_timeout))
-                // Actix's own head timer (first request only) answers 408 at the same moment
-                // the guard would close.
-                .client_request_timeout(limits.header_read_timeout)
-                .client_disconnect_timeout(Duration::from_secs(1))
-                .finish(actix_service::map_config(
-                    actix_service::IntoServiceFactory::into_factory(app())
-                        .map_err(|err: actix_web::Error| err.error_response()),
-                    |_| actix_web::dev::AppConfig::default(),
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
+    // Told to the connections at a stop, so idle kept-alive ones close at once instead of
+    // holding the shutdown for its whole grace period (as `HttpServer` does).
+    let shutdown = builder.graceful_shutdown_signal();
+    let built = builder.listen("usermgmt", listener, move || {
+        let shutdown = shutdown.clone();
+        let app = actix_web::App::new()
+            .wrap_fn(move |mut request, service| {
+                use actix_web::HttpMessage as _;
+                use actix_web::dev::Service as _;
+                let payload = request.take_payload();
+                let stream = body_with_deadline(payload, body_limit, || {
+                    actix_web::error::PayloadError::Io(body_timed_out())
+                });
+                request.set_payload(actix_web::dev::Payload::from(
+                    Box::pin(stream) as actix_http::BoxedPayloadStream
                 ));
-            actix_service::fn_service(move |stream: actix_rt::net::TcpStream| async move {
-                let _ = stream.set_nodelay(true);
-                let peer = stream.peer_addr().ok();
-                Ok::<_, actix_http::error::DispatchError>((
-                    Guarded::new(stream, timeouts),
-                    actix_http::Protocol::Http1,
-                    peer,
-                ))
+                service.call(request)
             })
-            .and_then(http)
-        });
+            .configure(usermgmt_actix::configure(api.clone()))
+            .default_service(actix_web::web::to(usermgmt_actix::not_found));
+        let http = actix_http::HttpService::build()
+            .graceful_shutdown_signal(move || {
+                let shutdown = shutdown.clone();
+                async move { shutdown.notified().await }
+            })
+            .keep_alive(actix_http::KeepAlive::Timeout(limits.keep_alive_timeout))
+            // Actix's own head timer (first request only) answers 408 at the same moment
+            // the guard would close.
+            .client_request_timeout(limits.header_read_timeout)
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .finish(actix_service::map_config(
+                actix_service::IntoServiceFactory::into_factory(app)
+                    .map_err(|err: actix_web::Error| err.error_response()),
+                |_| actix_web::dev::AppConfig::default(),
+            ));
+        actix_service::fn_service(move |stream: actix_rt::net::TcpStream| async move {
+            let _ = stream.set_nodelay(true);
+            let peer = stream.peer_addr().ok();
+            Ok::<_, actix_http::error::DispatchError>((
+                Guarded::new(stream, timeouts),
+                actix_http::Protocol::Http1,
+                peer,
+            ))
+        })
+        .and_then(http)
+    });
     let server = match built {
         Ok(builder) => builder.run(),
         Err(e) => return Box::pin(async move { Err(format!("cannot start actix: {e}")) }),
