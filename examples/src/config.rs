@@ -201,6 +201,35 @@ impl Default for RateLimitSettings {
     }
 }
 
+/// Limits on client connections, the same under both frameworks (`serve.rs`, `guard.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Longest time a client may take to send a request's head (`HTTP_HEADER_READ_TIMEOUT`;
+    /// 10 s), from the accept for the first request, from its first byte for later ones.
+    pub header_read_timeout: Duration,
+    /// Longest time a client may take to send a request's body once its head is in
+    /// (`HTTP_BODY_READ_TIMEOUT`; 30 s).
+    pub body_read_timeout: Duration,
+    /// Longest idle time of a kept-alive connection between two requests
+    /// (`HTTP_KEEP_ALIVE_TIMEOUT`; 75 s, longer than the 60 s idle timeout of common load
+    /// balancers, so the balancer, not the server, closes first).
+    pub keep_alive_timeout: Duration,
+    /// Most client connections open at once (`HTTP_MAX_CONNECTIONS`; 4096); past it, new ones
+    /// wait in the listen backlog until one closes.
+    pub max_connections: u32,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(75),
+            max_connections: 4096,
+        }
+    }
+}
+
 /// The administrator created at start-up when absent (`ADMIN_EMAIL` + `ADMIN_PASSWORD`).
 #[derive(Clone)]
 pub struct AdminBootstrap {
@@ -258,6 +287,8 @@ pub struct ServerConfig {
     pub avatar_dir: std::path::PathBuf,
     /// How often expired soft-deleted accounts are purged (`ACCOUNT_PURGE_INTERVAL`; 1 hour).
     pub purge_interval: Duration,
+    /// Limits on client connections (`HTTP_*`): slow or idle clients cannot hold the server.
+    pub http: HttpLimits,
     /// Things worth a warning in the log that do not stop the server (ignored aliases, weak
     /// settings in production, ...). They never contain a secret.
     pub warnings: Vec<String>,
@@ -294,6 +325,7 @@ impl fmt::Debug for ServerConfig {
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("log_level", &self.log_level)
             .field("admin", &self.admin)
+            .field("http", &self.http)
             .field("warnings", &self.warnings)
             .finish()
     }
@@ -396,6 +428,7 @@ pub fn load(vars: &dyn Fn(&str) -> Option<String>) -> Result<ServerConfig> {
         }
         None => Duration::from_secs(3600),
     };
+    let http = http_limits(&mut vars)?;
     Ok(ServerConfig {
         env,
         host,
@@ -411,6 +444,7 @@ pub fn load(vars: &dyn Fn(&str) -> Option<String>) -> Result<ServerConfig> {
         admin,
         avatar_dir,
         purge_interval,
+        http,
         warnings: vars.warnings,
     })
 }
@@ -845,6 +879,7 @@ fn core_config(
         None => true,
     };
     builder = builder.compatibility_routes(compat);
+    builder = builder.ops_access(ops_access(vars)?);
 
     let config = builder.build().map_err(|err| {
         // Everything the builder checks was checked above with the variable's name; this is a
@@ -1292,9 +1327,14 @@ fn route_limits(
 /// `TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges whose `X-Forwarded-For` is
 /// believed (a load balancer's). Unset: the socket address is the client.
 fn trusted_proxies(vars: &mut Vars<'_>) -> Result<Vec<ipnet::IpNet>> {
-    let Some(value) = vars.text("TRUSTED_PROXIES") else {
-        return Ok(Vec::new());
-    };
+    match vars.text("TRUSTED_PROXIES") {
+        Some(value) => parse_networks("TRUSTED_PROXIES", &value),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Comma-separated IP addresses or CIDR ranges (an address is a range of one).
+fn parse_networks(name: &str, value: &str) -> Result<Vec<ipnet::IpNet>> {
     value
         .split(',')
         .map(str::trim)
@@ -1304,14 +1344,58 @@ fn trusted_proxies(vars: &mut Vars<'_>) -> Result<Vec<ipnet::IpNet>> {
                 .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
                 .map_err(|_| {
                     ConfigError::new(
-                        "TRUSTED_PROXIES",
+                        name,
                         format!(
-                            "TRUSTED_PROXIES must be comma-separated IP addresses or CIDR ranges, got {item:?}"
+                            "{name} must be comma-separated IP addresses or CIDR ranges, got {item:?}"
                         ),
                     )
                 })
         })
         .collect()
+}
+
+/// Who may read `/health/detailed` and `/metrics`: `OPS_ALLOWED_NETWORKS` (default loopback
+/// and private ranges; `none` for no network, the token only) and `METRICS_TOKEN`.
+fn ops_access(vars: &mut Vars<'_>) -> Result<usermgmt_core::config::OpsAccess> {
+    use usermgmt_core::config::OpsAccess;
+    let networks = match vars.text("OPS_ALLOWED_NETWORKS") {
+        Some(value) if value.eq_ignore_ascii_case("none") => Vec::new(),
+        Some(value) => parse_networks("OPS_ALLOWED_NETWORKS", &value)?,
+        None => OpsAccess::default_networks(),
+    };
+    let mut access = OpsAccess::networks(networks);
+    // A secret: taken exactly as given (no trimming), checked, never echoed.
+    if let Some(token) = vars.raw("METRICS_TOKEN") {
+        if token.len() < MIN_SECRET_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::new(
+                "METRICS_TOKEN",
+                format!(
+                    "METRICS_TOKEN must be at least {MIN_SECRET_LEN} printable ASCII characters without spaces (e.g. openssl rand -hex 32)"
+                ),
+            ));
+        }
+        access = access.with_token(token);
+    }
+    Ok(access)
+}
+
+/// `HTTP_HEADER_READ_TIMEOUT`, `HTTP_BODY_READ_TIMEOUT`, `HTTP_KEEP_ALIVE_TIMEOUT`,
+/// `HTTP_MAX_CONNECTIONS`.
+fn http_limits(vars: &mut Vars<'_>) -> Result<HttpLimits> {
+    let mut limits = HttpLimits::default();
+    for (name, slot) in [
+        ("HTTP_HEADER_READ_TIMEOUT", &mut limits.header_read_timeout),
+        ("HTTP_BODY_READ_TIMEOUT", &mut limits.body_read_timeout),
+        ("HTTP_KEEP_ALIVE_TIMEOUT", &mut limits.keep_alive_timeout),
+    ] {
+        if let Some(value) = vars.text(name) {
+            *slot = parse_duration(name, &value)?;
+        }
+    }
+    if let Some(value) = vars.text("HTTP_MAX_CONNECTIONS") {
+        limits.max_connections = parse_count("HTTP_MAX_CONNECTIONS", &value)?;
+    }
+    Ok(limits)
 }
 
 fn parse_log_level(value: &str) -> Result<String> {
@@ -2613,6 +2697,84 @@ mod tests {
     // --- Debug ------------------------------------------------------------------------------
 
     #[test]
+    fn http_limits_have_defaults_and_read_their_variables() {
+        let config = ok(&[]);
+        assert_eq!(config.http, HttpLimits::default());
+        assert_eq!(config.http.header_read_timeout, Duration::from_secs(10));
+        let config = ok(&[
+            ("HTTP_HEADER_READ_TIMEOUT", "2s"),
+            ("HTTP_BODY_READ_TIMEOUT", "1m"),
+            ("HTTP_KEEP_ALIVE_TIMEOUT", "5"),
+            ("HTTP_MAX_CONNECTIONS", "64"),
+        ]);
+        assert_eq!(
+            config.http,
+            HttpLimits {
+                header_read_timeout: Duration::from_secs(2),
+                body_read_timeout: Duration::from_secs(60),
+                keep_alive_timeout: Duration::from_secs(5),
+                max_connections: 64,
+            }
+        );
+        err(
+            &[("HTTP_HEADER_READ_TIMEOUT", "0")],
+            "HTTP_HEADER_READ_TIMEOUT",
+            "longer than zero",
+        );
+        err(
+            &[("HTTP_KEEP_ALIVE_TIMEOUT", "soon")],
+            "HTTP_KEEP_ALIVE_TIMEOUT",
+            "duration",
+        );
+        err(
+            &[("HTTP_MAX_CONNECTIONS", "0")],
+            "HTTP_MAX_CONNECTIONS",
+            "whole number",
+        );
+    }
+
+    #[test]
+    fn ops_access_from_networks_and_token() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let default = ok(&[]).core.ops_access;
+        assert_eq!(
+            default.allowed_networks,
+            usermgmt_core::config::OpsAccess::default_networks()
+        );
+        assert!(!default.has_token());
+        let config = ok(&[
+            ("OPS_ALLOWED_NETWORKS", "10.1.0.0/16, 192.0.2.7"),
+            ("METRICS_TOKEN", "0123456789abcdef0123456789abcdef"),
+        ]);
+        let ops = &config.core.ops_access;
+        assert_eq!(ops.allowed_networks.len(), 2);
+        assert!(ops.allowed_networks[1].contains(&ip("192.0.2.7")));
+        assert!(ops.has_token());
+        assert!(
+            !format!("{config:?}").contains("0123456789abcdef0123456789abcdef"),
+            "the token is redacted"
+        );
+        let none = ok(&[("OPS_ALLOWED_NETWORKS", "none")]);
+        assert!(none.core.ops_access.allowed_networks.is_empty());
+        err(
+            &[("OPS_ALLOWED_NETWORKS", "10.0.0.0/8, office")],
+            "OPS_ALLOWED_NETWORKS",
+            "CIDR",
+        );
+        let e = err(
+            &[("METRICS_TOKEN", "short-token")],
+            "METRICS_TOKEN",
+            "at least 32",
+        );
+        assert!(!e.to_string().contains("short-token"), "{e}");
+        err(
+            &[("METRICS_TOKEN", "0123456789abcdef 0123456789abcdef")],
+            "METRICS_TOKEN",
+            "without spaces",
+        );
+    }
+
+    #[test]
     fn debug_hides_every_secret() {
         let jwt = "Zx9-top-secret-jwt-signing-key-0123456789";
         let pairs = [
@@ -2627,6 +2789,7 @@ mod tests {
             ("EMAIL_PASSWORD", "smtp-password-plugh"),
             ("ADMIN_EMAIL", "root@acme.test"),
             ("ADMIN_PASSWORD", "admin-password-frotz"),
+            ("METRICS_TOKEN", "metrics-token-xyzzy-metrics-token-xyzzy"),
         ];
         let config = ok(&pairs);
         let debug = format!("{config:?}");
@@ -2636,6 +2799,7 @@ mod tests {
             "db-password-xyzzy",
             "smtp-password-plugh",
             "admin-password-frotz",
+            "metrics-token-xyzzy-metrics-token-xyzzy",
         ] {
             assert!(!debug.contains(secret), "{secret} leaked: {debug}");
             assert!(!pretty.contains(secret), "{secret} leaked: {pretty}");

@@ -17,6 +17,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod app;
 mod config;
+mod guard;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};

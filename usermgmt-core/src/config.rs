@@ -149,6 +149,73 @@ impl CorsConfig {
     }
 }
 
+/// Who may read the operational detail (`/health/detailed`, `/metrics`). Those answers move
+/// with what users do (the mail backlog grows by one after a reset request for a registered
+/// address), so the rest of the world gets the 404 of an unknown route.
+#[derive(Clone)]
+pub struct OpsAccess {
+    /// Client networks allowed without a token. The client is the address the API resolves
+    /// (the socket peer, or the `X-Forwarded-For` hop behind a trusted proxy). Default:
+    /// loopback and private ranges ([`OpsAccess::default_networks`]).
+    pub allowed_networks: Vec<ipnet::IpNet>,
+    /// A token that opens both routes from anywhere as `Authorization: Bearer <token>`
+    /// (compared in constant time). `None`: only the allowed networks.
+    pub(crate) token: Option<SecretString>,
+}
+
+impl OpsAccess {
+    /// Loopback and private ranges: `127.0.0.0/8`, `::1/128`, `10.0.0.0/8`, `172.16.0.0/12`,
+    /// `192.168.0.0/16`, `fc00::/7`.
+    pub fn default_networks() -> Vec<ipnet::IpNet> {
+        [
+            "127.0.0.0/8",
+            "::1/128",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "fc00::/7",
+        ]
+        .iter()
+        .filter_map(|net| net.parse().ok())
+        .collect()
+    }
+
+    /// Only these networks, no token.
+    pub fn networks(allowed_networks: Vec<ipnet::IpNet>) -> Self {
+        Self {
+            allowed_networks,
+            token: None,
+        }
+    }
+
+    /// Also open to `Authorization: Bearer <token>` (at least [`MIN_SECRET_LEN`] bytes,
+    /// checked by [`ConfigBuilder::build`]).
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(SecretString::from(token.into()));
+        self
+    }
+
+    /// Whether a token is configured.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+}
+
+impl Default for OpsAccess {
+    fn default() -> Self {
+        Self::networks(Self::default_networks())
+    }
+}
+
+impl fmt::Debug for OpsAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpsAccess")
+            .field("allowed_networks", &self.allowed_networks)
+            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
+
 /// The whole configuration of a [`crate::UserManager`].
 #[derive(Clone)]
 pub struct Config {
@@ -211,6 +278,8 @@ pub struct Config {
     pub avatar_base_url: String,
     /// Serve the first seed's compatibility routes (SPEC §6, last paragraph).
     pub compatibility_routes: bool,
+    /// Who may read `/health/detailed` and `/metrics` (loopback and private networks).
+    pub ops_access: OpsAccess,
 }
 
 impl fmt::Debug for Config {
@@ -246,6 +315,7 @@ impl fmt::Debug for Config {
             .field("account_recovery_window", &self.account_recovery_window)
             .field("impersonation_ttl", &self.impersonation_ttl)
             .field("compatibility_routes", &self.compatibility_routes)
+            .field("ops_access", &self.ops_access)
             .finish_non_exhaustive()
     }
 }
@@ -283,6 +353,7 @@ impl Config {
                 compatibility_routes: false,
                 two_factor_challenge_ttl: Duration::minutes(5),
                 backup_code_count: 10,
+                ops_access: OpsAccess::default(),
             },
         }
     }
@@ -379,6 +450,8 @@ impl ConfigBuilder {
         impersonation_ttl: Duration);
     setter!(/// Serve the first seed's compatibility routes.
         compatibility_routes: bool);
+    setter!(/// Who may read `/health/detailed` and `/metrics`.
+        ops_access: OpsAccess);
 
     /// Public URL prefix of served avatars (a trailing `/` is dropped).
     pub fn avatar_base_url(mut self, url: impl Into<String>) -> Self {
@@ -474,6 +547,18 @@ impl ConfigBuilder {
         if c.password_policy.min_length > c.password_policy.max_length {
             return bad("password_policy", "min_length exceeds max_length");
         }
+        if let Some(token) = &c.ops_access.token {
+            let token = token.expose_secret();
+            // Sent as a header value after `Bearer `: no blanks, no control characters.
+            if token.len() < MIN_SECRET_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return bad(
+                    "ops_access.token",
+                    &format!(
+                        "must be at least {MIN_SECRET_LEN} printable ASCII characters without spaces"
+                    ),
+                );
+            }
+        }
         Ok(c)
     }
 }
@@ -488,5 +573,26 @@ mod tests {
         let config = Config::builder(secret.clone()).build().unwrap();
         assert!(!format!("{config:?}").contains(&secret));
         assert!(Config::builder("short").build().is_err());
+    }
+
+    #[test]
+    fn ops_token_is_redacted_and_must_be_long_and_printable() {
+        let token = "t".repeat(40);
+        let config = Config::builder("x".repeat(40))
+            .ops_access(OpsAccess::default().with_token(token.clone()))
+            .build()
+            .unwrap();
+        assert!(!format!("{config:?}").contains(&token));
+        assert!(format!("{config:?}").contains("[REDACTED]"));
+        for bad in [
+            "short".to_owned(),
+            format!("{} {}", "a".repeat(20), "b".repeat(20)),
+        ] {
+            let err = Config::builder("x".repeat(40))
+                .ops_access(OpsAccess::default().with_token(bad))
+                .build()
+                .unwrap_err();
+            assert!(err.0.starts_with("ops_access.token"), "{err}");
+        }
     }
 }

@@ -14,7 +14,8 @@ fn get(path: &str) -> ApiRequest {
         query: None,
         headers: Vec::new(),
         body: Vec::new(),
-        peer_ip: None,
+        // Loopback: `/health/detailed` answers only loopback, private networks or the token.
+        peer_ip: Some(std::net::IpAddr::from([127, 0, 0, 1])),
     }
 }
 

@@ -74,11 +74,10 @@ impl Api {
         let m = self.manager();
         let client = &ctx.client;
         match endpoint {
-            Endpoint::Health => Ok(ApiResponse::success(
-                200,
-                "OK",
-                json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "uptimeSeconds": self.started.elapsed().as_secs()}),
-            )),
+            // The public probes say up or down and nothing more (no version, no uptime: a
+            // version tells an attacker which advisories apply, an uptime when patches landed).
+            // The detail is in `/health/detailed` and `/metrics`, behind `Config::ops_access`.
+            Endpoint::Health => Ok(ApiResponse::success(200, "OK", json!({"status": "ok"}))),
             Endpoint::Live => Ok(ApiResponse::success(200, "OK", json!({"status": "alive"}))),
             Endpoint::HealthDetailed => {
                 // Each check reports on its own; the probe is degraded (503) when storage is
@@ -132,7 +131,7 @@ impl Api {
                 Ok(ApiResponse::success(
                     200,
                     "Ready",
-                    json!({"status": "ready", "database": "up"}),
+                    json!({"status": "ready"}),
                 ))
             }
             Endpoint::Register => {

@@ -8,6 +8,7 @@ mod endpoints;
 mod http;
 mod metrics;
 pub mod openapi;
+mod ops;
 mod routes;
 
 pub use http::{ApiRequest, ApiResponse, RequestContext, bearer_token, parse_json};
@@ -160,7 +161,16 @@ impl Api {
         let cors = &self.manager.config().cors;
         let request_id = uuid::Uuid::new_v4().to_string();
         let allowed = req.header_value("origin").and_then(|o| cors.allow(o));
-        let methods = self.router.at(&req.path).ok().map(|m| {
+        let client_ip = self
+            .manager
+            .config()
+            .rate_limits
+            .client_ip(req.peer_ip, req.header_value("x-forwarded-for"));
+        let methods = self.router.at(&req.path).ok().filter(|m| {
+            // A preflight carries no credentials: the gate opens by network only.
+            !ops::path_is_gated(m.value) || self.manager.config().ops_access.allows(client_ip, None)
+        });
+        let methods = methods.map(|m| {
             m.value
                 .iter()
                 .map(|r| r.method)
@@ -242,10 +252,25 @@ impl Api {
             }
             Err(_) => (None, Vec::new()),
         };
-        let method = req.method.clone();
-        let route = routes.and_then(|routes| routes.iter().find(|r| r.method == method).copied());
         let limits = &self.manager.config().rate_limits;
         let client_ip = limits.client_ip(req.peer_ip, req.header_value("x-forwarded-for"));
+        // The operational detail is hidden, not refused: outside its audience the path is
+        // answered as one that does not exist (see `ops.rs`).
+        let (routes, params) = match routes {
+            Some(found)
+                if ops::path_is_gated(found)
+                    && !self
+                        .manager
+                        .config()
+                        .ops_access
+                        .allows(client_ip, req.header_value("authorization")) =>
+            {
+                (None, Vec::new())
+            }
+            found => (found, params),
+        };
+        let method = req.method.clone();
+        let route = routes.and_then(|routes| routes.iter().find(|r| r.method == method).copied());
         let ctx = RequestContext::from_request(req, params, client_ip);
         let request_id = ctx.request_id.clone();
         if route.is_some_and(|r| r.authenticated) && ctx.bearer().is_none() {

@@ -9,6 +9,7 @@ pub use super::admin_cases::*;
 pub use super::authz_cases::*;
 pub use super::credential_cases::*;
 pub use super::input_cases::*;
+pub use super::ops_cases::*;
 use crate::store::Store;
 use serde_json::{Value, json};
 use std::future::Future;
@@ -2474,6 +2475,9 @@ macro_rules! http_conformance_tests {
                 json_bodies_need_a_json_media_type,
                 names_are_plain_and_unverified_addresses_are_greeted_by_no_name,
                 rate_limits_count_ipv6_clients_by_their_64,
+                ops_detail_answers_only_private_networks_or_the_token,
+                ops_networks_are_configurable,
+                public_probes_say_only_up_or_down,
             );
         }
     };

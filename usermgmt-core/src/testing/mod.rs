@@ -10,6 +10,7 @@ pub mod databases;
 mod harness;
 pub mod http_suite;
 mod input_cases;
+mod ops_cases;
 pub mod smtp;
 mod store_admin_cases;
 mod store_avatar_cases;

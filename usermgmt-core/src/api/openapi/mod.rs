@@ -498,6 +498,13 @@ fn operation(route: &Route, config: &crate::Config) -> Value {
             json!({"description": "Degraded: the database is down", "content": content}),
         );
     }
+    if super::ops::is_gated(route.endpoint) {
+        op.insert("description".into(), json!(OPS_ACCESS_NOTE));
+        responses.insert(
+            "404".into(),
+            json!({"description": "ROUTE_NOT_FOUND, as for an unknown path: the client is outside OPS_ALLOWED_NETWORKS and sent no valid METRICS_TOKEN", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
+        );
+    }
     responses.insert(
         "default".into(),
         json!({"description": "An error in the envelope (see docs/ERRORS.md)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
@@ -508,6 +515,9 @@ fn operation(route: &Route, config: &crate::Config) -> Value {
     }
     Value::Object(op)
 }
+
+/// How the operational routes are opened (`api/ops.rs`).
+const OPS_ACCESS_NOTE: &str = "Answers only clients in the allowed networks (OPS_ALLOWED_NETWORKS; loopback and private ranges by default) or requests with `Authorization: Bearer <METRICS_TOKEN>`; anyone else gets the 404 of an unknown path.";
 
 /// A route's path as the document writes it: `{*file}` is the router's catch-all, OpenAPI
 /// names the parameter plainly.
