@@ -122,8 +122,9 @@ impl UserManager {
         user: &UserRecord,
         what: &str,
     ) -> Result<crate::store::OutboxMessage> {
-        let name = user.first_name.as_deref().unwrap_or(&user.username);
-        let mail = templates::two_factor_changed(&self.inner.config.mail, &user.email, name, what);
+        // The one greeting rule: no name for an address not yet verified.
+        let name = crate::auth::display_name(user);
+        let mail = templates::two_factor_changed(&self.inner.config.mail, &user.email, &name, what);
         self.outbox("two_factor_changed", &mail)
     }
 
