@@ -7,7 +7,6 @@
 //! anonymised). Every step that locks the owner out ends their sessions in the same transaction.
 
 use crate::auth::AuthenticatedUser;
-use crate::auth::hashing::Verification;
 use crate::domain::Email;
 use crate::error::{Error, FieldError, Result};
 use crate::mail::templates;
@@ -66,18 +65,12 @@ impl UserManager {
         client: &ClientInfo,
     ) -> Result<()> {
         require_password(password)?;
-        let hasher = &self.inner.hasher;
-        self.confirm_under_lockout(
+        self.confirm_password_under_lockout(
             &auth.user,
+            password,
             "invalid_password_confirmation",
             client,
             Error::IncorrectPassword,
-            async {
-                Ok(matches!(
-                    hasher.verify(&auth.user.password_hash, password).await?,
-                    Verification::Match { .. }
-                ))
-            },
         )
         .await
     }
@@ -106,18 +99,12 @@ impl UserManager {
             self.inner.hasher.verify_dummy(password).await?;
             return Err(Error::InvalidCredentials);
         };
-        let hasher = &self.inner.hasher;
-        self.confirm_under_lockout(
+        self.confirm_password_under_lockout(
             &user,
+            password,
             "invalid_password",
             client,
             Error::InvalidCredentials,
-            async {
-                Ok(matches!(
-                    hasher.verify(&user.password_hash, password).await?,
-                    Verification::Match { .. }
-                ))
-            },
         )
         .await?;
         Ok(user)

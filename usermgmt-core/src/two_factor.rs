@@ -318,18 +318,12 @@ impl UserManager {
         let record = Self::enabled_two_factor(self.inner.store.two_factor(user.id).await?)?;
         match (code.filter(|c| !c.trim().is_empty()), password) {
             (_, Some(password)) if !password.expose().is_empty() => {
-                let hasher = &self.inner.hasher;
-                self.confirm_under_lockout(
+                self.confirm_password_under_lockout(
                     user,
+                    password,
                     "invalid_password_confirmation",
                     client,
                     Error::IncorrectPassword,
-                    async {
-                        Ok(matches!(
-                            hasher.verify(&user.password_hash, password).await?,
-                            super::auth::hashing::Verification::Match { .. }
-                        ))
-                    },
                 )
                 .await?;
             }

@@ -868,18 +868,12 @@ impl UserManager {
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
-        let hasher = &self.inner.hasher;
-        self.confirm_under_lockout(
+        self.confirm_password_under_lockout(
             user,
+            current,
             "invalid_password_confirmation",
             client,
             Error::IncorrectPassword,
-            async {
-                Ok(matches!(
-                    hasher.verify(&user.password_hash, current).await?,
-                    Verification::Match { .. }
-                ))
-            },
         )
         .await?;
         self.ensure_not_reused(user.id, "newPassword", new).await?;

@@ -15,9 +15,11 @@
 //! [`Store::release_check_turn`]: crate::store::Store::release_check_turn
 
 use super::display_name;
+use super::hashing::Verification;
 use crate::error::{Error, Result};
 use crate::mail::templates;
 use crate::manager::{ClientInfo, UserManager};
+use crate::secret::Password;
 use crate::store::{CheckTurn, Effects, LockoutRule, NotificationType, UserRecord};
 use serde_json::json;
 use std::future::Future;
@@ -86,6 +88,25 @@ impl UserManager {
             })
             .await?;
         self.release_turn(turn).await
+    }
+
+    /// [`confirm_under_lockout`](Self::confirm_under_lockout) of the account's password.
+    pub(crate) async fn confirm_password_under_lockout(
+        &self,
+        user: &UserRecord,
+        password: &Password,
+        reason: &str,
+        client: &ClientInfo,
+        wrong: Error,
+    ) -> Result<()> {
+        let hasher = &self.inner.hasher;
+        self.confirm_under_lockout(user, reason, client, wrong, async {
+            Ok(matches!(
+                hasher.verify(&user.password_hash, password).await?,
+                Verification::Match { .. }
+            ))
+        })
+        .await
     }
 
     async fn take_turn(
