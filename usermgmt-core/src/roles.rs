@@ -3,7 +3,7 @@
 //! safe as the HTTP API.
 
 use crate::auth::AuthenticatedUser;
-use crate::error::{Error, FieldError, Result};
+use crate::error::{ConflictKind, Error, FieldError, Result};
 use crate::manager::{ClientInfo, UserManager};
 use crate::rbac::PERMISSIONS;
 use crate::store::{
@@ -76,6 +76,10 @@ fn validate_description(description: &Option<String>, errors: &mut Vec<FieldErro
         ));
     }
 }
+
+/// How often a role change or deletion re-reads the role and checks it again when the role's
+/// permissions changed between the check and the write (then 409 `CONFLICT`).
+const ROLE_CHECK_ATTEMPTS: u32 = 3;
 
 impl UserManager {
     /// An audit row about a role (`resource_id` names the role).
@@ -239,14 +243,6 @@ impl UserManager {
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
-        // Any change to a role, even of its name or description, needs every permission it
-        // holds now: otherwise an editor could rename a stronger role, or re-describe it, to
-        // mislead whoever hands it out. What it is given must be the caller's as well.
-        let current = self.existing_role(id).await?;
-        self.ensure_holds_all(auth, &current.permissions).await?;
-        if let Some(permissions) = &permissions {
-            self.ensure_holds_all(auth, permissions).await?;
-        }
         let audit = self.role_audit(
             "ROLE_UPDATED",
             auth,
@@ -259,19 +255,39 @@ impl UserManager {
                 "permissions": permissions,
             }),
         );
-        self.inner
-            .store
-            .update_role(
-                id,
-                RoleChange {
-                    name: input.name,
-                    description: input.description,
-                    permissions,
-                },
-                self.now(),
-                Effects::audit(audit),
-            )
-            .await
+        let change = RoleChange {
+            name: input.name,
+            description: input.description,
+            permissions,
+            checked_permissions: None,
+        };
+        let mut attempt = 0;
+        loop {
+            // Any change to a role, even of its name or description, needs every permission it
+            // holds: otherwise an editor could rename a stronger role, or re-describe it, to
+            // mislead whoever hands it out. The store applies the change only while the role
+            // still holds what was checked here.
+            let current = self.role_within_reach(auth, id).await?;
+            // What it is given must be the caller's as well.
+            if let Some(permissions) = &change.permissions {
+                self.ensure_holds_all(auth, permissions).await?;
+            }
+            let checked = RoleChange {
+                checked_permissions: Some(current.permissions),
+                ..change.clone()
+            };
+            match self
+                .inner
+                .store
+                .update_role(id, checked, self.now(), Effects::audit(audit.clone()))
+                .await
+            {
+                Err(Error::Conflict(ConflictKind::Other)) if attempt + 1 < ROLE_CHECK_ATTEMPTS => {
+                    attempt += 1;
+                }
+                done => return done,
+            }
+        }
     }
 
     /// Deletes a role no user holds [role:delete], when the caller holds every permission it
@@ -284,21 +300,38 @@ impl UserManager {
     ) -> Result<()> {
         self.authorize(auth, "role:delete").await?;
         self.ensure_not_impersonated(auth)?;
+        let mut attempt = 0;
+        loop {
+            // Deleting is bounded like changing: a lesser editor cannot remove a stronger role,
+            // nor one made stronger between this check and the delete.
+            let role = self.role_within_reach(auth, id).await?;
+            let audit = self.role_audit(
+                "ROLE_DELETED",
+                auth,
+                None,
+                id,
+                client,
+                json!({"name": role.name}),
+            );
+            match self
+                .inner
+                .store
+                .delete_role(id, Some(&role.permissions), Effects::audit(audit))
+                .await
+            {
+                Err(Error::Conflict(ConflictKind::Other)) if attempt + 1 < ROLE_CHECK_ATTEMPTS => {
+                    attempt += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// The role, when the caller holds every permission it holds (403 otherwise).
+    async fn role_within_reach(&self, auth: &AuthenticatedUser, id: Uuid) -> Result<RoleRecord> {
         let role = self.existing_role(id).await?;
-        // Deleting is bounded like changing: a lesser editor cannot remove a stronger role.
         self.ensure_holds_all(auth, &role.permissions).await?;
-        let audit = self.role_audit(
-            "ROLE_DELETED",
-            auth,
-            None,
-            id,
-            client,
-            json!({"name": role.name}),
-        );
-        self.inner
-            .store
-            .delete_role(id, Effects::audit(audit))
-            .await
+        Ok(role)
     }
 
     /// A user's roles [user:read].

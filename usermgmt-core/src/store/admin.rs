@@ -56,6 +56,20 @@ pub struct RoleChange {
     pub description: Option<Option<String>>,
     /// The new, complete permission set.
     pub permissions: Option<Vec<String>>,
+    /// The permissions the caller was checked against: the change applies only while the role
+    /// still holds exactly these, decided under the role's lock (`Conflict(Other)` otherwise),
+    /// so a role strengthened between the check and the write is not changed by a weaker
+    /// caller. `None` applies unconditionally (seeding, host code that checked nothing).
+    pub checked_permissions: Option<Vec<String>>,
+}
+
+/// Whether a role's permissions are still the ones a caller was checked against (`None`:
+/// nothing was checked). Order and repeats do not matter.
+pub(crate) fn permissions_unchanged(current: &[String], checked: Option<&[String]>) -> bool {
+    fn set(p: &[String]) -> std::collections::BTreeSet<&str> {
+        p.iter().map(String::as_str).collect()
+    }
+    checked.is_none_or(|checked| set(current) == set(checked))
 }
 
 /// A change of an account's state. Each applies only from the states named, so two concurrent

@@ -1111,6 +1111,10 @@ impl Store for MemoryStore {
         let Some(index) = st.roles.iter().position(|r| r.id == id) else {
             return Err(Error::NotFound("role"));
         };
+        let held: Vec<String> = st.roles[index].permissions.iter().cloned().collect();
+        if !super::admin::permissions_unchanged(&held, change.checked_permissions.as_deref()) {
+            return Err(Error::Conflict(ConflictKind::Other));
+        }
         let old_name = st.roles[index].name.clone();
         if let Some(name) = change.name.as_ref().filter(|n| **n != old_name) {
             if st.roles[index].is_system {
@@ -1142,13 +1146,22 @@ impl Store for MemoryStore {
         Ok(st.role_record(&role))
     }
 
-    async fn delete_role(&self, id: Uuid, effects: Effects) -> Result<()> {
+    async fn delete_role(
+        &self,
+        id: Uuid,
+        checked_permissions: Option<&[String]>,
+        effects: Effects,
+    ) -> Result<()> {
         let mut st = self.lock();
         let Some(role) = st.roles.iter().find(|r| r.id == id).cloned() else {
             return Err(Error::NotFound("role"));
         };
         if role.is_system {
             return Err(Error::SystemRole);
+        }
+        let held: Vec<String> = role.permissions.iter().cloned().collect();
+        if !super::admin::permissions_unchanged(&held, checked_permissions) {
+            return Err(Error::Conflict(ConflictKind::Other));
         }
         if st.users.values().any(|u| u.roles.contains(&role.name)) {
             return Err(Error::RoleInUse);

@@ -884,8 +884,15 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         effects: Effects,
     ) -> Result<RoleRecord>;
-    /// Deletes a role. `NotFound("role")`; `SystemRole`; `RoleInUse` while a user holds it.
-    async fn delete_role(&self, id: Uuid, effects: Effects) -> Result<()>;
+    /// Deletes a role. `NotFound("role")`; `SystemRole`; `RoleInUse` while a user holds it;
+    /// `Conflict(Other)` when `checked_permissions` is given and the role no longer holds
+    /// exactly those (see [`RoleChange::checked_permissions`]).
+    async fn delete_role(
+        &self,
+        id: Uuid,
+        checked_permissions: Option<&[String]>,
+        effects: Effects,
+    ) -> Result<()>;
     /// Gives a user a role. `NotFound("user" | "role")`; false (and no effects) when the user
     /// holds it already.
     async fn assign_role(

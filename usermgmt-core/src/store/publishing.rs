@@ -489,9 +489,17 @@ impl Store for PublishingStore {
         Ok(done)
     }
 
-    async fn delete_role(&self, id: Uuid, effects: Effects) -> Result<()> {
+    async fn delete_role(
+        &self,
+        id: Uuid,
+        checked_permissions: Option<&[String]>,
+        effects: Effects,
+    ) -> Result<()> {
         let events = effects.audit.clone();
-        let done = self.inner.delete_role(id, effects).await?;
+        let done = self
+            .inner
+            .delete_role(id, checked_permissions, effects)
+            .await?;
         self.publish(events);
         Ok(done)
     }

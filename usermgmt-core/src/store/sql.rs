@@ -1730,6 +1730,12 @@ macro_rules! impl_sql_store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 let current = role_in_tx(&mut tx, id).await?;
+                if !$crate::store::admin::permissions_unchanged(
+                    &current.permissions,
+                    change.checked_permissions.as_deref(),
+                ) {
+                    return Err(Error::Conflict(ConflictKind::Other));
+                }
                 if let Some(name) = change.name.as_ref().filter(|n| **n != current.name) {
                     // The name check is in the WHERE so a concurrent flag change cannot slip by.
                     let renamed = sqlx::query(
@@ -1764,11 +1770,26 @@ macro_rules! impl_sql_store {
                 Ok(record)
             }
 
-            async fn delete_role(&self, id: Uuid, effects: Effects) -> Result<()> {
+            async fn delete_role(
+                &self,
+                id: Uuid,
+                checked_permissions: Option<&[String]>,
+                effects: Effects,
+            ) -> Result<()> {
                 let mut tx = begin(self).await?;
+                // The same lock as `update_role`, so the permissions compared below are the
+                // ones the role still holds when it goes.
+                let sql = format!("SELECT id FROM roles WHERE id = $1{LOCK_ROW}");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 let current = role_in_tx(&mut tx, id).await?;
                 if current.is_system {
                     return Err(Error::SystemRole);
+                }
+                if !$crate::store::admin::permissions_unchanged(&current.permissions, checked_permissions) {
+                    return Err(Error::Conflict(ConflictKind::Other));
                 }
                 let deleted = sqlx::query(
                     "DELETE FROM roles WHERE id = $1 AND is_system = FALSE \

@@ -187,6 +187,147 @@ pub async fn seeded_roles_and_permission_catalog_are_listed(store: Arc<dyn Store
 /// Roles are created, read, renamed, re-permissioned and deleted; every refusal (name taken,
 /// system role renamed or deleted, role in use, unknown role) changes nothing and writes no
 /// effects. Holders see a renamed role's new name and its new permissions at once.
+/// A role change or deletion carrying the permissions its caller was checked against applies
+/// only while the role still holds exactly those (in any order), decided under the role's
+/// lock: a role made stronger after the check is neither changed nor deleted, and nothing is
+/// written. Racing: a strengthening and weaker renames checked against the old set never both
+/// land with the rename after the strengthening.
+pub async fn role_changes_apply_only_to_the_permissions_checked(store: Arc<dyn Store>) {
+    let s = &*store;
+    let weak = strings(&["user:read", "audit:read"]);
+    let role = s
+        .create_role(
+            new_role("helper", &["user:read", "audit:read"], t0()),
+            Effects::none(),
+        )
+        .await
+        .unwrap();
+    // Checked against the current set, in another order: applies.
+    let renamed = s
+        .update_role(
+            role.id,
+            RoleChange {
+                name: Some("helper_two".to_owned()),
+                checked_permissions: Some(strings(&["audit:read", "user:read"])),
+                ..RoleChange::default()
+            },
+            mins(1),
+            Effects::none(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.name, "helper_two");
+    // Strengthened since the check: refused, nothing written.
+    s.update_role(
+        role.id,
+        RoleChange {
+            permissions: Some(strings(&["user:read", "audit:read", "system:manage"])),
+            ..RoleChange::default()
+        },
+        mins(2),
+        Effects::none(),
+    )
+    .await
+    .unwrap();
+    let before = written(s).await;
+    let stale = s
+        .update_role(
+            role.id,
+            RoleChange {
+                name: Some("helper_three".to_owned()),
+                checked_permissions: Some(weak.clone()),
+                ..RoleChange::default()
+            },
+            mins(3),
+            probe("stale_update"),
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(Error::Conflict(ConflictKind::Other))),
+        "{stale:?}"
+    );
+    let stale = s
+        .delete_role(role.id, Some(&weak), probe("stale_delete"))
+        .await;
+    assert!(
+        matches!(stale, Err(Error::Conflict(ConflictKind::Other))),
+        "{stale:?}"
+    );
+    let now = s.role_by_id(role.id).await.unwrap().unwrap();
+    assert_eq!(now.name, "helper_two");
+    assert_eq!(now.updated_at, mins(2));
+    assert_eq!(written(s).await, before);
+    // Checked against what it holds now: deleted.
+    s.delete_role(role.id, Some(&now.permissions), Effects::none())
+        .await
+        .unwrap();
+    assert_eq!(s.role_by_id(role.id).await.unwrap(), None);
+
+    // Concurrent: one strengthening, eight weaker renames checked against the old set.
+    let raced = s
+        .create_role(
+            new_role("raced", &["user:read", "audit:read"], t0()),
+            Effects::none(),
+        )
+        .await
+        .unwrap();
+    let strengthen = {
+        let store = store.clone();
+        let id = raced.id;
+        async move {
+            store
+                .update_role(
+                    id,
+                    RoleChange {
+                        permissions: Some(strings(&["user:read", "audit:read", "system:manage"])),
+                        ..RoleChange::default()
+                    },
+                    mins(5),
+                    Effects::none(),
+                )
+                .await
+                .unwrap()
+                .updated_at
+        }
+    };
+    let renames = futures_util::future::join_all((0..8).map(|i| {
+        let store = store.clone();
+        let weak = weak.clone();
+        let id = raced.id;
+        async move {
+            store
+                .update_role(
+                    id,
+                    RoleChange {
+                        name: Some(format!("raced_{i}")),
+                        checked_permissions: Some(weak),
+                        ..RoleChange::default()
+                    },
+                    mins(4),
+                    Effects::none(),
+                )
+                .await
+        }
+    }));
+    let (_, renames) = tokio::join!(strengthen, renames);
+    for r in &renames {
+        assert!(
+            matches!(r, Ok(_) | Err(Error::Conflict(ConflictKind::Other))),
+            "{r:?}"
+        );
+    }
+    // Every rename that landed saw the old set: none carries the strengthened one.
+    assert!(
+        renames
+            .iter()
+            .flatten()
+            .all(|r| !r.permissions.contains(&"system:manage".to_owned())),
+        "a weaker rename landed on the strengthened role"
+    );
+    let last = s.role_by_id(raced.id).await.unwrap().unwrap();
+    assert!(last.permissions.contains(&"system:manage".to_owned()));
+}
+
 pub async fn roles_are_created_updated_and_deleted(store: Arc<dyn Store>) {
     let s = &*store;
     // create
@@ -272,6 +413,7 @@ pub async fn roles_are_created_updated_and_deleted(store: Arc<dyn Store>) {
                 name: Some("writer".to_owned()),
                 description: Some(None),
                 permissions: Some(strings(&["user:update", "audit:read"])),
+                ..Default::default()
             },
             mins(2),
             effects,
@@ -353,6 +495,7 @@ pub async fn roles_are_created_updated_and_deleted(store: Arc<dyn Store>) {
                     name: Some("renamed_system".to_owned()),
                     description: Some(Some("changed".to_owned())),
                     permissions: Some(strings(&["user:read"])),
+                    ..Default::default()
                 },
                 mins(4),
                 probe("rename_system"),
@@ -395,6 +538,7 @@ pub async fn roles_are_created_updated_and_deleted(store: Arc<dyn Store>) {
                 name: Some(DEFAULT_ROLE.to_owned()),
                 description: Some(Some("Everybody".to_owned())),
                 permissions: Some(strings(&["user:read", "role:read"])),
+                ..Default::default()
             },
             mins(5),
             effects,
@@ -436,12 +580,14 @@ pub async fn roles_are_created_updated_and_deleted(store: Arc<dyn Store>) {
     let roles_before = s.list_roles().await.unwrap();
     let before = written(s).await;
     for system in [ADMIN_ROLE_ID, MODERATOR_ROLE_ID, USER_ROLE_ID] {
-        let deleted = s.delete_role(system, probe("delete_system")).await;
+        let deleted = s.delete_role(system, None, probe("delete_system")).await;
         assert!(matches!(deleted, Err(Error::SystemRole)), "{deleted:?}");
     }
-    let in_use = s.delete_role(editor_id, probe("delete_in_use")).await;
+    let in_use = s.delete_role(editor_id, None, probe("delete_in_use")).await;
     assert!(matches!(in_use, Err(Error::RoleInUse)), "{in_use:?}");
-    let unknown = s.delete_role(Uuid::now_v7(), probe("delete_unknown")).await;
+    let unknown = s
+        .delete_role(Uuid::now_v7(), None, probe("delete_unknown"))
+        .await;
     assert!(
         matches!(unknown, Err(Error::NotFound("role"))),
         "{unknown:?}"
@@ -459,15 +605,15 @@ pub async fn roles_are_created_updated_and_deleted(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let (event, effects) = marker("ROLE_DELETED", None, mins(7));
-    s.delete_role(editor_id, effects).await.unwrap();
+    s.delete_role(editor_id, None, effects).await.unwrap();
     assert_eq!(s.role_by_id(editor_id).await.unwrap(), None);
     assert_eq!(
         role_names(&s.list_roles().await.unwrap()),
         ["admin", "bare_role", "moderator", "user"]
     );
     assert_eq!(written(s).await.audit[0], event);
-    s.delete_role(bare.id, Effects::none()).await.unwrap();
-    let again = s.delete_role(editor_id, probe("delete_again")).await;
+    s.delete_role(bare.id, None, Effects::none()).await.unwrap();
+    let again = s.delete_role(editor_id, None, probe("delete_again")).await;
     assert!(matches!(again, Err(Error::NotFound("role"))), "{again:?}");
     assert_eq!(
         role_names(&s.list_roles().await.unwrap()),

@@ -3454,6 +3454,7 @@ macro_rules! store_conformance_tests {
                 permissions_follow_the_seeded_roles,
                 seeded_roles_and_permission_catalog_are_listed,
                 roles_are_created_updated_and_deleted,
+                role_changes_apply_only_to_the_permissions_checked,
                 roles_are_assigned_and_removed,
                 concurrent_removals_of_the_last_two_roles_leave_one,
                 search_users_filters_sorts_and_pages,
