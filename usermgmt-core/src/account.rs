@@ -40,6 +40,37 @@ pub enum AccountRestore {
     TwoFactorRequired(crate::two_factor::TwoFactorChallenge),
 }
 
+/// The two ways the owner brings an account back with email and password.
+#[derive(Debug, Clone, Copy)]
+enum Restore {
+    /// From deactivated (not deleted; a suspension only an administrator lifts).
+    Reactivate,
+    /// From deleted, within the recovery window.
+    Recover,
+}
+
+impl Restore {
+    /// The purpose a two-factor challenge of this restore is bound to.
+    fn challenge_purpose(self) -> TokenPurpose {
+        match self {
+            Restore::Reactivate => TokenPurpose::ReactivationChallenge,
+            Restore::Recover => TokenPurpose::RecoveryChallenge,
+        }
+    }
+
+    /// The state checks after a right password (or code), revealed only then.
+    fn ensure_applies(self, user: &UserRecord) -> Result<()> {
+        match self {
+            Restore::Reactivate if user.deleted_at.is_some() => Err(Error::InvalidCredentials),
+            Restore::Reactivate if user.is_suspended => Err(Error::AccountSuspended),
+            Restore::Recover if user.deleted_at.is_none() => {
+                Err(Error::AccountState("the account is not deleted"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// What a GDPR export holds (shaped for the wire by `api::dto::account_export`).
 #[derive(Debug, Clone)]
 pub struct AccountExport {
@@ -158,17 +189,8 @@ impl UserManager {
         password: &Password,
         client: &ClientInfo,
     ) -> Result<AccountRestore> {
-        let user = self.credentials_for(email, password, client).await?;
-        Self::ensure_reactivatable(&user)?;
-        if user.two_factor_enabled {
-            return Ok(AccountRestore::TwoFactorRequired(
-                self.issue_two_factor_challenge(&user, TokenPurpose::ReactivationChallenge)
-                    .await?,
-            ));
-        }
-        Ok(AccountRestore::Done(Box::new(
-            self.finish_reactivation(&user, client).await?,
-        )))
+        self.restore_with_password(Restore::Reactivate, email, password, client)
+            .await
     }
 
     /// The second step of reactivating a two-factor account: the challenge and a TOTP or
@@ -179,35 +201,101 @@ impl UserManager {
         code: &str,
         client: &ClientInfo,
     ) -> Result<UserRecord> {
-        let user = self
-            .answer_two_factor_challenge(
-                challenge,
-                code,
-                TokenPurpose::ReactivationChallenge,
-                client,
-            )
-            .await?;
-        Self::ensure_reactivatable(&user)?;
-        self.finish_reactivation(&user, client).await
+        self.restore_with_code(Restore::Reactivate, challenge, code, client)
+            .await
     }
 
-    fn ensure_reactivatable(user: &UserRecord) -> Result<()> {
-        if user.deleted_at.is_some() {
-            return Err(Error::InvalidCredentials);
-        }
-        if user.is_suspended {
-            return Err(Error::AccountSuspended);
-        }
-        Ok(())
-    }
-
-    async fn finish_reactivation(
+    /// Undoes a soft delete within the recovery window, with email and password. An account
+    /// with two-factor answers the same challenge as a login, completed by
+    /// [`recover_account_with_code`](Self::recover_account_with_code).
+    pub async fn recover_account(
         &self,
+        email: &str,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> Result<AccountRestore> {
+        self.restore_with_password(Restore::Recover, email, password, client)
+            .await
+    }
+
+    /// The second step of recovering a two-factor account: the challenge and a TOTP or backup
+    /// code, held to the same bounds as a login's second step.
+    pub async fn recover_account_with_code(
+        &self,
+        challenge: &str,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<UserRecord> {
+        self.restore_with_code(Restore::Recover, challenge, code, client)
+            .await
+    }
+
+    /// Email and password, then the restore, or the two-factor challenge bound to it.
+    async fn restore_with_password(
+        &self,
+        restore: Restore,
+        email: &str,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> Result<AccountRestore> {
+        let user = self.credentials_for(email, password, client).await?;
+        restore.ensure_applies(&user)?;
+        if user.two_factor_enabled {
+            return Ok(AccountRestore::TwoFactorRequired(
+                self.issue_two_factor_challenge(&user, restore.challenge_purpose())
+                    .await?,
+            ));
+        }
+        Ok(AccountRestore::Done(Box::new(
+            self.finish_restore(restore, &user, client).await?,
+        )))
+    }
+
+    /// The challenge of [`restore_with_password`](Self::restore_with_password) and a code,
+    /// then the restore.
+    async fn restore_with_code(
+        &self,
+        restore: Restore,
+        challenge: &str,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<UserRecord> {
+        let user = self
+            .answer_two_factor_challenge(challenge, code, restore.challenge_purpose(), client)
+            .await?;
+        restore.ensure_applies(&user)?;
+        self.finish_restore(restore, &user, client).await
+    }
+
+    /// The change itself: one conditional store change from the state it undoes (of racing
+    /// restores one wins), with its audit row and notification.
+    async fn finish_restore(
+        &self,
+        restore: Restore,
         user: &UserRecord,
         client: &ClientInfo,
     ) -> Result<UserRecord> {
+        let now = self.now();
+        let (action, title, message, change, refusal) = match restore {
+            Restore::Reactivate => (
+                "ACCOUNT_REACTIVATED",
+                "Account reactivated",
+                "Your account is active again.",
+                AccountChange::Reactivate,
+                "the account is not deactivated",
+            ),
+            Restore::Recover => (
+                "ACCOUNT_RECOVERED",
+                "Account recovered",
+                "Your account was restored.",
+                AccountChange::Recover {
+                    deleted_after: now - self.inner.config.account_recovery_window,
+                },
+                "the recovery window has ended",
+            ),
+        };
         let effects = Effects::audit(self.audit(
-            "ACCOUNT_REACTIVATED",
+            action,
             Some(user.id),
             Some(user.id),
             "user",
@@ -217,15 +305,15 @@ impl UserManager {
         .with_notification(self.notification(
             user.id,
             crate::store::NotificationType::AccountUpdate,
-            "Account reactivated",
-            "Your account is active again.",
+            title,
+            message,
             json!({}),
         ));
         self.inner
             .store
-            .change_account(user.id, AccountChange::Reactivate, self.now(), effects)
+            .change_account(user.id, change, now, effects)
             .await?
-            .ok_or(Error::AccountState("the account is not deactivated"))
+            .ok_or(Error::AccountState(refusal))
     }
 
     /// Soft-deletes the caller's account; returns the end of the recovery window, after which
@@ -269,78 +357,6 @@ impl UserManager {
             .ok_or(Error::AccountState("the account is deleted already"))?;
         self.wake_mail();
         Ok(deadline)
-    }
-
-    /// Undoes a soft delete within the recovery window, with email and password. An account
-    /// with two-factor answers the same challenge as a login, completed by
-    /// [`recover_account_with_code`](Self::recover_account_with_code).
-    pub async fn recover_account(
-        &self,
-        email: &str,
-        password: &Password,
-        client: &ClientInfo,
-    ) -> Result<AccountRestore> {
-        let user = self.credentials_for(email, password, client).await?;
-        if user.deleted_at.is_none() {
-            return Err(Error::AccountState("the account is not deleted"));
-        }
-        if user.two_factor_enabled {
-            return Ok(AccountRestore::TwoFactorRequired(
-                self.issue_two_factor_challenge(&user, TokenPurpose::RecoveryChallenge)
-                    .await?,
-            ));
-        }
-        Ok(AccountRestore::Done(Box::new(
-            self.finish_recovery(&user, client).await?,
-        )))
-    }
-
-    /// The second step of recovering a two-factor account: the challenge and a TOTP or backup
-    /// code, held to the same bounds as a login's second step.
-    pub async fn recover_account_with_code(
-        &self,
-        challenge: &str,
-        code: &str,
-        client: &ClientInfo,
-    ) -> Result<UserRecord> {
-        let user = self
-            .answer_two_factor_challenge(challenge, code, TokenPurpose::RecoveryChallenge, client)
-            .await?;
-        if user.deleted_at.is_none() {
-            return Err(Error::AccountState("the account is not deleted"));
-        }
-        self.finish_recovery(&user, client).await
-    }
-
-    async fn finish_recovery(&self, user: &UserRecord, client: &ClientInfo) -> Result<UserRecord> {
-        let now = self.now();
-        let effects = Effects::audit(self.audit(
-            "ACCOUNT_RECOVERED",
-            Some(user.id),
-            Some(user.id),
-            "user",
-            client,
-            json!({}),
-        ))
-        .with_notification(self.notification(
-            user.id,
-            crate::store::NotificationType::AccountUpdate,
-            "Account recovered",
-            "Your account was restored.",
-            json!({}),
-        ));
-        self.inner
-            .store
-            .change_account(
-                user.id,
-                AccountChange::Recover {
-                    deleted_after: now - self.inner.config.account_recovery_window,
-                },
-                now,
-                effects,
-            )
-            .await?
-            .ok_or(Error::AccountState("the recovery window has ended"))
     }
 
     /// Removes the caller's account and everything stored about them at once; the audit trail
