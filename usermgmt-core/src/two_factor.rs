@@ -7,7 +7,7 @@
 //! once per user: the store refuses a step not newer than the last one used, so a code cannot be
 //! replayed even by two racing requests.
 
-use crate::auth::lockout::{MAX_CHALLENGE_ATTEMPTS, Turn};
+use crate::auth::lockout::MAX_CHALLENGE_ATTEMPTS;
 use crate::auth::{AuthenticatedUser, LoginSuccess};
 use crate::error::{ConflictKind, Error, FieldError, Result};
 use crate::mail::templates;
@@ -456,20 +456,6 @@ impl UserManager {
         purpose: TokenPurpose,
         client: &ClientInfo,
     ) -> Result<UserRecord> {
-        let (user, turn) = self
-            .check_challenge_code(challenge, code, purpose, client)
-            .await?;
-        self.release_turn(turn).await?;
-        Ok(user)
-    }
-
-    async fn check_challenge_code(
-        &self,
-        challenge: &str,
-        code: &str,
-        purpose: TokenPurpose,
-        client: &ClientInfo,
-    ) -> Result<(UserRecord, Turn)> {
         let mut errors = Vec::new();
         if challenge.trim().is_empty() {
             errors.push(FieldError::new("challengeToken", "is required"));
@@ -525,16 +511,12 @@ impl UserManager {
                 },
             )
             .await?;
-        if store
-            .use_one_time_token(&digest, purpose, now)
-            .await
-            .is_err()
-        {
-            // A concurrent right code used the challenge first.
-            self.release_turn(turn).await?;
-            return Err(Error::InvalidTwoFactorChallenge);
-        }
-        Ok((user, turn))
+        // The right code gives its turn back either way; a concurrent right code may have used
+        // the challenge first.
+        let used = store.use_one_time_token(&digest, purpose, now).await;
+        self.release_turn(turn).await?;
+        used.map_err(|_| Error::InvalidTwoFactorChallenge)?;
+        Ok(user)
     }
 
     /// The second step of a login: a challenge from the first step and a TOTP or backup code.
