@@ -40,6 +40,17 @@ async fn post_from(cx: &HttpCtx, client_ip: &str, uri: &str, body: Value) -> Tes
     .await
 }
 
+/// `POST /auth/change-password` with `body`, signed in with `access`.
+async fn change_password(cx: &HttpCtx, access: &str, body: Value) -> TestResponse {
+    cx.request(
+        "POST",
+        "/api/v1/auth/change-password",
+        Some(access),
+        Some(body),
+    )
+    .await
+}
+
 /// The `reason` of every `LOGIN_FAILED` row of the user.
 async fn failure_reasons(cx: &HttpCtx, email: &str) -> Vec<String> {
     let store = cx.app.manager.store();
@@ -334,14 +345,7 @@ pub async fn signed_in_checks_count_toward_the_lockout(cx: &HttpCtx) {
         "newPassword": NEW_PASSWORD,
         "confirmPassword": NEW_PASSWORD,
     });
-    let r = cx
-        .request(
-            "POST",
-            "/api/v1/auth/change-password",
-            Some(&access),
-            Some(change.clone()),
-        )
-        .await;
+    let r = change_password(cx, &access, change.clone()).await;
     assert_error(&r, 400, "INCORRECT_PASSWORD");
     let r = cx
         .post(
@@ -367,14 +371,7 @@ pub async fn signed_in_checks_count_toward_the_lockout(cx: &HttpCtx) {
         )
         .await;
     assert_error(&r, 400, "INCORRECT_PASSWORD");
-    let r = cx
-        .request(
-            "POST",
-            "/api/v1/auth/change-password",
-            Some(&access),
-            Some(change.clone()),
-        )
-        .await;
+    let r = change_password(cx, &access, change.clone()).await;
     assert_error(&r, 423, "ACCOUNT_LOCKED");
     // Locked: the right password is not checked either, anywhere.
     let right_change = json!({
@@ -382,14 +379,7 @@ pub async fn signed_in_checks_count_toward_the_lockout(cx: &HttpCtx) {
         "newPassword": NEW_PASSWORD,
         "confirmPassword": NEW_PASSWORD,
     });
-    let r = cx
-        .request(
-            "POST",
-            "/api/v1/auth/change-password",
-            Some(&access),
-            Some(right_change.clone()),
-        )
-        .await;
+    let r = change_password(cx, &access, right_change.clone()).await;
     assert_error(&r, 423, "ACCOUNT_LOCKED");
     let r = cx
         .post(
@@ -422,14 +412,7 @@ pub async fn signed_in_checks_count_toward_the_lockout(cx: &HttpCtx) {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = cx
-        .request(
-            "POST",
-            "/api/v1/auth/change-password",
-            Some(&access),
-            Some(right_change),
-        )
-        .await;
+    let r = change_password(cx, &access, right_change).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
@@ -445,15 +428,7 @@ pub async fn concurrent_change_password_guesses_are_bounded(cx: &HttpCtx) {
         });
         let cx = &cx;
         let access = access.clone();
-        async move {
-            cx.request(
-                "POST",
-                "/api/v1/auth/change-password",
-                Some(&access),
-                Some(body),
-            )
-            .await
-        }
+        async move { change_password(cx, &access, body).await }
     });
     let seen = codes(&futures_util::future::join_all(attempts).await);
     let reasons = failure_reasons(cx, &email).await;
@@ -497,18 +472,16 @@ pub async fn changes_end_outstanding_reset_links(cx: &HttpCtx) {
     let email = cx.register_verified("links").await;
     let (access, _) = cx.login("links", PASSWORD).await;
     let before = reset_link(cx, &email).await;
-    let r = cx
-        .request(
-            "POST",
-            "/api/v1/auth/change-password",
-            Some(&access),
-            Some(json!({
-                "currentPassword": PASSWORD,
-                "newPassword": NEW_PASSWORD,
-                "confirmPassword": NEW_PASSWORD,
-            })),
-        )
-        .await;
+    let r = change_password(
+        cx,
+        &access,
+        json!({
+            "currentPassword": PASSWORD,
+            "newPassword": NEW_PASSWORD,
+            "confirmPassword": NEW_PASSWORD,
+        }),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_error(
         &reset_with(cx, &before, "Th1rd!Passw0rd").await,
