@@ -328,6 +328,7 @@ async fn rate_limits_add_up_across_instances_with_redis() {
     };
     let servers = Server::start_all(&[spec("axum"), spec("actix")]).await;
     // Windows are fixed (aligned to the hour here): do not start just before one ends.
+    #[allow(clippy::disallowed_methods)] // the servers' rate-limit windows follow the wall clock
     let into_hour = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

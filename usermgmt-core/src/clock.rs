@@ -22,6 +22,7 @@ pub fn truncate_to_micros(t: OffsetDateTime) -> OffsetDateTime {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // the one reading of the wall clock
     fn now(&self) -> OffsetDateTime {
         truncate_to_micros(OffsetDateTime::now_utc())
     }
@@ -42,6 +43,7 @@ impl MockClock {
     }
 
     /// A clock standing at the current wall-clock time.
+    #[allow(clippy::disallowed_methods)] // a mock clock starts from the real one
     pub fn starting_now() -> Self {
         Self::at(OffsetDateTime::now_utc())
     }

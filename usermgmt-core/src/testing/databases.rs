@@ -22,6 +22,7 @@ const SQLITE_LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(
 pub fn sqlite_test_database_url() -> String {
     static ONCE: std::sync::Once = std::sync::Once::new();
     let dir = std::env::temp_dir();
+    #[allow(clippy::disallowed_methods)] // file ages are the file system's wall clock
     ONCE.call_once(|| remove_leftover_sqlite_files(&dir, std::time::SystemTime::now()));
     let path = dir.join(format!(
         "{SQLITE_TEST_FILE_PREFIX}{}.db",
@@ -158,6 +159,7 @@ mod tests {
     fn leftover_sqlite_files_go_and_young_ones_stay() {
         let dir = std::env::temp_dir().join(format!("usermgmt-cleanup-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
+        #[allow(clippy::disallowed_methods)] // file ages are the file system's wall clock
         let now = std::time::SystemTime::now();
         let file = |name: &str, age: std::time::Duration| {
             let path = dir.join(name);
