@@ -29,6 +29,7 @@ pub mod upload;
 pub use auth::{AuthenticatedUser, LoginOutcome, LoginSuccess, Registration, TokenPair};
 pub use clock::{Clock, MockClock, SystemClock};
 pub use config::{Config, ConfigBuilder, ConfigError};
+pub use domain::AuditAction;
 pub use error::{Error, Result};
 pub use manager::{ClientInfo, UserManager, UserManagerBuilder};
 pub use store::Store;

@@ -7,6 +7,7 @@ use crate::auth::tokens::TokenIssuer;
 use crate::avatars::{AvatarStorage, LocalDirectoryStorage};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::domain::AuditAction;
 use crate::error::{Error, Result};
 use crate::mail::{Email, Mailer, OutboxWorker};
 use crate::secret::SealingKeyRing;
@@ -136,7 +137,7 @@ impl UserManagerBuilder {
 
 impl UserManager {
     /// Every user event, as its audit row, once it is committed: `USER_REGISTERED`,
-    /// `USER_LOGIN`, `ROLE_ASSIGNED`, `ACCOUNT_DELETED`, ... (docs/ARCHITECTURE.md lists them).
+    /// `USER_LOGIN`, `ROLE_ASSIGNED`, `ACCOUNT_DELETED`, ... ([`crate::AuditAction`] lists them).
     /// Events of this process only; a subscriber that falls more than 1024 events behind gets
     /// `RecvError::Lagged` and can catch up from the audit API. Read it in a task of your own:
     ///
@@ -145,7 +146,7 @@ impl UserManager {
     /// let mut events = manager.subscribe();
     /// tokio::spawn(async move {
     ///     while let Ok(event) = events.recv().await {
-    ///         if event.action == "USER_REGISTERED" {
+    ///         if event.action == usermgmt_core::AuditAction::UserRegistered {
     ///             // create the user's workspace, send a welcome, ...
     ///         }
     ///     }
@@ -247,7 +248,7 @@ impl UserManager {
     /// An audit row stamped now.
     pub(crate) fn audit(
         &self,
-        action: &str,
+        action: AuditAction,
         actor: Option<Uuid>,
         user: Option<Uuid>,
         resource: &str,
@@ -256,7 +257,7 @@ impl UserManager {
     ) -> AuditEvent {
         AuditEvent {
             id: Uuid::now_v7(),
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             actor_id: actor,
             user_id: user,
             resource: resource.to_owned(),
@@ -269,13 +270,17 @@ impl UserManager {
     }
 
     /// Seals a rendered email into an outbox row.
-    pub(crate) fn outbox(&self, kind: &str, email: &Email) -> Result<OutboxMessage> {
+    pub(crate) fn outbox(
+        &self,
+        kind: crate::mail::MailKind,
+        email: &Email,
+    ) -> Result<OutboxMessage> {
         let plain = serde_json::to_vec(email).map_err(Error::internal)?;
         let now = self.now();
         Ok(OutboxMessage {
             id: Uuid::now_v7(),
             recipient: email.to.clone(),
-            kind: kind.to_owned(),
+            kind: kind.as_str().to_owned(),
             sealed_payload: self.inner.sealing.seal(&plain),
             attempts: 0,
             next_attempt_at: now,

@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{DecodingKey, EncodingKey};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -111,6 +112,81 @@ impl Password {
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password([REDACTED])")
+    }
+}
+
+/// An Ed25519 signing key with its `kid`. `Debug` shows the id only.
+#[derive(Clone)]
+pub struct Ed25519Key {
+    kid: String,
+    signing: ed25519_dalek::SigningKey,
+}
+
+impl std::fmt::Debug for Ed25519Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ed25519Key({}, [REDACTED])", self.kid)
+    }
+}
+
+impl Ed25519Key {
+    /// Reads a PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`, as
+    /// `openssl genpkey -algorithm ed25519` or `usermgmt-server generate-key` write it).
+    pub fn from_pkcs8_pem(kid: impl Into<String>, pem: &str) -> Result<Self, String> {
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(pem.trim())
+            .map_err(|_| "not a PKCS#8 PEM Ed25519 private key".to_owned())?;
+        Ok(Self {
+            kid: kid.into(),
+            signing,
+        })
+    }
+
+    /// A new random key.
+    pub fn generate(kid: impl Into<String>) -> Self {
+        let mut seed = [0u8; 32];
+        rand::fill(&mut seed);
+        Self {
+            kid: kid.into(),
+            signing: ed25519_dalek::SigningKey::from_bytes(&seed),
+        }
+    }
+
+    /// The private key as PKCS#8 PEM (to store it; handle as a secret).
+    pub fn to_pkcs8_pem(&self) -> crate::Result<String> {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        self.signing
+            .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+            .map(|pem| pem.to_string())
+            .map_err(crate::Error::internal)
+    }
+
+    /// The key id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public key as a JWK (RFC 8037 `OKP`).
+    pub fn public_jwk(&self) -> serde_json::Value {
+        use base64::Engine;
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(self.signing.verifying_key().to_bytes());
+        serde_json::json!({
+            "kty": "OKP", "crv": "Ed25519", "x": x, "kid": self.kid, "alg": "EdDSA", "use": "sig"
+        })
+    }
+
+    /// The key pair as `jsonwebtoken` takes it.
+    pub(crate) fn keys(&self) -> crate::Result<(EncodingKey, DecodingKey)> {
+        use base64::Engine;
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let der = self
+            .signing
+            .to_pkcs8_der()
+            .map_err(crate::Error::internal)?;
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(self.signing.verifying_key().to_bytes());
+        let decoding = DecodingKey::from_ed_components(&x).map_err(crate::Error::internal)?;
+        Ok((EncodingKey::from_ed_der(der.as_bytes()), decoding))
     }
 }
 

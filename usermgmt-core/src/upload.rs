@@ -4,6 +4,7 @@
 
 use crate::auth::AuthenticatedUser;
 use crate::avatars::{AvatarKey, ImageKind, MAX_AVATAR_BYTES, parse_single_file, sniff_image};
+use crate::domain::AuditAction;
 use crate::error::{Error, Result};
 use crate::manager::{ClientInfo, UserManager};
 use crate::store::{Effects, UserRecord};
@@ -50,7 +51,7 @@ impl UserManager {
         self.inner.avatars.put(&key, &file.bytes).await?;
         let url = self.avatar_url(&key);
         let audit = self.audit(
-            "AVATAR_UPDATED",
+            AuditAction::AvatarUpdated,
             Some(self.actor_id(auth)),
             Some(user.id),
             "user",
@@ -87,7 +88,7 @@ impl UserManager {
     ) -> Result<UserRecord> {
         let user = &auth.user;
         let audit = self.audit(
-            "AVATAR_UPDATED",
+            AuditAction::AvatarUpdated,
             Some(self.actor_id(auth)),
             Some(user.id),
             "user",

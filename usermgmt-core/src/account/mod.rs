@@ -7,8 +7,10 @@
 //! anonymised). Every step that locks the owner out ends their sessions in the same transaction.
 
 use crate::auth::AuthenticatedUser;
+use crate::domain::AuditAction;
 use crate::domain::Email;
 use crate::error::{Error, FieldError, Result};
+use crate::mail::MailKind;
 use crate::mail::templates;
 use crate::manager::{ClientInfo, UserManager};
 use crate::secret::Password;
@@ -153,7 +155,7 @@ impl UserManager {
         self.confirm_own_password(auth, password, client).await?;
         let user = &auth.user;
         let effects = Effects::audit(self.audit(
-            "ACCOUNT_DEACTIVATED",
+            AuditAction::AccountDeactivated,
             Some(user.id),
             Some(user.id),
             "user",
@@ -161,7 +163,7 @@ impl UserManager {
             json!({}),
         ))
         .with_mail(self.outbox(
-            "account_deactivated",
+            MailKind::AccountDeactivated,
             &templates::account_notice(
                 &self.inner.config.mail,
                 &user.email,
@@ -278,14 +280,14 @@ impl UserManager {
         let now = self.now();
         let (action, title, message, change, refusal) = match restore {
             Restore::Reactivate => (
-                "ACCOUNT_REACTIVATED",
+                AuditAction::AccountReactivated,
                 "Account reactivated",
                 "Your account is active again.",
                 AccountChange::Reactivate,
                 "the account is not deactivated",
             ),
             Restore::Recover => (
-                "ACCOUNT_RECOVERED",
+                AuditAction::AccountRecovered,
                 "Account recovered",
                 "Your account was restored.",
                 AccountChange::Recover {
@@ -330,7 +332,7 @@ impl UserManager {
         let now = self.now();
         let deadline = now + self.inner.config.account_recovery_window;
         let effects = Effects::audit(self.audit(
-            "ACCOUNT_DELETED",
+            AuditAction::AccountDeleted,
             Some(user.id),
             Some(user.id),
             "user",
@@ -338,7 +340,7 @@ impl UserManager {
             json!({"recoveryDeadline": rfc3339(deadline)}),
         ))
         .with_mail(self.outbox(
-            "account_deleted",
+            MailKind::AccountDeleted,
             &templates::account_notice(
                 &self.inner.config.mail,
                 &user.email,
@@ -403,7 +405,7 @@ impl UserManager {
     ) -> Result<bool> {
         // The purge row names no one: the user's id would point back at the person.
         let mut audit = self.audit(
-            "ACCOUNT_PURGED",
+            AuditAction::AccountPurged,
             None,
             None,
             "user",
@@ -413,7 +415,7 @@ impl UserManager {
         audit.ip_address = None;
         audit.user_agent = None;
         let effects = Effects::audit(audit).with_mail(self.outbox(
-            "account_purged",
+            MailKind::AccountPurged,
             &templates::account_notice(
                 &self.inner.config.mail,
                 &user.email,
@@ -494,7 +496,7 @@ impl UserManager {
         };
         store
             .record_effects(Effects::audit(self.audit(
-                "DATA_EXPORTED",
+                AuditAction::DataExported,
                 Some(user.id),
                 Some(user.id),
                 "user",

@@ -4,7 +4,9 @@
 
 use crate::auth::AuthenticatedUser;
 use crate::auth::tokens::Actor;
+use crate::domain::AuditAction;
 use crate::error::{Error, Result};
+use crate::mail::MailKind;
 use crate::mail::templates;
 use crate::manager::{ClientInfo, UserManager};
 use crate::store::{
@@ -73,13 +75,13 @@ impl AdminAction {
         }
     }
 
-    fn audit_action(self) -> &'static str {
+    fn audit_action(self) -> AuditAction {
         match self {
-            AdminAction::VerifyEmail => "ADMIN_EMAIL_VERIFIED",
-            AdminAction::Unlock => "ADMIN_USER_UNLOCKED",
-            AdminAction::Suspend => "ADMIN_USER_SUSPENDED",
-            AdminAction::Reactivate => "ADMIN_USER_REACTIVATED",
-            AdminAction::Delete => "ADMIN_USER_DELETED",
+            AdminAction::VerifyEmail => AuditAction::AdminEmailVerified,
+            AdminAction::Unlock => AuditAction::AdminUserUnlocked,
+            AdminAction::Suspend => AuditAction::AdminUserSuspended,
+            AdminAction::Reactivate => AuditAction::AdminUserReactivated,
+            AdminAction::Delete => AuditAction::AdminUserDeleted,
         }
     }
 
@@ -179,7 +181,7 @@ impl UserManager {
         self.send_password_reset(&user, Some(auth.user.id), client)
             .await?;
         let audit = self.audit(
-            "ADMIN_PASSWORD_RESET",
+            AuditAction::AdminPasswordReset,
             Some(auth.user.id),
             Some(user.id),
             "user",
@@ -278,7 +280,7 @@ impl UserManager {
                     _ => "You cannot sign in until it is lifted.".to_owned(),
                 };
                 effects = effects.with_mail(self.outbox(
-                    "account_suspended",
+                    MailKind::AccountSuspended,
                     &templates::account_notice(
                         &cfg.mail,
                         &user.email,
@@ -291,7 +293,7 @@ impl UserManager {
             AdminAction::Reactivate => {
                 effects = effects
                     .with_mail(self.outbox(
-                        "account_reactivated",
+                        MailKind::AccountReactivated,
                         &templates::account_notice(
                             &cfg.mail,
                             &user.email,
@@ -313,7 +315,7 @@ impl UserManager {
                     .format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_default();
                 effects = effects.with_mail(self.outbox(
-                    "account_deleted",
+                    MailKind::AccountDeleted,
                     &templates::account_notice(
                         &cfg.mail,
                         &user.email,
@@ -372,7 +374,7 @@ impl UserManager {
         )?;
         // Both sides are on record: the administrator as actor, the user as target.
         let audit = self.audit(
-            "ADMIN_IMPERSONATION_STARTED",
+            AuditAction::AdminImpersonationStarted,
             Some(auth.user.id),
             Some(target.id),
             "user",

@@ -2,6 +2,8 @@
 //! analytics, per-user activity and retention cleanup. Rows are written by every service in the
 //! same transaction as the change they record; this module only reads (and trims) them.
 
+pub use crate::domain::AuditAction;
+
 use crate::auth::AuthenticatedUser;
 use crate::error::{Error, Result};
 use crate::manager::{ClientInfo, UserManager};
@@ -86,7 +88,7 @@ impl UserManager {
         }
         let cutoff = self.now() - Duration::days(i64::from(retention_days));
         let mut audit = self.audit(
-            "AUDIT_CLEANUP",
+            AuditAction::AuditCleanup,
             Some(auth.user.id),
             None,
             "audit",

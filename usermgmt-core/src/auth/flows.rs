@@ -1,8 +1,10 @@
 use super::hashing::Verification;
 use super::tokens::AccessClaims;
 use super::{AuthenticatedUser, LoginOutcome, LoginSuccess, Registration, TokenPair};
+use crate::domain::AuditAction;
 use crate::domain::{DeviceInfo, Email, Username, check_password_policy, clean_name};
 use crate::error::{ConflictKind, Error, FieldError, Result};
+use crate::mail::MailKind;
 use crate::mail::templates;
 use crate::manager::{ClientInfo, UserManager};
 use crate::secret::{Password, RefreshToken, ResetToken, TokenDigest, VerificationToken};
@@ -76,7 +78,7 @@ impl UserManager {
             token.expose(),
             cfg.verification_token_ttl.whole_hours(),
         );
-        self.outbox("verify_email", &email)
+        self.outbox(MailKind::VerifyEmail, &email)
     }
 
     fn password_changed_mail(&self, user: &UserRecord) -> Result<crate::store::OutboxMessage> {
@@ -87,7 +89,7 @@ impl UserManager {
             &display_name(user),
             &when,
         );
-        self.outbox("password_changed", &email)
+        self.outbox(MailKind::PasswordChanged, &email)
     }
 
     fn password_changed_notice(&self, user_id: Uuid) -> crate::store::NotificationRecord {
@@ -175,7 +177,7 @@ impl UserManager {
             &new_user.username,
         );
         let effects = Effects::audit(self.audit(
-            "USER_REGISTERED",
+            AuditAction::UserRegistered,
             Some(id),
             Some(id),
             "user",
@@ -229,7 +231,7 @@ impl UserManager {
             verification: None,
         };
         let audit = self.audit(
-            "USER_REGISTERED",
+            AuditAction::UserRegistered,
             None,
             Some(id),
             "user",
@@ -256,7 +258,7 @@ impl UserManager {
             .await?
             .ok_or(Error::InvalidOneTimeToken)?;
         let audit = self.audit(
-            "EMAIL_VERIFIED",
+            AuditAction::EmailVerified,
             Some(owner.user_id),
             Some(owner.user_id),
             "user",
@@ -294,7 +296,7 @@ impl UserManager {
         let now = self.now();
         let token = VerificationToken::generate();
         let effects = Effects::audit(self.audit(
-            "VERIFICATION_RESENT",
+            AuditAction::VerificationResent,
             Some(user.id),
             Some(user.id),
             "user",
@@ -427,7 +429,7 @@ impl UserManager {
         let refresh = RefreshToken::generate();
         let device = DeviceInfo::from_user_agent(client.user_agent.as_deref());
         let mut effects = Effects::audit(self.audit(
-            "USER_LOGIN",
+            AuditAction::UserLogin,
             Some(user.id),
             Some(user.id),
             "session",
@@ -452,14 +454,14 @@ impl UserManager {
             );
             effects = effects
                 .with_audit(self.audit(
-                    "LOGIN_ALERT",
+                    AuditAction::LoginAlert,
                     None,
                     Some(user.id),
                     "session",
                     client,
                     json!({"sessionId": session_id, "device": device.label(), "newDevice": true}),
                 ))
-                .with_mail(self.outbox("new_login", &mail)?)
+                .with_mail(self.outbox(MailKind::NewLogin, &mail)?)
                 .with_notification(self.notification(
                     user.id,
                     NotificationType::LoginAlert,
@@ -538,7 +540,7 @@ impl UserManager {
                 user_id,
             } => {
                 let audit = self.audit(
-                    "TOKEN_REUSE_DETECTED",
+                    AuditAction::TokenReuseDetected,
                     None,
                     Some(user_id),
                     "session",
@@ -694,7 +696,7 @@ impl UserManager {
             return Err(Error::Forbidden);
         }
         let audit = self.audit(
-            "USER_LOGOUT",
+            AuditAction::UserLogout,
             Some(auth.actor_id()),
             Some(auth.user.id),
             "session",
@@ -744,14 +746,14 @@ impl UserManager {
             cfg.reset_token_ttl.whole_minutes(),
         );
         let effects = Effects::audit(self.audit(
-            "PASSWORD_RESET_REQUESTED",
+            AuditAction::PasswordResetRequested,
             actor.or(Some(user.id)),
             Some(user.id),
             "user",
             client,
             json!({}),
         ))
-        .with_mail(self.outbox("password_reset", &mail)?);
+        .with_mail(self.outbox(MailKind::PasswordReset, &mail)?);
         self.inner
             .store
             .issue_one_time_token(
@@ -821,7 +823,7 @@ impl UserManager {
             keep_session: None,
         };
         let effects = Effects::audit(self.audit(
-            "PASSWORD_RESET_COMPLETED",
+            AuditAction::PasswordResetCompleted,
             Some(user.id),
             Some(user.id),
             "user",
@@ -884,7 +886,7 @@ impl UserManager {
             keep_session: Some(auth.session_id),
         };
         let effects = Effects::audit(self.audit(
-            "PASSWORD_CHANGED",
+            AuditAction::PasswordChanged,
             Some(user.id),
             Some(user.id),
             "user",

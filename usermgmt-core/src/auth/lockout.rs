@@ -16,7 +16,9 @@
 
 use super::display_name;
 use super::hashing::Verification;
+use crate::domain::AuditAction;
 use crate::error::{Error, Result};
+use crate::mail::MailKind;
 use crate::mail::templates;
 use crate::manager::{ClientInfo, UserManager};
 use crate::secret::Password;
@@ -117,7 +119,7 @@ impl UserManager {
     ) -> Result<Turn> {
         let now = self.now();
         let refused = Effects::audit(self.audit(
-            "LOGIN_FAILED",
+            AuditAction::LoginFailed,
             None,
             Some(user.id),
             "user",
@@ -162,7 +164,7 @@ impl UserManager {
         let now = self.now();
         let rule = self.lockout_rule();
         let failed = self.audit(
-            "LOGIN_FAILED",
+            AuditAction::LoginFailed,
             None,
             Some(user.id),
             "user",
@@ -177,14 +179,14 @@ impl UserManager {
             &until,
         );
         let lock_effects = Effects::audit(self.audit(
-            "ACCOUNT_LOCKED",
+            AuditAction::AccountLocked,
             None,
             Some(user.id),
             "user",
             client,
             json!({"until": until, "failures": rule.max_failures}),
         ))
-        .with_mail(self.outbox("account_locked", &lock_mail)?)
+        .with_mail(self.outbox(MailKind::AccountLocked, &lock_mail)?)
         .with_notification(self.notification(
             user.id,
             NotificationType::SecurityAlert,

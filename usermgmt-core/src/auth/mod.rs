@@ -7,8 +7,9 @@ pub(crate) use flows::display_name;
 pub mod hashing;
 pub mod tokens;
 
-use crate::secret::{Password, RefreshToken};
+use crate::secret::{ChallengeToken, Password, RefreshToken};
 use crate::store::UserRecord;
+use std::fmt;
 use tokens::AccessClaims;
 use uuid::Uuid;
 
@@ -55,7 +56,7 @@ pub enum LoginOutcome {
     /// A session was opened.
     Authenticated(Box<LoginSuccess>),
     /// Two-factor is enabled: no tokens yet, a challenge to answer at `POST /auth/login/2fa`.
-    TwoFactorRequired(crate::two_factor::TwoFactorChallenge),
+    TwoFactorRequired(TwoFactorChallenge),
 }
 
 /// The caller of an authenticated request.
@@ -86,5 +87,26 @@ impl AuthenticatedUser {
     /// Who really acts: the impersonating administrator, else the user.
     pub fn actor_id(&self) -> Uuid {
         self.impersonator().unwrap_or(self.user.id)
+    }
+}
+
+/// What a right password of a user with two-factor enabled answers (a login, a reactivation, a
+/// recovery): a challenge for that purpose only.
+#[derive(Clone)]
+pub struct TwoFactorChallenge {
+    /// Presented with the code to `POST /auth/login/2fa` (or `/account/reactivate/2fa`,
+    /// `/account/recover/2fa`).
+    pub challenge_token: ChallengeToken,
+    /// Seconds the challenge stays valid.
+    pub expires_in: i64,
+    /// Second factors accepted.
+    pub methods: &'static [&'static str],
+}
+
+impl fmt::Debug for TwoFactorChallenge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwoFactorChallenge")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
     }
 }

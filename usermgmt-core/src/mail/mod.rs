@@ -2,11 +2,13 @@
 //! outbox in the same transaction as the event, and an [`OutboxWorker`] delivers it through a
 //! [`Mailer`] with retries and backoff. An SMTP outage delays mail; it loses none.
 
+mod kind;
 mod outbox;
 #[cfg(feature = "smtp")]
 mod smtp;
 pub(crate) mod templates;
 
+pub use kind::MailKind;
 pub use outbox::{DeliveryReport, OutboxWorker};
 #[cfg(feature = "smtp")]
 pub use smtp::{SmtpConfig, SmtpMailer, SmtpSecurity};

@@ -2,6 +2,7 @@
 //! change they tell of (same transaction); this service only reads and tidies them.
 
 use crate::auth::AuthenticatedUser;
+use crate::domain::AuditAction;
 use crate::error::{Error, Result};
 use crate::manager::{ClientInfo, UserManager};
 use crate::store::{
@@ -92,7 +93,7 @@ impl UserManager {
         details: serde_json::Value,
     ) -> AuditEvent {
         self.audit(
-            "NOTIFICATIONS_DELETED",
+            AuditAction::NotificationsDeleted,
             Some(self.actor_id(auth)),
             Some(auth.user.id),
             "notification",

@@ -1,6 +1,7 @@
 //! Profiles and preferences of the signed-in user, and public profiles.
 
 use crate::auth::AuthenticatedUser;
+use crate::domain::AuditAction;
 use crate::domain::clean_name;
 use crate::error::{Error, FieldError, Result};
 use crate::manager::{ClientInfo, UserManager};
@@ -239,7 +240,7 @@ impl UserManager {
         .filter_map(|(name, set)| set.then_some(name))
         .collect();
         let audit = self.audit(
-            "PROFILE_UPDATED",
+            AuditAction::ProfileUpdated,
             Some(auth.actor_id()),
             Some(auth.user.id),
             "profile",
@@ -272,7 +273,7 @@ impl UserManager {
         }
         let keys: Vec<&String> = patch.keys().collect();
         let audit = self.audit(
-            "PREFERENCES_UPDATED",
+            AuditAction::PreferencesUpdated,
             Some(auth.actor_id()),
             Some(auth.user.id),
             "profile",

@@ -3,6 +3,7 @@
 //! safe as the HTTP API.
 
 use crate::auth::AuthenticatedUser;
+use crate::domain::AuditAction;
 use crate::error::{ConflictKind, Error, FieldError, Result};
 use crate::manager::{ClientInfo, UserManager};
 use crate::rbac::PERMISSIONS;
@@ -85,7 +86,7 @@ impl UserManager {
     /// An audit row about a role (`resource_id` names the role).
     fn role_audit(
         &self,
-        action: &str,
+        action: AuditAction,
         auth: &AuthenticatedUser,
         user: Option<Uuid>,
         role_id: Uuid,
@@ -124,13 +125,13 @@ impl UserManager {
     ) -> Effects {
         let (action, title, message, word) = match change {
             Membership::Gained => (
-                "ROLE_ASSIGNED",
+                AuditAction::RoleAssigned,
                 "Role added",
                 format!("You were given the role \"{}\".", role.name),
                 "assigned",
             ),
             Membership::Lost => (
-                "ROLE_REMOVED",
+                AuditAction::RoleRemoved,
                 "Role removed",
                 format!("The role \"{}\" was taken from you.", role.name),
                 "removed",
@@ -195,7 +196,7 @@ impl UserManager {
         self.ensure_holds_all(auth, &permissions).await?;
         let id = Uuid::now_v7();
         let audit = self.role_audit(
-            "ROLE_CREATED",
+            AuditAction::RoleCreated,
             auth,
             None,
             id,
@@ -244,7 +245,7 @@ impl UserManager {
             return Err(Error::Validation(errors));
         }
         let audit = self.role_audit(
-            "ROLE_UPDATED",
+            AuditAction::RoleUpdated,
             auth,
             None,
             id,
@@ -306,7 +307,7 @@ impl UserManager {
             // nor one made stronger between this check and the delete.
             let role = self.role_within_reach(auth, id).await?;
             let audit = self.role_audit(
-                "ROLE_DELETED",
+                AuditAction::RoleDeleted,
                 auth,
                 None,
                 id,

@@ -1,6 +1,7 @@
 //! The caller's sessions across devices.
 
 use crate::auth::AuthenticatedUser;
+use crate::domain::AuditAction;
 use crate::error::{Error, Result};
 use crate::manager::{ClientInfo, UserManager};
 use crate::store::{Effects, SessionRecord};
@@ -25,7 +26,7 @@ impl UserManager {
     ) -> Result<()> {
         self.ensure_not_impersonated(auth)?;
         let audit = self.audit(
-            "SESSION_REVOKED",
+            AuditAction::SessionRevoked,
             Some(auth.actor_id()),
             Some(auth.user.id),
             "session",
@@ -52,7 +53,7 @@ impl UserManager {
     ) -> Result<u64> {
         self.ensure_not_impersonated(auth)?;
         let audit = self.audit(
-            "ALL_SESSIONS_REVOKED",
+            AuditAction::AllSessionsRevoked,
             Some(auth.actor_id()),
             Some(auth.user.id),
             "session",

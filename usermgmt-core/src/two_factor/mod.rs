@@ -9,7 +9,9 @@
 
 use crate::auth::lockout::MAX_CHALLENGE_ATTEMPTS;
 use crate::auth::{AuthenticatedUser, LoginSuccess};
+use crate::domain::AuditAction;
 use crate::error::{ConflictKind, Error, FieldError, Result};
+use crate::mail::MailKind;
 use crate::mail::templates;
 use crate::manager::{ClientInfo, UserManager};
 use crate::secret::{ChallengeToken, Password, TokenDigest};
@@ -63,26 +65,7 @@ impl fmt::Debug for BackupCodes {
     }
 }
 
-/// What a right password of a user with two-factor enabled answers (a login, a reactivation, a
-/// recovery): a challenge for that purpose only.
-#[derive(Clone)]
-pub struct TwoFactorChallenge {
-    /// Presented with the code to `POST /auth/login/2fa` (or `/account/reactivate/2fa`,
-    /// `/account/recover/2fa`).
-    pub challenge_token: ChallengeToken,
-    /// Seconds the challenge stays valid.
-    pub expires_in: i64,
-    /// Second factors accepted.
-    pub methods: &'static [&'static str],
-}
-
-impl fmt::Debug for TwoFactorChallenge {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TwoFactorChallenge")
-            .field("expires_in", &self.expires_in)
-            .finish_non_exhaustive()
-    }
-}
+pub use crate::auth::TwoFactorChallenge;
 
 /// The second factors a challenge accepts.
 pub const CHALLENGE_METHODS: &[&str] = &["totp", "backup_code"];
@@ -125,7 +108,7 @@ impl UserManager {
         // The one greeting rule: no name for an address not yet verified.
         let name = crate::auth::display_name(user);
         let mail = templates::two_factor_changed(&self.inner.config.mail, &user.email, &name, what);
-        self.outbox("two_factor_changed", &mail)
+        self.outbox(MailKind::TwoFactorChanged, &mail)
     }
 
     fn two_factor_notice(
@@ -147,7 +130,7 @@ impl UserManager {
     fn backup_codes_change(
         &self,
         user: &UserRecord,
-        action: &str,
+        action: AuditAction,
         what: &str,
         client: &ClientInfo,
     ) -> Result<(BackupCodes, Vec<TokenDigest>, Effects)> {
@@ -200,7 +183,7 @@ impl UserManager {
             return Ok(false);
         };
         let audit = self.audit(
-            "BACKUP_CODE_USED",
+            AuditAction::BackupCodeUsed,
             Some(user.id),
             Some(user.id),
             "two_factor",
@@ -288,7 +271,7 @@ impl UserManager {
         let secret = self.open_secret(&record)?;
         let step = totp::verify(&secret, code, self.now()).ok_or(Error::InvalidTwoFactorCode)?;
         let (codes, digests, effects) =
-            self.backup_codes_change(user, "2FA_ENABLED", "enabled", client)?;
+            self.backup_codes_change(user, AuditAction::TwoFactorEnabled, "enabled", client)?;
         self.inner
             .store
             .enable_two_factor(user.id, step, digests, self.now(), effects)
@@ -338,7 +321,7 @@ impl UserManager {
             }
         }
         let effects = Effects::audit(self.audit(
-            "2FA_DISABLED",
+            AuditAction::TwoFactorDisabled,
             Some(user.id),
             Some(user.id),
             "two_factor",
@@ -404,8 +387,12 @@ impl UserManager {
         let user = &auth.user;
         let record = Self::enabled_two_factor(self.inner.store.two_factor(user.id).await?)?;
         self.confirm_code(user, &record, code, client).await?;
-        let (codes, digests, effects) =
-            self.backup_codes_change(user, "BACKUP_CODES_REGENERATED", "new backup codes", client)?;
+        let (codes, digests, effects) = self.backup_codes_change(
+            user,
+            AuditAction::BackupCodesRegenerated,
+            "new backup codes",
+            client,
+        )?;
         self.inner
             .store
             .replace_backup_codes(user.id, digests, self.now(), effects)

@@ -1,6 +1,10 @@
 //! Typed configuration with a builder. Every number of SPEC.md is a default here and can be
 //! changed. `Debug` is written by hand so that secrets never reach a log.
 
+mod rate_limits;
+
+pub use rate_limits::{Limit, RateLimitConfig};
+
 use crate::secret::{ExposeSecret, SecretString};
 use std::fmt;
 use time::Duration;
@@ -251,14 +255,14 @@ pub struct Config {
     /// Minimum gap between two writes of a session's last-activity time.
     pub session_touch_interval: Duration,
     /// Request rate limits and trusted proxies.
-    pub rate_limits: crate::ratelimit::RateLimitConfig,
+    pub rate_limits: RateLimitConfig,
     /// Keys that seal secrets kept at rest (TOTP secrets), newest first: `(id, secret)`.
     /// Empty: one key derived from the JWT secret (id `jwt`), so rotating that secret would void
     /// every enrolled authenticator; production deployments set their own.
     pub(crate) encryption_keys: Vec<(String, SecretString)>,
     /// Ed25519 keys signing access tokens (EdDSA), newest first. Empty: HS256 with the JWT
     /// secret.
-    pub(crate) ed25519_keys: Vec<crate::auth::tokens::Ed25519Key>,
+    pub(crate) ed25519_keys: Vec<crate::secret::Ed25519Key>,
     /// Issuer shown in authenticator apps (defaults to `mail.app_name`).
     pub two_factor_issuer: Option<String>,
     /// Cross-origin access (off by default).
@@ -341,7 +345,7 @@ impl Config {
                 max_body_bytes: 64 * 1024,
                 max_preferences_bytes: 16 * 1024,
                 session_touch_interval: Duration::minutes(1),
-                rate_limits: crate::ratelimit::RateLimitConfig::default(),
+                rate_limits: RateLimitConfig::default(),
                 encryption_keys: Vec::new(),
                 ed25519_keys: Vec::new(),
                 two_factor_issuer: None,
@@ -435,7 +439,7 @@ impl ConfigBuilder {
     setter!(/// Minimum gap between session activity writes.
         session_touch_interval: Duration);
     setter!(/// Rate limits and trusted proxies.
-        rate_limits: crate::ratelimit::RateLimitConfig);
+        rate_limits: RateLimitConfig);
     setter!(/// Cross-origin access.
         cors: CorsConfig);
     setter!(/// `Strict-Transport-Security` max-age (only when served over HTTPS).
@@ -468,7 +472,7 @@ impl ConfigBuilder {
     /// Signs access tokens with EdDSA (Ed25519) instead of HS256. The first key added signs;
     /// every key added verifies (rotation), and all are published at
     /// `/.well-known/jwks.json`. Key ids must be unique.
-    pub fn ed25519_key(mut self, key: crate::auth::tokens::Ed25519Key) -> Self {
+    pub fn ed25519_key(mut self, key: crate::secret::Ed25519Key) -> Self {
         self.config.ed25519_keys.push(key);
         self
     }
