@@ -69,17 +69,7 @@ pub async fn not_found(api: web::Data<Api>) -> HttpResponse {
 
 /// Translates one request into core's contract and back.
 async fn handle(request: HttpRequest, payload: web::Payload, api: web::Data<Api>) -> HttpResponse {
-    let body = match read_body(&api, &request, payload).await {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            let origin = request
-                .headers()
-                .get("origin")
-                .and_then(|v| v.to_str().ok());
-            return into_response(api.error_response_for(&error, origin));
-        }
-    };
-    let api_request = ApiRequest {
+    let head = ApiRequest {
         method: request.method().as_str().to_owned(),
         path: request.path().to_owned(),
         query: Some(request.query_string().to_owned()).filter(|q| !q.is_empty()),
@@ -90,49 +80,10 @@ async fn handle(request: HttpRequest, payload: web::Payload, api: web::Data<Api>
                 Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
             })
             .collect(),
-        body,
+        body: Vec::new(), // read by core from the payload
         peer_ip: request.peer_addr().map(|addr| addr.ip()),
     };
-    into_response(api.handle(api_request).await)
-}
-
-/// The body up to the API's limit; past it, the rest is read and dropped (see
-/// [`Api::body_drain_bytes`]) so the client gets its 413.
-async fn read_body(
-    api: &Api,
-    request: &HttpRequest,
-    mut payload: web::Payload,
-) -> Result<Vec<u8>, Error> {
-    use futures_util::StreamExt;
-    let limit = api.max_body_bytes_for(request.method().as_str(), request.path());
-    let give_up = limit.saturating_add(api.body_drain_bytes());
-    let declared = request
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > give_up) {
-        return Err(Error::PayloadTooLarge);
-    }
-    let mut kept = Vec::new();
-    let mut seen = 0usize;
-    while let Some(chunk) = payload.next().await {
-        let Ok(chunk) = chunk else {
-            return Err(Error::BadRequest(
-                "The request body could not be read".to_owned(),
-            ));
-        };
-        seen = seen.saturating_add(chunk.len());
-        if seen <= limit {
-            kept.extend_from_slice(&chunk);
-        } else if seen > give_up {
-            break;
-        }
-    }
-    if seen > limit {
-        Err(Error::PayloadTooLarge)
-    } else {
-        Ok(kept)
-    }
+    into_response(api.handle_with_body(head, payload).await)
 }
 
 fn into_response(response: ApiResponse) -> HttpResponse {

@@ -30,7 +30,7 @@
 
 use axum::Extension;
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -80,55 +80,14 @@ pub fn not_found(
 /// Translates one request into core's contract and back.
 async fn handle(api: &Api, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match read_body(api, &parts, body).await {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            let origin = parts.headers.get("origin").and_then(|v| v.to_str().ok());
-            return into_response(api.error_response_for(&error, origin));
-        }
-    };
-    into_response(api.handle(api_request(&parts, body)).await)
+    into_response(
+        api.handle_with_body(api_request(&parts), body.into_data_stream())
+            .await,
+    )
 }
 
-/// The body up to the API's limit; past it, the rest is read and dropped (see
-/// [`Api::body_drain_bytes`]) so the client gets its 413.
-async fn read_body(api: &Api, parts: &Parts, mut body: Body) -> Result<Bytes, Error> {
-    use http_body_util::BodyExt;
-    let limit = api.max_body_bytes_for(parts.method.as_str(), parts.uri.path());
-    let give_up = limit.saturating_add(api.body_drain_bytes());
-    let declared = parts
-        .headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > give_up) {
-        return Err(Error::PayloadTooLarge);
-    }
-    let mut kept = Vec::new();
-    let mut seen = 0usize;
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            return Err(Error::BadRequest(
-                "The request body could not be read".to_owned(),
-            ));
-        };
-        let Ok(data) = frame.into_data() else {
-            continue; // trailers
-        };
-        seen = seen.saturating_add(data.len());
-        if seen <= limit {
-            kept.extend_from_slice(&data);
-        } else if seen > give_up {
-            break;
-        }
-    }
-    if seen > limit {
-        Err(Error::PayloadTooLarge)
-    } else {
-        Ok(Bytes::from(kept))
-    }
-}
-
-fn api_request(parts: &Parts, body: Bytes) -> ApiRequest {
+/// The request head; core reads the body.
+fn api_request(parts: &Parts) -> ApiRequest {
     ApiRequest {
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
@@ -140,7 +99,7 @@ fn api_request(parts: &Parts, body: Bytes) -> ApiRequest {
                 Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
             })
             .collect(),
-        body: body.to_vec(),
+        body: Vec::new(),
         peer_ip: parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

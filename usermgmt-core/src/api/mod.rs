@@ -1,8 +1,10 @@
 //! The framework-neutral HTTP contract. Core owns the protocol: the route table, body parsing,
 //! validation, authentication, the envelope and every status code. An adapter only turns its
-//! framework's request into an [`ApiRequest`], calls [`Api::handle`], and sends the
-//! [`ApiResponse`] back — so Axum and Actix cannot drift apart.
+//! framework's request head into an [`ApiRequest`], hands it with the body's byte stream to
+//! [`Api::handle_with_body`], and sends the [`ApiResponse`] back — so Axum and Actix cannot
+//! drift apart.
 
+mod body;
 pub mod dto;
 mod endpoints;
 mod http;
