@@ -9,12 +9,12 @@
 //! an empty (or blank) value counts as unset. Values are trimmed, except secrets, which are taken
 //! exactly as given. `docs/CONFIGURATION.md` is the operator's reference for every variable.
 //!
-//! One module per concern, each with its tests: [`listen`] (address, port, framework, CORS,
-//! HSTS), [`database`], [`tokens`] (secret, lifetimes, signing and sealing keys), [`mail`],
-//! [`limits`] (rate limits, connection limits), [`accounts`] (hashing, lockout, lifecycle,
-//! avatars, bootstrap administrator) and [`ops`] (log filter, ops endpoints). They read through
-//! [`reader`] (empty means unset, aliases in order of precedence with a warning for an ignored
-//! one, typed values) and parse with [`values`].
+//! One module per concern, each with its tests: `listen` (address, port, framework, CORS,
+//! HSTS), `database`, `tokens` (secret, lifetimes, signing and sealing keys), `mail`,
+//! `limits` (rate limits, connection limits), `accounts` (hashing, lockout, lifecycle,
+//! avatars, bootstrap administrator) and `ops` (log filter, ops endpoints). They read through
+//! `reader` (empty means unset, aliases in order of precedence with a warning for an ignored
+//! one, typed values) and parse with `values`.
 //!
 //! The reader is hand-written rather than a crate's (envy, figment, clap's `env`): those read
 //! the process environment or a serde struct, with one name per setting and their own error

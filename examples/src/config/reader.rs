@@ -133,3 +133,49 @@ impl<'a> Vars<'a> {
             .transpose()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read<T>(pairs: &[(&str, &str)], with: impl FnOnce(&mut Vars<'_>) -> T) -> (T, Vec<String>) {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let get = |name: &str| map.get(name).cloned();
+        let mut vars = Vars::new(&get);
+        let value = with(&mut vars);
+        (value, vars.into_warnings())
+    }
+
+    #[test]
+    fn the_first_name_set_wins_and_a_different_later_one_is_a_warning() {
+        let names = &["APP_PORT", "PORT"];
+        let (picked, warnings) = read(&[("APP_PORT", "4000"), ("PORT", "5001")], |v| v.pick(names));
+        assert_eq!(picked, Some(("APP_PORT", "4000".to_owned())));
+        assert_eq!(
+            warnings,
+            ["PORT is ignored because APP_PORT is set to a different value"]
+        );
+        // The same value under both names (after trimming) is no conflict.
+        let (picked, warnings) = read(&[("APP_PORT", "4000"), ("PORT", " 4000 ")], |v| {
+            v.pick(names)
+        });
+        assert_eq!(picked, Some(("APP_PORT", "4000".to_owned())));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        // A blank first name counts as unset: the next one is used, silently.
+        let (picked, warnings) = read(&[("APP_PORT", " "), ("PORT", "5001")], |v| v.pick(names));
+        assert_eq!(picked, Some(("PORT", "5001".to_owned())));
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn secrets_are_picked_untrimmed() {
+        let names = &["JWT_SECRET", "JWT_ACCESS_SECRET"];
+        let (picked, warnings) = read(&[("JWT_ACCESS_SECRET", " s p ")], |v| v.pick_raw(names));
+        assert_eq!(picked, Some(("JWT_ACCESS_SECRET", " s p ".to_owned())));
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+}
