@@ -1,0 +1,202 @@
+//! Where and how the API is served: the address, the port, the web framework, and what the
+//! answers tell browsers (CORS, HSTS).
+
+use super::AppEnv;
+use super::reader::{ConfigError, Result, Vars};
+use super::values::parse_port;
+use std::fmt;
+use usermgmt_core::ConfigBuilder;
+use usermgmt_core::config::CorsConfig;
+
+/// The web framework serving the API (`SERVER_FRAMEWORK`; the `--framework` flag overrides it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Framework {
+    /// `usermgmt-axum` (the default).
+    #[default]
+    Axum,
+    /// `usermgmt-actix`.
+    Actix,
+}
+
+impl Framework {
+    /// `"axum"` or `"actix"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Framework::Axum => "axum",
+            Framework::Actix => "actix",
+        }
+    }
+}
+
+impl fmt::Display for Framework {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Address, port and framework, as read by [`listen`].
+pub(super) struct Listen {
+    pub(super) host: String,
+    pub(super) port: u16,
+    pub(super) framework: Framework,
+}
+
+/// `HOST` (127.0.0.1 in development, 0.0.0.0 in production), `APP_PORT` or `PORT` (3000) and
+/// `SERVER_FRAMEWORK` (axum).
+pub(super) fn listen(vars: &mut Vars<'_>, env: AppEnv) -> Result<Listen> {
+    let host = vars.text("HOST").unwrap_or_else(|| {
+        match env {
+            AppEnv::Development => "127.0.0.1",
+            AppEnv::Production => "0.0.0.0",
+        }
+        .to_owned()
+    });
+    let port = match vars.pick(&["APP_PORT", "PORT"]) {
+        Some((name, value)) => parse_port(name, &value, true)?,
+        None => 3000,
+    };
+    let framework = match vars.text("SERVER_FRAMEWORK") {
+        Some(value) => parse_framework(&value)?,
+        None => Framework::default(),
+    };
+    Ok(Listen {
+        host,
+        port,
+        framework,
+    })
+}
+
+fn parse_framework(value: &str) -> Result<Framework> {
+    match value.to_ascii_lowercase().as_str() {
+        "axum" => Ok(Framework::Axum),
+        "actix" | "actix-web" | "actix_web" => Ok(Framework::Actix),
+        _ => Err(ConfigError::new(
+            "SERVER_FRAMEWORK",
+            format!("SERVER_FRAMEWORK must be axum or actix, got {value:?}"),
+        )),
+    }
+}
+
+/// What the answers tell browsers: CORS (below) and `HSTS_MAX_AGE`.
+pub(super) fn browsers(vars: &mut Vars<'_>, builder: ConfigBuilder) -> Result<ConfigBuilder> {
+    let mut builder = builder.cors(cors(vars)?);
+    if let Some(max_age) = vars.core_duration("HSTS_MAX_AGE")? {
+        builder = builder.hsts_max_age(Some(max_age));
+    }
+    Ok(builder)
+}
+
+/// `CORS_ORIGINS` (or `CORS_ORIGIN`): comma-separated origins allowed to call the API from a
+/// browser, or `*`; `CORS_CREDENTIALS`: allow credentials (not with `*`); `CORS_MAX_AGE`:
+/// preflight cache (10m).
+fn cors(vars: &mut Vars<'_>) -> Result<CorsConfig> {
+    let mut cors = CorsConfig {
+        max_age_secs: 600,
+        ..Default::default()
+    };
+    if let Some((name, value)) = vars.pick(&["CORS_ORIGINS", "CORS_ORIGIN"]) {
+        for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let valid = origin == "*"
+                || ((origin.starts_with("http://") || origin.starts_with("https://"))
+                    && !origin.trim_end_matches('/').contains(['?', '#'])
+                    && origin.matches('/').count() == 2);
+            if !valid {
+                return Err(ConfigError::new(
+                    name,
+                    format!(
+                        "{name} must be origins such as https://app.example.com (scheme and host, no path) or *, got {origin:?}"
+                    ),
+                ));
+            }
+            cors.allowed_origins.push(origin.to_owned());
+        }
+    }
+    if let Some(allow) = vars.flag("CORS_CREDENTIALS")? {
+        cors.allow_credentials = allow;
+        if cors.allow_credentials && cors.allowed_origins.iter().any(|o| o == "*") {
+            return Err(ConfigError::new(
+                "CORS_CREDENTIALS",
+                "CORS_CREDENTIALS cannot be true while CORS_ORIGINS is * (name the origins)",
+            ));
+        }
+    }
+    if let Some(max_age) = vars.duration("CORS_MAX_AGE")? {
+        cors.max_age_secs = max_age.as_secs();
+    }
+    Ok(cors)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::config::tests::{err, ok};
+
+    #[test]
+    fn host_and_port_from_both_seeds() {
+        let config = ok(&[("HOST", "::1"), ("APP_PORT", "8080")]);
+        assert_eq!(config.host, "::1");
+        assert_eq!(config.port, 8080);
+        assert_eq!(ok(&[("PORT", "5001")]).port, 5001);
+        assert_eq!(ok(&[("APP_PORT", "0")]).port, 0);
+        let config = ok(&[("APP_PORT", "4000"), ("PORT", "5001")]);
+        assert_eq!(config.port, 4000);
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.contains("PORT is ignored"))
+        );
+        err(&[("APP_PORT", "abc")], "APP_PORT", "port number");
+        err(&[("PORT", "70000")], "PORT", "\"70000\"");
+        err(&[("PORT", "-1")], "PORT", "port number");
+    }
+
+    #[test]
+    fn framework() {
+        assert_eq!(
+            ok(&[("SERVER_FRAMEWORK", "Actix")]).framework,
+            Framework::Actix
+        );
+        assert_eq!(
+            ok(&[("SERVER_FRAMEWORK", "axum")]).framework,
+            Framework::Axum
+        );
+        err(
+            &[("SERVER_FRAMEWORK", "rocket")],
+            "SERVER_FRAMEWORK",
+            "axum or actix",
+        );
+    }
+
+    #[test]
+    fn cors_and_hsts() {
+        let config = ok(&[
+            (
+                "CORS_ORIGINS",
+                "https://app.example.com, http://localhost:5173",
+            ),
+            ("CORS_CREDENTIALS", "true"),
+            ("HSTS_MAX_AGE", "365d"),
+        ]);
+        assert_eq!(config.core.cors.allowed_origins.len(), 2);
+        assert!(config.core.cors.allow_credentials);
+        assert_eq!(config.core.hsts_max_age.unwrap().whole_days(), 365);
+        err(
+            &[("CORS_ORIGINS", "app.example.com")],
+            "CORS_ORIGINS",
+            "origins such as",
+        );
+        err(
+            &[("CORS_ORIGIN", "https://a.example/path")],
+            "CORS_ORIGIN",
+            "no path",
+        );
+        err(
+            &[("CORS_ORIGINS", "*"), ("CORS_CREDENTIALS", "yes")],
+            "CORS_CREDENTIALS",
+            "cannot be true",
+        );
+    }
+}
