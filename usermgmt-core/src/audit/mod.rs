@@ -2,6 +2,8 @@
 //! analytics, per-user activity and retention cleanup. Rows are written by every service in the
 //! same transaction as the change they record; this module only reads (and trims) them.
 
+pub(crate) mod routes;
+
 use crate::auth::AuthenticatedUser;
 use crate::error::{Error, Result};
 use crate::manager::{ClientInfo, UserManager};
