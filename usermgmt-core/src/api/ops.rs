@@ -1,4 +1,5 @@
-//! Who may read the operational detail: `/health/detailed` and `/metrics`.
+//! The operational routes (the probes, the metrics, the key set: their rows and handlers), and
+//! who may read the operational detail: `/health/detailed` and `/metrics`.
 //!
 //! Both report figures that move with what users do — the mail backlog grows by one after a
 //! reset request for a registered address, so a public reader could tell registered addresses

@@ -73,6 +73,13 @@ pub(crate) fn exported_session() -> Value {
 
 /// The named shapes answers share, for `components.schemas`.
 pub(super) fn components() -> Vec<(&'static str, Value)> {
+    let mut shapes = account_shapes();
+    shapes.extend(activity_shapes());
+    shapes
+}
+
+/// A user, their profile and their tokens.
+fn account_shapes() -> Vec<(&'static str, Value)> {
     vec![
         ("User", record(&user_members())),
         ("AdminUser", admin_user()),
@@ -125,6 +132,13 @@ pub(super) fn components() -> Vec<(&'static str, Value)> {
                 ("deviceType", string()),
             ]),
         ),
+    ]
+}
+
+/// What users do and hold: sessions, notifications, roles, the audit trail, and the answers
+/// built of them.
+fn activity_shapes() -> Vec<(&'static str, Value)> {
+    vec![
         ("Session", session()),
         (
             "Notification",
