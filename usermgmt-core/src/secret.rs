@@ -190,6 +190,29 @@ impl Ed25519Key {
     }
 }
 
+/// A secret a client sent in a request body (a password, a code, a token), as read from JSON.
+/// Redacted in `Debug`, so a logged DTO shows none; read it with [`SecretText::expose`].
+#[derive(Clone, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(String);
+
+impl SecretText {
+    /// The text, to hand to the service that checks it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// The text, owned.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretText([REDACTED])")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,7 +221,10 @@ mod tests {
     fn debug_never_prints_secrets() {
         let refresh = RefreshToken::generate();
         let password = Password::new("Sup3r$ecret!");
-        let shown = format!("{refresh:?} {password:?} {:?}", refresh.digest());
+        let typed: SecretText = serde_json::from_str("\"Typ3d$ecret!\"").unwrap();
+        assert_eq!(typed.expose(), "Typ3d$ecret!");
+        let shown = format!("{refresh:?} {password:?} {:?} {typed:?}", refresh.digest());
+        assert!(!shown.contains("Typ3d$ecret!"));
         assert!(!shown.contains(refresh.expose()));
         assert!(!shown.contains("Sup3r$ecret!"));
         assert!(!shown.contains(refresh.digest().as_str()));

@@ -6,6 +6,8 @@
 //! any → deleted (soft; recoverable for `account_recovery_window`) → purged (gone; audit rows
 //! anonymised). Every step that locks the owner out ends their sessions in the same transaction.
 
+pub(crate) mod routes;
+
 use crate::auth::AuthenticatedUser;
 use crate::domain::AuditAction;
 use crate::domain::Email;
@@ -73,7 +75,7 @@ impl Restore {
     }
 }
 
-/// What a GDPR export holds (shaped for the wire by `api::dto::account_export`).
+/// What a GDPR export holds (shaped for the wire by `account::routes::account_export`).
 #[derive(Debug, Clone)]
 pub struct AccountExport {
     /// The account.

@@ -2,6 +2,8 @@
 //! users, impersonation. Each call checks the caller's permission itself; every action is
 //! audited as `ADMIN_*` with the administrator as actor and the user as target.
 
+pub(crate) mod routes;
+
 use crate::auth::AuthenticatedUser;
 use crate::auth::tokens::Actor;
 use crate::domain::AuditAction;

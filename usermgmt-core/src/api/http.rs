@@ -7,8 +7,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::net::IpAddr;
 
-/// A request as the adapter received it.
-#[derive(Debug, Clone, Default)]
+/// A request as the adapter received it. `Debug` redacts its credentials and bodies (see
+/// [`redacted_headers`]).
+#[derive(Clone, Default)]
 pub struct ApiRequest {
     /// Upper-case method (`GET`, `POST`, ...).
     pub method: String,
@@ -57,6 +58,52 @@ impl ApiRequest {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+}
+
+impl std::fmt::Debug for ApiRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query.as_ref().map(|q| Redacted(q.len())))
+            .field("headers", &redacted_headers(&self.headers))
+            .field("body", &Redacted(self.body.len()))
+            .field("peer_ip", &self.peer_ip)
+            .finish()
+    }
+}
+
+/// Headers as `Debug` shows them: the values of those that carry credentials (`Authorization`,
+/// cookies) replaced by their length.
+fn redacted_headers(headers: &[(String, String)]) -> Vec<(&str, Box<dyn std::fmt::Debug + '_>)> {
+    const SECRET: [&str; 4] = [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+    ];
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let shown: Box<dyn std::fmt::Debug> =
+                if SECRET.iter().any(|s| name.eq_ignore_ascii_case(s)) {
+                    Box::new(Redacted(value.len()))
+                } else {
+                    Box::new(value.as_str())
+                };
+            (name.as_str(), shown)
+        })
+        .collect()
+}
+
+/// What `Debug` shows in place of a secret or a body: its length only. (A query string can
+/// carry a token too, as the verification link's does.)
+struct Redacted(usize);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[REDACTED; {} bytes]", self.0)
     }
 }
 
@@ -156,8 +203,9 @@ impl ApiResponse {
     }
 }
 
-/// Everything an endpoint needs from the request, already extracted.
-#[derive(Debug, Clone)]
+/// Everything an endpoint needs from the request, already extracted. `Debug` shows whether a
+/// bearer token came, never the token, and the lengths of the query and the body.
+#[derive(Clone)]
 pub struct RequestContext {
     /// Correlation id (from `x-request-id` when sane, else generated).
     pub request_id: String,
@@ -168,6 +216,20 @@ pub struct RequestContext {
     query: Option<String>,
     body: Vec<u8>,
     params: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("request_id", &self.request_id)
+            .field("client", &self.client)
+            .field("bearer", &self.bearer.as_ref().map(|b| Redacted(b.len())))
+            .field("content_type", &self.content_type)
+            .field("query", &self.query.as_ref().map(|q| Redacted(q.len())))
+            .field("body", &Redacted(self.body.len()))
+            .field("params", &self.params)
+            .finish()
+    }
 }
 
 fn sane_request_id(value: &str) -> bool {
@@ -401,6 +463,31 @@ mod tests {
     struct Body {
         name: Option<String>,
         age: Option<u32>,
+    }
+
+    #[test]
+    fn debug_shows_no_credentials_nor_bodies() {
+        let token = "eyJhbGciOiJFZERTQSJ9.c2VjcmV0LXRva2Vu.c2ln";
+        let body = br#"{"email":"a@example.com","password":"Sup3r$ecretPassw0rd!"}"#;
+        let request = ApiRequest::new("POST", "/api/v1/auth/login?token=link-s3cret")
+            .header("authorization", &format!("Bearer {token}"))
+            .header("Cookie", "session=c00kie-s3cret")
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        let context = RequestContext::from_request(request.clone(), Vec::new(), None);
+        for shown in [format!("{request:?}"), format!("{context:?}")] {
+            for secret in [
+                token,
+                "Sup3r$ecretPassw0rd!",
+                "a@example.com",
+                "c00kie-s3cret",
+                "link-s3cret",
+            ] {
+                assert!(!shown.contains(secret), "{secret} shown in {shown}");
+            }
+            assert!(shown.contains(&format!("{} bytes", body.len())), "{shown}");
+        }
+        assert!(format!("{request:?}").contains("application/json"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the API itself so both adapters report the same figures. Lock-free: one set of atomics per
 //! route of the table.
 
-use super::routes::{Endpoint, ROUTES, Route};
+use super::routes::{ROUTES, Route};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -78,7 +78,8 @@ impl Metrics {
             .unwrap_or(&self.unmatched);
         stats.record(status, elapsed);
         if let Some(route) = route
-            && matches!(route.endpoint, Endpoint::Login | Endpoint::LoginTwoFactor)
+            // The two routes that end in a session; the compatibility aliases never do.
+            && matches!(route.name, "Login" | "LoginTwoFactor")
         {
             let result = match status {
                 200 if contains(body, b"\"twoFactorRequired\":true") => Some(1),

@@ -6,15 +6,15 @@
 
 mod body;
 pub mod dto;
-mod endpoints;
 mod http;
 mod metrics;
 pub mod openapi;
 mod ops;
-mod routes;
+pub(crate) mod routes;
+pub(crate) mod support;
 
 pub use http::{ApiRequest, ApiResponse, RequestContext, bearer_token, parse_json};
-pub use routes::{Endpoint, ROUTES, Route};
+pub use routes::{BodyKind, Docs, Handler, ROUTES, RateLimit, Route};
 
 use crate::error::Error;
 use crate::manager::UserManager;
@@ -61,7 +61,8 @@ impl Api {
     pub fn new(manager: UserManager) -> Self {
         let mut by_path: Vec<(&'static str, Vec<&'static Route>)> = Vec::new();
         let compat = manager.config().compatibility_routes;
-        for route in ROUTES.iter().filter(|r| compat || !r.compat) {
+        let table: &'static [Route] = &ROUTES;
+        for route in table.iter().filter(|r| compat || !r.compat) {
             match by_path.iter_mut().find(|(p, _)| *p == route.path) {
                 Some((_, list)) => list.push(route),
                 None => by_path.push((route.path, vec![route])),
@@ -102,13 +103,19 @@ impl Api {
         self.manager.config().max_body_bytes
     }
 
-    /// Largest body an adapter should read for one request: the avatar upload takes a 2 MB
-    /// image plus its multipart framing, every other route `max_body_bytes()`.
+    /// Largest body an adapter should read for one request: what its route's row allows (the
+    /// avatar upload takes a 2 MB image plus its multipart framing), `max_body_bytes()` for
+    /// every other request.
     pub fn max_body_bytes_for(&self, method: &str, path: &str) -> usize {
-        if method.eq_ignore_ascii_case("POST") && path == "/api/v1/upload/avatar" {
-            crate::avatars::MAX_AVATAR_BYTES + 64 * 1024
-        } else {
-            self.max_body_bytes()
+        let route = self.router.at(path).ok().and_then(|found| {
+            found
+                .value
+                .iter()
+                .find(|r| r.method.eq_ignore_ascii_case(method))
+        });
+        match route.map(|r| r.body) {
+            Some(BodyKind::Multipart { max_bytes }) => max_bytes,
+            Some(BodyKind::Json) | None => self.max_body_bytes(),
         }
     }
 
@@ -284,7 +291,7 @@ impl Api {
             );
         }
         let rate = match self
-            .check_rate_limits(route.map(|r| r.endpoint), client_ip)
+            .check_rate_limits(route.map(|r| r.rate_limit), client_ip)
             .await
         {
             Ok(rate) => rate,
@@ -299,15 +306,14 @@ impl Api {
                 // Every body must be JSON by its media type, whether or not the endpoint reads
                 // it: checked here, once, before any endpoint runs, so a cross-site form
                 // (text/plain and the other types a browser sends without a CORS preflight)
-                // reaches none of them. The avatar's endpoint takes only its multipart form and
+                // reaches none of them. A multipart route (the avatar's) takes only its form and
                 // refuses anything else itself.
-                let media_type = if route.endpoint == Endpoint::UploadAvatar {
-                    Ok(())
-                } else {
-                    ctx.ensure_json_body()
+                let media_type = match route.body {
+                    BodyKind::Multipart { .. } => Ok(()),
+                    BodyKind::Json => ctx.ensure_json_body(),
                 };
                 match media_type {
-                    Ok(()) => self.dispatch_guarded(route.endpoint, &ctx).await,
+                    Ok(()) => self.dispatch_guarded(route, &ctx).await,
                     Err(err) => Err(err),
                 }
             }
@@ -333,14 +339,14 @@ impl Api {
         (finish(response, &request_id), route)
     }
 
-    /// Dispatches to the endpoint; a bug must still answer with the envelope (and never take
+    /// Calls the route's handler; a bug must still answer with the envelope (and never take
     /// the worker down).
     async fn dispatch_guarded(
         &self,
-        endpoint: Endpoint,
+        route: &Route,
         ctx: &RequestContext,
     ) -> Result<ApiResponse, Error> {
-        AssertUnwindSafe(self.dispatch(endpoint, ctx))
+        AssertUnwindSafe((route.handler)(self, ctx))
             .catch_unwind()
             .await
             .unwrap_or_else(|_| Err(Error::internal("handler panicked")))
@@ -351,29 +357,17 @@ impl Api {
     /// reached lets the request through (logged): lockout still guards every account.
     async fn check_rate_limits(
         &self,
-        endpoint: Option<Endpoint>,
+        class: Option<RateLimit>,
         client_ip: Option<std::net::IpAddr>,
     ) -> Result<Option<RateDecision>, (Error, RateDecision)> {
         let limits = &self.manager.config().rate_limits;
-        if !limits.enabled
-            || matches!(
-                endpoint,
-                Some(
-                    Endpoint::Health
-                        | Endpoint::HealthDetailed
-                        | Endpoint::Metrics
-                        | Endpoint::Ready
-                        | Endpoint::Live
-                        | Endpoint::Jwks
-                )
-            )
-        {
+        if !limits.enabled || class == Some(RateLimit::Exempt) {
             return Ok(None);
         }
         // IPv6 clients are counted by their /64 (see `client_key`).
         let client = client_ip.map_or_else(|| "unknown".to_owned(), crate::ratelimit::client_key);
         let mut checks = vec![(format!("global:{client}"), limits.global)];
-        if let Some((class, limit)) = endpoint.and_then(|e| route_limit(e, limits)) {
+        if let Some((class, limit)) = class.and_then(|c| route_limit(c, limits)) {
             checks.push((format!("{class}:{client}"), limit));
         }
         let now = self.manager.now();
@@ -402,28 +396,15 @@ impl Api {
     }
 }
 
-/// The stricter limit of a sensitive route, with the name its counter is kept under.
-fn route_limit(endpoint: Endpoint, limits: &RateLimitConfig) -> Option<(&'static str, Limit)> {
-    match endpoint {
-        // Every route that checks a password without a session counts as a login attempt.
-        Endpoint::Login | Endpoint::AccountReactivate | Endpoint::AccountRecover => {
-            Some(("login", limits.login))
-        }
-        Endpoint::LoginTwoFactor
-        | Endpoint::AccountReactivateTwoFactor
-        | Endpoint::AccountRecoverTwoFactor
-        | Endpoint::TwoFactorVerify
-        | Endpoint::TwoFactorEnable
-        | Endpoint::TwoFactorDisable
-        | Endpoint::TwoFactorBackupCodes => Some(("two_factor", limits.two_factor)),
-        Endpoint::Register => Some(("register", limits.register)),
-        Endpoint::ForgotPassword | Endpoint::ResendVerification | Endpoint::AdminResetPassword => {
-            Some(("email", limits.email_actions))
-        }
-        Endpoint::CheckEmail | Endpoint::CheckUsername => {
-            Some(("availability", limits.availability))
-        }
-        _ => None,
+/// The stricter limit of a route's class, with the name its counter is kept under.
+fn route_limit(class: RateLimit, limits: &RateLimitConfig) -> Option<(&'static str, Limit)> {
+    match class {
+        RateLimit::Exempt | RateLimit::Global => None,
+        RateLimit::Login => Some(("login", limits.login)),
+        RateLimit::TwoFactor => Some(("two_factor", limits.two_factor)),
+        RateLimit::Register => Some(("register", limits.register)),
+        RateLimit::Email => Some(("email", limits.email_actions)),
+        RateLimit::Availability => Some(("availability", limits.availability)),
     }
 }
 

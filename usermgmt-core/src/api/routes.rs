@@ -1,717 +1,250 @@
-//! The route table: one row per endpoint. Adapters mount [`super::API_PREFIX`] and
-//! [`super::ROOT_PATHS`]; everything below is matched here, so both frameworks serve exactly
-//! the same routes (and the OpenAPI document can be checked against this table).
+//! The route table: one row per endpoint, each row saying everything about its route — method
+//! and path, whether it needs a bearer token, its rate-limit class, how large and of what type
+//! its body may be, its handler, and its documentation. Each capability declares its rows next
+//! to its handlers (`<capability>/routes.rs`); [`ROUTES`] concatenates them. Adapters mount
+//! [`super::API_PREFIX`] and [`super::ROOT_PATHS`]; everything below is matched here, so both
+//! frameworks serve exactly the same routes, and the OpenAPI document is generated from the
+//! same rows.
 
-/// Every endpoint the API serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
-pub enum Endpoint {
-    Health,
-    Ready,
-    Live,
-    HealthDetailed,
-    Metrics,
-    Jwks,
-    Register,
+use super::{Api, ApiResponse, RequestContext};
+use crate::error::Result;
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+use std::sync::LazyLock;
+
+/// What serves a route: reads the request, calls the service, shapes the response.
+pub type Handler = for<'a> fn(&'a Api, &'a RequestContext) -> BoxFuture<'a, Result<ApiResponse>>;
+
+/// Turns `async fn name(&Api, &RequestContext) -> Result<ApiResponse>` into a [`Handler`].
+macro_rules! handler {
+    ($function:path) => {
+        |api, ctx| Box::pin($function(api, ctx))
+    };
+}
+pub(crate) use handler;
+
+/// The stricter limit a route counts against besides the client's global one
+/// (`RateLimitConfig` holds the figures). The name is the key its counters are kept under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    /// The probes: not counted at all (a load balancer polls them).
+    Exempt,
+    /// The global limit only.
+    Global,
+    /// A password checked without a session: counts as a login attempt.
     Login,
-    Logout,
-    Refresh,
-    VerifyEmailGet,
-    VerifyEmailPost,
-    ResendVerification,
-    ForgotPassword,
-    ResetPassword,
-    ChangePassword,
-    CheckEmail,
-    CheckUsername,
-    GetProfile,
-    ReplaceProfile,
-    PatchProfile,
-    UpdatePreferences,
-    PublicProfile,
-    ListSessions,
-    RevokeSession,
-    RevokeOtherSessions,
-    LoginTwoFactor,
-    TwoFactorStatus,
-    TwoFactorSetup,
-    TwoFactorEnable,
-    TwoFactorDisable,
-    TwoFactorVerify,
-    TwoFactorBackupCodes,
-    ListNotifications,
-    MarkNotificationRead,
-    MarkAllNotificationsRead,
-    DeleteNotification,
-    DeleteAllNotifications,
-    ListRoles,
-    ListPermissions,
-    GetRole,
-    CreateRole,
-    UpdateRole,
-    DeleteRole,
-    UserRoles,
-    AssignRole,
-    RemoveRole,
-    AdminDashboard,
-    AdminListUsers,
-    AdminGetUser,
-    AdminResetPassword,
-    AdminVerifyEmail,
-    AdminUnlock,
-    AdminSuspend,
-    AdminReactivate,
-    AdminDeleteUser,
-    AdminImpersonate,
-    AdminBulkAssignRole,
-    AccountDeactivate,
-    AccountReactivate,
-    AccountDelete,
-    AccountRecover,
-    AccountReactivateTwoFactor,
-    AccountRecoverTwoFactor,
-    AccountPermanentDelete,
-    AccountExport,
-    UploadAvatar,
-    DeleteAvatar,
-    GetAvatar,
-    CompatDeleteUser,
-    AuditList,
-    AuditStats,
-    AuditAnalytics,
-    AuditUser,
-    AuditCleanup,
-    OpenApi,
-    Docs,
-    DocsAsset,
+    /// A second-factor code checked.
+    TwoFactor,
+    /// A registration.
+    Register,
+    /// A request that mails someone.
+    Email,
+    /// An availability check (it tells whether an account exists).
+    Availability,
+}
+
+/// What a route's body may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// JSON (by its media type) or empty, at most `Config::max_body_bytes`.
+    Json,
+    /// A multipart form of at most this many bytes; the handler checks its media type.
+    Multipart {
+        /// Largest body an adapter reads for this route.
+        max_bytes: usize,
+    },
 }
 
 /// One row of the route table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Route {
     /// Upper-case method.
     pub method: &'static str,
     /// Full path with `{param}` segments.
     pub path: &'static str,
-    /// What serves it.
-    pub endpoint: Endpoint,
+    /// A stable name: the OpenAPI `operationId`.
+    pub name: &'static str,
     /// Whether it needs a bearer token.
     pub authenticated: bool,
     /// One line for humans (and the OpenAPI document).
     pub summary: &'static str,
     /// A route of the first seed, served only when `Config::compatibility_routes` is on.
     pub compat: bool,
+    /// Operational detail, answered only to `Config::ops_access` (see `ops.rs`).
+    pub(crate) ops_only: bool,
+    pub(crate) rate_limit: RateLimit,
+    pub(crate) body: BodyKind,
+    pub(crate) handler: Handler,
+    pub(crate) docs: fn(&crate::Config) -> Docs,
 }
 
-const fn route(
-    method: &'static str,
-    path: &'static str,
-    endpoint: Endpoint,
-    authenticated: bool,
-    summary: &'static str,
-) -> Route {
-    Route {
-        method,
-        path,
-        endpoint,
-        authenticated,
-        summary,
-        compat: false,
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("name", &self.name)
+            .field("authenticated", &self.authenticated)
+            .field("compat", &self.compat)
+            .field("ops_only", &self.ops_only)
+            .field("rate_limit", &self.rate_limit)
+            .field("body", &self.body)
+            .finish_non_exhaustive()
     }
 }
 
-/// A compatibility route of the first seed (see [`Route::compat`]).
-const fn compat(
-    method: &'static str,
-    path: &'static str,
-    endpoint: Endpoint,
-    authenticated: bool,
-    summary: &'static str,
-) -> Route {
-    Route {
-        method,
-        path,
-        endpoint,
-        authenticated,
-        summary,
-        compat: true,
+impl Route {
+    /// A public route with a JSON body, counted against the global limit only. Its handler and
+    /// its documentation are not optional: a row without them does not compile.
+    pub(crate) const fn new(
+        method: &'static str,
+        path: &'static str,
+        name: &'static str,
+        summary: &'static str,
+        handler: Handler,
+        docs: fn(&crate::Config) -> Docs,
+    ) -> Self {
+        Self {
+            method,
+            path,
+            name,
+            authenticated: false,
+            summary,
+            compat: false,
+            ops_only: false,
+            rate_limit: RateLimit::Global,
+            body: BodyKind::Json,
+            handler,
+            docs,
+        }
+    }
+
+    /// Needs a bearer token (answered 401 before anything else without one).
+    pub(crate) const fn bearer(mut self) -> Self {
+        self.authenticated = true;
+        self
+    }
+
+    /// Counts against `limit` too.
+    pub(crate) const fn limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = limit;
+        self
+    }
+
+    /// Takes a multipart form of at most `max_bytes`.
+    pub(crate) const fn multipart(mut self, max_bytes: usize) -> Self {
+        self.body = BodyKind::Multipart { max_bytes };
+        self
+    }
+
+    /// A route of the first seed (see [`Route::compat`]).
+    pub(crate) const fn compat(mut self) -> Self {
+        self.compat = true;
+        self
+    }
+
+    /// Operational detail behind `Config::ops_access`.
+    pub(crate) const fn ops_only(mut self) -> Self {
+        self.ops_only = true;
+        self
+    }
+
+    /// The route's documentation under `config`.
+    pub(crate) fn docs(&self, config: &crate::Config) -> Docs {
+        (self.docs)(config)
     }
 }
 
-use Endpoint as E;
+/// What the OpenAPI document says of one route besides its row: the body it reads, its query
+/// parameters, and what a success answers.
+#[derive(Debug, Clone)]
+pub struct Docs {
+    pub(crate) request: Option<RequestDocs>,
+    pub(crate) query: Vec<Value>,
+    pub(crate) status: u16,
+    /// The `content` of the success response.
+    pub(crate) content: Value,
+    /// Other statuses answered with the same content (status, description).
+    pub(crate) also: Vec<(u16, &'static str)>,
+}
 
-/// The whole table.
-pub static ROUTES: &[Route] = &[
-    route("GET", "/health", E::Health, false, "Liveness and version"),
-    route(
-        "GET",
-        "/ready",
-        E::Ready,
-        false,
-        "Readiness: storage answers",
-    ),
-    route("GET", "/live", E::Live, false, "Liveness probe"),
-    route(
-        "GET",
-        "/health/detailed",
-        E::HealthDetailed,
-        false,
-        "Database and mail outbox; 503 when degraded",
-    ),
-    route(
-        "GET",
-        "/metrics",
-        E::Metrics,
-        false,
-        "Prometheus metrics: requests, latencies, logins, hash queue, mail backlog",
-    ),
-    route(
-        "GET",
-        "/.well-known/jwks.json",
-        E::Jwks,
-        false,
-        "Public keys verifying access tokens (EdDSA)",
-    ),
-    route(
-        "POST",
-        "/api/v1/auth/register",
-        E::Register,
-        false,
-        "Register a user and mail a verification link",
-    ),
-    route(
-        "POST",
-        "/api/v1/auth/login",
-        E::Login,
-        false,
-        "Log in with email or username and password",
-    ),
-    route(
-        "POST",
-        "/api/v1/auth/login/2fa",
-        E::LoginTwoFactor,
-        false,
-        "Complete a login with a TOTP or backup code",
-    ),
-    route(
-        "POST",
-        "/api/v1/auth/logout",
-        E::Logout,
-        true,
-        "End the current session",
-    ),
-    route(
-        "POST",
-        "/api/v1/auth/refresh",
-        E::Refresh,
-        false,
-        "Rotate a refresh token for a new token pair",
-    ),
-    route(
-        "GET",
-        "/api/v1/auth/verify-email",
-        E::VerifyEmailGet,
-        false,
-        "Confirm an email address (link from the mail)",
-    ),
-    route(
-        "POST",
-        "/api/v1/auth/verify-email",
-        E::VerifyEmailPost,
-        false,
-        "Confirm an email address",
-    ),
-    route(
-        "POST",
-        "/api/v1/auth/resend-verification",
-        E::ResendVerification,
-        false,
-        "Mail a new verification link",
-    ),
-    route(
-        "POST",
-        "/api/v1/auth/forgot-password",
-        E::ForgotPassword,
-        false,
-        "Mail a password-reset link",
-    ),
-    route(
-        "POST",
-        "/api/v1/auth/reset-password",
-        E::ResetPassword,
-        false,
-        "Set a new password with a reset token",
-    ),
-    route(
-        "POST",
-        "/api/v1/auth/change-password",
-        E::ChangePassword,
-        true,
-        "Change the password (ends other sessions)",
-    ),
-    route(
-        "GET",
-        "/api/v1/auth/check-email",
-        E::CheckEmail,
-        false,
-        "Is an email address free?",
-    ),
-    route(
-        "GET",
-        "/api/v1/auth/check-username",
-        E::CheckUsername,
-        false,
-        "Is a username free?",
-    ),
-    route(
-        "GET",
-        "/api/v1/users/profile",
-        E::GetProfile,
-        true,
-        "The caller's user and profile",
-    ),
-    route(
-        "PUT",
-        "/api/v1/users/profile",
-        E::ReplaceProfile,
-        true,
-        "Replace the caller's profile",
-    ),
-    route(
-        "PATCH",
-        "/api/v1/users/profile",
-        E::PatchProfile,
-        true,
-        "Update fields of the caller's profile",
-    ),
-    route(
-        "PUT",
-        "/api/v1/users/preferences",
-        E::UpdatePreferences,
-        true,
-        "Shallow-merge preferences",
-    ),
-    route(
-        "GET",
-        "/api/v1/users/{username}",
-        E::PublicProfile,
-        false,
-        "A user's public profile",
-    ),
-    route(
-        "GET",
-        "/api/v1/sessions",
-        E::ListSessions,
-        true,
-        "The caller's active sessions",
-    ),
-    route(
-        "DELETE",
-        "/api/v1/sessions/{sessionId}",
-        E::RevokeSession,
-        true,
-        "End one of the caller's sessions",
-    ),
-    route(
-        "POST",
-        "/api/v1/sessions/revoke-all",
-        E::RevokeOtherSessions,
-        true,
-        "End every other session",
-    ),
-    route(
-        "GET",
-        "/api/v1/2fa/status",
-        E::TwoFactorStatus,
-        true,
-        "Two-factor state and backup codes left",
-    ),
-    route(
-        "POST",
-        "/api/v1/2fa/setup",
-        E::TwoFactorSetup,
-        true,
-        "A new TOTP secret, otpauth URL and QR code",
-    ),
-    route(
-        "POST",
-        "/api/v1/2fa/enable",
-        E::TwoFactorEnable,
-        true,
-        "Confirm the setup with a code; returns backup codes",
-    ),
-    route(
-        "POST",
-        "/api/v1/2fa/disable",
-        E::TwoFactorDisable,
-        true,
-        "Turn two-factor off with a code or the password",
-    ),
-    route(
-        "POST",
-        "/api/v1/2fa/verify",
-        E::TwoFactorVerify,
-        true,
-        "Step-up check of a TOTP or backup code",
-    ),
-    route(
-        "POST",
-        "/api/v1/2fa/backup-codes",
-        E::TwoFactorBackupCodes,
-        true,
-        "Replace the backup codes",
-    ),
-    route(
-        "GET",
-        "/api/v1/notifications",
-        E::ListNotifications,
-        true,
-        "The caller's notifications, newest first, with unreadCount",
-    ),
-    route(
-        "PATCH",
-        "/api/v1/notifications/{id}/read",
-        E::MarkNotificationRead,
-        true,
-        "Mark a notification read",
-    ),
-    route(
-        "PATCH",
-        "/api/v1/notifications/read-all",
-        E::MarkAllNotificationsRead,
-        true,
-        "Mark every notification read",
-    ),
-    route(
-        "DELETE",
-        "/api/v1/notifications/{id}",
-        E::DeleteNotification,
-        true,
-        "Delete a notification",
-    ),
-    route(
-        "DELETE",
-        "/api/v1/notifications",
-        E::DeleteAllNotifications,
-        true,
-        "Delete every notification",
-    ),
-    route(
-        "GET",
-        "/api/v1/roles",
-        E::ListRoles,
-        true,
-        "Every role with permissions and user count [role:read]",
-    ),
-    route(
-        "GET",
-        "/api/v1/roles/permissions",
-        E::ListPermissions,
-        true,
-        "Every permission [role:read]",
-    ),
-    route(
-        "GET",
-        "/api/v1/roles/{id}",
-        E::GetRole,
-        true,
-        "One role [role:read]",
-    ),
-    route(
-        "POST",
-        "/api/v1/roles",
-        E::CreateRole,
-        true,
-        "Create a role [role:create]",
-    ),
-    route(
-        "PUT",
-        "/api/v1/roles/{id}",
-        E::UpdateRole,
-        true,
-        "Change a role [role:update]",
-    ),
-    route(
-        "DELETE",
-        "/api/v1/roles/{id}",
-        E::DeleteRole,
-        true,
-        "Delete a role no user holds [role:delete]",
-    ),
-    route(
-        "GET",
-        "/api/v1/roles/user/{userId}",
-        E::UserRoles,
-        true,
-        "A user's roles [user:read]",
-    ),
-    route(
-        "POST",
-        "/api/v1/roles/user/{userId}/assign",
-        E::AssignRole,
-        true,
-        "Give a user a role [role:assign]",
-    ),
-    route(
-        "DELETE",
-        "/api/v1/roles/user/{userId}/{roleId}",
-        E::RemoveRole,
-        true,
-        "Take a role from a user [role:assign]",
-    ),
-    route(
-        "GET",
-        "/api/v1/admin/dashboard",
-        E::AdminDashboard,
-        true,
-        "User, session and role figures [admin:access]",
-    ),
-    route(
-        "GET",
-        "/api/v1/admin/users",
-        E::AdminListUsers,
-        true,
-        "Search users: q, role, status, verified, sortBy, order, page, limit [user:read]",
-    ),
-    route(
-        "GET",
-        "/api/v1/admin/users/{userId}",
-        E::AdminGetUser,
-        true,
-        "A user with profile, roles, sessions, 2FA and lockout state [user:read]",
-    ),
-    route(
-        "POST",
-        "/api/v1/admin/users/{userId}/reset-password",
-        E::AdminResetPassword,
-        true,
-        "End a user's sessions and mail a reset link [user:manage]",
-    ),
-    route(
-        "POST",
-        "/api/v1/admin/users/{userId}/verify-email",
-        E::AdminVerifyEmail,
-        true,
-        "Mark a user's email verified [user:manage]",
-    ),
-    route(
-        "POST",
-        "/api/v1/admin/users/{userId}/unlock",
-        E::AdminUnlock,
-        true,
-        "Clear a user's lockout [user:manage]",
-    ),
-    route(
-        "POST",
-        "/api/v1/admin/users/{userId}/suspend",
-        E::AdminSuspend,
-        true,
-        "Suspend a user; sessions end [user:manage]",
-    ),
-    route(
-        "POST",
-        "/api/v1/admin/users/{userId}/reactivate",
-        E::AdminReactivate,
-        true,
-        "Lift a suspension or deactivation [user:manage]",
-    ),
-    route(
-        "DELETE",
-        "/api/v1/admin/users/{userId}",
-        E::AdminDeleteUser,
-        true,
-        "Soft-delete a user [user:delete]",
-    ),
-    route(
-        "POST",
-        "/api/v1/admin/users/{userId}/impersonate",
-        E::AdminImpersonate,
-        true,
-        "A 15-minute token acting as the user [admin:access]",
-    ),
-    route(
-        "POST",
-        "/api/v1/admin/bulk/assign-role",
-        E::AdminBulkAssignRole,
-        true,
-        "Give many users one role [role:assign]",
-    ),
-    route(
-        "POST",
-        "/api/v1/account/deactivate",
-        E::AccountDeactivate,
-        true,
-        "Deactivate the caller's account",
-    ),
-    route(
-        "POST",
-        "/api/v1/account/reactivate",
-        E::AccountReactivate,
-        false,
-        "Reactivate a deactivated account with email and password",
-    ),
-    route(
-        "DELETE",
-        "/api/v1/account",
-        E::AccountDelete,
-        true,
-        "Soft-delete the caller's account (30-day recovery window)",
-    ),
-    route(
-        "POST",
-        "/api/v1/account/recover",
-        E::AccountRecover,
-        false,
-        "Recover a deleted account within the window",
-    ),
-    route(
-        "POST",
-        "/api/v1/account/reactivate/2fa",
-        E::AccountReactivateTwoFactor,
-        false,
-        "Complete the reactivation of a two-factor account with a TOTP or backup code",
-    ),
-    route(
-        "POST",
-        "/api/v1/account/recover/2fa",
-        E::AccountRecoverTwoFactor,
-        false,
-        "Complete the recovery of a two-factor account with a TOTP or backup code",
-    ),
-    route(
-        "POST",
-        "/api/v1/account/permanent-delete",
-        E::AccountPermanentDelete,
-        true,
-        "Delete the caller's account and data for good",
-    ),
-    route(
-        "GET",
-        "/api/v1/account/export",
-        E::AccountExport,
-        true,
-        "Every stored datum of the caller (GDPR), as a JSON attachment",
-    ),
-    route(
-        "POST",
-        "/api/v1/upload/avatar",
-        E::UploadAvatar,
-        true,
-        "Upload the caller's avatar (multipart, JPEG/PNG/WebP, at most 2 MB)",
-    ),
-    route(
-        "DELETE",
-        "/api/v1/upload/avatar",
-        E::DeleteAvatar,
-        true,
-        "Remove the caller's avatar",
-    ),
-    route(
-        "GET",
-        "/api/v1/upload/avatars/{key}",
-        E::GetAvatar,
-        false,
-        "An avatar image",
-    ),
-    route(
-        "GET",
-        "/api/v1/audit",
-        E::AuditList,
-        true,
-        "The audit trail, newest first: userId, action, resource, startDate, endDate, page, limit [audit:read]",
-    ),
-    route(
-        "GET",
-        "/api/v1/audit/stats",
-        E::AuditStats,
-        true,
-        "Rows of the last 30 days, top actions and resources [audit:read]",
-    ),
-    route(
-        "GET",
-        "/api/v1/audit/analytics",
-        E::AuditAnalytics,
-        true,
-        "Users, activity and logins of the last 30 days [audit:read]",
-    ),
-    route(
-        "GET",
-        "/api/v1/audit/user/{userId}",
-        E::AuditUser,
-        true,
-        "One user's activity, newest first [audit:read]",
-    ),
-    route(
-        "POST",
-        "/api/v1/audit/cleanup",
-        E::AuditCleanup,
-        true,
-        "Delete rows older than retentionDays (90) [system:manage]",
-    ),
-    route(
-        "GET",
-        "/api/v1/openapi.json",
-        E::OpenApi,
-        false,
-        "This API as an OpenAPI 3.1 document",
-    ),
-    route(
-        "GET",
-        "/docs",
-        E::Docs,
-        false,
-        "The interactive API page (Swagger UI, served offline)",
-    ),
-    route(
-        "GET",
-        "/docs/{*file}",
-        E::DocsAsset,
-        false,
-        "Files of the API page",
-    ),
-    compat(
-        "POST",
-        "/api/v1/users/register",
-        E::Register,
-        false,
-        "First seed: register (as POST /auth/register)",
-    ),
-    compat(
-        "GET",
-        "/api/v1/users",
-        E::AdminListUsers,
-        true,
-        "First seed: list users (as GET /admin/users) [user:read]",
-    ),
-    compat(
-        "POST",
-        "/api/v1/users/reset-password",
-        E::ForgotPassword,
-        false,
-        "First seed: mail a reset link (never a password)",
-    ),
-    compat(
-        "PUT",
-        "/api/v1/users/change-password",
-        E::ChangePassword,
-        true,
-        "First seed: change password (as POST /auth/change-password)",
-    ),
-    compat(
-        "DELETE",
-        "/api/v1/users/{username}",
-        E::CompatDeleteUser,
-        true,
-        "First seed: soft-delete a user by id [user:delete]",
-    ),
-    compat(
-        "POST",
-        "/api/v1/auth/confirm-email",
-        E::VerifyEmailPost,
-        false,
-        "First seed: confirm an email address",
-    ),
-];
+/// The body a route reads.
+#[derive(Debug, Clone)]
+pub(crate) enum RequestDocs {
+    /// A JSON body with this schema (required when the schema requires a member).
+    Json(Value),
+    /// A multipart form with this schema (always required).
+    Multipart(Value),
+}
+
+impl Docs {
+    /// A 200 whose success envelope carries `data`.
+    pub(crate) fn data(data: Value) -> Self {
+        Self::content(
+            json!({"application/json": {"schema": super::openapi::schema::envelope(data)}}),
+        )
+    }
+
+    /// A 200 answering `content` (media type → schema) outside the envelope.
+    pub(crate) fn content(content: Value) -> Self {
+        Self {
+            request: None,
+            query: Vec::new(),
+            status: 200,
+            content,
+            also: Vec::new(),
+        }
+    }
+
+    /// Success is `status` instead of 200.
+    pub(crate) fn status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Reads a JSON body with `schema`.
+    pub(crate) fn body(mut self, schema: Value) -> Self {
+        self.request = Some(RequestDocs::Json(schema));
+        self
+    }
+
+    /// Reads a multipart form with `schema`.
+    pub(crate) fn multipart(mut self, schema: Value) -> Self {
+        self.request = Some(RequestDocs::Multipart(schema));
+        self
+    }
+
+    /// Reads these query parameters.
+    pub(crate) fn query(mut self, params: Vec<Value>) -> Self {
+        self.query = params;
+        self
+    }
+
+    /// Also answers `status` with the success content.
+    pub(crate) fn also(mut self, status: u16, description: &'static str) -> Self {
+        self.also.push((status, description));
+        self
+    }
+}
+
+/// The whole table: every capability's rows, one line each.
+pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
+    [
+        super::ops::ROUTES,
+        crate::auth::routes::ROUTES,
+        crate::profile::routes::ROUTES,
+        crate::sessions::routes::ROUTES,
+        crate::two_factor::routes::ROUTES,
+        crate::notifications::routes::ROUTES,
+        crate::roles::routes::ROUTES,
+        crate::admin::routes::ROUTES,
+        crate::account::routes::ROUTES,
+        crate::avatars::routes::ROUTES,
+        crate::audit::routes::ROUTES,
+        super::openapi::ROUTES,
+    ]
+    .concat()
+});
 
 #[cfg(test)]
 mod tests {
@@ -721,7 +254,7 @@ mod tests {
     fn table_builds_without_conflicts_and_has_no_duplicates() {
         let mut router = matchit::Router::new();
         let mut seen = std::collections::HashSet::new();
-        for r in ROUTES {
+        for r in ROUTES.iter() {
             assert!(
                 seen.insert((r.method, r.path)),
                 "duplicate {} {}",
@@ -730,7 +263,7 @@ mod tests {
             );
             let _ = router.insert(r.path, ());
         }
-        for r in ROUTES {
+        for r in ROUTES.iter() {
             assert!(router.at(r.path).is_ok(), "{} unreachable", r.path);
         }
         assert_eq!(router.at("/api/v1/users/profile").unwrap().params.len(), 0);
@@ -742,5 +275,17 @@ mod tests {
                 .get("username"),
             Some("alice")
         );
+    }
+
+    #[test]
+    fn every_route_is_documented_and_names_its_operation() {
+        let config = crate::Config::builder("a-test-secret-of-at-least-thirty-two-bytes!!")
+            .build()
+            .unwrap();
+        for r in ROUTES.iter() {
+            let docs = r.docs(&config);
+            assert!(docs.content.is_object(), "{} {}", r.method, r.path);
+            assert!(!r.name.is_empty() && !r.summary.is_empty());
+        }
     }
 }

@@ -4,6 +4,8 @@
 
 pub use crate::domain::AuditAction;
 
+pub(crate) mod routes;
+
 use crate::auth::AuthenticatedUser;
 use crate::error::{Error, Result};
 use crate::manager::{ClientInfo, UserManager};

@@ -3,6 +3,7 @@
 
 mod flows;
 pub(crate) mod lockout;
+pub(crate) mod routes;
 pub(crate) use flows::display_name;
 pub mod hashing;
 pub mod tokens;

@@ -32,6 +32,7 @@
 
 mod key;
 mod multipart;
+pub(crate) mod routes;
 mod sniff;
 mod storage;
 

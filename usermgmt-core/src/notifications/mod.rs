@@ -1,6 +1,8 @@
 //! The caller's in-app notifications. They are raised by the other services as effects of the
 //! change they tell of (same transaction); this service only reads and tidies them.
 
+pub(crate) mod routes;
+
 use crate::auth::AuthenticatedUser;
 use crate::domain::AuditAction;
 use crate::error::{Error, Result};

@@ -1,5 +1,7 @@
 //! Profiles and preferences of the signed-in user, and public profiles.
 
+pub(crate) mod routes;
+
 use crate::auth::AuthenticatedUser;
 use crate::domain::AuditAction;
 use crate::domain::clean_name;

@@ -2,6 +2,8 @@
 //! Every call checks the caller's permission itself, so a host app calling core directly is as
 //! safe as the HTTP API.
 
+pub(crate) mod routes;
+
 use crate::auth::AuthenticatedUser;
 use crate::domain::AuditAction;
 use crate::error::{ConflictKind, Error, FieldError, Result};

@@ -1,5 +1,7 @@
 //! The caller's sessions across devices.
 
+pub(crate) mod routes;
+
 use crate::auth::AuthenticatedUser;
 use crate::domain::AuditAction;
 use crate::error::{Error, Result};

@@ -7,6 +7,8 @@
 //! once per user: the store refuses a step not newer than the last one used, so a code cannot be
 //! replayed even by two racing requests.
 
+pub(crate) mod routes;
+
 use crate::auth::lockout::MAX_CHALLENGE_ATTEMPTS;
 use crate::auth::{AuthenticatedUser, LoginSuccess};
 use crate::domain::AuditAction;

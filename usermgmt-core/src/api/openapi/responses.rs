@@ -1,70 +1,11 @@
-//! What each endpoint answers: the `data` of its success envelope, built from the same shapes
-//! the DTOs serialise (`api::dto`). Objects list every field they carry, and every field is
+//! The shapes answers share (`components.schemas`), built from the same shapes the DTOs
+//! serialise; each route's own `data` is documented on its row. Objects list every field they carry, and every field is
 //! present in every answer (an absent value is `null`, never a missing key), so each is
 //! `required`. The HTTP suite checks every answer of every case against these schemas, treating
 //! objects as closed, so a field added to a DTO without its schema fails the suite.
 
-use super::super::routes::Endpoint;
-use serde_json::{Map, Value, json};
-
-fn string() -> Value {
-    json!({"type": "string"})
-}
-
-fn nullable_string() -> Value {
-    json!({"type": ["string", "null"]})
-}
-
-fn integer() -> Value {
-    json!({"type": "integer", "minimum": 0})
-}
-
-fn boolean() -> Value {
-    json!({"type": "boolean"})
-}
-
-fn uuid() -> Value {
-    json!({"type": "string", "format": "uuid"})
-}
-
-fn nullable_uuid() -> Value {
-    json!({"type": ["string", "null"], "format": "uuid"})
-}
-
-fn date_time() -> Value {
-    json!({"type": "string", "format": "date-time"})
-}
-
-fn nullable_date_time() -> Value {
-    json!({"type": ["string", "null"], "format": "date-time"})
-}
-
-fn strings() -> Value {
-    array(string())
-}
-
-fn array(items: Value) -> Value {
-    json!({"type": "array", "items": items})
-}
-
-fn reference(name: &str) -> Value {
-    json!({"$ref": format!("#/components/schemas/{name}")})
-}
-
-/// Any JSON object (free-form: preferences, notification data, audit details).
-fn free_object() -> Value {
-    json!({"type": "object"})
-}
-
-/// An object whose every member is always present.
-fn record(members: &[(&str, Value)]) -> Value {
-    let mut properties = Map::new();
-    for (name, schema) in members {
-        properties.insert((*name).to_owned(), schema.clone());
-    }
-    let required: Vec<&str> = members.iter().map(|(name, _)| *name).collect();
-    json!({"type": "object", "properties": properties, "required": required})
-}
+use super::schema::*;
+use serde_json::{Value, json};
 
 /// `UserDto`'s members (shared with `AdminUserDto`, which flattens it).
 fn user_members() -> Vec<(&'static str, Value)> {
@@ -117,7 +58,7 @@ fn session() -> Value {
 }
 
 /// A session as the GDPR export lists it (ended ones too, without the "current" flag).
-fn exported_session() -> Value {
+pub(crate) fn exported_session() -> Value {
     record(&[
         ("id", uuid()),
         ("deviceInfo", reference("DeviceInfo")),
@@ -132,6 +73,13 @@ fn exported_session() -> Value {
 
 /// The named shapes answers share, for `components.schemas`.
 pub(super) fn components() -> Vec<(&'static str, Value)> {
+    let mut shapes = account_shapes();
+    shapes.extend(activity_shapes());
+    shapes
+}
+
+/// A user, their profile and their tokens.
+fn account_shapes() -> Vec<(&'static str, Value)> {
     vec![
         ("User", record(&user_members())),
         ("AdminUser", admin_user()),
@@ -184,6 +132,13 @@ pub(super) fn components() -> Vec<(&'static str, Value)> {
                 ("deviceType", string()),
             ]),
         ),
+    ]
+}
+
+/// What users do and hold: sessions, notifications, roles, the audit trail, and the answers
+/// built of them.
+fn activity_shapes() -> Vec<(&'static str, Value)> {
+    vec![
         ("Session", session()),
         (
             "Notification",
@@ -268,240 +223,4 @@ pub(super) fn components() -> Vec<(&'static str, Value)> {
             ]),
         ),
     ]
-}
-
-/// A page of `items` under `key`, with its position.
-fn page(key: &str, items: Value) -> Value {
-    record(&[
-        (key, array(items)),
-        ("total", integer()),
-        ("page", json!({"type": "integer", "minimum": 1})),
-        ("limit", json!({"type": "integer", "minimum": 1})),
-        ("totalPages", integer()),
-    ])
-}
-
-fn with_user(name: &str) -> Value {
-    record(&[("user", reference(name))])
-}
-
-fn count(name: &str) -> Value {
-    record(&[(name, integer())])
-}
-
-/// The `data` of an endpoint's success envelope (`None`: the endpoint answers outside the
-/// envelope). `compatibility_routes`: whether the first seed's `GET /users/{id}` shares the
-/// public-profile path (an id there answers the admin detail).
-pub(super) fn data(endpoint: Endpoint, compatibility_routes: bool) -> Option<Value> {
-    use Endpoint as E;
-    let null = || json!({"type": "null"});
-    let two_factor_codes = || record(&[("backupCodes", strings())]);
-    Some(match endpoint {
-        E::Metrics | E::Jwks | E::GetAvatar | E::Docs | E::DocsAsset | E::OpenApi => return None,
-        E::Health => record(&[("status", json!({"const": "ok"}))]),
-        E::Live => record(&[("status", json!({"const": "alive"}))]),
-        E::Ready => record(&[("status", json!({"const": "ready"}))]),
-        E::HealthDetailed => record(&[
-            (
-                "status",
-                json!({"type": "string", "enum": ["ok", "degraded"]}),
-            ),
-            ("version", string()),
-            (
-                "checks",
-                record(&[
-                    (
-                        "database",
-                        record(&[
-                            ("status", json!({"type": "string", "enum": ["up", "down"]})),
-                            ("latencyMs", json!({"type": "number", "minimum": 0})),
-                        ]),
-                    ),
-                    (
-                        "mailQueue",
-                        json!({
-                            "type": "object",
-                            "properties": {
-                                "status": {"type": "string", "enum": ["up", "unknown"]},
-                                "backlog": {"type": "integer", "minimum": 0, "description": "Mails waiting (absent when unknown)"},
-                            },
-                            "required": ["status"],
-                        }),
-                    ),
-                ]),
-            ),
-        ]),
-        E::Register
-        | E::VerifyEmailGet
-        | E::VerifyEmailPost
-        | E::AccountReactivateTwoFactor
-        | E::AccountRecoverTwoFactor
-        | E::DeleteAvatar => with_user("User"),
-        E::AccountReactivate | E::AccountRecover => {
-            json!({"oneOf": [with_user("User"), reference("TwoFactorChallenge")]})
-        }
-        E::Login => json!({"oneOf": [reference("LoginSuccess"), reference("TwoFactorChallenge")]}),
-        E::LoginTwoFactor => reference("LoginSuccess"),
-        E::Refresh => reference("Tokens"),
-        E::Logout
-        | E::ResendVerification
-        | E::ForgotPassword
-        | E::ResetPassword
-        | E::MarkNotificationRead
-        | E::DeleteNotification
-        | E::TwoFactorDisable
-        | E::DeleteRole
-        | E::RemoveRole
-        | E::RevokeSession
-        | E::AccountDeactivate
-        | E::AccountPermanentDelete => null(),
-        E::ChangePassword | E::AdminResetPassword => count("revokedSessions"),
-        E::CheckEmail | E::CheckUsername => record(&[("available", boolean())]),
-        E::GetProfile | E::ReplaceProfile | E::PatchProfile => record(&[
-            ("user", reference("User")),
-            ("profile", reference("Profile")),
-        ]),
-        E::UpdatePreferences => record(&[("preferences", free_object())]),
-        E::PublicProfile if compatibility_routes => json!({"oneOf": [
-            reference("PublicProfile"),
-            {"allOf": [reference("UserDetail")], "description": "First seed: `GET /users/{id}` with a user id [user:read]"},
-        ]}),
-        E::PublicProfile => reference("PublicProfile"),
-        E::ListSessions => array(reference("Session")),
-        E::RevokeOtherSessions => count("revokedCount"),
-        E::TwoFactorStatus => record(&[
-            ("enabled", boolean()),
-            ("pendingSetup", boolean()),
-            ("enabledAt", nullable_date_time()),
-            ("backupCodesRemaining", integer()),
-        ]),
-        E::TwoFactorSetup => record(&[
-            ("secret", json!({"type": "string", "description": "Base32"})),
-            ("otpauthUrl", string()),
-            (
-                "qrCode",
-                json!({"type": "string", "description": "data: URL of a PNG"}),
-            ),
-        ]),
-        E::TwoFactorEnable | E::TwoFactorBackupCodes => two_factor_codes(),
-        E::TwoFactorVerify => record(&[("verified", json!({"const": true}))]),
-        E::ListNotifications => {
-            let mut schema = page("notifications", reference("Notification"));
-            schema["properties"]["unreadCount"] = integer();
-            if let Some(required) = schema["required"].as_array_mut() {
-                required.push(json!("unreadCount"));
-            }
-            schema
-        }
-        E::MarkAllNotificationsRead => count("updatedCount"),
-        E::DeleteAllNotifications | E::AuditCleanup => count("deletedCount"),
-        E::ListRoles => array(reference("Role")),
-        E::ListPermissions => array(record(&[("name", string()), ("description", string())])),
-        E::GetRole | E::CreateRole | E::UpdateRole => reference("Role"),
-        E::UserRoles => record(&[("userId", uuid()), ("roles", array(reference("Role")))]),
-        E::AssignRole => record(&[
-            ("userId", uuid()),
-            ("assigned", boolean()),
-            ("roles", array(reference("Role"))),
-        ]),
-        E::AdminDashboard => record(&[
-            (
-                "users",
-                record(&[
-                    ("total", integer()),
-                    ("active", integer()),
-                    ("verified", integer()),
-                    ("with2FA", integer()),
-                    ("newThisWeek", integer()),
-                ]),
-            ),
-            ("sessions", record(&[("active", integer())])),
-            (
-                "roles",
-                array(record(&[
-                    ("id", uuid()),
-                    ("name", string()),
-                    ("userCount", integer()),
-                ])),
-            ),
-        ]),
-        E::AdminListUsers => page("users", reference("AdminUser")),
-        E::AdminGetUser => reference("UserDetail"),
-        E::AdminVerifyEmail
-        | E::AdminUnlock
-        | E::AdminSuspend
-        | E::AdminReactivate
-        | E::AdminDeleteUser
-        | E::CompatDeleteUser => with_user("AdminUser"),
-        E::AdminImpersonate => record(&[
-            ("accessToken", string()),
-            ("tokenType", json!({"const": "Bearer"})),
-            (
-                "expiresIn",
-                json!({"type": "integer", "description": "Seconds"}),
-            ),
-            ("user", reference("User")),
-            ("impersonatorId", uuid()),
-        ]),
-        E::AdminBulkAssignRole => record(&[("assigned", integer()), ("total", integer())]),
-        E::AccountDelete => record(&[("recoveryDeadline", date_time())]),
-        E::AccountExport => record(&[
-            ("exportedAt", date_time()),
-            ("format", json!({"const": "usermgmt-export/1"})),
-            ("user", reference("AdminUser")),
-            ("profile", reference("Profile")),
-            (
-                "twoFactor",
-                record(&[
-                    ("enabled", boolean()),
-                    ("enabledAt", nullable_date_time()),
-                    ("backupCodesRemaining", integer()),
-                ]),
-            ),
-            ("passwordChanges", array(date_time())),
-            ("sessions", array(exported_session())),
-            ("notifications", array(reference("Notification"))),
-            ("auditTrail", array(reference("AuditEvent"))),
-        ]),
-        E::UploadAvatar => record(&[("avatar", string()), ("user", reference("User"))]),
-        E::AuditList | E::AuditUser => page("logs", reference("AuditEvent")),
-        E::AuditStats => record(&[
-            ("periodDays", integer()),
-            ("total", integer()),
-            (
-                "topActions",
-                array(record(&[("action", string()), ("count", integer())])),
-            ),
-            (
-                "topResources",
-                array(record(&[("resource", string()), ("count", integer())])),
-            ),
-        ]),
-        E::AuditAnalytics => record(&[
-            (
-                "users",
-                record(&[
-                    ("total", integer()),
-                    ("verified", integer()),
-                    (
-                        "verificationRate",
-                        json!({"type": "number", "minimum": 0, "maximum": 100, "description": "Percent"}),
-                    ),
-                ]),
-            ),
-            (
-                "activeUsers",
-                record(&[
-                    ("today", integer()),
-                    ("week", integer()),
-                    ("month", integer()),
-                ]),
-            ),
-            ("newUsers", record(&[("last30Days", integer())])),
-            (
-                "logins",
-                record(&[("last30Days", integer()), ("failedLast30Days", integer())]),
-            ),
-        ]),
-    })
 }

@@ -1,0 +1,588 @@
+//! The administration routes: the dashboard, the user search and detail, the account actions
+//! (reset, verify, unlock, suspend, reactivate, delete), impersonation and bulk role
+//! assignment. Their rows, handlers, request bodies and the wire shape of a user as
+//! administrators see it.
+
+use super::AdminAction;
+use crate::api::openapi::schema::*;
+use crate::api::routes::{Docs, RateLimit, Route, handler};
+use crate::api::support::{caller, page_or_report, path_id};
+use crate::api::{Api, ApiResponse, RequestContext};
+use crate::auth::AuthenticatedUser;
+use crate::auth::routes::UserDto;
+use crate::error::{Error, FieldError, Result};
+use crate::profile::routes::ProfileDto;
+use crate::sessions::routes::SessionDto;
+use crate::store::{Timestamp, UserRecord, UserSearch, UserSortField, UserStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+/// The rows.
+pub(crate) static ROUTES: &[Route] = &[
+    Route::new(
+        "GET",
+        "/api/v1/admin/dashboard",
+        "AdminDashboard",
+        "User, session and role figures [admin:access]",
+        handler!(dashboard),
+        |_| {
+            Docs::data(record(&[
+                (
+                    "users",
+                    record(&[
+                        ("total", integer()),
+                        ("active", integer()),
+                        ("verified", integer()),
+                        ("with2FA", integer()),
+                        ("newThisWeek", integer()),
+                    ]),
+                ),
+                ("sessions", record(&[("active", integer())])),
+                (
+                    "roles",
+                    array(record(&[
+                        ("id", uuid()),
+                        ("name", string()),
+                        ("userCount", integer()),
+                    ])),
+                ),
+            ]))
+        },
+    )
+    .bearer(),
+    Route::new(
+        "GET",
+        "/api/v1/admin/users",
+        "AdminListUsers",
+        "Search users: q, role, status, verified, sortBy, order, page, limit [user:read]",
+        handler!(list_users),
+        list_users_docs,
+    )
+    .bearer(),
+    Route::new(
+        "GET",
+        "/api/v1/admin/users/{userId}",
+        "AdminGetUser",
+        "A user with profile, roles, sessions, 2FA and lockout state [user:read]",
+        handler!(get_user),
+        |_| Docs::data(reference("UserDetail")),
+    )
+    .bearer(),
+    Route::new(
+        "POST",
+        "/api/v1/admin/users/{userId}/reset-password",
+        "AdminResetPassword",
+        "End a user's sessions and mail a reset link [user:manage]",
+        handler!(reset_password),
+        |_| Docs::data(count("revokedSessions")),
+    )
+    .bearer()
+    .limit(RateLimit::Email),
+    Route::new(
+        "POST",
+        "/api/v1/admin/users/{userId}/verify-email",
+        "AdminVerifyEmail",
+        "Mark a user's email verified [user:manage]",
+        handler!(verify_email),
+        account_action_docs,
+    )
+    .bearer(),
+    Route::new(
+        "POST",
+        "/api/v1/admin/users/{userId}/unlock",
+        "AdminUnlock",
+        "Clear a user's lockout [user:manage]",
+        handler!(unlock),
+        account_action_docs,
+    )
+    .bearer(),
+    Route::new(
+        "POST",
+        "/api/v1/admin/users/{userId}/suspend",
+        "AdminSuspend",
+        "Suspend a user; sessions end [user:manage]",
+        handler!(suspend),
+        |config| account_action_docs(config).body(object(&[("reason", plain_text(500), false)])),
+    )
+    .bearer(),
+    Route::new(
+        "POST",
+        "/api/v1/admin/users/{userId}/reactivate",
+        "AdminReactivate",
+        "Lift a suspension or deactivation [user:manage]",
+        handler!(reactivate),
+        account_action_docs,
+    )
+    .bearer(),
+    Route::new(
+        "DELETE",
+        "/api/v1/admin/users/{userId}",
+        "AdminDeleteUser",
+        "Soft-delete a user [user:delete]",
+        handler!(delete_user),
+        account_action_docs,
+    )
+    .bearer(),
+    Route::new(
+        "POST",
+        "/api/v1/admin/users/{userId}/impersonate",
+        "AdminImpersonate",
+        "A 15-minute token acting as the user [admin:access]",
+        handler!(impersonate),
+        |_| {
+            Docs::data(record(&[
+                ("accessToken", string()),
+                ("tokenType", json!({"const": "Bearer"})),
+                (
+                    "expiresIn",
+                    json!({"type": "integer", "description": "Seconds"}),
+                ),
+                ("user", reference("User")),
+                ("impersonatorId", uuid()),
+            ]))
+        },
+    )
+    .bearer(),
+    Route::new(
+        "POST",
+        "/api/v1/admin/bulk/assign-role",
+        "AdminBulkAssignRole",
+        "Give many users one role [role:assign]",
+        handler!(bulk_assign_role),
+        |_| {
+            Docs::data(record(&[("assigned", integer()), ("total", integer())])).body(object(&[
+                (
+                    "userIds",
+                    json!({"type": "array", "items": uuid(), "minItems": 1, "maxItems": 1000}),
+                    true,
+                ),
+                ("roleId", uuid(), true),
+            ]))
+        },
+    )
+    .bearer(),
+    Route::new(
+        "GET",
+        "/api/v1/users",
+        "AdminListUsers",
+        "First seed: list users (as GET /admin/users) [user:read]",
+        handler!(list_users),
+        list_users_docs,
+    )
+    .bearer()
+    .compat(),
+    Route::new(
+        "DELETE",
+        "/api/v1/users/{username}",
+        "CompatDeleteUser",
+        "First seed: soft-delete a user by id [user:delete]",
+        handler!(compat_delete_user),
+        account_action_docs,
+    )
+    .bearer()
+    .compat(),
+];
+
+fn list_users_docs(_: &crate::Config) -> Docs {
+    Docs::data(page("users", reference("AdminUser"))).query(paged(vec![
+        query(
+            "q",
+            plain_text(100),
+            "Substring of email, username, first and last name",
+        ),
+        query("role", no_control(), "Role name"),
+        query(
+            "status",
+            or_blank(
+                json!({"type": "string", "enum": ["active", "inactive", "suspended", "deleted"]}),
+            ),
+            "Account state (deleted users only with `deleted`)",
+        ),
+        query("verified", flag(), "Verified address"),
+        query(
+            "sortBy",
+            or_blank(
+                json!({"type": "string", "enum": UserSortField::ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>()}),
+            ),
+            "Sort column",
+        ),
+        query(
+            "order",
+            or_blank(json!({"type": "string", "enum": ["asc", "desc"], "default": "desc"})),
+            "Order",
+        ),
+    ]))
+}
+
+fn account_action_docs(_: &crate::Config) -> Docs {
+    Docs::data(with_user("AdminUser"))
+}
+
+async fn dashboard(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    let auth = caller(api, ctx).await?;
+    let d = api.manager().dashboard(&auth).await?;
+    let c = &d.counts;
+    let roles: Vec<_> = d
+        .roles
+        .iter()
+        .map(|r| json!({"id": r.id, "name": r.name, "userCount": r.user_count}))
+        .collect();
+    Ok(ApiResponse::success(
+        200,
+        "OK",
+        json!({
+            "users": {
+                "total": c.users_total,
+                "active": c.users_active,
+                "verified": c.users_verified,
+                "with2FA": c.users_with_two_factor,
+                "newThisWeek": c.users_new,
+            },
+            "sessions": {"active": c.active_sessions},
+            "roles": roles,
+        }),
+    ))
+}
+
+async fn list_users(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    let auth = caller(api, ctx).await?;
+    let search = user_search(ctx)?;
+    let (users, total) = api.manager().search_users(&auth, &search).await?;
+    let list: Vec<AdminUserDto> = users.iter().map(AdminUserDto::from).collect();
+    Ok(ApiResponse::success(
+        200,
+        "OK",
+        json!({
+            "users": list,
+            "total": total,
+            "page": search.page.page,
+            "limit": search.page.limit,
+            "totalPages": search.page.total_pages(total),
+        }),
+    ))
+}
+
+async fn get_user(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    let auth = caller(api, ctx).await?;
+    let user_id = path_id(ctx, "userId", "user")?;
+    Ok(ApiResponse::success(
+        200,
+        "OK",
+        user_detail_data(api, &auth, user_id).await?,
+    ))
+}
+
+/// `GET /admin/users/:userId` data (also the first seed's `GET /users/:id`).
+pub(crate) async fn user_detail_data(
+    api: &Api,
+    auth: &AuthenticatedUser,
+    user_id: Uuid,
+) -> Result<serde_json::Value> {
+    let d = api.manager().user_detail(auth, user_id).await?;
+    let sessions: Vec<SessionDto> = d
+        .sessions
+        .iter()
+        .map(|s| SessionDto::new(s, auth.session_id))
+        .collect();
+    let now = api.manager().now();
+    Ok(json!({
+        "user": AdminUserDto::from(&d.user),
+        "profile": ProfileDto::from(&d.profile),
+        "roles": d.user.roles,
+        "permissions": d.permissions,
+        "sessions": sessions,
+        "twoFactor": {
+            "enabled": d.two_factor.as_ref().is_some_and(|t| t.enabled),
+            "backupCodesRemaining": d.two_factor.as_ref().map_or(0, |t| t.backup_codes_remaining),
+        },
+        "lockout": {
+            "failedAttempts": d.user.failed_login_attempts,
+            "locked": d.user.locked_until.is_some_and(|t| t > now),
+            "lockedUntil": d.user.locked_until.filter(|t| *t > now)
+                .map(|t| t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()),
+        },
+    }))
+}
+
+async fn reset_password(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    let auth = caller(api, ctx).await?;
+    let user_id = path_id(ctx, "userId", "user")?;
+    let ended = api
+        .manager()
+        .admin_reset_password(&auth, user_id, &ctx.client)
+        .await?;
+    Ok(ApiResponse::success(
+        200,
+        "The user was signed out everywhere and a reset link was mailed",
+        json!({"revokedSessions": ended}),
+    ))
+}
+
+async fn verify_email(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    account_action(
+        api,
+        ctx,
+        "userId",
+        AdminAction::VerifyEmail,
+        "Email marked verified",
+    )
+    .await
+}
+
+async fn unlock(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    account_action(api, ctx, "userId", AdminAction::Unlock, "Account unlocked").await
+}
+
+async fn suspend(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    account_action(
+        api,
+        ctx,
+        "userId",
+        AdminAction::Suspend,
+        "Account suspended",
+    )
+    .await
+}
+
+async fn reactivate(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    account_action(
+        api,
+        ctx,
+        "userId",
+        AdminAction::Reactivate,
+        "Account reactivated",
+    )
+    .await
+}
+
+async fn delete_user(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    account_action(api, ctx, "userId", AdminAction::Delete, "User deleted").await
+}
+
+/// The first seed's `DELETE /users/:id` (its parameter is named as the public profile's).
+async fn compat_delete_user(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    account_action(api, ctx, "username", AdminAction::Delete, "User deleted").await
+}
+
+/// One account action on the user of path parameter `id_param`; a suspension reads its
+/// reason from the body.
+async fn account_action(
+    api: &Api,
+    ctx: &RequestContext,
+    id_param: &str,
+    action: AdminAction,
+    message: &str,
+) -> Result<ApiResponse> {
+    let auth = caller(api, ctx).await?;
+    let user_id = path_id(ctx, id_param, "user")?;
+    let reason = if action == AdminAction::Suspend {
+        let body: SuspendBody = ctx.json()?;
+        body.reason
+    } else {
+        None
+    };
+    let user = api
+        .manager()
+        .admin_account_action(&auth, user_id, action, reason, &ctx.client)
+        .await?;
+    Ok(ApiResponse::success(
+        200,
+        message,
+        json!({"user": AdminUserDto::from(&user)}),
+    ))
+}
+
+async fn impersonate(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    let auth = caller(api, ctx).await?;
+    let user_id = path_id(ctx, "userId", "user")?;
+    let imp = api
+        .manager()
+        .impersonate(&auth, user_id, &ctx.client)
+        .await?;
+    Ok(ApiResponse::success(
+        200,
+        "Impersonation token issued",
+        json!({
+            "accessToken": imp.access_token,
+            "tokenType": "Bearer",
+            "expiresIn": imp.expires_in,
+            "user": UserDto::from(&imp.user),
+            "impersonatorId": auth.user.id,
+        }),
+    ))
+}
+
+async fn bulk_assign_role(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    let auth = caller(api, ctx).await?;
+    let body: BulkAssignRoleBody = ctx.json()?;
+    let mut errors = Vec::new();
+    if body.user_ids.is_none() {
+        errors.push(FieldError::new("userIds", "is required"));
+    }
+    if body.role_id.is_none() {
+        errors.push(FieldError::new("roleId", "is required"));
+    }
+    let (Some(user_ids), Some(role_id)) = (body.user_ids, body.role_id) else {
+        return Err(Error::Validation(errors));
+    };
+    let assigned = api
+        .manager()
+        .assign_role_bulk(&auth, &user_ids, role_id, &ctx.client)
+        .await?;
+    Ok(ApiResponse::success(
+        200,
+        "Role assigned",
+        json!({"assigned": assigned, "total": user_ids.len()}),
+    ))
+}
+
+/// The admin user search from the query string, every bad value reported.
+fn user_search(ctx: &RequestContext) -> Result<UserSearch> {
+    let page = ctx.page();
+    let mut errors = Vec::new();
+    let query = ctx
+        .query_param("q")
+        .map(|q| q.trim().to_owned())
+        .filter(|q| !q.is_empty());
+    if query
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > 100 || crate::domain::has_control_chars(q))
+    {
+        errors.push(FieldError::new(
+            "q",
+            "must be at most 100 characters, without control characters",
+        ));
+    }
+    let role = ctx
+        .query_param("role")
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if role
+        .as_deref()
+        .is_some_and(crate::domain::has_control_chars)
+    {
+        errors.push(FieldError::new(
+            "role",
+            "must not contain control characters",
+        ));
+    }
+    let status = match ctx.query_param("status").as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) => {
+            let parsed = UserStatus::parse(s);
+            if parsed.is_none() {
+                errors.push(FieldError::new(
+                    "status",
+                    "must be one of active, inactive, suspended, deleted",
+                ));
+            }
+            parsed
+        }
+    };
+    let verified = match ctx.query_param("verified").as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("true") | Some("1") => Some(true),
+        Some("false") | Some("0") => Some(false),
+        Some(_) => {
+            errors.push(FieldError::new("verified", "must be true or false"));
+            None
+        }
+    };
+    let sort_by = match ctx.query_param("sortBy").as_deref().map(str::trim) {
+        None | Some("") => UserSortField::CreatedAt,
+        Some(s) => UserSortField::parse(s).unwrap_or_else(|| {
+            let names: Vec<_> = UserSortField::ALL.iter().map(|(n, _)| *n).collect();
+            errors.push(FieldError::new(
+                "sortBy",
+                format!("must be one of {}", names.join(", ")),
+            ));
+            UserSortField::CreatedAt
+        }),
+    };
+    let descending = match ctx
+        .query_param("order")
+        .map(|o| o.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("") | Some("desc") => true,
+        Some("asc") => false,
+        Some(_) => {
+            errors.push(FieldError::new("order", "must be asc or desc"));
+            true
+        }
+    };
+    let page = page_or_report(page, &mut errors)?;
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    Ok(UserSearch {
+        query,
+        role,
+        status,
+        verified,
+        sort_by,
+        descending,
+        page,
+    })
+}
+
+/// `POST /admin/bulk/assign-role`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct BulkAssignRoleBody {
+    pub user_ids: Option<Vec<Uuid>>,
+    pub role_id: Option<Uuid>,
+}
+
+/// `POST /admin/users/:userId/suspend`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct SuspendBody {
+    pub reason: Option<String>,
+}
+
+/// A user as administrators see it: the public `User` plus account state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct AdminUserDto {
+    #[serde(flatten)]
+    pub user: UserDto,
+    pub status: String,
+    pub failed_login_attempts: u32,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub locked_until: Option<Timestamp>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deleted_at: Option<Timestamp>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: Timestamp,
+}
+
+/// `active`, `inactive`, `suspended` or `deleted` (the search filter's names).
+pub fn user_status(u: &UserRecord) -> &'static str {
+    if u.deleted_at.is_some() {
+        "deleted"
+    } else if u.is_suspended {
+        "suspended"
+    } else if !u.is_active {
+        "inactive"
+    } else {
+        "active"
+    }
+}
+
+impl From<&UserRecord> for AdminUserDto {
+    fn from(u: &UserRecord) -> Self {
+        Self {
+            user: UserDto::from(u),
+            status: user_status(u).to_owned(),
+            failed_login_attempts: u.failed_login_attempts,
+            locked_until: u.locked_until,
+            deleted_at: u.deleted_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
