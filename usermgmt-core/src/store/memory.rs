@@ -71,19 +71,52 @@ struct State {
     backup_codes: HashMap<String, (Uuid, Option<Timestamp>)>,
 }
 
-impl State {
+/// The state under the store's lock: the memory store's transaction. Its [`Locked::apply`] is
+/// the one way effects are written, and publishes their audit rows on the store's bus (the
+/// change is in place by then: nothing rolls back in memory).
+struct Locked<'a> {
+    state: std::sync::MutexGuard<'a, State>,
+    events: &'a EventBus,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+}
+
+impl Locked<'_> {
+    /// Writes the effects of a change and publishes its audit rows.
     fn apply(&mut self, effects: Effects) {
-        self.audit.extend(effects.audit);
-        self.notifications.extend(effects.notifications);
-        self.outbox
+        self.apply_publishing(effects, |_| {});
+    }
+
+    /// [`Locked::apply`], with `published` applied to the published copy of each audit row.
+    fn apply_publishing(&mut self, effects: Effects, published: impl Fn(&mut AuditEvent)) {
+        let mut events = effects.audit.clone();
+        self.state.audit.extend(effects.audit);
+        self.state.notifications.extend(effects.notifications);
+        self.state
+            .outbox
             .extend(effects.mail.into_iter().map(|message| StoredMail {
                 message,
                 status: MailStatus::Pending,
                 locked_until: None,
                 finished_at: None,
             }));
+        events.iter_mut().for_each(published);
+        self.events.publish(events);
     }
+}
 
+impl State {
     fn user_mut(&mut self, id: Uuid) -> Result<&mut UserRecord> {
         self.users.get_mut(&id).ok_or(Error::NotFound("user"))
     }
@@ -208,6 +241,7 @@ fn nulls_last<T: Ord>(a: &Option<T>, b: &Option<T>) -> std::cmp::Ordering {
 #[derive(Debug)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    events: EventBus,
 }
 
 impl Default for MemoryStore {
@@ -253,18 +287,26 @@ impl MemoryStore {
         };
         Self {
             state: Mutex::new(state),
+            events: EventBus::new(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> Locked<'_> {
         // A panic while holding the lock leaves maps that are still internally consistent for
         // our purposes; keep serving rather than poisoning every later request.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        Locked {
+            state: self.state.lock().unwrap_or_else(|p| p.into_inner()),
+            events: &self.events,
+        }
     }
 }
 
 #[async_trait]
 impl Store for MemoryStore {
+    fn events(&self) -> &EventBus {
+        &self.events
+    }
+
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
@@ -1471,7 +1513,8 @@ impl Store for MemoryStore {
                 anonymise(event, user_id);
             }
         }
-        st.apply(effects);
+        // The stored row names no one; the published copy names whom to forget.
+        st.apply_publishing(effects, |event| event.user_id = Some(user_id));
         Ok(true)
     }
 

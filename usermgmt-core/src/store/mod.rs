@@ -15,8 +15,8 @@ use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
 mod admin;
+mod events;
 pub mod memory;
-pub(crate) mod publishing;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 #[macro_use]
 mod sql;
@@ -26,6 +26,7 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use admin::*;
+pub use events::{EVENT_BUFFER, EventBus};
 
 /// A point in time (UTC, microsecond precision).
 pub type Timestamp = OffsetDateTime;
@@ -582,6 +583,8 @@ pub enum RefreshRotation {
 /// Storage for everything usermgmt keeps. Object-safe; held as `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The bus this store publishes its committed audit rows on (see [`EventBus`]).
+    fn events(&self) -> &EventBus;
     /// Checks that storage answers (readiness probe).
     async fn ping(&self) -> Result<()>;
     /// Writes effects that belong to no other change (an audit row of a read, such as a data
@@ -1041,7 +1044,7 @@ pub(crate) fn escape_like(term: &str) -> String {
 
 /// The details an anonymised audit row carries.
 /// `event` with `details.count = count`: the audit row of a deletion whose size only the
-/// store learns (stores and the publishing wrapper write the same row).
+/// store learns (the stored and the published row are the same).
 pub fn counted(mut event: AuditEvent, count: u64) -> AuditEvent {
     match event.details.as_object_mut() {
         Some(details) => {

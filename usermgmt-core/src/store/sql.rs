@@ -7,10 +7,11 @@
 //! - `type Db` (the sqlx database) and `type Ts` (how a time is stored: `timestamptz` in
 //!   PostgreSQL, integer microseconds in SQLite, whose text timestamps do not sort);
 //! - `fn ts(Timestamp) -> Ts` and `fn from_ts(Ts) -> Result<Timestamp>`;
-//! - `type Tx` and `async fn begin(&Store) -> Result<Tx>`, a write transaction that derefs to
-//!   the connection and has `commit` (SQLite's writers take their turn in the store, in order,
-//!   and then the write lock up front with `BEGIN IMMEDIATE`, so two writers never deadlock on
-//!   a lock upgrade).
+//! - `type DbTx` and `async fn begin_db(&Store) -> Result<DbTx>`, a write transaction that
+//!   derefs to the connection and has `commit` (SQLite's writers take their turn in the store,
+//!   in order, and then the write lock up front with `BEGIN IMMEDIATE`, so two writers never
+//!   deadlock on a lock upgrade). The methods take it wrapped in `Tx`, which publishes the
+//!   audit rows written in it on the store's `events` bus once it committed.
 //!
 //! Concurrency rule of every method: the decisive check and the change are one conditional
 //! `UPDATE` (`... WHERE used_at IS NULL`, `... WHERE rotated_at IS NULL`), so two instances racing
@@ -145,7 +146,8 @@ macro_rules! search_text {
     };
 }
 
-/// Implements [`Store`](crate::store::Store) for `$store`, a struct with a `pool: Pool<Db>` field.
+/// Implements [`Store`](crate::store::Store) for `$store`, a struct with a `pool: Pool<Db>` field
+/// and an `events: EventBus` field.
 macro_rules! impl_sql_store {
     ($store:ty) => {
         use $crate::domain::DeviceInfo;
@@ -314,7 +316,58 @@ macro_rules! impl_sql_store {
             })
         }
 
-        /// Writes the audit rows and outbox mail of a change, inside its transaction.
+        /// A write transaction: the dialect's (`DbTx`, which derefs to the connection), and
+        /// the audit rows [`write_effects`] wrote in it, published on the store's
+        /// [`EventBus`] once [`Tx::commit`] succeeded. Dropped without commit, it rolls back
+        /// and publishes nothing.
+        struct Tx {
+            db: DbTx,
+            events: EventBus,
+            written: Vec<AuditEvent>,
+        }
+
+        impl Tx {
+            /// Commits, then publishes the audit rows written in the transaction.
+            async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+                let Tx { db, events, written } = self;
+                db.commit().await?;
+                events.publish(written);
+                Ok(())
+            }
+
+            /// The published copies of the rows written so far name `user_id` as the user
+            /// they concern, while the stored rows do not: a permanent deletion's row keeps no
+            /// trace of the person, but the host app still has to learn whose data to drop.
+            fn name_user_in_published(&mut self, user_id: Uuid) {
+                for event in &mut self.written {
+                    event.user_id = Some(user_id);
+                }
+            }
+        }
+
+        impl std::ops::Deref for Tx {
+            type Target = <Db as sqlx::Database>::Connection;
+            fn deref(&self) -> &Self::Target {
+                &self.db
+            }
+        }
+
+        impl std::ops::DerefMut for Tx {
+            fn deref_mut(&mut self) -> &mut Self::Target {
+                &mut self.db
+            }
+        }
+
+        async fn begin(store: &$store) -> Result<Tx> {
+            Ok(Tx {
+                db: begin_db(store).await?,
+                events: store.events.clone(),
+                written: Vec::new(),
+            })
+        }
+
+        /// Writes the audit rows and outbox mail of a change, inside its transaction; the
+        /// audit rows are published when it commits (see [`Tx`]).
         async fn write_effects(tx: &mut Tx, effects: Effects) -> Result<()> {
             for event in effects.audit {
                 sqlx::query(
@@ -323,17 +376,18 @@ macro_rules! impl_sql_store {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(event.id)
-                .bind(event.action)
+                .bind(&event.action)
                 .bind(event.actor_id)
                 .bind(event.user_id)
-                .bind(event.resource)
-                .bind(event.resource_id)
-                .bind(event.ip_address)
-                .bind(event.user_agent)
-                .bind(Json(event.details))
+                .bind(&event.resource)
+                .bind(&event.resource_id)
+                .bind(&event.ip_address)
+                .bind(&event.user_agent)
+                .bind(Json(&event.details))
                 .bind(ts(event.created_at))
                 .execute(&mut **tx)
                 .await?;
+                tx.written.push(event);
             }
             for n in effects.notifications {
                 sqlx::query(
@@ -656,6 +710,10 @@ macro_rules! impl_sql_store {
 
         #[async_trait::async_trait]
         impl Store for $store {
+            fn events(&self) -> &EventBus {
+                &self.events
+            }
+
             async fn ping(&self) -> Result<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
@@ -2151,6 +2209,7 @@ macro_rules! impl_sql_store {
                 .execute(&mut *tx)
                 .await?;
                 write_effects(&mut tx, effects).await?;
+                tx.name_user_in_published(user_id);
                 tx.commit().await?;
                 Ok(true)
             }
