@@ -130,8 +130,9 @@ impl UserManagerBuilder {
 impl UserManager {
     /// Every user event, as its audit row, once it is committed: `USER_REGISTERED`,
     /// `USER_LOGIN`, `ROLE_ASSIGNED`, `ACCOUNT_DELETED`, ... (docs/ARCHITECTURE.md lists them).
-    /// Events of this store (its [`Store::events`] bus) only; a subscriber that falls more than 1024 events behind gets
-    /// `RecvError::Lagged` and can catch up from the audit API. Read it in a task of your own:
+    /// Events of this store (its [`BaseStore::events`](crate::store::BaseStore::events) bus)
+    /// only; a subscriber that falls more than 1024 events behind gets `RecvError::Lagged` and
+    /// can catch up from the audit API. Read it in a task of your own:
     ///
     /// ```no_run
     /// # async fn example(manager: usermgmt_core::UserManager) {

@@ -2,6 +2,11 @@
 //! analytics, per-user activity and retention cleanup. Rows are written by every service in the
 //! same transaction as the change they record; this module only reads (and trims) them.
 
+mod memory;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
+
 use crate::auth::AuthenticatedUser;
 use crate::error::{Error, Result};
 use crate::manager::{ClientInfo, UserManager};

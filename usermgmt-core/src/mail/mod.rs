@@ -2,6 +2,11 @@
 //! outbox in the same transaction as the event, and an [`OutboxWorker`] delivers it through a
 //! [`Mailer`] with retries and backoff. An SMTP outage delays mail; it loses none.
 
+mod memory;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
+
 mod outbox;
 #[cfg(feature = "smtp")]
 mod smtp;

@@ -1,6 +1,11 @@
 //! The caller's in-app notifications. They are raised by the other services as effects of the
 //! change they tell of (same transaction); this service only reads and tidies them.
 
+mod memory;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
+
 use crate::auth::AuthenticatedUser;
 use crate::error::{Error, Result};
 use crate::manager::{ClientInfo, UserManager};

@@ -1,5 +1,10 @@
 //! Profiles and preferences of the signed-in user, and public profiles.
 
+mod memory;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
+
 use crate::auth::AuthenticatedUser;
 use crate::domain::clean_name;
 use crate::error::{Error, FieldError, Result};

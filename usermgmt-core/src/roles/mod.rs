@@ -2,6 +2,11 @@
 //! Every call checks the caller's permission itself, so a host app calling core directly is as
 //! safe as the HTTP API.
 
+mod memory;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
+
 use crate::auth::AuthenticatedUser;
 use crate::error::{ConflictKind, Error, FieldError, Result};
 use crate::manager::{ClientInfo, UserManager};

@@ -1,5 +1,10 @@
 //! The caller's sessions across devices.
 
+mod memory;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
+
 use crate::auth::AuthenticatedUser;
 use crate::error::{Error, Result};
 use crate::manager::{ClientInfo, UserManager};

@@ -68,4 +68,15 @@ impl PostgresStore {
     }
 }
 
-impl_sql_store!(PostgresStore);
+sql_common!(PostgresStore);
+crate::auth::sql::identity_sql!(PostgresStore);
+crate::auth::sql::lockout_sql!(PostgresStore);
+crate::two_factor::sql::two_factor_sql!(PostgresStore);
+crate::sessions::sql::sessions_sql!(PostgresStore);
+crate::profile::sql::profile_sql!(PostgresStore);
+crate::notifications::sql::notifications_sql!(PostgresStore);
+crate::roles::sql::roles_sql!(PostgresStore);
+crate::admin::sql::admin_sql!(PostgresStore);
+crate::account::sql::account_sql!(PostgresStore);
+crate::audit::sql::audit_sql!(PostgresStore);
+crate::mail::sql::outbox_sql!(PostgresStore);

@@ -126,12 +126,23 @@ impl SqliteStore {
     }
 }
 
-impl_sql_store!(SqliteStore);
+sql_common!(SqliteStore);
+crate::auth::sql::identity_sql!(SqliteStore);
+crate::auth::sql::lockout_sql!(SqliteStore);
+crate::two_factor::sql::two_factor_sql!(SqliteStore);
+crate::sessions::sql::sessions_sql!(SqliteStore);
+crate::profile::sql::profile_sql!(SqliteStore);
+crate::notifications::sql::notifications_sql!(SqliteStore);
+crate::roles::sql::roles_sql!(SqliteStore);
+crate::admin::sql::admin_sql!(SqliteStore);
+crate::account::sql::account_sql!(SqliteStore);
+crate::audit::sql::audit_sql!(SqliteStore);
+crate::mail::sql::outbox_sql!(SqliteStore);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Effects, Store};
+    use crate::store::Effects;
     use std::time::Duration;
 
     /// The writer turn is what orders this store's writers: while it is held a write waits for

@@ -7,6 +7,11 @@
 //! once per user: the store refuses a step not newer than the last one used, so a code cannot be
 //! replayed even by two racing requests.
 
+mod memory;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
+
 use crate::auth::lockout::MAX_CHALLENGE_ATTEMPTS;
 use crate::auth::{AuthenticatedUser, LoginSuccess};
 use crate::error::{ConflictKind, Error, FieldError, Result};
