@@ -15,20 +15,22 @@ mod manager;
 pub mod notifications;
 pub mod profile;
 pub mod ratelimit;
-pub mod rbac;
 pub mod roles;
 pub mod secret;
 mod sessions;
 pub mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
-pub mod totp;
 pub mod two_factor;
-pub mod upload;
 
 pub use auth::{AuthenticatedUser, LoginOutcome, LoginSuccess, Registration, TokenPair};
 pub use clock::{Clock, MockClock, SystemClock};
 pub use config::{Config, ConfigBuilder, ConfigError};
+// Modules that moved into their capability folder keep their old paths.
+pub use avatars::upload;
+pub use roles::rbac;
+pub use two_factor::totp;
+
 pub use domain::AuditAction;
 pub use error::{Error, Result};
 pub use manager::{ClientInfo, UserManager, UserManagerBuilder};

@@ -34,7 +34,6 @@ pub(crate) struct Inner {
     pub(crate) sealing: SealingKeyRing,
     pub(crate) mail_wake: Arc<Notify>,
     pub(crate) avatars: Arc<dyn AvatarStorage>,
-    pub(crate) events: tokio::sync::broadcast::Sender<Arc<AuditEvent>>,
     /// Accounts this instance locked after repeated failures (for `/metrics`).
     pub(crate) lockouts: std::sync::atomic::AtomicU64,
 }
@@ -111,11 +110,6 @@ impl UserManagerBuilder {
         // Outbox payloads use the same key ring as TOTP secrets (another domain label), so
         // rotating JWT_SECRET does not strand queued mail when ENCRYPTION_KEYS is set.
         let sealing = config.sealing_ring("outbox");
-        let (events, _) = tokio::sync::broadcast::channel(crate::store::publishing::EVENT_BUFFER);
-        let store: Arc<dyn Store> = Arc::new(crate::store::publishing::PublishingStore::new(
-            store,
-            events.clone(),
-        ));
         Ok(UserManager {
             inner: Arc::new(Inner {
                 store,
@@ -128,7 +122,6 @@ impl UserManagerBuilder {
                 avatars: self
                     .avatars
                     .unwrap_or_else(|| Arc::new(LocalDirectoryStorage::new("uploads/avatars"))),
-                events,
                 lockouts: std::sync::atomic::AtomicU64::new(0),
             }),
         })
@@ -138,8 +131,9 @@ impl UserManagerBuilder {
 impl UserManager {
     /// Every user event, as its audit row, once it is committed: `USER_REGISTERED`,
     /// `USER_LOGIN`, `ROLE_ASSIGNED`, `ACCOUNT_DELETED`, ... ([`crate::AuditAction`] lists them).
-    /// Events of this process only; a subscriber that falls more than 1024 events behind gets
-    /// `RecvError::Lagged` and can catch up from the audit API. Read it in a task of your own:
+    /// Events of this store (its [`BaseStore::events`](crate::store::BaseStore::events) bus)
+    /// only; a subscriber that falls more than 1024 events behind gets `RecvError::Lagged` and
+    /// can catch up from the audit API. Read it in a task of your own:
     ///
     /// ```no_run
     /// # async fn example(manager: usermgmt_core::UserManager) {
@@ -154,7 +148,7 @@ impl UserManager {
     /// # }
     /// ```
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<AuditEvent>> {
-        self.inner.events.subscribe()
+        self.inner.store.events().subscribe()
     }
 
     /// Starts a builder with the given configuration.

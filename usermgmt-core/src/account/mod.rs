@@ -6,7 +6,11 @@
 //! any → deleted (soft; recoverable for `account_recovery_window`) → purged (gone; audit rows
 //! anonymised). Every step that locks the owner out ends their sessions in the same transaction.
 
+mod memory;
 pub(crate) mod routes;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
 
 use crate::auth::AuthenticatedUser;
 use crate::domain::AuditAction;
@@ -396,7 +400,7 @@ impl UserManager {
         Ok(())
     }
 
-    /// Removes a user for good (see [`crate::Store::delete_user_permanently`]), mails a last
+    /// Removes a user for good (see [`crate::store::AccountStore::delete_user_permanently`]), mails a last
     /// notice and drops every avatar file of theirs.
     async fn remove_user_data(
         &self,

@@ -2,7 +2,11 @@
 //! users, impersonation. Each call checks the caller's permission itself; every action is
 //! audited as `ADMIN_*` with the administrator as actor and the user as target.
 
+mod memory;
 pub(crate) mod routes;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
 
 use crate::auth::AuthenticatedUser;
 use crate::auth::tokens::Actor;

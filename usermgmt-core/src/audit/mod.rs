@@ -4,7 +4,11 @@
 
 pub use crate::domain::AuditAction;
 
+mod memory;
 pub(crate) mod routes;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
 
 use crate::auth::AuthenticatedUser;
 use crate::error::{Error, Result};

@@ -11,8 +11,8 @@
 //! account are checked per window, and a right password arriving after them is refused like a
 //! wrong one. Every refused attempt is audited.
 //!
-//! [`Store::take_check_turn`]: crate::store::Store::take_check_turn
-//! [`Store::release_check_turn`]: crate::store::Store::release_check_turn
+//! [`Store::take_check_turn`]: crate::store::LockoutStore::take_check_turn
+//! [`Store::release_check_turn`]: crate::store::LockoutStore::release_check_turn
 
 use super::display_name;
 use super::hashing::Verification;

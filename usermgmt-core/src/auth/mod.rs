@@ -1,6 +1,11 @@
 //! Authentication: registration, email verification, login, sessions with rotating refresh
 //! tokens, password reset and change, and authenticating a bearer token.
 
+mod memory;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
+
 mod flows;
 pub(crate) mod lockout;
 pub(crate) mod routes;

@@ -35,6 +35,7 @@ mod multipart;
 pub(crate) mod routes;
 mod sniff;
 mod storage;
+pub mod upload;
 
 pub use key::AvatarKey;
 pub use multipart::{UploadedFile, parse_single_file};

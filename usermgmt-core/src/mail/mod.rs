@@ -3,6 +3,11 @@
 //! [`Mailer`] with retries and backoff. An SMTP outage delays mail; it loses none.
 
 mod kind;
+mod memory;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
+
 mod outbox;
 #[cfg(feature = "smtp")]
 mod smtp;

@@ -1,7 +1,11 @@
 //! The caller's in-app notifications. They are raised by the other services as effects of the
 //! change they tell of (same transaction); this service only reads and tidies them.
 
+mod memory;
 pub(crate) mod routes;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
 
 use crate::auth::AuthenticatedUser;
 use crate::domain::AuditAction;

@@ -1,6 +1,10 @@
 //! Profiles and preferences of the signed-in user, and public profiles.
 
+mod memory;
 pub(crate) mod routes;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
 
 use crate::auth::AuthenticatedUser;
 use crate::domain::AuditAction;

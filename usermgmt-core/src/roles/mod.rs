@@ -2,16 +2,21 @@
 //! Every call checks the caller's permission itself, so a host app calling core directly is as
 //! safe as the HTTP API.
 
+mod memory;
+pub mod rbac;
 pub(crate) mod routes;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
 
 use crate::auth::AuthenticatedUser;
 use crate::domain::AuditAction;
 use crate::error::{ConflictKind, Error, FieldError, Result};
 use crate::manager::{ClientInfo, UserManager};
-use crate::rbac::PERMISSIONS;
 use crate::store::{
     AuditEvent, Effects, NewRole, NotificationType, RoleChange, RoleRecord, UserRecord,
 };
+use rbac::PERMISSIONS;
 use serde_json::json;
 use uuid::Uuid;
 

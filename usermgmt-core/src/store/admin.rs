@@ -41,7 +41,7 @@ pub struct NewRole {
     pub name: String,
     /// Free text.
     pub description: Option<String>,
-    /// Permissions (each one of [`crate::rbac::PERMISSIONS`]).
+    /// Permissions (each one of [`crate::store::seed::PERMISSIONS`]).
     pub permissions: Vec<String>,
     /// Creation time.
     pub created_at: Timestamp,

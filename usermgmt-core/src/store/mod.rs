@@ -1,9 +1,25 @@
-//! Storage behind one object-safe trait. Every method is one atomic unit of work: the change,
-//! its audit rows and its outgoing mail ([`Effects`]) are written together or not at all.
+//! Storage, by capability. Every method is one atomic unit of work: the change, its audit rows
+//! and its outgoing mail ([`Effects`]) are written together or not at all.
+//!
+//! Each capability folder defines the trait of its area in its `store.rs` ([`IdentityStore`]
+//! and [`LockoutStore`] in `auth/`, [`TwoFactorStore`], [`SessionStore`], [`ProfileStore`],
+//! [`NotificationStore`], [`RoleStore`], [`AdminStore`], [`AccountStore`], [`AuditStore`],
+//! [`OutboxStore`] in `mail/`), its memory implementation in `memory.rs` and its SQL, written
+//! once for every dialect, in `sql.rs`. [`Store`] is all of them and [`BaseStore`], implemented
+//! for every type that implements each: it is what the manager holds, as `Arc<dyn Store>`.
+//! A new area is a trait in its folder, its two implementations, and one line in [`Store`]'s
+//! list (and in the dialects' list of `sql.rs` macros).
 //!
 //! Implementations: [`memory::MemoryStore`] (tests, prototypes), `sqlite::SqliteStore`
 //! (feature `sqlite`) and `postgres::PostgresStore` (feature `postgres`). All three pass the
 //! same conformance suite (`testing::store_suite`).
+//!
+//! Events: every store owns an [`EventBus`] ([`BaseStore::events`]) and publishes on it the
+//! audit rows it committed, in one place per store: the SQL stores' write transaction (`Tx` of
+//! `store/sql.rs`: `write_effects` notes the rows, `commit` publishes them once the commit
+//! succeeded) and the memory store's `Locked::apply`. A store method writes its effects
+//! through that path and so cannot forget to publish them; a method that returns false or
+//! `None` wrote nothing and publishes nothing; a new method needs no publishing code.
 
 use crate::domain::DeviceInfo;
 use crate::error::Result;
@@ -14,9 +30,51 @@ use std::fmt;
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
+/// Every storage area, once: its trait and the SQL macro in its capability folder
+/// (`crate::<folder>::sql::<macro>`). The `Store` supertrait and every SQL dialect are
+/// generated from this list, so a new capability's store joins with one line here.
+macro_rules! store_areas {
+    ($then:ident!($($args:tt)*)) => {
+        $then! { ($($args)*)
+            IdentityStore: auth::identity_sql,
+            LockoutStore: auth::lockout_sql,
+            TwoFactorStore: two_factor::two_factor_sql,
+            SessionStore: sessions::sessions_sql,
+            ProfileStore: profile::profile_sql,
+            NotificationStore: notifications::notifications_sql,
+            RoleStore: roles::roles_sql,
+            AdminStore: admin::admin_sql,
+            AccountStore: account::account_sql,
+            AuditStore: audit::audit_sql,
+            OutboxStore: mail::outbox_sql,
+        }
+    };
+}
+
+/// `Store`: `BaseStore` and every area of `store_areas!`.
+macro_rules! define_store {
+    (() $($area:ident: $folder:ident::$sql:ident,)*) => {
+        /// Storage for everything usermgmt keeps: every capability's area trait. Object-safe;
+        /// held as `Arc<dyn Store>`. Implemented for every type that implements all the areas.
+        pub trait Store: BaseStore $(+ $area)* {}
+
+        impl<T> Store for T where T: BaseStore $(+ $area)* {}
+    };
+}
+
+/// Every area's SQL for one dialect's store type (`store_areas!(sql_areas!(SqliteStore))`).
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+macro_rules! sql_areas {
+    (($store:ty) $($area:ident: $folder:ident::$sql:ident,)*) => {
+        $(crate::$folder::sql::$sql!($store);)*
+    };
+}
+
 mod admin;
+mod base;
+mod events;
 pub mod memory;
-pub(crate) mod publishing;
+pub mod seed;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 #[macro_use]
 mod sql;
@@ -25,7 +83,20 @@ pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+pub use crate::account::store::AccountStore;
+pub use crate::admin::store::AdminStore;
+pub use crate::audit::store::AuditStore;
+pub use crate::auth::store::{IdentityStore, LockoutStore};
+pub use crate::mail::store::OutboxStore;
+pub use crate::notifications::store::NotificationStore;
+pub use crate::profile::store::ProfileStore;
+pub use crate::roles::store::RoleStore;
+pub use crate::sessions::store::SessionStore;
+pub use crate::two_factor::store::TwoFactorStore;
+pub(crate) use admin::permissions_unchanged;
 pub use admin::*;
+pub use base::BaseStore;
+pub use events::{EVENT_BUFFER, EventBus};
 
 /// A point in time (UTC, microsecond precision).
 pub type Timestamp = OffsetDateTime;
@@ -579,435 +650,7 @@ pub enum RefreshRotation {
     Invalid,
 }
 
-/// Storage for everything usermgmt keeps. Object-safe; held as `Arc<dyn Store>`.
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Checks that storage answers (readiness probe).
-    async fn ping(&self) -> Result<()>;
-    /// Writes effects that belong to no other change (an audit row of a read, such as a data
-    /// export or the start of an impersonation).
-    async fn record_effects(&self, effects: Effects) -> Result<()>;
-
-    // --- users -----------------------------------------------------------------------------
-
-    /// Creates a user with profile, history entry, roles, optional verification token and
-    /// effects. `Conflict(Email|Username)` when either is taken.
-    async fn create_user(&self, user: NewUser, effects: Effects) -> Result<UserRecord>;
-    /// The permissions the user's current roles grant, sorted, without duplicates.
-    async fn user_permissions(&self, user_id: Uuid) -> Result<Vec<String>>;
-    /// A user by id (deleted ones included; the caller decides).
-    async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>>;
-    /// A user by normalised email.
-    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>>;
-    /// A user by normalised username.
-    async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>>;
-
-    // --- one-time tokens ---------------------------------------------------------------------
-
-    /// Stores a token, marking the user's older unused tokens of the same purpose used.
-    async fn issue_one_time_token(&self, token: NewOneTimeToken, effects: Effects) -> Result<()>;
-    /// Looks a token up without using it.
-    async fn one_time_token(
-        &self,
-        digest: &TokenDigest,
-        purpose: TokenPurpose,
-    ) -> Result<Option<OneTimeTokenRecord>>;
-    /// Uses an email-verification token and marks the email verified.
-    /// `InvalidOneTimeToken` when unknown, used or expired.
-    async fn verify_email(
-        &self,
-        digest: &TokenDigest,
-        now: Timestamp,
-        effects: Effects,
-    ) -> Result<UserRecord>;
-    /// Uses a reset token: sets the password, records history, ends every session and clears the
-    /// lockout. `InvalidOneTimeToken` when unknown, used or expired (only one concurrent use wins).
-    async fn reset_password(
-        &self,
-        digest: &TokenDigest,
-        change: PasswordChange,
-        effects: Effects,
-    ) -> Result<UserRecord>;
-
-    /// Uses a single-use token of any purpose (login challenges): the check and the use are
-    /// one atomic step. Returns the owner; `InvalidOneTimeToken` when unknown, used or expired.
-    async fn use_one_time_token(
-        &self,
-        digest: &TokenDigest,
-        purpose: TokenPurpose,
-        now: Timestamp,
-    ) -> Result<Uuid>;
-
-    // --- two-factor ----------------------------------------------------------------------------
-
-    /// The user's TOTP enrolment, if any.
-    async fn two_factor(&self, user_id: Uuid) -> Result<Option<TwoFactorRecord>>;
-    /// Stores a new pending secret, replacing a pending one. `Conflict(Other)` when two-factor
-    /// is already enabled; `NotFound` for an unknown user.
-    async fn begin_two_factor_setup(
-        &self,
-        user_id: Uuid,
-        sealed_secret: Vec<u8>,
-        now: Timestamp,
-    ) -> Result<()>;
-    /// Enables the pending secret with its first code's `step` as the last used one, stores the
-    /// backup codes (digests) and sets the user's flag. `NotFound` without a pending setup;
-    /// `Conflict(Other)` when already enabled.
-    async fn enable_two_factor(
-        &self,
-        user_id: Uuid,
-        step: i64,
-        backup_codes: Vec<TokenDigest>,
-        now: Timestamp,
-        effects: Effects,
-    ) -> Result<()>;
-    /// Removes the secret and every backup code and clears the user's flag. False when
-    /// nothing was enrolled.
-    async fn disable_two_factor(
-        &self,
-        user_id: Uuid,
-        now: Timestamp,
-        effects: Effects,
-    ) -> Result<bool>;
-    /// Replaces the sealed secret (re-sealed under a newer key) if it is still `current`;
-    /// false when it changed meanwhile or there is no enrolment.
-    async fn reseal_two_factor_secret(
-        &self,
-        user_id: Uuid,
-        current: &[u8],
-        resealed: Vec<u8>,
-    ) -> Result<bool>;
-    /// Accepts a TOTP time step once: true when `step` is newer than the last used one (and
-    /// records it), false for a replay. Atomic under concurrency.
-    async fn use_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool>;
-    /// Uses a backup code of the user once; false when unknown or already used. `effects` are
-    /// written only when it was used.
-    async fn use_backup_code(
-        &self,
-        user_id: Uuid,
-        digest: &TokenDigest,
-        now: Timestamp,
-        effects: Effects,
-    ) -> Result<bool>;
-    /// Replaces every backup code of the user.
-    async fn replace_backup_codes(
-        &self,
-        user_id: Uuid,
-        backup_codes: Vec<TokenDigest>,
-        now: Timestamp,
-        effects: Effects,
-    ) -> Result<()>;
-
-    // --- passwords ---------------------------------------------------------------------------
-
-    /// The newest `limit` password hashes of the user (the current one first).
-    async fn password_history(&self, user_id: Uuid, limit: usize) -> Result<Vec<String>>;
-    /// Sets a new password, records history and ends every session but `keep_session`.
-    /// Returns how many sessions were ended.
-    async fn change_password(
-        &self,
-        user_id: Uuid,
-        change: PasswordChange,
-        effects: Effects,
-    ) -> Result<u64>;
-
-    // --- login -------------------------------------------------------------------------------
-
-    /// Asks for the turn of one credential check (password or second-factor code) before it
-    /// runs, in one atomic step: refused while a lock runs (then `refused` is written);
-    /// otherwise the check is counted at once in the account's window (an expired lock, or a
-    /// window started `rule.lock_for` ago or more, starts a new one), and the turn that reaches
-    /// `rule.max_failures` starts the lock. So at most `max_failures` wrong answers are checked
-    /// per account and window, whatever the concurrency.
-    async fn take_check_turn(
-        &self,
-        user_id: Uuid,
-        now: Timestamp,
-        rule: LockoutRule,
-        refused: Effects,
-    ) -> Result<CheckTurn>;
-    /// Records that the check of turn `slot` failed (it was counted when granted): writes
-    /// `effects`, and when that turn took the last slot and its lock still runs, `lock_effects`
-    /// too (`newly_locked`).
-    async fn record_check_failure(
-        &self,
-        user_id: Uuid,
-        slot: u32,
-        now: Timestamp,
-        rule: LockoutRule,
-        effects: Effects,
-        lock_effects: Effects,
-    ) -> Result<LoginFailure>;
-    /// Gives back the turn of a check that passed without opening a session (the count goes
-    /// down by one; the lock that turn started ends).
-    async fn release_check_turn(&self, user_id: Uuid, slot: u32, rule: LockoutRule) -> Result<()>;
-    /// Spends one of a login challenge's attempts before its code is checked: the owner when
-    /// the challenge is unused, unexpired and has spent fewer than `max_attempts`, else `None`.
-    async fn claim_challenge_attempt(
-        &self,
-        digest: &TokenDigest,
-        purpose: TokenPurpose,
-        now: Timestamp,
-        max_attempts: u32,
-    ) -> Result<Option<Uuid>>;
-    /// Opens a session after a successful login: sets `last_login_at` and replaces the password
-    /// hash when `rehash` is given. The lockout's count is not touched: the login's check gave
-    /// its own turn back ([`release_check_turn`](Store::release_check_turn)).
-    async fn start_session(
-        &self,
-        session: NewSession,
-        rehash: Option<String>,
-        effects: Effects,
-    ) -> Result<()>;
-
-    // --- sessions ----------------------------------------------------------------------------
-
-    /// Whether the user logged in before from this IP with this User-Agent: `None` when the
-    /// user never had a session (a first login alerts nobody), else `Some(seen)`.
-    async fn client_seen_before(
-        &self,
-        user_id: Uuid,
-        ip_address: Option<&str>,
-        user_agent: Option<&str>,
-    ) -> Result<Option<bool>>;
-    /// The session and its user, for authenticating a request.
-    async fn session_with_user(
-        &self,
-        session_id: Uuid,
-    ) -> Result<Option<(SessionRecord, UserRecord)>>;
-    /// [`session_with_user`](Store::session_with_user) and that user's profile (the default
-    /// when none is stored), for `GET /users/profile`, the most frequent authenticated read. The
-    /// default reads them one after the other; the SQL stores read all three in one statement.
-    async fn session_with_user_and_profile(
-        &self,
-        session_id: Uuid,
-    ) -> Result<Option<(SessionRecord, UserRecord, ProfileRecord)>> {
-        let Some((session, user)) = self.session_with_user(session_id).await? else {
-            return Ok(None);
-        };
-        let profile = self.profile(user.id).await?.unwrap_or_default();
-        Ok(Some((session, user, profile)))
-    }
-    /// Records activity on a session.
-    async fn touch_session(&self, session_id: Uuid, now: Timestamp) -> Result<()>;
-    /// Rotates a refresh token (see [`RefreshRotation`]); on success `next` is stored with
-    /// expiry `expires_at` and the session's expiry moves to it.
-    async fn rotate_refresh_token(
-        &self,
-        presented: &TokenDigest,
-        next: &TokenDigest,
-        now: Timestamp,
-        expires_at: Timestamp,
-        grace: Duration,
-    ) -> Result<RefreshRotation>;
-    /// Ends one session of the user. False when it was not an active session of theirs.
-    async fn revoke_session(
-        &self,
-        user_id: Uuid,
-        session_id: Uuid,
-        now: Timestamp,
-        effects: Effects,
-    ) -> Result<bool>;
-    /// Ends every active session of the user but `except`. Returns how many.
-    async fn revoke_sessions(
-        &self,
-        user_id: Uuid,
-        except: Option<Uuid>,
-        now: Timestamp,
-        effects: Effects,
-    ) -> Result<u64>;
-    /// Active sessions of the user, newest first.
-    async fn list_sessions(&self, user_id: Uuid, now: Timestamp) -> Result<Vec<SessionRecord>>;
-
-    // --- profile -----------------------------------------------------------------------------
-
-    /// The profile of a user (every user has one).
-    async fn profile(&self, user_id: Uuid) -> Result<Option<ProfileRecord>>;
-    /// Applies a profile change.
-    async fn update_profile(
-        &self,
-        user_id: Uuid,
-        update: ProfileUpdate,
-        now: Timestamp,
-        effects: Effects,
-    ) -> Result<(UserRecord, ProfileRecord)>;
-    /// Shallow-merges `patch` into the preferences (a `null` value removes the key).
-    /// `Validation` when the result exceeds `max_bytes`.
-    async fn merge_preferences(
-        &self,
-        user_id: Uuid,
-        patch: serde_json::Map<String, serde_json::Value>,
-        max_bytes: usize,
-        now: Timestamp,
-        effects: Effects,
-    ) -> Result<serde_json::Value>;
-
-    // --- notifications -----------------------------------------------------------------------
-
-    /// A page of the user's notifications, newest first (`unread_only` filters), with totals.
-    async fn notifications(
-        &self,
-        user_id: Uuid,
-        unread_only: bool,
-        offset: u64,
-        limit: u64,
-    ) -> Result<NotificationPage>;
-    /// Marks one notification of the user read; false when it is not theirs or unknown.
-    async fn mark_notification_read(&self, user_id: Uuid, id: Uuid, now: Timestamp)
-    -> Result<bool>;
-    /// Marks every unread notification of the user read; returns how many.
-    async fn mark_all_notifications_read(&self, user_id: Uuid, now: Timestamp) -> Result<u64>;
-    /// Deletes one notification of the user; false when it is not theirs or unknown.
-    /// `effects` are written only when it was deleted.
-    async fn delete_notification(&self, user_id: Uuid, id: Uuid, effects: Effects) -> Result<bool>;
-    /// Deletes every notification of the user; returns how many. When any went, `audit` is
-    /// written in the same transaction with `details.count` set to that number (see
-    /// [`counted`]); when none did, nothing is written.
-    async fn delete_all_notifications(&self, user_id: Uuid, audit: AuditEvent) -> Result<u64>;
-
-    // --- roles -------------------------------------------------------------------------------
-
-    /// Every permission with its description, sorted by name.
-    async fn permission_catalog(&self) -> Result<Vec<(String, String)>>;
-    /// Every role with permissions and user count, sorted by name.
-    async fn list_roles(&self) -> Result<Vec<RoleRecord>>;
-    /// One role.
-    async fn role_by_id(&self, id: Uuid) -> Result<Option<RoleRecord>>;
-    /// Creates a role. `Conflict(RoleName)` when the name is taken.
-    async fn create_role(&self, role: NewRole, effects: Effects) -> Result<RoleRecord>;
-    /// Changes a role. `NotFound("role")`; `SystemRole` when renaming a system role;
-    /// `Conflict(RoleName)` when the new name is taken.
-    async fn update_role(
-        &self,
-        id: Uuid,
-        change: RoleChange,
-        now: Timestamp,
-        effects: Effects,
-    ) -> Result<RoleRecord>;
-    /// Deletes a role. `NotFound("role")`; `SystemRole`; `RoleInUse` while a user holds it;
-    /// `Conflict(Other)` when `checked_permissions` is given and the role no longer holds
-    /// exactly those (see [`RoleChange::checked_permissions`]).
-    async fn delete_role(
-        &self,
-        id: Uuid,
-        checked_permissions: Option<&[String]>,
-        effects: Effects,
-    ) -> Result<()>;
-    /// Gives a user a role. `NotFound("user" | "role")`; false (and no effects) when the user
-    /// holds it already.
-    async fn assign_role(
-        &self,
-        user_id: Uuid,
-        role_id: Uuid,
-        now: Timestamp,
-        effects: Effects,
-    ) -> Result<bool>;
-    /// Takes a role from a user. `NotFound("user" | "role assignment")`; `LastRole` when it is the
-    /// user's only one (decided under a lock on the user, so concurrent removals cannot leave
-    /// a user with no role).
-    async fn remove_role(
-        &self,
-        user_id: Uuid,
-        role_id: Uuid,
-        now: Timestamp,
-        effects: Effects,
-    ) -> Result<()>;
-
-    // --- administration ----------------------------------------------------------------------
-
-    /// One page of users matching `search`, and how many match in all.
-    async fn search_users(&self, search: &UserSearch) -> Result<(Vec<UserRecord>, u64)>;
-    /// Dashboard figures; "new" means registered at or after `new_since`.
-    async fn dashboard_counts(
-        &self,
-        now: Timestamp,
-        new_since: Timestamp,
-    ) -> Result<DashboardCounts>;
-    /// Applies an account state change (see [`AccountChange`]); `None` when the account is not
-    /// in a state the change applies to (nothing written), `NotFound("user")` when unknown.
-    async fn change_account(
-        &self,
-        user_id: Uuid,
-        change: AccountChange,
-        now: Timestamp,
-        effects: Effects,
-    ) -> Result<Option<UserRecord>>;
-    /// Sets or clears the avatar URL; returns the user as changed and the URL it replaced, read
-    /// under the same lock as the write: of any number of concurrent changes each learns
-    /// exactly the URL it displaced, so every displaced file has exactly one caller to remove
-    /// it. When `avatar` is what is stored already, nothing is written (`effects` neither).
-    /// `NotFound("user")` when unknown.
-    async fn set_avatar(
-        &self,
-        user_id: Uuid,
-        avatar: Option<String>,
-        now: Timestamp,
-        effects: Effects,
-    ) -> Result<(UserRecord, Option<String>)>;
-    /// What is stored about a user besides the user row and profile (GDPR export).
-    async fn user_data_export(&self, user_id: Uuid) -> Result<UserDataExport>;
-    /// Ids of users soft-deleted before `cutoff`, oldest first.
-    async fn users_deleted_before(&self, cutoff: Timestamp, limit: usize) -> Result<Vec<Uuid>>;
-    /// Removes a user and everything stored about them; their audit rows stay, anonymised
-    /// (no user, IP, User-Agent or details). With `deleted_before`, only a user soft-deleted
-    /// before that time is removed (the purge: a recovered account is kept). False when
-    /// nothing was removed; `effects` are written only when something was.
-    async fn delete_user_permanently(
-        &self,
-        user_id: Uuid,
-        deleted_before: Option<Timestamp>,
-        effects: Effects,
-    ) -> Result<bool>;
-
-    // --- audit -------------------------------------------------------------------------------
-
-    /// Audit rows, newest first, optionally of one user (as actor or target).
-    async fn audit_events(&self, user_id: Option<Uuid>, limit: usize) -> Result<Vec<AuditEvent>>;
-    /// One page of the audit rows matching `filter`, newest first, and how many match.
-    async fn search_audit(
-        &self,
-        filter: &AuditFilter,
-        page: Page,
-    ) -> Result<(Vec<AuditEvent>, u64)>;
-    /// Counts of rows at or after `since`, with the `top` most frequent actions and resources.
-    async fn audit_stats(&self, since: Timestamp, top: usize) -> Result<AuditStats>;
-    /// User activity figures as of `now` (days counted back from it).
-    async fn activity_counts(&self, now: Timestamp) -> Result<ActivityCounts>;
-    /// Deletes audit rows older than `cutoff` (retention); returns how many. `effects` are
-    /// written after, so the cleanup's own row survives it.
-    async fn delete_audit_before(&self, cutoff: Timestamp, effects: Effects) -> Result<u64>;
-
-    // --- outbox ------------------------------------------------------------------------------
-
-    /// Claims up to `limit` due messages for delivery, hiding them from other workers for
-    /// `lease` (a crashed worker's claim expires and the message is retried).
-    async fn claim_due_mail(
-        &self,
-        now: Timestamp,
-        limit: usize,
-        lease: Duration,
-    ) -> Result<Vec<OutboxMessage>>;
-    /// Marks a message delivered and drops its sealed payload; deletes it instead when its
-    /// recipient is no account's address any longer (a purged account's last notice), so the
-    /// address leaves no row behind.
-    async fn mark_mail_sent(&self, id: Uuid, now: Timestamp) -> Result<()>;
-    /// Deletes up to `limit` delivered or parked messages finished before `before`; returns how
-    /// many (retention of the outbox's recipients and metadata).
-    async fn delete_finished_mail(&self, before: Timestamp, limit: usize) -> Result<u64>;
-    /// Records a failed attempt: retry at `retry_at`, or park it as failed when `None` (deleted
-    /// instead, like a delivered one, when the recipient is no account's address any longer).
-    async fn mark_mail_failed(
-        &self,
-        id: Uuid,
-        error: &str,
-        retry_at: Option<Timestamp>,
-        now: Timestamp,
-    ) -> Result<()>;
-    /// Messages not yet delivered nor parked.
-    async fn mail_backlog(&self) -> Result<u64>;
-    /// Outbox rows addressed to `recipient`, in any state (what an erasure leaves behind).
-    async fn mail_rows_to(&self, recipient: &str) -> Result<u64>;
-}
+store_areas!(define_store!());
 
 /// What a permanent deletion leaves of an audit row that names the user: the action, resource
 /// kind and time stay (the trail keeps its shape and counts), nothing that points at the person.
@@ -1041,7 +684,7 @@ pub(crate) fn escape_like(term: &str) -> String {
 
 /// The details an anonymised audit row carries.
 /// `event` with `details.count = count`: the audit row of a deletion whose size only the
-/// store learns (stores and the publishing wrapper write the same row).
+/// store learns (the stored and the published row are the same).
 pub fn counted(mut event: AuditEvent, count: u64) -> AuditEvent {
     match event.details.as_object_mut() {
         Some(details) => {

@@ -24,9 +24,9 @@ fn from_ts(t: Ts) -> crate::Result<Timestamp> {
 }
 
 /// A write transaction (rows are locked where they are changed; see `sql.rs`).
-type Tx = sqlx::Transaction<'static, Db>;
+type DbTx = sqlx::Transaction<'static, Db>;
 
-async fn begin(store: &PostgresStore) -> crate::Result<Tx> {
+async fn begin_db(store: &PostgresStore) -> crate::Result<DbTx> {
     Ok(store.pool.begin().await?)
 }
 
@@ -37,6 +37,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/pos
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: sqlx::PgPool,
+    /// Where committed audit rows are published.
+    events: crate::store::EventBus,
 }
 
 impl PostgresStore {
@@ -54,7 +56,10 @@ impl PostgresStore {
     /// Wraps an existing pool and applies pending migrations.
     pub async fn from_pool(pool: sqlx::PgPool) -> crate::Result<Self> {
         MIGRATOR.run(&pool).await.map_err(crate::Error::internal)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            events: crate::store::EventBus::new(),
+        })
     }
 
     /// The connection pool, for the host application's own queries.
@@ -63,4 +68,5 @@ impl PostgresStore {
     }
 }
 
-impl_sql_store!(PostgresStore);
+sql_common!(PostgresStore);
+store_areas!(sql_areas!(PostgresStore));

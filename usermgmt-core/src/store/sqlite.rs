@@ -34,41 +34,41 @@ const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// handler, which retries by sleeping in steps of up to 100 ms (refreshes with 16 connections
 /// had a p99 of 210–385 ms that way). Another process writing the same file still meets the
 /// busy handler.
-struct Tx {
+struct DbTx {
     // Declared first so it is dropped first: an abandoned transaction's rollback is queued
     // before the next writer may begin.
     tx: sqlx::Transaction<'static, Db>,
     _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
-impl Tx {
+impl DbTx {
     async fn commit(self) -> Result<(), sqlx::Error> {
-        let Tx { tx, _turn } = self;
+        let DbTx { tx, _turn } = self;
         tx.commit().await
     }
 }
 
-impl std::ops::Deref for Tx {
+impl std::ops::Deref for DbTx {
     type Target = sqlx::SqliteConnection;
     fn deref(&self) -> &Self::Target {
         &self.tx
     }
 }
 
-impl std::ops::DerefMut for Tx {
+impl std::ops::DerefMut for DbTx {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.tx
     }
 }
 
-async fn begin(store: &SqliteStore) -> crate::Result<Tx> {
+async fn begin_db(store: &SqliteStore) -> crate::Result<DbTx> {
     // A bounded wait, as SQLite's busy timeout was: a writer that never gets its turn fails
     // with 503 instead of hanging.
     let turn = tokio::time::timeout(WRITER_WAIT, store.writer.clone().lock_owned())
         .await
         .map_err(|_| crate::Error::Unavailable("the database is busy".to_owned()))?;
     let tx = store.pool.begin_with("BEGIN IMMEDIATE").await?;
-    Ok(Tx { tx, _turn: turn })
+    Ok(DbTx { tx, _turn: turn })
 }
 
 /// The migrations of the SQLite dialect (`migrations/sqlite`), embedded at build time.
@@ -78,8 +78,10 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sql
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: sqlx::SqlitePool,
-    /// The writer turn of [`begin`]: one write transaction of this store at a time.
+    /// The writer turn of [`begin_db`]: one write transaction of this store at a time.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Where committed audit rows are published.
+    events: crate::store::EventBus,
 }
 
 impl SqliteStore {
@@ -114,6 +116,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             writer: std::sync::Arc::default(),
+            events: crate::store::EventBus::new(),
         })
     }
 
@@ -123,12 +126,13 @@ impl SqliteStore {
     }
 }
 
-impl_sql_store!(SqliteStore);
+sql_common!(SqliteStore);
+store_areas!(sql_areas!(SqliteStore));
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Effects, Store};
+    use crate::store::Effects;
     use std::time::Duration;
 
     /// The writer turn is what orders this store's writers: while it is held a write waits for

@@ -7,7 +7,12 @@
 //! once per user: the store refuses a step not newer than the last one used, so a code cannot be
 //! replayed even by two racing requests.
 
+mod memory;
 pub(crate) mod routes;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+pub mod store;
+pub mod totp;
 
 use crate::auth::lockout::MAX_CHALLENGE_ATTEMPTS;
 use crate::auth::{AuthenticatedUser, LoginSuccess};
@@ -20,9 +25,9 @@ use crate::secret::{ChallengeToken, Password, TokenDigest};
 use crate::store::{
     Effects, NewOneTimeToken, Timestamp, TokenPurpose, TwoFactorRecord, UserRecord,
 };
-use crate::totp::{self, TotpSecret};
 use serde_json::json;
 use std::fmt;
+use totp::TotpSecret;
 
 /// The sealing domain of TOTP secrets.
 const SEALING_LABEL: &str = "totp";

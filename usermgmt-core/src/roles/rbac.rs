@@ -8,54 +8,7 @@ use crate::auth::AuthenticatedUser;
 use crate::error::{Error, Result};
 use crate::manager::UserManager;
 
-/// Every permission, as seeded by the first migration.
-pub const PERMISSIONS: &[&str] = &[
-    "user:read",
-    "user:create",
-    "user:update",
-    "user:delete",
-    "user:manage",
-    "role:read",
-    "role:create",
-    "role:update",
-    "role:delete",
-    "role:assign",
-    "admin:access",
-    "admin:settings",
-    "audit:read",
-    "system:manage",
-];
-
-/// Every permission with its description, as seeded (the memory store's catalog; the SQL
-/// stores read theirs from the `permissions` table, filled with the same rows).
-pub const PERMISSION_CATALOG: &[(&str, &str)] = &[
-    ("admin:access", "Use the admin API"),
-    ("admin:settings", "Change settings"),
-    ("audit:read", "Read the audit trail"),
-    ("role:assign", "Assign and remove roles"),
-    ("role:create", "Create roles"),
-    ("role:delete", "Delete roles"),
-    ("role:read", "Read roles and permissions"),
-    ("role:update", "Update roles"),
-    ("system:manage", "Operate the system"),
-    ("user:create", "Create users"),
-    ("user:delete", "Delete users"),
-    (
-        "user:manage",
-        "Manage accounts: reset, verify, unlock, suspend, reactivate",
-    ),
-    ("user:read", "Read any user"),
-    ("user:update", "Update any user"),
-];
-
-/// The permissions of the seeded `moderator` role.
-pub const MODERATOR_PERMISSIONS: &[&str] = &[
-    "user:read",
-    "user:update",
-    "role:read",
-    "audit:read",
-    "admin:access",
-];
+pub use crate::store::seed::{MODERATOR_PERMISSIONS, PERMISSION_CATALOG, PERMISSIONS};
 
 /// A permission named by a type, so a misspelt permission does not compile.
 pub trait Permission: Send + Sync + 'static {

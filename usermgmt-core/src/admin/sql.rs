@@ -1,0 +1,171 @@
+//! The SQL of [`AdminStore`](crate::store::AdminStore), written once for PostgreSQL and SQLite:
+//! `store/postgres.rs` and `store/sqlite.rs` each invoke `admin_sql!` after `sql_common!`, whose
+//! dialect shim, row mappers and transaction the statements use (see `store/sql.rs`).
+
+/// Implements [`AdminStore`](crate::store::AdminStore) for `$store`, in a module where
+/// `sql_common!` (`store/sql.rs`) was invoked for it.
+macro_rules! admin_sql {
+    ($store:ty) => {
+        const SEARCH_TEXT: &str = search_text!();
+
+        /// Adds the WHERE clause of a user search (shared by the page and the count).
+        fn push_search_filters(qb: &mut sqlx::QueryBuilder<Db>, search: &UserSearch) {
+            qb.push(" WHERE ");
+            qb.push(match search.status {
+                None => "deleted_at IS NULL",
+                Some(UserStatus::Active) => {
+                    "deleted_at IS NULL AND is_active = TRUE AND is_suspended = FALSE"
+                }
+                Some(UserStatus::Inactive) => "deleted_at IS NULL AND is_active = FALSE",
+                Some(UserStatus::Suspended) => "deleted_at IS NULL AND is_suspended = TRUE",
+                Some(UserStatus::Deleted) => "deleted_at IS NOT NULL",
+            });
+            if let Some(verified) = search.verified {
+                qb.push(" AND email_verified = ").push_bind(verified);
+            }
+            if let Some(role) = &search.role {
+                qb.push(
+                    " AND EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                     WHERE ur.user_id = users.id AND r.name = ",
+                )
+                .push_bind(role.clone())
+                .push(")");
+            }
+            if let Some(query) = &search.query {
+                // The expression of the PostgreSQL trigram index (migration 4), verbatim.
+                let pattern = format!("%{}%", escape_like(query));
+                qb.push(format!(" AND ({SEARCH_TEXT}) {LIKE_CI} "))
+                    .push_bind(pattern)
+                    .push(" ESCAPE '\\'");
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl AdminStore for $store {
+            async fn search_users(&self, search: &UserSearch) -> Result<(Vec<UserRecord>, u64)> {
+                let mut counter = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) AS n FROM users");
+                push_search_filters(&mut counter, search);
+                let total: i64 = counter.build().fetch_one(&self.pool).await?.try_get("n")?;
+                let mut qb = sqlx::QueryBuilder::<Db>::new(concat!("SELECT ", user_columns!(), " FROM users"));
+                push_search_filters(&mut qb, search);
+                let direction = if search.descending { "DESC NULLS FIRST" } else { "ASC NULLS LAST" };
+                let tie = if search.descending { "DESC" } else { "ASC" };
+                qb.push(format!(
+                    " ORDER BY {} {direction}, id {tie} LIMIT ",
+                    search.sort_by.column()
+                ))
+                .push_bind(i64::try_from(search.page.limit).unwrap_or(i64::MAX))
+                .push(" OFFSET ")
+                .push_bind(i64::try_from(search.page.offset()).unwrap_or(i64::MAX));
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                let ids: Vec<Uuid> = rows
+                    .iter()
+                    .map(|r| r.try_get::<Uuid, _>("id"))
+                    .collect::<std::result::Result<_, _>>()?;
+                // One query for the roles of the whole page.
+                let mut roles: std::collections::HashMap<Uuid, Vec<String>> = Default::default();
+                if !ids.is_empty() {
+                    let mut rq = sqlx::QueryBuilder::<Db>::new(
+                        "SELECT ur.user_id, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                         WHERE ur.user_id IN (",
+                    );
+                    let mut list = rq.separated(", ");
+                    for id in &ids {
+                        list.push_bind(*id);
+                    }
+                    rq.push(") ORDER BY r.name");
+                    for row in rq.build().fetch_all(&self.pool).await? {
+                        roles
+                            .entry(row.try_get("user_id")?)
+                            .or_default()
+                            .push(row.try_get("name")?);
+                    }
+                }
+                let users = rows
+                    .iter()
+                    .zip(&ids)
+                    .map(|(row, id)| user_from_row(row, roles.remove(id).unwrap_or_default()))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((users, count(total)))
+            }
+
+            async fn dashboard_counts(
+                &self,
+                now: Timestamp,
+                new_since: Timestamp,
+            ) -> Result<DashboardCounts> {
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS total, \
+                     COALESCE(SUM(CASE WHEN is_active = TRUE AND is_suspended = FALSE THEN 1 ELSE 0 END), 0) AS active, \
+                     COALESCE(SUM(CASE WHEN email_verified = TRUE THEN 1 ELSE 0 END), 0) AS verified, \
+                     COALESCE(SUM(CASE WHEN two_factor_enabled = TRUE THEN 1 ELSE 0 END), 0) AS with_2fa, \
+                     COALESCE(SUM(CASE WHEN created_at >= $1 THEN 1 ELSE 0 END), 0) AS new_users \
+                     FROM users WHERE deleted_at IS NULL",
+                )
+                .bind(ts(new_since))
+                .fetch_one(&self.pool)
+                .await?;
+                let sessions: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > $1",
+                )
+                .bind(ts(now))
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+                Ok(DashboardCounts {
+                    users_total: count(row.try_get("total")?),
+                    users_active: count(row.try_get("active")?),
+                    users_verified: count(row.try_get("verified")?),
+                    users_with_two_factor: count(row.try_get("with_2fa")?),
+                    users_new: count(row.try_get("new_users")?),
+                    active_sessions: count(sessions),
+                })
+            }
+
+            async fn change_account(
+                &self,
+                user_id: Uuid,
+                change: AccountChange,
+                now: Timestamp,
+                effects: Effects,
+            ) -> Result<Option<UserRecord>> {
+                let mut tx = begin(self).await?;
+                ensure_user(&mut tx, user_id).await?;
+                // The state check is the WHERE of the update: of two racing changes one wins.
+                let (set, condition, end_sessions) = match change {
+                    AccountChange::Deactivate => ("is_active = FALSE", "deleted_at IS NULL AND is_active = TRUE", true),
+                    AccountChange::Reactivate => ("is_active = TRUE", "deleted_at IS NULL AND is_active = FALSE", false),
+                    AccountChange::Suspend => ("is_suspended = TRUE", "deleted_at IS NULL AND is_suspended = FALSE", true),
+                    AccountChange::Unsuspend => (
+                        "is_suspended = FALSE, is_active = TRUE",
+                        "deleted_at IS NULL AND (is_suspended = TRUE OR is_active = FALSE)",
+                        false,
+                    ),
+                    AccountChange::SoftDelete => ("deleted_at = $1", "deleted_at IS NULL", true),
+                    AccountChange::Recover { .. } => ("deleted_at = NULL", "deleted_at > $3", false),
+                    AccountChange::VerifyEmail => ("email_verified = TRUE", "deleted_at IS NULL AND email_verified = FALSE", false),
+                    AccountChange::Unlock => ("failed_login_attempts = 0, locked_until = NULL", "deleted_at IS NULL", false),
+                };
+                let sql = format!("UPDATE users SET {set}, updated_at = $1 WHERE id = $2 AND {condition}");
+                // Safe: `set` and `condition` are chosen from the constants above.
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ts(now)).bind(user_id);
+                if let AccountChange::Recover { deleted_after } = change {
+                    query = query.bind(ts(deleted_after));
+                }
+                let changed = query.execute(&mut *tx).await?;
+                if changed.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                if end_sessions {
+                    revoke_sessions_in_tx(&mut tx, user_id, None, now).await?;
+                    expire_password_tokens(&mut tx, user_id, now).await?;
+                }
+                write_effects(&mut tx, effects).await?;
+                let user = user_in_tx(&mut tx, user_id).await?;
+                tx.commit().await?;
+                Ok(Some(user))
+            }
+        }
+    };
+}
+pub(crate) use admin_sql;

@@ -1,0 +1,452 @@
+//! The SQL of [`IdentityStore`](crate::store::IdentityStore),
+//! [`LockoutStore`](crate::store::LockoutStore), written once for PostgreSQL and SQLite:
+//! `store/postgres.rs` and `store/sqlite.rs` each invoke `identity_sql!`, `lockout_sql!` after
+//! `sql_common!`, whose dialect shim, row mappers and transaction the statements use (see
+//! `store/sql.rs`).
+
+/// Implements [`IdentityStore`](crate::store::IdentityStore) for `$store`, in a module where
+/// `sql_common!` (`store/sql.rs`) was invoked for it.
+macro_rules! identity_sql {
+    ($store:ty) => {
+        async fn insert_one_time_token(tx: &mut Tx, token: &NewOneTimeToken) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO one_time_tokens (digest, user_id, purpose, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(token.digest.as_str())
+            .bind(token.user_id)
+            .bind(token.purpose.as_str())
+            .bind(ts(token.created_at))
+            .bind(ts(token.expires_at))
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        /// Uses a one-time token: the check and the use are one statement, so only one
+        /// concurrent use wins. Returns the owner.
+        async fn use_one_time_token(
+            tx: &mut Tx,
+            digest: &TokenDigest,
+            purpose: TokenPurpose,
+            now: Timestamp,
+        ) -> Result<Uuid> {
+            let row = sqlx::query(
+                "UPDATE one_time_tokens SET used_at = $1 \
+                 WHERE digest = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 \
+                 RETURNING user_id",
+            )
+            .bind(ts(now))
+            .bind(digest.as_str())
+            .bind(purpose.as_str())
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(Error::InvalidOneTimeToken)?;
+            Ok(row.try_get("user_id")?)
+        }
+
+        /// Sets the password and keeps the newest `history_limit` hashes of history.
+        async fn record_password(tx: &mut Tx, user_id: Uuid, change: &PasswordChange) -> Result<()> {
+            let updated = sqlx::query(
+                "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(&change.new_hash)
+            .bind(ts(change.now))
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                return Err(Error::NotFound("user"));
+            }
+            sqlx::query(
+                "INSERT INTO password_history (user_id, password_hash, created_at) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(user_id)
+            .bind(&change.new_hash)
+            .bind(ts(change.now))
+            .execute(&mut **tx)
+            .await?;
+            let keep = i64::try_from(change.history_limit.max(1)).unwrap_or(i64::MAX);
+            sqlx::query(
+                "DELETE FROM password_history WHERE user_id = $1 AND id NOT IN \
+                 (SELECT id FROM password_history WHERE user_id = $1 ORDER BY id DESC LIMIT $2)",
+            )
+            .bind(user_id)
+            .bind(keep)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        #[async_trait::async_trait]
+        impl IdentityStore for $store {
+            async fn create_user(&self, user: NewUser, effects: Effects) -> Result<UserRecord> {
+                let mut tx = begin(self).await?;
+                sqlx::query(
+                    "INSERT INTO users (id, email, username, password_hash, first_name, \
+                     last_name, email_verified, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                )
+                .bind(user.id)
+                .bind(&user.email)
+                .bind(&user.username)
+                .bind(&user.password_hash)
+                .bind(&user.first_name)
+                .bind(&user.last_name)
+                .bind(user.email_verified)
+                .bind(ts(user.created_at))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO user_profiles (user_id) VALUES ($1)")
+                    .bind(user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO password_history (user_id, password_hash, created_at) \
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(user.id)
+                .bind(&user.password_hash)
+                .bind(ts(user.created_at))
+                .execute(&mut *tx)
+                .await?;
+                for role in &user.roles {
+                    let assigned = sqlx::query(
+                        "INSERT INTO user_roles (user_id, role_id, assigned_at) \
+                         SELECT $1, id, $2 FROM roles WHERE name = $3 \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(user.id)
+                    .bind(ts(user.created_at))
+                    .bind(role)
+                    .execute(&mut *tx)
+                    .await?;
+                    if assigned.rows_affected() == 0 {
+                        let exists = sqlx::query("SELECT 1 FROM roles WHERE name = $1")
+                            .bind(role)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if exists.is_none() {
+                            return Err(Error::internal(format!("role {role} does not exist")));
+                        }
+                    }
+                }
+                if let Some(token) = &user.verification {
+                    insert_one_time_token(&mut tx, token).await?;
+                }
+                write_effects(&mut tx, effects).await?;
+                let record = user_in_tx(&mut tx, user.id).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>> {
+                let rows = sqlx::query(concat!(user_with_roles_select!(), " WHERE u.id = $1"))
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                user_from_rows(&rows)
+            }
+
+            async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
+                let rows = sqlx::query(concat!(user_with_roles_select!(), " WHERE u.email = $1"))
+                    .bind(email)
+                    .fetch_all(&self.pool)
+                    .await?;
+                user_from_rows(&rows)
+            }
+
+            async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
+                let rows = sqlx::query(concat!(user_with_roles_select!(), " WHERE u.username = $1"))
+                    .bind(username)
+                    .fetch_all(&self.pool)
+                    .await?;
+                user_from_rows(&rows)
+            }
+
+            async fn issue_one_time_token(&self, token: NewOneTimeToken, effects: Effects) -> Result<()> {
+                let mut tx = begin(self).await?;
+                let owner = sqlx::query("SELECT 1 FROM users WHERE id = $1")
+                    .bind(token.user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if owner.is_none() {
+                    return Err(Error::NotFound("user"));
+                }
+                // Older unused tokens of the same purpose are superseded: only the newest works.
+                sqlx::query(
+                    "UPDATE one_time_tokens SET used_at = $1 \
+                     WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
+                )
+                .bind(ts(token.created_at))
+                .bind(token.user_id)
+                .bind(token.purpose.as_str())
+                .execute(&mut *tx)
+                .await?;
+                insert_one_time_token(&mut tx, &token).await?;
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn one_time_token(
+                &self,
+                digest: &TokenDigest,
+                purpose: TokenPurpose,
+            ) -> Result<Option<OneTimeTokenRecord>> {
+                let row = sqlx::query(
+                    "SELECT user_id, expires_at, used_at FROM one_time_tokens \
+                     WHERE digest = $1 AND purpose = $2",
+                )
+                .bind(digest.as_str())
+                .bind(purpose.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|row| {
+                    Ok(OneTimeTokenRecord {
+                        user_id: row.try_get("user_id")?,
+                        expires_at: from_ts(row.try_get("expires_at")?)?,
+                        used_at: opt_from_ts(row.try_get("used_at")?)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn use_one_time_token(
+                &self,
+                digest: &TokenDigest,
+                purpose: TokenPurpose,
+                now: Timestamp,
+            ) -> Result<Uuid> {
+                let mut tx = begin(self).await?;
+                let owner = use_one_time_token(&mut tx, digest, purpose, now).await?;
+                tx.commit().await?;
+                Ok(owner)
+            }
+
+            async fn verify_email(
+                &self,
+                digest: &TokenDigest,
+                now: Timestamp,
+                effects: Effects,
+            ) -> Result<UserRecord> {
+                let mut tx = begin(self).await?;
+                let user_id =
+                    use_one_time_token(&mut tx, digest, TokenPurpose::EmailVerification, now).await?;
+                sqlx::query("UPDATE users SET email_verified = TRUE, updated_at = $1 WHERE id = $2")
+                    .bind(ts(now))
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                write_effects(&mut tx, effects).await?;
+                let user = user_in_tx(&mut tx, user_id).await?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            async fn reset_password(
+                &self,
+                digest: &TokenDigest,
+                change: PasswordChange,
+                effects: Effects,
+            ) -> Result<UserRecord> {
+                let mut tx = begin(self).await?;
+                let user_id =
+                    use_one_time_token(&mut tx, digest, TokenPurpose::PasswordReset, change.now)
+                        .await?;
+                record_password(&mut tx, user_id, &change).await?;
+                revoke_sessions_in_tx(&mut tx, user_id, change.keep_session, change.now).await?;
+                expire_password_tokens(&mut tx, user_id, change.now).await?;
+                sqlx::query(
+                    "UPDATE users SET failed_login_attempts = 0, locked_until = NULL WHERE id = $1",
+                )
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+                write_effects(&mut tx, effects).await?;
+                let user = user_in_tx(&mut tx, user_id).await?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            async fn password_history(&self, user_id: Uuid, limit: usize) -> Result<Vec<String>> {
+                let rows = sqlx::query(
+                    "SELECT password_hash FROM password_history WHERE user_id = $1 \
+                     ORDER BY id DESC LIMIT $2",
+                )
+                .bind(user_id)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| r.try_get::<String, _>("password_hash").map_err(Error::from))
+                    .collect()
+            }
+
+            async fn change_password(
+                &self,
+                user_id: Uuid,
+                change: PasswordChange,
+                effects: Effects,
+            ) -> Result<u64> {
+                let mut tx = begin(self).await?;
+                record_password(&mut tx, user_id, &change).await?;
+                let revoked =
+                    revoke_sessions_in_tx(&mut tx, user_id, change.keep_session, change.now).await?;
+                expire_password_tokens(&mut tx, user_id, change.now).await?;
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(revoked)
+            }
+        }
+    };
+}
+pub(crate) use identity_sql;
+
+/// Implements [`LockoutStore`](crate::store::LockoutStore) for `$store`, in a module where
+/// `sql_common!` (`store/sql.rs`) was invoked for it.
+macro_rules! lockout_sql {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl LockoutStore for $store {
+            async fn take_check_turn(
+                &self,
+                user_id: Uuid,
+                now: Timestamp,
+                rule: LockoutRule,
+                refused: Effects,
+            ) -> Result<CheckTurn> {
+                let mut tx = begin(self).await?;
+                // Counted before the check runs, in the statement that reads the lock, so
+                // concurrent checks each see the ones before them. Outside a running lock, a
+                // `locked_until` is an expired one and a window older than `lock_for` is over:
+                // either starts the count afresh. The right-hand sides read the row as it was
+                // (PostgreSQL and SQLite alike).
+                let counted = sqlx::query(
+                    "UPDATE users SET \
+                       failed_login_attempts = CASE WHEN locked_until IS NOT NULL \
+                         OR failures_started_at IS NULL OR failures_started_at <= $5 \
+                         THEN 1 ELSE failed_login_attempts + 1 END, \
+                       failures_started_at = CASE WHEN locked_until IS NOT NULL \
+                         OR failures_started_at IS NULL OR failures_started_at <= $5 \
+                         THEN $2 ELSE failures_started_at END, \
+                       locked_until = CASE WHEN (CASE WHEN locked_until IS NOT NULL \
+                         OR failures_started_at IS NULL OR failures_started_at <= $5 \
+                         THEN 1 ELSE failed_login_attempts + 1 END) >= $3 THEN $4 ELSE NULL END \
+                     WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) \
+                     RETURNING failed_login_attempts, locked_until",
+                )
+                .bind(user_id)
+                .bind(ts(now))
+                .bind(i32::try_from(rule.max_failures).unwrap_or(i32::MAX))
+                .bind(ts(now + rule.lock_for))
+                .bind(ts(now - rule.lock_for))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let turn = match counted {
+                    Some(row) => {
+                        let slot = u32::try_from(row.try_get::<i32, _>("failed_login_attempts")?)
+                            .unwrap_or_default();
+                        match opt_from_ts(row.try_get("locked_until")?)? {
+                            // A count already past the limit (left by an older release): this
+                            // statement locked the account, and this check must not run.
+                            Some(until) if slot > rule.max_failures => CheckTurn::Refused { until },
+                            _ => CheckTurn::Granted { slot },
+                        }
+                    }
+                    None => {
+                        let row = sqlx::query("SELECT locked_until FROM users WHERE id = $1")
+                            .bind(user_id)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .ok_or(Error::NotFound("user"))?;
+                        let until = opt_from_ts(row.try_get("locked_until")?)?.unwrap_or(now);
+                        CheckTurn::Refused { until }
+                    }
+                };
+                if let CheckTurn::Refused { .. } = turn {
+                    write_effects(&mut tx, refused).await?;
+                }
+                tx.commit().await?;
+                Ok(turn)
+            }
+
+            async fn record_check_failure(
+                &self,
+                user_id: Uuid,
+                slot: u32,
+                now: Timestamp,
+                rule: LockoutRule,
+                effects: Effects,
+                lock_effects: Effects,
+            ) -> Result<LoginFailure> {
+                let mut tx = begin(self).await?;
+                let row = sqlx::query("SELECT locked_until FROM users WHERE id = $1")
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(Error::NotFound("user"))?;
+                let locked_until =
+                    opt_from_ts(row.try_get("locked_until")?)?.filter(|until| *until > now);
+                // The turn that took the last slot started the lock; a success since (a login,
+                // a reset) may have ended it, and then there is nothing to announce.
+                let newly_locked = slot >= rule.max_failures && locked_until.is_some();
+                write_effects(&mut tx, effects).await?;
+                if newly_locked {
+                    write_effects(&mut tx, lock_effects).await?;
+                }
+                tx.commit().await?;
+                Ok(LoginFailure {
+                    attempts: slot,
+                    locked_until,
+                    newly_locked,
+                })
+            }
+
+            async fn release_check_turn(
+                &self,
+                user_id: Uuid,
+                slot: u32,
+                rule: LockoutRule,
+            ) -> Result<()> {
+                sqlx::query(
+                    "UPDATE users SET \
+                       failed_login_attempts = CASE WHEN failed_login_attempts > 0 \
+                         THEN failed_login_attempts - 1 ELSE 0 END, \
+                       locked_until = CASE WHEN $2 THEN NULL ELSE locked_until END \
+                     WHERE id = $1",
+                )
+                .bind(user_id)
+                .bind(slot >= rule.max_failures)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn claim_challenge_attempt(
+                &self,
+                digest: &TokenDigest,
+                purpose: TokenPurpose,
+                now: Timestamp,
+                max_attempts: u32,
+            ) -> Result<Option<Uuid>> {
+                let row = sqlx::query(
+                    "UPDATE one_time_tokens SET attempts = attempts + 1 \
+                     WHERE digest = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+                       AND attempts < $4 \
+                     RETURNING user_id",
+                )
+                .bind(digest.as_str())
+                .bind(purpose.as_str())
+                .bind(ts(now))
+                .bind(i32::try_from(max_attempts).unwrap_or(i32::MAX))
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|row| row.try_get("user_id").map_err(Error::from))
+                    .transpose()
+            }
+        }
+    };
+}
+pub(crate) use lockout_sql;

@@ -1,0 +1,294 @@
+//! The SQL of [`SessionStore`](crate::store::SessionStore), written once for PostgreSQL and SQLite:
+//! `store/postgres.rs` and `store/sqlite.rs` each invoke `sessions_sql!` after `sql_common!`, whose
+//! dialect shim, row mappers and transaction the statements use (see `store/sql.rs`).
+
+/// Implements [`SessionStore`](crate::store::SessionStore) for `$store`, in a module where
+/// `sql_common!` (`store/sql.rs`) was invoked for it.
+macro_rules! sessions_sql {
+    ($store:ty) => {
+        /// The session and its user from the rows of a `sessions JOIN users LEFT JOIN roles`
+        /// read (`s_*` session columns, one row per role in `role_name`, NULL when none).
+        fn session_and_user_from_rows(
+            rows: &[DbRow],
+        ) -> Result<Option<(SessionRecord, UserRecord)>> {
+            let Some(first) = rows.first() else {
+                return Ok(None);
+            };
+            Ok(Some((
+                session_from_columns(first, &crate::store::sql::SESSION_COLUMNS_S)?,
+                user_from_row(first, roles_from_rows(rows)?)?,
+            )))
+        }
+
+        #[async_trait::async_trait]
+        impl SessionStore for $store {
+            async fn start_session(
+                &self,
+                session: NewSession,
+                rehash: Option<String>,
+                effects: Effects,
+            ) -> Result<()> {
+                let mut tx = begin(self).await?;
+                let updated = sqlx::query(
+                    "UPDATE users SET last_login_at = $1, \
+                     password_hash = COALESCE($2, password_hash) WHERE id = $3",
+                )
+                .bind(ts(session.created_at))
+                .bind(rehash)
+                .bind(session.user_id)
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() == 0 {
+                    return Err(Error::NotFound("user"));
+                }
+                sqlx::query(
+                    "INSERT INTO sessions (id, user_id, device_info, ip_address, user_agent, \
+                     created_at, last_activity_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+                )
+                .bind(session.id)
+                .bind(session.user_id)
+                .bind(Json(&session.device_info))
+                .bind(&session.ip_address)
+                .bind(&session.user_agent)
+                .bind(ts(session.created_at))
+                .bind(ts(session.expires_at))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(session.refresh_digest.as_str())
+                .bind(session.id)
+                .bind(ts(session.created_at))
+                .bind(ts(session.expires_at))
+                .execute(&mut *tx)
+                .await?;
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn client_seen_before(
+                &self,
+                user_id: Uuid,
+                ip_address: Option<&str>,
+                user_agent: Option<&str>,
+            ) -> Result<Option<bool>> {
+                // Two index probes (`sessions_user_client_idx`, same expressions), not a count
+                // of the user's sessions. COALESCE: NULL-safe equality both dialects share.
+                let row = sqlx::query(
+                    "SELECT EXISTS (SELECT 1 FROM sessions WHERE user_id = $1) AS seen_any, \
+                     EXISTS (SELECT 1 FROM sessions WHERE user_id = $1 \
+                     AND COALESCE(ip_address, '') = COALESCE($2, '') \
+                     AND COALESCE(user_agent, '') = COALESCE($3, '')) AS seen_client",
+                )
+                .bind(user_id)
+                .bind(ip_address)
+                .bind(user_agent)
+                .fetch_one(&self.pool)
+                .await?;
+                let seen_any: bool = row.try_get("seen_any")?;
+                let seen_client: bool = row.try_get("seen_client")?;
+                Ok(seen_any.then_some(seen_client))
+            }
+
+            async fn session_with_user(
+                &self,
+                session_id: Uuid,
+            ) -> Result<Option<(SessionRecord, UserRecord)>> {
+                // One statement on every authenticated request (it was three: session, user,
+                // roles): one row per role of the user, or one with a NULL role.
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    session_columns_s!(),
+                    ", ",
+                    user_columns_u!(),
+                    ", r.name AS role_name FROM sessions s JOIN users u ON u.id = s.user_id",
+                    roles_of_u_join!(),
+                    "WHERE s.id = $1"
+                ))
+                .bind(session_id)
+                .fetch_all(&self.pool)
+                .await?;
+                session_and_user_from_rows(&rows)
+            }
+
+            async fn session_with_user_and_profile(
+                &self,
+                session_id: Uuid,
+            ) -> Result<Option<(SessionRecord, UserRecord, ProfileRecord)>> {
+                // `session_with_user`'s statement with the profile joined (its columns do not
+                // collide with the user's): `GET /users/profile` in one round trip, not two.
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    session_columns_s!(),
+                    ", ",
+                    user_columns_u!(),
+                    ", r.name AS role_name, p.user_id AS p_user_id, ",
+                    profile_columns_p!(),
+                    " FROM sessions s JOIN users u ON u.id = s.user_id \
+                     LEFT JOIN user_profiles p ON p.user_id = u.id",
+                    roles_of_u_join!(),
+                    "WHERE s.id = $1"
+                ))
+                .bind(session_id)
+                .fetch_all(&self.pool)
+                .await?;
+                let Some((session, user)) = session_and_user_from_rows(&rows)? else {
+                    return Ok(None);
+                };
+                let profile = match rows[0].try_get::<Option<Uuid>, _>("p_user_id")? {
+                    Some(_) => profile_from_row(&rows[0])?,
+                    None => ProfileRecord::default(),
+                };
+                Ok(Some((session, user, profile)))
+            }
+
+            async fn touch_session(&self, session_id: Uuid, now: Timestamp) -> Result<()> {
+                sqlx::query("UPDATE sessions SET last_activity_at = $1 WHERE id = $2")
+                    .bind(ts(now))
+                    .bind(session_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                presented: &TokenDigest,
+                next: &TokenDigest,
+                now: Timestamp,
+                expires_at: Timestamp,
+                grace: Duration,
+            ) -> Result<RefreshRotation> {
+                let mut tx = begin(self).await?;
+                let Some(row) = sqlx::query(
+                    "SELECT rt.session_id, rt.expires_at, rt.rotated_at, s.user_id, \
+                     s.expires_at AS session_expires_at, s.revoked_at \
+                     FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id \
+                     WHERE rt.digest = $1",
+                )
+                .bind(presented.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                else {
+                    return Ok(RefreshRotation::Invalid);
+                };
+                let session_id: Uuid = row.try_get("session_id")?;
+                let user_id: Uuid = row.try_get("user_id")?;
+                let token_expires = from_ts(row.try_get("expires_at")?)?;
+                let session_expires = from_ts(row.try_get("session_expires_at")?)?;
+                let revoked = opt_from_ts(row.try_get("revoked_at")?)?;
+                if revoked.is_some() || session_expires <= now || token_expires <= now {
+                    return Ok(RefreshRotation::Invalid);
+                }
+                match opt_from_ts(row.try_get("rotated_at")?)? {
+                    Some(rotated) if now - rotated > grace => {
+                        return Ok(RefreshRotation::Reused {
+                            session_id,
+                            user_id,
+                        });
+                    }
+                    // Rotated moments ago by a concurrent client: it gets a pair of its own.
+                    Some(_) => {}
+                    None => {
+                        // Losing this race means another request rotated it just now: the same
+                        // grace case as above.
+                        sqlx::query(
+                            "UPDATE refresh_tokens SET rotated_at = $1 \
+                             WHERE digest = $2 AND rotated_at IS NULL",
+                        )
+                        .bind(ts(now))
+                        .bind(presented.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                let extended = sqlx::query(
+                    "UPDATE sessions SET expires_at = $1, last_activity_at = $2 \
+                     WHERE id = $3 AND revoked_at IS NULL",
+                )
+                .bind(ts(expires_at))
+                .bind(ts(now))
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await?;
+                if extended.rows_affected() == 0 {
+                    // Revoked between our read and this write.
+                    return Ok(RefreshRotation::Invalid);
+                }
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(next.as_str())
+                .bind(session_id)
+                .bind(ts(now))
+                .bind(ts(expires_at))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(RefreshRotation::Rotated {
+                    session_id,
+                    user_id,
+                })
+            }
+
+            async fn revoke_session(
+                &self,
+                user_id: Uuid,
+                session_id: Uuid,
+                now: Timestamp,
+                effects: Effects,
+            ) -> Result<bool> {
+                let mut tx = begin(self).await?;
+                let done = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1 \
+                     WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $1",
+                )
+                .bind(ts(now))
+                .bind(session_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn revoke_sessions(
+                &self,
+                user_id: Uuid,
+                except: Option<Uuid>,
+                now: Timestamp,
+                effects: Effects,
+            ) -> Result<u64> {
+                let mut tx = begin(self).await?;
+                let revoked = revoke_sessions_in_tx(&mut tx, user_id, except, now).await?;
+                write_effects(&mut tx, effects).await?;
+                tx.commit().await?;
+                Ok(revoked)
+            }
+
+            async fn list_sessions(&self, user_id: Uuid, now: Timestamp) -> Result<Vec<SessionRecord>> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+                     ORDER BY created_at DESC, id DESC"
+                ))
+                .bind(user_id)
+                .bind(ts(now))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(session_from_row).collect()
+            }
+        }
+    };
+}
+pub(crate) use sessions_sql;
