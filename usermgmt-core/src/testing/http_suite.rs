@@ -1,5 +1,5 @@
 //! The HTTP conformance suite's world: [`HttpCtx`] (a test app mounted in an adapter) and the
-//! request helpers the cases in [`super::http_cases`] share. Every adapter runs every case
+//! request helpers the cases in `testing/http_cases/` share. Every adapter runs every case
 //! through its real framework stack (routing, body limits, header handling), one trial per
 //! store and case (see [`super::runner`]), so behaviour parity between Axum and Actix is tested
 //! rather than hoped for.

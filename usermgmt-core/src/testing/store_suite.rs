@@ -1,5 +1,5 @@
 //! The store conformance suite's fixtures. Every [`Store`] implementation (memory, SQLite,
-//! PostgreSQL) runs every case in [`super::store_cases`] (one trial per store and case, see
+//! PostgreSQL) runs every case in `testing/store_cases/` (one trial per store and case, see
 //! [`super::runner`]), so all of them are held to the one contract documented on the trait,
 //! checked the same way. Each case receives a fresh, empty store. Times are fixed (never the
 //! system clock) and carry whole microseconds only, the precision SQL stores keep, so

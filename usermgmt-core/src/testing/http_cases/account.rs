@@ -1,4 +1,4 @@
-//! HTTP conformance cases: The account lifecycle end to end, permanent deletion and the data
+//! HTTP conformance cases for the account lifecycle end to end, permanent deletion and the data
 //! export. Each case registers itself with `http_case!` right below its function (see
 //! [`crate::testing::runner`]).
 

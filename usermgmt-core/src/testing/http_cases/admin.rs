@@ -1,4 +1,4 @@
-//! HTTP conformance cases: Administration: the user search and the actions on accounts. Each
+//! HTTP conformance cases for administration: the user search and the actions on accounts. Each
 //! case registers itself with `http_case!` right below its function (see
 //! [`crate::testing::runner`]).
 

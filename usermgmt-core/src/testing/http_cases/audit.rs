@@ -1,4 +1,4 @@
-//! HTTP conformance cases: The audit trail API and events reaching subscribers after commit.
+//! HTTP conformance cases for the audit trail API and events reaching subscribers after commit.
 //! Each case registers itself with `http_case!` right below its function (see
 //! [`crate::testing::runner`]).
 

@@ -1,4 +1,4 @@
-//! HTTP conformance cases: Avatars: upload, serve, replace, delete, and concurrent uploads.
+//! HTTP conformance cases for avatars: upload, serve, replace, delete, and concurrent uploads.
 //! Each case registers itself with `http_case!` right below its function (see
 //! [`crate::testing::runner`]).
 

@@ -1,4 +1,4 @@
-//! HTTP conformance cases: The lockout and what a password or reset link may still do after a
+//! HTTP conformance cases for the lockout and what a password or reset link may still do after a
 //! change: concurrent guesses at every credential check, reset links after a password or
 //! account change, and two-factor accounts coming back. Each case registers itself with
 //! `http_case!` right below its function (see [`crate::testing::runner`]).

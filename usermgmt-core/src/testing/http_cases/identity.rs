@@ -1,4 +1,4 @@
-//! HTTP conformance cases: Registration, verification, login failures, password reset and
+//! HTTP conformance cases for registration, verification, login failures, password reset and
 //! change, and the whole account flow. Each case registers itself with `http_case!` right below
 //! its function (see [`crate::testing::runner`]).
 

@@ -1,4 +1,4 @@
-//! HTTP conformance cases: Impersonation: its rules, the permissions it acts with, what it
+//! HTTP conformance cases for impersonation: its rules, the permissions it acts with, what it
 //! cannot erase, and the host-app guards. Each case registers itself with `http_case!` right
 //! below its function (see [`crate::testing::runner`]).
 

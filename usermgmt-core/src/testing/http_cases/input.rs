@@ -1,4 +1,4 @@
-//! HTTP conformance cases: Input handling: the error envelope, media types, names, and rate
+//! HTTP conformance cases for input handling: the error envelope, media types, names, and rate
 //! limits per client. Each case registers itself with `http_case!` right below its function
 //! (see [`crate::testing::runner`]).
 

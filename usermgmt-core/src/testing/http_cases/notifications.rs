@@ -1,4 +1,4 @@
-//! HTTP conformance cases: Notifications: new-device alerts, the notification API and host
+//! HTTP conformance cases for notifications: new-device alerts, the notification API and host
 //! apps' own notifications. Each case registers itself with `http_case!` right below its
 //! function (see [`crate::testing::runner`]).
 

@@ -1,4 +1,4 @@
-//! HTTP conformance cases: Operations: health probes, detailed health, metrics and who may read
+//! HTTP conformance cases for operations: health probes, detailed health, metrics and who may read
 //! them. Each case registers itself with `http_case!` right below its function (see
 //! [`crate::testing::runner`]).
 

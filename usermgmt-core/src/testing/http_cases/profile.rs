@@ -1,4 +1,4 @@
-//! HTTP conformance cases: Profiles, preferences and public profiles. Each case registers
+//! HTTP conformance cases for profiles, preferences and public profiles. Each case registers
 //! itself with `http_case!` right below its function (see [`crate::testing::runner`]).
 
 use crate::testing::http_suite::*;

@@ -1,4 +1,4 @@
-//! HTTP conformance cases: Roles and permissions through the API, and role changes bounded by
+//! HTTP conformance cases for roles and permissions through the API, and role changes bounded by
 //! the role's permissions. Each case registers itself with `http_case!` right below its
 //! function (see [`crate::testing::runner`]).
 

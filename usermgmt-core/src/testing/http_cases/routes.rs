@@ -1,4 +1,4 @@
-//! HTTP conformance cases: The HTTP surface: unknown routes, browser-facing headers, the first
+//! HTTP conformance cases for the HTTP surface: unknown routes, browser-facing headers, the first
 //! seed's routes, the OpenAPI document and what contract fuzzing found. Each case registers
 //! itself with `http_case!` right below its function (see [`crate::testing::runner`]).
 

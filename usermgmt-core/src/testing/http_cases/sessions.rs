@@ -1,4 +1,4 @@
-//! HTTP conformance cases: Sessions and tokens: refresh, logout, access-token checks, session
+//! HTTP conformance cases for sessions and tokens: refresh, logout, access-token checks, session
 //! listing, EdDSA keys. Each case registers itself with `http_case!` right below its function
 //! (see [`crate::testing::runner`]).
 

@@ -1,4 +1,4 @@
-//! HTTP conformance cases: Two-factor login with TOTP and backup codes, and TOTP secrets across
+//! HTTP conformance cases for two-factor login with TOTP and backup codes, and TOTP secrets across
 //! a key rotation. Each case registers itself with `http_case!` right below its function (see
 //! [`crate::testing::runner`]).
 

@@ -1,4 +1,4 @@
-//! Store conformance cases: The account lifecycle: account changes from their states, unlock,
+//! Store conformance cases for the account lifecycle: account changes from their states, unlock,
 //! export and permanent deletion. Each case registers itself with `store_case!` right below its
 //! function (see [`crate::testing::runner`]).
 

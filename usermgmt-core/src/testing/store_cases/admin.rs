@@ -1,4 +1,4 @@
-//! Store conformance cases: Administration: the user search and the dashboard counts. Each case
+//! Store conformance cases for administration: the user search and the dashboard counts. Each case
 //! registers itself with `store_case!` right below its function (see
 //! [`crate::testing::runner`]).
 

@@ -1,4 +1,4 @@
-//! Store conformance cases: Audit rows and effects written with the change they record. Each
+//! Store conformance cases for audit rows and effects written with the change they record. Each
 //! case registers itself with `store_case!` right below its function (see
 //! [`crate::testing::runner`]).
 

@@ -1,4 +1,4 @@
-//! Store conformance cases: Avatars: the URL on the user row and concurrent changes. Each case
+//! Store conformance cases for avatars: the URL on the user row and concurrent changes. Each case
 //! registers itself with `store_case!` right below its function (see
 //! [`crate::testing::runner`]).
 

@@ -1,4 +1,4 @@
-//! Store conformance cases: Credentials: password resets and changes, the password history,
+//! Store conformance cases for credentials: password resets and changes, the password history,
 //! login failures and the lockout. Each case registers itself with `store_case!` right below
 //! its function (see [`crate::testing::runner`]).
 

@@ -1,4 +1,4 @@
-//! Store conformance cases: Accounts and identity: creating users, finding them, and the
+//! Store conformance cases for accounts and identity: creating users, finding them, and the
 //! one-time tokens that verify an address. Each case registers itself with `store_case!` right
 //! below its function (see [`crate::testing::runner`]).
 

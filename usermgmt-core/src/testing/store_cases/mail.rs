@@ -1,4 +1,4 @@
-//! Store conformance cases: The mail outbox: claims, leases, sealed payloads and retention.
+//! Store conformance cases for the mail outbox: claims, leases, sealed payloads and retention.
 //! Each case registers itself with `store_case!` right below its function (see
 //! [`crate::testing::runner`]).
 

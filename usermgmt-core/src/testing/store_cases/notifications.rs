@@ -1,4 +1,4 @@
-//! Store conformance cases: Notifications: paging, reading and deleting. Each case registers
+//! Store conformance cases for notifications: paging, reading and deleting. Each case registers
 //! itself with `store_case!` right below its function (see [`crate::testing::runner`]).
 
 use crate::store::{Effects, Store};

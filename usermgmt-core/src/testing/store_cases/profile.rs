@@ -1,4 +1,4 @@
-//! Store conformance cases: Profiles and preferences. Each case registers itself with
+//! Store conformance cases for profiles and preferences. Each case registers itself with
 //! `store_case!` right below its function (see [`crate::testing::runner`]).
 
 use crate::error::Error;

@@ -1,4 +1,4 @@
-//! Store conformance cases: Role assignment: adding and removing a user's roles, and the last
+//! Store conformance cases for role assignment: adding and removing a user's roles, and the last
 //! role kept under races. Each case registers itself with `store_case!` right below its
 //! function (see [`crate::testing::runner`]).
 

@@ -1,4 +1,4 @@
-//! Store conformance cases: Roles and permissions: the seeded roles, the catalog, role changes
+//! Store conformance cases for roles and permissions: the seeded roles, the catalog, role changes
 //! and assignments. Each case registers itself with `store_case!` right below its function (see
 //! [`crate::testing::runner`]).
 

@@ -1,4 +1,4 @@
-//! Store conformance cases: Sessions and refresh tokens: listing, touching, revoking, rotation
+//! Store conformance cases for sessions and refresh tokens: listing, touching, revoking, rotation
 //! with its grace window, known clients. Each case registers itself with `store_case!` right
 //! below its function (see [`crate::testing::runner`]).
 

@@ -1,4 +1,4 @@
-//! Store conformance cases: Two-factor enrolment, TOTP steps, backup codes and login
+//! Store conformance cases for two-factor enrolment, TOTP steps, backup codes and login
 //! challenges. Each case registers itself with `store_case!` right below its function (see
 //! [`crate::testing::runner`]).
 
