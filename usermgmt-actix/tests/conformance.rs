@@ -5,9 +5,9 @@ use actix_web::App;
 use actix_web::test as actix_test;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use usermgmt_core::Store;
 use usermgmt_core::api::Api;
 use usermgmt_core::testing::http_suite::{TestRequest, TestResponse, TestServer};
+use usermgmt_core::testing::runner::{self, LocalBoxFuture};
 
 struct ActixServer(Api);
 
@@ -59,17 +59,28 @@ async fn actix_server(api: Api) -> Box<dyn TestServer> {
     Box::new(ActixServer(api))
 }
 
-usermgmt_core::http_conformance_tests!(memory, actix_rt::test, actix_server, async {
-    Some(Arc::new(usermgmt_core::store::memory::MemoryStore::new()) as Arc<dyn Store>)
-});
+/// Runs a test body on the runtime `#[actix_rt::test]` sets up: a fresh Actix system.
+fn block_on(test: LocalBoxFuture<'static, ()>) {
+    actix_rt::System::new().block_on(test);
+}
 
-usermgmt_core::http_conformance_tests!(sqlite, actix_rt::test, actix_server, async {
-    Some(usermgmt_core::testing::databases::sqlite_test_store().await)
-});
-
-usermgmt_core::http_conformance_tests!(postgres, actix_rt::test, actix_server, async {
-    usermgmt_core::testing::databases::postgres_test_store().await
-});
+/// Every registered HTTP case on every store through this adapter, plus the guard test.
+fn main() -> std::process::ExitCode {
+    let stores = runner::test_stores();
+    let adapter = runner::HttpAdapter {
+        server: |api| Box::pin(actix_server(api)),
+        block_on,
+    };
+    let mut trials = runner::http_trials(adapter, &stores);
+    trials.push(runner::Trial::test(
+        "guards::permissions_guard_host_routes",
+        || {
+            block_on(Box::pin(guards::permissions_guard_host_routes()));
+            Ok(())
+        },
+    ));
+    runner::run(&stores, trials)
+}
 
 /// The host app's own routes, guarded by permission with the extractor and with the middleware.
 mod guards {
@@ -78,7 +89,7 @@ mod guards {
     use usermgmt_core::auth::AuthenticatedUser;
     use usermgmt_core::rbac::perm;
     use usermgmt_core::testing::TestApp;
-    use usermgmt_core::testing::http_suite::check_permission_guards;
+    use usermgmt_core::testing::check_permission_guards;
 
     async fn report(
         usermgmt_actix::Authorized(caller, _): usermgmt_actix::Authorized<perm::AuditRead>,
@@ -90,8 +101,7 @@ mod guards {
         HttpResponse::Ok().body(format!("settings for {}", caller.user.username))
     }
 
-    #[actix_rt::test]
-    async fn permissions_guard_host_routes() {
+    pub async fn permissions_guard_host_routes() {
         let app = TestApp::new(Arc::new(usermgmt_core::store::memory::MemoryStore::new()));
         let service = actix_test::init_service(
             App::new()

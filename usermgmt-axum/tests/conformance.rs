@@ -7,9 +7,9 @@ use axum::http::Request;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tower::ServiceExt;
-use usermgmt_core::Store;
 use usermgmt_core::api::Api;
 use usermgmt_core::testing::http_suite::{TestRequest, TestResponse, TestServer};
+use usermgmt_core::testing::runner::{self, LocalBoxFuture};
 
 struct AxumServer(axum::Router);
 
@@ -53,17 +53,32 @@ async fn axum_server(api: Api) -> Box<dyn TestServer> {
     Box::new(AxumServer(usermgmt_axum::router(api)))
 }
 
-usermgmt_core::http_conformance_tests!(memory, tokio::test, axum_server, async {
-    Some(Arc::new(usermgmt_core::store::memory::MemoryStore::new()) as Arc<dyn Store>)
-});
+/// Runs a test body on the runtime `#[tokio::test]` sets up: current-thread, all drivers on.
+fn block_on(test: LocalBoxFuture<'static, ()>) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("test runtime builds")
+        .block_on(test);
+}
 
-usermgmt_core::http_conformance_tests!(sqlite, tokio::test, axum_server, async {
-    Some(usermgmt_core::testing::databases::sqlite_test_store().await)
-});
-
-usermgmt_core::http_conformance_tests!(postgres, tokio::test, axum_server, async {
-    usermgmt_core::testing::databases::postgres_test_store().await
-});
+/// Every registered HTTP case on every store through this adapter, plus the guard test.
+fn main() -> std::process::ExitCode {
+    let stores = runner::test_stores();
+    let adapter = runner::HttpAdapter {
+        server: |api| Box::pin(axum_server(api)),
+        block_on,
+    };
+    let mut trials = runner::http_trials(adapter, &stores);
+    trials.push(runner::Trial::test(
+        "guards::permissions_guard_host_routes",
+        || {
+            block_on(Box::pin(guards::permissions_guard_host_routes()));
+            Ok(())
+        },
+    ));
+    runner::run(&stores, trials)
+}
 
 /// The host app's own routes, guarded by permission with the extractor and with the layer.
 mod guards {
@@ -72,7 +87,7 @@ mod guards {
     use usermgmt_core::auth::AuthenticatedUser;
     use usermgmt_core::rbac::perm;
     use usermgmt_core::testing::TestApp;
-    use usermgmt_core::testing::http_suite::check_permission_guards;
+    use usermgmt_core::testing::check_permission_guards;
 
     async fn report(
         usermgmt_axum::Authorized(caller, _): usermgmt_axum::Authorized<perm::AuditRead>,
@@ -84,8 +99,7 @@ mod guards {
         format!("settings for {}", caller.user.username)
     }
 
-    #[tokio::test]
-    async fn permissions_guard_host_routes() {
+    pub async fn permissions_guard_host_routes() {
         let app = TestApp::new(Arc::new(usermgmt_core::store::memory::MemoryStore::new()));
         let router = axum::Router::new()
             .route("/report", get(report))

@@ -18,7 +18,7 @@
 //! formats `uuid`, `date-time`, `date`, `email`); a keyword it does not know fails loudly rather
 //! than passing silently.
 
-use super::http_suite::TestResponse;
+use super::wire::TestResponse;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -8,6 +8,11 @@ use crate::manager::UserManager;
 use crate::store::Store;
 use std::sync::Arc;
 
+/// The password every suite user registers with.
+pub const PASSWORD: &str = "Str0ng!Passw0rd";
+/// A second valid password.
+pub const NEW_PASSWORD: &str = "An0ther!Secret9";
+
 /// The secret every test manager signs with.
 pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
@@ -65,11 +70,11 @@ impl TestApp {
         }
     }
 
-    /// Creates `name` (`name@example.com`, password `http_suite::PASSWORD`) with `roles` and
+    /// Creates `name` (`name@example.com`, password [`PASSWORD`]) with `roles` and
     /// returns an access token of a fresh session.
     pub async fn access_token_for(&self, name: &str, roles: &[&str]) -> String {
         use crate::secret::Password;
-        let password = Password::new(super::http_suite::PASSWORD);
+        let password = Password::new(PASSWORD);
         self.manager
             .create_user_with_roles(&format!("{name}@example.com"), name, &password, roles)
             .await

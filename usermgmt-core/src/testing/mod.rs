@@ -1,19 +1,24 @@
 //! Test utilities for usermgmt and for adapter crates (feature `test-util`): the store
 //! conformance suite, the HTTP conformance suite, test databases and a ready-made harness.
+//!
+//! Layers, lowest first (each imports only the ones above it in this list): `wire` (what a
+//! client sends and sees), `harness` (the test app), `contract` (the OpenAPI check),
+//! `store_suite` / `http_suite` (fixtures and the case world), `runner` (registration and
+//! trials), and the cases by area in `store_cases/` and `http_cases/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod admin_cases;
-mod authz_cases;
 pub mod contract;
-mod credential_cases;
 pub mod databases;
 mod harness;
+mod http_cases;
 pub mod http_suite;
-mod input_cases;
-mod ops_cases;
+pub mod runner;
 pub mod smtp;
-mod store_admin_cases;
-mod store_avatar_cases;
+mod store_cases;
 pub mod store_suite;
+pub mod wire;
 
-pub use harness::{TEST_JWT_SECRET, TestApp, test_config, test_config_builder};
+pub use harness::{
+    NEW_PASSWORD, PASSWORD, TEST_JWT_SECRET, TestApp, test_config, test_config_builder,
+};
+pub use http_cases::impersonation::check_permission_guards;

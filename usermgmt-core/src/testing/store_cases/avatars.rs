@@ -1,11 +1,75 @@
-//! Store cases of avatars under concurrency (part of the store suite: see
-//! [`super::store_suite`]).
+//! Store conformance cases for avatars: the URL on the user row and concurrent changes. Each case
+//! registers itself with `store_case!` right below its function (see
+//! [`crate::testing::runner`]).
 
-use super::store_suite::{audit_event, mins, new_user};
-use crate::store::{Effects, Store};
+use crate::error::Error;
+use crate::store::{Effects, Store, UserRecord};
+use crate::testing::runner::store_case;
+use crate::testing::store_suite::*;
 use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::Barrier;
+use uuid::Uuid;
+
+/// The avatar URL is set and cleared, with `updated_at` and the effects.
+pub async fn set_avatar_sets_and_clears_the_url(store: Arc<dyn Store>) {
+    let s = &*store;
+    let ann = make_named(s, "ann").await;
+    let bob = make_named(s, "bob").await;
+    let url = "https://cdn.example.com/avatars/ann-1.webp".to_owned();
+    let (event, effects) = marker("AVATAR_UPDATED", Some(ann.id), mins(1));
+    let (u, previous) = s
+        .set_avatar(ann.id, Some(url.clone()), mins(1), effects)
+        .await
+        .unwrap();
+    assert_eq!(previous, None, "ann had no avatar");
+    assert_eq!(u.avatar.as_deref(), Some(url.as_str()));
+    assert_eq!(u.updated_at, mins(1));
+    assert_eq!(
+        u,
+        UserRecord {
+            avatar: Some(url.clone()),
+            updated_at: mins(1),
+            ..ann.clone()
+        },
+        "nothing else changes"
+    );
+    assert_eq!(fetch(s, ann.id).await, u);
+    assert_eq!(written(s).await.audit, vec![event]);
+    assert_eq!(fetch(s, bob.id).await, bob);
+
+    let (event, effects) = marker("AVATAR_REMOVED", Some(ann.id), mins(2));
+    let (u, previous) = s.set_avatar(ann.id, None, mins(2), effects).await.unwrap();
+    assert_eq!(
+        previous.as_deref(),
+        Some(url.as_str()),
+        "the URL it replaced"
+    );
+    assert_eq!(u.avatar, None);
+    assert_eq!(u.updated_at, mins(2));
+    assert_eq!(fetch(s, ann.id).await, u);
+    assert_eq!(written(s).await.audit[0], event);
+
+    // Clearing what is clear already writes nothing, its effects neither.
+    let before = written(s).await;
+    let (u, previous) = s
+        .set_avatar(ann.id, None, mins(3), probe("avatar"))
+        .await
+        .unwrap();
+    assert_eq!(previous, None);
+    assert_eq!(u.updated_at, mins(2), "not touched");
+    assert_eq!(written(s).await, before);
+
+    let unknown = s
+        .set_avatar(Uuid::now_v7(), Some(url), mins(3), probe("avatar"))
+        .await;
+    assert!(
+        matches!(unknown, Err(Error::NotFound("user"))),
+        "{unknown:?}"
+    );
+    assert_eq!(written(s).await, before);
+}
+store_case!(set_avatar_sets_and_clears_the_url);
 
 /// Racing avatar changes of one user each learn exactly the URL they displaced: the displaced
 /// URLs and the final one are every URL set (and the initial none) exactly once, so every
@@ -105,3 +169,4 @@ pub async fn concurrent_avatar_changes_each_return_what_they_replaced(store: Arc
         .count();
     assert_eq!(rows, 1, "only the removal that cleared it is written");
 }
+store_case!(concurrent_avatar_changes_each_return_what_they_replaced);

@@ -1,12 +1,10 @@
-//! HTTP cases of the lockout and of what a password or reset link may still do after a change:
-//! concurrent guesses at every credential check (login, second factor, reactivate, recover,
-//! the confirmations of a signed-in owner), reset links after a password change or an account
-//! change, and two-factor accounts brought back from deactivation or deletion.
+//! HTTP conformance cases for the lockout and what a password or reset link may still do after a
+//! change: concurrent guesses at every credential check, reset links after a password or
+//! account change, and two-factor accounts coming back. Each case registers itself with
+//! `http_case!` right below its function (see [`crate::testing::runner`]).
 
-use super::http_suite::{
-    HttpCtx, NEW_PASSWORD, PASSWORD, TestRequest, TestResponse, assert_error, enrol_two_factor,
-    login_challenge,
-};
+use crate::testing::http_suite::*;
+use crate::testing::runner::http_case;
 use serde_json::{Value, json};
 use time::Duration;
 
@@ -19,7 +17,7 @@ async fn behind_proxy(cx: &HttpCtx) -> HttpCtx {
         trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
         ..Default::default()
     };
-    let config = super::harness::test_config_builder()
+    let config = crate::testing::test_config_builder()
         .rate_limits(limits)
         .build()
         .unwrap();
@@ -139,6 +137,7 @@ pub async fn concurrent_logins_check_at_most_five_passwords(cx: &HttpCtx) {
     cx.app.clock.advance(Duration::minutes(15));
     cx.login("burst", PASSWORD).await;
 }
+http_case!(concurrent_logins_check_at_most_five_passwords);
 
 /// A challenge checks at most five codes, and the account's lockout holds codes too: a burst
 /// of wrong codes on one challenge is cut at five, the right code after them is refused, and
@@ -206,6 +205,7 @@ pub async fn concurrent_second_factor_codes_are_bounded(cx: &HttpCtx) {
     .await;
     assert_error(&r, 423, "ACCOUNT_LOCKED");
 }
+http_case!(concurrent_second_factor_codes_are_bounded);
 
 /// One challenge checks at most five codes even where the account's lockout would allow more
 /// (here: 50): the sixth, the right one included, finds the challenge spent.
@@ -216,7 +216,7 @@ pub async fn one_challenge_checks_at_most_five_codes(cx: &HttpCtx) {
     };
     let cx = cx
         .with_config(
-            super::harness::test_config_builder()
+            crate::testing::test_config_builder()
                 .rate_limits(limits)
                 .lockout(crate::config::LockoutPolicy {
                     max_failures: 50,
@@ -281,6 +281,7 @@ pub async fn one_challenge_checks_at_most_five_codes(cx: &HttpCtx) {
     .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
+http_case!(one_challenge_checks_at_most_five_codes);
 
 /// Reactivate and recover take an email and a password without a session: a concurrent burst
 /// of wrong passwords there checks at most five too, and a locked account answers 423.
@@ -332,6 +333,7 @@ pub async fn reactivate_and_recover_guesses_are_bounded(cx: &HttpCtx) {
     .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
+http_case!(reactivate_and_recover_guesses_are_bounded);
 
 /// Wrong passwords and codes a signed-in owner gives (change-password, deactivate, delete,
 /// permanent delete, two-factor disable, step-up) count toward the same lockout: the fifth
@@ -415,6 +417,7 @@ pub async fn signed_in_checks_count_toward_the_lockout(cx: &HttpCtx) {
     let r = change_password(cx, &access, right_change).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
+http_case!(signed_in_checks_count_toward_the_lockout);
 
 /// Concurrent wrong current passwords from one stolen session: at most five are checked.
 pub async fn concurrent_change_password_guesses_are_bounded(cx: &HttpCtx) {
@@ -438,6 +441,7 @@ pub async fn concurrent_change_password_guesses_are_bounded(cx: &HttpCtx) {
     );
     assert_eq!(reasons.len(), 15, "{reasons:?}");
 }
+http_case!(concurrent_change_password_guesses_are_bounded);
 
 /// A reset link mailed before a password change, a deactivation, a suspension or a deletion
 /// no longer works after it; a newer link replaces an older one.
@@ -599,6 +603,7 @@ pub async fn changes_end_outstanding_reset_links(cx: &HttpCtx) {
     assert_ne!(admins_link, before);
     assert_eq!(reset_with(cx, &admins_link, NEW_PASSWORD).await.status, 200);
 }
+http_case!(changes_end_outstanding_reset_links);
 
 /// Reactivating or recovering an account with two-factor answers the same challenge as a
 /// login; only the code completes it (at `/account/reactivate/2fa`, `/account/recover/2fa`),
@@ -775,3 +780,4 @@ pub async fn two_factor_accounts_need_their_code_to_come_back(cx: &HttpCtx) {
     assert!(actions.contains(&"ACCOUNT_REACTIVATED".to_owned()));
     assert!(actions.contains(&"ACCOUNT_RECOVERED".to_owned()));
 }
+http_case!(two_factor_accounts_need_their_code_to_come_back);

@@ -1,12 +1,148 @@
-//! HTTP cases of what the API accepts as input from anyone: the media type of bodies, the
-//! names that reach mail, and the client a rate limit counts (part of the shared suite: see
-//! [`super::http_suite`]).
+//! HTTP conformance cases for input handling: the error envelope, media types, names, and rate
+//! limits per client. Each case registers itself with `http_case!` right below its function
+//! (see [`crate::testing::runner`]).
 
-use super::http_suite::{HttpCtx, PASSWORD, TestRequest, TestResponse, assert_error, error_fields};
 use crate::ratelimit::{Limit, RateLimitConfig};
+use crate::testing::http_suite::*;
+use crate::testing::runner::http_case;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use time::Duration;
+
+pub async fn bad_input_gets_the_envelope_and_changes_nothing(cx: &HttpCtx) {
+    let reg = "/api/v1/auth/register";
+    assert_error(
+        &cx.raw(
+            "POST",
+            reg,
+            Some("application/json"),
+            b"{\"email\": ".to_vec(),
+        )
+        .await,
+        400,
+        "MALFORMED_JSON",
+    );
+    assert_error(
+        &cx.raw(
+            "POST",
+            reg,
+            Some("application/json"),
+            b"\xff\xfe{}".to_vec(),
+        )
+        .await,
+        400,
+        "MALFORMED_JSON",
+    );
+    assert_error(
+        &cx.raw(
+            "POST",
+            reg,
+            Some("application/json"),
+            "[".repeat(5000).into_bytes(),
+        )
+        .await,
+        400,
+        "MALFORMED_JSON",
+    );
+    let r = cx
+        .post(
+            reg,
+            None,
+            json!({"email": 5, "username": "eve", "password": PASSWORD}),
+        )
+        .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert_eq!(error_fields(&r), vec!["email"]);
+    let r = cx.post(reg, None, json!({"email": "eve@example.com", "username": "eve", "password": PASSWORD, "isAdmin": true})).await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert!(
+        r.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("isAdmin")
+    );
+    assert_error(
+        &cx.raw("POST", reg, Some("text/plain"), b"email=eve".to_vec())
+            .await,
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    );
+    let huge = format!("{{\"email\": \"{}\"}}", "a".repeat(2 * 1024 * 1024));
+    assert_error(
+        &cx.raw("POST", reg, Some("application/json"), huge.into_bytes())
+            .await,
+        413,
+        "PAYLOAD_TOO_LARGE",
+    );
+    assert_error(
+        &cx.raw(
+            "POST",
+            reg,
+            Some("application/json"),
+            b"\"a string\"".to_vec(),
+        )
+        .await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    let r = cx
+        .get("/api/v1/auth/check-email?email=eve@example.com", None)
+        .await;
+    assert_eq!(
+        r.data()["available"],
+        json!(true),
+        "nothing was created by bad input"
+    );
+}
+http_case!(bad_input_gets_the_envelope_and_changes_nothing);
+
+pub async fn rate_limits_answer_429_with_headers(cx: &HttpCtx) {
+    let limit = cx.app.manager.config().rate_limits.login;
+    let attempt = || {
+        cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "nobody", "password": PASSWORD}),
+        )
+    };
+    let first = attempt().await;
+    assert_eq!(
+        first.header("x-ratelimit-limit"),
+        Some(limit.max.to_string().as_str())
+    );
+    assert_eq!(
+        first.header("x-ratelimit-remaining"),
+        Some((limit.max - 1).to_string().as_str())
+    );
+    for _ in 1..limit.max {
+        assert_eq!(attempt().await.status, 401);
+    }
+    let refused = attempt().await;
+    assert_error(&refused, 429, "RATE_LIMITED");
+    let retry: u64 = refused
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
+    assert!(retry >= 1 && retry <= limit.window.whole_seconds() as u64);
+    assert_eq!(refused.header("x-ratelimit-remaining"), Some("0"));
+    assert!(refused.header("x-ratelimit-reset").is_some());
+    assert_eq!(
+        cx.get("/health", None).await.status,
+        200,
+        "probes are never limited"
+    );
+    assert_eq!(
+        cx.get("/api/v1/auth/check-username?username=free_name", None)
+            .await
+            .status,
+        200,
+        "other routes keep their own budget"
+    );
+    cx.app.clock.advance(limit.window);
+    assert_eq!(attempt().await.status, 401, "a new window");
+}
+http_case!(rate_limits_answer_429_with_headers);
 
 /// A registration of `name` (`name@example.com`) with `extra` members merged in.
 fn registration(name: &str, extra: Value) -> Value {
@@ -73,8 +209,6 @@ fn fields_named(r: &TestResponse) -> Vec<String> {
 fn body_text(r: &TestResponse) -> String {
     String::from_utf8_lossy(&r.body).into_owned()
 }
-
-// --- media types ------------------------------------------------------------------------------
 
 /// A body is read only when its media type is JSON (`application/json` or
 /// `application/<name>+json`, parameters allowed, any case): a browser sends the types a
@@ -211,8 +345,7 @@ pub async fn json_bodies_need_a_json_media_type(cx: &HttpCtx) {
         .await;
     assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
 }
-
-// --- names and the mail to unverified addresses ------------------------------------------------
+http_case!(json_bodies_need_a_json_media_type);
 
 /// The name the outside review used: a phishing line at the top of a mail to someone else.
 const PHISHING_NAME: &str = "Support: your account is compromised, visit https://evil.example/fix";
@@ -383,8 +516,7 @@ pub async fn names_are_plain_and_unverified_addresses_are_greeted_by_no_name(cx:
         .await;
     assert_eq!(r.status, 200, "{}", body_text(&r));
 }
-
-// --- rate limits per client -------------------------------------------------------------------
+http_case!(names_are_plain_and_unverified_addresses_are_greeted_by_no_name);
 
 /// Sends a failed login as if from `client` (the test peer is a trusted proxy).
 async fn login_from(cx: &HttpCtx, client: &str) -> TestResponse {
@@ -406,7 +538,7 @@ async fn login_from(cx: &HttpCtx, client: &str) -> TestResponse {
 /// counts as the IPv4 address.
 pub async fn rate_limits_count_ipv6_clients_by_their_64(cx: &HttpCtx) {
     let login = Limit::new(3, Duration::minutes(1));
-    let config = super::harness::test_config_builder()
+    let config = crate::testing::test_config_builder()
         .rate_limits(RateLimitConfig {
             login,
             // Both adapters' test servers see the peer 127.0.0.1.
@@ -455,3 +587,4 @@ pub async fn rate_limits_count_ipv6_clients_by_their_64(cx: &HttpCtx) {
     cx.app.clock.advance(login.window);
     assert_eq!(login_from(&cx, "2001:db8:1:2::99").await.status, 401);
 }
+http_case!(rate_limits_count_ipv6_clients_by_their_64);

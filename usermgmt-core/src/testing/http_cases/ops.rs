@@ -1,18 +1,136 @@
-//! HTTP cases of the operational routes: who may read `/health/detailed` and `/metrics`, and
-//! what the public probes (`/health`, `/ready`, `/live`) say.
-//!
-//! The adapters under test always send the socket peer 127.0.0.1. A client elsewhere is
-//! simulated the way a deployment sees one: 127.0.0.1 as a trusted proxy, and the client's
-//! address in `X-Forwarded-For`.
+//! HTTP conformance cases for operations: health probes, detailed health, metrics and who may read
+//! them. Each case registers itself with `http_case!` right below its function (see
+//! [`crate::testing::runner`]).
 
-use super::http_suite::{HttpCtx, TestRequest, TestResponse, assert_error};
 use crate::config::OpsAccess;
+use crate::testing::http_suite::*;
+use crate::testing::runner::http_case;
 use serde_json::{Value, json};
+
+pub async fn health_probes_answer(cx: &HttpCtx) {
+    for path in ["/health", "/ready", "/live"] {
+        let r = cx.get(path, None).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.json()["success"], json!(true));
+        assert!(
+            r.header("x-request-id").is_some(),
+            "{path} has no request id"
+        );
+    }
+    let r = cx.request("GET", "/health", None, None).await;
+    assert_eq!(r.header("content-type"), Some("application/json"));
+}
+http_case!(health_probes_answer);
+
+/// `/health/detailed` reports the database and the mail backlog.
+pub async fn detailed_health_reports_its_checks(cx: &HttpCtx) {
+    let r = cx.get("/health/detailed", None).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let data = r.data();
+    assert_eq!(data["status"], json!("ok"));
+    assert_eq!(data["checks"]["database"]["status"], json!("up"));
+    assert!(data["checks"]["database"]["latencyMs"].as_f64().unwrap() >= 0.0);
+    assert_eq!(data["checks"]["mailQueue"]["backlog"], json!(0));
+    // A registration queues its verification mail until the worker runs.
+    let r = cx
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "health@example.com", "username": "health", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let data = cx.get("/health/detailed", None).await.data();
+    assert_eq!(data["checks"]["mailQueue"]["backlog"], json!(1));
+    cx.app.deliver_mail().await;
+    let data = cx.get("/health/detailed", None).await.data();
+    assert_eq!(data["checks"]["mailQueue"]["backlog"], json!(0));
+}
+http_case!(detailed_health_reports_its_checks);
+
+/// `/metrics` is Prometheus text: per-route counts and latency histograms, login outcomes,
+/// hash queue and mail backlog; every sample line parses.
+pub async fn metrics_are_prometheus_text(cx: &HttpCtx) {
+    cx.register_verified("metric").await;
+    cx.login("metric", PASSWORD).await;
+    cx.post(
+        "/api/v1/auth/login",
+        None,
+        json!({"identifier": "metric", "password": "Wr0ng!pass"}),
+    )
+    .await;
+    cx.get("/api/v1/nowhere", None).await;
+    let r = cx.get("/metrics", None).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = String::from_utf8(r.body.clone()).unwrap();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        // name{labels} value — the value must be a number.
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        assert!(value.parse::<f64>().is_ok(), "bad value in {line:?}");
+        let name = series.split('{').next().unwrap();
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{line:?}"
+        );
+        assert!(
+            text.contains(&format!(
+                "# TYPE {}",
+                name.trim_end_matches("_bucket")
+                    .trim_end_matches("_sum")
+                    .trim_end_matches("_count")
+            )),
+            "{line:?} has no TYPE"
+        );
+    }
+    assert!(text.contains(
+        r#"usermgmt_http_requests_total{method="POST",route="/api/v1/auth/login",status="2xx"} 1"#
+    ), "{text}");
+    assert!(text.contains(
+        r#"usermgmt_http_requests_total{method="POST",route="/api/v1/auth/login",status="4xx"} 1"#
+    ));
+    assert!(text.contains(
+        r#"usermgmt_http_requests_total{method="ANY",route="unmatched",status="4xx"} 1"#
+    ));
+    assert!(text.contains(r#"usermgmt_logins_total{result="success"} 1"#));
+    assert!(text.contains(r#"usermgmt_logins_total{result="failure"} 1"#));
+    assert!(text.contains(r#"le="+Inf"} "#));
+    assert!(text.contains("usermgmt_hash_queue_depth 0"));
+    assert!(text.contains("usermgmt_mail_outbox_backlog"));
+    assert!(text.contains("usermgmt_account_lockouts_total 0"));
+    // Failures up to the threshold lock the account once; the refusals after it are not
+    // new lockouts (they are `locked` login outcomes).
+    cx.register_verified("locked_out").await;
+    let max = cx.app.manager.config().lockout.max_failures;
+    for _ in 0..max + 2 {
+        cx.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "locked_out", "password": "Wr0ng!pass"}),
+        )
+        .await;
+    }
+    let text = String::from_utf8(cx.get("/metrics", None).await.body).unwrap();
+    assert!(text.contains("usermgmt_account_lockouts_total 1"), "{text}");
+    assert!(
+        text.contains(r#"usermgmt_logins_total{result="locked"} "#),
+        "{text}"
+    );
+}
+http_case!(metrics_are_prometheus_text);
 
 /// A public address (TEST-NET-3, RFC 5737).
 const PUBLIC_IP: &str = "203.0.113.7";
+
 /// A private address (allowed by default).
 const PRIVATE_IP: &str = "10.20.30.40";
+
 /// The metrics token the cases configure.
 const TOKEN: &str = "ops-token-ops-token-ops-token-0123456789";
 
@@ -42,9 +160,9 @@ async fn get_from(
 
 /// The test configuration behind a trusted proxy on 127.0.0.1, with `ops`.
 fn behind_proxy(ops: OpsAccess) -> crate::Config {
-    let mut limits = super::test_config().rate_limits;
+    let mut limits = crate::testing::test_config().rate_limits;
     limits.trusted_proxies = vec!["127.0.0.1/32".parse().expect("a network")];
-    super::test_config_builder()
+    crate::testing::test_config_builder()
         .rate_limits(limits)
         .ops_access(ops)
         .build()
@@ -172,13 +290,14 @@ pub async fn ops_detail_answers_only_private_networks_or_the_token(cx: &HttpCtx)
         assert_eq!(status, expected, "request {i} to {path}");
     }
 }
+http_case!(ops_detail_answers_only_private_networks_or_the_token);
 
 /// Without a token, only the allowed networks open the routes; with networks that exclude
 /// loopback, a direct (loopback) client is refused too, and no header helps.
 pub async fn ops_networks_are_configurable(cx: &HttpCtx) {
     let only_office = cx
         .with_config(
-            super::test_config_builder()
+            crate::testing::test_config_builder()
                 .ops_access(OpsAccess::networks(vec![
                     "192.168.7.0/24".parse().expect("a network"),
                 ]))
@@ -207,6 +326,7 @@ pub async fn ops_networks_are_configurable(cx: &HttpCtx) {
     assert_eq!(cx.get("/health/detailed", None).await.status, 200);
     assert_eq!(cx.get("/metrics", None).await.status, 200);
 }
+http_case!(ops_networks_are_configurable);
 
 /// The public probes stay public and say up or down, nothing more: no version, no uptime, no
 /// database or mail detail, whoever asks.
@@ -230,3 +350,4 @@ pub async fn public_probes_say_only_up_or_down(cx: &HttpCtx) {
         }
     }
 }
+http_case!(public_probes_say_only_up_or_down);
