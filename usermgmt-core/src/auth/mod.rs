@@ -6,10 +6,12 @@ mod memory;
 pub(crate) mod sql;
 pub mod store;
 
-mod flows;
 pub(crate) mod lockout;
+mod login;
+mod password;
+mod registration;
 pub(crate) mod routes;
-pub(crate) use flows::display_name;
+pub(crate) use registration::display_name;
 pub mod hashing;
 pub mod tokens;
 
