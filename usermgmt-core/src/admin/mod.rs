@@ -17,7 +17,7 @@ use crate::mail::templates;
 use crate::manager::{ClientInfo, UserManager};
 use crate::store::{
     AccountChange, DashboardCounts, Effects, NotificationType, ProfileRecord, RoleRecord,
-    SessionRecord, TwoFactorRecord, UserRecord, UserSearch,
+    SessionRecord, Timestamp, TwoFactorRecord, UserRecord, UserSearch,
 };
 use serde_json::json;
 use time::Duration;
@@ -249,7 +249,7 @@ impl UserManager {
             .ok_or(Error::NotFound("user"))?;
         self.ensure_outranks(auth, user.id).await?;
         let now = self.now();
-        let mut effects = Effects::audit(self.audit(
+        let effects = Effects::audit(self.audit(
             action.audit_action(),
             Some(auth.user.id),
             Some(user.id),
@@ -257,7 +257,28 @@ impl UserManager {
             client,
             json!({"reason": reason}),
         ));
-        let name = crate::auth::display_name(&user);
+        let effects = self.account_action_notice(action, &user, reason.as_deref(), now, effects)?;
+        let changed = self
+            .inner
+            .store
+            .change_account(user.id, action.change(), now, effects)
+            .await?
+            .ok_or_else(|| action.refused())?;
+        self.wake_mail();
+        Ok(changed)
+    }
+
+    /// What the user is told of an administrator's action on their account: a notification,
+    /// a mail, or both, added to the action's `effects`.
+    fn account_action_notice(
+        &self,
+        action: AdminAction,
+        user: &UserRecord,
+        reason: Option<&str>,
+        now: Timestamp,
+        mut effects: Effects,
+    ) -> Result<Effects> {
+        let name = crate::auth::display_name(user);
         let cfg = &self.inner.config;
         match action {
             AdminAction::VerifyEmail => {
@@ -279,7 +300,7 @@ impl UserManager {
                 ));
             }
             AdminAction::Suspend => {
-                let detail = match &reason {
+                let detail = match reason {
                     Some(r) if !r.is_empty() => {
                         format!("You cannot sign in until it is lifted. Reason given: {r}")
                     }
@@ -332,14 +353,7 @@ impl UserManager {
                 )?);
             }
         }
-        let changed = self
-            .inner
-            .store
-            .change_account(user.id, action.change(), now, effects)
-            .await?
-            .ok_or_else(|| action.refused())?;
-        self.wake_mail();
-        Ok(changed)
+        Ok(effects)
     }
 
     /// Issues a short-lived token acting as another user [admin:access]. Impersonating a
