@@ -245,3 +245,24 @@ fn docs_answer(tail: &str) -> Result<ApiResponse> {
     response.push_header("cache-control", "public, max-age=3600");
     Ok(response)
 }
+
+/// Writes the served document, with compatibility routes on and off, to compare it across a
+/// change that must not alter it (deriving schemas from types, moving routes):
+/// `OPENAPI_DUMP=/tmp/a.json cargo test --workspace --all-features --lib dump_document -- --ignored`
+/// before and after, then `diff <(jq -S . /tmp/a.json) <(jq -S . /tmp/b.json)` (and `.nocompat`).
+#[cfg(test)]
+mod dump_for_review {
+    #[test]
+    #[ignore = "writes the document to $OPENAPI_DUMP for a before/after comparison"]
+    fn dump_document() {
+        let path = std::env::var("OPENAPI_DUMP").expect("OPENAPI_DUMP names the file to write");
+        let mut config = crate::Config::builder("a-test-secret-of-at-least-thirty-two-bytes!!")
+            .build()
+            .unwrap();
+        for (compat, file) in [(true, path.clone()), (false, format!("{path}.nocompat"))] {
+            config.compatibility_routes = compat;
+            let document = serde_json::to_string_pretty(&super::document(&config)).unwrap();
+            std::fs::write(&file, document).unwrap();
+        }
+    }
+}
