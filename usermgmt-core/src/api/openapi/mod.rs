@@ -248,21 +248,39 @@ fn docs_answer(tail: &str) -> Result<ApiResponse> {
 
 /// Writes the served document, with compatibility routes on and off, to compare it across a
 /// change that must not alter it (deriving schemas from types, moving routes):
-/// `OPENAPI_DUMP=/tmp/a.json cargo test --workspace --all-features --lib dump_document -- --ignored`
-/// before and after, then `diff <(jq -S . /tmp/a.json) <(jq -S . /tmp/b.json)` (and `.nocompat`).
+/// `OPENAPI_DUMP=/tmp/a.json cargo test --workspace --all-features --lib dump_document` before
+/// and after, then `diff <(jq -S . /tmp/a.json) <(jq -S . /tmp/b.json)` (and `.nocompat`).
+/// Without `OPENAPI_DUMP` it writes to a temporary file, so it runs in every suite run.
 #[cfg(test)]
 mod dump_for_review {
+    use serde_json::Value;
+
     #[test]
-    #[ignore = "writes the document to $OPENAPI_DUMP for a before/after comparison"]
     fn dump_document() {
-        let path = std::env::var("OPENAPI_DUMP").expect("OPENAPI_DUMP names the file to write");
+        let path = std::env::var("OPENAPI_DUMP").unwrap_or_else(|_| {
+            let name = format!("usermgmt-openapi-{}.json", uuid::Uuid::new_v4());
+            std::env::temp_dir().join(name).display().to_string()
+        });
         let mut config = crate::Config::builder("a-test-secret-of-at-least-thirty-two-bytes!!")
             .build()
             .unwrap();
+        let mut written = Vec::new();
         for (compat, file) in [(true, path.clone()), (false, format!("{path}.nocompat"))] {
             config.compatibility_routes = compat;
-            let document = serde_json::to_string_pretty(&super::document(&config)).unwrap();
-            std::fs::write(&file, document).unwrap();
+            let document = super::document(&config);
+            std::fs::write(&file, serde_json::to_string_pretty(&document).unwrap()).unwrap();
+            let read: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+            assert_eq!(read, document, "{file} holds the served document");
+            written.push(read);
+        }
+        let paths = |doc: &Value| doc["paths"].as_object().unwrap().len();
+        assert!(
+            paths(&written[1]) < paths(&written[0]),
+            "the first seed's routes are documented only when they are served"
+        );
+        if std::env::var("OPENAPI_DUMP").is_err() {
+            let _ = std::fs::remove_file(&path);
+            let _ = std::fs::remove_file(format!("{path}.nocompat"));
         }
     }
 }
