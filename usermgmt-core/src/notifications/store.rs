@@ -2,7 +2,7 @@
 //! beside this file for the memory store, `sql.rs` for SQLite and PostgreSQL).
 
 use crate::error::Result;
-use crate::store::*;
+use crate::store::records::*;
 use async_trait::async_trait;
 use uuid::Uuid;
 

@@ -157,7 +157,7 @@ macro_rules! roles_sql {
                     .fetch_optional(&mut *tx)
                     .await?;
                 let current = role_in_tx(&mut tx, id).await?;
-                if !$crate::store::admin::permissions_unchanged(
+                if !$crate::store::permissions_unchanged(
                     &current.permissions,
                     change.checked_permissions.as_deref(),
                 ) {
@@ -215,7 +215,7 @@ macro_rules! roles_sql {
                 if current.is_system {
                     return Err(Error::SystemRole);
                 }
-                if !$crate::store::admin::permissions_unchanged(&current.permissions, checked_permissions) {
+                if !$crate::store::permissions_unchanged(&current.permissions, checked_permissions) {
                     return Err(Error::Conflict(ConflictKind::Other));
                 }
                 let deleted = sqlx::query(

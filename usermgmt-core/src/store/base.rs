@@ -1,7 +1,8 @@
 //! The base area of every store: its event bus, its readiness, and effects of no other change.
 
 use crate::error::Result;
-use crate::store::{Effects, EventBus};
+use crate::store::EventBus;
+use crate::store::records::Effects;
 use async_trait::async_trait;
 
 /// What every store has besides its capabilities' areas; part of [`Store`](crate::store::Store).

@@ -7,7 +7,7 @@
 //! commit publishes nothing), and the memory store's `Locked::apply`. A store method that
 //! returns false or `None` wrote nothing and so publishes nothing.
 
-use super::AuditEvent;
+use super::records::AuditEvent;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 

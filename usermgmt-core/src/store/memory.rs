@@ -5,9 +5,13 @@
 //! folder's `memory.rs` (`sessions/memory.rs`, `roles/memory.rs`, ...), on the same state.
 
 use super::*;
-use crate::error::Error;
+use crate::error::{Error, Result};
+use crate::secret::TokenDigest;
+use async_trait::async_trait;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 #[derive(Debug, Clone)]
 pub(crate) struct StoredToken {

@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::secret::TokenDigest;
-use crate::store::*;
+use crate::store::records::*;
 use async_trait::async_trait;
 use uuid::Uuid;
 
