@@ -6,10 +6,14 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod avatars;
+pub mod capabilities;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod dto;
 pub mod error;
+#[cfg(test)]
+mod layering;
 pub mod mail;
 mod manager;
 pub mod notifications;
@@ -28,6 +32,7 @@ pub use clock::{Clock, MockClock, SystemClock};
 pub use config::{Config, ConfigBuilder, ConfigError};
 // Modules that moved into their capability folder keep their old paths.
 pub use avatars::upload;
+pub use capabilities::ROUTES;
 pub use roles::rbac;
 pub use two_factor::totp;
 

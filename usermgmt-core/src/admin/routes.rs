@@ -11,7 +11,7 @@ use crate::api::{Api, ApiResponse, RequestContext};
 use crate::auth::AuthenticatedUser;
 use crate::auth::routes::UserDto;
 use crate::error::{Error, FieldError, Result};
-use crate::profile::routes::ProfileDto;
+use crate::profile::routes::{ProfileDto, PublicProfileDto};
 use crate::sessions::routes::SessionDto;
 use crate::store::{Timestamp, UserRecord, UserSearch, UserSortField, UserStatus};
 use serde::{Deserialize, Serialize};
@@ -182,6 +182,23 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .bearer()
     .compat(),
+    Route::new(
+        "GET",
+        "/api/v1/users/{username}",
+        "PublicProfile",
+        "A user's public profile",
+        handler!(public_profile),
+        |config| {
+            Docs::data(if config.compatibility_routes {
+                json!({"oneOf": [
+                    reference("PublicProfile"),
+                    {"allOf": [reference("UserDetail")], "description": "First seed: `GET /users/{id}` with a user id [user:read]"},
+                ]})
+            } else {
+                reference("PublicProfile")
+            })
+        },
+    ),
 ];
 
 fn list_users_docs(_: &crate::Config) -> Docs {
@@ -303,6 +320,31 @@ pub(crate) async fn user_detail_data(
                 .map(|t| t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()),
         },
     }))
+}
+
+/// A user's public profile; with the first seed's routes on, an id in its place (usernames
+/// cannot look like one) asks for the admin detail instead, as that seed's `GET /users/:id`.
+async fn public_profile(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    let username = ctx.param("username").unwrap_or_default();
+    // The first seed's GET /users/:id shares this path: an id (usernames cannot look like one)
+    // is the admin detail when those routes are on.
+    if api.manager().config().compatibility_routes
+        && username.len() == 36
+        && let Ok(user_id) = Uuid::parse_str(username)
+    {
+        let auth = caller(api, ctx).await?;
+        return Ok(ApiResponse::success(
+            200,
+            "OK",
+            user_detail_data(api, &auth, user_id).await?,
+        ));
+    }
+    let user = api.manager().public_profile(username).await?;
+    Ok(ApiResponse::success(
+        200,
+        "OK",
+        PublicProfileDto::from(&user),
+    ))
 }
 
 async fn reset_password(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {

@@ -2,7 +2,7 @@
 //! the API itself so both adapters report the same figures. Lock-free: one set of atomics per
 //! route of the table.
 
-use super::routes::{ROUTES, Route};
+use super::routes::Route;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -49,16 +49,19 @@ const LOGIN_RESULTS: [&str; 4] = ["success", "two_factor_required", "failure", "
 /// The counters of one [`super::Api`] (shared by its clones).
 #[derive(Default)]
 pub(crate) struct Metrics {
-    /// Parallel to [`ROUTES`].
+    /// The rows counted, in the API's table order.
+    table: &'static [Route],
+    /// Parallel to `table`.
     routes: Vec<RouteStats>,
     unmatched: RouteStats,
     logins: [AtomicU64; 4],
 }
 
 impl Metrics {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(table: &'static [Route]) -> Self {
         Self {
-            routes: ROUTES.iter().map(|_| RouteStats::default()).collect(),
+            table,
+            routes: table.iter().map(|_| RouteStats::default()).collect(),
             ..Self::default()
         }
     }
@@ -73,7 +76,7 @@ impl Metrics {
     ) {
         let stats = route
             // By address: every route the API matches is an element of the `static` table.
-            .and_then(|r| ROUTES.iter().position(|x| std::ptr::eq(x, r)))
+            .and_then(|r| self.table.iter().position(|x| std::ptr::eq(x, r)))
             .and_then(|i| self.routes.get(i))
             .unwrap_or(&self.unmatched);
         stats.record(status, elapsed);
@@ -107,7 +110,8 @@ impl Metrics {
             "# HELP usermgmt_http_requests_total Requests answered, by route and status class.\n\
              # TYPE usermgmt_http_requests_total counter\n",
         );
-        let labelled = ROUTES
+        let labelled = self
+            .table
             .iter()
             .map(|r| (r.method, r.path))
             .zip(self.routes.iter())

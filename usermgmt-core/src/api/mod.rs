@@ -5,16 +5,17 @@
 //! drift apart.
 
 mod body;
-pub mod dto;
+#[cfg(feature = "test-util")]
+mod cases;
 mod http;
 mod metrics;
 pub mod openapi;
-mod ops;
+pub(crate) mod ops;
 pub(crate) mod routes;
 pub(crate) mod support;
 
 pub use http::{ApiRequest, ApiResponse, RequestContext, bearer_token, parse_json};
-pub use routes::{BodyKind, Docs, Handler, ROUTES, RateLimit, Route};
+pub use routes::{BodyKind, Docs, Handler, RateLimit, Route};
 
 use crate::error::Error;
 use crate::manager::UserManager;
@@ -48,6 +49,8 @@ pub struct Api {
     router: Arc<matchit::Router<Vec<&'static Route>>>,
     started: Instant,
     metrics: Arc<metrics::Metrics>,
+    /// Every row this API knows (the compatibility rows too, mounted or not).
+    routes: &'static [Route],
 }
 
 impl std::fmt::Debug for Api {
@@ -57,11 +60,11 @@ impl std::fmt::Debug for Api {
 }
 
 impl Api {
-    /// The API over a manager.
-    pub fn new(manager: UserManager) -> Self {
+    /// The API over a manager, serving `table` (`Api::new` hands it every capability's rows,
+    /// `crate::capabilities::ROUTES`).
+    pub(crate) fn with_routes(manager: UserManager, table: &'static [Route]) -> Self {
         let mut by_path: Vec<(&'static str, Vec<&'static Route>)> = Vec::new();
         let compat = manager.config().compatibility_routes;
-        let table: &'static [Route] = &ROUTES;
         for route in table.iter().filter(|r| compat || !r.compat) {
             match by_path.iter_mut().find(|(p, _)| *p == route.path) {
                 Some((_, list)) => list.push(route),
@@ -81,7 +84,8 @@ impl Api {
             limiter: Arc::new(MemoryRateLimiter::new()),
             router: Arc::new(router),
             started: Instant::now(),
-            metrics: Arc::new(metrics::Metrics::new()),
+            metrics: Arc::new(metrics::Metrics::new(table)),
+            routes: table,
         }
     }
 
@@ -91,6 +95,12 @@ impl Api {
     pub fn with_rate_limit_store(mut self, store: Arc<dyn RateLimitStore>) -> Self {
         self.limiter = store;
         self
+    }
+
+    /// Every route row this API knows, the first seed's included whether mounted or not (the
+    /// OpenAPI document and the metrics read them).
+    pub fn routes(&self) -> &'static [Route] {
+        self.routes
     }
 
     /// The manager behind the API.

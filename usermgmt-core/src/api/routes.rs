@@ -1,7 +1,7 @@
 //! The route table: one row per endpoint, each row saying everything about its route — method
 //! and path, whether it needs a bearer token, its rate-limit class, how large and of what type
 //! its body may be, its handler, and its documentation. Each capability declares its rows next
-//! to its handlers (`<capability>/routes.rs`); [`ROUTES`] concatenates them. Adapters mount
+//! to its handlers (`<capability>/routes.rs`); `crate::capabilities::ROUTES` concatenates them. Adapters mount
 //! [`super::API_PREFIX`] and [`super::ROOT_PATHS`]; everything below is matched here, so both
 //! frameworks serve exactly the same routes, and the OpenAPI document is generated from the
 //! same rows.
@@ -10,7 +10,6 @@ use super::{Api, ApiResponse, RequestContext};
 use crate::error::Result;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
-use std::sync::LazyLock;
 
 /// What serves a route: reads the request, calls the service, shapes the response.
 pub type Handler = for<'a> fn(&'a Api, &'a RequestContext) -> BoxFuture<'a, Result<ApiResponse>>;
@@ -227,28 +226,9 @@ impl Docs {
     }
 }
 
-/// The whole table: every capability's rows, one line each.
-pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
-    [
-        super::ops::ROUTES,
-        crate::auth::routes::ROUTES,
-        crate::profile::routes::ROUTES,
-        crate::sessions::routes::ROUTES,
-        crate::two_factor::routes::ROUTES,
-        crate::notifications::routes::ROUTES,
-        crate::roles::routes::ROUTES,
-        crate::admin::routes::ROUTES,
-        crate::account::routes::ROUTES,
-        crate::avatars::routes::ROUTES,
-        crate::audit::routes::ROUTES,
-        super::openapi::ROUTES,
-    ]
-    .concat()
-});
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::capabilities::ROUTES;
 
     #[test]
     fn table_builds_without_conflicts_and_has_no_duplicates() {

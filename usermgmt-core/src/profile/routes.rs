@@ -1,5 +1,6 @@
-//! The profile routes: the caller's user and profile, replacing or patching it, preferences,
-//! and a user's public profile. Their rows, handlers, request bodies and wire shapes.
+//! The profile routes: the caller's user and profile, replacing or patching it, preferences.
+//! Their rows, handlers, request bodies and wire shapes (the public profile's too; its row is in
+//! `admin/routes.rs`, whose user detail shares its path).
 
 use super::ProfileInput;
 use crate::api::openapi::schema::*;
@@ -58,23 +59,8 @@ pub(crate) static ROUTES: &[Route] = &[
         },
     )
     .bearer(),
-    Route::new(
-        "GET",
-        "/api/v1/users/{username}",
-        "PublicProfile",
-        "A user's public profile",
-        handler!(public_profile),
-        |config| {
-            Docs::data(if config.compatibility_routes {
-                json!({"oneOf": [
-                    reference("PublicProfile"),
-                    {"allOf": [reference("UserDetail")], "description": "First seed: `GET /users/{id}` with a user id [user:read]"},
-                ]})
-            } else {
-                reference("PublicProfile")
-            })
-        },
-    ),
+    // `GET /users/{username}` (the public profile) is a row of `admin/routes.rs`: the first
+    // seed's `GET /users/{id}` shares its path and answers the admin's user detail.
 ];
 
 fn user_with_profile() -> serde_json::Value {
@@ -172,29 +158,6 @@ async fn update_preferences(api: &Api, ctx: &RequestContext) -> Result<ApiRespon
         200,
         "Preferences updated",
         json!({"preferences": preferences}),
-    ))
-}
-
-async fn public_profile(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
-    let username = ctx.param("username").unwrap_or_default();
-    // The first seed's GET /users/:id shares this path: an id (usernames cannot look like one)
-    // is the admin detail when those routes are on.
-    if api.manager().config().compatibility_routes
-        && username.len() == 36
-        && let Ok(user_id) = Uuid::parse_str(username)
-    {
-        let auth = caller(api, ctx).await?;
-        return Ok(ApiResponse::success(
-            200,
-            "OK",
-            crate::admin::routes::user_detail_data(api, &auth, user_id).await?,
-        ));
-    }
-    let user = api.manager().public_profile(username).await?;
-    Ok(ApiResponse::success(
-        200,
-        "OK",
-        PublicProfileDto::from(&user),
     ))
 }
 

@@ -58,7 +58,7 @@ const KNOWN_KEYWORDS: &[&str] = &[
 impl Contract {
     /// The contract of an API with `config` (its routes, its password policy).
     pub fn new(config: &crate::Config) -> Self {
-        let document = crate::api::openapi::document(config);
+        let document = crate::capabilities::openapi_document(config);
         let mut router = matchit::Router::new();
         if let Some(paths) = document["paths"].as_object() {
             for path in paths.keys() {

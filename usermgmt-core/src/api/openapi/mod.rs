@@ -95,11 +95,12 @@ pub fn documented_path(route_path: &str) -> String {
     route_path.replace("{*", "{")
 }
 
-/// The document of the routes an API with `config` serves (the first seed's routes when on;
-/// the password lengths of its policy).
-pub fn document(config: &crate::Config) -> Value {
+/// The document of the rows of `routes` an API with `config` serves (the first seed's routes
+/// when on; the password lengths of its policy). `crate::capabilities::openapi_document` is
+/// the one of the whole table.
+pub fn document(routes: &[Route], config: &crate::Config) -> Value {
     let mut paths: Map<String, Value> = Map::new();
-    for route in super::ROUTES
+    for route in routes
         .iter()
         .filter(|r| config.compatibility_routes || !r.compat)
     {
@@ -211,7 +212,7 @@ pub(crate) static ROUTES: &[Route] = &[
 ];
 
 async fn openapi_json(api: &super::Api, _: &RequestContext) -> Result<ApiResponse> {
-    let mut response = ApiResponse::json(200, &document(api.manager().config()));
+    let mut response = ApiResponse::json(200, &document(api.routes(), api.manager().config()));
     response.push_header("cache-control", "public, max-age=300");
     Ok(response)
 }
@@ -267,7 +268,7 @@ mod dump_for_review {
         let mut written = Vec::new();
         for (compat, file) in [(true, path.clone()), (false, format!("{path}.nocompat"))] {
             config.compatibility_routes = compat;
-            let document = super::document(&config);
+            let document = crate::capabilities::openapi_document(&config);
             std::fs::write(&file, serde_json::to_string_pretty(&document).unwrap()).unwrap();
             let read: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
             assert_eq!(read, document, "{file} holds the served document");
