@@ -1,4 +1,4 @@
-//! The store conformance suite (`usermgmt_core::testing::store_cases`) against every store:
+//! The store conformance suite (every capability's `cases/*store.rs`) against every store:
 //! one trial per store and registered case, named `<store>::<case>`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

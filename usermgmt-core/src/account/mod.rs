@@ -6,6 +6,8 @@
 //! any → deleted (soft; recoverable for `account_recovery_window`) → purged (gone; audit rows
 //! anonymised). Every step that locks the owner out ends their sessions in the same transaction.
 
+#[cfg(feature = "test-util")]
+mod cases;
 mod memory;
 pub(crate) mod routes;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]

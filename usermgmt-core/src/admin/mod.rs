@@ -2,6 +2,8 @@
 //! users, impersonation. Each call checks the caller's permission itself; every action is
 //! audited as `ADMIN_*` with the administrator as actor and the user as target.
 
+#[cfg(feature = "test-util")]
+mod cases;
 mod memory;
 pub(crate) mod routes;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]

@@ -4,6 +4,8 @@
 
 pub use crate::domain::AuditAction;
 
+#[cfg(feature = "test-util")]
+mod cases;
 mod memory;
 pub(crate) mod routes;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]

@@ -1,6 +1,8 @@
 //! Authentication: registration, email verification, login, sessions with rotating refresh
 //! tokens, password reset and change, and authenticating a bearer token.
 
+#[cfg(feature = "test-util")]
+mod cases;
 mod memory;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) mod sql;

@@ -30,6 +30,8 @@
 //! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
 //! ```
 
+#[cfg(feature = "test-util")]
+mod cases;
 mod key;
 mod multipart;
 pub(crate) mod routes;

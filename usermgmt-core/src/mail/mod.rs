@@ -2,6 +2,8 @@
 //! outbox in the same transaction as the event, and an [`OutboxWorker`] delivers it through a
 //! [`Mailer`] with retries and backoff. An SMTP outage delays mail; it loses none.
 
+#[cfg(feature = "test-util")]
+mod cases;
 mod kind;
 mod memory;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]

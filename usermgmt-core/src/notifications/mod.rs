@@ -1,6 +1,8 @@
 //! The caller's in-app notifications. They are raised by the other services as effects of the
 //! change they tell of (same transaction); this service only reads and tidies them.
 
+#[cfg(feature = "test-util")]
+mod cases;
 mod memory;
 pub(crate) mod routes;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]

@@ -1,5 +1,7 @@
 //! Profiles and preferences of the signed-in user, and public profiles.
 
+#[cfg(feature = "test-util")]
+mod cases;
 mod memory;
 pub(crate) mod routes;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]

@@ -2,6 +2,8 @@
 //! Every call checks the caller's permission itself, so a host app calling core directly is as
 //! safe as the HTTP API.
 
+#[cfg(feature = "test-util")]
+mod cases;
 mod memory;
 pub mod rbac;
 pub(crate) mod routes;

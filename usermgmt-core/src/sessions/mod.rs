@@ -1,5 +1,7 @@
 //! The caller's sessions across devices.
 
+#[cfg(feature = "test-util")]
+mod cases;
 mod memory;
 pub(crate) mod routes;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]

@@ -3,22 +3,22 @@
 //!
 //! Layers, lowest first (each imports only the ones above it in this list): `wire` (what a
 //! client sends and sees), `harness` (the test app), `contract` (the OpenAPI check),
-//! `store_suite` / `http_suite` (fixtures and the case world), `runner` (registration and
-//! trials), and the cases by area in `store_cases/` and `http_cases/`.
+//! `store_suite` / `http_suite` (fixtures and the case world), `guards` (the adapters' guard
+//! checks), `runner` (registration and trials). The cases themselves live in their capability's
+//! folder (`<capability>/cases/`), each registering itself with the runner.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod contract;
 pub mod databases;
+mod guards;
 mod harness;
-mod http_cases;
 pub mod http_suite;
 pub mod runner;
 pub mod smtp;
-mod store_cases;
 pub mod store_suite;
 pub mod wire;
 
+pub use guards::check_permission_guards;
 pub use harness::{
     NEW_PASSWORD, PASSWORD, TEST_JWT_SECRET, TestApp, test_config, test_config_builder,
 };
-pub use http_cases::impersonation::check_permission_guards;

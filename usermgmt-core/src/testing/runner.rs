@@ -206,17 +206,22 @@ mod tests {
 
     use std::collections::BTreeSet;
 
-    /// The source files of one case folder (`src/testing/<dir>/*.rs`), read at test time so a
-    /// new file is covered without listing it.
-    fn sources(dir: &str) -> Vec<(String, String)> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("src/testing")
-            .join(dir);
-        let mut files: Vec<_> = std::fs::read_dir(&root)
-            .expect("case folder exists")
-            .map(|e| e.expect("readable entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-            .collect();
+    /// The source files of every capability's case folder (`src/<capability>/cases/*.rs`),
+    /// read at test time so a new folder or file is covered without listing it.
+    fn case_sources() -> Vec<(String, String)> {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        for folder in std::fs::read_dir(&src).expect("src exists") {
+            let cases = folder.expect("readable entry").path().join("cases");
+            let Ok(entries) = std::fs::read_dir(&cases) else {
+                continue;
+            };
+            files.extend(
+                entries
+                    .map(|e| e.expect("readable entry").path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "rs")),
+            );
+        }
         files.sort();
         files
             .into_iter()
@@ -251,9 +256,11 @@ mod tests {
             .collect()
     }
 
-    fn check(dir: &str, parameter: &str, macro_name: &str, registered: BTreeSet<&str>) {
+    fn check(parameter: &str, macro_name: &str, registered: BTreeSet<&str>) {
         let mut written = BTreeSet::new();
-        for (path, text) in sources(dir) {
+        let sources = case_sources();
+        assert!(sources.len() > 20, "the case folders are found");
+        for (path, text) in sources {
             let cases: BTreeSet<_> = case_functions(&text, parameter).into_iter().collect();
             let listed: BTreeSet<_> = registrations(&text, macro_name).into_iter().collect();
             let unregistered: Vec<_> = cases.difference(&listed).collect();
@@ -266,7 +273,7 @@ mod tests {
         let registered: BTreeSet<String> = registered.into_iter().map(str::to_owned).collect();
         assert_eq!(
             written, registered,
-            "the case functions in src/testing/{dir} and the registered cases differ"
+            "the `{parameter}` case functions in src/*/cases/ and the registered cases differ"
         );
     }
 
@@ -278,18 +285,13 @@ mod tests {
             super::store_cases().len(),
             "no name twice"
         );
-        check(
-            "store_cases",
-            "store: Arc<dyn Store>",
-            "store_case",
-            registered,
-        );
+        check("store: Arc<dyn Store>", "store_case", registered);
     }
 
     #[test]
     fn every_http_case_is_registered() {
         let registered: BTreeSet<_> = super::http_cases().iter().map(|c| c.name).collect();
         assert_eq!(registered.len(), super::http_cases().len(), "no name twice");
-        check("http_cases", "cx: &HttpCtx", "http_case", registered);
+        check("cx: &HttpCtx", "http_case", registered);
     }
 }

@@ -7,6 +7,8 @@
 //! once per user: the store refuses a step not newer than the last one used, so a code cannot be
 //! replayed even by two racing requests.
 
+#[cfg(feature = "test-util")]
+mod cases;
 mod memory;
 pub(crate) mod routes;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]

@@ -1,6 +1,5 @@
 //! Probes when storage is down: `/ready` and `/health/detailed` answer 503 in the envelope,
 //! `/live` and `/health` still answer 200 (the process is alive).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use usermgmt_core::api::ApiRequest;

@@ -276,7 +276,7 @@ fn documented_operations(doc: &Value) -> std::collections::BTreeSet<(String, Str
 }
 
 pub async fn openapi_document_and_api_page(cx: &HttpCtx) {
-    use crate::api::ROUTES;
+    use crate::ROUTES;
     use crate::api::openapi::documented_path;
     let r = cx.get("/api/v1/openapi.json", None).await;
     assert_eq!(r.status, 200);

@@ -1,5 +1,4 @@
 //! Mail through a real SMTP conversation: lettre talking to an SMTP server in this process.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::Duration;

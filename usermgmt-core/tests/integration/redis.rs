@@ -1,6 +1,5 @@
 //! Rate limits in Redis hold across instances: two limiters (as two servers would hold) share
 //! one count. Runs when USERMGMT_TEST_REDIS_URL is set; skips with a notice otherwise.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use time::Duration;
 use usermgmt_core::clock::{Clock, SystemClock};

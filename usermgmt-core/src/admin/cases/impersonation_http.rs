@@ -2,49 +2,13 @@
 //! cannot erase, and the host-app guards. Each case registers itself with `http_case!` right
 //! below its function (see [`crate::testing::runner`]).
 
-use crate::auth::AuthenticatedUser;
-use crate::roles::RoleInput;
 use crate::store::NotificationType;
-use crate::testing::TestApp;
 use crate::testing::http_suite::*;
 use crate::testing::runner::http_case;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use std::future::Future;
 use time::Duration;
 use uuid::Uuid;
-
-/// The assertions of both adapters' guard tests. The host app under test serves `/report`
-/// behind `audit:read` (the extractor) and `/settings` behind `admin:settings` (the
-/// middleware), each answering `"<route> for <username>"`; `get` sends a GET with an optional
-/// bearer token.
-pub async fn check_permission_guards<F, Fut>(app: &TestApp, get: F)
-where
-    F: Fn(&'static str, Option<String>) -> Fut,
-    Fut: Future<Output = TestResponse>,
-{
-    let admin = app.access_token_for("root", &["admin"]).await;
-    let moderator = app.access_token_for("moe", &["moderator"]).await;
-    let plain = app.access_token_for("pat", &["user"]).await;
-    assert_error(&get("/report", None).await, 401, "UNAUTHENTICATED");
-    let denied = get("/report", Some(plain)).await;
-    assert_error(&denied, 403, "FORBIDDEN");
-    assert!(denied.header("x-request-id").is_some());
-    assert_eq!(denied.header("x-frame-options"), Some("DENY"));
-    let ok = get("/report", Some(moderator.clone())).await;
-    assert_eq!(ok.status, 200);
-    assert_eq!(ok.body, b"report for moe");
-    assert_error(&get("/settings", Some(moderator)).await, 403, "FORBIDDEN");
-    assert_error(
-        &get("/settings", Some("garbage".to_owned())).await,
-        401,
-        "INVALID_TOKEN",
-    );
-    let ok = get("/settings", Some(admin)).await;
-    assert_eq!(ok.status, 200);
-    assert_eq!(ok.body, b"settings for root");
-    check_impersonation_guards(app, &get).await;
-}
 
 pub async fn impersonation_rules(cx: &HttpCtx) {
     let admin = cx.app.access_token_for("root", &["admin"]).await;
@@ -445,78 +409,3 @@ pub async fn impersonators_cannot_erase_notifications(cx: &HttpCtx) {
     assert_eq!(audited, removed);
 }
 http_case!(impersonators_cannot_erase_notifications);
-
-/// The host-app guards (`Authorized<P>`, `require::<P>`) read an impersonation token's
-/// permissions like the API does: what both sides hold now. Run by each adapter's guard test
-/// through [`crate::testing::http_suite::check_permission_guards`] (`/report` needs `audit:read`,
-/// `/settings` needs `admin:settings`).
-pub async fn check_impersonation_guards<F, Fut>(app: &TestApp, get: &F)
-where
-    F: Fn(&'static str, Option<String>) -> Fut,
-    Fut: Future<Output = TestResponse>,
-{
-    let root_token = app.access_token_for("guard_root", &["admin"]).await;
-    let root = app.manager.authenticate(&root_token).await.unwrap();
-    let client = crate::ClientInfo::default();
-    let role = |name: &str, permissions: &[&str]| RoleInput {
-        name: Some(name.to_owned()),
-        description: None,
-        permissions: Some(permissions.iter().map(|p| (*p).to_owned()).collect()),
-    };
-    let desk = app
-        .manager
-        .create_role(
-            &root,
-            role(
-                "guard_desk",
-                &["admin:access", "audit:read", "admin:settings"],
-            ),
-            &client,
-        )
-        .await
-        .unwrap();
-    app.manager
-        .create_role(&root, role("guard_reader", &["audit:read"]), &client)
-        .await
-        .unwrap();
-    let desk_token = app.access_token_for("gil", &["guard_desk"]).await;
-    let gil: AuthenticatedUser = app.manager.authenticate(&desk_token).await.unwrap();
-    app.access_token_for("tia", &["guard_reader"]).await;
-    let tia = app
-        .manager
-        .store()
-        .user_by_username("tia")
-        .await
-        .unwrap()
-        .unwrap();
-    let token = app
-        .manager
-        .impersonate(&gil, tia.id, &client)
-        .await
-        .unwrap()
-        .access_token;
-
-    let r = get("/report", Some(token.clone())).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.body, b"report for tia");
-    // Gil holds admin:settings, tia does not: not lent to the impersonation.
-    assert_error(
-        &get("/settings", Some(token.clone())).await,
-        403,
-        "FORBIDDEN",
-    );
-    // Gil loses audit:read: so does the impersonation, on the host's routes too.
-    app.manager
-        .update_role(
-            &root,
-            desk.id,
-            RoleInput {
-                permissions: Some(vec!["admin:access".into(), "admin:settings".into()]),
-                ..RoleInput::default()
-            },
-            &client,
-        )
-        .await
-        .unwrap();
-    assert_error(&get("/report", Some(token)).await, 403, "FORBIDDEN");
-}
