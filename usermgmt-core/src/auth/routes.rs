@@ -434,10 +434,8 @@ pub struct RegisterBody {
     pub username: Option<String>,
     #[schema(required, value_type = Option<String>, format = Password)]
     pub password: Option<SecretText>,
-    /// Given name.
     #[schema(schema_with = rules::person_name)]
     pub first_name: Option<String>,
-    /// Family name.
     #[schema(schema_with = rules::person_name)]
     pub last_name: Option<String>,
 }

@@ -14,7 +14,8 @@
 //! `format`s (`int32`, `uint64`, …: the document states the range with `minimum`), a
 //! one-value `enum` (written `const`), a flattened member (`allOf` of the inner type, merged).
 //! A struct's own doc comment is written for Rust readers and is left out; a field's doc
-//! comment is its description in the document. utoipa knows a type by its name, so the DTOs
+//! comment is its description in the document (but under `schema_with`, whose rule brings its
+//! own). utoipa knows a type by its name, so the DTOs
 //! spell times `OffsetDateTime`, not the `store::Timestamp` alias.
 
 use super::schema::object;
@@ -146,6 +147,7 @@ impl RequestBody {
     /// `name`'s schema is `schema` (a rule that depends on the configuration, such as the
     /// password policy's lengths); whether it is required stays the type's.
     pub(crate) fn member(mut self, name: &str, schema: Value) -> Self {
+        debug_assert!(self.has(name), "the body has no member {name}");
         if let Some(member) = self.members.iter_mut().find(|(n, ..)| n == name) {
             member.1 = schema;
         }
@@ -155,6 +157,10 @@ impl RequestBody {
     /// `names` are required here (a body type shared by routes that require different
     /// members, such as a role's on creation and on change).
     pub(crate) fn require(mut self, names: &[&str]) -> Self {
+        debug_assert!(
+            names.iter().all(|name| self.has(name)),
+            "the body has no member among {names:?}"
+        );
         for member in &mut self.members {
             if names.contains(&member.0.as_str()) {
                 member.1 = not_null(std::mem::take(&mut member.1));
@@ -162,6 +168,12 @@ impl RequestBody {
             }
         }
         self
+    }
+
+    /// Whether the body has a member `name` (the document is built in every test run, so a
+    /// misspelt override fails there rather than being left out).
+    fn has(&self, name: &str) -> bool {
+        self.members.iter().any(|(n, ..)| n == name)
     }
 
     /// The body's schema, under the rules of [`object`].
