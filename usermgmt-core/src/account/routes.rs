@@ -4,12 +4,14 @@
 
 use super::{AccountExport, AccountRestore};
 use crate::admin::routes::AdminUserDto;
+use crate::api::openapi::derived::request_body;
 use crate::api::openapi::responses::exported_session;
 use crate::api::openapi::schema::*;
 use crate::api::routes::{Docs, RateLimit, Route, handler};
 use crate::api::support::{caller, password, secret};
 use crate::api::{Api, ApiResponse, RequestContext};
-use crate::auth::routes::{LoginTwoFactorBody, UserDto, challenge_body};
+use crate::audit::routes::AuditEventDto;
+use crate::auth::routes::{LoginTwoFactorBody, UserDto};
 use crate::error::Result;
 use crate::notifications::routes::NotificationDto;
 use crate::profile::routes::ProfileDto;
@@ -18,6 +20,7 @@ use crate::store::Timestamp;
 use crate::two_factor::routes::TwoFactorChallengeDto;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 /// The rows.
 pub(crate) static ROUTES: &[Route] = &[
@@ -81,12 +84,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "AccountPermanentDelete",
         "Delete the caller's account and data for good",
         handler!(delete_permanently),
-        |_| {
-            Docs::data(null()).body(object(&[
-                ("password", typed_password(), true),
-                ("confirmEmail", email(), true),
-            ]))
-        },
+        |_| Docs::data(null()).body(request_body::<PermanentDeleteBody>()),
     )
     .bearer(),
     Route::new(
@@ -120,20 +118,16 @@ pub(crate) static ROUTES: &[Route] = &[
 ];
 
 fn password_body() -> serde_json::Value {
-    object(&[("password", typed_password(), true)])
+    request_body::<PasswordBody>().schema()
 }
 
 fn restore_docs(_: &crate::Config) -> Docs {
-    Docs::data(json!({"oneOf": [with_user("User"), reference("TwoFactorChallenge")]})).body(object(
-        &[
-            ("email", email(), true),
-            ("password", typed_password(), true),
-        ],
-    ))
+    Docs::data(json!({"oneOf": [with_user("User"), reference("TwoFactorChallenge")]}))
+        .body(request_body::<CredentialsBody>())
 }
 
 fn restore_with_code_docs(_: &crate::Config) -> Docs {
-    Docs::data(with_user("User")).body(challenge_body())
+    Docs::data(with_user("User")).body(request_body::<LoginTwoFactorBody>())
 }
 
 async fn deactivate(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
@@ -315,32 +309,37 @@ pub fn account_export(export: &AccountExport) -> serde_json::Value {
         "passwordChanges": data.password_changes.iter().map(|t| rfc3339(*t)).collect::<Vec<_>>(),
         "sessions": sessions,
         "notifications": notifications,
-        "auditTrail": data.audit,
+        "auditTrail": data.audit.iter().map(AuditEventDto::from).collect::<Vec<_>>(),
     })
 }
 
 /// `POST /account/deactivate`, `DELETE /account`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct PasswordBody {
+    #[schema(required, value_type = Option<String>, format = Password)]
     pub password: Option<SecretText>,
 }
 
 /// `POST /account/reactivate`, `POST /account/recover`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct CredentialsBody {
+    #[schema(required, format = Email)]
     pub email: Option<String>,
+    #[schema(required, value_type = Option<String>, format = Password)]
     pub password: Option<SecretText>,
 }
 
 /// `POST /account/permanent-delete`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct PermanentDeleteBody {
+    #[schema(required, value_type = Option<String>, format = Password)]
     pub password: Option<SecretText>,
+    #[schema(required, format = Email)]
     pub confirm_email: Option<String>,
 }

@@ -4,6 +4,8 @@
 //! administrators see it.
 
 use super::AdminAction;
+use crate::api::openapi::derived::request_body;
+use crate::api::openapi::rules;
 use crate::api::openapi::schema::*;
 use crate::api::routes::{Docs, RateLimit, Route, handler};
 use crate::api::support::{caller, page_or_report, path_id};
@@ -13,9 +15,11 @@ use crate::auth::routes::UserDto;
 use crate::error::{Error, FieldError, Result};
 use crate::profile::routes::{ProfileDto, PublicProfileDto};
 use crate::sessions::routes::SessionDto;
-use crate::store::{Timestamp, UserRecord, UserSearch, UserSortField, UserStatus};
+use crate::store::{UserRecord, UserSearch, UserSortField, UserStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The rows.
@@ -103,7 +107,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "AdminSuspend",
         "Suspend a user; sessions end [user:manage]",
         handler!(suspend),
-        |config| account_action_docs(config).body(object(&[("reason", plain_text(500), false)])),
+        |config| account_action_docs(config).body(request_body::<SuspendBody>()),
     )
     .bearer(),
     Route::new(
@@ -151,14 +155,8 @@ pub(crate) static ROUTES: &[Route] = &[
         "Give many users one role [role:assign]",
         handler!(bulk_assign_role),
         |_| {
-            Docs::data(record(&[("assigned", integer()), ("total", integer())])).body(object(&[
-                (
-                    "userIds",
-                    json!({"type": "array", "items": uuid(), "minItems": 1, "maxItems": 1000}),
-                    true,
-                ),
-                ("roleId", uuid(), true),
-            ]))
+            Docs::data(record(&[("assigned", integer()), ("total", integer())]))
+                .body(request_body::<BulkAssignRoleBody>())
         },
     )
     .bearer(),
@@ -205,14 +203,14 @@ fn list_users_docs(_: &crate::Config) -> Docs {
     Docs::data(page("users", reference("AdminUser"))).query(paged(vec![
         query(
             "q",
-            plain_text(100),
+            plain_text::<100>(),
             "Substring of email, username, first and last name",
         ),
         query("role", no_control(), "Role name"),
         query(
             "status",
             or_blank(
-                json!({"type": "string", "enum": ["active", "inactive", "suspended", "deleted"]}),
+                json!({"type": "string", "enum": USER_STATUSES}),
             ),
             "Account state (deleted users only with `deleted`)",
         ),
@@ -570,38 +568,55 @@ fn user_search(ctx: &RequestContext) -> Result<UserSearch> {
 }
 
 /// `POST /admin/bulk/assign-role`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct BulkAssignRoleBody {
+    #[schema(required, min_items = 1, max_items = 1000)]
     pub user_ids: Option<Vec<Uuid>>,
+    #[schema(required)]
     pub role_id: Option<Uuid>,
 }
 
 /// `POST /admin/users/:userId/suspend`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct SuspendBody {
+    #[schema(schema_with = rules::plain_text::<500>)]
     pub reason: Option<String>,
 }
 
 /// A user as administrators see it: the public `User` plus account state.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = AdminUser)]
 #[allow(missing_docs)]
 pub struct AdminUserDto {
     #[serde(flatten)]
+    #[schema(inline)]
     pub user: UserDto,
+    #[schema(schema_with = status)]
     pub status: String,
     pub failed_login_attempts: u32,
     #[serde(with = "time::serde::rfc3339::option")]
-    pub locked_until: Option<Timestamp>,
+    pub locked_until: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
-    pub deleted_at: Option<Timestamp>,
+    pub deleted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: Timestamp,
+    pub updated_at: OffsetDateTime,
 }
+
+/// `status`: one of [`user_status`]'s names.
+fn status() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(USER_STATUSES))
+        .into()
+}
+
+/// Every name [`user_status`] answers (the search filter's `status`).
+const USER_STATUSES: [&str; 4] = ["active", "inactive", "suspended", "deleted"];
 
 /// `active`, `inactive`, `suspended` or `deleted` (the search filter's names).
 pub fn user_status(u: &UserRecord) -> &'static str {

@@ -201,9 +201,10 @@ impl Docs {
         self
     }
 
-    /// Reads a JSON body with `schema`.
-    pub(crate) fn body(mut self, schema: Value) -> Self {
-        self.request = Some(RequestDocs::Json(schema));
+    /// Reads a JSON body with `schema` (usually derived from the body's type:
+    /// [`super::openapi::derived::request_body`]).
+    pub(crate) fn body(mut self, schema: impl Into<Value>) -> Self {
+        self.request = Some(RequestDocs::Json(schema.into()));
         self
     }
 

@@ -2,14 +2,17 @@
 //! activity, and the retention cleanup. Their rows, handlers and request bodies.
 
 use super::STATS_DAYS;
+use crate::api::openapi::derived::request_body;
 use crate::api::openapi::schema::*;
 use crate::api::routes::{Docs, Route, handler};
 use crate::api::support::{caller, page_or_report, path_id};
 use crate::api::{Api, ApiResponse, RequestContext};
 use crate::error::{Error, FieldError, Result};
 use crate::store::{AuditEvent, AuditFilter, Page, Timestamp};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The rows.
@@ -118,11 +121,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Delete rows older than retentionDays (90) [system:manage]",
         handler!(cleanup),
         |_| {
-            Docs::data(count("deletedCount")).body(object(&[(
-                "retentionDays",
-                json!({"type": "integer", "minimum": 1, "maximum": 3650, "default": 90}),
-                false,
-            )]))
+            Docs::data(count("deletedCount")).body(request_body::<RetentionBody>())
         },
     )
     .bearer(),
@@ -306,6 +305,7 @@ fn audit_filter(ctx: &RequestContext) -> Result<(AuditFilter, Page)> {
 }
 
 fn audit_page(events: &[AuditEvent], total: u64, page: Page) -> serde_json::Value {
+    let events: Vec<AuditEventDto> = events.iter().map(AuditEventDto::from).collect();
     json!({
         "logs": events,
         "total": total,
@@ -316,12 +316,49 @@ fn audit_page(events: &[AuditEvent], total: u64, page: Page) -> serde_json::Valu
 }
 
 /// `POST /audit/cleanup`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct RetentionBody {
     #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 3650, default = 90)]
     pub retention_days: Option<u32>,
+}
+
+/// An audit row as the API answers it (the trail, one user's activity, the export).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = AuditEvent)]
+#[allow(missing_docs)]
+pub struct AuditEventDto {
+    pub id: Uuid,
+    pub action: String,
+    pub actor_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub resource: String,
+    pub resource_id: Option<String>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&AuditEvent> for AuditEventDto {
+    fn from(e: &AuditEvent) -> Self {
+        Self {
+            id: e.id,
+            action: e.action.clone(),
+            actor_id: e.actor_id,
+            user_id: e.user_id,
+            resource: e.resource.clone(),
+            resource_id: e.resource_id.clone(),
+            ip_address: e.ip_address.clone(),
+            user_agent: e.user_agent.clone(),
+            details: e.details.clone(),
+            created_at: e.created_at,
+        }
+    }
 }
 
 /// A count that JSON may write as `90` or `90.0` (both are the integer 90 to JSON Schema).

@@ -3,16 +3,20 @@
 //! handlers, request bodies and the wire shapes of users and tokens.
 
 use super::{LoginOutcome, LoginSuccess, Registration, TokenPair};
+use crate::api::openapi::derived::request_body;
+use crate::api::openapi::rules;
 use crate::api::openapi::schema::*;
 use crate::api::routes::{Docs, RateLimit, Route, handler};
 use crate::api::support::{caller, password, required, secret};
 use crate::api::{Api, ApiResponse, RequestContext};
 use crate::error::{Error, Result};
 use crate::secret::{Password, SecretText};
-use crate::store::{Timestamp, UserRecord};
+use crate::store::UserRecord;
 use crate::two_factor::routes::TwoFactorChallengeDto;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The rows.
@@ -33,12 +37,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Log in with email or username and password",
         handler!(login),
         |_| {
-            let mut body = object(&[
-                ("identifier", string(), false),
-                ("email", string(), false),
-                ("username", string(), false),
-                ("password", typed_password(), true),
-            ]);
+            let mut body = request_body::<LoginBody>().schema();
             one_of_members(&mut body, &["identifier", "email", "username"]);
             Docs::data(
                 json!({"oneOf": [reference("LoginSuccess"), reference("TwoFactorChallenge")]}),
@@ -53,7 +52,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "LoginTwoFactor",
         "Complete a login with a TOTP or backup code",
         handler!(login_two_factor),
-        |_| Docs::data(reference("LoginSuccess")).body(challenge_body()),
+        |_| Docs::data(reference("LoginSuccess")).body(request_body::<LoginTwoFactorBody>()),
     )
     .limit(RateLimit::TwoFactor),
     Route::new(
@@ -62,7 +61,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Logout",
         "End the current session",
         handler!(logout),
-        |_| Docs::data(null()).body(object(&[("refreshToken", string(), false)])),
+        |_| Docs::data(null()).body(request_body::<RefreshBody>()),
     )
     .bearer(),
     Route::new(
@@ -71,7 +70,10 @@ pub(crate) static ROUTES: &[Route] = &[
         "Refresh",
         "Rotate a refresh token for a new token pair",
         handler!(refresh),
-        |_| Docs::data(reference("Tokens")).body(object(&[("refreshToken", string(), true)])),
+        |_| {
+            Docs::data(reference("Tokens"))
+                .body(request_body::<RefreshBody>().require(&["refreshToken"]))
+        },
     ),
     Route::new(
         "GET",
@@ -120,11 +122,10 @@ pub(crate) static ROUTES: &[Route] = &[
         "Set a new password with a reset token",
         handler!(reset_password),
         |config| {
-            Docs::data(null()).body(object(&[
-                ("token", string(), true),
-                ("password", new_password(&config.password_policy), true),
-                ("confirmPassword", confirm_password("password"), true),
-            ]))
+            Docs::data(null()).body(
+                request_body::<ResetPasswordBody>()
+                    .member("password", new_password(&config.password_policy)),
+            )
         },
     ),
     Route::new(
@@ -208,38 +209,24 @@ pub(crate) static ROUTES: &[Route] = &[
 ];
 
 fn register_docs(config: &crate::Config) -> Docs {
-    Docs::data(with_user("User")).status(201).body(object(&[
-        ("email", email(), true),
-        (
-            "username",
-            json!({"type": "string", "pattern": "^[A-Za-z0-9_]{3,30}$"}),
-            true,
-        ),
-        ("password", new_password(&config.password_policy), true),
-        ("firstName", person_name(), false),
-        ("lastName", person_name(), false),
-    ]))
-}
-
-/// `{challengeToken, code}`: the second step of a login, a reactivation or a recovery.
-pub(crate) fn challenge_body() -> serde_json::Value {
-    object(&[("challengeToken", string(), true), ("code", string(), true)])
+    Docs::data(with_user("User")).status(201).body(
+        request_body::<RegisterBody>().member("password", new_password(&config.password_policy)),
+    )
 }
 
 fn verify_email_docs(_: &crate::Config) -> Docs {
-    Docs::data(with_user("User")).body(object(&[("token", string(), true)]))
+    Docs::data(with_user("User")).body(request_body::<TokenBody>())
 }
 
 fn email_docs(_: &crate::Config) -> Docs {
-    Docs::data(null()).body(object(&[("email", email(), true)]))
+    Docs::data(null()).body(request_body::<EmailBody>())
 }
 
 fn change_password_docs(config: &crate::Config) -> Docs {
-    Docs::data(count("revokedSessions")).body(object(&[
-        ("currentPassword", typed_password(), true),
-        ("newPassword", new_password(&config.password_policy), true),
-        ("confirmPassword", confirm_password("newPassword"), true),
-    ]))
+    Docs::data(count("revokedSessions")).body(
+        request_body::<ChangePasswordBody>()
+            .member("newPassword", new_password(&config.password_policy)),
+    )
 }
 
 async fn register(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
@@ -297,7 +284,10 @@ fn login_success(success: &LoginSuccess) -> ApiResponse {
     ApiResponse::success(
         200,
         "Login successful",
-        json!({"user": UserDto::from(&success.user), "tokens": TokensDto::from(&success.tokens)}),
+        LoginSuccessDto {
+            user: UserDto::from(&success.user),
+            tokens: TokensDto::from(&success.tokens),
+        },
     )
 }
 
@@ -432,104 +422,119 @@ async fn check_username(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> 
     ))
 }
 
-/// `POST /auth/register`.
-#[derive(Debug, Default, Deserialize)]
+/// `POST /auth/register`. The password's lengths are the configured policy's (set by the
+/// route's docs).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
 pub struct RegisterBody {
-    /// Email.
+    #[schema(required, format = Email)]
     pub email: Option<String>,
-    /// Username.
+    #[schema(required, pattern = "^[A-Za-z0-9_]{3,30}$")]
     pub username: Option<String>,
-    /// Password.
+    #[schema(required, value_type = Option<String>, format = Password)]
     pub password: Option<SecretText>,
-    /// Given name.
+    #[schema(schema_with = rules::person_name)]
     pub first_name: Option<String>,
-    /// Family name.
+    #[schema(schema_with = rules::person_name)]
     pub last_name: Option<String>,
 }
 
-/// `POST /auth/login` (`email` accepted in place of `identifier`).
-#[derive(Debug, Default, Deserialize)]
+/// `POST /auth/login`: `identifier` is the email or the username; `email` and `username` are
+/// accepted in its place (as the first seed sent them). One of the three must be given.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
 pub struct LoginBody {
-    /// Email or username.
     pub identifier: Option<String>,
-    /// Email (alias of identifier, as the first seed sent it).
     pub email: Option<String>,
-    /// Username (alias of identifier).
     pub username: Option<String>,
-    /// Password.
+    #[schema(required, value_type = Option<String>, format = Password)]
     pub password: Option<SecretText>,
 }
 
-/// `POST /auth/refresh`, `POST /auth/logout`.
-#[derive(Debug, Default, Deserialize)]
+/// `POST /auth/refresh` (the token required), `POST /auth/logout` (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
 pub struct RefreshBody {
-    /// The refresh token.
+    #[schema(value_type = Option<String>)]
     pub refresh_token: Option<SecretText>,
 }
 
-/// `POST /auth/verify-email`.
-#[derive(Debug, Default, Deserialize)]
+/// `POST /auth/verify-email`: the token from the email.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
 pub struct TokenBody {
-    /// The token from the email.
+    #[schema(required, value_type = Option<String>)]
     pub token: Option<SecretText>,
 }
 
 /// `POST /auth/resend-verification`, `POST /auth/forgot-password`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
 pub struct EmailBody {
-    /// Email.
+    #[schema(required, format = Email)]
     pub email: Option<String>,
 }
 
-/// `POST /auth/reset-password`.
-#[derive(Debug, Default, Deserialize)]
+/// `POST /auth/reset-password`: the token from the email and the new password, twice. The
+/// password's lengths are the configured policy's (set by the route's docs).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
 pub struct ResetPasswordBody {
-    /// The token from the email.
+    #[schema(required, value_type = Option<String>)]
     pub token: Option<SecretText>,
-    /// New password.
+    #[schema(required, value_type = Option<String>, format = Password)]
     pub password: Option<SecretText>,
-    /// Repeated.
+    /// The same as password
+    #[schema(required, value_type = Option<String>, format = Password)]
     pub confirm_password: Option<SecretText>,
 }
 
-/// `POST /auth/change-password`.
-#[derive(Debug, Default, Deserialize)]
+/// `POST /auth/change-password`. The new password's lengths are the configured policy's (set
+/// by the route's docs).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
 pub struct ChangePasswordBody {
-    /// Current password.
+    #[schema(required, value_type = Option<String>, format = Password)]
     pub current_password: Option<SecretText>,
-    /// New password.
+    #[schema(required, value_type = Option<String>, format = Password)]
     pub new_password: Option<SecretText>,
-    /// Repeated.
+    /// The same as newPassword
+    #[schema(required, value_type = Option<String>, format = Password)]
     pub confirm_password: Option<SecretText>,
 }
 
-/// `POST /auth/login/2fa` (and the second step of a reactivation or recovery).
-#[derive(Debug, Default, Deserialize)]
+/// `POST /auth/login/2fa` (and the second step of a reactivation or recovery): the challenge
+/// from the first step, and a TOTP code or a backup code.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
 pub struct LoginTwoFactorBody {
-    /// The challenge from the first step.
+    #[schema(required, value_type = Option<String>)]
     pub challenge_token: Option<SecretText>,
-    /// A TOTP code or a backup code.
+    #[schema(required, value_type = Option<String>)]
     pub code: Option<SecretText>,
 }
 
 /// The `User` object of SPEC §5. Never a hash or a secret.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = User)]
 #[allow(missing_docs)]
 pub struct UserDto {
     pub id: Uuid,
+    #[schema(format = Email)]
     pub email: String,
     pub username: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    /// URL of the avatar image
     pub avatar: Option<String>,
     pub email_verified: bool,
     pub is_active: bool,
@@ -537,9 +542,9 @@ pub struct UserDto {
     pub two_factor_enabled: bool,
     pub roles: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
-    pub created_at: Timestamp,
+    pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
-    pub last_login_at: Option<Timestamp>,
+    pub last_login_at: Option<OffsetDateTime>,
 }
 
 impl From<&UserRecord> for UserDto {
@@ -563,14 +568,33 @@ impl From<&UserRecord> for UserDto {
 }
 
 /// Tokens as returned by login and refresh.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Tokens)]
 #[allow(missing_docs)]
 pub struct TokensDto {
     pub access_token: String,
     pub refresh_token: String,
+    #[schema(schema_with = bearer)]
     pub token_type: String,
+    /// Seconds
     pub expires_in: i64,
+}
+
+/// `tokenType`: always `Bearer`.
+fn bearer() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["Bearer"]))
+        .into()
+}
+
+/// A login that succeeded: the user and their tokens.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LoginSuccess)]
+pub(crate) struct LoginSuccessDto {
+    pub(crate) user: UserDto,
+    pub(crate) tokens: TokensDto,
 }
 
 impl From<&TokenPair> for TokensDto {

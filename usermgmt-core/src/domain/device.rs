@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a session's User-Agent says about the device, for the sessions list and login alerts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceInfo {
     /// Browser or client name ("Chrome", "Firefox", "curl", "UNKNOWN").

@@ -6,9 +6,11 @@ use crate::api::routes::{Docs, Route, handler};
 use crate::api::support::caller;
 use crate::api::{Api, ApiResponse, RequestContext};
 use crate::error::{Error, Result};
-use crate::store::{NotificationRecord, Timestamp};
+use crate::store::NotificationRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The rows.
@@ -147,11 +149,13 @@ fn notification_id(ctx: &RequestContext) -> Result<Uuid> {
 }
 
 /// An in-app notification.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Notification)]
 #[allow(missing_docs)]
 pub struct NotificationDto {
     pub id: Uuid,
+    /// PASSWORD_CHANGED, EMAIL_VERIFIED, LOGIN_ALERT, SECURITY_ALERT, ROLE_CHANGED, ACCOUNT_UPDATE or an application's own
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
@@ -159,9 +163,9 @@ pub struct NotificationDto {
     pub data: serde_json::Value,
     pub read: bool,
     #[serde(with = "time::serde::rfc3339::option")]
-    pub read_at: Option<Timestamp>,
+    pub read_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
-    pub created_at: Timestamp,
+    pub created_at: OffsetDateTime,
 }
 
 impl From<&NotificationRecord> for NotificationDto {

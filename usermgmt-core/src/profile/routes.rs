@@ -3,16 +3,20 @@
 //! `admin/routes.rs`, whose user detail shares its path).
 
 use super::ProfileInput;
+use crate::api::openapi::derived::{answer, request_body};
+use crate::api::openapi::rules;
 use crate::api::openapi::schema::*;
 use crate::api::routes::{Docs, Route, handler};
 use crate::api::support::{caller, double_option};
 use crate::api::{Api, ApiResponse, RequestContext};
 use crate::auth::routes::UserDto;
 use crate::error::{Error, Result};
-use crate::store::{ProfileRecord, Timestamp, UserRecord};
+use crate::store::{ProfileRecord, UserRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::Date;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The rows.
@@ -64,50 +68,12 @@ pub(crate) static ROUTES: &[Route] = &[
 ];
 
 fn user_with_profile() -> serde_json::Value {
-    record(&[
-        ("user", reference("User")),
-        ("profile", reference("Profile")),
-    ])
+    answer::<UserWithProfileDto>()
 }
 
 /// Blank or null clears a field; a value is trimmed.
 fn profile_update_docs(_: &crate::Config) -> Docs {
-    let name = person_name();
-    Docs::data(user_with_profile()).body(object(&[
-        ("firstName", name.clone(), false),
-        ("lastName", name, false),
-        ("bio", lines(500), false),
-        (
-            "phone",
-            blank_or(r"\+[1-9][0-9]{1,14}", "E.164, e.g. +14155550123"),
-            false,
-        ),
-        (
-            "dateOfBirth",
-            json!({
-                "type": "string",
-                "anyOf": [{"format": "date"}, {"pattern": r"^\s*$"}],
-                "description": "YYYY-MM-DD, in the past, from 1900",
-            }),
-            false,
-        ),
-        ("address", lines(200), false),
-        ("city", lines(100), false),
-        ("country", lines(100), false),
-        (
-            "timezone",
-            blank_or(
-                r"UTC|[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)+",
-                "IANA time zone, e.g. Europe/Paris",
-            ),
-            false,
-        ),
-        (
-            "language",
-            blank_or("[A-Za-z]{2}", "ISO 639-1, e.g. fr"),
-            false,
-        ),
-    ]))
+    Docs::data(user_with_profile()).body(request_body::<ProfileBody>())
 }
 
 async fn get_profile(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
@@ -168,31 +134,62 @@ fn profile_dto(user: &UserRecord, profile: &ProfileRecord) -> UserWithProfileDto
     }
 }
 
-/// `PUT|PATCH /users/profile`.
-#[derive(Debug, Default, Deserialize)]
+/// `PUT|PATCH /users/profile`: blank or null clears a field; a value is trimmed.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct ProfileBody {
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = rules::person_name)]
     pub first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = rules::person_name)]
     pub last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = rules::lines::<500>)]
     pub bio: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = phone)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = date_of_birth)]
     pub date_of_birth: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = rules::lines::<200>)]
     pub address: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = rules::lines::<100>)]
     pub city: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = rules::lines::<100>)]
     pub country: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = timezone)]
     pub timezone: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = language)]
     pub language: Option<Option<String>>,
+}
+
+type FieldSchema = utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>;
+
+fn phone() -> FieldSchema {
+    rules::blank_or(r"\+[1-9][0-9]{1,14}", "E.164, e.g. +14155550123")
+}
+
+fn date_of_birth() -> FieldSchema {
+    rules::date_or_blank("YYYY-MM-DD, in the past, from 1900")
+}
+
+fn timezone() -> FieldSchema {
+    rules::blank_or(
+        r"UTC|[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)+",
+        "IANA time zone, e.g. Europe/Paris",
+    )
+}
+
+fn language() -> FieldSchema {
+    rules::blank_or("[A-Za-z]{2}", "ISO 639-1, e.g. fr")
 }
 
 impl From<ProfileBody> for ProfileInput {
@@ -213,8 +210,9 @@ impl From<ProfileBody> for ProfileInput {
 }
 
 /// A public profile: nothing private.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = PublicProfile)]
 #[allow(missing_docs)]
 pub struct PublicProfileDto {
     pub id: Uuid,
@@ -223,7 +221,7 @@ pub struct PublicProfileDto {
     pub last_name: Option<String>,
     pub avatar: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
-    pub created_at: Timestamp,
+    pub created_at: OffsetDateTime,
 }
 
 impl From<&UserRecord> for PublicProfileDto {
@@ -242,8 +240,9 @@ impl From<&UserRecord> for PublicProfileDto {
 time::serde::format_description!(date_format, Date, "[year]-[month]-[day]");
 
 /// The extended profile.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Profile)]
 #[allow(missing_docs)]
 pub struct ProfileDto {
     pub bio: Option<String>,
@@ -255,6 +254,7 @@ pub struct ProfileDto {
     pub country: Option<String>,
     pub timezone: Option<String>,
     pub language: Option<String>,
+    #[schema(value_type = Object)]
     pub preferences: serde_json::Value,
 }
 
@@ -275,7 +275,7 @@ impl From<&ProfileRecord> for ProfileDto {
 }
 
 /// `GET /users/profile`: the user with their profile.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[allow(missing_docs)]
 pub struct UserWithProfileDto {
     pub user: UserDto,

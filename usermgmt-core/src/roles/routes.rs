@@ -2,14 +2,18 @@
 //! users roles. Their rows, handlers, request bodies and the wire shape of a role.
 
 use super::RoleInput;
+use crate::api::openapi::derived::request_body;
+use crate::api::openapi::rules;
 use crate::api::openapi::schema::*;
 use crate::api::routes::{Docs, Route, handler};
 use crate::api::support::{caller, double_option, path_id};
 use crate::api::{Api, ApiResponse, RequestContext};
 use crate::error::{Error, Result};
-use crate::store::{RoleRecord, Timestamp};
+use crate::store::RoleRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The rows.
@@ -55,7 +59,7 @@ pub(crate) static ROUTES: &[Route] = &[
         |_| {
             Docs::data(reference("Role"))
                 .status(201)
-                .body(role_body(true))
+                .body(request_body::<RoleBody>().require(&["name", "permissions"]))
         },
     )
     .bearer(),
@@ -65,7 +69,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "UpdateRole",
         "Change a role [role:update]",
         handler!(update),
-        |_| Docs::data(reference("Role")).body(role_body(false)),
+        |_| Docs::data(reference("Role")).body(request_body::<RoleBody>()),
     )
     .bearer(),
     Route::new(
@@ -103,7 +107,7 @@ pub(crate) static ROUTES: &[Route] = &[
                 ("assigned", boolean()),
                 ("roles", array(reference("Role"))),
             ]))
-            .body(object(&[("roleId", uuid(), true)]))
+            .body(request_body::<AssignRoleBody>())
         },
     )
     .bearer(),
@@ -117,23 +121,6 @@ pub(crate) static ROUTES: &[Route] = &[
     )
     .bearer(),
 ];
-
-/// A role's body; `required`: name and permissions must be given (creation).
-fn role_body(required: bool) -> serde_json::Value {
-    object(&[
-        (
-            "name",
-            json!({"type": "string", "pattern": "^[a-z_]{3,50}$"}),
-            required,
-        ),
-        ("description", plain_text(500), false),
-        (
-            "permissions",
-            json!({"type": "array", "items": {"type": "string", "enum": crate::rbac::PERMISSIONS}, "minItems": 1}),
-            required,
-        ),
-    ])
-}
 
 async fn list(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
     let auth = caller(api, ctx).await?;
@@ -245,15 +232,32 @@ fn roles_data(roles: &[RoleRecord]) -> Vec<RoleDto> {
     roles.iter().map(RoleDto::from).collect()
 }
 
-/// `POST /roles`, `PUT /roles/:id`.
-#[derive(Debug, Default, Deserialize)]
+/// `POST /roles` (name and permissions required, set by the route's docs), `PUT /roles/:id`
+/// (every member optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct RoleBody {
+    #[schema(pattern = "^[a-z_]{3,50}$")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = rules::plain_text::<500>)]
     pub description: Option<Option<String>>,
+    #[schema(schema_with = permission_names)]
     pub permissions: Option<Vec<String>>,
+}
+
+/// Permission names, at least one.
+fn permission_names() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(crate::rbac::PERMISSIONS.iter().copied())),
+        )
+        .min_items(Some(1))
+        .into()
 }
 
 impl From<RoleBody> for RoleInput {
@@ -267,16 +271,18 @@ impl From<RoleBody> for RoleInput {
 }
 
 /// `POST /roles/user/:userId/assign`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct AssignRoleBody {
+    #[schema(required)]
     pub role_id: Option<Uuid>,
 }
 
 /// A role.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Role)]
 #[allow(missing_docs)]
 pub struct RoleDto {
     pub id: Uuid,
@@ -286,9 +292,9 @@ pub struct RoleDto {
     pub permissions: Vec<String>,
     pub user_count: u64,
     #[serde(with = "time::serde::rfc3339")]
-    pub created_at: Timestamp,
+    pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: Timestamp,
+    pub updated_at: OffsetDateTime,
 }
 
 impl From<&RoleRecord> for RoleDto {

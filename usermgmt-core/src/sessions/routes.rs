@@ -7,9 +7,11 @@ use crate::api::support::caller;
 use crate::api::{Api, ApiResponse, RequestContext};
 use crate::domain::DeviceInfo;
 use crate::error::{Error, Result};
-use crate::store::{SessionRecord, Timestamp};
+use crate::store::SessionRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The rows.
@@ -79,8 +81,9 @@ async fn revoke_others(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
 }
 
 /// A session in the sessions list.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Session)]
 #[allow(missing_docs)]
 pub struct SessionDto {
     pub id: Uuid,
@@ -88,11 +91,11 @@ pub struct SessionDto {
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
-    pub last_activity: Timestamp,
+    pub last_activity: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    pub created_at: Timestamp,
+    pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: Timestamp,
+    pub expires_at: OffsetDateTime,
     pub is_current: bool,
 }
 

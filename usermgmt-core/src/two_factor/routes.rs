@@ -2,15 +2,17 @@
 //! new backup codes. Their rows, handlers, request bodies and wire shapes.
 
 use super::{TwoFactorChallenge, TwoFactorStatus};
+use crate::api::openapi::derived::{answer, request_body};
 use crate::api::openapi::schema::*;
 use crate::api::routes::{Docs, RateLimit, Route, handler};
 use crate::api::support::{caller, password, secret};
 use crate::api::{Api, ApiResponse, RequestContext};
 use crate::error::Result;
 use crate::secret::SecretText;
-use crate::store::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 /// The rows.
 pub(crate) static ROUTES: &[Route] = &[
@@ -20,14 +22,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "TwoFactorStatus",
         "Two-factor state and backup codes left",
         handler!(status),
-        |_| {
-            Docs::data(record(&[
-                ("enabled", boolean()),
-                ("pendingSetup", boolean()),
-                ("enabledAt", nullable_date_time()),
-                ("backupCodesRemaining", integer()),
-            ]))
-        },
+        |_| Docs::data(answer::<TwoFactorStatusDto>()),
     )
     .bearer(),
     Route::new(
@@ -45,7 +40,7 @@ pub(crate) static ROUTES: &[Route] = &[
                     json!({"type": "string", "description": "data: URL of a PNG"}),
                 ),
             ]))
-            .body(object(&[]))
+            .body(request_body::<EmptyBody>())
         },
     )
     .bearer(),
@@ -66,10 +61,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Turn two-factor off with a code or the password",
         handler!(disable),
         |_| {
-            let mut body = object(&[
-                ("code", string(), false),
-                ("password", typed_password(), false),
-            ]);
+            let mut body = request_body::<DisableTwoFactorBody>().schema();
             one_of_members(&mut body, &["code", "password"]);
             Docs::data(null()).body(body)
         },
@@ -99,7 +91,7 @@ pub(crate) static ROUTES: &[Route] = &[
 ];
 
 fn code_body() -> serde_json::Value {
-    object(&[("code", string(), true)])
+    request_body::<CodeBody>().schema()
 }
 
 fn backup_codes_docs(_: &crate::Config) -> Docs {
@@ -188,37 +180,40 @@ async fn backup_codes(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
 }
 
 /// A body that must be empty (`{}`) or absent.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmptyBody {}
 
-/// `POST /2fa/enable`, `/2fa/verify`, `/2fa/backup-codes`.
-#[derive(Debug, Default, Deserialize)]
+/// `POST /2fa/enable`, `/2fa/verify`, `/2fa/backup-codes`: a TOTP code (or a backup code where
+/// accepted).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
 pub struct CodeBody {
-    /// A TOTP code (or a backup code where accepted).
+    #[schema(required, value_type = Option<String>)]
     pub code: Option<SecretText>,
 }
 
-/// `POST /2fa/disable`: a current code or the password.
-#[derive(Debug, Default, Deserialize)]
+/// `POST /2fa/disable`: a TOTP code or a backup code, or the account password.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
 pub struct DisableTwoFactorBody {
-    /// A TOTP code or a backup code.
+    #[schema(value_type = Option<String>)]
     pub code: Option<SecretText>,
-    /// The account password.
+    #[schema(value_type = Option<String>, format = Password)]
     pub password: Option<SecretText>,
 }
 
 /// `GET /2fa/status`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
 pub struct TwoFactorStatusDto {
     pub enabled: bool,
     pub pending_setup: bool,
     #[serde(with = "time::serde::rfc3339::option")]
-    pub enabled_at: Option<Timestamp>,
+    pub enabled_at: Option<OffsetDateTime>,
     pub backup_codes_remaining: u32,
 }
 
@@ -234,14 +229,25 @@ impl From<&TwoFactorStatus> for TwoFactorStatusDto {
 }
 
 /// A login answered with a second-factor challenge.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = TwoFactorChallenge)]
 #[allow(missing_docs)]
 pub struct TwoFactorChallengeDto {
+    #[schema(schema_with = always_true)]
     pub two_factor_required: bool,
     pub challenge_token: String,
+    /// Seconds
     pub expires_in: i64,
     pub methods: Vec<String>,
+}
+
+/// `twoFactorRequired`: always `true`.
+fn always_true() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Boolean)
+        .enum_values(Some([true]))
+        .into()
 }
 
 impl From<&TwoFactorChallenge> for TwoFactorChallengeDto {

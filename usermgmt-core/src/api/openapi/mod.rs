@@ -3,7 +3,9 @@
 //! envelope, the error envelope and its codes, and bearer security where a token is needed.
 //! The interactive page at `/docs` is Swagger UI, vendored in the binary (works offline).
 
+pub(crate) mod derived;
 pub(crate) mod responses;
+pub(crate) mod rules;
 pub(crate) mod schema;
 
 use super::routes::{Docs, RequestDocs, Route, handler};
@@ -132,10 +134,7 @@ pub fn document(routes: &[Route], config: &crate::Config) -> Value {
 /// `components.schemas`: the shapes answers share and the error envelope.
 fn component_schemas() -> Map<String, Value> {
     let codes: Vec<&str> = crate::error::ALL_CODES.to_vec();
-    let mut schemas: Map<String, Value> = responses::components()
-        .into_iter()
-        .map(|(name, schema)| (name.to_owned(), schema))
-        .collect();
+    let mut schemas: Map<String, Value> = responses::components().into_iter().collect();
     schemas.insert(
         "Error".into(),
         json!({

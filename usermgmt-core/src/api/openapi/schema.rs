@@ -1,5 +1,7 @@
-//! The vocabulary the routes' documentation is written in: small builders of JSON Schema
-//! values, shared by every capability's rows (`<capability>/routes.rs`) and the components.
+//! The vocabulary of what the types do not say: the success envelope, pages, query
+//! parameters, the password policy's lengths, and the `data` of answers that handlers build
+//! with `json!` (having no type to derive from). Request bodies and the shapes answers share
+//! are derived from their types ([`super::derived`]).
 
 use serde_json::{Map, Value, json};
 
@@ -26,11 +28,6 @@ pub(crate) fn boolean() -> Value {
 /// A UUID.
 pub(crate) fn uuid() -> Value {
     json!({"type": "string", "format": "uuid"})
-}
-
-/// A UUID or null.
-pub(crate) fn nullable_uuid() -> Value {
-    json!({"type": ["string", "null"], "format": "uuid"})
 }
 
 /// An RFC 3339 time.
@@ -161,42 +158,14 @@ pub(crate) fn one_of_members(body: &mut Value, names: &[&str]) {
     body["anyOf"] = names.iter().map(|n| json!({"required": [n]})).collect();
 }
 
-/// Text without control characters (what every free-text field refuses), at most `max` long.
-pub(crate) fn plain_text(max: usize) -> Value {
-    json!({"type": "string", "maxLength": max, "pattern": r"^[^\u0000-\u001F\u007F-\u009F]*$"})
+/// Text without control characters, at most `MAX` long ([`super::rules::plain_text`]).
+pub(crate) fn plain_text<const MAX: usize>() -> Value {
+    serde_json::to_value(super::rules::plain_text::<MAX>()).unwrap_or_default()
 }
 
-/// A first or last name (`domain::clean_name`): letters of any script, combining marks, spaces,
-/// `'`, `’`, `-` and `.`, at most `MAX_NAME_LEN` characters. The pattern refuses every ASCII and
-/// Latin-1 character outside that set; the letter classes of other scripts (which a pattern
-/// without Unicode property escapes cannot name) are stated in the description.
-pub(crate) fn person_name() -> Value {
-    json!({
-        "type": "string",
-        "maxLength": crate::domain::MAX_NAME_LEN,
-        "pattern": r"^[^\u0000-\u001F\u0021-\u0026\u0028-\u002C\u002F-\u0040\u005B-\u0060\u007B-\u00BF\u00D7\u00F7]*$",
-        "description": "Letters of any script, combining marks, spaces, apostrophes, hyphens and periods, with at least one letter; no digits, symbols, emoji or format characters. Blank reads as absent.",
-    })
-}
-
-/// Text without control characters, of any length.
+/// Text without control characters, of any length ([`super::rules::no_control`]).
 pub(crate) fn no_control() -> Value {
-    json!({"type": "string", "pattern": r"^[^\u0000-\u001F\u007F-\u009F]*$"})
-}
-
-/// Multi-line text (control characters refused but the line feed), at most `max` long.
-pub(crate) fn lines(max: usize) -> Value {
-    json!({"type": "string", "maxLength": max, "pattern": r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"})
-}
-
-/// A text field with a format, where blank (empty or spaces) also reads as "none".
-pub(crate) fn blank_or(pattern: &str, description: &str) -> Value {
-    json!({"type": "string", "pattern": format!(r"^\s*({pattern})?\s*$"), "description": description})
-}
-
-/// A password as typed (checked, not judged).
-pub(crate) fn typed_password() -> Value {
-    json!({"type": "string", "format": "password"})
+    serde_json::to_value(super::rules::no_control()).unwrap_or_default()
 }
 
 /// A new password under `policy`. The composition rules and the list of common passwords
@@ -209,16 +178,6 @@ pub(crate) fn new_password(policy: &crate::config::PasswordPolicy) -> Value {
         "maxLength": policy.max_length,
         "description": "An upper-case and a lower-case letter, a digit and a special character; not a common password, nor the email or username",
     })
-}
-
-/// The repetition of a new password (`of`: the member it repeats).
-pub(crate) fn confirm_password(of: &str) -> Value {
-    json!({"type": "string", "format": "password", "description": format!("The same as {of}")})
-}
-
-/// An email address.
-pub(crate) fn email() -> Value {
-    json!({"type": "string", "format": "email"})
 }
 
 /// An optional query parameter.
