@@ -208,6 +208,29 @@ fn only_the_http_facing_files_import_the_api() {
 }
 
 #[test]
+fn the_api_machinery_names_no_capability_route() {
+    let graph = imports();
+    let offenders: Vec<String> = graph
+        .iter()
+        .filter(|(module, _)| module.first().is_some_and(|p| p == "api"))
+        .flat_map(|(module, targets)| {
+            targets
+                .iter()
+                .filter(|t| {
+                    let foreign_routes = t.last().is_some_and(|p| p == "routes")
+                        && t.first().is_some_and(|p| p != "api");
+                    foreign_routes || t.first().is_some_and(|p| p == "capabilities" || p == "dto")
+                })
+                .map(move |t| format!("{} -> {}", module.join("::"), t.join("::")))
+        })
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "api/ reaches into capabilities: {offenders:?}"
+    );
+}
+
+#[test]
 fn the_checker_sees_a_cycle() {
     let a = vec!["a".to_owned()];
     let b = vec!["b".to_owned()];

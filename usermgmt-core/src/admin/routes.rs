@@ -293,31 +293,71 @@ pub(crate) async fn user_detail_data(
     api: &Api,
     auth: &AuthenticatedUser,
     user_id: Uuid,
-) -> Result<serde_json::Value> {
+) -> Result<UserDetailDto> {
     let d = api.manager().user_detail(auth, user_id).await?;
-    let sessions: Vec<SessionDto> = d
-        .sessions
-        .iter()
-        .map(|s| SessionDto::new(s, auth.session_id))
-        .collect();
     let now = api.manager().now();
-    Ok(json!({
-        "user": AdminUserDto::from(&d.user),
-        "profile": ProfileDto::from(&d.profile),
-        "roles": d.user.roles,
-        "permissions": d.permissions,
-        "sessions": sessions,
-        "twoFactor": {
-            "enabled": d.two_factor.as_ref().is_some_and(|t| t.enabled),
-            "backupCodesRemaining": d.two_factor.as_ref().map_or(0, |t| t.backup_codes_remaining),
+    let locked_until = d.user.locked_until.filter(|t| *t > now);
+    Ok(UserDetailDto {
+        user: AdminUserDto::from(&d.user),
+        profile: ProfileDto::from(&d.profile),
+        roles: d.user.roles.clone(),
+        permissions: d.permissions,
+        sessions: d
+            .sessions
+            .iter()
+            .map(|s| SessionDto::new(s, auth.session_id))
+            .collect(),
+        two_factor: TwoFactorSummaryDto {
+            enabled: d.two_factor.as_ref().is_some_and(|t| t.enabled),
+            backup_codes_remaining: d
+                .two_factor
+                .as_ref()
+                .map_or(0, |t| t.backup_codes_remaining),
         },
-        "lockout": {
-            "failedAttempts": d.user.failed_login_attempts,
-            "locked": d.user.locked_until.is_some_and(|t| t > now),
-            "lockedUntil": d.user.locked_until.filter(|t| *t > now)
-                .map(|t| t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()),
+        lockout: LockoutDto {
+            failed_attempts: d.user.failed_login_attempts,
+            locked: locked_until.is_some(),
+            locked_until,
         },
-    }))
+    })
+}
+
+/// A user as an administrator inspects them: account, profile, roles and what they grant,
+/// sessions, two-factor and lockout state.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = UserDetail)]
+#[allow(missing_docs)]
+pub struct UserDetailDto {
+    pub user: AdminUserDto,
+    pub profile: ProfileDto,
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+    pub sessions: Vec<SessionDto>,
+    #[schema(inline)]
+    pub two_factor: TwoFactorSummaryDto,
+    #[schema(inline)]
+    pub lockout: LockoutDto,
+}
+
+/// Whether two-factor is on, and how many backup codes are left.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct TwoFactorSummaryDto {
+    pub enabled: bool,
+    pub backup_codes_remaining: u32,
+}
+
+/// Failed sign-ins counted towards the lockout, and the lock while it lasts.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct LockoutDto {
+    pub failed_attempts: u32,
+    pub locked: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub locked_until: Option<OffsetDateTime>,
 }
 
 /// A user's public profile; with the first seed's routes on, an id in its place (usernames

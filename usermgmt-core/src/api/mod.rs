@@ -51,7 +51,11 @@ pub struct Api {
     metrics: Arc<metrics::Metrics>,
     /// Every row this API knows (the compatibility rows too, mounted or not).
     routes: &'static [Route],
+    answer_shapes: AnswerShapes,
 }
+
+/// The named shapes the rows' answers share (`components.schemas` of the OpenAPI document).
+pub(crate) type AnswerShapes = fn() -> Vec<(String, serde_json::Value)>;
 
 impl std::fmt::Debug for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -60,9 +64,13 @@ impl std::fmt::Debug for Api {
 }
 
 impl Api {
-    /// The API over a manager, serving `table` (`Api::new` hands it every capability's rows,
-    /// `crate::capabilities::ROUTES`).
-    pub(crate) fn with_routes(manager: UserManager, table: &'static [Route]) -> Self {
+    /// The API over a manager, serving `table` and documenting its answers' shared shapes with
+    /// `answer_shapes` (`Api::new` hands it every capability's, from `crate::capabilities`).
+    pub(crate) fn with_routes(
+        manager: UserManager,
+        table: &'static [Route],
+        answer_shapes: AnswerShapes,
+    ) -> Self {
         let mut by_path: Vec<(&'static str, Vec<&'static Route>)> = Vec::new();
         let compat = manager.config().compatibility_routes;
         for route in table.iter().filter(|r| compat || !r.compat) {
@@ -86,6 +94,7 @@ impl Api {
             started: Instant::now(),
             metrics: Arc::new(metrics::Metrics::new(table)),
             routes: table,
+            answer_shapes,
         }
     }
 
@@ -101,6 +110,11 @@ impl Api {
     /// OpenAPI document and the metrics read them).
     pub fn routes(&self) -> &'static [Route] {
         self.routes
+    }
+
+    /// The shapes the answers share, for the OpenAPI document's components.
+    pub(crate) fn answer_shapes(&self) -> Vec<(String, serde_json::Value)> {
+        (self.answer_shapes)()
     }
 
     /// The manager behind the API.

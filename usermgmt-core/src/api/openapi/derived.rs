@@ -91,15 +91,28 @@ fn normalise(mut schema: Value) -> Value {
     schema
 }
 
-/// `T` as an answer's `data` (or part of it): every member present.
+/// `T` as an answer's `data` (or part of it): every member present, in the objects it holds
+/// inline too.
 pub(crate) fn answer<T: PartialSchema>() -> Value {
     let members = members(&T::schema());
     let required: Vec<&str> = members.iter().map(|(name, ..)| name.as_str()).collect();
     let properties: Map<String, Value> = members
         .iter()
-        .map(|(name, schema, _)| (name.clone(), schema.clone()))
+        .map(|(name, schema, _)| (name.clone(), every_member_required(schema.clone())))
         .collect();
     json!({"type": "object", "properties": properties, "required": required})
+}
+
+/// An inline object of an answer, with every member required (as the answer's own).
+fn every_member_required(mut schema: Value) -> Value {
+    if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+        let names: Vec<Value> = properties.keys().map(|name| json!(name)).collect();
+        for member in properties.values_mut() {
+            *member = every_member_required(std::mem::take(member));
+        }
+        schema["required"] = Value::Array(names);
+    }
+    schema
 }
 
 /// `T` as a named shape of `components.schemas`, under the name it gives itself (`#[schema(as

@@ -98,9 +98,9 @@ pub fn documented_path(route_path: &str) -> String {
 }
 
 /// The document of the rows of `routes` an API with `config` serves (the first seed's routes
-/// when on; the password lengths of its policy). `crate::capabilities::openapi_document` is
-/// the one of the whole table.
-pub fn document(routes: &[Route], config: &crate::Config) -> Value {
+/// when on; the password lengths of its policy), with the answers' shared `shapes` as its
+/// `components.schemas`. `crate::capabilities::openapi_document` is the one of the whole table.
+pub fn document(routes: &[Route], shapes: Vec<(String, Value)>, config: &crate::Config) -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for route in routes
         .iter()
@@ -113,7 +113,7 @@ pub fn document(routes: &[Route], config: &crate::Config) -> Value {
             methods.insert(route.method.to_ascii_lowercase(), operation(route, config));
         }
     }
-    let schemas = component_schemas();
+    let schemas = component_schemas(shapes);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -132,9 +132,10 @@ pub fn document(routes: &[Route], config: &crate::Config) -> Value {
 }
 
 /// `components.schemas`: the shapes answers share and the error envelope.
-fn component_schemas() -> Map<String, Value> {
+/// The answers' shared `shapes` and the error envelope.
+fn component_schemas(shapes: Vec<(String, Value)>) -> Map<String, Value> {
     let codes: Vec<&str> = crate::error::ALL_CODES.to_vec();
-    let mut schemas: Map<String, Value> = responses::components().into_iter().collect();
+    let mut schemas: Map<String, Value> = shapes.into_iter().collect();
     schemas.insert(
         "Error".into(),
         json!({
@@ -211,7 +212,10 @@ pub(crate) static ROUTES: &[Route] = &[
 ];
 
 async fn openapi_json(api: &super::Api, _: &RequestContext) -> Result<ApiResponse> {
-    let mut response = ApiResponse::json(200, &document(api.routes(), api.manager().config()));
+    let mut response = ApiResponse::json(
+        200,
+        &document(api.routes(), api.answer_shapes(), api.manager().config()),
+    );
     response.push_header("cache-control", "public, max-age=300");
     Ok(response)
 }
