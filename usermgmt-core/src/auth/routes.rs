@@ -462,7 +462,9 @@ async fn change_password_first_seed(api: &Api, ctx: &RequestContext) -> Result<A
     };
     let new = password(body.new_password);
     // The first seed sent the new password once; a confirmation, when given, must match.
-    let confirm = body.confirm_password.map_or_else(|| new.clone(), |c| password(Some(c)));
+    let confirm = body
+        .confirm_password
+        .map_or_else(|| new.clone(), |c| password(Some(c)));
     let revoked = api
         .manager()
         .change_password(&auth, &current, &new, &confirm, &ctx.client)
