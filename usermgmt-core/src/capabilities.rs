@@ -73,3 +73,58 @@ fn answer_shapes() -> Vec<(String, serde_json::Value)> {
         component::<UserDetailDto>(),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ROUTES;
+    use crate::domain::{RESERVED_USERNAMES, Username};
+    use std::collections::BTreeSet;
+
+    /// The fixed segments of the table that sit where a route has `{param}`, under the same
+    /// parent path: a request for such a segment reaches the fixed route, never the parameter.
+    fn fixed_siblings_of(param: &str) -> BTreeSet<String> {
+        let paths: Vec<Vec<&str>> = ROUTES
+            .iter()
+            .map(|r| r.path.trim_matches('/').split('/').collect())
+            .collect();
+        let mut siblings = BTreeSet::new();
+        for with_param in &paths {
+            for (at, segment) in with_param.iter().enumerate() {
+                if *segment != param {
+                    continue;
+                }
+                let parent = &with_param[..at];
+                siblings.extend(
+                    paths
+                        .iter()
+                        .filter(|p| p.len() > at && &p[..at] == parent)
+                        .map(|p| p[at])
+                        .filter(|s| !s.starts_with('{'))
+                        .map(str::to_owned),
+                );
+            }
+        }
+        siblings
+    }
+
+    #[test]
+    fn reserved_usernames_are_the_fixed_paths_beside_the_public_profile() {
+        let shadowing = fixed_siblings_of("{username}");
+        assert!(
+            shadowing.contains("profile"),
+            "the table still has /users/profile beside /users/{{username}}: {shadowing:?}"
+        );
+        // Only those a username could spell need reserving (a `-` never passes the rule).
+        let spellable: BTreeSet<String> = shadowing
+            .into_iter()
+            .filter_map(|s| Username::parse(&s).ok())
+            .map(|u| u.as_str().to_owned())
+            .collect();
+        let reserved: BTreeSet<String> =
+            RESERVED_USERNAMES.iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(
+            spellable, reserved,
+            "domain::RESERVED_USERNAMES must list every fixed segment beside /users/{{username}}"
+        );
+    }
+}

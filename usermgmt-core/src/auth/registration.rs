@@ -44,15 +44,48 @@ impl UserManager {
 
     /// Registers a user: validates every rule, hashes the password, stores the user with the
     /// default role, a verification token, an audit row and the verification mail at once.
+    /// A reserved username ([`crate::domain::RESERVED_USERNAMES`]) is taken.
     #[tracing::instrument(skip_all)]
     pub async fn register(&self, input: Registration, client: &ClientInfo) -> Result<UserRecord> {
+        self.register_user(input, NameChoice::Given, client).await
+    }
+
+    /// Registers a user as the first seed did, without a username (`input.username` is
+    /// ignored): the username is derived from the email's local part
+    /// ([`Username::derived_from_email`]); when that name is taken or reserved, a short random
+    /// suffix is added, up to eight tries in all (then `USERNAME_TAKEN`). The store's unique
+    /// constraint decides each try, so two registrations racing for one name both succeed
+    /// under different names. Every other rule, the mail and the audit row are
+    /// [`Self::register`]'s.
+    #[tracing::instrument(skip_all)]
+    pub async fn register_with_derived_username(
+        &self,
+        input: Registration,
+        client: &ClientInfo,
+    ) -> Result<UserRecord> {
+        self.register_user(input, NameChoice::Derived, client).await
+    }
+
+    async fn register_user(
+        &self,
+        input: Registration,
+        choice: NameChoice,
+        client: &ClientInfo,
+    ) -> Result<UserRecord> {
         let mut errors = Vec::new();
         let email = Email::parse(&input.email)
             .map_err(|m| errors.push(FieldError::new("email", m)))
             .ok();
-        let username = Username::parse(&input.username)
-            .map_err(|m| errors.push(FieldError::new("username", m)))
-            .ok();
+        let username = match choice {
+            NameChoice::Given => Username::parse(&input.username)
+                .map_err(|m| errors.push(FieldError::new("username", m)))
+                .ok(),
+            // The base name stands for the username in the password rule: a suffix, if one is
+            // needed, only makes them differ more.
+            NameChoice::Derived => email
+                .as_ref()
+                .map(|e| Username::derived_from_email(e, None)),
+        };
         match &input.password {
             None => errors.push(FieldError::new("password", "is required")),
             Some(pw) => errors.extend(self.password_errors(
@@ -80,12 +113,14 @@ impl UserManager {
         {
             return Err(Error::Conflict(ConflictKind::Email));
         }
-        if self
-            .inner
-            .store
-            .user_by_username(username.as_str())
-            .await?
-            .is_some()
+        if choice == NameChoice::Given
+            && (username.is_reserved()
+                || self
+                    .inner
+                    .store
+                    .user_by_username(username.as_str())
+                    .await?
+                    .is_some())
         {
             return Err(Error::Conflict(ConflictKind::Username));
         }
@@ -93,39 +128,54 @@ impl UserManager {
         let now = self.now();
         let id = Uuid::now_v7();
         let token = VerificationToken::generate();
-        let new_user = NewUser {
-            id,
-            email: email.as_str().to_owned(),
-            username: username.as_str().to_owned(),
-            password_hash,
-            first_name,
-            last_name,
-            email_verified: false,
-            roles: vec![DEFAULT_ROLE.to_owned()],
-            created_at: now,
-            verification: Some(NewOneTimeToken {
-                digest: token.digest(),
-                user_id: id,
-                purpose: TokenPurpose::EmailVerification,
+        let mut candidate = username;
+        let mut attempt = 1;
+        let user = loop {
+            if candidate.is_reserved() {
+                candidate = Username::derived_from_email(&email, Some(&random_suffix()));
+            }
+            let new_user = NewUser {
+                id,
+                email: email.as_str().to_owned(),
+                username: candidate.as_str().to_owned(),
+                password_hash: password_hash.clone(),
+                first_name: first_name.clone(),
+                last_name: last_name.clone(),
+                email_verified: false,
+                roles: vec![DEFAULT_ROLE.to_owned()],
                 created_at: now,
-                expires_at: now + self.inner.config.verification_token_ttl,
-            }),
+                verification: Some(NewOneTimeToken {
+                    digest: token.digest(),
+                    user_id: id,
+                    purpose: TokenPurpose::EmailVerification,
+                    created_at: now,
+                    expires_at: now + self.inner.config.verification_token_ttl,
+                }),
+            };
+            let name = templates::greeting_name(
+                new_user.email_verified,
+                new_user.first_name.as_deref(),
+                &new_user.username,
+            );
+            let effects = Effects::audit(self.audit(
+                AuditAction::UserRegistered,
+                Some(id),
+                Some(id),
+                "user",
+                client,
+                json!({"username": new_user.username}),
+            ))
+            .with_mail(self.verification_mail(&new_user.email, &name, &token)?);
+            match self.inner.store.create_user(new_user, effects).await {
+                Err(Error::Conflict(ConflictKind::Username))
+                    if choice == NameChoice::Derived && attempt < DERIVED_USERNAME_ATTEMPTS =>
+                {
+                    attempt += 1;
+                    candidate = Username::derived_from_email(&email, Some(&random_suffix()));
+                }
+                created => break created?,
+            }
         };
-        let name = templates::greeting_name(
-            new_user.email_verified,
-            new_user.first_name.as_deref(),
-            &new_user.username,
-        );
-        let effects = Effects::audit(self.audit(
-            AuditAction::UserRegistered,
-            Some(id),
-            Some(id),
-            "user",
-            client,
-            json!({"username": new_user.username}),
-        ))
-        .with_mail(self.verification_mail(&new_user.email, &name, &token)?);
-        let user = self.inner.store.create_user(new_user, effects).await?;
         self.wake_mail();
         tracing::info!(user_id = %user.id, "user registered");
         Ok(user)
@@ -156,6 +206,9 @@ impl UserManager {
         let (Some(email), Some(username), true) = (email, username, errors.is_empty()) else {
             return Err(Error::Validation(errors));
         };
+        if username.is_reserved() {
+            return Err(Error::Conflict(ConflictKind::Username));
+        }
         let now = self.now();
         let id = Uuid::now_v7();
         let new_user = NewUser {
@@ -272,14 +325,41 @@ impl UserManager {
             .is_none())
     }
 
-    /// Whether a username is free to register.
+    /// Whether a username is free to register (a reserved one never is).
     pub async fn username_available(&self, username: &str) -> Result<bool> {
         let username = Username::parse(username).map_err(|m| Error::invalid("username", m))?;
-        Ok(self
-            .inner
-            .store
-            .user_by_username(username.as_str())
-            .await?
-            .is_none())
+        Ok(!username.is_reserved()
+            && self
+                .inner
+                .store
+                .user_by_username(username.as_str())
+                .await?
+                .is_none())
     }
+}
+
+/// How many names a registration without a username tries (the base name, then suffixed
+/// ones) before it answers `USERNAME_TAKEN`. With 36⁴ suffixes, running out means something
+/// other than bad luck.
+pub(crate) const DERIVED_USERNAME_ATTEMPTS: u32 = 8;
+
+/// Where a new account's username comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NameChoice {
+    /// The client's, parsed; taken or reserved is a conflict.
+    Given,
+    /// Derived from the email address, suffixed until the store takes it.
+    Derived,
+}
+
+/// Four random characters of `[a-z0-9]` for a derived username that collided. Not a secret:
+/// it only has to make a second collision unlikely.
+fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 4];
+    rand::fill(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect()
 }

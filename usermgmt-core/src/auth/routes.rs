@@ -170,10 +170,15 @@ pub(crate) static ROUTES: &[Route] = &[
     Route::new(
         "POST",
         "/api/v1/users/register",
-        "Register",
-        "First seed: register (as POST /auth/register)",
-        handler!(register),
-        register_docs,
+        "CompatRegister",
+        "First seed: register (as POST /auth/register; the username may be left out)",
+        handler!(register_first_seed),
+        |config| {
+            Docs::data(with_user("User")).status(201).body(
+                request_body::<FirstSeedRegisterBody>()
+                    .member("password", new_password(&config.password_policy)),
+            )
+        },
     )
     .limit(RateLimit::Register)
     .compat(),
@@ -190,10 +195,15 @@ pub(crate) static ROUTES: &[Route] = &[
     Route::new(
         "PUT",
         "/api/v1/users/change-password",
-        "ChangePassword",
-        "First seed: change password (as POST /auth/change-password)",
-        handler!(change_password),
-        change_password_docs,
+        "CompatChangePassword",
+        "First seed: change password (as POST /auth/change-password; userId must be the caller)",
+        handler!(change_password_first_seed),
+        |config| {
+            Docs::data(count("revokedSessions")).body(
+                request_body::<FirstSeedChangePasswordBody>()
+                    .member("newPassword", new_password(&config.password_policy)),
+            )
+        },
     )
     .bearer()
     .compat(),
@@ -239,6 +249,33 @@ async fn register(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
         last_name: body.last_name,
     };
     let user = api.manager().register(registration, &ctx.client).await?;
+    Ok(ApiResponse::success(
+        201,
+        "Registration successful. Check your email to verify your address.",
+        json!({"user": UserDto::from(&user)}),
+    ))
+}
+
+/// `POST /users/register`: as [`register`], but a body without a username (the first seed's)
+/// gets one derived from the email address.
+async fn register_first_seed(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    let body: FirstSeedRegisterBody = ctx.json()?;
+    let derive = body.username.is_none();
+    let registration = Registration {
+        email: body.email.unwrap_or_default(),
+        username: body.username.unwrap_or_default(),
+        password: body.password.map(|p| Password::new(p.into_inner())),
+        first_name: body.first_name,
+        last_name: body.last_name,
+    };
+    let manager = api.manager();
+    let user = if derive {
+        manager
+            .register_with_derived_username(registration, &ctx.client)
+            .await?
+    } else {
+        manager.register(registration, &ctx.client).await?
+    };
     Ok(ApiResponse::success(
         201,
         "Registration successful. Check your email to verify your address.",
@@ -402,6 +439,58 @@ async fn change_password(api: &Api, ctx: &RequestContext) -> Result<ApiResponse>
     ))
 }
 
+/// `PUT /users/change-password`: the first seed's body (`userId`, `oldPassword`,
+/// `newPassword`) or `/auth/change-password`'s. The seed changed the password of whichever
+/// `userId` it was sent; here it must name the caller, or the answer is 403 and nothing changes.
+async fn change_password_first_seed(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    let auth = caller(api, ctx).await?;
+    let body: FirstSeedChangePasswordBody = ctx.json()?;
+    if let Some(user_id) = &body.user_id
+        && Uuid::parse_str(user_id.trim()).ok() != Some(auth.user.id)
+    {
+        return Err(Error::Forbidden);
+    }
+    let seed_field = body.current_password.is_none();
+    let current = match (body.old_password, body.current_password) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "oldPassword",
+                "give oldPassword or currentPassword, not both",
+            ));
+        }
+        (old, current) => password(old.or(current)),
+    };
+    let new = password(body.new_password);
+    // The first seed sent the new password once; a confirmation, when given, must match.
+    let confirm = body
+        .confirm_password
+        .map_or_else(|| new.clone(), |c| password(Some(c)));
+    let revoked = api
+        .manager()
+        .change_password(&auth, &current, &new, &confirm, &ctx.client)
+        .await
+        .map_err(|err| match err {
+            // Name the current password as the client sent it.
+            Error::Validation(errors) if seed_field => Error::Validation(
+                errors
+                    .into_iter()
+                    .map(|mut e| {
+                        if e.field == "currentPassword" {
+                            e.field = "oldPassword".to_owned();
+                        }
+                        e
+                    })
+                    .collect(),
+            ),
+            other => other,
+        })?;
+    Ok(ApiResponse::success(
+        200,
+        "Password changed. Other sessions have been signed out.",
+        json!({"revokedSessions": revoked}),
+    ))
+}
+
 async fn check_email(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
     let email = ctx.query_param("email").unwrap_or_default();
     let available = api.manager().email_available(&email).await?;
@@ -438,6 +527,51 @@ pub struct RegisterBody {
     pub first_name: Option<String>,
     #[schema(schema_with = rules::person_name)]
     pub last_name: Option<String>,
+}
+
+/// `POST /users/register` (the first seed's route): as `POST /auth/register`, but the username
+/// is optional. The password's lengths are the configured policy's (set by the route's docs).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct FirstSeedRegisterBody {
+    #[schema(required, format = Email)]
+    pub email: Option<String>,
+    /// Optional on this route only. Left out (or null), it is derived from the email's local
+    /// part: lower-cased, characters outside [a-z0-9_] dropped, padded with _ to 3 characters,
+    /// cut to 30; when that name is taken or reserved, _ and 4 random characters of [a-z0-9]
+    /// are added.
+    #[schema(pattern = "^[A-Za-z0-9_]{3,30}$")]
+    pub username: Option<String>,
+    #[schema(required, value_type = Option<String>, format = Password)]
+    pub password: Option<SecretText>,
+    #[schema(schema_with = rules::person_name)]
+    pub first_name: Option<String>,
+    #[schema(schema_with = rules::person_name)]
+    pub last_name: Option<String>,
+}
+
+/// `PUT /users/change-password` (the first seed's route): the first seed's body (`userId`,
+/// `oldPassword`, `newPassword`) or `POST /auth/change-password`'s. Give `oldPassword` or
+/// `currentPassword`. The new password's lengths are the configured policy's (set by the
+/// route's docs).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct FirstSeedChangePasswordBody {
+    /// The caller's own id, if given (any other value is refused with 403)
+    pub user_id: Option<String>,
+    /// The current password (the first seed's name for it)
+    #[schema(value_type = Option<String>, format = Password)]
+    pub old_password: Option<SecretText>,
+    /// The current password (the name of POST /auth/change-password)
+    #[schema(value_type = Option<String>, format = Password)]
+    pub current_password: Option<SecretText>,
+    #[schema(required, value_type = Option<String>, format = Password)]
+    pub new_password: Option<SecretText>,
+    /// Optional here; when given, the same as newPassword
+    #[schema(value_type = Option<String>, format = Password)]
+    pub confirm_password: Option<SecretText>,
 }
 
 /// `POST /auth/login`: `identifier` is the email or the username; `email` and `username` are

@@ -86,7 +86,7 @@ impl Username {
         if name.is_empty() {
             return Err("is required");
         }
-        if !(3..=30).contains(&name.chars().count()) {
+        if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&name.chars().count()) {
             return Err("must be 3 to 30 characters long");
         }
         if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -99,7 +99,56 @@ impl Username {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether the name is one of [`RESERVED_USERNAMES`]: valid, but never given to a new
+    /// account, since the API's own paths would shadow its public profile.
+    pub fn is_reserved(&self) -> bool {
+        RESERVED_USERNAMES.contains(&self.0.as_str())
+    }
+
+    /// The username a first-seed registration (which sends no username) gets from its email
+    /// address: the local part lower-cased, every character outside `[a-z0-9_]` dropped,
+    /// padded with `_` to [`Self::MIN_LEN`]; with a `suffix` (a retry after a collision, or
+    /// a reserved base) the base is cut so that `base_suffix` fits [`Self::MAX_LEN`].
+    ///
+    /// `suffix` is expected to hold only `[a-z0-9]` and be at most a few characters; any other
+    /// character is dropped like the local part's.
+    pub fn derived_from_email(email: &Email, suffix: Option<&str>) -> Self {
+        let keep = |c: &char| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_';
+        let local = email.as_str().rsplit_once('@').map_or("", |(l, _)| l);
+        let mut base: String = local.to_ascii_lowercase().chars().filter(keep).collect();
+        while base.len() < Self::MIN_LEN {
+            base.push('_');
+        }
+        let suffix: String = suffix.unwrap_or_default().chars().filter(keep).collect();
+        let room = if suffix.is_empty() {
+            Self::MAX_LEN
+        } else {
+            Self::MAX_LEN.saturating_sub(suffix.len() + 1).max(1)
+        };
+        // ASCII only by now, so a byte cut is a character cut.
+        base.truncate(room);
+        if !suffix.is_empty() {
+            base.push('_');
+            base.push_str(&suffix);
+            base.truncate(Self::MAX_LEN);
+        }
+        Self(base)
+    }
+
+    /// Shortest username, in characters.
+    pub const MIN_LEN: usize = 3;
+    /// Longest username, in characters.
+    pub const MAX_LEN: usize = 30;
 }
+
+/// Usernames no new account gets (`409 USERNAME_TAKEN` at registration, `available: false` from
+/// the availability check): the fixed path segments that share their parent with the public
+/// profile's `{username}` (`/users/profile` would shadow the profile of a user named
+/// `profile`). Only those a username could spell are listed (`change-password` and
+/// `reset-password` hold a `-`); a test in `capabilities.rs` derives the list from the route
+/// table, so a new fixed route under `/users/` fails it until its name is added here.
+pub const RESERVED_USERNAMES: &[&str] = &["preferences", "profile", "register"];
 
 impl fmt::Debug for Username {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -297,6 +346,54 @@ mod tests {
                 "{stray_mark:?}"
             );
         }
+    }
+
+    fn derived(email: &str, suffix: Option<&str>) -> String {
+        let email = Email::parse(email).unwrap();
+        let name = Username::derived_from_email(&email, suffix);
+        // Always a valid username.
+        assert_eq!(Username::parse(name.as_str()).unwrap(), name, "{email:?}");
+        name.as_str().to_owned()
+    }
+
+    #[test]
+    fn usernames_derive_from_the_email_local_part() {
+        assert_eq!(derived("john@example.com", None), "john");
+        assert_eq!(derived("John.Doe+news@example.com", None), "johndoenews");
+        assert_eq!(derived("j_d-1@example.com", None), "j_d1");
+        // Padded to the minimum.
+        assert_eq!(derived("jo@example.com", None), "jo_");
+        assert_eq!(derived("a@example.com", None), "a__");
+        // Nothing left of the local part: padding only.
+        assert_eq!(derived("+-=@example.com", None), "___");
+        // Cut to the maximum.
+        let long = format!("{}@example.com", "a".repeat(64));
+        assert_eq!(derived(&long, None), "a".repeat(30));
+        // A suffix is appended after `_`, cutting the base so the whole fits.
+        assert_eq!(derived("john@example.com", Some("x7k2")), "john_x7k2");
+        assert_eq!(derived("jo@example.com", Some("x7k2")), "jo__x7k2");
+        assert_eq!(
+            derived(&long, Some("x7k2")),
+            format!("{}_x7k2", "a".repeat(25))
+        );
+        // A suffix's stray characters are dropped like the local part's.
+        assert_eq!(derived("john@example.com", Some("X-1")), "john_1");
+        assert_eq!(derived("john@example.com", Some("")), "john");
+    }
+
+    #[test]
+    fn reserved_usernames_are_valid_names_marked_reserved() {
+        for name in RESERVED_USERNAMES {
+            let parsed = Username::parse(name).unwrap();
+            assert_eq!(parsed.as_str(), *name, "listed normalised");
+            assert!(parsed.is_reserved());
+        }
+        assert!(Username::parse("Profile").unwrap().is_reserved());
+        assert!(!Username::parse("profiles").unwrap().is_reserved());
+        assert!(!Username::parse("john").unwrap().is_reserved());
+        let email = Email::parse("profile@example.com").unwrap();
+        assert!(Username::derived_from_email(&email, None).is_reserved());
+        assert!(!Username::derived_from_email(&email, Some("ab12")).is_reserved());
     }
 
     #[test]

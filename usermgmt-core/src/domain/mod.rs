@@ -8,7 +8,7 @@ mod password;
 
 pub use audit_action::AuditAction;
 pub use device::DeviceInfo;
-pub use identity::{Email, MAX_NAME_LEN, Username, clean_name};
+pub use identity::{Email, MAX_NAME_LEN, RESERVED_USERNAMES, Username, clean_name};
 pub use password::check_password_policy;
 
 /// Whether text holds control characters (NUL included, which PostgreSQL refuses in text).

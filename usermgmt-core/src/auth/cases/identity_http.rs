@@ -559,3 +559,424 @@ pub async fn email_verification_tokens(cx: &HttpCtx) {
     );
 }
 http_case!(email_verification_tokens);
+
+/// The first seed's registration body, byte for byte as its document shows it (the address is
+/// the document's obfuscated `[email protected]`, with its no-break space).
+const SEED_REGISTER: &str = "{ \"email\": \"[email\u{a0}protected]\", \"password\": \"secretpassword\", \"firstName\": \"John\", \"lastName\": \"Doe\" }";
+
+/// The first seed's change-password body, byte for byte as its document shows it.
+const SEED_CHANGE_PASSWORD: &str = "{ \"userId\": \"user-id-123\", \"oldPassword\": \"old-password\", \"newPassword\": \"new-password\" }";
+
+/// The seed's registration text with a real address and a password the policy accepts in
+/// place of the document's placeholders: the same members, order and spacing.
+fn seed_registration(email: &str) -> String {
+    SEED_REGISTER
+        .replace("[email\u{a0}protected]", email)
+        .replace("secretpassword", PASSWORD)
+}
+
+/// The seed's change-password text with real values in place of its placeholders.
+fn seed_change_password(user_id: &str, old: &str, new: &str) -> String {
+    SEED_CHANGE_PASSWORD
+        .replace("user-id-123", user_id)
+        .replace("old-password", old)
+        .replace("new-password", new)
+}
+
+/// Sends `text` as a JSON body, as a client that writes its bodies by hand would.
+async fn send_json_text(
+    cx: &HttpCtx,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    text: &str,
+) -> TestResponse {
+    let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+    if let Some(t) = token {
+        headers.push(("authorization".to_owned(), format!("Bearer {t}")));
+    }
+    cx.send(TestRequest {
+        method: method.to_owned(),
+        uri: uri.to_owned(),
+        headers,
+        body: text.as_bytes().to_vec(),
+    })
+    .await
+}
+
+async fn is_stored(cx: &HttpCtx, email: &str) -> bool {
+    cx.app
+        .manager
+        .store()
+        .user_by_email(email)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+async fn mailed_to(cx: &HttpCtx, to: &str) -> usize {
+    cx.app.deliver_mail().await;
+    cx.app
+        .mailer
+        .sent()
+        .into_iter()
+        .filter(|m| m.to == to)
+        .count()
+}
+
+fn is_suffixed(username: &serde_json::Value, base: &str) -> bool {
+    username.as_str().is_some_and(|name| {
+        name.strip_prefix(base)
+            .and_then(|rest| rest.strip_prefix('_'))
+            .is_some_and(|suffix| {
+                suffix.len() == 4
+                    && suffix
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            })
+    })
+}
+
+pub async fn first_seed_registration_derives_the_username(cx: &HttpCtx) {
+    let compat = cx.with_compatibility_routes().await;
+    let url = "/api/v1/users/register";
+    // The seed's text as its document shows it: its placeholders fail the address and password
+    // rules, and nothing asks for a username.
+    let r = send_json_text(&compat, "POST", url, None, SEED_REGISTER).await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    let mut fields = error_fields(&r);
+    fields.dedup();
+    assert_eq!(fields, vec!["email", "password"]);
+
+    let r = send_json_text(
+        &compat,
+        "POST",
+        url,
+        None,
+        &seed_registration("John.Doe@example.com"),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let user = &r.data()["user"];
+    assert_eq!(user["username"], json!("johndoe"));
+    assert_eq!(user["email"], json!("john.doe@example.com"));
+    assert_eq!(user["firstName"], json!("John"));
+    assert_eq!(user["lastName"], json!("Doe"));
+    assert_eq!(user["emailVerified"], json!(false));
+    // Otherwise as /auth/register: the audit row, the verification mail, then a login.
+    assert_eq!(
+        compat.audit_actions("john.doe@example.com").await,
+        vec!["USER_REGISTERED"]
+    );
+    let token = compat
+        .app
+        .token_mailed_to("john.doe@example.com")
+        .await
+        .expect("verification mail");
+    ok(
+        &compat
+            .post("/api/v1/auth/confirm-email", None, json!({"token": token}))
+            .await,
+        "confirm",
+    );
+    compat.login("johndoe", PASSWORD).await;
+    assert_error(
+        &send_json_text(
+            &compat,
+            "POST",
+            url,
+            None,
+            &seed_registration("JOHN.DOE@example.com"),
+        )
+        .await,
+        409,
+        "EMAIL_TAKEN",
+    );
+
+    // The name is taken: a suffix.
+    let r = send_json_text(
+        &compat,
+        "POST",
+        url,
+        None,
+        &seed_registration("johndoe@example.org"),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert!(
+        is_suffixed(&r.data()["user"]["username"], "johndoe"),
+        "{}",
+        r.data()
+    );
+    // Too short: padded.
+    let r = send_json_text(
+        &compat,
+        "POST",
+        url,
+        None,
+        &seed_registration("jo@example.com"),
+    )
+    .await;
+    assert_eq!(r.data()["user"]["username"], json!("jo_"));
+
+    // A username given is used as at /auth/register, taken or not.
+    let r = compat
+        .post(
+            url,
+            None,
+            json!({"email": "jd3@example.com", "username": "JD_Three", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.data()["user"]["username"], json!("jd_three"));
+    let r = compat
+        .post(
+            url,
+            None,
+            json!({"email": "jd4@example.com", "username": "johndoe", "password": PASSWORD}),
+        )
+        .await;
+    assert_error(&r, 409, "USERNAME_TAKEN");
+    assert!(!is_stored(cx, "jd4@example.com").await);
+
+    // Nothing changes for /api/v1 clients: /auth/register still requires the username.
+    let r = compat
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "nouser@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert_eq!(error_fields(&r), vec!["username"]);
+    assert!(!is_stored(cx, "nouser@example.com").await);
+    // And the document says so: the username is optional on the first seed's route only.
+    let doc = compat.get("/api/v1/openapi.json", None).await.json();
+    let required = |path: &str| {
+        doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["required"]
+            .clone()
+    };
+    assert_eq!(required(url), json!(["email", "password"]));
+    assert_eq!(
+        required("/api/v1/auth/register"),
+        json!(["email", "username", "password"])
+    );
+}
+http_case!(first_seed_registration_derives_the_username);
+
+pub async fn first_seed_registrations_racing_for_one_name_both_succeed(cx: &HttpCtx) {
+    let compat = cx.with_compatibility_routes().await;
+    let emails = ["same.name@example.com", "same-name@example.net"];
+    let answers =
+        futures_util::future::join_all(
+            emails.iter().map(|email| {
+                let body = seed_registration(email);
+                let compat = &compat;
+                async move {
+                    send_json_text(compat, "POST", "/api/v1/users/register", None, &body).await
+                }
+            }),
+        )
+        .await;
+    let mut names = Vec::new();
+    for r in &answers {
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        names.push(r.data()["user"]["username"].clone());
+    }
+    assert_ne!(names[0], names[1]);
+    assert!(names.contains(&json!("samename")), "{names:?}");
+    assert!(
+        names.iter().any(|n| is_suffixed(n, "samename")),
+        "{names:?}"
+    );
+    for email in emails {
+        assert!(is_stored(cx, email).await, "{email}");
+    }
+}
+http_case!(first_seed_registrations_racing_for_one_name_both_succeed);
+
+pub async fn usernames_the_routes_shadow_are_reserved(cx: &HttpCtx) {
+    // `/users/profile`, `/users/preferences` and `/users/register` are routes of their own, so
+    // a user of that name would have a public profile nobody can fetch.
+    for name in ["profile", "Preferences", "register"] {
+        let email = format!("{}@example.com", name.to_ascii_lowercase());
+        let r = cx
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"email": email, "username": name, "password": PASSWORD}),
+            )
+            .await;
+        assert_error(&r, 409, "USERNAME_TAKEN");
+        assert!(!is_stored(cx, &email).await, "{name} created");
+        assert_eq!(mailed_to(cx, &email).await, 0, "{name} mailed");
+        let r = cx
+            .get(
+                &format!("/api/v1/auth/check-username?username={name}"),
+                None,
+            )
+            .await;
+        assert_eq!(r.data()["available"], json!(false), "{name}");
+    }
+    assert_eq!(
+        cx.get("/api/v1/auth/check-username?username=profiles", None)
+            .await
+            .data()["available"],
+        json!(true)
+    );
+    // A name derived from such an address is suffixed instead.
+    let compat = cx.with_compatibility_routes().await;
+    let r = send_json_text(
+        &compat,
+        "POST",
+        "/api/v1/users/register",
+        None,
+        &seed_registration("profile@example.com"),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert!(
+        is_suffixed(&r.data()["user"]["username"], "profile"),
+        "{}",
+        r.data()
+    );
+    // Given explicitly on the first seed's route: refused the same way.
+    let r = compat
+        .post(
+            "/api/v1/users/register",
+            None,
+            json!({"email": "reg@example.com", "username": "register", "password": PASSWORD}),
+        )
+        .await;
+    assert_error(&r, 409, "USERNAME_TAKEN");
+    assert!(!is_stored(cx, "reg@example.com").await);
+}
+http_case!(usernames_the_routes_shadow_are_reserved);
+
+pub async fn first_seed_change_password_body(cx: &HttpCtx) {
+    let compat = cx.with_compatibility_routes().await;
+    compat.register_verified("paula").await;
+    compat.register_verified("quinn").await;
+    let (access, _) = compat.login("paula", PASSWORD).await;
+    let (other, _) = compat.login("paula", PASSWORD).await;
+    let paula = user_id(&compat, "paula@example.com").await.to_string();
+    let quinn = user_id(&compat, "quinn@example.com").await.to_string();
+    let url = "/api/v1/users/change-password";
+    let put = |text: String| {
+        let compat = &compat;
+        let access = access.clone();
+        async move { send_json_text(compat, "PUT", url, Some(&access), &text).await }
+    };
+
+    // The seed's text as its document shows it: its userId is not the caller's.
+    assert_error(
+        &put(SEED_CHANGE_PASSWORD.to_owned()).await,
+        403,
+        "FORBIDDEN",
+    );
+    // Another user's id, with the caller's right password: refused, nothing changes (the
+    // first seed changed that user's password).
+    assert_error(
+        &put(seed_change_password(&quinn, PASSWORD, NEW_PASSWORD)).await,
+        403,
+        "FORBIDDEN",
+    );
+    compat.login("quinn", PASSWORD).await;
+    ok(
+        &compat.get("/api/v1/users/profile", Some(&other)).await,
+        "other session",
+    );
+    for email in ["paula@example.com", "quinn@example.com"] {
+        assert!(
+            !compat
+                .audit_actions(email)
+                .await
+                .contains(&"PASSWORD_CHANGED".to_owned())
+        );
+    }
+    // An unknown member is refused on both routes.
+    let r =
+        put(seed_change_password(&paula, PASSWORD, NEW_PASSWORD).replace(" }", ", \"extra\": 1 }"))
+            .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    let r = compat
+        .post(
+            "/api/v1/auth/change-password",
+            Some(&access),
+            json!({"userId": paula, "currentPassword": PASSWORD, "newPassword": NEW_PASSWORD, "confirmPassword": NEW_PASSWORD}),
+        )
+        .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    // /auth/change-password still asks for the confirmation.
+    let r = compat
+        .post(
+            "/api/v1/auth/change-password",
+            Some(&access),
+            json!({"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}),
+        )
+        .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert_eq!(error_fields(&r), vec!["confirmPassword"]);
+    // The rules of /auth/change-password, named as the seed's client named the fields.
+    let r = put(seed_change_password(&paula, PASSWORD, "weak")).await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert!(
+        error_fields(&r).iter().all(|f| f == "newPassword"),
+        "{:?}",
+        error_fields(&r)
+    );
+    let r = put(format!(
+        "{{ \"userId\": \"{paula}\", \"newPassword\": \"{NEW_PASSWORD}\" }}"
+    ))
+    .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert_eq!(error_fields(&r), vec!["oldPassword"]);
+    assert_error(
+        &put(seed_change_password(&paula, "Wr0ng!pass", NEW_PASSWORD)).await,
+        400,
+        "INCORRECT_PASSWORD",
+    );
+
+    // The caller's own id (in any case): changed, the other sessions end.
+    let r = put(seed_change_password(
+        &paula.to_ascii_uppercase(),
+        PASSWORD,
+        NEW_PASSWORD,
+    ))
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.data()["revokedSessions"], json!(1));
+    assert_error(
+        &compat.get("/api/v1/users/profile", Some(&other)).await,
+        401,
+        "INVALID_TOKEN",
+    );
+    ok(
+        &compat.get("/api/v1/users/profile", Some(&access)).await,
+        "own session",
+    );
+    assert_error(
+        &compat
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"identifier": "paula", "password": PASSWORD}),
+            )
+            .await,
+        401,
+        "INVALID_CREDENTIALS",
+    );
+    assert!(
+        compat
+            .audit_actions("paula@example.com")
+            .await
+            .contains(&"PASSWORD_CHANGED".to_owned())
+    );
+    // History: back to the first password is refused.
+    let r = put(seed_change_password(&paula, NEW_PASSWORD, PASSWORD)).await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert_eq!(error_fields(&r), vec!["newPassword"]);
+    compat.login("paula", NEW_PASSWORD).await;
+}
+http_case!(first_seed_change_password_body);
