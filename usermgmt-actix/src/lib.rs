@@ -41,21 +41,22 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use usermgmt_core::api::{
-    API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX, ROOT_PATHS, bearer_token,
-};
+use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX, bearer_token};
 use usermgmt_core::rbac::Permission;
 use usermgmt_core::{AuthenticatedUser, Error};
 
-/// Mounts the whole API (`/api/v1/...` and the root health probes) and registers the [`Api`]
+/// Mounts the whole API (`/api/v1/...`, the root health probes and, when configured, the first
+/// seed's root paths: [`Api::root_paths`]) and registers the [`Api`]
 /// as app data, so [`CurrentUser`] works in the host app's own handlers:
 /// `App::new().configure(usermgmt_actix::configure(api.clone()))`.
 pub fn configure(api: Api) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::new(api));
-        for path in ROOT_PATHS {
-            cfg.route(path, web::to(handle));
+        // Which root paths the API serves depends on its configuration (the first seed's
+        // paths, trailing-slash forms).
+        for path in api.root_paths() {
+            cfg.route(&path, web::to(handle));
         }
+        cfg.app_data(web::Data::new(api));
         cfg.service(web::scope(API_PREFIX).default_service(web::to(handle)));
         cfg.service(web::scope(DOCS_PREFIX).default_service(web::to(handle)));
     }

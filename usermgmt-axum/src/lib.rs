@@ -39,18 +39,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
-use usermgmt_core::api::{
-    API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX, ROOT_PATHS, bearer_token,
-};
+use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX, bearer_token};
 use usermgmt_core::rbac::Permission;
 use usermgmt_core::{AuthenticatedUser, Error};
 
-/// The routes of the whole API (`/api/v1/...` and the root health probes), ready to merge into
-/// a host app's router of any state type.
+/// The routes of the whole API (`/api/v1/...`, the root health probes and, when configured, the
+/// first seed's root paths: [`Api::root_paths`]), ready to merge into a host app's router of
+/// any state type.
 pub fn router<S>(api: Api) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
+    // Asked before `api` moves into the handler: which root paths it serves depends on its
+    // configuration (the first seed's paths, trailing-slash forms).
+    let root_paths = api.root_paths();
     let handler = move |request: Request| {
         let api = api.clone();
         async move { handle(&api, request).await }
@@ -59,7 +61,7 @@ where
         .route(API_PREFIX, any(handler.clone()))
         .route(&format!("{API_PREFIX}/{{*rest}}"), any(handler.clone()));
     router = router.route(&format!("{DOCS_PREFIX}/{{*rest}}"), any(handler.clone()));
-    for path in ROOT_PATHS {
+    for path in &root_paths {
         router = router.route(path, any(handler.clone()));
     }
     router

@@ -97,8 +97,8 @@ pub(super) fn hashing(vars: &mut Vars<'_>, env: AppEnv) -> Result<HashingConfig>
     Ok(hashing)
 }
 
-/// `ACCOUNT_RECOVERY_WINDOW`, `IMPERSONATION_TTL`, `AVATAR_BASE_URL` and
-/// `COMPATIBILITY_ROUTES`.
+/// `ACCOUNT_RECOVERY_WINDOW`, `IMPERSONATION_TTL`, `AVATAR_BASE_URL`, `COMPATIBILITY_ROUTES`
+/// and `COMPATIBILITY_ROOT_ROUTES`.
 pub(super) fn lifecycle(vars: &Vars<'_>, mut builder: ConfigBuilder) -> Result<ConfigBuilder> {
     if let Some(window) = vars.core_duration("ACCOUNT_RECOVERY_WINDOW")? {
         builder = builder.account_recovery_window(window);
@@ -111,13 +111,66 @@ pub(super) fn lifecycle(vars: &Vars<'_>, mut builder: ConfigBuilder) -> Result<C
     }
     // The standalone server keeps the first seed's routes on unless told otherwise.
     let compat = vars.flag("COMPATIBILITY_ROUTES")?.unwrap_or(true);
-    Ok(builder.compatibility_routes(compat))
+    // And serves them where that seed's clients call them, at the root, unless told otherwise
+    // (without the compatibility routes there is nothing to serve there).
+    let at_root = vars.flag("COMPATIBILITY_ROOT_ROUTES")?.unwrap_or(true);
+    Ok(builder
+        .compatibility_routes(compat)
+        .compatibility_root_routes(at_root))
 }
 
-/// `AVATAR_DIR` (`uploads/avatars`).
-pub(super) fn avatar_dir(vars: &Vars<'_>) -> PathBuf {
-    vars.text("AVATAR_DIR")
-        .map_or_else(|| PathBuf::from("uploads/avatars"), Into::into)
+/// `AVATAR_DIR` (`uploads/avatars`), or the second seed's `UPLOAD_DIR` with the avatars in its
+/// `avatars` folder (`UPLOAD_DIR=uploads` is the default); `AVATAR_DIR` wins.
+pub(super) fn avatar_dir(vars: &mut Vars<'_>) -> PathBuf {
+    let from_upload_dir = vars
+        .text("UPLOAD_DIR")
+        .map(|dir| PathBuf::from(dir).join("avatars"));
+    match (vars.text("AVATAR_DIR"), from_upload_dir) {
+        (Some(dir), from_upload_dir) => {
+            let dir = PathBuf::from(dir);
+            if from_upload_dir.is_some_and(|other| other != dir) {
+                vars.warn("UPLOAD_DIR is ignored because AVATAR_DIR is set to a different folder");
+            }
+            dir
+        }
+        (None, Some(dir)) => dir,
+        (None, None) => PathBuf::from("uploads/avatars"),
+    }
+}
+
+/// The second seed's `MAX_FILE_SIZE` and `BCRYPT_ROUNDS`: read and checked, since its `.env`
+/// sets them, but not applied — each gets a warning saying why. Avatars are limited to 2 MB
+/// (SPEC §6, Upload), and new passwords are hashed with Argon2id (`HASH_*`); a bcrypt hash
+/// imported from that seed verifies at the cost written in it and is re-hashed with Argon2id at
+/// the user's next login, so a bcrypt cost has nothing to set.
+pub(super) fn second_seed_notes(vars: &mut Vars<'_>) -> Result<()> {
+    if let Some(value) = vars.text("MAX_FILE_SIZE") {
+        let bytes: u64 = value.parse().ok().filter(|b| *b > 0).ok_or_else(|| {
+            ConfigError::new(
+                "MAX_FILE_SIZE",
+                format!("MAX_FILE_SIZE must be a number of bytes, got {value:?}"),
+            )
+        })?;
+        let limit = usermgmt_core::avatars::MAX_AVATAR_BYTES as u64;
+        if bytes != limit {
+            vars.warn(format!(
+                "MAX_FILE_SIZE={bytes} is ignored: avatar uploads are limited to {limit} bytes (2 MB)"
+            ));
+        }
+    }
+    if let Some(value) = vars.text("BCRYPT_ROUNDS") {
+        let rounds = parse_count("BCRYPT_ROUNDS", &value)?;
+        if !(4..=31).contains(&rounds) {
+            return Err(ConfigError::new(
+                "BCRYPT_ROUNDS",
+                format!("BCRYPT_ROUNDS must be 4-31, got {value:?}"),
+            ));
+        }
+        vars.warn(
+            "BCRYPT_ROUNDS is ignored: passwords are hashed with Argon2id (HASH_MEMORY_KIB, HASH_ITERATIONS); imported bcrypt hashes verify at the cost they carry and are re-hashed at the next login",
+        );
+    }
+    Ok(())
 }
 
 /// `ACCOUNT_PURGE_INTERVAL` (1 hour).
@@ -232,6 +285,16 @@ mod tests {
             "COMPATIBILITY_ROUTES",
             "",
         );
+        // The root paths follow their own switch, on by default in the server.
+        assert!(defaults.core.compatibility_root_routes);
+        let no_root = ok(&[("COMPATIBILITY_ROOT_ROUTES", "false")]);
+        assert!(no_root.core.compatibility_routes);
+        assert!(!no_root.core.compatibility_root_routes);
+        err(
+            &[("COMPATIBILITY_ROOT_ROUTES", "sometimes")],
+            "COMPATIBILITY_ROOT_ROUTES",
+            "",
+        );
         err(
             &[("ACCOUNT_RECOVERY_WINDOW", "soon")],
             "ACCOUNT_RECOVERY_WINDOW",
@@ -279,5 +342,54 @@ mod tests {
         );
         let config = ok(&[("ADMIN_USERNAME", "root")]);
         assert!(config.warnings.iter().any(|w| w.contains("ADMIN_USERNAME")));
+    }
+
+    #[test]
+    fn the_second_seeds_upload_dir_holds_the_avatars() {
+        let config = ok(&[("UPLOAD_DIR", "/srv/uploads")]);
+        assert_eq!(
+            config.avatar_dir,
+            std::path::PathBuf::from("/srv/uploads/avatars")
+        );
+        let config = ok(&[("UPLOAD_DIR", "/srv/uploads"), ("AVATAR_DIR", "/srv/faces")]);
+        assert_eq!(config.avatar_dir, std::path::PathBuf::from("/srv/faces"));
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.contains("UPLOAD_DIR is ignored"))
+        );
+        let agreeing = ok(&[("UPLOAD_DIR", "/srv/up"), ("AVATAR_DIR", "/srv/up/avatars")]);
+        assert!(!agreeing.warnings.iter().any(|w| w.contains("UPLOAD_DIR")));
+    }
+
+    #[test]
+    fn max_file_size_and_bcrypt_rounds_are_checked_and_said_to_be_ignored() {
+        let config = ok(&[("MAX_FILE_SIZE", "5242880"), ("BCRYPT_ROUNDS", "12")]);
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("MAX_FILE_SIZE=5242880 is ignored")),
+            "{:?}",
+            config.warnings
+        );
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("BCRYPT_ROUNDS is ignored"))
+        );
+        // Argon2id stays as configured.
+        assert_eq!(
+            config.core.hashing.iterations,
+            ok(&[]).core.hashing.iterations
+        );
+        let same = ok(&[("MAX_FILE_SIZE", "2097152")]);
+        assert!(!same.warnings.iter().any(|w| w.contains("MAX_FILE_SIZE")));
+        err(&[("MAX_FILE_SIZE", "5mb")], "MAX_FILE_SIZE", "bytes");
+        err(&[("MAX_FILE_SIZE", "0")], "MAX_FILE_SIZE", "bytes");
+        err(&[("BCRYPT_ROUNDS", "3")], "BCRYPT_ROUNDS", "4-31");
+        err(&[("BCRYPT_ROUNDS", "many")], "BCRYPT_ROUNDS", "");
     }
 }

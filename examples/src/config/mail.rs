@@ -15,12 +15,21 @@ const DEFAULT_SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The variables that only matter when `EMAIL_HOST` is set.
 const SMTP_PARTS: &[&str] = &[
     "EMAIL_PORT",
+    "SMTP_PORT",
     "SMTP_SECURE",
     "SMTP_SECURITY",
     "EMAIL_USER",
+    "SMTP_USER",
     "EMAIL_PASSWORD",
+    "SMTP_PASSWORD",
     "EMAIL_TIMEOUT",
 ];
+
+/// The first seed's SMTP names, then the second seed's (read in that order of precedence).
+const HOST_NAMES: &[&str] = &["EMAIL_HOST", "SMTP_HOST"];
+const PORT_NAMES: &[&str] = &["EMAIL_PORT", "SMTP_PORT"];
+const USER_NAMES: &[&str] = &["EMAIL_USER", "SMTP_USER"];
+const PASSWORD_NAMES: &[&str] = &["EMAIL_PASSWORD", "SMTP_PASSWORD"];
 
 /// `EMAIL_FROM`, `APP_NAME`, the link bases `EMAIL_CONFIRMATION_URL` and `PASSWORD_RESET_URL`
 /// (a warning in production when left at their localhost defaults) and `MAIL_OUTBOX_RETENTION`.
@@ -48,13 +57,30 @@ pub(super) fn mail(vars: &mut Vars<'_>, env: AppEnv) -> Result<MailConfig> {
         )),
         None => {}
     }
-    match vars.text("PASSWORD_RESET_URL") {
-        Some(url) => mail.password_reset_url = parse_http_url("PASSWORD_RESET_URL", &url)?,
-        None if env.is_production() => vars.warn(format!(
+    // The first seed's `FRONTEND_URL` names the app whose `/reset-password` page takes the
+    // link; `PASSWORD_RESET_URL` names the page itself and wins.
+    let from_frontend = match vars.text("FRONTEND_URL") {
+        Some(url) => {
+            let base = parse_http_url("FRONTEND_URL", &url)?;
+            Some(format!("{}/reset-password", base.trim_end_matches('/')))
+        }
+        None => None,
+    };
+    match (vars.text("PASSWORD_RESET_URL"), from_frontend) {
+        (Some(url), frontend) => {
+            mail.password_reset_url = parse_http_url("PASSWORD_RESET_URL", &url)?;
+            if frontend.is_some_and(|f| f != mail.password_reset_url) {
+                vars.warn(
+                    "FRONTEND_URL is ignored for reset links because PASSWORD_RESET_URL is set to a different page",
+                );
+            }
+        }
+        (None, Some(page)) => mail.password_reset_url = page,
+        (None, None) if env.is_production() => vars.warn(format!(
             "PASSWORD_RESET_URL is not set: password reset links point to {}",
             mail.password_reset_url
         )),
-        None => {}
+        (None, None) => {}
     }
     if let Some(retention) = vars.core_duration("MAIL_OUTBOX_RETENTION")? {
         mail.retention = retention;
@@ -75,34 +101,40 @@ fn is_mailbox(text: &str) -> bool {
 /// SMTP delivery, or `None` (mail to the log) when `EMAIL_HOST` is unset; `from` is the
 /// sender read by [`mail`].
 pub(super) fn smtp(vars: &mut Vars<'_>, env: AppEnv, from: &str) -> Result<Option<SmtpConfig>> {
-    let Some(host) = vars.text("EMAIL_HOST") else {
+    let Some((host_name, host)) = vars.pick(HOST_NAMES) else {
         warn_without_host(vars, env);
         return Ok(None);
     };
     if !looks_like_host(&host) {
         return Err(ConfigError::new(
-            "EMAIL_HOST",
-            format!("EMAIL_HOST must be a host name or an IP address, got {host:?}"),
+            host_name,
+            format!("{host_name} must be a host name or an IP address, got {host:?}"),
         ));
     }
     let (port, security) = port_and_security(vars)?;
-    let username = vars.text("EMAIL_USER");
-    let password = vars.raw("EMAIL_PASSWORD");
+    let username = vars.pick(USER_NAMES);
+    let password = vars.pick_raw(PASSWORD_NAMES);
     match (&username, &password) {
-        (Some(_), None) => {
+        (Some((user_name, _)), None) => {
             return Err(ConfigError::new(
                 "EMAIL_PASSWORD",
-                "EMAIL_USER is set but EMAIL_PASSWORD is not (set both for SMTP authentication, or neither)",
+                format!(
+                    "{user_name} is set but EMAIL_PASSWORD (or SMTP_PASSWORD) is not (set both for SMTP authentication, or neither)"
+                ),
             ));
         }
-        (None, Some(_)) => {
+        (None, Some((password_name, _))) => {
             return Err(ConfigError::new(
                 "EMAIL_USER",
-                "EMAIL_PASSWORD is set but EMAIL_USER is not (set both for SMTP authentication, or neither)",
+                format!(
+                    "{password_name} is set but EMAIL_USER (or SMTP_USER) is not (set both for SMTP authentication, or neither)"
+                ),
             ));
         }
         _ => {}
     }
+    let username = username.map(|(_, user)| user);
+    let password = password.map(|(_, password)| password);
     if password.is_some() && security == SmtpSecurity::None && env.is_production() {
         vars.warn(format!(
             "EMAIL_PASSWORD is sent without encryption to {host}:{port} (SMTP_SECURE=false on a port other than 587): set SMTP_SECURE=true or SMTP_SECURITY=starttls"
@@ -148,15 +180,15 @@ fn warn_without_host(vars: &mut Vars<'_>, env: AppEnv) {
 
 /// `EMAIL_PORT` with `SMTP_SECURE` and `SMTP_SECURITY` (which wins): docs/CONFIGURATION.md
 /// tabulates the choice.
-fn port_and_security(vars: &Vars<'_>) -> Result<(u16, SmtpSecurity)> {
+fn port_and_security(vars: &mut Vars<'_>) -> Result<(u16, SmtpSecurity)> {
     let secure = vars.flag("SMTP_SECURE")?;
     let explicit = vars
         .text("SMTP_SECURITY")
         .map(|value| parse_security(&value))
         .transpose()?;
     let wants_tls = explicit.map_or(secure == Some(true), |s| s == SmtpSecurity::Tls);
-    let port = match vars.text("EMAIL_PORT") {
-        Some(value) => parse_port("EMAIL_PORT", &value, false)?,
+    let port = match vars.pick(PORT_NAMES) {
+        Some((name, value)) => parse_port(name, &value, false)?,
         None if wants_tls => 465,
         None => 587,
     };
@@ -346,5 +378,102 @@ mod tests {
                 .any(|w| w.contains("without encryption"))
         );
         assert!(!config.warnings.iter().any(|w| w.contains("hunter2")));
+    }
+
+    #[test]
+    fn the_second_seeds_smtp_names_are_read_after_the_first_seeds() {
+        use secrecy::ExposeSecret;
+        let smtp = ok(&[
+            ("SMTP_HOST", "smtp.seed.test"),
+            ("SMTP_PORT", "2525"),
+            ("SMTP_USER", "mailer"),
+            ("SMTP_PASSWORD", " p w "),
+        ])
+        .smtp
+        .unwrap();
+        assert_eq!(smtp.host, "smtp.seed.test");
+        assert_eq!(smtp.port, 2525);
+        assert_eq!(smtp.username.as_deref(), Some("mailer"));
+        assert_eq!(smtp.password.unwrap().expose_secret(), " p w ");
+        // Both names set: the first seed's wins, a different second one is a warning.
+        let config = ok(&[
+            ("EMAIL_HOST", "smtp.acme.test"),
+            ("SMTP_HOST", "smtp.seed.test"),
+            ("EMAIL_PORT", "587"),
+            ("SMTP_PORT", "587"),
+        ]);
+        assert_eq!(config.smtp.unwrap().host, "smtp.acme.test");
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w == "SMTP_HOST is ignored because EMAIL_HOST is set to a different value"),
+            "{:?}",
+            config.warnings
+        );
+        assert!(!config.warnings.iter().any(|w| w.contains("SMTP_PORT")));
+        err(&[("SMTP_HOST", "smtp://mail")], "SMTP_HOST", "host name");
+        err(
+            &[("SMTP_HOST", "mail"), ("SMTP_PORT", "x")],
+            "SMTP_PORT",
+            "",
+        );
+        err(
+            &[("SMTP_HOST", "mail"), ("SMTP_USER", "me")],
+            "EMAIL_PASSWORD",
+            "SMTP_USER",
+        );
+        err(
+            &[("SMTP_HOST", "mail"), ("SMTP_PASSWORD", "pw")],
+            "EMAIL_USER",
+            "SMTP_PASSWORD",
+        );
+        // Without a host, the second seed's parts are stray settings too.
+        let config = ok(&[("SMTP_USER", "me"), ("SMTP_PASSWORD", "pw")]);
+        assert!(config.smtp.is_none());
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.contains("SMTP_USER, SMTP_PASSWORD are set but EMAIL_HOST is not")),
+            "{:?}",
+            config.warnings
+        );
+    }
+
+    #[test]
+    fn frontend_url_points_reset_links_at_its_page() {
+        let config = ok(&[("FRONTEND_URL", "https://app.example.com/")]);
+        assert_eq!(
+            config.core.mail.password_reset_url,
+            "https://app.example.com/reset-password"
+        );
+        // The page named outright wins, with a warning when the two disagree.
+        let config = ok(&[
+            ("FRONTEND_URL", "https://app.example.com"),
+            (
+                "PASSWORD_RESET_URL",
+                "https://app.example.com/account/reset",
+            ),
+        ]);
+        assert_eq!(
+            config.core.mail.password_reset_url,
+            "https://app.example.com/account/reset"
+        );
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.contains("FRONTEND_URL is ignored"))
+        );
+        // In production it answers the missing reset page.
+        let config = ok(&prod(&[("FRONTEND_URL", "https://app.example.com")]));
+        assert!(
+            !config
+                .warnings
+                .iter()
+                .any(|w| w.contains("PASSWORD_RESET_URL"))
+        );
+        err(&[("FRONTEND_URL", "app.example.com")], "FRONTEND_URL", "");
     }
 }

@@ -180,7 +180,8 @@ pub fn load(vars: &dyn Fn(&str) -> Option<String>) -> Result<ServerConfig> {
     let redis_url = vars.raw("REDIS_URL");
     let log_level = ops::log_level(&vars)?;
     let admin = accounts::admin(&mut vars)?;
-    let avatar_dir = accounts::avatar_dir(&vars);
+    let avatar_dir = accounts::avatar_dir(&mut vars);
+    accounts::second_seed_notes(&mut vars)?;
     let purge_interval = accounts::purge_interval(&vars)?;
     let http = limits::http_limits(&vars)?;
     Ok(ServerConfig {

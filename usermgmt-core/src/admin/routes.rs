@@ -169,7 +169,8 @@ pub(crate) static ROUTES: &[Route] = &[
         list_users_docs,
     )
     .bearer()
-    .compat(),
+    .compat()
+    .at_root(),
     Route::new(
         "DELETE",
         "/api/v1/users/{username}",
@@ -179,7 +180,8 @@ pub(crate) static ROUTES: &[Route] = &[
         account_action_docs,
     )
     .bearer()
-    .compat(),
+    .compat()
+    .at_root(),
     Route::new(
         "GET",
         "/api/v1/users/{username}",
@@ -196,7 +198,8 @@ pub(crate) static ROUTES: &[Route] = &[
                 reference("PublicProfile")
             })
         },
-    ),
+    )
+    .at_root(),
 ];
 
 fn list_users_docs(_: &crate::Config) -> Docs {

@@ -21,6 +21,7 @@ use crate::error::Error;
 use crate::manager::UserManager;
 use crate::ratelimit::{Limit, MemoryRateLimiter, RateDecision, RateLimitConfig, RateLimitStore};
 use futures_util::FutureExt;
+use std::borrow::Cow;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
@@ -122,6 +123,70 @@ impl Api {
         &self.manager
     }
 
+    /// Whether the first seed's paths are served at the root too (both settings on).
+    fn serves_root(&self) -> bool {
+        let config = self.manager.config();
+        config.compatibility_routes && config.compatibility_root_routes
+    }
+
+    /// Every path outside [`API_PREFIX`] an adapter must hand to this API (besides the files
+    /// under [`DOCS_PREFIX`]): the probes of [`ROOT_PATHS`] and, when
+    /// `Config::compatibility_root_routes` and `compatibility_routes` are on, the first seed's
+    /// paths at the root (`/users/register`, `/users/{username}`, `/auth/login`, …); each also
+    /// with one trailing slash, which names the same route. Parameters are `{name}` segments,
+    /// which Axum and Actix both read. A host app's own route on one of these paths conflicts
+    /// with the API's: Axum refuses the merge at start-up, Actix serves whichever was
+    /// registered first — so the root serving is a setting of its own.
+    pub fn root_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = ROOT_PATHS.iter().map(|p| (*p).to_owned()).collect();
+        if self.serves_root() {
+            let roots = self.routes.iter().filter(|r| r.at_root);
+            for root in roots.filter_map(|r| r.path.strip_prefix(API_PREFIX)) {
+                if !paths.iter().any(|p| p == root) {
+                    paths.push(root.to_owned());
+                }
+            }
+        }
+        let with_slash: Vec<String> = paths
+            .iter()
+            // `/docs/` is the docs scope's own (its catch-all), not a second name of `/docs`.
+            .filter(|p| p.as_str() != DOCS_PREFIX)
+            .map(|p| format!("{p}/"))
+            .collect();
+        paths.extend(with_slash);
+        paths
+    }
+
+    /// The path of the table a request's path names: the path itself when the table has it;
+    /// else the same without one trailing slash (the second seed's `GET /sessions/`, which
+    /// Fastify served as `/sessions`; not a redirect, so a POST keeps its body); else, when
+    /// the first seed's paths are served at the root, that path under [`API_PREFIX`] if its
+    /// row is one of them (so `/users/profile` at the root stays unknown).
+    fn table_path<'p>(&self, path: &'p str) -> Cow<'p, str> {
+        if self.router.at(path).is_ok() {
+            return Cow::Borrowed(path);
+        }
+        let trimmed = match path.strip_suffix('/') {
+            Some(rest) if !rest.is_empty() && !rest.ends_with('/') => rest,
+            _ => path,
+        };
+        if trimmed.len() != path.len() && self.router.at(trimmed).is_ok() {
+            return Cow::Borrowed(trimmed);
+        }
+        let under_prefix = trimmed == API_PREFIX || trimmed.starts_with(&format!("{API_PREFIX}/"));
+        if self.serves_root() && !under_prefix {
+            let prefixed = format!("{API_PREFIX}{trimmed}");
+            if self
+                .router
+                .at(&prefixed)
+                .is_ok_and(|found| found.value.iter().any(|r| r.at_root))
+            {
+                return Cow::Owned(prefixed);
+            }
+        }
+        Cow::Borrowed(path)
+    }
+
     /// Largest body an adapter should read before answering 413.
     pub fn max_body_bytes(&self) -> usize {
         self.manager.config().max_body_bytes
@@ -131,7 +196,8 @@ impl Api {
     /// avatar upload takes a 2 MB image plus its multipart framing), `max_body_bytes()` for
     /// every other request.
     pub fn max_body_bytes_for(&self, method: &str, path: &str) -> usize {
-        let route = self.router.at(path).ok().and_then(|found| {
+        let path = self.table_path(path);
+        let route = self.router.at(&path).ok().and_then(|found| {
             found
                 .value
                 .iter()
@@ -199,7 +265,8 @@ impl Api {
             .config()
             .rate_limits
             .client_ip(req.peer_ip, req.header_value("x-forwarded-for"));
-        let methods = self.router.at(&req.path).ok().filter(|m| {
+        let path = self.table_path(&req.path);
+        let methods = self.router.at(&path).ok().filter(|m| {
             // A preflight carries no credentials: the gate opens by network only.
             !ops::path_is_gated(m.value) || self.manager.config().ops_access.allows(client_ip, None)
         });
@@ -274,7 +341,8 @@ impl Api {
     async fn route(&self, req: ApiRequest) -> (ApiResponse, Option<&'static Route>) {
         // `routes` borrows the router (not the request), so it outlives `req` below.
         let router: &matchit::Router<Vec<&'static Route>> = &self.router;
-        let (routes, params) = match router.at(&req.path) {
+        let path = self.table_path(&req.path).into_owned();
+        let (routes, params) = match router.at(&path) {
             Ok(m) => {
                 let params: Vec<(String, String)> = m
                     .params

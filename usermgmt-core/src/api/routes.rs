@@ -69,6 +69,9 @@ pub struct Route {
     pub summary: &'static str,
     /// A route of the first seed, served only when `Config::compatibility_routes` is on.
     pub compat: bool,
+    /// A path of the first seed, served at the server root too (without `/api/v1`) when
+    /// `Config::compatibility_root_routes` is on as well (see [`crate::api::Api::root_paths`]).
+    pub at_root: bool,
     /// Operational detail, answered only to `Config::ops_access` (see `ops.rs`).
     pub(crate) ops_only: bool,
     pub(crate) rate_limit: RateLimit,
@@ -85,6 +88,7 @@ impl std::fmt::Debug for Route {
             .field("name", &self.name)
             .field("authenticated", &self.authenticated)
             .field("compat", &self.compat)
+            .field("at_root", &self.at_root)
             .field("ops_only", &self.ops_only)
             .field("rate_limit", &self.rate_limit)
             .field("body", &self.body)
@@ -110,6 +114,7 @@ impl Route {
             authenticated: false,
             summary,
             compat: false,
+            at_root: false,
             ops_only: false,
             rate_limit: RateLimit::Global,
             body: BodyKind::Json,
@@ -139,6 +144,12 @@ impl Route {
     /// A route of the first seed (see [`Route::compat`]).
     pub(crate) const fn compat(mut self) -> Self {
         self.compat = true;
+        self
+    }
+
+    /// A path the first seed served at its root (see [`Route::at_root`]).
+    pub(crate) const fn at_root(mut self) -> Self {
+        self.at_root = true;
         self
     }
 

@@ -45,7 +45,8 @@ pub(crate) static ROUTES: &[Route] = &[
             .body(body)
         },
     )
-    .limit(RateLimit::Login),
+    .limit(RateLimit::Login)
+    .at_root(),
     Route::new(
         "POST",
         "/api/v1/auth/login/2fa",
@@ -181,7 +182,8 @@ pub(crate) static ROUTES: &[Route] = &[
         },
     )
     .limit(RateLimit::Register)
-    .compat(),
+    .compat()
+    .at_root(),
     Route::new(
         "POST",
         "/api/v1/users/reset-password",
@@ -191,7 +193,8 @@ pub(crate) static ROUTES: &[Route] = &[
         email_docs,
     )
     .limit(RateLimit::Email)
-    .compat(),
+    .compat()
+    .at_root(),
     Route::new(
         "PUT",
         "/api/v1/users/change-password",
@@ -206,7 +209,8 @@ pub(crate) static ROUTES: &[Route] = &[
         },
     )
     .bearer()
-    .compat(),
+    .compat()
+    .at_root(),
     Route::new(
         "POST",
         "/api/v1/auth/confirm-email",
@@ -215,7 +219,8 @@ pub(crate) static ROUTES: &[Route] = &[
         handler!(verify_email),
         verify_email_docs,
     )
-    .compat(),
+    .compat()
+    .at_root(),
 ];
 
 fn register_docs(config: &crate::Config) -> Docs {

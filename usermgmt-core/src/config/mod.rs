@@ -282,6 +282,11 @@ pub struct Config {
     pub avatar_base_url: String,
     /// Serve the first seed's compatibility routes (SPEC §6, last paragraph).
     pub compatibility_routes: bool,
+    /// Serve the first seed's paths at the server root as well (`POST /users/register`,
+    /// `POST /auth/login`, …: the rows marked `at_root`), as that seed did. Takes effect only
+    /// with `compatibility_routes` on. Off by default: a host app embedding the library keeps
+    /// its own root paths (`/users`, `/auth/login`) unless it asks for these.
+    pub compatibility_root_routes: bool,
     /// Who may read `/health/detailed` and `/metrics` (loopback and private networks).
     pub ops_access: OpsAccess,
 }
@@ -319,6 +324,7 @@ impl fmt::Debug for Config {
             .field("account_recovery_window", &self.account_recovery_window)
             .field("impersonation_ttl", &self.impersonation_ttl)
             .field("compatibility_routes", &self.compatibility_routes)
+            .field("compatibility_root_routes", &self.compatibility_root_routes)
             .field("ops_access", &self.ops_access)
             .finish_non_exhaustive()
     }
@@ -355,6 +361,7 @@ impl Config {
                 impersonation_ttl: Duration::minutes(15),
                 avatar_base_url: "/api/v1/upload/avatars".to_owned(),
                 compatibility_routes: false,
+                compatibility_root_routes: false,
                 two_factor_challenge_ttl: Duration::minutes(5),
                 backup_code_count: 10,
                 ops_access: OpsAccess::default(),
@@ -454,6 +461,8 @@ impl ConfigBuilder {
         impersonation_ttl: Duration);
     setter!(/// Serve the first seed's compatibility routes.
         compatibility_routes: bool);
+    setter!(/// Serve the first seed's paths at the server root too (with `compatibility_routes`).
+        compatibility_root_routes: bool);
     setter!(/// Who may read `/health/detailed` and `/metrics`.
         ops_access: OpsAccess);
 

@@ -18,7 +18,6 @@ use crate::manager::{ClientInfo, UserManager};
 use crate::store::{
     AuditEvent, Effects, NewRole, NotificationType, RoleChange, RoleRecord, UserRecord,
 };
-use rbac::PERMISSIONS;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -61,15 +60,18 @@ fn validate_permissions(permissions: &[String], errors: &mut Vec<FieldError>) ->
             "must name at least one permission",
         ));
     }
+    // The second seed's spelling (`USER_READ`) is read as ours (`user:read`); only ours is
+    // stored and answered.
+    let mut unique = Vec::with_capacity(permissions.len());
     for (i, p) in permissions.iter().enumerate() {
-        if !PERMISSIONS.contains(&p.as_str()) {
-            errors.push(FieldError::new(
+        match rbac::canonical_permission(p) {
+            Some(name) => unique.push(name.to_owned()),
+            None => errors.push(FieldError::new(
                 format!("permissions[{i}]"),
                 format!("unknown permission {p:?}"),
-            ));
+            )),
         }
     }
-    let mut unique = permissions.to_vec();
     unique.sort();
     unique.dedup();
     unique

@@ -10,6 +10,34 @@ use crate::manager::UserManager;
 
 pub use crate::store::seed::{MODERATOR_PERMISSIONS, PERMISSION_CATALOG, PERMISSIONS};
 
+/// Our name of a permission written ours (`user:read`) or the second seed's way (`USER_READ`,
+/// `ROLE_ASSIGN`, `ADMIN_ACCESS`: upper case, `_` for `:`), so that seed's role definitions
+/// and guards keep working; `None` for a name that is neither. Answers always use ours.
+pub fn canonical_permission(name: &str) -> Option<&'static str> {
+    PERMISSIONS
+        .iter()
+        .copied()
+        .find(|ours| *ours == name || seed_spelling(ours).eq(name.chars()))
+}
+
+/// The second seed's spelling of one of our permission names.
+fn seed_spelling(ours: &str) -> impl Iterator<Item = char> + '_ {
+    ours.chars().map(|c| match c {
+        ':' => '_',
+        c => c.to_ascii_uppercase(),
+    })
+}
+
+/// Every permission name [`canonical_permission`] reads: ours, then the second seed's.
+pub fn accepted_permission_names() -> Vec<String> {
+    let seed = PERMISSIONS.iter().map(|p| seed_spelling(p).collect());
+    PERMISSIONS
+        .iter()
+        .map(|p| (*p).to_owned())
+        .chain(seed)
+        .collect()
+}
+
 /// A permission named by a type, so a misspelt permission does not compile.
 pub trait Permission: Send + Sync + 'static {
     /// The permission's name (`user:read`).
@@ -67,8 +95,10 @@ impl UserManager {
         Ok(held)
     }
 
-    /// `Forbidden` unless the caller's current roles grant `permission`.
+    /// `Forbidden` unless the caller's current roles grant `permission` (ours, `user:read`, or
+    /// the second seed's spelling, `USER_READ`; an unknown name grants nothing).
     pub async fn authorize(&self, auth: &AuthenticatedUser, permission: &str) -> Result<()> {
+        let permission = canonical_permission(permission).unwrap_or(permission);
         if self
             .permissions(auth)
             .await?
@@ -126,6 +156,40 @@ impl UserManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_second_seeds_permission_names_read_as_ours() {
+        for (seed, ours) in [
+            ("USER_READ", "user:read"),
+            ("USER_CREATE", "user:create"),
+            ("USER_UPDATE", "user:update"),
+            ("USER_DELETE", "user:delete"),
+            ("USER_MANAGE", "user:manage"),
+            ("ROLE_READ", "role:read"),
+            ("ROLE_CREATE", "role:create"),
+            ("ROLE_UPDATE", "role:update"),
+            ("ROLE_DELETE", "role:delete"),
+            ("ROLE_ASSIGN", "role:assign"),
+            ("ADMIN_ACCESS", "admin:access"),
+            ("ADMIN_SETTINGS", "admin:settings"),
+            ("AUDIT_READ", "audit:read"),
+            ("SYSTEM_MANAGE", "system:manage"),
+        ] {
+            assert_eq!(canonical_permission(seed), Some(ours), "{seed}");
+            assert_eq!(canonical_permission(ours), Some(ours), "{ours}");
+        }
+        for unknown in [
+            "USER_READS",
+            "user_read",
+            "User_Read",
+            "USER:READ",
+            "user:Read",
+            "",
+        ] {
+            assert_eq!(canonical_permission(unknown), None, "{unknown:?}");
+        }
+        assert_eq!(accepted_permission_names().len(), 2 * PERMISSIONS.len());
+    }
 
     #[test]
     fn marker_types_name_seeded_permissions() {

@@ -247,14 +247,15 @@ pub struct RoleBody {
     pub permissions: Option<Vec<String>>,
 }
 
-/// Permission names, at least one.
+/// Permission names, at least one: ours (`user:read`) or the second seed's (`USER_READ`), which
+/// are stored and answered as ours.
 fn permission_names() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
     ArrayBuilder::new()
         .items(
             ObjectBuilder::new()
                 .schema_type(Type::String)
-                .enum_values(Some(crate::rbac::PERMISSIONS.iter().copied())),
+                .enum_values(Some(crate::rbac::accepted_permission_names())),
         )
         .min_items(Some(1))
         .into()

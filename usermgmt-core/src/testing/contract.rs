@@ -82,9 +82,14 @@ impl Contract {
             return Ok(());
         }
         let path = uri.split('?').next().unwrap_or(uri);
+        // One trailing slash names the same route (`Api::table_path`).
+        let trimmed = path
+            .strip_suffix('/')
+            .filter(|rest| !rest.is_empty() && !rest.ends_with('/'));
         let operation = self
             .router
             .at(path)
+            .or_else(|err| trimmed.map_or(Err(err), |t| self.router.at(t)))
             .ok()
             .and_then(|m| self.document["paths"][m.value.as_str()].get(&method));
         let Some(operation) = operation else {

@@ -79,6 +79,39 @@ impl HttpCtx {
         self.with_config(config).await
     }
 
+    /// The same world with the first seed's routes served under `/api/v1` and at the root
+    /// (`Config::compatibility_root_routes`), as the standalone server serves them.
+    pub async fn with_first_seed_at_root(&self) -> Self {
+        let config = super::harness::test_config_builder()
+            .compatibility_routes(true)
+            .compatibility_root_routes(true)
+            .build()
+            .expect("test config is valid");
+        self.with_config(config).await
+    }
+
+    /// Sends a JSON body exactly as written (a seed's request, byte for byte), with a bearer
+    /// token when given.
+    pub async fn send_text(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        json_text: &str,
+    ) -> TestResponse {
+        let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+        if let Some(t) = token {
+            headers.push(("authorization".to_owned(), format!("Bearer {t}")));
+        }
+        self.send(TestRequest {
+            method: method.to_owned(),
+            uri: uri.to_owned(),
+            headers,
+            body: json_text.as_bytes().to_vec(),
+        })
+        .await
+    }
+
     /// Sends one request through the framework and holds the answer to the OpenAPI document
     /// (panics naming the contradiction).
     pub async fn send(&self, request: TestRequest) -> TestResponse {

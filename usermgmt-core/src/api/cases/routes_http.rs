@@ -260,6 +260,269 @@ pub async fn first_seed_routes_behind_one_switch(cx: &HttpCtx) {
 }
 http_case!(first_seed_routes_behind_one_switch);
 
+/// The first seed's clients call its paths at the server root (`POST /users/register`,
+/// `POST /auth/login`, …). With `compatibility_root_routes` (and the compatibility routes) on,
+/// the root path is the same row as under `/api/v1`: the same handler, envelope, rate-limit
+/// counter and bearer check. Bodies are the seed document's, byte for byte, where they work
+/// as written (register and change-password use today's bodies; the seed's own are item 1's
+/// and 2's cases).
+pub async fn first_seed_paths_at_the_root(cx: &HttpCtx) {
+    use crate::api::ApiRequest;
+    // Either setting off, the root paths are not the API's: the adapters do not mount them,
+    // and core does not route them.
+    for (compat, root) in [(false, true), (true, false), (false, false)] {
+        let config = crate::testing::test_config_builder()
+            .compatibility_routes(compat)
+            .compatibility_root_routes(root)
+            .build()
+            .unwrap();
+        let off = cx.with_config(config).await;
+        let roots = off.app.api.root_paths();
+        assert!(
+            !roots
+                .iter()
+                .any(|p| p.starts_with("/users") || p.starts_with("/auth")),
+            "{roots:?}"
+        );
+        let mut request = ApiRequest::new("POST", "/auth/login");
+        request.headers = vec![("content-type".into(), "application/json".into())];
+        request.body = br#"{ "email": "x@example.com", "password": "secretpassword" }"#.to_vec();
+        assert_eq!(off.app.api.handle(request).await.status, 404);
+        // Trailing-slash forms are served whatever the compatibility settings.
+        let r = off
+            .get("/api/v1/auth/check-username/?username=someone", None)
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+
+    let cx = cx.with_first_seed_at_root().await;
+    let roots = cx.app.api.root_paths();
+    for path in [
+        "/health",
+        "/users",
+        "/users/register",
+        "/users/reset-password",
+        "/users/change-password",
+        "/users/{username}",
+        "/auth/login",
+        "/auth/confirm-email",
+        "/users/register/",
+    ] {
+        assert!(roots.iter().any(|p| p == path), "{path} in {roots:?}");
+    }
+    let admin = cx.app.access_token_for("root", &["admin"]).await;
+    let a = Some(admin.as_str());
+
+    // Register (with a username: the seed's body without one is issue 15 item 1's case). It
+    // counts against the same register limit as the /api/v1 path.
+    let r = cx
+        .send_text(
+            "POST",
+            "/users/register",
+            None,
+            &format!(
+                r#"{{ "email": "john@example.com", "username": "john", "password": "{PASSWORD}", "firstName": "John", "lastName": "Doe" }}"#
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["success"], json!(true));
+    let next = cx
+        .post(
+            "/api/v1/users/register",
+            None,
+            json!({"email": "jane@example.com", "username": "jane", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(next.status, 201);
+    assert_eq!(
+        r.header("x-ratelimit-limit"),
+        next.header("x-ratelimit-limit")
+    );
+    if let (Some(first), Some(second)) = (
+        r.header("x-ratelimit-remaining"),
+        next.header("x-ratelimit-remaining"),
+    ) {
+        let (first, second): (u32, u32) = (first.parse().unwrap(), second.parse().unwrap());
+        assert_eq!(second + 1, first, "one counter for both paths");
+    }
+
+    // Confirm the address, as the seed document writes it.
+    let token = cx.app.token_mailed_to("john@example.com").await.unwrap();
+    ok(
+        &cx.send_text(
+            "POST",
+            "/auth/confirm-email",
+            None,
+            &format!(r#"{{ "token": "{token}" }}"#),
+        )
+        .await,
+        "confirm at the root",
+    );
+
+    // Log in with the seed's body (its `email` member); a wrong password is the same 401.
+    assert_error(
+        &cx.send_text(
+            "POST",
+            "/auth/login",
+            None,
+            r#"{ "email": "john@example.com", "password": "secretpassword" }"#,
+        )
+        .await,
+        401,
+        "INVALID_CREDENTIALS",
+    );
+    let r = cx
+        .send_text(
+            "POST",
+            "/auth/login",
+            None,
+            &format!(r#"{{ "email": "john@example.com", "password": "{PASSWORD}" }}"#),
+        )
+        .await;
+    let john_token = ok(&r, "login at the root")["tokens"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Change password: the bearer is required as under /api/v1 (401 before anything else).
+    let change = format!(
+        r#"{{"currentPassword": "{PASSWORD}", "newPassword": "{NEW_PASSWORD}", "confirmPassword": "{NEW_PASSWORD}"}}"#
+    );
+    assert_error(
+        &cx.send_text("PUT", "/users/change-password", None, &change)
+            .await,
+        401,
+        "UNAUTHENTICATED",
+    );
+    ok(
+        &cx.send_text("PUT", "/users/change-password", Some(&john_token), &change)
+            .await,
+        "change password at the root",
+    );
+
+    // The reset request as the seed sends it: a link is mailed.
+    ok(
+        &cx.send_text(
+            "POST",
+            "/users/reset-password",
+            None,
+            r#"{ "email": "john@example.com" }"#,
+        )
+        .await,
+        "reset at the root",
+    );
+
+    // The administrator's reads and delete, by permission as under /api/v1.
+    let john = user_id(&cx, "john@example.com").await;
+    let list = ok(&cx.get("/users", a).await, "list at the root");
+    assert_eq!(list["total"], json!(3));
+    assert_error(&cx.get("/users", Some(&john_token)).await, 403, "FORBIDDEN");
+    assert_error(&cx.get("/users", None).await, 401, "UNAUTHENTICATED");
+    let one = ok(&cx.get(&format!("/users/{john}"), a).await, "get by id");
+    assert_eq!(one["user"]["username"], json!("john"));
+    ok(
+        &cx.request("DELETE", &format!("/users/{john}"), a, None)
+            .await,
+        "delete at the root",
+    );
+
+    // Only the first seed's paths: other rows stay under /api/v1 alone.
+    assert_error(&cx.get("/users/profile", a).await, 404, "ROUTE_NOT_FOUND");
+    let mut request = ApiRequest::new("POST", "/auth/register");
+    request.headers = vec![("content-type".into(), "application/json".into())];
+    request.body = b"{}".to_vec();
+    assert_eq!(cx.app.api.handle(request).await.status, 404);
+    assert!(!roots.iter().any(|p| p == "/auth/register"));
+}
+http_case!(first_seed_paths_at_the_root);
+
+/// The second seed's clients write some paths with a trailing slash (`GET /sessions/`,
+/// `POST /roles/`, `DELETE /account/`, …), which Fastify served as the same routes. One
+/// trailing slash names the same row here too (no redirect: a POST keeps its body), through
+/// both adapters and in the body limits; two slashes do not.
+pub async fn one_trailing_slash_names_the_same_route(cx: &HttpCtx) {
+    let email = cx.register_verified("slashed").await;
+    let (token, _) = cx.login(&email, PASSWORD).await;
+    let t = Some(token.as_str());
+    let admin = cx.app.access_token_for("root", &["admin"]).await;
+    let a = Some(admin.as_str());
+
+    let sessions = ok(&cx.get("/api/v1/sessions/", t).await, "GET /sessions/");
+    assert_eq!(
+        sessions,
+        ok(&cx.get("/api/v1/sessions", t).await, "GET /sessions")
+    );
+    let roles = ok(&cx.get("/api/v1/roles/", a).await, "GET /roles/");
+    assert_eq!(roles.as_array().unwrap().len(), 3);
+    // The seed's role body, as its clients send it (its permission names are item 5's case).
+    let r = cx
+        .send_text(
+            "POST",
+            "/api/v1/roles/",
+            a,
+            r#"{"name": "support", "description": "Support desk", "permissions": ["user:read"]}"#,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["data"]["name"], json!("support"));
+    ok(&cx.get("/api/v1/audit/", a).await, "GET /audit/");
+    ok(
+        &cx.get("/api/v1/notifications/", t).await,
+        "GET /notifications/",
+    );
+    ok(
+        &cx.request("DELETE", "/api/v1/notifications/", t, None)
+            .await,
+        "DELETE /notifications/",
+    );
+    // Authentication, body checks and 405 are the route's own.
+    assert_error(
+        &cx.get("/api/v1/sessions/", None).await,
+        401,
+        "UNAUTHENTICATED",
+    );
+    let r = cx
+        .send(TestRequest {
+            method: "POST".into(),
+            uri: "/api/v1/roles/".into(),
+            headers: vec![
+                ("authorization".into(), format!("Bearer {admin}")),
+                ("content-type".into(), "text/plain".into()),
+            ],
+            body: b"{}".to_vec(),
+        })
+        .await;
+    assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
+    let r = cx.request("PATCH", "/api/v1/sessions/", t, None).await;
+    assert_error(&r, 405, "METHOD_NOT_ALLOWED");
+    // One slash only, and not a second name for a missing path.
+    assert_error(
+        &cx.get("/api/v1/sessions//", t).await,
+        404,
+        "ROUTE_NOT_FOUND",
+    );
+    assert_error(&cx.get("/api/v1/no-such/", t).await, 404, "ROUTE_NOT_FOUND");
+    // The body limit is the row's: the avatar upload's, not the default.
+    let api = &cx.app.api;
+    assert_eq!(
+        api.max_body_bytes_for("POST", "/api/v1/upload/avatar/"),
+        api.max_body_bytes_for("POST", "/api/v1/upload/avatar")
+    );
+    assert!(api.max_body_bytes_for("POST", "/api/v1/upload/avatar/") > api.max_body_bytes());
+    // Deleting the account with the slash, as the second seed's clients do.
+    let r = cx
+        .send_text(
+            "DELETE",
+            "/api/v1/account/",
+            t,
+            &format!(r#"{{"password": "{PASSWORD}"}}"#),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+http_case!(one_trailing_slash_names_the_same_route);
+
 fn documented_operations(doc: &Value) -> std::collections::BTreeSet<(String, String)> {
     doc["paths"]
         .as_object()

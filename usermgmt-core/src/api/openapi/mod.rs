@@ -113,6 +113,20 @@ pub fn document(routes: &[Route], shapes: Vec<(String, Value)>, config: &crate::
             methods.insert(route.method.to_ascii_lowercase(), operation(route, config));
         }
     }
+    // The first seed's paths at the root, when served there: the same operations.
+    if config.compatibility_routes && config.compatibility_root_routes {
+        for route in routes.iter().filter(|r| r.at_root) {
+            let Some(root) = route.path.strip_prefix(super::API_PREFIX) else {
+                continue;
+            };
+            let entry = paths
+                .entry(documented_path(root))
+                .or_insert_with(|| json!({}));
+            if let Value::Object(methods) = entry {
+                methods.insert(route.method.to_ascii_lowercase(), operation(route, config));
+            }
+        }
+    }
     let schemas = component_schemas(shapes);
     json!({
         "openapi": "3.1.0",

@@ -532,3 +532,78 @@ pub async fn role_changes_need_every_permission_of_the_role(cx: &HttpCtx) {
     );
 }
 http_case!(role_changes_need_every_permission_of_the_role);
+
+/// The second seed writes permissions `USER_READ`, `ROLE_ASSIGN`, … (its README's table). Its
+/// role bodies and guards by name keep working: those names are read as ours (`user:read`,
+/// `role:assign`), stored and answered as ours; a name that is neither is still 422.
+pub async fn second_seed_permission_names_are_aliases(cx: &HttpCtx) {
+    let admin = cx.app.access_token_for("root", &["admin"]).await;
+    let a = Some(admin.as_str());
+
+    // The seed's moderator, as its clients would define it.
+    let r = cx
+        .send_text(
+            "POST",
+            "/api/v1/roles/",
+            a,
+            r#"{"name": "seed_moderator", "permissions": ["USER_READ", "USER_UPDATE", "AUDIT_READ", "user:read"]}"#,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let role = r.json()["data"].clone();
+    assert_eq!(
+        role["permissions"],
+        json!(["audit:read", "user:read", "user:update"])
+    );
+    let role_id = role["id"].as_str().unwrap().to_owned();
+    let r = cx
+        .send_text(
+            "PUT",
+            &format!("/api/v1/roles/{role_id}"),
+            a,
+            r#"{"permissions": ["ROLE_READ", "ROLE_ASSIGN"]}"#,
+        )
+        .await;
+    assert_eq!(
+        ok(&r, "update with the seed's names")["permissions"],
+        json!(["role:assign", "role:read"])
+    );
+    let listed = ok(
+        &cx.get(&format!("/api/v1/roles/{role_id}"), a).await,
+        "read",
+    );
+    assert_eq!(listed["permissions"], json!(["role:assign", "role:read"]));
+
+    // Unknown names are refused, in either spelling, and change nothing.
+    for bad in [r#"["USER_READS"]"#, r#"["user_read"]"#, r#"["User_Read"]"#] {
+        let r = cx
+            .send_text(
+                "PUT",
+                &format!("/api/v1/roles/{role_id}"),
+                a,
+                &format!(r#"{{"permissions": {bad}}}"#),
+            )
+            .await;
+        assert_error(&r, 422, "VALIDATION_ERROR");
+        assert_eq!(error_fields(&r), ["permissions[0]"]);
+    }
+    let listed = ok(
+        &cx.get(&format!("/api/v1/roles/{role_id}"), a).await,
+        "unchanged",
+    );
+    assert_eq!(listed["permissions"], json!(["role:assign", "role:read"]));
+
+    // Guards by name take either spelling; an unknown name grants nothing.
+    let manager = &cx.app.manager;
+    let reader = cx.app.access_token_for("reader", &["moderator"]).await;
+    for name in ["USER_READ", "user:read"] {
+        manager.authenticate_with(&reader, name).await.unwrap();
+    }
+    for name in ["ROLE_ASSIGN", "role:assign", "USER_READS"] {
+        assert!(matches!(
+            manager.authenticate_with(&reader, name).await,
+            Err(crate::Error::Forbidden)
+        ));
+    }
+}
+http_case!(second_seed_permission_names_are_aliases);
