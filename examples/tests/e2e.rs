@@ -460,3 +460,114 @@ async fn admin_flow_actix_postgres() {
     };
     admin_flow("actix", &url).await;
 }
+
+/// A client of the first seed, unchanged: its own paths at the server root and its own bodies
+/// (register without a username, login by email, confirm-email, change-password with `userId`
+/// and `oldPassword`, reset-password), with the standalone server's compatibility defaults.
+async fn first_seed_client(framework: &'static str) {
+    let dir = std::env::temp_dir().join(format!("usermgmt-e2e-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let smtp = SmtpTestServer::start();
+    let database = format!("sqlite://{}/seed.db?mode=rwc", dir.display());
+    let spec = ServerSpec::new(framework, &database, Some(smtp.port))
+        .with("COMPATIBILITY_ROUTES", "true")
+        .with("COMPATIBILITY_ROOT_ROUTES", "true");
+    let server = Server::start(&spec).await;
+    let c = Client::new(&server, &random_client_ip());
+
+    let (s, body) = c
+        .post(
+            "/users/register",
+            None,
+            json!({"email": "john.doe@example.com", "password": PASSWORD, "firstName": "John", "lastName": "Doe"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let user_id = body["data"]["user"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["data"]["user"]["username"], json!("johndoe"));
+    let token = wait_for_mail(&smtp, "john.doe@example.com", "confirm your email", 1)
+        .await
+        .expect("verification link");
+    let (s, body) = c
+        .post("/auth/confirm-email", None, json!({"token": token}))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["data"]["user"]["emailVerified"], json!(true));
+
+    let (s, body) = c
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "john.doe@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let access = body["data"]["tokens"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (s, body) = c
+        .call(
+            reqwest::Method::PUT,
+            "/users/change-password",
+            Some(&access),
+            Some(json!({"userId": user_id, "oldPassword": PASSWORD, "newPassword": SECOND})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+
+    let (s, body) = c
+        .post(
+            "/users/reset-password",
+            None,
+            json!({"email": "john.doe@example.com"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    // The password-changed notice says "reset your password" too: match the reset mail's own text.
+    let reset = wait_for_mail(
+        &smtp,
+        "john.doe@example.com",
+        "asked to reset the password",
+        1,
+    )
+    .await
+    .expect("reset link");
+    // The first seed has no route that completes a reset: its link leads to ours.
+    let (s, body) = c
+        .post(
+            "/api/v1/auth/reset-password",
+            None,
+            json!({"token": reset, "password": THIRD, "confirmPassword": THIRD}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = c
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "john.doe@example.com", "password": THIRD}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+
+    // Only the first seed's paths are served at the root.
+    let (s, body) = c.get("/users/profile", Some(&access)).await;
+    assert_eq!(
+        (s.as_u16(), body["code"].as_str()),
+        (404, Some("ROUTE_NOT_FOUND"))
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_seed_client_axum() {
+    first_seed_client("axum").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_seed_client_actix() {
+    first_seed_client("actix").await;
+}

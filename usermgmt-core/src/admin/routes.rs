@@ -163,7 +163,7 @@ pub(crate) static ROUTES: &[Route] = &[
     Route::new(
         "GET",
         "/api/v1/users",
-        "AdminListUsers",
+        "CompatListUsers",
         "First seed: list users (as GET /admin/users) [user:read]",
         handler!(list_users),
         list_users_docs,

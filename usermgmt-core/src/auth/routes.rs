@@ -187,7 +187,7 @@ pub(crate) static ROUTES: &[Route] = &[
     Route::new(
         "POST",
         "/api/v1/users/reset-password",
-        "ForgotPassword",
+        "CompatForgotPassword",
         "First seed: mail a reset link (never a password)",
         handler!(forgot_password),
         email_docs,
@@ -214,7 +214,7 @@ pub(crate) static ROUTES: &[Route] = &[
     Route::new(
         "POST",
         "/api/v1/auth/confirm-email",
-        "VerifyEmailPost",
+        "CompatConfirmEmail",
         "First seed: confirm an email address",
         handler!(verify_email),
         verify_email_docs,

@@ -123,7 +123,10 @@ pub fn document(routes: &[Route], shapes: Vec<(String, Value)>, config: &crate::
                 .entry(documented_path(root))
                 .or_insert_with(|| json!({}));
             if let Value::Object(methods) = entry {
-                methods.insert(route.method.to_ascii_lowercase(), operation(route, config));
+                // The same operation at a second path: an operationId names one path's only.
+                let mut root_operation = operation(route, config);
+                root_operation["operationId"] = json!(format!("{}AtRoot", route.name));
+                methods.insert(route.method.to_ascii_lowercase(), root_operation);
             }
         }
     }
@@ -285,11 +288,24 @@ mod dump_for_review {
         let mut written = Vec::new();
         for (compat, file) in [(true, path.clone()), (false, format!("{path}.nocompat"))] {
             config.compatibility_routes = compat;
+            config.compatibility_root_routes = compat;
             let document = crate::capabilities::openapi_document(&config);
             std::fs::write(&file, serde_json::to_string_pretty(&document).unwrap()).unwrap();
             let read: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
             assert_eq!(read, document, "{file} holds the served document");
             written.push(read);
+        }
+        for document in &written {
+            let mut ids = std::collections::BTreeSet::new();
+            for methods in document["paths"].as_object().unwrap().values() {
+                for operation in methods.as_object().unwrap().values() {
+                    let id = operation["operationId"].as_str().unwrap();
+                    assert!(
+                        ids.insert(id.to_owned()),
+                        "operationId {id} twice (OpenAPI: unique)"
+                    );
+                }
+            }
         }
         let paths = |doc: &Value| doc["paths"].as_object().unwrap().len();
         assert!(
