@@ -27,9 +27,12 @@ pub mod store;
 pub mod testing;
 pub mod two_factor;
 
+/// The attribute a `Mailer` (or store) implementation needs: `#[usermgmt_core::async_trait]`,
+/// so a host app does not add the `async-trait` crate itself.
+pub use async_trait::async_trait;
 pub use auth::{AuthenticatedUser, LoginOutcome, LoginSuccess, Registration, TokenPair};
 pub use clock::{Clock, MockClock, SystemClock};
-pub use config::{Config, ConfigBuilder, ConfigError};
+pub use config::{Config, ConfigBuilder, ConfigError, IntoDuration};
 // Modules that moved into their capability folder keep their old paths.
 pub use avatars::upload;
 pub use capabilities::ROUTES;

@@ -113,7 +113,7 @@ impl<'a> Vars<'a> {
     }
 
     /// A duration converted to the core's duration type, if set.
-    pub(super) fn core_duration<T: TryFrom<Duration>>(&self, name: &str) -> Result<Option<T>> {
+    pub(super) fn core_duration(&self, name: &str) -> Result<Option<time::Duration>> {
         self.duration(name)?
             .map(|duration| to_core(name, duration))
             .transpose()

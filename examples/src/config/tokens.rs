@@ -135,7 +135,7 @@ pub(super) fn lifetimes(vars: &mut Vars<'_>, mut builder: ConfigBuilder) -> Resu
     let access = match vars.pick(&["JWT_EXPIRES_IN", "JWT_EXPIRES", "JWT_ACCESS_EXPIRY"]) {
         Some((name, value)) => {
             let ttl = parse_duration(name, &value)?;
-            builder = builder.access_token_ttl(to_core(name, ttl)?);
+            builder = builder.access_token_ttl(to_core::<time::Duration>(name, ttl)?);
             Some((name, ttl))
         }
         None => None,
@@ -150,7 +150,7 @@ pub(super) fn lifetimes(vars: &mut Vars<'_>, mut builder: ConfigBuilder) -> Resu
                 format_duration(access_ttl)
             ));
         }
-        builder = builder.refresh_token_ttl(to_core(name, ttl)?);
+        builder = builder.refresh_token_ttl(to_core::<time::Duration>(name, ttl)?);
     }
     if vars.is_set("JWT_REFRESH_SECRET") {
         vars.warn(

@@ -405,6 +405,13 @@ pub struct ConfigBuilder {
 }
 
 macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: Duration) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: impl IntoDuration) -> Self {
+            self.config.$name = value.into_duration();
+            self
+        }
+    };
     ($(#[$doc:meta])* $name:ident: $ty:ty) => {
         $(#[$doc])*
         pub fn $name(mut self, value: $ty) -> Self {
@@ -412,6 +419,26 @@ macro_rules! setter {
             self
         }
     };
+}
+
+/// A length of time the builder takes: `std::time::Duration` (what a host app usually holds)
+/// or `time::Duration` (what `Config` stores). A `std` duration too long for `time` (hundreds of
+/// billions of years) is taken as the longest one.
+pub trait IntoDuration {
+    /// The length as `time::Duration`.
+    fn into_duration(self) -> Duration;
+}
+
+impl IntoDuration for Duration {
+    fn into_duration(self) -> Duration {
+        self
+    }
+}
+
+impl IntoDuration for std::time::Duration {
+    fn into_duration(self) -> Duration {
+        Duration::try_from(self).unwrap_or(Duration::MAX)
+    }
 }
 
 impl ConfigBuilder {
@@ -579,6 +606,19 @@ impl ConfigBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifetimes_are_taken_as_std_or_time_durations() {
+        let config = Config::builder("x".repeat(40))
+            .access_token_ttl(std::time::Duration::from_secs(300))
+            .refresh_token_ttl(Duration::days(2))
+            .impersonation_ttl(std::time::Duration::MAX)
+            .build()
+            .unwrap();
+        assert_eq!(config.access_token_ttl, Duration::minutes(5));
+        assert_eq!(config.refresh_token_ttl, Duration::days(2));
+        assert_eq!(config.impersonation_ttl, Duration::MAX);
+    }
 
     #[test]
     fn debug_hides_the_secret_and_short_secrets_are_refused() {

@@ -66,7 +66,9 @@ pub trait Mailer: Send + Sync + 'static {
 }
 
 /// Writes each email to the log instead of sending it, the default of the standalone server
-/// with no SMTP configured: the links are in the log, ready to click during development.
+/// with no SMTP configured: the links are in the log, ready to click during development. With
+/// no `tracing` subscriber that takes `usermgmt::mail` at INFO (a fresh host app has none),
+/// it prints the email to stderr instead, so a link is never silently lost.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LogMailer;
 
@@ -74,15 +76,29 @@ pub struct LogMailer;
 impl Mailer for LogMailer {
     async fn send(&self, email: &Email) -> Result<(), MailError> {
         // Deliberately logs the body: this mailer exists to show the links in development.
-        tracing::info!(
-            target: "usermgmt::mail",
-            to = %email.to,
-            subject = %email.subject,
-            "email (not sent; no SMTP configured):\n{}",
-            email.text
-        );
+        if tracing::enabled!(target: "usermgmt::mail", tracing::Level::INFO) {
+            tracing::info!(
+                target: "usermgmt::mail",
+                to = %email.to,
+                subject = %email.subject,
+                "email (not sent; no SMTP configured):\n{}",
+                email.text
+            );
+        } else {
+            // No subscriber (or one that filters this target out): the quick start must still
+            // show the verification link, and the stored copy is sealed, so say it here.
+            eprintln!("{}", log_mailer_text(email));
+        }
         Ok(())
     }
+}
+
+/// What [`LogMailer`] prints to stderr when no `tracing` subscriber takes its log.
+fn log_mailer_text(email: &Email) -> String {
+    format!(
+        "usermgmt: email (not sent; no SMTP configured; install a tracing subscriber to log it instead)\nTo: {}\nSubject: {}\n\n{}",
+        email.to, email.subject, email.text
+    )
 }
 
 /// Keeps delivered emails in memory; for tests and for host apps that want to inspect mail.
@@ -127,4 +143,28 @@ pub fn token_from_link(body: &str) -> Option<String> {
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
         .unwrap_or(rest.len());
     Some(rest[..end].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_mailer_prints_what_a_reader_needs_without_a_subscriber() {
+        let email = Email {
+            to: "ann@example.com".to_owned(),
+            subject: "usermgmt: confirm your email".to_owned(),
+            text: "Open http://localhost:3000/api/v1/auth/verify-email?token=abc".to_owned(),
+            html: String::new(),
+        };
+        let text = log_mailer_text(&email);
+        for part in [
+            "ann@example.com",
+            "confirm your email",
+            "token=abc",
+            "tracing subscriber",
+        ] {
+            assert!(text.contains(part), "{part} in {text}");
+        }
+    }
 }
