@@ -53,6 +53,7 @@ where
     // Asked before `api` moves into the handler: which root paths it serves depends on its
     // configuration (the first seed's paths, trailing-slash forms).
     let root_paths = api.root_paths();
+    mounted_api_set(&api);
     let handler = move |request: Request| {
         let api = api.clone();
         async move { handle(&api, request).await }
@@ -67,9 +68,27 @@ where
     router
 }
 
-/// The layer that makes [`CurrentUser`] work in the host app's own handlers.
+/// The layer that makes [`CurrentUser`] work in the host app's own handlers. Optional when the
+/// app mounts one API with [`router`]: the extractors then fall back to that one, so a route
+/// added after `.layer(extension(api))` (which Axum's layers do not wrap) works all the same.
+/// It decides when one process serves several APIs.
 pub fn extension(api: Api) -> Extension<Api> {
     Extension(api)
+}
+
+/// The API [`router`] mounted last in this process: the extractors' fallback for routes the
+/// [`extension`] layer does not wrap.
+static MOUNTED_API: std::sync::RwLock<Option<Api>> = std::sync::RwLock::new(None);
+
+fn mounted_api_set(api: &Api) {
+    *MOUNTED_API.write().unwrap_or_else(|p| p.into_inner()) = Some(api.clone());
+}
+
+fn mounted_api() -> Option<Api> {
+    MOUNTED_API
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
 }
 
 /// The enveloped 404 for a host app's fallback: `.fallback(usermgmt_axum::not_found(api))`.
@@ -138,15 +157,23 @@ impl From<Error> for ApiError {
 }
 
 /// The authenticated caller, for the host app's own handlers. Rejects with the same 401/403
-/// envelope as the API. Needs [`extension`] as a layer.
+/// envelope as the API. Finds the API through [`extension`] or [`router`].
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub AuthenticatedUser);
 
-/// The API (from [`extension`]) and the request's bearer token.
+/// The API (from [`extension`], else the one [`router`] mounted) and the request's bearer
+/// token.
 fn api_and_token(parts: &Parts) -> Result<(Api, &str), Error> {
-    let api = parts.extensions.get::<Api>().cloned().ok_or_else(|| {
-        Error::internal("usermgmt extractors need `.layer(usermgmt_axum::extension(api))`")
-    })?;
+    let api = match parts.extensions.get::<Api>().cloned().or_else(mounted_api) {
+        Some(api) => api,
+        None => {
+            const FIX: &str = "usermgmt extractors found no API: merge `usermgmt_axum::router(api)` into the app or add `.layer(usermgmt_axum::extension(api))` after the routes that use them";
+            // A 500 hides its cause from the client: the log is where the fix is read.
+            tracing::error!("{FIX}");
+            eprintln!("{FIX}");
+            return Err(Error::internal(FIX));
+        }
+    };
     let token = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)
@@ -191,5 +218,42 @@ pub async fn require<P: Permission>(request: Request, next: Next) -> Response {
             next.run(Request::from_parts(parts, body)).await
         }
         Err(rejection) => rejection.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use std::sync::Arc;
+    use tower::ServiceExt;
+    use usermgmt_core::store::memory::MemoryStore;
+    use usermgmt_core::testing::TestApp;
+
+    async fn me(CurrentUser(caller): CurrentUser) -> String {
+        caller.user.username
+    }
+
+    /// A route added after the `extension` layer (which Axum's layers do not wrap) still finds
+    /// the API: the one `router` mounted.
+    #[tokio::test]
+    async fn the_extractors_do_not_depend_on_the_layer_order() {
+        let app = TestApp::new(Arc::new(MemoryStore::new()));
+        let token = app.access_token_for("ann", &["user"]).await;
+        let router: Router = Router::new()
+            .merge(router(app.api.clone()))
+            .layer(extension(app.api.clone()))
+            .route("/me", get(me));
+        let request = Request::builder()
+            .uri("/me")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"ann");
     }
 }
