@@ -289,6 +289,8 @@ pub struct Config {
     pub compatibility_root_routes: bool,
     /// Who may read `/health/detailed` and `/metrics` (loopback and private networks).
     pub ops_access: OpsAccess,
+    /// The WebAuthn relying party passkeys are bound to (RP id, origins, name).
+    pub passkeys: crate::passkeys::PasskeyConfig,
 }
 
 impl fmt::Debug for Config {
@@ -365,6 +367,7 @@ impl Config {
                 two_factor_challenge_ttl: Duration::minutes(5),
                 backup_code_count: 10,
                 ops_access: OpsAccess::default(),
+                passkeys: crate::passkeys::PasskeyConfig::default(),
             },
         }
     }
@@ -465,6 +468,8 @@ impl ConfigBuilder {
         compatibility_root_routes: bool);
     setter!(/// Who may read `/health/detailed` and `/metrics`.
         ops_access: OpsAccess);
+    setter!(/// The WebAuthn relying party of passkeys.
+        passkeys: crate::passkeys::PasskeyConfig);
 
     /// Public URL prefix of served avatars (a trailing `/` is dropped).
     pub fn avatar_base_url(mut self, url: impl Into<String>) -> Self {
@@ -571,6 +576,9 @@ impl ConfigBuilder {
                     ),
                 );
             }
+        }
+        if let Err(why) = c.passkeys.webauthn() {
+            return bad("passkeys (WEBAUTHN_RP_*)", &why);
         }
         Ok(c)
     }
