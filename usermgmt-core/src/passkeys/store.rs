@@ -2,7 +2,7 @@
 //! beside this file for the memory store, `sql.rs` for SQLite and PostgreSQL), and its records.
 
 use crate::error::Result;
-use crate::store::{Effects, Timestamp};
+use crate::store::records::{Effects, Timestamp};
 use async_trait::async_trait;
 use uuid::Uuid;
 
