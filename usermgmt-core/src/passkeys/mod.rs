@@ -16,9 +16,11 @@ pub mod store;
 
 use crate::auth::{AuthenticatedUser, LoginSuccess, display_name};
 use crate::domain::AuditAction;
+use crate::error::FieldError;
 use crate::error::{ConflictKind, Error, Result};
 use crate::manager::{ClientInfo, UserManager};
-use crate::store::{Effects, NotificationType, UserRecord};
+use crate::secret::{ChallengeToken, TokenDigest};
+use crate::store::{Effects, NotificationType, TokenPurpose, UserRecord};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
@@ -28,9 +30,8 @@ use store::{CeremonyKind, CeremonyRecord, PasskeyRecord};
 use time::Duration;
 use uuid::Uuid;
 use webauthn_rs::prelude::{
-    AuthenticationResult, DiscoverableAuthentication, Passkey, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, Url, Webauthn, WebauthnBuilder,
-    WebauthnError,
+    AuthenticationResult, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
+    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Webauthn, WebauthnError,
 };
 
 /// How long a started ceremony is accepted.
@@ -362,6 +363,105 @@ impl UserManager {
             })
             .await?;
         self.ensure_may_log_in(&user)?;
+        self.record_sign_in(&user, &passkey, verified, client)
+            .await?;
+        self.open_session(user, None, client).await
+    }
+
+    /// The user of an unused, unexpired login challenge (`POST /auth/login` of a two-factor
+    /// user); `InvalidTwoFactorChallenge` otherwise.
+    async fn login_challenge_user(&self, challenge: &str) -> Result<(TokenDigest, UserRecord)> {
+        if challenge.trim().is_empty() {
+            return Err(Error::Validation(vec![FieldError::new(
+                "challengeToken",
+                "is required",
+            )]));
+        }
+        let store = &self.inner.store;
+        let now = self.now();
+        let digest = ChallengeToken::from_presented(challenge.trim()).digest();
+        let pending = store
+            .one_time_token(&digest, TokenPurpose::LoginChallenge)
+            .await?
+            .filter(|t| t.used_at.is_none() && t.expires_at > now)
+            .ok_or(Error::InvalidTwoFactorChallenge)?;
+        let user = store
+            .user_by_id(pending.user_id)
+            .await?
+            .filter(|u| u.deleted_at.is_none())
+            .ok_or(Error::InvalidTwoFactorChallenge)?;
+        Ok((digest, user))
+    }
+
+    /// Starts a passkey answer to a login's two-factor challenge: options allowing that user's
+    /// passkeys only. `InvalidPasskey` when the user has none.
+    #[tracing::instrument(skip_all)]
+    pub async fn start_second_factor_passkey(&self, challenge: &str) -> Result<PasskeyOptions> {
+        let (_, user) = self.login_challenge_user(challenge).await?;
+        let credentials = self
+            .inner
+            .store
+            .passkeys(user.id)
+            .await?
+            .iter()
+            .map(|p| serde_json::from_str::<Passkey>(&p.credential).map_err(Error::internal))
+            .collect::<Result<Vec<_>>>()?;
+        if credentials.is_empty() {
+            return Err(Error::InvalidPasskey);
+        }
+        let (challenge, state) = self
+            .webauthn()?
+            .start_passkey_authentication(&credentials)
+            .map_err(Error::internal)?;
+        let public_key = serde_json::to_value(&challenge.public_key).map_err(Error::internal)?;
+        let ceremony_id = self
+            .keep_ceremony(CeremonyKind::SecondFactor, Some(user.id), &state)
+            .await?;
+        Ok(PasskeyOptions {
+            ceremony_id,
+            public_key,
+        })
+    }
+
+    /// The second step of a login answered with a passkey of the challenge's user instead of
+    /// a code: the session. The passkey check takes a turn of the lockout like a code; the
+    /// challenge is used up by the right answer.
+    #[tracing::instrument(skip_all)]
+    pub async fn complete_two_factor_login_with_passkey(
+        &self,
+        challenge: &str,
+        ceremony_id: Uuid,
+        credential: Value,
+        client: &ClientInfo,
+    ) -> Result<LoginSuccess> {
+        let assertion: PublicKeyCredential = serde_json::from_value(credential)
+            .map_err(|_| Error::invalid("credential", "is not a WebAuthn assertion"))?;
+        let (digest, user) = self.login_challenge_user(challenge).await?;
+        self.ensure_may_log_in(&user)?;
+        let (ceremony, state): (_, PasskeyAuthentication) = self
+            .take_ceremony(ceremony_id, CeremonyKind::SecondFactor)
+            .await?;
+        if ceremony.user_id != Some(user.id) {
+            return Err(Error::InvalidPasskey);
+        }
+        let passkey = self
+            .inner
+            .store
+            .passkey_by_credential_id(&URL_SAFE_NO_PAD.encode(assertion.get_credential_id()))
+            .await?
+            .filter(|p| p.user_id == user.id)
+            .ok_or(Error::InvalidPasskey)?;
+        let webauthn = self.webauthn()?;
+        let verified = self
+            .verify_assertion(&user, &passkey, client, |_| {
+                webauthn.finish_passkey_authentication(&assertion, &state)
+            })
+            .await?;
+        self.inner
+            .store
+            .use_one_time_token(&digest, TokenPurpose::LoginChallenge, self.now())
+            .await
+            .map_err(|_| Error::InvalidTwoFactorChallenge)?;
         self.record_sign_in(&user, &passkey, verified, client)
             .await?;
         self.open_session(user, None, client).await

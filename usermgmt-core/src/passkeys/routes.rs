@@ -87,6 +87,15 @@ pub(crate) static ROUTES: &[Route] = &[
         |_| Docs::data(reference("LoginSuccess")).body(request_body::<CeremonyAnswerBody>()),
     )
     .limit(RateLimit::Login),
+    Route::new(
+        "POST",
+        "/api/v1/auth/login/2fa/passkey-options",
+        "LoginTwoFactorPasskeyOptions",
+        "Start answering a login's two-factor challenge with a passkey",
+        handler!(second_factor_options),
+        |_| Docs::data(options_shape()).body(request_body::<SecondFactorOptionsBody>()),
+    )
+    .limit(RateLimit::TwoFactor),
 ];
 
 /// `{ceremonyId, publicKey}`.
@@ -205,6 +214,31 @@ async fn sign_in(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
             tokens: TokensDto::from(&success.tokens),
         },
     ))
+}
+
+async fn second_factor_options(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    let body: SecondFactorOptionsBody = ctx.json()?;
+    let challenge = body
+        .challenge_token
+        .map(|t| t.into_inner())
+        .unwrap_or_default();
+    let options = api
+        .manager()
+        .start_second_factor_passkey(&challenge)
+        .await?;
+    Ok(options_answer(
+        "Pass publicKey to navigator.credentials.get, then send the result to /auth/login/2fa",
+        options,
+    ))
+}
+
+/// The login's two-factor challenge a passkey is to answer.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecondFactorOptionsBody {
+    /// The `challengeToken` of `POST /auth/login`.
+    #[schema(required, value_type = Option<String>)]
+    pub challenge_token: Option<crate::secret::SecretText>,
 }
 
 /// No members (a ceremony's options need nothing from the client).

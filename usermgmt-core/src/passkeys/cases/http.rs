@@ -528,3 +528,113 @@ pub async fn passkeys_of_other_users_and_impersonation_are_refused(cx: &HttpCtx)
     assert_eq!(data["user"]["id"], json!(ann.to_string()));
 }
 http_case!(passkeys_of_other_users_and_impersonation_are_refused);
+
+/// A login challenge of a user with a passkey lists `passkey`; its options allow that user's
+/// passkeys only, and `POST /auth/login/2fa` with `{challengeToken, ceremonyId, credential}`
+/// completes it like a code (once). Another user's passkey, or a user without one, is refused.
+pub async fn passkey_answers_a_login_two_factor_challenge(cx: &HttpCtx) {
+    let email = cx.register_verified("tess").await;
+    let (access, _) = cx.login("tess", PASSWORD).await;
+    let (mut authenticator, _) = register_passkey(cx, &access).await;
+    enrol_two_factor(cx, &access).await;
+    cx.register_verified("bob").await;
+    let (bo_access, _) = cx.login("bob", PASSWORD).await;
+    let (mut bos_key, _) = register_passkey(cx, &bo_access).await;
+
+    let login = |who: &'static str| async move {
+        ok(
+            &cx.post(
+                "/api/v1/auth/login",
+                None,
+                json!({"identifier": who, "password": PASSWORD}),
+            )
+            .await,
+            "login",
+        )
+    };
+    let challenge = login("tess").await;
+    assert_eq!(challenge["twoFactorRequired"], json!(true));
+    assert_eq!(
+        challenge["methods"],
+        json!(["totp", "backup_code", "passkey"])
+    );
+    let token = challenge["challengeToken"].clone();
+
+    let options = |token: Value| async move {
+        cx.post(
+            "/api/v1/auth/login/2fa/passkey-options",
+            None,
+            json!({"challengeToken": token}),
+        )
+        .await
+    };
+    let data = ok(&options(token.clone()).await, "2fa passkey options");
+    let allowed = data["publicKey"]["allowCredentials"].as_array().unwrap();
+    assert_eq!(allowed.len(), 1);
+    assert_eq!(allowed[0]["id"], authenticator_id(&authenticator));
+
+    // Bo's passkey does not answer Tess's challenge.
+    let assertion = bos_key.get(&data["publicKey"]);
+    let answer = |ceremony: &Value, credential: &Value| json!({"challengeToken": token, "ceremonyId": ceremony, "credential": credential});
+    let r = cx
+        .post(
+            "/api/v1/auth/login/2fa",
+            None,
+            answer(&data["ceremonyId"], &assertion),
+        )
+        .await;
+    assert_error(&r, 401, "INVALID_PASSKEY");
+
+    let data = ok(&options(token.clone()).await, "2fa passkey options");
+    let assertion = authenticator.get(&data["publicKey"]);
+    let r = cx
+        .post(
+            "/api/v1/auth/login/2fa",
+            None,
+            answer(&data["ceremonyId"], &assertion),
+        )
+        .await;
+    let success = ok(&r, "2fa with a passkey");
+    assert_eq!(success["user"]["email"], json!(email));
+    assert!(success["tokens"]["accessToken"].is_string());
+    // The challenge is used up.
+    assert_error(&options(token.clone()).await, 401, "INVALID_2FA_CHALLENGE");
+    let r = cx
+        .post(
+            "/api/v1/auth/login/2fa",
+            None,
+            answer(&data["ceremonyId"], &assertion),
+        )
+        .await;
+    assert_error(&r, 401, "INVALID_2FA_CHALLENGE");
+    let r = cx
+        .post(
+            "/api/v1/auth/login/2fa",
+            None,
+            json!({"challengeToken": token, "credential": assertion}),
+        )
+        .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert_error(&options(json!("nope")).await, 401, "INVALID_2FA_CHALLENGE");
+
+    // A two-factor user without a passkey is offered none (a minute on: the two-factor rows
+    // share a rate-limit class, and this case has used its window).
+    cx.app.clock.advance(Duration::minutes(1));
+    cx.register_verified("cyd").await;
+    let (cy_access, _) = cx.login("cyd", PASSWORD).await;
+    enrol_two_factor(cx, &cy_access).await;
+    let challenge = login("cyd").await;
+    assert_eq!(challenge["methods"], json!(["totp", "backup_code"]));
+    assert_error(
+        &options(challenge["challengeToken"].clone()).await,
+        401,
+        "INVALID_PASSKEY",
+    );
+    let actions = cx.audit_actions(&email).await;
+    assert_eq!(
+        actions.iter().filter(|a| *a == "PASSKEY_LOGIN").count(),
+        1,
+        "{actions:?}"
+    );
+}
+http_case!(passkey_answers_a_login_two_factor_challenge);
