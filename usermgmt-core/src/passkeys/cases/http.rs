@@ -149,6 +149,29 @@ pub async fn passkey_register_sign_in_rename_delete(cx: &HttpCtx) {
     let listed = passkeys(cx, &access).await;
     assert!(listed[0]["lastUsedAt"].is_string());
 
+    // The GDPR export lists it by name and dates, the administrator's user detail too; neither
+    // shows key material.
+    let export = ok(
+        &cx.get("/api/v1/account/export", Some(&access)).await,
+        "export",
+    );
+    assert_eq!(export["passkeys"].as_array().unwrap().len(), 1);
+    assert_eq!(export["passkeys"][0]["name"], json!("Laptop"));
+    assert!(export["passkeys"][0]["lastUsedAt"].is_string());
+    let admin = cx.app.access_token_for("root", &["admin"]).await;
+    let detail = ok(
+        &cx.get(&format!("/api/v1/admin/users/{pia}"), Some(&admin))
+            .await,
+        "user detail",
+    );
+    assert_eq!(detail["passkeys"][0]["id"], passkey["id"]);
+    for shown in [export.to_string(), detail.to_string()] {
+        assert!(
+            !shown.contains("credential") && !shown.contains("cred_id"),
+            "{shown}"
+        );
+    }
+
     // Rename, then delete.
     let path = format!("/api/v1/passkeys/{}", passkey["id"].as_str().unwrap());
     let renamed = ok(
@@ -208,6 +231,21 @@ pub async fn passkey_register_sign_in_rename_delete(cx: &HttpCtx) {
         .collect();
     assert!(titles.contains(&"Passkey added".to_owned()), "{titles:?}");
     assert!(titles.contains(&"Passkey removed".to_owned()), "{titles:?}");
+    cx.app.deliver_mail().await;
+    let subjects: Vec<String> = cx
+        .app
+        .mailer
+        .sent()
+        .into_iter()
+        .filter(|m| m.to == email)
+        .map(|m| m.subject)
+        .collect();
+    for change in ["passkey added", "passkey removed"] {
+        assert!(
+            subjects.iter().any(|s| s.contains(change)),
+            "{change} in {subjects:?}"
+        );
+    }
 }
 http_case!(passkey_register_sign_in_rename_delete);
 
