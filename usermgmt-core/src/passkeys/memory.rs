@@ -59,7 +59,7 @@ impl PasskeyStore for MemoryStore {
 
     async fn remove_passkey(&self, user_id: Uuid, id: Uuid, effects: Effects) -> Result<bool> {
         let mut st = self.lock();
-        if !st.passkeys.get(&id).is_some_and(|p| p.user_id == user_id) {
+        if st.passkeys.get(&id).is_none_or(|p| p.user_id != user_id) {
             return Ok(false);
         }
         st.passkeys.remove(&id);
