@@ -676,3 +676,56 @@ pub async fn passkey_answers_a_login_two_factor_challenge(cx: &HttpCtx) {
     );
 }
 http_case!(passkey_answers_a_login_two_factor_challenge);
+
+/// An account without a password (one the host app created passwordless) keeps its last
+/// passkey: deleting it is 409 `LAST_SIGN_IN_METHOD` while it is the only one, and allowed once
+/// another exists. The sign-in options need no body at all.
+pub async fn the_last_passkey_of_a_passwordless_account_stays(cx: &HttpCtx) {
+    let email = cx.register_verified("pat").await;
+    let pat = user_id(cx, &email).await;
+    let (access, _) = cx.login("pat", PASSWORD).await;
+    let (mut first, first_dto) = register_passkey(cx, &access).await;
+    // The host app made the account passwordless (every session ends with the password).
+    let store = cx.app.manager.store();
+    store
+        .change_password(
+            pat,
+            crate::store::PasswordChange {
+                new_hash: String::new(),
+                now: cx.app.manager.now(),
+                history_limit: 5,
+                keep_session: None,
+            },
+            crate::store::Effects::none(),
+        )
+        .await
+        .unwrap();
+    let r = cx
+        .request("POST", "/api/v1/auth/passkey/options", None, None)
+        .await;
+    let data = ok(&r, "options without a body");
+    let assertion = first.get(&data["publicKey"]);
+    let signed_in = ok(
+        &sign_in(cx, &data["ceremonyId"], &assertion).await,
+        "passkey sign-in",
+    );
+    let access = signed_in["tokens"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let first_path = format!("/api/v1/passkeys/{}", first_dto["id"].as_str().unwrap());
+    assert_error(
+        &cx.request("DELETE", &first_path, Some(&access), None).await,
+        409,
+        "LAST_SIGN_IN_METHOD",
+    );
+    assert_eq!(passkeys(cx, &access).await.len(), 1);
+    register_passkey(cx, &access).await;
+    ok(
+        &cx.request("DELETE", &first_path, Some(&access), None).await,
+        "delete with another left",
+    );
+    assert_eq!(passkeys(cx, &access).await.len(), 1);
+}
+http_case!(the_last_passkey_of_a_passwordless_account_stays);
