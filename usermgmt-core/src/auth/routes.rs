@@ -51,7 +51,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "POST",
         "/api/v1/auth/login/2fa",
         "LoginTwoFactor",
-        "Complete a login with a TOTP or backup code",
+        "Complete a login with a TOTP or backup code, or a passkey",
         handler!(login_two_factor),
         |_| {
             let mut body = request_body::<LoginTwoFactorBody>().schema();
