@@ -17,6 +17,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         crate::profile::routes::ROUTES,
         crate::sessions::routes::ROUTES,
         crate::two_factor::routes::ROUTES,
+        crate::passkeys::routes::ROUTES,
         crate::notifications::routes::ROUTES,
         crate::roles::routes::ROUTES,
         crate::admin::routes::ROUTES,

@@ -117,6 +117,12 @@ pub enum Error {
     /// A login's second-factor challenge is unknown, used or expired (401).
     #[error("invalid or expired two-factor challenge")]
     InvalidTwoFactorChallenge,
+    /// A passkey answer did not verify, or its ceremony is unknown, used or expired (401).
+    #[error("invalid passkey")]
+    InvalidPasskey,
+    /// Removing this would leave the account with no way to sign in (409).
+    #[error("last sign-in method")]
+    LastSignInMethod,
     /// Two-factor is enabled already (409).
     #[error("two-factor authentication already enabled")]
     TwoFactorAlreadyEnabled,
@@ -159,6 +165,8 @@ pub const ALL_CODES: &[&str] = &[
     "INVALID_2FA_CHALLENGE",
     "TWO_FACTOR_ALREADY_ENABLED",
     "TWO_FACTOR_NOT_ENABLED",
+    "INVALID_PASSKEY",
+    "LAST_SIGN_IN_METHOD",
     "ACCOUNT_LOCKED",
     "ACCOUNT_SUSPENDED",
     "ACCOUNT_DEACTIVATED",
@@ -203,7 +211,8 @@ impl Error {
             Error::MalformedJson(_) | Error::BadRequest(_) => 400,
             Error::InvalidOneTimeToken | Error::IncorrectPassword => 400,
             Error::InvalidTwoFactorCode | Error::TwoFactorNotEnabled => 400,
-            Error::InvalidTwoFactorChallenge => 401,
+            Error::InvalidTwoFactorChallenge | Error::InvalidPasskey => 401,
+            Error::LastSignInMethod => 409,
             Error::TwoFactorAlreadyEnabled => 409,
             Error::InvalidCredentials
             | Error::Unauthenticated
@@ -247,6 +256,8 @@ impl Error {
             Error::InvalidTwoFactorChallenge => "INVALID_2FA_CHALLENGE",
             Error::TwoFactorAlreadyEnabled => "TWO_FACTOR_ALREADY_ENABLED",
             Error::TwoFactorNotEnabled => "TWO_FACTOR_NOT_ENABLED",
+            Error::InvalidPasskey => "INVALID_PASSKEY",
+            Error::LastSignInMethod => "LAST_SIGN_IN_METHOD",
             Error::AccountLocked { .. } => "ACCOUNT_LOCKED",
             Error::AccountSuspended => "ACCOUNT_SUSPENDED",
             Error::AccountDeactivated => "ACCOUNT_DEACTIVATED",
@@ -288,6 +299,10 @@ impl Error {
                 "The role is assigned to users; remove it from them first".to_owned()
             }
             Error::LastRole => "A user must keep at least one role".to_owned(),
+            Error::InvalidPasskey => "The passkey could not be verified".to_owned(),
+            Error::LastSignInMethod => {
+                "This is the account's last way to sign in; add another first".to_owned()
+            }
             Error::AccountState(why) => capitalise(why),
             Error::AccountLocked { .. } => {
                 "Account is temporarily locked after too many failed attempts".to_owned()
@@ -419,6 +434,8 @@ mod tests {
             Error::InvalidTwoFactorChallenge,
             Error::TwoFactorAlreadyEnabled,
             Error::TwoFactorNotEnabled,
+            Error::InvalidPasskey,
+            Error::LastSignInMethod,
             Error::PayloadTooLarge,
             Error::UnsupportedMediaType,
             Error::RateLimited {
@@ -461,6 +478,8 @@ mod tests {
                 | Error::InvalidTwoFactorChallenge
                 | Error::TwoFactorAlreadyEnabled
                 | Error::TwoFactorNotEnabled
+                | Error::InvalidPasskey
+                | Error::LastSignInMethod
                 | Error::PayloadTooLarge
                 | Error::UnsupportedMediaType
                 | Error::RateLimited { .. }

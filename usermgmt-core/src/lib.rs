@@ -17,6 +17,7 @@ mod layering;
 pub mod mail;
 mod manager;
 pub mod notifications;
+pub mod passkeys;
 pub mod profile;
 pub mod ratelimit;
 pub mod roles;

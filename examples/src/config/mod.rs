@@ -27,6 +27,7 @@ mod limits;
 mod listen;
 mod mail;
 mod ops;
+mod passkeys;
 mod reader;
 #[cfg(test)]
 mod tests;
@@ -174,7 +175,7 @@ pub fn load(vars: &dyn Fn(&str) -> Option<String>) -> Result<ServerConfig> {
     let (env, env_source) = app_env(&mut vars)?;
     let listen = listen::listen(&mut vars, env)?;
     let database = database::database(&mut vars)?;
-    let (mut core, secret_generated) = core_config(&mut vars, env, &env_source)?;
+    let (mut core, secret_generated) = core_config(&mut vars, env, &env_source, listen.port)?;
     let smtp = mail::smtp(&mut vars, env, &core.mail.from)?;
     let rate_limit = limits::rate_limits(&mut vars, &mut core.rate_limits)?;
     let redis_url = vars.raw("REDIS_URL");
@@ -228,6 +229,7 @@ fn core_config(
     vars: &mut Vars<'_>,
     env: AppEnv,
     env_source: &Option<(&'static str, String)>,
+    port: u16,
 ) -> Result<(Config, bool)> {
     let (secret, secret_generated) = tokens::jwt_secret(vars, env, env_source)?;
     let mut builder = Config::builder(secret).mail(mail::mail(vars, env)?);
@@ -239,6 +241,7 @@ fn core_config(
     builder = listen::browsers(vars, builder)?;
     builder = accounts::lifecycle(vars, builder)?;
     builder = builder.ops_access(ops::ops_access(vars)?);
+    builder = passkeys::relying_party(vars, port, builder)?;
     let config = builder.build().map_err(|err| {
         // Everything the builder checks was checked above with the variable's name; this is a
         // safety net for checks added to core later.

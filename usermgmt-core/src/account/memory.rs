@@ -91,6 +91,9 @@ impl AccountStore for MemoryStore {
             .retain(|_, r| !sessions.contains(&r.session_id));
         st.two_factor.remove(&user_id);
         st.backup_codes.retain(|_, (owner, _)| *owner != user_id);
+        st.passkeys.retain(|_, p| p.user_id != user_id);
+        st.passkey_ceremonies
+            .retain(|_, c| c.user_id != Some(user_id));
         st.notifications.retain(|n| n.user_id != user_id);
         for event in &mut st.audit {
             if event.user_id == Some(user_id) || event.actor_id == Some(user_id) {

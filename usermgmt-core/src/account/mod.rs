@@ -90,6 +90,8 @@ pub struct AccountExport {
     pub profile: crate::store::ProfileRecord,
     /// Its two-factor state (never the secret nor the codes).
     pub two_factor: Option<crate::store::TwoFactorRecord>,
+    /// Its passkeys (the wire shows names and dates, never key material).
+    pub passkeys: Vec<crate::passkeys::store::PasskeyRecord>,
     /// Sessions, notifications, password-change times, the audit trail (staff anonymised).
     pub data: crate::store::UserDataExport,
     /// When.
@@ -499,6 +501,7 @@ impl UserManager {
             user: user.clone(),
             profile,
             two_factor: store.two_factor(user.id).await?,
+            passkeys: store.passkeys(user.id).await?,
             data,
             exported_at: self.now(),
         };

@@ -108,6 +108,14 @@ pub(crate) static ROUTES: &[Route] = &[
                     ]),
                 ),
                 ("passwordChanges", array(date_time())),
+                (
+                    "passkeys",
+                    array(record(&[
+                        ("name", string()),
+                        ("createdAt", date_time()),
+                        ("lastUsedAt", nullable_date_time()),
+                    ])),
+                ),
                 ("sessions", array(exported_session())),
                 ("notifications", array(reference("Notification"))),
                 ("auditTrail", array(reference("AuditEvent"))),
@@ -271,6 +279,7 @@ pub fn account_export(export: &AccountExport) -> serde_json::Value {
         user,
         profile,
         two_factor,
+        passkeys,
         data,
         exported_at,
     } = export;
@@ -307,6 +316,14 @@ pub fn account_export(export: &AccountExport) -> serde_json::Value {
             "backupCodesRemaining": two_factor.map_or(0, |t| t.backup_codes_remaining),
         },
         "passwordChanges": data.password_changes.iter().map(|t| rfc3339(*t)).collect::<Vec<_>>(),
+        "passkeys": passkeys
+            .iter()
+            .map(|p| json!({
+                "name": p.name,
+                "createdAt": rfc3339(p.created_at),
+                "lastUsedAt": p.last_used_at.map(rfc3339),
+            }))
+            .collect::<Vec<_>>(),
         "sessions": sessions,
         "notifications": notifications,
         "auditTrail": data.audit.iter().map(AuditEventDto::from).collect::<Vec<_>>(),

@@ -45,6 +45,8 @@ pub struct UserDetail {
     pub sessions: Vec<SessionRecord>,
     /// The two-factor enrolment, if any (never its secret).
     pub two_factor: Option<TwoFactorRecord>,
+    /// The user's passkeys (never their key material on the wire).
+    pub passkeys: Vec<crate::passkeys::store::PasskeyRecord>,
     /// The permissions the roles grant.
     pub permissions: Vec<String>,
 }
@@ -163,12 +165,14 @@ impl UserManager {
         let profile = store.profile(user_id).await?.unwrap_or_default();
         let sessions = store.list_sessions(user_id, self.now()).await?;
         let two_factor = store.two_factor(user_id).await?;
+        let passkeys = store.passkeys(user_id).await?;
         let permissions = store.user_permissions(user_id).await?;
         Ok(UserDetail {
             user,
             profile,
             sessions,
             two_factor,
+            passkeys,
             permissions,
         })
     }

@@ -13,6 +13,7 @@ use crate::api::{Api, ApiResponse, RequestContext};
 use crate::auth::AuthenticatedUser;
 use crate::auth::routes::UserDto;
 use crate::error::{Error, FieldError, Result};
+use crate::passkeys::routes::PasskeyDto;
 use crate::profile::routes::{ProfileDto, PublicProfileDto};
 use crate::sessions::routes::SessionDto;
 use crate::store::{UserRecord, UserSearch, UserSortField, UserStatus};
@@ -317,6 +318,7 @@ pub(crate) async fn user_detail_data(
                 .as_ref()
                 .map_or(0, |t| t.backup_codes_remaining),
         },
+        passkeys: d.passkeys.iter().map(PasskeyDto::from).collect(),
         lockout: LockoutDto {
             failed_attempts: d.user.failed_login_attempts,
             locked: locked_until.is_some(),
@@ -339,6 +341,8 @@ pub struct UserDetailDto {
     pub sessions: Vec<SessionDto>,
     #[schema(inline)]
     pub two_factor: TwoFactorSummaryDto,
+    #[schema(inline)]
+    pub passkeys: Vec<PasskeyDto>,
     #[schema(inline)]
     pub lockout: LockoutDto,
 }

@@ -51,9 +51,15 @@ pub(crate) static ROUTES: &[Route] = &[
         "POST",
         "/api/v1/auth/login/2fa",
         "LoginTwoFactor",
-        "Complete a login with a TOTP or backup code",
+        "Complete a login with a TOTP or backup code, or a passkey",
         handler!(login_two_factor),
-        |_| Docs::data(reference("LoginSuccess")).body(request_body::<LoginTwoFactorBody>()),
+        |_| {
+            let mut body = request_body::<LoginTwoFactorBody>().schema();
+            body["properties"]["code"]["minLength"] = json!(1);
+            body["anyOf"] =
+                json!([{"required": ["code"]}, {"required": ["ceremonyId", "credential"]}]);
+            Docs::data(reference("LoginSuccess")).body(body)
+        },
     )
     .limit(RateLimit::TwoFactor),
     Route::new(
@@ -311,14 +317,27 @@ async fn login(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
 
 async fn login_two_factor(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
     let body: LoginTwoFactorBody = ctx.json()?;
-    let success = api
-        .manager()
-        .complete_two_factor_login(
-            &secret(body.challenge_token),
-            &secret(body.code),
-            &ctx.client,
-        )
-        .await?;
+    let success = if let Some(credential) = body.credential {
+        let ceremony_id = body
+            .ceremony_id
+            .ok_or_else(|| Error::invalid("ceremonyId", "is required"))?;
+        api.manager()
+            .complete_two_factor_login_with_passkey(
+                &secret(body.challenge_token),
+                ceremony_id,
+                credential,
+                &ctx.client,
+            )
+            .await?
+    } else {
+        api.manager()
+            .complete_two_factor_login(
+                &secret(body.challenge_token),
+                &secret(body.code),
+                &ctx.client,
+            )
+            .await?
+    };
     Ok(login_success(&success))
 }
 
@@ -657,8 +676,15 @@ pub struct ChangePasswordBody {
 pub struct LoginTwoFactorBody {
     #[schema(required, value_type = Option<String>)]
     pub challenge_token: Option<SecretText>,
-    #[schema(required, value_type = Option<String>)]
+    /// A TOTP or backup code (or a passkey: `ceremonyId` and `credential`).
+    #[schema(value_type = Option<String>)]
     pub code: Option<SecretText>,
+    /// With a passkey: the `ceremonyId` of `/auth/login/2fa/passkey-options`.
+    #[schema(value_type = Option<Uuid>)]
+    pub ceremony_id: Option<Uuid>,
+    /// With a passkey: the `PublicKeyCredential` of `navigator.credentials.get`.
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<serde_json::Value>,
 }
 
 /// The `User` object of SPEC §5. Never a hash or a secret.

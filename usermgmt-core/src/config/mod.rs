@@ -1,8 +1,10 @@
 //! Typed configuration with a builder. Every number of SPEC.md is a default here and can be
 //! changed. `Debug` is written by hand so that secrets never reach a log.
 
+mod passkeys;
 mod rate_limits;
 
+pub use passkeys::PasskeyConfig;
 pub use rate_limits::{Limit, RateLimitConfig};
 
 use crate::secret::{ExposeSecret, SecretString};
@@ -289,6 +291,8 @@ pub struct Config {
     pub compatibility_root_routes: bool,
     /// Who may read `/health/detailed` and `/metrics` (loopback and private networks).
     pub ops_access: OpsAccess,
+    /// The WebAuthn relying party passkeys are bound to (RP id, origins, name).
+    pub passkeys: PasskeyConfig,
 }
 
 impl fmt::Debug for Config {
@@ -365,6 +369,7 @@ impl Config {
                 two_factor_challenge_ttl: Duration::minutes(5),
                 backup_code_count: 10,
                 ops_access: OpsAccess::default(),
+                passkeys: PasskeyConfig::default(),
             },
         }
     }
@@ -492,6 +497,8 @@ impl ConfigBuilder {
         compatibility_root_routes: bool);
     setter!(/// Who may read `/health/detailed` and `/metrics`.
         ops_access: OpsAccess);
+    setter!(/// The WebAuthn relying party of passkeys.
+        passkeys: PasskeyConfig);
 
     /// Public URL prefix of served avatars (a trailing `/` is dropped).
     pub fn avatar_base_url(mut self, url: impl Into<String>) -> Self {
@@ -598,6 +605,9 @@ impl ConfigBuilder {
                     ),
                 );
             }
+        }
+        if let Err(why) = c.passkeys.webauthn() {
+            return bad("passkeys (WEBAUTHN_RP_*)", &why);
         }
         Ok(c)
     }

@@ -63,6 +63,15 @@ audit_actions! {
     TwoFactorEnabled => "2FA_ENABLED",
     /// Two-factor sign-in was switched off.
     TwoFactorDisabled => "2FA_DISABLED",
+    /// A passkey was registered (`passkeyId`, `name`).
+    PasskeyRegistered => "PASSKEY_REGISTERED",
+    /// A passkey was removed (`passkeyId`, `name`).
+    PasskeyRemoved => "PASSKEY_REMOVED",
+    /// A user signed in with a passkey (`passkeyId`).
+    PasskeyLogin => "PASSKEY_LOGIN",
+    /// A passkey's signature counter went back (a cloned authenticator?); the sign-in was
+    /// refused (`passkeyId`, `storedCount`).
+    PasskeyCounterRegression => "PASSKEY_COUNTER_REGRESSION",
     /// New backup codes replaced the old ones.
     BackupCodesRegenerated => "BACKUP_CODES_REGENERATED",
     /// A backup code was spent.

@@ -28,6 +28,8 @@ pub enum MailKind {
     AccountDeleted,
     /// The account is gone for good.
     AccountPurged,
+    /// A passkey was added or removed.
+    PasskeyChanged,
 }
 
 impl MailKind {
@@ -45,6 +47,7 @@ impl MailKind {
             MailKind::AccountReactivated => "account_reactivated",
             MailKind::AccountDeleted => "account_deleted",
             MailKind::AccountPurged => "account_purged",
+            MailKind::PasskeyChanged => "passkey_changed",
         }
     }
 }

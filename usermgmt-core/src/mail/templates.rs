@@ -199,6 +199,27 @@ pub(crate) fn two_factor_changed(config: &MailConfig, to: &str, name: &str, what
     )
 }
 
+/// A passkey was added to or removed from the account (`what`: `added`, `removed`).
+pub(crate) fn passkey_changed(
+    config: &MailConfig,
+    to: &str,
+    name: &str,
+    what: &str,
+    passkey: &str,
+) -> Email {
+    render(
+        config,
+        to,
+        &format!("passkey {what}"),
+        name,
+        &[
+            format!("The passkey \"{passkey}\" was {what} on your account."),
+            "If you did not do this, reset your password at once and contact support.".to_owned(),
+        ],
+        None,
+    )
+}
+
 /// A change of the account's state the owner must hear of (deleted, suspended, reactivated,
 /// purged): `what` completes "Your account ...", `detail` says what follows from it.
 pub(crate) fn account_notice(

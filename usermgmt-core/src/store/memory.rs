@@ -76,6 +76,10 @@ pub(crate) struct State {
     pub(crate) notifications: Vec<NotificationRecord>,
     /// Backup code digest -> (owner, used at).
     pub(crate) backup_codes: HashMap<String, (Uuid, Option<Timestamp>)>,
+    /// Passkeys by their id (`passkeys/memory.rs`).
+    pub(crate) passkeys: HashMap<Uuid, crate::passkeys::store::PasskeyRecord>,
+    /// Started passkey ceremonies by their id.
+    pub(crate) passkey_ceremonies: HashMap<Uuid, crate::passkeys::store::CeremonyRecord>,
 }
 
 /// The state under the store's lock: the memory store's transaction. Its [`Locked::apply`] is

@@ -38,6 +38,7 @@ macro_rules! store_areas {
             AccountStore: account::account_sql,
             AuditStore: audit::audit_sql,
             OutboxStore: mail::outbox_sql,
+            PasskeyStore: passkeys::passkeys_sql,
         }
     };
 }
@@ -80,6 +81,7 @@ pub use crate::audit::store::AuditStore;
 pub use crate::auth::store::{IdentityStore, LockoutStore};
 pub use crate::mail::store::OutboxStore;
 pub use crate::notifications::store::NotificationStore;
+pub use crate::passkeys::store::PasskeyStore;
 pub use crate::profile::store::ProfileStore;
 pub use crate::roles::store::RoleStore;
 pub use crate::sessions::store::SessionStore;

@@ -8,6 +8,7 @@
 //! folder (`<capability>/cases/`), each registering itself with the runner.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod authenticator;
 pub mod contract;
 pub mod databases;
 mod guards;

@@ -79,6 +79,9 @@ pub use crate::auth::TwoFactorChallenge;
 /// The second factors a challenge accepts.
 pub const CHALLENGE_METHODS: &[&str] = &["totp", "backup_code"];
 
+/// [`CHALLENGE_METHODS`] of a login challenge whose user has a passkey (`passkeys/`).
+pub const CHALLENGE_METHODS_WITH_PASSKEY: &[&str] = &["totp", "backup_code", "passkey"];
+
 fn required_code(field: &str, code: &str) -> Result<()> {
     if code.trim().is_empty() {
         return Err(Error::Validation(vec![FieldError::new(
@@ -433,10 +436,17 @@ impl UserManager {
                 Effects::none(),
             )
             .await?;
+        // A passkey answers only a login's challenge (`POST /auth/login/2fa`).
+        let passkey = purpose == TokenPurpose::LoginChallenge
+            && !self.inner.store.passkeys(user.id).await?.is_empty();
         Ok(TwoFactorChallenge {
             challenge_token: token,
             expires_in: ttl.whole_seconds(),
-            methods: CHALLENGE_METHODS,
+            methods: if passkey {
+                CHALLENGE_METHODS_WITH_PASSKEY
+            } else {
+                CHALLENGE_METHODS
+            },
         })
     }
 
