@@ -62,6 +62,18 @@ impl PasskeyStore for MemoryStore {
         if st.passkeys.get(&id).is_none_or(|p| p.user_id != user_id) {
             return Ok(false);
         }
+        let passwordless = st
+            .users
+            .get(&user_id)
+            .is_some_and(|u| u.password_hash.is_empty());
+        let others = st
+            .passkeys
+            .values()
+            .filter(|p| p.user_id == user_id && p.id != id)
+            .count();
+        if passwordless && others == 0 {
+            return Err(Error::LastSignInMethod);
+        }
         st.passkeys.remove(&id);
         st.apply(effects);
         Ok(true)

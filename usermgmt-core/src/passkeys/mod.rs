@@ -268,8 +268,9 @@ impl UserManager {
             .ok_or(Error::NotFound("passkey"))
     }
 
-    /// Removes a passkey of the caller. Not on an impersonation token; refused (409) when it is
-    /// the last way a user without a password can sign in.
+    /// Removes a passkey of the caller. Not on an impersonation token; refused (409, decided by
+    /// the store under the user's lock) when it is the last way a user without a password can
+    /// sign in.
     #[tracing::instrument(skip_all)]
     pub async fn remove_passkey(
         &self,
@@ -284,9 +285,6 @@ impl UserManager {
         let Some(passkey) = keys.iter().find(|p| p.id == id) else {
             return Err(Error::NotFound("passkey"));
         };
-        if keys.len() == 1 && auth.user.password_hash.is_empty() {
-            return Err(Error::LastSignInMethod);
-        }
         let effects = self
             .passkey_change_effects(&auth.user, "removed", &passkey.name, client)?
             .with_audit(self.audit(

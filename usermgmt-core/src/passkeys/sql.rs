@@ -108,6 +108,17 @@ macro_rules! passkeys_sql {
                 effects: Effects,
             ) -> Result<bool> {
                 let mut tx = begin(self).await?;
+                // The user's row lock (SQLite: `BEGIN IMMEDIATE`) serialises removals of one
+                // user's passkeys, so the count below cannot go stale. Safe: both parts are
+                // constants.
+                let sql = format!("SELECT password_hash FROM users WHERE id = $1{LOCK_ROW}");
+                let password: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(password) = password else {
+                    return Ok(false);
+                };
                 let removed = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
                     .bind(id)
                     .bind(user_id)
@@ -115,6 +126,17 @@ macro_rules! passkeys_sql {
                     .await?;
                 if removed.rows_affected() == 0 {
                     return Ok(false);
+                }
+                if password.is_empty() {
+                    let left: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
+                            .bind(user_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    if left == 0 {
+                        // Dropped uncommitted: the delete is rolled back.
+                        return Err(Error::LastSignInMethod);
+                    }
                 }
                 write_effects(&mut tx, effects).await?;
                 tx.commit().await?;

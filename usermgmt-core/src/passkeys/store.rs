@@ -118,6 +118,9 @@ pub trait PasskeyStore: Send + Sync + 'static {
     /// Renames a passkey of the user; false when the user has no such passkey.
     async fn rename_passkey(&self, user_id: Uuid, id: Uuid, name: &str) -> Result<bool>;
     /// Removes a passkey of the user; false when the user has no such passkey.
+    /// `LastSignInMethod` when it is the only passkey of a user without a password: decided
+    /// under the user's row lock, so two removals racing for a user's last two passkeys cannot
+    /// both succeed.
     async fn remove_passkey(&self, user_id: Uuid, id: Uuid, effects: Effects) -> Result<bool>;
     /// Records a sign-in with the passkey: the new credential state, counter, backup flag and
     /// time, only if its counter is still `seen_count` (compare-and-set, so two racing

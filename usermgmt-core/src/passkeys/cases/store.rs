@@ -271,3 +271,95 @@ pub async fn a_passkey_ceremony_is_taken_once_under_concurrency(store: Arc<dyn S
     }
 }
 store_case!(a_passkey_ceremony_is_taken_once_under_concurrency);
+
+/// A user without a password keeps one passkey: of two removals racing for their last two, one
+/// succeeds and the other is refused (`LastSignInMethod`), every round; with a password, both
+/// go.
+pub async fn the_last_passkey_of_a_passwordless_user_survives_racing_removals(
+    store: Arc<dyn Store>,
+) {
+    let ann = create(&*store, "ann").await;
+    store
+        .change_password(
+            ann.id,
+            crate::store::PasswordChange {
+                new_hash: String::new(),
+                now: secs(1),
+                history_limit: 5,
+                keep_session: None,
+            },
+            Effects::none(),
+        )
+        .await
+        .unwrap();
+    for round in 0..3 {
+        let keys = [
+            passkey(ann.id, &format!("ann-{round}-a"), secs(2)),
+            passkey(ann.id, &format!("ann-{round}-b"), secs(2)),
+        ];
+        for key in &keys {
+            store
+                .add_passkey(key.clone(), Effects::none())
+                .await
+                .unwrap();
+        }
+        let barrier = Arc::new(Barrier::new(2));
+        let tasks: Vec<_> = keys
+            .iter()
+            .map(|key| {
+                let (store, barrier, id) = (store.clone(), barrier.clone(), key.id);
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store.remove_passkey(ann.id, id, Effects::none()).await
+                })
+            })
+            .collect();
+        let mut removed = 0;
+        let mut refused = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(true) => removed += 1,
+                Err(Error::LastSignInMethod) => refused += 1,
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!((removed, refused), (1, 1), "round {round}");
+        let left = store.passkeys(ann.id).await.unwrap();
+        assert_eq!(left.len(), 1, "round {round}");
+        // Clear the survivor for the next round by giving ann a password for a moment.
+        store
+            .change_password(
+                ann.id,
+                crate::store::PasswordChange {
+                    new_hash: "a-hash".to_owned(),
+                    now: secs(3),
+                    history_limit: 5,
+                    keep_session: None,
+                },
+                Effects::none(),
+            )
+            .await
+            .unwrap();
+        assert!(
+            store
+                .remove_passkey(ann.id, left[0].id, Effects::none())
+                .await
+                .unwrap(),
+            "with a password the last passkey goes"
+        );
+        store
+            .change_password(
+                ann.id,
+                crate::store::PasswordChange {
+                    new_hash: String::new(),
+                    now: secs(4),
+                    history_limit: 5,
+                    keep_session: None,
+                },
+                Effects::none(),
+            )
+            .await
+            .unwrap();
+    }
+}
+store_case!(the_last_passkey_of_a_passwordless_user_survives_racing_removals);
