@@ -76,7 +76,8 @@ pub struct LogMailer;
 impl Mailer for LogMailer {
     async fn send(&self, email: &Email) -> Result<(), MailError> {
         // Deliberately logs the body: this mailer exists to show the links in development.
-        if tracing::enabled!(target: "usermgmt::mail", tracing::Level::INFO) {
+        let logged = tracing::enabled!(target: "usermgmt::mail", tracing::Level::INFO);
+        if logged {
             tracing::info!(
                 target: "usermgmt::mail",
                 to = %email.to,
@@ -84,16 +85,21 @@ impl Mailer for LogMailer {
                 "email (not sent; no SMTP configured):\n{}",
                 email.text
             );
-        } else {
-            // No subscriber (or one that filters this target out): the quick start must still
-            // show the verification link, and the stored copy is sealed, so say it here.
-            eprintln!("{}", log_mailer_text(email));
+        }
+        if let Some(text) = log_mailer_stderr(email, logged) {
+            eprintln!("{text}");
         }
         Ok(())
     }
 }
 
-/// What [`LogMailer`] prints to stderr when no `tracing` subscriber takes its log.
+/// What [`LogMailer`] prints to stderr: the email when no `tracing` subscriber took its log
+/// (`logged` false). The quick start must still show the verification link, and the stored
+/// copy is sealed, so nothing else would.
+fn log_mailer_stderr(email: &Email, logged: bool) -> Option<String> {
+    (!logged).then(|| log_mailer_text(email))
+}
+
 fn log_mailer_text(email: &Email) -> String {
     format!(
         "usermgmt: email (not sent; no SMTP configured; install a tracing subscriber to log it instead)\nTo: {}\nSubject: {}\n\n{}",
@@ -157,7 +163,12 @@ mod tests {
             text: "Open http://localhost:3000/api/v1/auth/verify-email?token=abc".to_owned(),
             html: String::new(),
         };
-        let text = log_mailer_text(&email);
+        assert_eq!(
+            log_mailer_stderr(&email, true),
+            None,
+            "logged: not printed twice"
+        );
+        let text = log_mailer_stderr(&email, false).expect("printed without a subscriber");
         for part in [
             "ann@example.com",
             "confirm your email",
