@@ -7,6 +7,10 @@
 //! login at this cost, to subtract; `manager_login_authenticate_refresh` is the same cycle
 //! through the `UserManager` methods, without the HTTP contract (JSON in and out, routing).
 //!
+//! A passkey sign-in (`api_passkey_sign_in`: the options, the software authenticator's
+//! signature, the verification) costs no password hash; `test_authenticator_sign` is the
+//! client's part of it (one P-256 signature), to subtract.
+//!
 //! Rate limits stay on (the in-memory limiter is part of every request's cost) with limits too
 //! high to be reached: the test app's mock clock never advances, so the default login limit
 //! (10 a minute) would otherwise answer 429 from the eleventh iteration on.
@@ -30,6 +34,7 @@ use usermgmt_core::secret::Password;
 use usermgmt_core::store::Store;
 use usermgmt_core::store::memory::MemoryStore;
 use usermgmt_core::store::sqlite::SqliteStore;
+use usermgmt_core::testing::authenticator::SoftAuthenticator;
 use usermgmt_core::testing::{TestApp, test_config_builder};
 use usermgmt_core::{ClientInfo, LoginOutcome, Registration};
 
@@ -81,6 +86,40 @@ fn login_request(identifier: &str) -> ApiRequest {
 fn profile_request(access_token: &str) -> ApiRequest {
     request("GET", "/api/v1/users/profile")
         .header("authorization", &format!("Bearer {access_token}"))
+}
+
+fn bearer_post(path: &str, access_token: &str, body: &Value) -> ApiRequest {
+    post_json(path, body).header("authorization", &format!("Bearer {access_token}"))
+}
+
+/// The test config's relying party origin.
+const PASSKEY_ORIGIN: &str = "http://localhost:3000";
+
+/// Registers a passkey for the fixture's user through the API; returns its authenticator.
+fn register_passkey(
+    rt: &tokio::runtime::Runtime,
+    app: &TestApp,
+    access: &str,
+) -> SoftAuthenticator {
+    let options = ok_data(&rt.block_on(app.api.handle(bearer_post(
+        "/api/v1/passkeys/register/options",
+        access,
+        &json!({}),
+    ))));
+    let mut authenticator = SoftAuthenticator::new(PASSKEY_ORIGIN);
+    let credential = authenticator.create(&options["publicKey"]);
+    let registered = rt.block_on(app.api.handle(bearer_post(
+        "/api/v1/passkeys/register/verify",
+        access,
+        &json!({"ceremonyId": options["ceremonyId"], "credential": credential}),
+    )));
+    assert_eq!(
+        registered.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&registered.body)
+    );
+    authenticator
 }
 
 fn refresh_request(refresh_token: &str) -> ApiRequest {
@@ -230,6 +269,40 @@ fn flow(c: &mut Criterion) {
             let refreshed = app.api.handle(refresh_request(&refresh)).await;
             ok_data(&refreshed)
         });
+    });
+
+    // A usernameless passkey sign-in: new options (a ceremony) each time, as a browser would.
+    let Fixture { app, access, .. } = fixture(&rt);
+    let authenticator = Mutex::new(register_passkey(&rt, &app, &access));
+    group.bench_function("api_passkey_sign_in", |b| {
+        b.to_async(&rt).iter(|| async {
+            let options = ok_data(
+                &app.api
+                    .handle(post_json("/api/v1/auth/passkey/options", &json!({})))
+                    .await,
+            );
+            let assertion = authenticator.lock().unwrap().get(&options["publicKey"]);
+            let response = app
+                .api
+                .handle(post_json(
+                    "/api/v1/auth/passkey/verify",
+                    &json!({"ceremonyId": options["ceremonyId"], "credential": assertion}),
+                ))
+                .await;
+            ok_data(&response)
+        });
+    });
+
+    let Fixture { app, access, .. } = fixture(&rt);
+    let signer = Mutex::new(register_passkey(&rt, &app, &access));
+    let options = ok_data(
+        &rt.block_on(
+            app.api
+                .handle(post_json("/api/v1/auth/passkey/options", &json!({}))),
+        ),
+    );
+    group.bench_function("test_authenticator_sign", |b| {
+        b.iter(|| signer.lock().unwrap().get(black_box(&options["publicKey"])));
     });
 
     let Fixture {
