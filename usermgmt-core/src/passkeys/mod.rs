@@ -52,6 +52,18 @@ pub struct PasskeyOptions {
     pub public_key: Value,
 }
 
+/// The name an authenticator shows beside the account in its own picker: the person's name as
+/// they gave it, else the username. Never empty (WebAuthn requires a display name), unlike a
+/// mail greeting, which stays empty until the address is verified: only the account's owner
+/// sees this one, on their own device.
+fn authenticator_display_name(user: &UserRecord) -> String {
+    match (user.first_name.as_deref(), user.last_name.as_deref()) {
+        (Some(first), Some(last)) => format!("{first} {last}"),
+        (Some(name), None) | (None, Some(name)) => name.to_owned(),
+        (None, None) => user.username.clone(),
+    }
+}
+
 impl UserManager {
     fn webauthn(&self) -> Result<Webauthn> {
         self.inner
@@ -144,7 +156,7 @@ impl UserManager {
             .start_passkey_registration(
                 user.id,
                 &user.username,
-                &display_name(user),
+                &authenticator_display_name(user),
                 (!exclude.is_empty()).then_some(exclude),
             )
             .map_err(Error::internal)?;

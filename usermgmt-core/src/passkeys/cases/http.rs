@@ -249,6 +249,42 @@ pub async fn passkey_register_sign_in_rename_delete(cx: &HttpCtx) {
 }
 http_case!(passkey_register_sign_in_rename_delete);
 
+/// An account whose address is not verified yet may sign in (the default
+/// `require_verified_email: false`) and so may add a passkey: the authenticator is shown the
+/// username (or the person's name) as the account's display name, never an empty one.
+pub async fn passkey_for_an_account_not_yet_verified(cx: &HttpCtx) {
+    let r = cx
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "uma@example.com", "username": "uma", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let (access, _) = cx.login("uma", PASSWORD).await;
+    let (ceremony, public_key) = registration_options(cx, &access).await;
+    assert_eq!(public_key["user"]["name"], json!("uma"));
+    assert_eq!(public_key["user"]["displayName"], json!("uma"));
+    let mut authenticator = SoftAuthenticator::new(ORIGIN);
+    let credential = authenticator.create(&public_key);
+    let r = verify_registration(cx, &access, &ceremony, credential).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+
+    // With names given, the authenticator shows them.
+    let r = cx
+        .request(
+            "PATCH",
+            "/api/v1/users/profile",
+            Some(&access),
+            Some(json!({"firstName": "Uma", "lastName": "Ito"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let (_, public_key) = registration_options(cx, &access).await;
+    assert_eq!(public_key["user"]["displayName"], json!("Uma Ito"));
+}
+http_case!(passkey_for_an_account_not_yet_verified);
+
 fn authenticator_id(authenticator: &SoftAuthenticator) -> Value {
     use base64::Engine as _;
     json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&authenticator.credential_id))
