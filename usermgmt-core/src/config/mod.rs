@@ -11,6 +11,10 @@ use crate::secret::{ExposeSecret, SecretString};
 use std::fmt;
 use time::Duration;
 
+/// The path of the API's routes below the mount prefix (`crate::api::API_PREFIX` is this one):
+/// defined here, below the API, because the links built from the configuration name it too.
+pub const API_PREFIX: &str = "/api/v1";
+
 /// Shortest accepted signing secret, in bytes (HS256 wants at least the hash size).
 pub const MIN_SECRET_LEN: usize = 32;
 
@@ -428,13 +432,10 @@ impl Config {
     /// The base of verification links: [`MailConfig::confirmation_url`], else the API's
     /// `GET /api/v1/auth/verify-email`.
     pub fn confirmation_link_base(&self) -> String {
-        self.mail.confirmation_url.clone().unwrap_or_else(|| {
-            format!(
-                "{}{}/auth/verify-email",
-                self.api_base_url(),
-                crate::api::API_PREFIX
-            )
-        })
+        self.mail
+            .confirmation_url
+            .clone()
+            .unwrap_or_else(|| format!("{}{}/auth/verify-email", self.api_base_url(), API_PREFIX))
     }
 
     /// The base of password-reset links: [`MailConfig::password_reset_url`], else the host
@@ -449,13 +450,9 @@ impl Config {
     /// The prefix of avatar URLs: [`Config::avatar_base_url`], else the API's own
     /// `/api/v1/upload/avatars`.
     pub fn avatar_link_base(&self) -> String {
-        self.avatar_base_url.clone().unwrap_or_else(|| {
-            format!(
-                "{}{}/upload/avatars",
-                self.api_base_url(),
-                crate::api::API_PREFIX
-            )
-        })
+        self.avatar_base_url
+            .clone()
+            .unwrap_or_else(|| format!("{}{}/upload/avatars", self.api_base_url(), API_PREFIX))
     }
 
     /// The issuer name authenticator apps show.
