@@ -445,7 +445,7 @@ async fn admin_flow(framework: &'static str, database_url: &str) {
         0,
         "avatar file left behind"
     );
-    let (s, _) = c.get(&url, None).await;
+    let (s, _) = c.get(path, None).await;
     assert_eq!(s, 404);
     drop(server);
     let _ = std::fs::remove_dir_all(avatars);
