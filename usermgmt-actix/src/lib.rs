@@ -46,19 +46,32 @@ use usermgmt_core::rbac::Permission;
 use usermgmt_core::{AuthenticatedUser, Error};
 
 /// Mounts the whole API (`/api/v1/...`, the root health probes and, when configured, the first
-/// seed's root paths: [`Api::root_paths`]) and registers the [`Api`]
+/// seed's root paths: [`Api::root_paths`]), under the configuration's `mount_prefix` when it has
+/// one (`/identity/api/v1/…`; call it on the app, not inside a scope of your own, so that mail
+/// links, avatar URLs and the API page know the prefix too), and registers the [`Api`]
 /// as app data, so [`CurrentUser`] works in the host app's own handlers:
 /// `App::new().configure(usermgmt_actix::configure(api.clone()))`.
 pub fn configure(api: Api) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
+        let prefix = api.manager().config().mount_prefix.clone();
         // Which root paths the API serves depends on its configuration (the first seed's
         // paths, trailing-slash forms).
-        for path in api.root_paths() {
-            cfg.route(&path, web::to(handle));
-        }
+        let root_paths = api.root_paths();
+        let routes = move |cfg: &mut web::ServiceConfig| {
+            for path in root_paths {
+                cfg.route(&path, web::to(handle));
+            }
+            cfg.service(web::scope(API_PREFIX).default_service(web::to(handle)));
+            cfg.service(web::scope(DOCS_PREFIX).default_service(web::to(handle)));
+        };
         cfg.app_data(web::Data::new(api));
-        cfg.service(web::scope(API_PREFIX).default_service(web::to(handle)));
-        cfg.service(web::scope(DOCS_PREFIX).default_service(web::to(handle)));
+        // Under `Config::mount_prefix`; `handle` hands core the path below it.
+        match prefix.as_str() {
+            "" => routes(cfg),
+            prefix => {
+                cfg.service(web::scope(prefix).configure(routes));
+            }
+        }
     }
 }
 
@@ -72,7 +85,8 @@ pub async fn not_found(api: web::Data<Api>) -> HttpResponse {
 async fn handle(request: HttpRequest, payload: web::Payload, api: web::Data<Api>) -> HttpResponse {
     let head = ApiRequest {
         method: request.method().as_str().to_owned(),
-        path: request.path().to_owned(),
+        // Actix keeps the whole path in scopes: core's table names the one below the prefix.
+        path: below_prefix(request.path(), &api.manager().config().mount_prefix).to_owned(),
         query: Some(request.query_string().to_owned()).filter(|q| !q.is_empty()),
         headers: request
             .headers()
@@ -85,6 +99,14 @@ async fn handle(request: HttpRequest, payload: web::Payload, api: web::Data<Api>
         peer_ip: request.peer_addr().map(|addr| addr.ip()),
     };
     into_response(api.handle_with_body(head, payload).await)
+}
+
+/// `path` without the mount prefix the scope of [`configure`] matched.
+fn below_prefix<'a>(path: &'a str, prefix: &str) -> &'a str {
+    match path.strip_prefix(prefix) {
+        Some(rest) if !prefix.is_empty() && (rest.is_empty() || rest.starts_with('/')) => rest,
+        _ => path,
+    }
 }
 
 fn into_response(response: ApiResponse) -> HttpResponse {

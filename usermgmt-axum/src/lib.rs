@@ -28,6 +28,12 @@
 //! Everything below `/api/v1` and the health probes is answered by `usermgmt-core`; this crate
 //! only translates requests and responses, so the Axum and Actix adapters behave identically.
 
+/// The workspace README's Rust snippets (its "First hour" apps, for Axum and for Actix), compiled
+/// as doctests here so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeSnippets;
+
 use axum::Extension;
 use axum::Router;
 use axum::body::Body;
@@ -45,7 +51,10 @@ use usermgmt_core::{AuthenticatedUser, Error};
 
 /// The routes of the whole API (`/api/v1/...`, the root health probes and, when configured, the
 /// first seed's root paths: [`Api::root_paths`]), ready to merge into a host app's router of
-/// any state type.
+/// any state type. They are served under the configuration's `mount_prefix`
+/// (`Config::builder(…).mount_prefix("/identity")` gives `/identity/api/v1/…`): merge the router
+/// as it is rather than `nest` it, so that mail links, avatar URLs and the API page know the
+/// prefix too.
 pub fn router<S>(api: Api) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -53,6 +62,7 @@ where
     // Asked before `api` moves into the handler: which root paths it serves depends on its
     // configuration (the first seed's paths, trailing-slash forms).
     let root_paths = api.root_paths();
+    let mount_prefix = api.manager().config().mount_prefix.clone();
     mounted_api_set(&api);
     let handler = move |request: Request| {
         let api = api.clone();
@@ -65,7 +75,12 @@ where
     for path in &root_paths {
         router = router.route(path, any(handler.clone()));
     }
-    router
+    // Under `Config::mount_prefix`, nested: Axum hands the nested routes the path below the
+    // prefix, which is what core's route table names.
+    match mount_prefix.as_str() {
+        "" => router,
+        prefix => Router::new().nest(prefix, router),
+    }
 }
 
 /// The layer that makes [`CurrentUser`] work in the host app's own handlers. Optional when the

@@ -274,7 +274,10 @@ mod tests {
         assert_eq!(set.purge_interval, Duration::from_secs(10));
         assert_eq!(set.core.impersonation_ttl.whole_minutes(), 5);
         assert!(!set.core.compatibility_routes);
-        assert_eq!(set.core.avatar_base_url, "https://cdn.example.com/avatars");
+        assert_eq!(
+            set.core.avatar_base_url.as_deref(),
+            Some("https://cdn.example.com/avatars")
+        );
         err(
             &[("ACCOUNT_PURGE_INTERVAL", "0s")],
             "ACCOUNT_PURGE_INTERVAL",

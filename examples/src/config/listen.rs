@@ -3,7 +3,7 @@
 
 use super::AppEnv;
 use super::reader::{ConfigError, Result, Vars};
-use super::values::parse_port;
+use super::values::{parse_http_url, parse_port};
 use std::fmt;
 use usermgmt_core::ConfigBuilder;
 use usermgmt_core::config::CorsConfig;
@@ -73,6 +73,33 @@ fn parse_framework(value: &str) -> Result<Framework> {
         _ => Err(ConfigError::new(
             "SERVER_FRAMEWORK",
             format!("SERVER_FRAMEWORK must be axum or actix, got {value:?}"),
+        )),
+    }
+}
+
+/// `PUBLIC_URL`: where clients reach the server (`https://users.example.com`), the start of
+/// every link it hands out (mail, avatars, the OpenAPI `servers`); default
+/// `http://localhost:<port>`. Whether it was set is returned too (production warns of links
+/// left on localhost).
+pub(super) fn public_url(
+    vars: &mut Vars<'_>,
+    port: u16,
+    builder: ConfigBuilder,
+) -> Result<(ConfigBuilder, bool)> {
+    match vars.text("PUBLIC_URL") {
+        Some(url) => {
+            let url = parse_http_url("PUBLIC_URL", &url)?;
+            if url.contains(['?', '#']) {
+                return Err(ConfigError::new(
+                    "PUBLIC_URL",
+                    format!("PUBLIC_URL must be a base URL without query or fragment, got {url:?}"),
+                ));
+            }
+            Ok((builder.public_url(url), true))
+        }
+        None => Ok((
+            builder.public_url(format!("http://localhost:{port}")),
+            false,
         )),
     }
 }

@@ -32,8 +32,9 @@ const USER_NAMES: &[&str] = &["EMAIL_USER", "SMTP_USER"];
 const PASSWORD_NAMES: &[&str] = &["EMAIL_PASSWORD", "SMTP_PASSWORD"];
 
 /// `EMAIL_FROM`, `APP_NAME`, the link bases `EMAIL_CONFIRMATION_URL` and `PASSWORD_RESET_URL`
-/// (a warning in production when left at their localhost defaults) and `MAIL_OUTBOX_RETENTION`.
-pub(super) fn mail(vars: &mut Vars<'_>, env: AppEnv) -> Result<MailConfig> {
+/// (unset, they follow `PUBLIC_URL`; a warning in production when that is unset too, leaving
+/// them on localhost) and `MAIL_OUTBOX_RETENTION`.
+pub(super) fn mail(vars: &mut Vars<'_>, env: AppEnv, public_url_set: bool) -> Result<MailConfig> {
     let mut mail = MailConfig::default();
     if let Some(from) = vars.text("EMAIL_FROM") {
         if !is_mailbox(&from) {
@@ -49,12 +50,14 @@ pub(super) fn mail(vars: &mut Vars<'_>, env: AppEnv) -> Result<MailConfig> {
     if let Some(name) = vars.text("APP_NAME") {
         mail.app_name = name;
     }
+    let on_localhost = env.is_production() && !public_url_set;
     match vars.text("EMAIL_CONFIRMATION_URL") {
-        Some(url) => mail.confirmation_url = parse_http_url("EMAIL_CONFIRMATION_URL", &url)?,
-        None if env.is_production() => vars.warn(format!(
-            "EMAIL_CONFIRMATION_URL is not set: verification links point to {}",
-            mail.confirmation_url
-        )),
+        Some(url) => {
+            mail.confirmation_url = Some(parse_http_url("EMAIL_CONFIRMATION_URL", &url)?);
+        }
+        None if on_localhost => vars.warn(
+            "neither EMAIL_CONFIRMATION_URL nor PUBLIC_URL is set: verification links point to localhost",
+        ),
         None => {}
     }
     // The first seed's `FRONTEND_URL` names the app whose `/reset-password` page takes the
@@ -68,18 +71,18 @@ pub(super) fn mail(vars: &mut Vars<'_>, env: AppEnv) -> Result<MailConfig> {
     };
     match (vars.text("PASSWORD_RESET_URL"), from_frontend) {
         (Some(url), frontend) => {
-            mail.password_reset_url = parse_http_url("PASSWORD_RESET_URL", &url)?;
-            if frontend.is_some_and(|f| f != mail.password_reset_url) {
+            let page = parse_http_url("PASSWORD_RESET_URL", &url)?;
+            if frontend.is_some_and(|f| f != page) {
                 vars.warn(
                     "FRONTEND_URL is ignored for reset links because PASSWORD_RESET_URL is set to a different page",
                 );
             }
+            mail.password_reset_url = Some(page);
         }
-        (None, Some(page)) => mail.password_reset_url = page,
-        (None, None) if env.is_production() => vars.warn(format!(
-            "PASSWORD_RESET_URL is not set: password reset links point to {}",
-            mail.password_reset_url
-        )),
+        (None, Some(page)) => mail.password_reset_url = Some(page),
+        (None, None) if on_localhost => vars.warn(
+            "neither PASSWORD_RESET_URL nor PUBLIC_URL is set: password reset links point to localhost",
+        ),
         (None, None) => {}
     }
     if let Some(retention) = vars.core_duration("MAIL_OUTBOX_RETENTION")? {
@@ -445,8 +448,8 @@ mod tests {
     fn frontend_url_points_reset_links_at_its_page() {
         let config = ok(&[("FRONTEND_URL", "https://app.example.com/")]);
         assert_eq!(
-            config.core.mail.password_reset_url,
-            "https://app.example.com/reset-password"
+            config.core.mail.password_reset_url.as_deref(),
+            Some("https://app.example.com/reset-password")
         );
         // The page named outright wins, with a warning when the two disagree.
         let config = ok(&[
@@ -457,8 +460,8 @@ mod tests {
             ),
         ]);
         assert_eq!(
-            config.core.mail.password_reset_url,
-            "https://app.example.com/account/reset"
+            config.core.mail.password_reset_url.as_deref(),
+            Some("https://app.example.com/account/reset")
         );
         assert!(
             config

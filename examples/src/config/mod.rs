@@ -232,7 +232,8 @@ fn core_config(
     port: u16,
 ) -> Result<(Config, bool)> {
     let (secret, secret_generated) = tokens::jwt_secret(vars, env, env_source)?;
-    let mut builder = Config::builder(secret).mail(mail::mail(vars, env)?);
+    let (builder, public_url_set) = listen::public_url(vars, port, Config::builder(secret))?;
+    let mut builder = builder.mail(mail::mail(vars, env, public_url_set)?);
     builder = tokens::lifetimes(vars, builder)?;
     builder = accounts::sign_in_rules(vars, builder)?;
     builder = builder.hashing(accounts::hashing(vars, env)?);

@@ -100,6 +100,54 @@ fn production_defaults() {
             .iter()
             .any(|w| w.contains("EMAIL_CONFIRMATION_URL"))
     );
+    // PUBLIC_URL moves every link off localhost: no warning then.
+    let config = ok(&prod(&[("PUBLIC_URL", "https://users.acme.test")]));
+    assert!(
+        !config
+            .warnings
+            .iter()
+            .any(|w| w.contains("EMAIL_CONFIRMATION_URL") || w.contains("PASSWORD_RESET_URL"))
+    );
+}
+
+#[test]
+fn public_url_drives_every_link() {
+    let core = ok(&[]).core;
+    assert_eq!(
+        core.confirmation_link_base(),
+        "http://localhost:3000/api/v1/auth/verify-email"
+    );
+    let core = ok(&[("PORT", "4100")]).core;
+    assert_eq!(core.public_url, "http://localhost:4100");
+    let core = ok(&[("PUBLIC_URL", "https://users.acme.test/")]).core;
+    assert_eq!(
+        core.confirmation_link_base(),
+        "https://users.acme.test/api/v1/auth/verify-email"
+    );
+    assert_eq!(
+        core.password_reset_link_base(),
+        "https://users.acme.test/reset-password"
+    );
+    assert_eq!(
+        core.avatar_link_base(),
+        "https://users.acme.test/api/v1/upload/avatars"
+    );
+    // An explicit link base still wins.
+    let core = ok(&[
+        ("PUBLIC_URL", "https://users.acme.test"),
+        ("EMAIL_CONFIRMATION_URL", "https://app.acme.test/verify"),
+    ])
+    .core;
+    assert_eq!(
+        core.confirmation_link_base(),
+        "https://app.acme.test/verify"
+    );
+    err(&[("PUBLIC_URL", "users.acme.test")], "PUBLIC_URL", "");
+    err(
+        &[("PUBLIC_URL", "https://acme.test/?a=1")],
+        "PUBLIC_URL",
+        "query",
+    );
 }
 
 #[test]
@@ -149,8 +197,11 @@ fn other_core_settings() {
     let core = &config.core;
     assert_eq!(core.mail.from, "Acme <no-reply@acme.test>");
     assert_eq!(core.mail.app_name, "Acme");
-    assert_eq!(core.mail.confirmation_url, "https://acme.test/verify");
-    assert_eq!(core.mail.password_reset_url, "http://localhost:5173/reset");
+    assert_eq!(core.confirmation_link_base(), "https://acme.test/verify");
+    assert_eq!(
+        core.password_reset_link_base(),
+        "http://localhost:5173/reset"
+    );
     assert!(core.require_verified_email);
     assert_eq!(core.issuer, "acme");
     assert_eq!(core.audience, "acme-web");

@@ -26,8 +26,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Base path of the versioned API.
-pub const API_PREFIX: &str = "/api/v1";
+/// Base path of the versioned API (defined with the configuration, whose links name it).
+pub use crate::config::API_PREFIX;
 /// Root-level paths served by the API besides [`API_PREFIX`] (health probes).
 pub const ROOT_PATHS: &[&str] = &[
     "/health",

@@ -107,6 +107,7 @@ impl UserManager {
         let token = ResetToken::generate();
         let mail = templates::password_reset(
             &cfg.mail,
+            &cfg.password_reset_link_base(),
             &user.email,
             &display_name(user),
             token.expose(),

@@ -34,6 +34,7 @@ impl UserManager {
         let cfg = &self.inner.config;
         let email = templates::verify_email(
             &cfg.mail,
+            &cfg.confirmation_link_base(),
             to,
             name,
             token.expose(),

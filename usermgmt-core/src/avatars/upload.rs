@@ -32,7 +32,7 @@ impl UserManager {
 
     /// The public URL of a stored avatar.
     fn avatar_url(&self, key: &AvatarKey) -> String {
-        format!("{}/{}", self.inner.config.avatar_base_url, key.as_str())
+        format!("{}/{}", self.inner.config.avatar_link_base(), key.as_str())
     }
 
     /// Stores the one image of a multipart body as the caller's avatar, replacing the old one.

@@ -11,6 +11,10 @@ use crate::secret::{ExposeSecret, SecretString};
 use std::fmt;
 use time::Duration;
 
+/// The path of the API's routes below the mount prefix (`crate::api::API_PREFIX` is this one):
+/// defined here, below the API, because the links built from the configuration name it too.
+pub const API_PREFIX: &str = "/api/v1";
+
 /// Shortest accepted signing secret, in bytes (HS256 wants at least the hash size).
 pub const MIN_SECRET_LEN: usize = 32;
 
@@ -101,10 +105,12 @@ pub struct MailConfig {
     pub from: String,
     /// Product name used in subjects and bodies.
     pub app_name: String,
-    /// Base URL of the email-confirmation page; `?token=...` is appended.
-    pub confirmation_url: String,
-    /// Base URL of the password-reset page; `?token=...` is appended.
-    pub password_reset_url: String,
+    /// Base URL of the email-confirmation page; `?token=...` is appended. `None`: the API's
+    /// own `GET /api/v1/auth/verify-email` at [`Config::api_base_url`].
+    pub confirmation_url: Option<String>,
+    /// Base URL of the password-reset page; `?token=...` is appended. `None`: the host app's
+    /// `/reset-password` page at [`Config::public_url`].
+    pub password_reset_url: Option<String>,
     /// Delivery attempts before a message is parked as failed.
     pub max_attempts: u32,
     /// First retry delay; doubles on each attempt.
@@ -120,8 +126,8 @@ impl Default for MailConfig {
         Self {
             from: "usermgmt <no-reply@localhost>".to_owned(),
             app_name: "usermgmt".to_owned(),
-            confirmation_url: "http://localhost:3000/api/v1/auth/verify-email".to_owned(),
-            password_reset_url: "http://localhost:3000/reset-password".to_owned(),
+            confirmation_url: None,
+            password_reset_url: None,
             // With the delay doubling from 5 s up to an hour, 34 attempts span a day (the life of
             // a verification link): an SMTP outage of up to a day loses no mail.
             max_attempts: 34,
@@ -279,9 +285,19 @@ pub struct Config {
     pub account_recovery_window: Duration,
     /// Lifetime of an impersonation token (15 minutes; it has no refresh token).
     pub impersonation_ttl: Duration,
-    /// Public URL prefix under which avatars are served (`/api/v1/upload/avatars`); the
-    /// stored key is appended. Set an absolute URL when clients need one.
-    pub avatar_base_url: String,
+    /// Where clients reach the host app: scheme, host, port and, when a proxy serves the app
+    /// under a path, that path (`https://example.com`, no trailing `/`). Every link the API
+    /// hands out starts with it: mail links, avatar URLs, the OpenAPI document's `servers`.
+    /// Default `http://localhost:3000`.
+    pub public_url: String,
+    /// The path the host app mounts the API under (`/identity`; empty, the default: the
+    /// root). The adapters' mount helpers serve every route below it (`/identity/api/v1/…`,
+    /// `/identity/docs`, `/identity/health`), and the links, the OpenAPI `servers` and the API
+    /// page follow it.
+    pub mount_prefix: String,
+    /// URL prefix of the avatar URLs handed out; the stored key is appended. `None`: the API's
+    /// own `/api/v1/upload/avatars` at [`Config::api_base_url`]. Set it when a CDN serves them.
+    pub avatar_base_url: Option<String>,
     /// Serve the first seed's compatibility routes (SPEC §6, last paragraph).
     pub compatibility_routes: bool,
     /// Serve the first seed's paths at the server root as well (`POST /users/register`,
@@ -325,6 +341,9 @@ impl fmt::Debug for Config {
             .field("two_factor_issuer", &self.two_factor_issuer)
             .field("cors", &self.cors)
             .field("hsts_max_age", &self.hsts_max_age)
+            .field("public_url", &self.public_url)
+            .field("mount_prefix", &self.mount_prefix)
+            .field("avatar_base_url", &self.avatar_base_url)
             .field("account_recovery_window", &self.account_recovery_window)
             .field("impersonation_ttl", &self.impersonation_ttl)
             .field("compatibility_routes", &self.compatibility_routes)
@@ -363,7 +382,9 @@ impl Config {
                 hsts_max_age: None,
                 account_recovery_window: Duration::days(30),
                 impersonation_ttl: Duration::minutes(15),
-                avatar_base_url: "/api/v1/upload/avatars".to_owned(),
+                public_url: "http://localhost:3000".to_owned(),
+                mount_prefix: String::new(),
+                avatar_base_url: None,
                 compatibility_routes: false,
                 compatibility_root_routes: false,
                 two_factor_challenge_ttl: Duration::minutes(5),
@@ -388,6 +409,50 @@ impl Config {
         crate::secret::SealingKeyRing::derive(configured, label).unwrap_or_else(|| {
             crate::secret::SealingKeyRing::single("jwt", self.jwt_secret_bytes(), label)
         })
+    }
+
+    /// The URL the API's paths hang under: [`Config::public_url`] then
+    /// [`Config::mount_prefix`] (`https://example.com/identity`). The OpenAPI document's server.
+    pub fn api_base_url(&self) -> String {
+        format!("{}{}", self.public_url, self.mount_prefix)
+    }
+
+    /// The path part of [`Config::api_base_url`] (`/identity`; empty at the root): what a page
+    /// served by the API puts before its absolute paths, so the browser's requests come back
+    /// here through the prefix and any proxy path.
+    pub fn api_base_path(&self) -> String {
+        let after_scheme = self
+            .public_url
+            .split_once("://")
+            .map_or(self.public_url.as_str(), |(_, rest)| rest);
+        let proxy_path = after_scheme.find('/').map_or("", |at| &after_scheme[at..]);
+        format!("{proxy_path}{}", self.mount_prefix)
+    }
+
+    /// The base of verification links: [`MailConfig::confirmation_url`], else the API's
+    /// `GET /api/v1/auth/verify-email`.
+    pub fn confirmation_link_base(&self) -> String {
+        self.mail
+            .confirmation_url
+            .clone()
+            .unwrap_or_else(|| format!("{}{}/auth/verify-email", self.api_base_url(), API_PREFIX))
+    }
+
+    /// The base of password-reset links: [`MailConfig::password_reset_url`], else the host
+    /// app's `/reset-password` page (a page of the app, not of the API: no mount prefix).
+    pub fn password_reset_link_base(&self) -> String {
+        self.mail
+            .password_reset_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/reset-password", self.public_url))
+    }
+
+    /// The prefix of avatar URLs: [`Config::avatar_base_url`], else the API's own
+    /// `/api/v1/upload/avatars`.
+    pub fn avatar_link_base(&self) -> String {
+        self.avatar_base_url
+            .clone()
+            .unwrap_or_else(|| format!("{}{}/upload/avatars", self.api_base_url(), API_PREFIX))
     }
 
     /// The issuer name authenticator apps show.
@@ -500,9 +565,30 @@ impl ConfigBuilder {
     setter!(/// The WebAuthn relying party of passkeys.
         passkeys: PasskeyConfig);
 
-    /// Public URL prefix of served avatars (a trailing `/` is dropped).
+    /// Prefix of the avatar URLs handed out (a trailing `/` is dropped); by default the API's
+    /// own, under [`ConfigBuilder::public_url`].
     pub fn avatar_base_url(mut self, url: impl Into<String>) -> Self {
-        self.config.avatar_base_url = url.into().trim_end_matches('/').to_owned();
+        self.config.avatar_base_url = Some(url.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Where clients reach the host app (`https://example.com`; a trailing `/` is dropped):
+    /// the start of every link the API hands out. Checked by [`ConfigBuilder::build`].
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.config.public_url = url.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// The path the host app mounts the API under (`/identity`; a trailing `/` is dropped, a
+    /// missing leading one added). The adapters' `router`/`configure` serve the routes there.
+    pub fn mount_prefix(mut self, prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
+        let trimmed = prefix.trim_matches('/');
+        self.config.mount_prefix = if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("/{trimmed}")
+        };
         self
     }
 
@@ -606,6 +692,23 @@ impl ConfigBuilder {
                 );
             }
         }
+        if let Err(why) = check_public_url(&c.public_url) {
+            return bad("public_url", &why);
+        }
+        if !c.mount_prefix.is_empty()
+            && (!c.mount_prefix.starts_with('/')
+                || !c.mount_prefix.split('/').skip(1).all(|segment| {
+                    !segment.is_empty()
+                        && segment
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+                }))
+        {
+            return bad(
+                "mount_prefix",
+                "must be a path such as /identity: segments of letters, digits, '-', '.', '_' and '~'",
+            );
+        }
         if let Err(why) = c.passkeys.webauthn() {
             return bad("passkeys (WEBAUTHN_RP_*)", &why);
         }
@@ -613,9 +716,116 @@ impl ConfigBuilder {
     }
 }
 
+/// An `http://` or `https://` URL with a host, without query, fragment or blanks.
+fn check_public_url(url: &str) -> Result<(), String> {
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    let host = rest.map(|rest| rest.split('/').next().unwrap_or(""));
+    if host.is_none_or(|host| host.is_empty() || host.starts_with(':'))
+        || url.contains(['?', '#'])
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "must be an http:// or https:// URL with a host and no query, such as https://example.com, got {url:?}"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_follow_the_public_url_and_the_mount_prefix() {
+        let defaults = Config::builder("x".repeat(40)).build().unwrap();
+        assert_eq!(
+            defaults.confirmation_link_base(),
+            "http://localhost:3000/api/v1/auth/verify-email"
+        );
+        assert_eq!(
+            defaults.password_reset_link_base(),
+            "http://localhost:3000/reset-password"
+        );
+        assert_eq!(
+            defaults.avatar_link_base(),
+            "http://localhost:3000/api/v1/upload/avatars"
+        );
+        assert_eq!(defaults.api_base_path(), "");
+
+        let mounted = Config::builder("x".repeat(40))
+            .public_url("https://acme.test/app/")
+            .mount_prefix("identity/")
+            .build()
+            .unwrap();
+        assert_eq!(mounted.api_base_url(), "https://acme.test/app/identity");
+        assert_eq!(mounted.api_base_path(), "/app/identity");
+        assert_eq!(
+            mounted.confirmation_link_base(),
+            "https://acme.test/app/identity/api/v1/auth/verify-email"
+        );
+        assert_eq!(
+            mounted.password_reset_link_base(),
+            "https://acme.test/app/reset-password"
+        );
+        assert_eq!(
+            mounted.avatar_link_base(),
+            "https://acme.test/app/identity/api/v1/upload/avatars"
+        );
+
+        // Explicit per-link URLs win.
+        let mail = MailConfig {
+            confirmation_url: Some("https://front.test/verify".into()),
+            password_reset_url: Some("https://front.test/reset".into()),
+            ..MailConfig::default()
+        };
+        let explicit = Config::builder("x".repeat(40))
+            .public_url("https://acme.test")
+            .mail(mail)
+            .avatar_base_url("https://cdn.test/a/")
+            .build()
+            .unwrap();
+        assert_eq!(
+            explicit.confirmation_link_base(),
+            "https://front.test/verify"
+        );
+        assert_eq!(
+            explicit.password_reset_link_base(),
+            "https://front.test/reset"
+        );
+        assert_eq!(explicit.avatar_link_base(), "https://cdn.test/a");
+    }
+
+    #[test]
+    fn a_bad_public_url_or_mount_prefix_is_refused() {
+        for url in [
+            "acme.test",
+            "ftp://acme.test",
+            "https://",
+            "https://a.test/?x=1",
+            "http://a b",
+        ] {
+            let err = Config::builder("x".repeat(40))
+                .public_url(url)
+                .build()
+                .unwrap_err();
+            assert!(err.0.starts_with("public_url"), "{url}: {err}");
+        }
+        for prefix in ["/a b", "/{id}", "/a//b", "/a?b"] {
+            let err = Config::builder("x".repeat(40))
+                .mount_prefix(prefix)
+                .build()
+                .unwrap_err();
+            assert!(err.0.starts_with("mount_prefix"), "{prefix}: {err}");
+        }
+        let root = Config::builder("x".repeat(40))
+            .mount_prefix("/")
+            .build()
+            .unwrap();
+        assert_eq!(root.mount_prefix, "");
+    }
 
     #[test]
     fn lifetimes_are_taken_as_std_or_time_durations() {

@@ -90,8 +90,10 @@ fn render(
     }
 }
 
+/// `link_base`: [`crate::Config::confirmation_link_base`].
 pub(crate) fn verify_email(
     config: &MailConfig,
+    link_base: &str,
     to: &str,
     name: &str,
     token: &str,
@@ -105,12 +107,14 @@ pub(crate) fn verify_email(
         &[format!(
             "Please confirm your email address. The link is valid for {hours} hours and can be used once."
         )],
-        Some(("Confirm your email", &link(&config.confirmation_url, token))),
+        Some(("Confirm your email", &link(link_base, token))),
     )
 }
 
+/// `link_base`: [`crate::Config::password_reset_link_base`].
 pub(crate) fn password_reset(
     config: &MailConfig,
+    link_base: &str,
     to: &str,
     name: &str,
     token: &str,
@@ -127,10 +131,7 @@ pub(crate) fn password_reset(
             ),
             "If it was not you, ignore this email: your password stays as it is.".to_owned(),
         ],
-        Some((
-            "Reset your password",
-            &link(&config.password_reset_url, token),
-        )),
+        Some(("Reset your password", &link(link_base, token))),
     )
 }
 
@@ -255,6 +256,7 @@ mod tests {
         assert_eq!(greeting_name(true, None, "zoe"), "zoe");
         let neutral = verify_email(
             &config,
+            "https://x/v",
             "a@x.io",
             &greeting_name(false, Some("Zoë"), "zoe"),
             "t",
@@ -263,7 +265,7 @@ mod tests {
         assert!(neutral.text.starts_with("Hello,\n"), "{}", neutral.text);
         assert!(neutral.html.contains("<p>Hello,</p>"), "{}", neutral.html);
         assert!(!neutral.text.contains("zoe") && !neutral.html.contains("Zo"));
-        let named = password_reset(&config, "a@x.io", "Zoë", "t", 30);
+        let named = password_reset(&config, "https://x/r", "a@x.io", "Zoë", "t", 30);
         assert!(named.text.starts_with("Hello Zoë,\n"), "{}", named.text);
         assert!(named.html.contains("<p>Hello Zoë,</p>"), "{}", named.html);
     }
@@ -271,7 +273,15 @@ mod tests {
     #[test]
     fn names_are_escaped_and_subjects_stay_single_line() {
         let config = MailConfig::default();
-        let mail = verify_email(&config, "a@x.io", "<script>\r\nBcc: evil@x.io", "tok", 24);
+        let base = "https://x/v";
+        let mail = verify_email(
+            &config,
+            base,
+            "a@x.io",
+            "<script>\r\nBcc: evil@x.io",
+            "tok",
+            24,
+        );
         assert!(!mail.html.contains("<script>"));
         assert!(!mail.subject.contains('\n'));
         assert!(mail.text.contains("token=tok"));
@@ -279,12 +289,8 @@ mod tests {
             super::super::token_from_link(&mail.text).as_deref(),
             Some("tok")
         );
-        let with_query = MailConfig {
-            confirmation_url: "https://x/v?lang=en".into(),
-            ..config
-        };
         assert!(
-            verify_email(&with_query, "a@x.io", "A", "t", 24)
+            verify_email(&config, "https://x/v?lang=en", "a@x.io", "A", "t", 24)
                 .text
                 .contains("v?lang=en&token=t")
         );

@@ -114,7 +114,15 @@ impl HttpCtx {
 
     /// Sends one request through the framework and holds the answer to the OpenAPI document
     /// (panics naming the contradiction).
-    pub async fn send(&self, request: TestRequest) -> TestResponse {
+    pub async fn send(&self, mut request: TestRequest) -> TestResponse {
+        // A link the API handed out (an avatar URL) is requested as a client following it
+        // would: by its path on this server.
+        if let Some(path) = request
+            .uri
+            .strip_prefix(self.app.manager.config().public_url.as_str())
+        {
+            request.uri = path.to_owned();
+        }
         let method = request.method.clone();
         let uri = request.uri.clone();
         let response = self.server.send(request).await;

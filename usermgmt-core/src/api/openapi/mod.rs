@@ -138,6 +138,9 @@ pub fn document(routes: &[Route], shapes: Vec<(String, Value)>, config: &crate::
             "version": env!("CARGO_PKG_VERSION"),
             "description": "User management: registration, login with rotating refresh tokens, TOTP two-factor, sessions, profiles, roles and permissions, administration with impersonation, account lifecycle, GDPR export, avatars, notifications and the audit trail.",
         },
+        // Paths are the table's (`/api/v1/…`), under the server's URL: the public URL and the
+        // mount prefix.
+        "servers": [{"url": config.api_base_url()}],
         "paths": paths,
         "components": {
             "securitySchemes": {
@@ -178,10 +181,14 @@ fn component_schemas(shapes: Vec<(String, Value)>) -> Map<String, Value> {
 }
 
 /// A file of the Swagger UI page (`tail`: its path under `/docs/`, empty for the page itself),
-/// with its content type.
-pub fn docs_file(tail: &str) -> Option<(String, Vec<u8>)> {
+/// with its content type. `base_path` ([`crate::Config::api_base_path`]: a proxy path and the
+/// mount prefix, empty at the root) goes before the document's path the page fetches.
+pub fn docs_file(tail: &str, base_path: &str) -> Option<(String, Vec<u8>)> {
     let tail = if tail.is_empty() { "/" } else { tail };
-    let config = std::sync::Arc::new(utoipa_swagger_ui::Config::from("/api/v1/openapi.json"));
+    let config = std::sync::Arc::new(utoipa_swagger_ui::Config::from(format!(
+        "{base_path}{}/openapi.json",
+        super::API_PREFIX
+    )));
     match utoipa_swagger_ui::serve(tail, config) {
         Ok(Some(file)) => Some((file.content_type, file.bytes.into_owned())),
         _ => None,
@@ -237,21 +244,26 @@ async fn openapi_json(api: &super::Api, _: &RequestContext) -> Result<ApiRespons
     Ok(response)
 }
 
-async fn docs_page(_: &super::Api, _: &RequestContext) -> Result<ApiResponse> {
-    docs_answer("")
+async fn docs_page(api: &super::Api, _: &RequestContext) -> Result<ApiResponse> {
+    docs_answer("", &api.manager().config().api_base_path())
 }
 
-async fn docs_asset(_: &super::Api, ctx: &RequestContext) -> Result<ApiResponse> {
-    docs_answer(ctx.param("file").unwrap_or_default())
+async fn docs_asset(api: &super::Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    docs_answer(
+        ctx.param("file").unwrap_or_default(),
+        &api.manager().config().api_base_path(),
+    )
 }
 
-fn docs_answer(tail: &str) -> Result<ApiResponse> {
-    let (content_type, mut body) = docs_file(tail).ok_or(Error::RouteNotFound)?;
+fn docs_answer(tail: &str, base_path: &str) -> Result<ApiResponse> {
+    let (content_type, mut body) = docs_file(tail, base_path).ok_or(Error::RouteNotFound)?;
     if tail.is_empty() || tail == "index.html" {
-        // Served at /docs (no trailing slash): point its relative links under /docs/.
+        // Served at /docs (no trailing slash): point its relative links under /docs/, itself
+        // under the mount prefix (and a proxy's path).
+        let docs = format!("{base_path}{}", super::DOCS_PREFIX);
         body = String::from_utf8_lossy(&body)
-            .replace("\"./", "\"/docs/")
-            .replace("href=\"index.css\"", "href=\"/docs/index.css\"")
+            .replace("\"./", &format!("\"{docs}/"))
+            .replace("href=\"index.css\"", &format!("href=\"{docs}/index.css\""))
             .into_bytes();
     }
     let mut response = ApiResponse {
