@@ -283,6 +283,9 @@ pub async fn webhook_outages_are_retried_and_deliver_once(cx: &HttpCtx) {
         cx.app.clock.advance(Duration::hours(1));
         deliver(cx).await;
     }
+    // The access token expired on the way; the administrator signs in again.
+    let (admin, _) = cx.login("root", PASSWORD).await;
+    let a = Some(admin.as_str());
     let webhook = ok(
         &cx.get(&format!("/api/v1/webhooks/{id}"), a).await,
         "webhook",
@@ -372,8 +375,12 @@ pub async fn webhook_secret_rotation_signs_with_both_during_the_overlap(cx: &Htt
     assert_eq!(during.json()["type"], json!("WEBHOOK_TEST"));
 
     cx.app.clock.advance(Duration::hours(25));
-    cx.post(&format!("/api/v1/webhooks/{id}/test"), a, json!({}))
+    let (admin, _) = cx.login("root", PASSWORD).await;
+    let a = Some(admin.as_str());
+    let r = cx
+        .post(&format!("/api/v1/webhooks/{id}/test"), a, json!({}))
         .await;
+    assert_eq!(r.status, 202);
     assert_eq!(deliver(cx).await.delivered, 1);
     let after = receiver.received().pop().unwrap();
     assert_eq!(after.header("webhook-signature").split(' ').count(), 1);
