@@ -55,9 +55,7 @@ pub async fn run(config: ServerConfig) -> AppResult<()> {
             })?;
         tracing::info!(webhook_id = %endpoint.id, url = %endpoint.url, "webhook configured from the environment");
     }
-    let webhooks = manager
-        .webhook_worker()
-        .map_err(|e| format!("webhook worker: {e}"))?;
+    let webhooks = manager.webhook_worker();
     let mut webhooks_stop = stop_rx.clone();
     let webhooks_task = tokio::spawn(webhooks.run(WEBHOOK_POLL, async move {
         let _ = webhooks_stop.wait_for(|stop| *stop).await;

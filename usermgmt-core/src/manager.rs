@@ -212,16 +212,15 @@ impl UserManager {
 
     /// A worker delivering this store's webhooks. Run it with [`WebhookWorker::run`]; events
     /// written by this manager wake it at once.
-    pub fn webhook_worker(&self) -> Result<WebhookWorker> {
-        Ok(WebhookWorker {
+    pub fn webhook_worker(&self) -> WebhookWorker {
+        WebhookWorker {
             store: self.inner.store.clone(),
             sealing: self.inner.webhook_sealing.clone(),
             clock: self.inner.clock.clone(),
             config: self.inner.config.webhooks.clone(),
             wake: self.inner.webhook_wake.clone(),
             counters: self.inner.webhook_counts.clone(),
-            tls: crate::webhooks::delivery::tls_config()?,
-        })
+        }
     }
 
     /// Webhook attempts of this manager's workers: (delivered, retried, failed).

@@ -9,7 +9,7 @@ use super::store::AttemptOutcome;
 use crate::clock::Clock;
 use crate::config::WebhookConfig;
 use crate::domain::AuditAction;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::secret::SealingKeyRing;
 use crate::store::{
     AuditEvent, Effects, NotificationRecord, NotificationType, Store, Timestamp,
@@ -84,29 +84,12 @@ pub struct WebhookWorker {
     pub(crate) config: WebhookConfig,
     pub(crate) wake: Arc<Notify>,
     pub(crate) counters: Arc<DeliveryCounters>,
-    pub(crate) tls: rustls::ClientConfig,
 }
 
 impl std::fmt::Debug for WebhookWorker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookWorker").finish_non_exhaustive()
     }
-}
-
-/// The TLS settings of deliveries: rustls with the ring provider and the Mozilla roots
-/// (`webpki-roots`), the same on every host.
-pub(crate) fn tls_config() -> Result<rustls::ClientConfig> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(Error::internal)?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(config)
 }
 
 /// The wait before attempt `attempts + 1`: `base · 2^(attempts-1)`, capped at an hour, with up
@@ -219,7 +202,6 @@ impl WebhookWorker {
         let id = delivery.event_id.to_string();
         let signature = signature_header(&secrets, &id, timestamp, &delivery.payload);
         let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(self.tls.clone())
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .timeout(self.config.timeout)

@@ -33,7 +33,6 @@ async fn deliver(cx: &HttpCtx) -> WebhookReport {
     cx.app
         .manager
         .webhook_worker()
-        .expect("worker")
         .deliver_due()
         .await
         .expect("delivery pass")
