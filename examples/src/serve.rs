@@ -11,6 +11,9 @@ use usermgmt_core::ratelimit::{FallbackRateLimiter, RedisRateLimiter};
 
 /// How often the outbox is polled for mail from other instances and for retries.
 const OUTBOX_POLL: Duration = Duration::from_secs(5);
+/// How often webhook deliveries are polled for events of other instances and for retries
+/// (events of this instance wake the worker at once).
+const WEBHOOK_POLL: Duration = Duration::from_secs(2);
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -38,6 +41,24 @@ pub async fn run(config: ServerConfig) -> AppResult<()> {
     let mut worker_stop = stop_rx.clone();
     let worker_task = tokio::spawn(worker.run(OUTBOX_POLL, async move {
         let _ = worker_stop.wait_for(|stop| *stop).await;
+    }));
+
+    if let Some(hook) = &config.webhook {
+        let endpoint = manager
+            .configure_webhook(&hook.url, &hook.secret, hook.events.clone())
+            .await
+            .map_err(|e| {
+                format!(
+                    "WEBHOOK_URL / WEBHOOK_EVENTS cannot be used: {}",
+                    describe(&e)
+                )
+            })?;
+        tracing::info!(webhook_id = %endpoint.id, url = %endpoint.url, "webhook configured from the environment");
+    }
+    let webhooks = manager.webhook_worker();
+    let mut webhooks_stop = stop_rx.clone();
+    let webhooks_task = tokio::spawn(webhooks.run(WEBHOOK_POLL, async move {
+        let _ = webhooks_stop.wait_for(|stop| *stop).await;
     }));
 
     let purge_task = tokio::spawn(purge_expired_accounts(
@@ -86,8 +107,21 @@ pub async fn run(config: ServerConfig) -> AppResult<()> {
     }
     // Give the worker its last pass; mail not delivered stays in the outbox for next time.
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, worker_task).await;
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, webhooks_task).await;
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, purge_task).await;
     Ok(())
+}
+
+/// An error with its field messages (a validation error's `Display` is only its summary).
+fn describe(error: &usermgmt_core::Error) -> String {
+    match error {
+        usermgmt_core::Error::Validation(fields) => fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
 }
 
 /// Removes accounts whose recovery window has ended, and orphan avatar files, at start and then

@@ -24,6 +24,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         crate::account::routes::ROUTES,
         crate::avatars::routes::ROUTES,
         crate::audit::routes::ROUTES,
+        crate::webhooks::routes::ROUTES,
         crate::api::openapi::ROUTES,
     ]
     .concat()

@@ -27,6 +27,7 @@ pub mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod two_factor;
+pub mod webhooks;
 
 /// The attribute a `Mailer` (or store) implementation needs: `#[usermgmt_core::async_trait]`,
 /// so a host app does not add the `async-trait` crate itself.

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::mail::{Email, Mailer, OutboxWorker};
 use crate::secret::SealingKeyRing;
 use crate::store::{AuditEvent, OutboxMessage, Store, Timestamp};
+use crate::webhooks::delivery::{DeliveryCounters, WebhookWorker};
 use std::sync::Arc;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -36,6 +37,12 @@ pub(crate) struct Inner {
     pub(crate) avatars: Arc<dyn AvatarStorage>,
     /// Accounts this instance locked after repeated failures (for `/metrics`).
     pub(crate) lockouts: std::sync::atomic::AtomicU64,
+    /// Seals webhook signing secrets (their own domain label).
+    pub(crate) webhook_sealing: SealingKeyRing,
+    /// Wakes this instance's webhook worker when an event was written.
+    pub(crate) webhook_wake: Arc<Notify>,
+    /// Webhook attempts of this instance's workers (for `/metrics`).
+    pub(crate) webhook_counts: Arc<DeliveryCounters>,
 }
 
 /// User management: every flow of SPEC.md, storage-agnostic. Clone it freely.
@@ -110,6 +117,7 @@ impl UserManagerBuilder {
         // Outbox payloads use the same key ring as TOTP secrets (another domain label), so
         // rotating JWT_SECRET does not strand queued mail when ENCRYPTION_KEYS is set.
         let sealing = config.sealing_ring("outbox");
+        let webhook_sealing = config.sealing_ring("webhooks");
         Ok(UserManager {
             inner: Arc::new(Inner {
                 store,
@@ -123,6 +131,9 @@ impl UserManagerBuilder {
                     .avatars
                     .unwrap_or_else(|| Arc::new(LocalDirectoryStorage::new("uploads/avatars"))),
                 lockouts: std::sync::atomic::AtomicU64::new(0),
+                webhook_sealing,
+                webhook_wake: Arc::new(Notify::new()),
+                webhook_counts: Arc::new(DeliveryCounters::default()),
             }),
         })
     }
@@ -197,6 +208,24 @@ impl UserManager {
             config: self.inner.config.mail.clone(),
             wake: self.inner.mail_wake.clone(),
         }
+    }
+
+    /// A worker delivering this store's webhooks. Run it with [`WebhookWorker::run`]; events
+    /// written by this manager wake it at once.
+    pub fn webhook_worker(&self) -> WebhookWorker {
+        WebhookWorker {
+            store: self.inner.store.clone(),
+            sealing: self.inner.webhook_sealing.clone(),
+            clock: self.inner.clock.clone(),
+            config: self.inner.config.webhooks.clone(),
+            wake: self.inner.webhook_wake.clone(),
+            counters: self.inner.webhook_counts.clone(),
+        }
+    }
+
+    /// Webhook attempts of this manager's workers: (delivered, retried, failed).
+    pub fn webhook_attempts(&self) -> (u64, u64, u64) {
+        self.inner.webhook_counts.totals()
     }
 
     /// Accounts this instance has locked after repeated failed sign-ins since it started.

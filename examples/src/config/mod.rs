@@ -12,7 +12,8 @@
 //! One module per concern, each with its tests: `listen` (address, port, framework, CORS,
 //! HSTS), `database`, `tokens` (secret, lifetimes, signing and sealing keys), `mail`,
 //! `limits` (rate limits, connection limits), `accounts` (hashing, lockout, lifecycle,
-//! avatars, bootstrap administrator) and `ops` (log filter, ops endpoints). They read through
+//! avatars, bootstrap administrator), `ops` (log filter, ops endpoints), `passkeys` and
+//! `webhooks` (allowed URLs, the endpoint configured at start). They read through
 //! `reader` (empty means unset, aliases in order of precedence with a warning for an ignored
 //! one, typed values) and parse with `values`.
 //!
@@ -33,12 +34,14 @@ mod reader;
 mod tests;
 mod tokens;
 mod values;
+mod webhooks;
 
 pub use accounts::AdminBootstrap;
 pub use database::{Database, redact_url};
 pub use limits::{HttpLimits, RateLimitSettings};
 pub use listen::Framework;
 pub use reader::ConfigError;
+pub use webhooks::ConfiguredWebhook;
 
 use reader::{Result, Vars};
 use std::fmt;
@@ -115,6 +118,9 @@ pub struct ServerConfig {
     pub purge_interval: Duration,
     /// Limits on client connections (`HTTP_*`): slow or idle clients cannot hold the server.
     pub http: HttpLimits,
+    /// The webhook endpoint configured by `WEBHOOK_URL`, `WEBHOOK_SECRET`, `WEBHOOK_EVENTS`
+    /// (its secret redacted in `Debug`).
+    pub webhook: Option<ConfiguredWebhook>,
     /// Things worth a warning in the log that do not stop the server (ignored aliases, weak
     /// settings in production, ...). They never contain a secret.
     pub warnings: Vec<String>,
@@ -152,6 +158,7 @@ impl fmt::Debug for ServerConfig {
             .field("log_level", &self.log_level)
             .field("admin", &self.admin)
             .field("http", &self.http)
+            .field("webhook", &self.webhook)
             .field("warnings", &self.warnings)
             .finish()
     }
@@ -185,6 +192,7 @@ pub fn load(vars: &dyn Fn(&str) -> Option<String>) -> Result<ServerConfig> {
     accounts::second_seed_notes(&mut vars)?;
     let purge_interval = accounts::purge_interval(&vars)?;
     let http = limits::http_limits(&vars)?;
+    let webhook = webhooks::configured(&vars)?;
     Ok(ServerConfig {
         env,
         host: listen.host,
@@ -201,6 +209,7 @@ pub fn load(vars: &dyn Fn(&str) -> Option<String>) -> Result<ServerConfig> {
         avatar_dir,
         purge_interval,
         http,
+        webhook,
         warnings: vars.into_warnings(),
     })
 }
@@ -243,6 +252,7 @@ fn core_config(
     builder = accounts::lifecycle(vars, builder)?;
     builder = builder.ops_access(ops::ops_access(vars)?);
     builder = passkeys::relying_party(vars, port, builder)?;
+    builder = webhooks::settings(vars, builder)?;
     let config = builder.build().map_err(|err| {
         // Everything the builder checks was checked above with the variable's name; this is a
         // safety net for checks added to core later.

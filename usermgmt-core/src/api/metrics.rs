@@ -46,6 +46,18 @@ impl RouteStats {
 /// Login outcomes, in `usermgmt_logins_total{result=…}` order.
 const LOGIN_RESULTS: [&str; 4] = ["success", "two_factor_required", "failure", "locked"];
 
+/// Webhook figures read at scrape time: this instance's attempts by outcome, and the queue.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct WebhookFigures {
+    pub(crate) delivered: u64,
+    pub(crate) retried: u64,
+    pub(crate) failed: u64,
+    /// Pending deliveries (every instance's).
+    pub(crate) backlog: u64,
+    /// Age of the oldest pending delivery, in seconds.
+    pub(crate) lag_seconds: i64,
+}
+
 /// The counters of one [`super::Api`] (shared by its clones).
 #[derive(Default)]
 pub(crate) struct Metrics {
@@ -103,6 +115,7 @@ impl Metrics {
         hash_queue: usize,
         lockouts: u64,
         mail_backlog: Option<u64>,
+        webhooks: Option<WebhookFigures>,
         uptime: Duration,
     ) -> String {
         let mut out = String::new();
@@ -176,6 +189,23 @@ impl Metrics {
                 "# HELP usermgmt_mail_outbox_backlog Mails waiting for delivery.\n\
                  # TYPE usermgmt_mail_outbox_backlog gauge\n\
                  usermgmt_mail_outbox_backlog {backlog}"
+            );
+        }
+        if let Some(w) = webhooks {
+            let _ = writeln!(
+                out,
+                "# HELP usermgmt_webhook_attempts_total Webhook delivery attempts of this instance, by outcome.\n\
+                 # TYPE usermgmt_webhook_attempts_total counter\n\
+                 usermgmt_webhook_attempts_total{{result=\"delivered\"}} {}\n\
+                 usermgmt_webhook_attempts_total{{result=\"retried\"}} {}\n\
+                 usermgmt_webhook_attempts_total{{result=\"failed\"}} {}\n\
+                 # HELP usermgmt_webhook_backlog Webhook deliveries waiting.\n\
+                 # TYPE usermgmt_webhook_backlog gauge\n\
+                 usermgmt_webhook_backlog {}\n\
+                 # HELP usermgmt_webhook_lag_seconds Age of the oldest waiting webhook delivery.\n\
+                 # TYPE usermgmt_webhook_lag_seconds gauge\n\
+                 usermgmt_webhook_lag_seconds {}",
+                w.delivered, w.retried, w.failed, w.backlog, w.lag_seconds
             );
         }
         let _ = writeln!(

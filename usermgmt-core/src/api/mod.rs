@@ -330,10 +330,28 @@ impl Api {
     /// The Prometheus exposition of this API's counters and gauges.
     pub(crate) async fn metrics_text(&self) -> String {
         let backlog = self.manager.store().mail_backlog().await.ok();
+        let webhooks =
+            self.manager
+                .store()
+                .webhook_backlog()
+                .await
+                .ok()
+                .map(|(backlog, oldest)| {
+                    let (delivered, retried, failed) = self.manager.webhook_attempts();
+                    metrics::WebhookFigures {
+                        delivered,
+                        retried,
+                        failed,
+                        backlog,
+                        lag_seconds: oldest
+                            .map_or(0, |t| (self.manager.now() - t).whole_seconds().max(0)),
+                    }
+                });
         self.metrics.render(
             self.manager.hash_queue_depth(),
             self.manager.lockouts_total(),
             backlog,
+            webhooks,
             self.started.elapsed(),
         )
     }

@@ -3,9 +3,11 @@
 
 mod passkeys;
 mod rate_limits;
+mod webhooks;
 
 pub use passkeys::PasskeyConfig;
 pub use rate_limits::{Limit, RateLimitConfig};
+pub use webhooks::WebhookConfig;
 
 use crate::secret::{ExposeSecret, SecretString};
 use std::fmt;
@@ -309,6 +311,8 @@ pub struct Config {
     pub ops_access: OpsAccess,
     /// The WebAuthn relying party passkeys are bound to (RP id, origins, name).
     pub passkeys: PasskeyConfig,
+    /// Outgoing webhooks: which URLs may be called, timeouts, retries.
+    pub webhooks: WebhookConfig,
 }
 
 impl fmt::Debug for Config {
@@ -391,6 +395,7 @@ impl Config {
                 backup_code_count: 10,
                 ops_access: OpsAccess::default(),
                 passkeys: PasskeyConfig::default(),
+                webhooks: WebhookConfig::default(),
             },
         }
     }
@@ -564,6 +569,8 @@ impl ConfigBuilder {
         ops_access: OpsAccess);
     setter!(/// The WebAuthn relying party of passkeys.
         passkeys: PasskeyConfig);
+    setter!(/// Outgoing webhooks (allowed URLs, timeouts, retries).
+        webhooks: WebhookConfig);
 
     /// Prefix of the avatar URLs handed out (a trailing `/` is dropped); by default the API's
     /// own, under [`ConfigBuilder::public_url`].

@@ -72,6 +72,17 @@ audit_actions! {
     /// A passkey's signature counter went back (a cloned authenticator?); the sign-in was
     /// refused (`passkeyId`, `storedCount`).
     PasskeyCounterRegression => "PASSKEY_COUNTER_REGRESSION",
+    /// A webhook endpoint was added (`webhookId`, `url`, `events`).
+    WebhookCreated => "WEBHOOK_CREATED",
+    /// A webhook endpoint was changed (`webhookId`, the changed fields).
+    WebhookUpdated => "WEBHOOK_UPDATED",
+    /// A webhook endpoint was removed (`webhookId`, `url`).
+    WebhookDeleted => "WEBHOOK_DELETED",
+    /// A webhook endpoint's signing secret was replaced (`webhookId`, `previousValidUntil`).
+    WebhookSecretRotated => "WEBHOOK_SECRET_ROTATED",
+    /// A webhook endpoint failing for the whole retry period was disabled (`webhookId`, `url`,
+    /// `failingSince`).
+    WebhookDisabled => "WEBHOOK_DISABLED",
     /// New backup codes replaced the old ones.
     BackupCodesRegenerated => "BACKUP_CODES_REGENERATED",
     /// A backup code was spent.

@@ -46,6 +46,13 @@ pub(crate) enum MailStatus {
     Failed,
 }
 
+/// A webhook delivery with its claim (`webhooks/memory.rs`).
+#[derive(Debug, Clone)]
+pub(crate) struct StoredDelivery {
+    pub(crate) record: WebhookDeliveryRecord,
+    pub(crate) locked_until: Option<Timestamp>,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct StoredRole {
     pub(crate) id: Uuid,
@@ -80,6 +87,10 @@ pub(crate) struct State {
     pub(crate) passkeys: HashMap<Uuid, crate::passkeys::store::PasskeyRecord>,
     /// Started passkey ceremonies by their id.
     pub(crate) passkey_ceremonies: HashMap<Uuid, crate::passkeys::store::CeremonyRecord>,
+    /// Webhook endpoints, oldest first (`webhooks/memory.rs`).
+    pub(crate) webhooks: Vec<WebhookEndpointRecord>,
+    /// Webhook deliveries, in the order they were written.
+    pub(crate) webhook_deliveries: Vec<StoredDelivery>,
 }
 
 /// The state under the store's lock: the memory store's transaction. Its [`Locked::apply`] is
@@ -116,6 +127,13 @@ impl Locked<'_> {
         published: impl Fn(&mut AuditEvent),
     ) {
         let mut events = effects.audit.clone();
+        let deliveries = fan_out(&effects.audit, &self.state.webhooks);
+        self.state
+            .webhook_deliveries
+            .extend(deliveries.into_iter().map(|record| StoredDelivery {
+                record,
+                locked_until: None,
+            }));
         self.state.audit.extend(effects.audit);
         self.state.notifications.extend(effects.notifications);
         self.state

@@ -4,7 +4,7 @@
 //! Each capability folder defines the trait of its area in its `store.rs` ([`IdentityStore`]
 //! and [`LockoutStore`] in `auth/`, [`TwoFactorStore`], [`SessionStore`], [`ProfileStore`],
 //! [`NotificationStore`], [`RoleStore`], [`AdminStore`], [`AccountStore`], [`AuditStore`],
-//! [`OutboxStore`] in `mail/`), its memory implementation in `memory.rs` and its SQL, written
+//! [`OutboxStore`] in `mail/`, [`WebhookStore`] in `webhooks/`), its memory implementation in `memory.rs` and its SQL, written
 //! once for every dialect, in `sql.rs`. [`Store`] is all of them and [`BaseStore`], implemented
 //! for every type that implements each: it is what the manager holds, as `Arc<dyn Store>`.
 //! A new area is a trait in its folder, its two implementations, and one line in [`Store`]'s
@@ -39,6 +39,7 @@ macro_rules! store_areas {
             AuditStore: audit::audit_sql,
             OutboxStore: mail::outbox_sql,
             PasskeyStore: passkeys::passkeys_sql,
+            WebhookStore: webhooks::webhooks_sql,
         }
     };
 }
@@ -86,6 +87,7 @@ pub use crate::profile::store::ProfileStore;
 pub use crate::roles::store::RoleStore;
 pub use crate::sessions::store::SessionStore;
 pub use crate::two_factor::store::TwoFactorStore;
+pub use crate::webhooks::store::WebhookStore;
 pub use base::BaseStore;
 pub use events::{EVENT_BUFFER, EventBus};
 pub(crate) use records::permissions_unchanged;

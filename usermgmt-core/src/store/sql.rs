@@ -143,6 +143,22 @@ macro_rules! audit_columns {
     };
 }
 
+/// The selected columns of a webhook endpoint, read by `webhook_from_row`.
+macro_rules! webhook_columns {
+    () => {
+        "id, url, events, description, enabled, sealed_secret, sealed_previous_secret, \
+         previous_secret_until, failing_since, created_at, updated_at"
+    };
+}
+
+/// The selected columns of a webhook delivery, read by `delivery_from_row`.
+macro_rules! delivery_columns {
+    () => {
+        "id, endpoint_id, event_id, event_type, payload, status, attempts, next_attempt_at, \
+         last_status_code, last_error, created_at, delivered_at"
+    };
+}
+
 /// The text a user search matches against: email, username and names, space-separated (so
 /// "anna smith" finds first and last name together).
 macro_rules! search_text {
@@ -357,7 +373,7 @@ macro_rules! sql_common {
         /// Writes the audit rows and outbox mail of a change, inside its transaction; the
         /// audit rows are published when it commits (see [`Tx`]).
         async fn write_effects(tx: &mut Tx, effects: Effects) -> Result<()> {
-            for event in effects.audit {
+            for event in &effects.audit {
                 sqlx::query(
                     "INSERT INTO audit_logs (id, action, actor_id, user_id, resource, \
                      resource_id, ip_address, user_agent, details, created_at) \
@@ -375,8 +391,9 @@ macro_rules! sql_common {
                 .bind(ts(event.created_at))
                 .execute(&mut **tx)
                 .await?;
-                tx.written.push(event);
             }
+            write_webhook_deliveries(tx, &effects.audit).await?;
+            tx.written.extend(effects.audit);
             for n in effects.notifications {
                 sqlx::query(
                     "INSERT INTO notifications (id, user_id, type, title, message, data, \
@@ -410,6 +427,69 @@ macro_rules! sql_common {
                 .await?;
             }
             Ok(())
+        }
+
+        /// The deliveries of `events` to every enabled endpoint that wants them, in the
+        /// transaction of their audit rows (`webhooks/`): committed together or not at all.
+        async fn write_webhook_deliveries(tx: &mut Tx, events: &[AuditEvent]) -> Result<()> {
+            if events.is_empty() {
+                return Ok(());
+            }
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                webhook_columns!(),
+                " FROM webhook_endpoints WHERE enabled = TRUE ORDER BY created_at, id"
+            ))
+            .fetch_all(&mut **tx)
+            .await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let endpoints = rows
+                .iter()
+                .map(webhook_from_row)
+                .collect::<Result<Vec<_>>>()?;
+            for d in fan_out(events, &endpoints) {
+                insert_webhook_delivery(tx, &d).await?;
+            }
+            Ok(())
+        }
+
+        async fn insert_webhook_delivery(tx: &mut Tx, d: &WebhookDeliveryRecord) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, payload, \
+                 status, attempts, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(d.id)
+            .bind(d.endpoint_id)
+            .bind(d.event_id)
+            .bind(&d.event_type)
+            .bind(&d.payload)
+            .bind(d.status.as_str())
+            .bind(i32::try_from(d.attempts).unwrap_or(i32::MAX))
+            .bind(ts(d.next_attempt_at))
+            .bind(ts(d.created_at))
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        fn webhook_from_row(row: &DbRow) -> Result<WebhookEndpointRecord> {
+            let events: String = row.try_get("events")?;
+            Ok(WebhookEndpointRecord {
+                id: row.try_get("id")?,
+                url: row.try_get("url")?,
+                events: serde_json::from_str(&events).map_err(Error::internal)?,
+                description: row.try_get("description")?,
+                enabled: row.try_get("enabled")?,
+                sealed_secret: row.try_get("sealed_secret")?,
+                sealed_previous_secret: row.try_get("sealed_previous_secret")?,
+                previous_secret_until: opt_from_ts(row.try_get("previous_secret_until")?)?,
+                failing_since: opt_from_ts(row.try_get("failing_since")?)?,
+                created_at: from_ts(row.try_get("created_at")?)?,
+                updated_at: from_ts(row.try_get("updated_at")?)?,
+            })
         }
 
         async fn user_in_tx(tx: &mut Tx, user_id: Uuid) -> Result<UserRecord> {

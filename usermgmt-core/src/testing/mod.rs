@@ -17,6 +17,7 @@ pub mod http_suite;
 pub mod runner;
 pub mod smtp;
 pub mod store_suite;
+pub mod webhook_receiver;
 pub mod wire;
 
 pub use guards::check_permission_guards;

@@ -12,9 +12,11 @@ use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
 mod admin;
+mod webhooks;
 
 pub(crate) use admin::permissions_unchanged;
 pub use admin::*;
+pub use webhooks::*;
 
 /// A point in time (UTC, microsecond precision).
 pub type Timestamp = OffsetDateTime;
