@@ -14,7 +14,7 @@ pub(crate) mod ops;
 pub(crate) mod routes;
 pub(crate) mod support;
 
-pub use http::{ApiRequest, ApiResponse, RequestContext, bearer_token, parse_json};
+pub use http::{ApiRequest, ApiResponse, RequestContext, bearer_token, credential, parse_json};
 pub use routes::{BodyKind, Docs, Handler, RateLimit, Route};
 
 use crate::error::Error;
@@ -379,6 +379,15 @@ impl Api {
             // learns it must authenticate (401) rather than that it was too fast (429).
             return (
                 finish(ApiResponse::error(&Error::Unauthenticated), &request_id),
+                route,
+            );
+        }
+        if route.is_some_and(|r| r.refuses_api_keys)
+            && ctx.bearer().is_some_and(crate::secret::is_api_key)
+        {
+            // Decided by the route, before any handler: a key never reaches these.
+            return (
+                finish(ApiResponse::error(&Error::ApiKeyNotAllowed), &request_id),
                 route,
             );
         }

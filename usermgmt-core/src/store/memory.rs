@@ -80,6 +80,8 @@ pub(crate) struct State {
     pub(crate) passkeys: HashMap<Uuid, crate::passkeys::store::PasskeyRecord>,
     /// Started passkey ceremonies by their id.
     pub(crate) passkey_ceremonies: HashMap<Uuid, crate::passkeys::store::CeremonyRecord>,
+    /// API keys by their id (`api_keys/memory.rs`).
+    pub(crate) api_keys: HashMap<Uuid, crate::api_keys::store::ApiKeyRecord>,
 }
 
 /// The state under the store's lock: the memory store's transaction. Its [`Locked::apply`] is

@@ -39,6 +39,7 @@ macro_rules! store_areas {
             AuditStore: audit::audit_sql,
             OutboxStore: mail::outbox_sql,
             PasskeyStore: passkeys::passkeys_sql,
+            ApiKeyStore: api_keys::api_keys_sql,
         }
     };
 }
@@ -77,6 +78,7 @@ pub mod sqlite;
 
 pub use crate::account::store::AccountStore;
 pub use crate::admin::store::AdminStore;
+pub use crate::api_keys::store::ApiKeyStore;
 pub use crate::audit::store::AuditStore;
 pub use crate::auth::store::{IdentityStore, LockoutStore};
 pub use crate::mail::store::OutboxStore;
