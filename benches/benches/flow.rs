@@ -60,6 +60,7 @@ fn unreachable_limits() -> RateLimitConfig {
         email_actions: high(defaults.email_actions),
         availability: high(defaults.availability),
         register: high(defaults.register),
+        api_key: high(defaults.api_key),
         trusted_proxies: Vec::new(),
     }
 }

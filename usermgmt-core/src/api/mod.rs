@@ -391,8 +391,9 @@ impl Api {
                 route,
             );
         }
+        let api_key = ctx.bearer().filter(|c| crate::secret::is_api_key(c));
         let rate = match self
-            .check_rate_limits(route.map(|r| r.rate_limit), client_ip)
+            .check_rate_limits(route.map(|r| r.rate_limit), client_ip, api_key)
             .await
         {
             Ok(rate) => rate,
@@ -460,6 +461,7 @@ impl Api {
         &self,
         class: Option<RateLimit>,
         client_ip: Option<std::net::IpAddr>,
+        api_key: Option<&str>,
     ) -> Result<Option<RateDecision>, (Error, RateDecision)> {
         let limits = &self.manager.config().rate_limits;
         if !limits.enabled || class == Some(RateLimit::Exempt) {
@@ -470,6 +472,12 @@ impl Api {
         let mut checks = vec![(format!("global:{client}"), limits.global)];
         if let Some((class, limit)) = class.and_then(|c| route_limit(c, limits)) {
             checks.push((format!("{class}:{client}"), limit));
+        }
+        // A key is counted by its lookup prefix (`umk_<prefix>_…`), before it is checked: a
+        // forged key with a real prefix spends that key's budget, never more than the client's.
+        if let Some(key) = api_key {
+            let prefix: String = key.chars().skip(4).take(12).collect();
+            checks.push((format!("api_key:{prefix}"), limits.api_key));
         }
         let now = self.manager.now();
         let mut tightest: Option<RateDecision> = None;
