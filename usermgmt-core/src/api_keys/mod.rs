@@ -455,7 +455,7 @@ mod tests {
             &text[..text.len() - 1],
             &format!("{text}x"),
             &text.replace("umk_", "umx_"),
-            &format!("umk_{}_{}", prefix.to_uppercase(), &text[17..]),
+            &format!("umk_ABCDEF012345_{}", &text[17..]),
             &format!("umk_{prefix}_{}", "!".repeat(43)),
         ] {
             assert_eq!(key_prefix(bad), None, "{bad:?}");

@@ -99,8 +99,19 @@ pub async fn api_key_create_list_use_delete(cx: &HttpCtx) {
             .any(|n| n["title"] == json!("API key created")),
         "{body}"
     );
-    let outbox = cx.app.manager.store().mail_backlog().await.unwrap();
-    assert!(outbox >= 1, "the creation mail is queued");
+    cx.app.deliver_mail().await;
+    let subjects: Vec<String> = cx
+        .app
+        .mailer
+        .sent()
+        .into_iter()
+        .filter(|m| m.to == email)
+        .map(|m| m.subject)
+        .collect();
+    assert!(
+        subjects.iter().any(|s| s.contains("new API key")),
+        "{subjects:?}"
+    );
 
     let id = dto["id"].as_str().unwrap();
     let r = cx
@@ -336,7 +347,7 @@ pub async fn unusable_api_keys_answer_one_401(cx: &HttpCtx) {
     messages.push(r.json()["message"].clone());
     messages.dedup();
     assert_eq!(messages.len(), 1, "{messages:?}");
-    assert_eq!(expiring["expiresAt"].is_string(), true);
+    assert!(expiring["expiresAt"].is_string());
 }
 http_case!(unusable_api_keys_answer_one_401);
 
@@ -371,7 +382,11 @@ pub async fn api_key_input_is_checked(cx: &HttpCtx) {
         )
         .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
-    assert_eq!(error_fields(&r), ["orgId"]);
+    assert!(
+        r.json()["errors"].to_string().contains("orgId"),
+        "{}",
+        r.json()
+    );
     let r = cx
         .post(
             "/api/v1/api-keys",
