@@ -476,6 +476,15 @@ mod tests {
     }
 
     #[test]
+    fn the_credential_is_the_bearer_token_else_the_api_key_header() {
+        assert_eq!(credential(Some("Bearer abc"), Some("umk_x")), Some("abc"));
+        assert_eq!(credential(None, Some(" umk_x ")), Some("umk_x"));
+        assert_eq!(credential(Some("Basic abc"), Some("umk_x")), Some("umk_x"));
+        assert_eq!(credential(None, Some("  ")), None);
+        assert_eq!(credential(None, None), None);
+    }
+
+    #[test]
     fn debug_shows_no_credentials_nor_bodies() {
         let token = "eyJhbGciOiJFZERTQSJ9.c2VjcmV0LXRva2Vu.c2ln";
         let body = br#"{"email":"a@example.com","password":"Sup3r$ecretPassw0rd!"}"#;
