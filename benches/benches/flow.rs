@@ -60,6 +60,7 @@ fn unreachable_limits() -> RateLimitConfig {
         email_actions: high(defaults.email_actions),
         availability: high(defaults.availability),
         register: high(defaults.register),
+        api_key: high(defaults.api_key),
         trusted_proxies: Vec::new(),
     }
 }
@@ -386,6 +387,25 @@ fn sqlite(c: &mut Criterion) {
     group.bench_function("sqlite_authenticate", |b| {
         b.to_async(&rt)
             .iter(|| async { app.manager.authenticate(black_box(&access)).await.unwrap() });
+    });
+    // An API key next to the token: one read by prefix, a constant-time digest compare, the
+    // owner's row (and, once a minute, the conditional lastUsedAt update).
+    let owner = rt.block_on(app.manager.authenticate(&access)).unwrap();
+    let (_, key) = rt
+        .block_on(app.manager.create_api_key(
+            &owner,
+            usermgmt_core::api_keys::ApiKeyInput {
+                name: Some("bench".into()),
+                scopes: Some(vec![]),
+                expires_in_days: None,
+            },
+            &ClientInfo::default(),
+        ))
+        .unwrap();
+    let key = key.expose().to_owned();
+    group.bench_function("sqlite_authenticate_api_key", |b| {
+        b.to_async(&rt)
+            .iter(|| async { app.manager.authenticate(black_box(&key)).await.unwrap() });
     });
     group.bench_function("sqlite_api_profile_authenticated", |b| {
         b.to_async(&rt).iter(|| async {

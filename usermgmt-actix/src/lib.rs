@@ -41,7 +41,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX, bearer_token};
+use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX, credential};
 use usermgmt_core::rbac::Permission;
 use usermgmt_core::{AuthenticatedUser, Error};
 
@@ -154,12 +154,12 @@ pub struct CurrentUser(pub AuthenticatedUser);
 /// The API (from [`configure`]) and the request's bearer token, taken before the future runs.
 fn api_and_token(req: &HttpRequest) -> (Option<web::Data<Api>>, Option<String>) {
     let api = req.app_data::<web::Data<Api>>().cloned();
-    let token = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token)
-        .map(str::to_owned);
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let token = credential(
+        header(actix_web::http::header::AUTHORIZATION.as_str()),
+        header("x-api-key"),
+    )
+    .map(str::to_owned);
     (api, token)
 }
 

@@ -45,7 +45,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
-use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX, bearer_token};
+use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX, credential};
 use usermgmt_core::rbac::Permission;
 use usermgmt_core::{AuthenticatedUser, Error};
 
@@ -189,12 +189,12 @@ fn api_and_token(parts: &Parts) -> Result<(Api, &str), Error> {
             return Err(Error::internal(FIX));
         }
     };
-    let token = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token)
-        .ok_or(Error::Unauthenticated)?;
+    let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let token = credential(
+        header(axum::http::header::AUTHORIZATION.as_str()),
+        header("x-api-key"),
+    )
+    .ok_or(Error::Unauthenticated)?;
     Ok((api, token))
 }
 

@@ -18,6 +18,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         crate::sessions::routes::ROUTES,
         crate::two_factor::routes::ROUTES,
         crate::passkeys::routes::ROUTES,
+        crate::api_keys::routes::ROUTES,
         crate::notifications::routes::ROUTES,
         crate::roles::routes::ROUTES,
         crate::admin::routes::ROUTES,
@@ -28,6 +29,9 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         crate::api::openapi::ROUTES,
     ]
     .concat()
+    .into_iter()
+    .map(crate::api_keys::routes::refuse_keys_where_forbidden)
+    .collect()
 });
 
 impl Api {

@@ -123,6 +123,10 @@ pub enum Error {
     /// Removing this would leave the account with no way to sign in (409).
     #[error("last sign-in method")]
     LastSignInMethod,
+    /// An API key was presented where keys are refused: managing keys, passwords, two-factor,
+    /// sessions, passkeys or the account, signing in or out (403).
+    #[error("API keys cannot do this")]
+    ApiKeyNotAllowed,
     /// Two-factor is enabled already (409).
     #[error("two-factor authentication already enabled")]
     TwoFactorAlreadyEnabled,
@@ -167,6 +171,7 @@ pub const ALL_CODES: &[&str] = &[
     "TWO_FACTOR_NOT_ENABLED",
     "INVALID_PASSKEY",
     "LAST_SIGN_IN_METHOD",
+    "API_KEY_NOT_ALLOWED",
     "ACCOUNT_LOCKED",
     "ACCOUNT_SUSPENDED",
     "ACCOUNT_DEACTIVATED",
@@ -213,6 +218,7 @@ impl Error {
             Error::InvalidTwoFactorCode | Error::TwoFactorNotEnabled => 400,
             Error::InvalidTwoFactorChallenge | Error::InvalidPasskey => 401,
             Error::LastSignInMethod => 409,
+            Error::ApiKeyNotAllowed => 403,
             Error::TwoFactorAlreadyEnabled => 409,
             Error::InvalidCredentials
             | Error::Unauthenticated
@@ -258,6 +264,7 @@ impl Error {
             Error::TwoFactorNotEnabled => "TWO_FACTOR_NOT_ENABLED",
             Error::InvalidPasskey => "INVALID_PASSKEY",
             Error::LastSignInMethod => "LAST_SIGN_IN_METHOD",
+            Error::ApiKeyNotAllowed => "API_KEY_NOT_ALLOWED",
             Error::AccountLocked { .. } => "ACCOUNT_LOCKED",
             Error::AccountSuspended => "ACCOUNT_SUSPENDED",
             Error::AccountDeactivated => "ACCOUNT_DEACTIVATED",
@@ -302,6 +309,9 @@ impl Error {
             Error::InvalidPasskey => "The passkey could not be verified".to_owned(),
             Error::LastSignInMethod => {
                 "This is the account's last way to sign in; add another first".to_owned()
+            }
+            Error::ApiKeyNotAllowed => {
+                "API keys cannot be used for this; sign in as the user".to_owned()
             }
             Error::AccountState(why) => capitalise(why),
             Error::AccountLocked { .. } => {
@@ -436,6 +446,7 @@ mod tests {
             Error::TwoFactorNotEnabled,
             Error::InvalidPasskey,
             Error::LastSignInMethod,
+            Error::ApiKeyNotAllowed,
             Error::PayloadTooLarge,
             Error::UnsupportedMediaType,
             Error::RateLimited {
@@ -480,6 +491,7 @@ mod tests {
                 | Error::TwoFactorNotEnabled
                 | Error::InvalidPasskey
                 | Error::LastSignInMethod
+                | Error::ApiKeyNotAllowed
                 | Error::PayloadTooLarge
                 | Error::UnsupportedMediaType
                 | Error::RateLimited { .. }

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod api;
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod avatars;

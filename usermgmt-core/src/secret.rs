@@ -37,6 +37,14 @@ impl fmt::Debug for TokenDigest {
     }
 }
 
+/// The text every API key starts with (`umk_<prefix>_<secret>`).
+pub const API_KEY_PREFIX: &str = "umk_";
+
+/// True when a presented credential is an API key by its form, not an access token.
+pub fn is_api_key(credential: &str) -> bool {
+    credential.starts_with(API_KEY_PREFIX)
+}
+
 /// 256 random bits, base64url without padding (43 characters).
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];

@@ -89,14 +89,15 @@ fn global_limit(vars: &mut Vars<'_>) -> Result<RateLimitSettings> {
 
 /// The sensitive routes' own limits, each `<count>/<window>` (e.g. `10/1m`), on top of the
 /// global one: `RATE_LIMIT_LOGIN`, `RATE_LIMIT_TWO_FACTOR`, `RATE_LIMIT_EMAIL`,
-/// `RATE_LIMIT_AVAILABILITY`, `RATE_LIMIT_REGISTER`.
+/// `RATE_LIMIT_AVAILABILITY`, `RATE_LIMIT_REGISTER`; and each API key's, `RATE_LIMIT_API_KEY`.
 fn route_limits(vars: &mut Vars<'_>, limits: &mut RateLimitConfig) -> Result<()> {
-    let routes: [(&str, &mut Limit); 5] = [
+    let routes: [(&str, &mut Limit); 6] = [
         ("RATE_LIMIT_LOGIN", &mut limits.login),
         ("RATE_LIMIT_TWO_FACTOR", &mut limits.two_factor),
         ("RATE_LIMIT_EMAIL", &mut limits.email_actions),
         ("RATE_LIMIT_AVAILABILITY", &mut limits.availability),
         ("RATE_LIMIT_REGISTER", &mut limits.register),
+        ("RATE_LIMIT_API_KEY", &mut limits.api_key),
     ];
     for (name, limit) in routes {
         let Some(value) = vars.text(name) else {
@@ -208,6 +209,7 @@ mod tests {
             ("RATE_LIMIT_EMAIL", "3/1h"),
             ("RATE_LIMIT_AVAILABILITY", "100/60"),
             ("RATE_LIMIT_REGISTER", "1000/1d"),
+            ("RATE_LIMIT_API_KEY", "600/10s"),
         ]);
         let route_limits = &routes.core.rate_limits;
         let seen = [
@@ -216,11 +218,19 @@ mod tests {
             &route_limits.email_actions,
             &route_limits.availability,
             &route_limits.register,
+            &route_limits.api_key,
         ]
         .map(|l| (l.max, l.window.whole_seconds()));
         assert_eq!(
             seen,
-            [(50, 60), (5, 30), (3, 3600), (100, 60), (1000, 86_400)]
+            [
+                (50, 60),
+                (5, 30),
+                (3, 3600),
+                (100, 60),
+                (1000, 86_400),
+                (600, 10)
+            ]
         );
         err(
             &[("RATE_LIMIT_LOGIN", "50")],

@@ -92,6 +92,7 @@ impl AccountStore for MemoryStore {
         st.two_factor.remove(&user_id);
         st.backup_codes.retain(|_, (owner, _)| *owner != user_id);
         st.passkeys.retain(|_, p| p.user_id != user_id);
+        st.api_keys.retain(|_, k| k.user_id != user_id);
         st.passkey_ceremonies
             .retain(|_, c| c.user_id != Some(user_id));
         st.notifications.retain(|n| n.user_id != user_id);

@@ -92,6 +92,8 @@ pub struct AccountExport {
     pub two_factor: Option<crate::store::TwoFactorRecord>,
     /// Its passkeys (the wire shows names and dates, never key material).
     pub passkeys: Vec<crate::passkeys::store::PasskeyRecord>,
+    /// Its API keys (the wire shows names, scopes and dates, never secrets or digests).
+    pub api_keys: Vec<crate::api_keys::store::ApiKeyRecord>,
     /// Sessions, notifications, password-change times, the audit trail (staff anonymised).
     pub data: crate::store::UserDataExport,
     /// When.
@@ -502,6 +504,7 @@ impl UserManager {
             profile,
             two_factor: store.two_factor(user.id).await?,
             passkeys: store.passkeys(user.id).await?,
+            api_keys: store.api_keys(user.id).await?,
             data,
             exported_at: self.now(),
         };

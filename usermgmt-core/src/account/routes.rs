@@ -116,6 +116,17 @@ pub(crate) static ROUTES: &[Route] = &[
                         ("lastUsedAt", nullable_date_time()),
                     ])),
                 ),
+                (
+                    "apiKeys",
+                    array(record(&[
+                        ("name", string()),
+                        ("prefix", string()),
+                        ("scopes", strings()),
+                        ("expiresAt", nullable_date_time()),
+                        ("createdAt", date_time()),
+                        ("lastUsedAt", nullable_date_time()),
+                    ])),
+                ),
                 ("sessions", array(exported_session())),
                 ("notifications", array(reference("Notification"))),
                 ("auditTrail", array(reference("AuditEvent"))),
@@ -280,6 +291,7 @@ pub fn account_export(export: &AccountExport) -> serde_json::Value {
         profile,
         two_factor,
         passkeys,
+        api_keys,
         data,
         exported_at,
     } = export;
@@ -322,6 +334,17 @@ pub fn account_export(export: &AccountExport) -> serde_json::Value {
                 "name": p.name,
                 "createdAt": rfc3339(p.created_at),
                 "lastUsedAt": p.last_used_at.map(rfc3339),
+            }))
+            .collect::<Vec<_>>(),
+        "apiKeys": api_keys
+            .iter()
+            .map(|k| json!({
+                "name": k.name,
+                "prefix": k.prefix,
+                "scopes": k.scopes,
+                "expiresAt": k.expires_at.map(rfc3339),
+                "createdAt": rfc3339(k.created_at),
+                "lastUsedAt": k.last_used_at.map(rfc3339),
             }))
             .collect::<Vec<_>>(),
         "sessions": sessions,

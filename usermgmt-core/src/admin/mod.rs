@@ -47,6 +47,8 @@ pub struct UserDetail {
     pub two_factor: Option<TwoFactorRecord>,
     /// The user's passkeys (never their key material on the wire).
     pub passkeys: Vec<crate::passkeys::store::PasskeyRecord>,
+    /// The user's API keys (never their secrets or digests on the wire).
+    pub api_keys: Vec<crate::api_keys::store::ApiKeyRecord>,
     /// The permissions the roles grant.
     pub permissions: Vec<String>,
 }
@@ -166,6 +168,7 @@ impl UserManager {
         let sessions = store.list_sessions(user_id, self.now()).await?;
         let two_factor = store.two_factor(user_id).await?;
         let passkeys = store.passkeys(user_id).await?;
+        let api_keys = store.api_keys(user_id).await?;
         let permissions = store.user_permissions(user_id).await?;
         Ok(UserDetail {
             user,
@@ -173,6 +176,7 @@ impl UserManager {
             sessions,
             two_factor,
             passkeys,
+            api_keys,
             permissions,
         })
     }

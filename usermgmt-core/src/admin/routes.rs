@@ -319,6 +319,11 @@ pub(crate) async fn user_detail_data(
                 .map_or(0, |t| t.backup_codes_remaining),
         },
         passkeys: d.passkeys.iter().map(PasskeyDto::from).collect(),
+        api_keys: d
+            .api_keys
+            .iter()
+            .map(crate::api_keys::routes::ApiKeyDto::from)
+            .collect(),
         lockout: LockoutDto {
             failed_attempts: d.user.failed_login_attempts,
             locked: locked_until.is_some(),
@@ -343,6 +348,8 @@ pub struct UserDetailDto {
     pub two_factor: TwoFactorSummaryDto,
     #[schema(inline)]
     pub passkeys: Vec<PasskeyDto>,
+    #[schema(inline)]
+    pub api_keys: Vec<crate::api_keys::routes::ApiKeyDto>,
     #[schema(inline)]
     pub lockout: LockoutDto,
 }

@@ -254,10 +254,11 @@ impl RequestContext {
         let user_agent = req
             .header_value("user-agent")
             .map(|ua| ua.chars().filter(|c| !c.is_control()).take(512).collect());
-        let bearer = req
-            .header_value("authorization")
-            .and_then(bearer_token)
-            .map(str::to_owned);
+        let bearer = credential(
+            req.header_value("authorization"),
+            req.header_value("x-api-key"),
+        )
+        .map(str::to_owned);
         // Kept as sent: a multipart boundary is case-sensitive.
         let content_type = req.header_value("content-type").map(str::to_owned);
         Self {
@@ -418,6 +419,15 @@ fn is_token(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
 }
 
+/// The credential a request presents: the bearer token of its `Authorization` header, else
+/// its `X-API-Key` header (an API key, `umk_…`). Both adapters' guards read it through this,
+/// so the API and the host app's routes accept the same headers.
+pub fn credential<'a>(authorization: Option<&'a str>, api_key: Option<&'a str>) -> Option<&'a str> {
+    authorization
+        .and_then(bearer_token)
+        .or_else(|| api_key.map(str::trim).filter(|key| !key.is_empty()))
+}
+
 /// The token of an `Authorization: Bearer <token>` header value (scheme case-insensitive).
 pub fn bearer_token(authorization: &str) -> Option<&str> {
     let (scheme, token) = authorization.trim().split_once(' ')?;
@@ -463,6 +473,15 @@ mod tests {
     struct Body {
         name: Option<String>,
         age: Option<u32>,
+    }
+
+    #[test]
+    fn the_credential_is_the_bearer_token_else_the_api_key_header() {
+        assert_eq!(credential(Some("Bearer abc"), Some("umk_x")), Some("abc"));
+        assert_eq!(credential(None, Some(" umk_x ")), Some("umk_x"));
+        assert_eq!(credential(Some("Basic abc"), Some("umk_x")), Some("umk_x"));
+        assert_eq!(credential(None, Some("  ")), None);
+        assert_eq!(credential(None, None), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub(crate) mod ops;
 pub(crate) mod routes;
 pub(crate) mod support;
 
-pub use http::{ApiRequest, ApiResponse, RequestContext, bearer_token, parse_json};
+pub use http::{ApiRequest, ApiResponse, RequestContext, bearer_token, credential, parse_json};
 pub use routes::{BodyKind, Docs, Handler, RateLimit, Route};
 
 use crate::error::Error;
@@ -400,8 +400,18 @@ impl Api {
                 route,
             );
         }
+        if route.is_some_and(|r| r.refuses_api_keys)
+            && ctx.bearer().is_some_and(crate::secret::is_api_key)
+        {
+            // Decided by the route, before any handler: a key never reaches these.
+            return (
+                finish(ApiResponse::error(&Error::ApiKeyNotAllowed), &request_id),
+                route,
+            );
+        }
+        let api_key = ctx.bearer().filter(|c| crate::secret::is_api_key(c));
         let rate = match self
-            .check_rate_limits(route.map(|r| r.rate_limit), client_ip)
+            .check_rate_limits(route.map(|r| r.rate_limit), client_ip, api_key)
             .await
         {
             Ok(rate) => rate,
@@ -469,6 +479,7 @@ impl Api {
         &self,
         class: Option<RateLimit>,
         client_ip: Option<std::net::IpAddr>,
+        api_key: Option<&str>,
     ) -> Result<Option<RateDecision>, (Error, RateDecision)> {
         let limits = &self.manager.config().rate_limits;
         if !limits.enabled || class == Some(RateLimit::Exempt) {
@@ -479,6 +490,12 @@ impl Api {
         let mut checks = vec![(format!("global:{client}"), limits.global)];
         if let Some((class, limit)) = class.and_then(|c| route_limit(c, limits)) {
             checks.push((format!("{class}:{client}"), limit));
+        }
+        // A key is counted by its lookup prefix (`umk_<prefix>_…`), before it is checked: a
+        // forged key with a real prefix spends that key's budget, never more than the client's.
+        if let Some(key) = api_key {
+            let prefix: String = key.chars().skip(4).take(12).collect();
+            checks.push((format!("api_key:{prefix}"), limits.api_key));
         }
         let now = self.manager.now();
         let mut tightest: Option<RateDecision> = None;

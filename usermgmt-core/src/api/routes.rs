@@ -74,6 +74,9 @@ pub struct Route {
     pub at_root: bool,
     /// Operational detail, answered only to `Config::ops_access` (see `ops.rs`).
     pub(crate) ops_only: bool,
+    /// Refuses API keys (403 `API_KEY_NOT_ALLOWED` before the handler runs); set by
+    /// `api_keys::routes::refuse_keys_where_forbidden` over the whole table.
+    pub(crate) refuses_api_keys: bool,
     pub(crate) rate_limit: RateLimit,
     pub(crate) body: BodyKind,
     pub(crate) handler: Handler,
@@ -90,6 +93,7 @@ impl std::fmt::Debug for Route {
             .field("compat", &self.compat)
             .field("at_root", &self.at_root)
             .field("ops_only", &self.ops_only)
+            .field("refuses_api_keys", &self.refuses_api_keys)
             .field("rate_limit", &self.rate_limit)
             .field("body", &self.body)
             .finish_non_exhaustive()
@@ -116,6 +120,7 @@ impl Route {
             compat: false,
             at_root: false,
             ops_only: false,
+            refuses_api_keys: false,
             rate_limit: RateLimit::Global,
             body: BodyKind::Json,
             handler,

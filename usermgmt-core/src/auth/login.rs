@@ -290,7 +290,11 @@ impl UserManager {
 
     /// Checks a bearer token: signature and expiry, then its session (so an ended session ends
     /// the token at once, on every instance), then the user's current state.
+    /// An API key (`umk_…`) is checked instead by [`authenticate_api_key`](Self::authenticate_api_key).
     pub async fn authenticate(&self, bearer: &str) -> Result<AuthenticatedUser> {
+        if crate::secret::is_api_key(bearer) {
+            return self.authenticate_api_key(bearer).await;
+        }
         let now = self.now();
         let claims = self.inner.tokens.verify(bearer, now)?;
         let session_id = claims.session_id()?;
@@ -309,6 +313,16 @@ impl UserManager {
         &self,
         bearer: &str,
     ) -> Result<(AuthenticatedUser, ProfileRecord)> {
+        if crate::secret::is_api_key(bearer) {
+            let auth = self.authenticate_api_key(bearer).await?;
+            let profile = self
+                .inner
+                .store
+                .profile(auth.user.id)
+                .await?
+                .unwrap_or_default();
+            return Ok((auth, profile));
+        }
         let now = self.now();
         let claims = self.inner.tokens.verify(bearer, now)?;
         let session_id = claims.session_id()?;
@@ -383,6 +397,7 @@ impl UserManager {
             user,
             session_id,
             claims,
+            api_key: None,
         })
     }
 

@@ -74,13 +74,30 @@ pub enum LoginOutcome {
 pub struct AuthenticatedUser {
     /// The user as stored now (current roles, current state).
     pub user: UserRecord,
-    /// The session the token belongs to.
+    /// The session the token belongs to (for an API key: the key's id).
     pub session_id: Uuid,
-    /// The verified claims.
+    /// The verified claims (for an API key: claims made up from the key, never signed).
     pub claims: AccessClaims,
+    /// Set when the caller presented an API key instead of an access token.
+    pub api_key: Option<ApiKeyGrant>,
+}
+
+/// What an API key grants: its scopes, intersected per request with the owner's current
+/// permissions (`roles::rbac`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyGrant {
+    /// The key's id.
+    pub id: Uuid,
+    /// The permission names the key may use.
+    pub scopes: Vec<String>,
 }
 
 impl AuthenticatedUser {
+    /// True when the caller presented an API key.
+    pub fn is_api_key(&self) -> bool {
+        self.api_key.is_some()
+    }
+
     /// True when an administrator is acting as this user.
     pub fn is_impersonated(&self) -> bool {
         self.claims.act.is_some()

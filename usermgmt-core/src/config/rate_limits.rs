@@ -43,6 +43,9 @@ pub struct RateLimitConfig {
     pub availability: Limit,
     /// `POST /auth/register`.
     pub register: Limit,
+    /// Every request presenting one API key (counted by the key's prefix, whatever the client
+    /// address), on top of the client's limits.
+    pub api_key: Limit,
     /// Proxies whose `X-Forwarded-For` is believed. Empty: the socket address is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
@@ -57,6 +60,7 @@ impl Default for RateLimitConfig {
             email_actions: Limit::new(5, Duration::minutes(15)),
             availability: Limit::new(30, Duration::minutes(1)),
             register: Limit::new(20, Duration::hours(1)),
+            api_key: Limit::new(100, Duration::minutes(1)),
             trusted_proxies: Vec::new(),
         }
     }

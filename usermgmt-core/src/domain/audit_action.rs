@@ -83,6 +83,15 @@ audit_actions! {
     /// A webhook endpoint failing for the whole retry period was disabled (`webhookId`, `url`,
     /// `failingSince`).
     WebhookDisabled => "WEBHOOK_DISABLED",
+    /// An API key was made (`apiKeyId`, `name`, `prefix`, `scopes`, `expiresAt`).
+    ApiKeyCreated => "API_KEY_CREATED",
+    /// An API key was deleted by its owner (`apiKeyId`, `name`, `prefix`).
+    ApiKeyRevoked => "API_KEY_REVOKED",
+    /// An API key's secret was replaced (`apiKeyId`, `prefix`, `previousPrefix`, `graceSeconds`).
+    ApiKeyRotated => "API_KEY_ROTATED",
+    /// An API key was used (`apiKeyId`, `prefix`): sampled, at most one row per key a minute,
+    /// written with the `lastUsedAt` update that wins the minute.
+    ApiKeyUsed => "API_KEY_USED",
     /// New backup codes replaced the old ones.
     BackupCodesRegenerated => "BACKUP_CODES_REGENERATED",
     /// A backup code was spent.

@@ -30,6 +30,8 @@ pub enum MailKind {
     AccountPurged,
     /// A passkey was added or removed.
     PasskeyChanged,
+    /// An API key was made.
+    ApiKeyCreated,
 }
 
 impl MailKind {
@@ -48,6 +50,7 @@ impl MailKind {
             MailKind::AccountDeleted => "account_deleted",
             MailKind::AccountPurged => "account_purged",
             MailKind::PasskeyChanged => "passkey_changed",
+            MailKind::ApiKeyCreated => "api_key_created",
         }
     }
 }

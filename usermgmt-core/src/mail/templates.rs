@@ -221,6 +221,27 @@ pub(crate) fn passkey_changed(
     )
 }
 
+/// An API key was made on the account.
+pub(crate) fn api_key_created(
+    config: &MailConfig,
+    to: &str,
+    name: &str,
+    key_name: &str,
+    prefix: &str,
+) -> Email {
+    render(
+        config,
+        to,
+        "new API key",
+        name,
+        &[
+            format!("An API key \"{key_name}\" (umk_{prefix}_…) was created on your account."),
+            "If you did not do this, delete the key, reset your password at once and contact support.".to_owned(),
+        ],
+        None,
+    )
+}
+
 /// A change of the account's state the owner must hear of (deleted, suspended, reactivated,
 /// purged): `what` completes "Your account ...", `detail` says what follows from it.
 pub(crate) fn account_notice(

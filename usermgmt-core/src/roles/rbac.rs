@@ -92,6 +92,10 @@ impl UserManager {
             };
             held.retain(|p| admins.contains(p));
         }
+        // A key grants at most its scopes, and only while the owner holds them.
+        if let Some(key) = &auth.api_key {
+            held.retain(|p| key.scopes.contains(p));
+        }
         Ok(held)
     }
 
@@ -139,6 +143,18 @@ impl UserManager {
     /// Who really acts, for audit rows: the impersonating administrator, else the user.
     pub(crate) fn actor_id(&self, auth: &AuthenticatedUser) -> uuid::Uuid {
         auth.actor_id()
+    }
+
+    /// `ApiKeyNotAllowed` on an API key: what a key may never do (manage keys, passwords,
+    /// two-factor, sessions, passkeys or the account; sign in or out). The API refuses such
+    /// routes before their handler runs (`api_keys::routes::refuse_keys_where_forbidden`); the
+    /// services that manage keys check it too, for host apps calling core directly.
+    pub fn ensure_not_api_key(&self, auth: &AuthenticatedUser) -> Result<()> {
+        if auth.is_api_key() {
+            Err(Error::ApiKeyNotAllowed)
+        } else {
+            Ok(())
+        }
     }
 
     /// Authenticates a bearer token and checks a permission in one step (for guards).

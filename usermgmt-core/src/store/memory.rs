@@ -91,6 +91,8 @@ pub(crate) struct State {
     pub(crate) webhooks: Vec<WebhookEndpointRecord>,
     /// Webhook deliveries, in the order they were written.
     pub(crate) webhook_deliveries: Vec<StoredDelivery>,
+    /// API keys by their id (`api_keys/memory.rs`).
+    pub(crate) api_keys: HashMap<Uuid, crate::api_keys::store::ApiKeyRecord>,
 }
 
 /// The state under the store's lock: the memory store's transaction. Its [`Locked::apply`] is

@@ -40,6 +40,7 @@ macro_rules! store_areas {
             OutboxStore: mail::outbox_sql,
             PasskeyStore: passkeys::passkeys_sql,
             WebhookStore: webhooks::webhooks_sql,
+            ApiKeyStore: api_keys::api_keys_sql,
         }
     };
 }
@@ -78,6 +79,7 @@ pub mod sqlite;
 
 pub use crate::account::store::AccountStore;
 pub use crate::admin::store::AdminStore;
+pub use crate::api_keys::store::ApiKeyStore;
 pub use crate::audit::store::AuditStore;
 pub use crate::auth::store::{IdentityStore, LockoutStore};
 pub use crate::mail::store::OutboxStore;

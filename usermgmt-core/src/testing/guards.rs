@@ -37,6 +37,47 @@ where
     assert_eq!(ok.status, 200);
     assert_eq!(ok.body, b"settings for root");
     check_impersonation_guards(app, &get).await;
+    check_api_key_guards(app, &get).await;
+}
+
+/// The host-app guards take an API key like the API does: its scopes ∩ what its owner holds
+/// now; an unusable key is the one 401.
+pub async fn check_api_key_guards<F, Fut>(app: &TestApp, get: &F)
+where
+    F: Fn(&'static str, Option<String>) -> Fut,
+    Fut: Future<Output = TestResponse>,
+{
+    let client = crate::ClientInfo::default();
+    let token = app.access_token_for("kai", &["moderator"]).await;
+    let kai = app.manager.authenticate(&token).await.unwrap();
+    let key = |scopes: &[&str]| {
+        let input = crate::api_keys::ApiKeyInput {
+            name: Some("guard".into()),
+            scopes: Some(scopes.iter().map(|s| (*s).to_owned()).collect()),
+            expires_in_days: None,
+        };
+        let (manager, kai, client) = (&app.manager, &kai, &client);
+        async move {
+            let (_, secret) = manager.create_api_key(kai, input, client).await.unwrap();
+            secret.expose().to_owned()
+        }
+    };
+    let reader = key(&["audit:read", "admin:settings"]).await;
+    let bare = key(&[]).await;
+    let r = get("/report", Some(reader.clone())).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"report for kai");
+    // In the scopes, but kai (a moderator) lacks it.
+    assert_error(
+        &get("/settings", Some(reader.clone())).await,
+        403,
+        "FORBIDDEN",
+    );
+    // Kai holds it, the key was not given it.
+    assert_error(&get("/report", Some(bare)).await, 403, "FORBIDDEN");
+    let last = if reader.ends_with('x') { "y" } else { "x" };
+    let unknown = format!("{}{last}", &reader[..reader.len() - 1]);
+    assert_error(&get("/report", Some(unknown)).await, 401, "INVALID_TOKEN");
 }
 
 /// The host-app guards (`Authorized<P>`, `require::<P>`) read an impersonation token's

@@ -83,7 +83,14 @@ fn operation(route: &Route, config: &crate::Config) -> Value {
     );
     op.insert("responses".into(), Value::Object(responses));
     if route.authenticated {
-        op.insert("security".into(), json!([{"bearerAuth": []}]));
+        // Either scheme: an access token, or (where keys are not refused) an API key in
+        // `X-API-Key` (or as the bearer token).
+        let security = if route.refuses_api_keys {
+            json!([{"bearerAuth": []}])
+        } else {
+            json!([{"bearerAuth": []}, {"apiKeyAuth": []}])
+        };
+        op.insert("security".into(), security);
     }
     Value::Object(op)
 }
@@ -144,7 +151,8 @@ pub fn document(routes: &[Route], shapes: Vec<(String, Value)>, config: &crate::
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An access token; or an API key (umk_…) as the bearer token, on the routes that accept keys"},
+                "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "An API key (umk_…, POST /api-keys): the permissions of its scopes its owner holds now. Refused (403 API_KEY_NOT_ALLOWED) on key, password, two-factor, session, passkey, account and sign-in routes"},
             },
             "schemas": schemas,
         },
