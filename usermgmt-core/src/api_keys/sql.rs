@@ -118,12 +118,7 @@ macro_rules! api_keys_sql {
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
-                if removed.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                write_effects(&mut tx, effects).await?;
-                tx.commit().await?;
-                Ok(true)
+                commit_if_changed(tx, removed.rows_affected(), effects).await
             }
 
             async fn rotate_api_key(
@@ -154,12 +149,7 @@ macro_rules! api_keys_sql {
                 .bind(&rotation.expected_prefix)
                 .execute(&mut *tx)
                 .await?;
-                if rotated.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                write_effects(&mut tx, effects).await?;
-                tx.commit().await?;
-                Ok(true)
+                commit_if_changed(tx, rotated.rows_affected(), effects).await
             }
 
             async fn touch_api_key(
@@ -179,12 +169,7 @@ macro_rules! api_keys_sql {
                 .bind(ts(stale_before))
                 .execute(&mut *tx)
                 .await?;
-                if touched.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                write_effects(&mut tx, effects).await?;
-                tx.commit().await?;
-                Ok(true)
+                commit_if_changed(tx, touched.rows_affected(), effects).await
             }
         }
     };

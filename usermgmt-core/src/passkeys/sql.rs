@@ -162,12 +162,7 @@ macro_rules! passkeys_sql {
                 .bind(seen_count)
                 .execute(&mut *tx)
                 .await?;
-                if used.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                write_effects(&mut tx, effects).await?;
-                tx.commit().await?;
-                Ok(true)
+                commit_if_changed(tx, used.rows_affected(), effects).await
             }
 
             async fn start_ceremony(

@@ -253,12 +253,7 @@ macro_rules! sessions_sql {
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
-                if done.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                write_effects(&mut tx, effects).await?;
-                tx.commit().await?;
-                Ok(true)
+                commit_if_changed(tx, done.rows_affected(), effects).await
             }
 
             async fn revoke_sessions(

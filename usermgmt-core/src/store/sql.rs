@@ -370,6 +370,18 @@ macro_rules! sql_common {
             })
         }
 
+        /// Ends a change that one conditional statement decided: when it touched no row,
+        /// nothing happened (`false`; dropping the transaction rolls it back); otherwise the
+        /// change's effects are written and it commits (`true`).
+        async fn commit_if_changed(mut tx: Tx, rows: u64, effects: Effects) -> Result<bool> {
+            if rows == 0 {
+                return Ok(false);
+            }
+            write_effects(&mut tx, effects).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+
         /// Writes the audit rows and outbox mail of a change, inside its transaction; the
         /// audit rows are published when it commits (see [`Tx`]).
         async fn write_effects(tx: &mut Tx, effects: Effects) -> Result<()> {

@@ -187,12 +187,7 @@ macro_rules! two_factor_sql {
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
-                if used.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                write_effects(&mut tx, effects).await?;
-                tx.commit().await?;
-                Ok(true)
+                commit_if_changed(tx, used.rows_affected(), effects).await
             }
 
             async fn replace_backup_codes(

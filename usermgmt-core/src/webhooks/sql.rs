@@ -144,12 +144,7 @@ macro_rules! webhooks_sql {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                if done.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                write_effects(&mut tx, effects).await?;
-                tx.commit().await?;
-                Ok(true)
+                commit_if_changed(tx, done.rows_affected(), effects).await
             }
 
             async fn rotate_webhook_secret(
@@ -363,12 +358,7 @@ macro_rules! webhooks_sql {
                 .bind(ts(failing_before))
                 .execute(&mut *tx)
                 .await?;
-                if done.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                write_effects(&mut tx, effects).await?;
-                tx.commit().await?;
-                Ok(true)
+                commit_if_changed(tx, done.rows_affected(), effects).await
             }
 
             async fn users_with_permission(&self, permission: &str) -> Result<Vec<Uuid>> {
