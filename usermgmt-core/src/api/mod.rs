@@ -493,8 +493,8 @@ impl Api {
         }
         // A key is counted by its lookup prefix (`umk_<prefix>_…`), before it is checked: a
         // forged key with a real prefix spends that key's budget, never more than the client's.
-        if let Some(key) = api_key {
-            let prefix: String = key.chars().skip(4).take(12).collect();
+        // A malformed key has no budget of its own (it is refused as it is).
+        if let Some(prefix) = api_key.and_then(crate::api_keys::key_prefix) {
             checks.push((format!("api_key:{prefix}"), limits.api_key));
         }
         let now = self.manager.now();

@@ -94,7 +94,7 @@ fn new_key() -> (String, ApiKeySecret, TokenDigest) {
 }
 
 /// The prefix of a well-formed key text; `None` for anything else.
-fn key_prefix(text: &str) -> Option<&str> {
+pub(crate) fn key_prefix(text: &str) -> Option<&str> {
     let rest = text.strip_prefix(API_KEY_PREFIX)?;
     let (prefix, secret) = rest.split_once('_')?;
     let well_formed = prefix.len() == PREFIX_CHARS

@@ -136,10 +136,7 @@ macro_rules! webhooks_sql {
 
             async fn delete_webhook(&self, id: Uuid, effects: Effects) -> Result<bool> {
                 let mut tx = begin(self).await?;
-                sqlx::query("DELETE FROM webhook_deliveries WHERE endpoint_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                // Its deliveries go with it (`ON DELETE CASCADE`).
                 let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
                     .bind(id)
                     .execute(&mut *tx)
