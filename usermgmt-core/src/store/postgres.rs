@@ -8,6 +8,9 @@ use sqlx::postgres::PgPoolOptions;
 
 /// Row lock suffix of `SELECT ... FOR UPDATE` (SQLite's `BEGIN IMMEDIATE` locks the database).
 const LOCK_ROW: &str = " FOR UPDATE";
+/// Suffix of a `SELECT` of rows that the transaction's own inserts will reference: they
+/// cannot be deleted before it commits (SQLite's `BEGIN IMMEDIATE` locks the database).
+const LOCK_REFERENCED: &str = " FOR KEY SHARE";
 /// Case-insensitive `LIKE`.
 const LIKE_CI: &str = "ILIKE";
 type Db = sqlx::Postgres;

@@ -447,13 +447,20 @@ macro_rules! sql_common {
             if events.is_empty() {
                 return Ok(());
             }
-            let rows = sqlx::query(concat!(
-                "SELECT ",
-                webhook_columns!(),
-                " FROM webhook_endpoints WHERE enabled = TRUE ORDER BY created_at, id"
-            ))
-            .fetch_all(&mut **tx)
-            .await?;
+            // Locked against deletion until this commits: an endpoint deleted between this read
+            // and the inserts below would make them break its foreign key, and fail the change.
+            // Built once: this runs with every audited change. Safe: both parts are constants.
+            static ENDPOINTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+                format!(
+                    concat!(
+                        "SELECT ",
+                        webhook_columns!(),
+                        " FROM webhook_endpoints WHERE enabled = TRUE ORDER BY created_at, id{}"
+                    ),
+                    LOCK_REFERENCED
+                )
+            });
+            let rows = sqlx::query(ENDPOINTS.as_str()).fetch_all(&mut **tx).await?;
             if rows.is_empty() {
                 return Ok(());
             }

@@ -11,6 +11,9 @@ use std::str::FromStr;
 
 /// Row lock suffix of `SELECT ... FOR UPDATE` (SQLite's `BEGIN IMMEDIATE` locks the database).
 const LOCK_ROW: &str = "";
+/// Suffix of a `SELECT` of rows that the transaction's own inserts will reference: they
+/// cannot be deleted before it commits (SQLite's `BEGIN IMMEDIATE` locks the database).
+const LOCK_REFERENCED: &str = "";
 /// Case-insensitive `LIKE` (ASCII only in SQLite).
 const LIKE_CI: &str = "LIKE";
 type Db = sqlx::Sqlite;

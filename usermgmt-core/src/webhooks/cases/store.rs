@@ -357,6 +357,47 @@ pub async fn racing_webhook_claims_take_each_delivery_once(store: Arc<dyn Store>
 }
 store_case!(racing_webhook_claims_take_each_delivery_once);
 
+/// Audited changes racing the deletion of the endpoint they fan out to all succeed: the
+/// deletion never lands between a change's read of the endpoints and its deliveries' inserts
+/// (which would break their foreign key and fail the change, a sign-in say, with it).
+pub async fn changes_racing_an_endpoint_deletion_all_succeed(store: Arc<dyn Store>) {
+    for round in 0..5 {
+        let endpoint = add(&*store, &format!("https://race{round}.example/in"), &["*"]).await;
+        let barrier = Arc::new(Barrier::new(9));
+        let mut writes = Vec::new();
+        for i in 0..8 {
+            let store = store.clone();
+            let barrier = barrier.clone();
+            writes.push(tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .record_effects(Effects::audit(audit_event(
+                        "USER_LOGIN",
+                        None,
+                        None,
+                        secs(i),
+                    )))
+                    .await
+            }));
+        }
+        barrier.wait().await;
+        assert!(
+            store
+                .delete_webhook(endpoint.id, Effects::none())
+                .await
+                .unwrap()
+        );
+        for write in writes {
+            write
+                .await
+                .unwrap()
+                .expect("an audited change beside the deletion");
+        }
+        assert!(all_deliveries(&*store, endpoint.id).await.is_empty());
+    }
+}
+store_case!(changes_racing_an_endpoint_deletion_all_succeed);
+
 /// Changes, rotation, disabling after a failure period, deletion, retention: an update changes
 /// what it names (enabling forgets the failure period); a rotation keeps the current secret as
 /// the previous one; a failing endpoint is disabled once and only when failing long enough,
