@@ -85,13 +85,18 @@ impl WebhookStore for MemoryStore {
     async fn rotate_webhook_secret(
         &self,
         id: Uuid,
+        replacing: Option<&[u8]>,
         sealed_secret: Vec<u8>,
         previous_until: Timestamp,
         now: Timestamp,
         effects: Effects,
     ) -> Result<Option<WebhookEndpointRecord>> {
         let mut st = self.lock();
-        let Some(w) = st.webhooks.iter_mut().find(|w| w.id == id) else {
+        let Some(w) = st
+            .webhooks
+            .iter_mut()
+            .find(|w| w.id == id && replacing.is_none_or(|current| w.sealed_secret == current))
+        else {
             return Ok(None);
         };
         w.sealed_previous_secret = Some(std::mem::replace(&mut w.sealed_secret, sealed_secret));

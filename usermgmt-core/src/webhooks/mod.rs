@@ -315,7 +315,14 @@ impl UserManager {
         let endpoint = self
             .inner
             .store
-            .rotate_webhook_secret(id, self.seal_webhook_secret(&secret), until, now, effects)
+            .rotate_webhook_secret(
+                id,
+                None,
+                self.seal_webhook_secret(&secret),
+                until,
+                now,
+                effects,
+            )
             .await?
             .ok_or(Error::NotFound("webhook"))?;
         Ok((endpoint, secret))
@@ -471,9 +478,18 @@ impl UserManager {
             let now = self.now();
             let until = now + self.inner.config.webhooks.rotation_overlap;
             let effects = audit(AuditAction::WebhookSecretRotated, json!({"webhookId": id}));
+            // Only over the secret read above: an instance starting at the same time may have
+            // rotated it in already, and a second rotation would end the old one's overlap.
             self.inner
                 .store
-                .rotate_webhook_secret(id, self.seal_webhook_secret(secret), until, now, effects)
+                .rotate_webhook_secret(
+                    id,
+                    Some(&current.sealed_secret),
+                    self.seal_webhook_secret(secret),
+                    until,
+                    now,
+                    effects,
+                )
                 .await?;
         }
         self.inner

@@ -147,6 +147,7 @@ macro_rules! webhooks_sql {
             async fn rotate_webhook_secret(
                 &self,
                 id: Uuid,
+                replacing: Option<&[u8]>,
                 sealed_secret: Vec<u8>,
                 previous_until: Timestamp,
                 now: Timestamp,
@@ -156,12 +157,13 @@ macro_rules! webhooks_sql {
                 let done = sqlx::query(
                     "UPDATE webhook_endpoints SET sealed_previous_secret = sealed_secret, \
                      sealed_secret = $1, previous_secret_until = $2, updated_at = $3 \
-                     WHERE id = $4",
+                     WHERE id = $4 AND ($5 IS NULL OR sealed_secret = $5)",
                 )
                 .bind(sealed_secret)
                 .bind(ts(previous_until))
                 .bind(ts(now))
                 .bind(id)
+                .bind(replacing)
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 0 {

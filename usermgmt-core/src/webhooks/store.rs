@@ -63,10 +63,13 @@ pub trait WebhookStore: Send + Sync + 'static {
     /// Removes an endpoint and its deliveries; false when there is none.
     async fn delete_webhook(&self, id: Uuid, effects: Effects) -> Result<bool>;
     /// Makes `sealed_secret` the signing secret; the current one keeps signing until
-    /// `previous_until`. `None` when there is no such endpoint.
+    /// `previous_until`. With `replacing`, only while the current one is still those bytes (two
+    /// instances rotating in the same secret at start: the second finds it done). `None` when
+    /// there is no such endpoint, or it was rotated meanwhile.
     async fn rotate_webhook_secret(
         &self,
         id: Uuid,
+        replacing: Option<&[u8]>,
         sealed_secret: Vec<u8>,
         previous_until: Timestamp,
         now: Timestamp,

@@ -439,7 +439,14 @@ pub async fn webhook_endpoints_change_rotate_disable_and_go(store: Arc<dyn Store
     );
 
     let rotated = store
-        .rotate_webhook_secret(w.id, sample_payload(2), mins(60), secs(6), Effects::none())
+        .rotate_webhook_secret(
+            w.id,
+            None,
+            sample_payload(2),
+            mins(60),
+            secs(6),
+            Effects::none(),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -449,6 +456,40 @@ pub async fn webhook_endpoints_change_rotate_disable_and_go(store: Arc<dyn Store
         Some(w.sealed_secret.clone())
     );
     assert_eq!(rotated.previous_secret_until, Some(mins(60)));
+    // Over a secret that is no longer current (another instance rotated first): nothing.
+    assert_eq!(
+        store
+            .rotate_webhook_secret(
+                w.id,
+                Some(&w.sealed_secret),
+                sample_payload(3),
+                mins(61),
+                secs(6),
+                Effects::none(),
+            )
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.webhook(w.id).await.unwrap(), Some(rotated.clone()));
+    // Over the current one: rotated.
+    let rotated = store
+        .rotate_webhook_secret(
+            w.id,
+            Some(&rotated.sealed_secret),
+            sample_payload(2),
+            mins(60),
+            secs(6),
+            Effects::none(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        rotated.sealed_previous_secret,
+        Some(sample_payload(2)),
+        "rotated over the current secret"
+    );
 
     // A failure starts the failure period; disabling needs it to have started early enough.
     store
