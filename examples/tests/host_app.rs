@@ -3,6 +3,7 @@
 //! where the app listens, the app's own `CurrentUser` route. A sign-up's verification mail (read
 //! from the mailer) must carry a link at public_url + prefix that verifies the address when
 //! followed; avatar URLs, the OpenAPI `servers` and the API page must follow the prefix too.
+//! Then the same app in cookie mode: sign-in cookies, the host's route and a CSRF-checked change.
 //! The app's own route is added on the far side of the API's registration from the usual one
 //! (Axum: after `.layer(extension(api))`, which does not wrap it; Actix: before `configure`),
 //! and must find the API all the same.
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use usermgmt_core::api::Api;
 use usermgmt_core::avatars::MemoryAvatarStorage;
-use usermgmt_core::config::HashingConfig;
+use usermgmt_core::config::{CookieSessionConfig, HashingConfig};
 use usermgmt_core::mail::MemoryMailer;
 use usermgmt_core::store::memory::MemoryStore;
 use usermgmt_core::testing::http_suite::{PNG, multipart};
@@ -28,6 +29,11 @@ fn api(port: u16) -> Api {
         .public_url(format!("http://127.0.0.1:{port}"))
         .mount_prefix(PREFIX)
         .hashing(HashingConfig::insecure_fast_for_tests())
+        // Plain HTTP on loopback: cookies without `Secure`, as in development.
+        .cookie_sessions(CookieSessionConfig {
+            secure: false,
+            ..CookieSessionConfig::default()
+        })
         .build()
         .unwrap();
     let manager = UserManager::builder(config)
@@ -174,6 +180,107 @@ async fn sign_up_follow_the_link_and_sign_in(base: &str, api: &Api) {
     );
 }
 
+/// The same app as a browser with a cookie session sees it (after the bearer walk: `ann` is
+/// verified): sign in with `X-Auth-Mode: cookie`, the host's route and the API's routes with
+/// the cookies, a change with the CSRF token, logout clearing the cookies.
+async fn the_same_app_with_a_cookie_session(base: &str) {
+    let client = reqwest::Client::new();
+    let identity = format!("{base}{PREFIX}");
+    let login = client
+        .post(format!("{identity}/api/v1/auth/login"))
+        .header("x-auth-mode", "cookie")
+        .json(&json!({"identifier": "ann", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let set: Vec<String> = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let body: Value = login.json().await.unwrap();
+    let csrf = body["data"]["tokens"]["csrfToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(body["data"]["tokens"].get("accessToken").is_none());
+    let pair = |name: &str| {
+        set.iter()
+            .find(|line| line.starts_with(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} in {set:?}"))
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let refresh_line = set
+        .iter()
+        .find(|line| line.starts_with("usermgmt_session_refresh="))
+        .unwrap();
+    assert!(
+        refresh_line.contains("Path=/identity/api/v1"),
+        "the refresh cookie goes to the API's paths only: {refresh_line}"
+    );
+    // What the browser sends to the host's pages, and to the API's.
+    let to_pages = format!(
+        "{}; {}",
+        pair("usermgmt_session"),
+        pair("usermgmt_session_csrf")
+    );
+    let to_api = format!("{to_pages}; {}", pair("usermgmt_session_refresh"));
+
+    let me = client
+        .get(format!("{base}/me"))
+        .header("cookie", &to_pages)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(me.text().await.unwrap(), "hello ann");
+
+    let change = |csrf: Option<&str>| {
+        let mut request = client
+            .put(format!("{identity}/api/v1/users/profile"))
+            .header("cookie", &to_api)
+            .header("origin", base)
+            .json(&json!({"firstName": "Ann"}));
+        if let Some(csrf) = csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        request.send()
+    };
+    assert_eq!(change(None).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(change(Some(&csrf)).await.unwrap().status(), StatusCode::OK);
+
+    let logout = client
+        .post(format!("{identity}/api/v1/auth/logout"))
+        .header("cookie", &to_api)
+        .header("origin", base)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::OK);
+    assert!(
+        logout
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|v| v.to_str().unwrap().starts_with("usermgmt_session=;")),
+        "the cookies are cleared"
+    );
+    let me = client
+        .get(format!("{base}/me"))
+        .header("cookie", &to_pages)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED, "the session ended");
+}
+
 mod with_axum {
     use super::*;
     use axum::routing::get;
@@ -200,7 +307,9 @@ mod with_axum {
             )
             .await
         });
-        sign_up_follow_the_link_and_sign_in(&format!("http://127.0.0.1:{port}"), &api).await;
+        let base = format!("http://127.0.0.1:{port}");
+        sign_up_follow_the_link_and_sign_in(&base, &api).await;
+        the_same_app_with_a_cookie_session(&base).await;
         server.abort();
     }
 }
@@ -232,7 +341,9 @@ mod with_actix {
         .run();
         let handle = server.handle();
         actix_rt::spawn(server);
-        sign_up_follow_the_link_and_sign_in(&format!("http://127.0.0.1:{port}"), &api).await;
+        let base = format!("http://127.0.0.1:{port}");
+        sign_up_follow_the_link_and_sign_in(&base, &api).await;
+        the_same_app_with_a_cookie_session(&base).await;
         handle.stop(false).await;
     }
 }

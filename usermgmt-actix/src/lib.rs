@@ -41,7 +41,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX, credential};
+use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX};
 use usermgmt_core::rbac::Permission;
 use usermgmt_core::{AuthenticatedUser, Error};
 
@@ -151,28 +151,29 @@ impl From<Error> for ApiError {
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub AuthenticatedUser);
 
-/// The API (from [`configure`]) and the request's bearer token, taken before the future runs.
-fn api_and_token(req: &HttpRequest) -> (Option<web::Data<Api>>, Option<String>) {
-    let api = req.app_data::<web::Data<Api>>().cloned();
-    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let token = credential(
-        header(actix_web::http::header::AUTHORIZATION.as_str()),
-        header("x-api-key"),
-    )
-    .map(str::to_owned);
-    (api, token)
+/// The API (from [`configure`]) and the request's credential (bearer token, API key or session
+/// cookie), taken before the future runs.
+fn api_and_token(req: &HttpRequest) -> Result<(web::Data<Api>, String), Error> {
+    let api = req.app_data::<web::Data<Api>>().cloned().ok_or_else(|| {
+        Error::internal("usermgmt extractors need `.configure(usermgmt_actix::configure(api))`")
+    })?;
+    let headers: Vec<(&str, &str)> = req
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    let token = api
+        .guard_credential(req.method().as_str(), &headers)?
+        .ok_or(Error::Unauthenticated)?;
+    Ok((api, token))
 }
 
 /// Authenticates the request, checking `permission` when given.
 async fn caller(
-    api: Option<web::Data<Api>>,
-    token: Option<String>,
+    found: Result<(web::Data<Api>, String), Error>,
     permission: Option<&str>,
 ) -> Result<AuthenticatedUser, ApiError> {
-    let api = api.ok_or_else(|| {
-        Error::internal("usermgmt extractors need `.configure(usermgmt_actix::configure(api))`")
-    })?;
-    let token = token.ok_or(Error::Unauthenticated)?;
+    let (api, token) = found?;
     Ok(match permission {
         Some(permission) => api.manager().authenticate_with(&token, permission).await?,
         None => api.manager().authenticate(&token).await?,
@@ -184,8 +185,8 @@ impl FromRequest for CurrentUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let (api, token) = api_and_token(req);
-        Box::pin(async move { caller(api, token, None).await.map(CurrentUser) })
+        let found = api_and_token(req);
+        Box::pin(async move { caller(found, None).await.map(CurrentUser) })
     }
 }
 
@@ -199,9 +200,9 @@ impl<P: Permission> FromRequest for Authorized<P> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let (api, token) = api_and_token(req);
+        let found = api_and_token(req);
         Box::pin(async move {
-            let caller = caller(api, token, Some(P::NAME)).await?;
+            let caller = caller(found, Some(P::NAME)).await?;
             Ok(Authorized(caller, PhantomData))
         })
     }
@@ -214,8 +215,8 @@ pub async fn require<P: Permission, B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
-    let (api, token) = api_and_token(req.request());
-    match caller(api, token, Some(P::NAME)).await {
+    let found = api_and_token(req.request());
+    match caller(found, Some(P::NAME)).await {
         Ok(caller) => {
             req.extensions_mut().insert(caller);
             next.call(req)

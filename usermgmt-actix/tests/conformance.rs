@@ -79,6 +79,13 @@ fn main() -> std::process::ExitCode {
             Ok(())
         },
     ));
+    trials.push(runner::Trial::test(
+        "guards::cookie_sessions_reach_host_routes",
+        || {
+            block_on(Box::pin(guards::cookie_sessions_reach_host_routes()));
+            Ok(())
+        },
+    ));
     runner::run(&stores, trials)
 }
 
@@ -95,6 +102,27 @@ mod guards {
         usermgmt_actix::Authorized(caller, _): usermgmt_actix::Authorized<perm::AuditRead>,
     ) -> String {
         format!("report for {}", caller.user.username)
+    }
+
+    pub async fn cookie_sessions_reach_host_routes() {
+        let app = TestApp::new(Arc::new(usermgmt_core::store::memory::MemoryStore::new()));
+        let service = actix_test::init_service(
+            App::new()
+                .configure(usermgmt_actix::configure(app.api.clone()))
+                .route("/report", web::get().to(report))
+                .route("/report", web::post().to(report)),
+        )
+        .await;
+        usermgmt_core::testing::check_cookie_session_guards(&app, |method, path, headers| {
+            let method = actix_web::http::Method::from_bytes(method.as_bytes()).unwrap();
+            let mut req = actix_test::TestRequest::default().method(method).uri(path);
+            for header in headers {
+                req = req.insert_header(header);
+            }
+            let service = &service;
+            async move { test_response(actix_test::call_service(service, req.to_request()).await).await }
+        })
+        .await;
     }
 
     async fn settings(caller: web::ReqData<AuthenticatedUser>) -> HttpResponse {

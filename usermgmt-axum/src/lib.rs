@@ -45,7 +45,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
-use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX, credential};
+use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX};
 use usermgmt_core::rbac::Permission;
 use usermgmt_core::{AuthenticatedUser, Error};
 
@@ -91,19 +91,37 @@ pub fn extension(api: Api) -> Extension<Api> {
     Extension(api)
 }
 
-/// The API [`router`] mounted last in this process: the extractors' fallback for routes the
-/// [`extension`] layer does not wrap.
-static MOUNTED_API: std::sync::RwLock<Option<Api>> = std::sync::RwLock::new(None);
-
-fn mounted_api_set(api: &Api) {
-    *MOUNTED_API.write().unwrap_or_else(|p| p.into_inner()) = Some(api.clone());
+/// What [`router`] mounted in this process: the extractors' fallback for routes the
+/// [`extension`] layer does not wrap — only while it is one API, since with several the
+/// fallback could authenticate against the wrong one.
+enum Mounted {
+    Nothing,
+    One(Api),
+    Several,
 }
 
-fn mounted_api() -> Option<Api> {
-    MOUNTED_API
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
+static MOUNTED_API: std::sync::RwLock<Mounted> = std::sync::RwLock::new(Mounted::Nothing);
+
+fn mounted_api_set(api: &Api) {
+    let mut mounted = MOUNTED_API.write().unwrap_or_else(|p| p.into_inner());
+    *mounted = match &*mounted {
+        Mounted::Nothing => Mounted::One(api.clone()),
+        Mounted::One(known) if known.is_same_api(api) => Mounted::One(api.clone()),
+        Mounted::One(_) | Mounted::Several => Mounted::Several,
+    };
+}
+
+/// The one API [`router`] mounted, or why there is none to fall back on.
+fn mounted_api() -> Result<Api, &'static str> {
+    match &*MOUNTED_API.read().unwrap_or_else(|p| p.into_inner()) {
+        Mounted::One(api) => Ok(api.clone()),
+        Mounted::Nothing => Err(
+            "usermgmt extractors found no API: merge `usermgmt_axum::router(api)` into the app or add `.layer(usermgmt_axum::extension(api))` after the routes that use them",
+        ),
+        Mounted::Several => Err(
+            "usermgmt extractors found no API for this route: this process mounted several APIs with `usermgmt_axum::router`, so each route using the extractors needs `.layer(usermgmt_axum::extension(api))` (added after it) to say which",
+        ),
+    }
 }
 
 /// The enveloped 404 for a host app's fallback: `.fallback(usermgmt_axum::not_found(api))`.
@@ -178,23 +196,28 @@ pub struct CurrentUser(pub AuthenticatedUser);
 
 /// The API (from [`extension`], else the one [`router`] mounted) and the request's bearer
 /// token.
-fn api_and_token(parts: &Parts) -> Result<(Api, &str), Error> {
-    let api = match parts.extensions.get::<Api>().cloned().or_else(mounted_api) {
-        Some(api) => api,
-        None => {
-            const FIX: &str = "usermgmt extractors found no API: merge `usermgmt_axum::router(api)` into the app or add `.layer(usermgmt_axum::extension(api))` after the routes that use them";
+fn api_and_token(parts: &Parts) -> Result<(Api, String), Error> {
+    let found = match parts.extensions.get::<Api>() {
+        Some(api) => Ok(api.clone()),
+        None => mounted_api(),
+    };
+    let api = match found {
+        Ok(api) => api,
+        Err(fix) => {
             // A 500 hides its cause from the client: the log is where the fix is read.
-            tracing::error!("{FIX}");
-            eprintln!("{FIX}");
-            return Err(Error::internal(FIX));
+            tracing::error!("{fix}");
+            eprintln!("{fix}");
+            return Err(Error::internal(fix));
         }
     };
-    let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let token = credential(
-        header(axum::http::header::AUTHORIZATION.as_str()),
-        header("x-api-key"),
-    )
-    .ok_or(Error::Unauthenticated)?;
+    let headers: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    let token = api
+        .guard_credential(parts.method.as_str(), &headers)?
+        .ok_or(Error::Unauthenticated)?;
     Ok((api, token))
 }
 
@@ -203,7 +226,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let (api, token) = api_and_token(parts)?;
-        Ok(CurrentUser(api.manager().authenticate(token).await?))
+        Ok(CurrentUser(api.manager().authenticate(&token).await?))
     }
 }
 
@@ -217,7 +240,7 @@ impl<P: Permission, S: Send + Sync> FromRequestParts<S> for Authorized<P> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let (api, token) = api_and_token(parts)?;
-        let caller = api.manager().authenticate_with(token, P::NAME).await?;
+        let caller = api.manager().authenticate_with(&token, P::NAME).await?;
         Ok(Authorized(caller, PhantomData))
     }
 }
@@ -264,11 +287,32 @@ mod tests {
             .header("authorization", format!("Bearer {token}"))
             .body(Body::empty())
             .unwrap();
-        let response = router.oneshot(request).await.unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let body = axum::body::to_bytes(response.into_body(), 1024)
             .await
             .unwrap();
         assert_eq!(&body[..], b"ann");
+
+        // A second API mounted in the process: the fallback could pick the wrong one, so the
+        // route without the layer fails loudly instead (in the same test: the state is the
+        // process's)…
+        let other = TestApp::new(Arc::new(MemoryStore::new()));
+        let _second: Router = super::router(other.api.clone());
+        let request = || {
+            Request::builder()
+                .uri("/me")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap()
+        };
+        let response = router.clone().oneshot(request()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        // …while a route the layer wraps still says which.
+        let layered: Router = Router::new()
+            .route("/me", get(me))
+            .layer(extension(app.api.clone()));
+        let response = layered.oneshot(request()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
     }
 }

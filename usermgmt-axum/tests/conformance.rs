@@ -77,6 +77,13 @@ fn main() -> std::process::ExitCode {
             Ok(())
         },
     ));
+    trials.push(runner::Trial::test(
+        "guards::cookie_sessions_reach_host_routes",
+        || {
+            block_on(Box::pin(guards::cookie_sessions_reach_host_routes()));
+            Ok(())
+        },
+    ));
     runner::run(&stores, trials)
 }
 
@@ -93,6 +100,23 @@ mod guards {
         usermgmt_axum::Authorized(caller, _): usermgmt_axum::Authorized<perm::AuditRead>,
     ) -> String {
         format!("report for {}", caller.user.username)
+    }
+
+    pub async fn cookie_sessions_reach_host_routes() {
+        let app = TestApp::new(Arc::new(usermgmt_core::store::memory::MemoryStore::new()));
+        let router = axum::Router::new()
+            .route("/report", get(report).post(report))
+            .layer(usermgmt_axum::extension(app.api.clone()));
+        let server = AxumServer(router);
+        usermgmt_core::testing::check_cookie_session_guards(&app, |method, path, headers| {
+            server.send(TestRequest {
+                method: method.to_owned(),
+                uri: path.to_owned(),
+                headers,
+                body: Vec::new(),
+            })
+        })
+        .await;
     }
 
     async fn settings(axum::Extension(caller): axum::Extension<AuthenticatedUser>) -> String {

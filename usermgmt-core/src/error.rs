@@ -127,6 +127,10 @@ pub enum Error {
     /// sessions, passkeys or the account, signing in or out (403).
     #[error("API keys cannot do this")]
     ApiKeyNotAllowed,
+    /// A cookie-session request that changes something came without the page's CSRF token, or
+    /// from another site (403).
+    #[error("cross-site request refused")]
+    CsrfFailed,
     /// Two-factor is enabled already (409).
     #[error("two-factor authentication already enabled")]
     TwoFactorAlreadyEnabled,
@@ -172,6 +176,7 @@ pub const ALL_CODES: &[&str] = &[
     "INVALID_PASSKEY",
     "LAST_SIGN_IN_METHOD",
     "API_KEY_NOT_ALLOWED",
+    "CSRF_FAILED",
     "ACCOUNT_LOCKED",
     "ACCOUNT_SUSPENDED",
     "ACCOUNT_DEACTIVATED",
@@ -218,7 +223,7 @@ impl Error {
             Error::InvalidTwoFactorCode | Error::TwoFactorNotEnabled => 400,
             Error::InvalidTwoFactorChallenge | Error::InvalidPasskey => 401,
             Error::LastSignInMethod => 409,
-            Error::ApiKeyNotAllowed => 403,
+            Error::ApiKeyNotAllowed | Error::CsrfFailed => 403,
             Error::TwoFactorAlreadyEnabled => 409,
             Error::InvalidCredentials
             | Error::Unauthenticated
@@ -265,6 +270,7 @@ impl Error {
             Error::InvalidPasskey => "INVALID_PASSKEY",
             Error::LastSignInMethod => "LAST_SIGN_IN_METHOD",
             Error::ApiKeyNotAllowed => "API_KEY_NOT_ALLOWED",
+            Error::CsrfFailed => "CSRF_FAILED",
             Error::AccountLocked { .. } => "ACCOUNT_LOCKED",
             Error::AccountSuspended => "ACCOUNT_SUSPENDED",
             Error::AccountDeactivated => "ACCOUNT_DEACTIVATED",
@@ -312,6 +318,10 @@ impl Error {
             }
             Error::ApiKeyNotAllowed => {
                 "API keys cannot be used for this; sign in as the user".to_owned()
+            }
+            Error::CsrfFailed => {
+                "The request did not come from this site's pages (CSRF token missing or wrong)"
+                    .to_owned()
             }
             Error::AccountState(why) => capitalise(why),
             Error::AccountLocked { .. } => {
@@ -447,6 +457,7 @@ mod tests {
             Error::InvalidPasskey,
             Error::LastSignInMethod,
             Error::ApiKeyNotAllowed,
+            Error::CsrfFailed,
             Error::PayloadTooLarge,
             Error::UnsupportedMediaType,
             Error::RateLimited {
@@ -492,6 +503,7 @@ mod tests {
                 | Error::InvalidPasskey
                 | Error::LastSignInMethod
                 | Error::ApiKeyNotAllowed
+                | Error::CsrfFailed
                 | Error::PayloadTooLarge
                 | Error::UnsupportedMediaType
                 | Error::RateLimited { .. }

@@ -6,7 +6,7 @@ use super::reader::{ConfigError, Result, Vars};
 use super::values::{parse_http_url, parse_port};
 use std::fmt;
 use usermgmt_core::ConfigBuilder;
-use usermgmt_core::config::CorsConfig;
+use usermgmt_core::config::{CookieSessionConfig, CorsConfig, SameSite};
 
 /// The web framework serving the API (`SERVER_FRAMEWORK`; the `--framework` flag overrides it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -104,13 +104,77 @@ pub(super) fn public_url(
     }
 }
 
-/// What the answers tell browsers: CORS (below) and `HSTS_MAX_AGE`.
+/// What the answers tell browsers: CORS (below), `HSTS_MAX_AGE` and cookie sessions.
 pub(super) fn browsers(vars: &mut Vars<'_>, builder: ConfigBuilder) -> Result<ConfigBuilder> {
     let mut builder = builder.cors(cors(vars)?);
     if let Some(max_age) = vars.core_duration("HSTS_MAX_AGE")? {
         builder = builder.hsts_max_age(Some(max_age));
     }
+    if let Some(cookies) = cookie_sessions(vars)? {
+        builder = builder.cookie_sessions(cookies);
+    }
     Ok(builder)
+}
+
+/// `COOKIE_SESSIONS=true` turns cookie sessions on; `COOKIE_NAME` (`usermgmt_session`),
+/// `COOKIE_DOMAIN` (unset: the answering host), `COOKIE_PATH` (`/`), `COOKIE_SECURE` (`true`)
+/// and `COOKIE_SAME_SITE` (`lax`, `strict` or `none`) shape the cookies.
+fn cookie_sessions(vars: &mut Vars<'_>) -> Result<Option<CookieSessionConfig>> {
+    if !vars.flag("COOKIE_SESSIONS")?.unwrap_or(false) {
+        for name in [
+            "COOKIE_NAME",
+            "COOKIE_DOMAIN",
+            "COOKIE_PATH",
+            "COOKIE_SECURE",
+            "COOKIE_SAME_SITE",
+        ] {
+            if vars.is_set(name) {
+                vars.warn(format!("{name} is ignored: COOKIE_SESSIONS is not true"));
+            }
+        }
+        return Ok(None);
+    }
+    let mut cookies = CookieSessionConfig::default();
+    if let Some(name) = vars.text("COOKIE_NAME") {
+        cookies.name = name;
+    }
+    cookies.domain = vars.text("COOKIE_DOMAIN");
+    if let Some(path) = vars.text("COOKIE_PATH") {
+        cookies.path = path;
+    }
+    if let Some(secure) = vars.flag("COOKIE_SECURE")? {
+        cookies.secure = secure;
+    }
+    if let Some(same_site) = vars.text("COOKIE_SAME_SITE") {
+        cookies.same_site = match same_site.to_ascii_lowercase().as_str() {
+            "lax" => SameSite::Lax,
+            "strict" => SameSite::Strict,
+            "none" => SameSite::None,
+            _ => {
+                return Err(ConfigError::new(
+                    "COOKIE_SAME_SITE",
+                    format!("COOKIE_SAME_SITE must be lax, strict or none, got {same_site:?}"),
+                ));
+            }
+        };
+    }
+    // The builder would refuse the same; checked here so each problem names its variable.
+    let variable = |why: &str| {
+        if why.starts_with("name") {
+            "COOKIE_NAME"
+        } else if why.starts_with("path") {
+            "COOKIE_PATH"
+        } else if why.starts_with("domain") {
+            "COOKIE_DOMAIN"
+        } else {
+            "COOKIE_SECURE"
+        }
+    };
+    if let Err(why) = cookies.check() {
+        let name = variable(&why);
+        return Err(ConfigError::new(name, format!("{name}: {why}")));
+    }
+    Ok(Some(cookies))
 }
 
 /// `CORS_ORIGINS` (or `CORS_ORIGIN`): comma-separated origins allowed to call the API from a
@@ -178,6 +242,54 @@ mod tests {
         err(&[("APP_PORT", "abc")], "APP_PORT", "port number");
         err(&[("PORT", "70000")], "PORT", "\"70000\"");
         err(&[("PORT", "-1")], "PORT", "port number");
+    }
+
+    #[test]
+    fn cookie_sessions_from_the_environment() {
+        assert!(ok(&[]).core.cookie_sessions.is_none());
+        let config = ok(&[("COOKIE_NAME", "sid")]);
+        assert!(config.core.cookie_sessions.is_none());
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.contains("COOKIE_NAME is ignored"))
+        );
+        let cookies = ok(&[
+            ("COOKIE_SESSIONS", "true"),
+            ("COOKIE_NAME", "sid"),
+            ("COOKIE_DOMAIN", "example.com"),
+            ("COOKIE_SAME_SITE", "Strict"),
+        ])
+        .core
+        .cookie_sessions
+        .unwrap();
+        assert_eq!(cookies.name, "sid");
+        assert_eq!(cookies.domain.as_deref(), Some("example.com"));
+        assert_eq!(cookies.same_site, SameSite::Strict);
+        assert!(cookies.secure);
+        err(
+            &[
+                ("COOKIE_SESSIONS", "true"),
+                ("COOKIE_SAME_SITE", "sometimes"),
+            ],
+            "COOKIE_SAME_SITE",
+            "lax, strict or none",
+        );
+        err(
+            &[("COOKIE_SESSIONS", "true"), ("COOKIE_NAME", "a b")],
+            "COOKIE_NAME",
+            "name must be",
+        );
+        err(
+            &[
+                ("COOKIE_SESSIONS", "true"),
+                ("COOKIE_SAME_SITE", "none"),
+                ("COOKIE_SECURE", "false"),
+            ],
+            "COOKIE_SECURE",
+            "SameSite=None needs secure",
+        );
     }
 
     #[test]

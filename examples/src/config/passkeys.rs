@@ -1,6 +1,7 @@
-//! Passkeys' relying party: `WEBAUTHN_RP_ID` (default `localhost`), `WEBAUTHN_RP_ORIGIN` (one
-//! origin or a comma-separated list; default `http://localhost:<port>`) and `WEBAUTHN_RP_NAME`
-//! (default `usermgmt`). Every origin must be the RP id or a subdomain of it: a browser refuses
+//! Passkeys' relying party: `WEBAUTHN_RP_ID` and `WEBAUTHN_RP_ORIGIN` (one origin or a
+//! comma-separated list), both by default the host and origin of `PUBLIC_URL` (so
+//! `localhost` and `http://localhost:<port>` without it), and `WEBAUTHN_RP_NAME` (default
+//! `usermgmt`). Every origin must be the RP id or a subdomain of it: a browser refuses
 //! any other, so the server refuses to start with one.
 
 use super::reader::{ConfigError, Result, Vars};
@@ -20,6 +21,9 @@ pub(super) fn relying_party(
             .filter(|origin| !origin.is_empty())
             .map(str::to_owned)
             .collect(),
+        // Neither set: the library takes both from `PUBLIC_URL` (which is
+        // `http://localhost:<port>` when unset).
+        None if !vars.is_set("WEBAUTHN_RP_ID") => defaults.rp_origins.clone(),
         None => vec![format!("http://localhost:{port}")],
     };
     let config = PasskeyConfig {
@@ -46,6 +50,25 @@ mod tests {
         assert_eq!(rp.rp_id, "localhost");
         assert_eq!(rp.rp_origins, ["http://localhost:4100"]);
         assert_eq!(rp.rp_name, "usermgmt");
+    }
+
+    #[test]
+    fn the_relying_party_follows_the_public_url() {
+        let rp = ok(&[("PUBLIC_URL", "https://users.acme.test")])
+            .core
+            .passkeys;
+        assert_eq!(rp.rp_id, "users.acme.test");
+        assert_eq!(rp.rp_origins, ["https://users.acme.test"]);
+        let rp = ok(&[
+            ("PUBLIC_URL", "https://users.acme.test"),
+            ("WEBAUTHN_RP_NAME", "Acme"),
+        ])
+        .core
+        .passkeys;
+        assert_eq!(
+            (rp.rp_id.as_str(), rp.rp_name.as_str()),
+            ("users.acme.test", "Acme")
+        );
     }
 
     #[test]

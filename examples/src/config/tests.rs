@@ -118,7 +118,7 @@ fn public_url_drives_every_link() {
         "http://localhost:3000/api/v1/auth/verify-email"
     );
     let core = ok(&[("PORT", "4100")]).core;
-    assert_eq!(core.public_url, "http://localhost:4100");
+    assert_eq!(core.public_url.as_deref(), Some("http://localhost:4100"));
     let core = ok(&[("PUBLIC_URL", "https://users.acme.test/")]).core;
     assert_eq!(
         core.confirmation_link_base(),

@@ -216,6 +216,8 @@ pub struct RequestContext {
     query: Option<String>,
     body: Vec<u8>,
     params: Vec<(String, String)>,
+    /// What the request asked of cookie sessions (`sessions/cookies.rs`).
+    pub(crate) cookies: super::cookies::CookieRequest,
 }
 
 impl std::fmt::Debug for RequestContext {
@@ -228,6 +230,7 @@ impl std::fmt::Debug for RequestContext {
             .field("query", &self.query.as_ref().map(|q| Redacted(q.len())))
             .field("body", &Redacted(self.body.len()))
             .field("params", &self.params)
+            .field("cookies", &self.cookies)
             .finish()
     }
 }
@@ -272,7 +275,20 @@ impl RequestContext {
             query: req.query,
             body: req.body,
             params,
+            cookies: Default::default(),
         }
+    }
+
+    /// Takes `token` as the request's credential: the access cookie, or the access token a
+    /// cookie session was just renewed with.
+    pub(crate) fn replace_credential(&mut self, token: String) {
+        self.bearer = Some(token);
+    }
+
+    /// Drops a cookie credential that is not usable where it is merely offered.
+    pub(crate) fn clear_credential(&mut self) {
+        self.bearer = None;
+        self.cookies.authenticated_by_cookie = false;
     }
 
     /// The `Content-Type` header as sent.

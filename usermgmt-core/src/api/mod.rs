@@ -7,6 +7,7 @@
 mod body;
 #[cfg(feature = "test-util")]
 mod cases;
+pub mod cookies;
 mod http;
 mod metrics;
 pub mod openapi;
@@ -116,6 +117,11 @@ impl Api {
     /// The shapes the answers share, for the OpenAPI document's components.
     pub(crate) fn answer_shapes(&self) -> Vec<(String, serde_json::Value)> {
         (self.answer_shapes)()
+    }
+
+    /// Whether `other` is this API or a clone of it (not another `Api::new`).
+    pub fn is_same_api(&self, other: &Api) -> bool {
+        Arc::ptr_eq(&self.metrics, &other.metrics)
     }
 
     /// The manager behind the API.
@@ -289,7 +295,7 @@ impl Api {
         response.push_header(
             "access-control-allow-headers",
             req.header_value("access-control-request-headers")
-                .unwrap_or("authorization, content-type"),
+                .unwrap_or("authorization, content-type, x-auth-mode, x-csrf-token"),
         );
         response.push_header("access-control-max-age", &cors.max_age_secs.to_string());
         finish(response, &request_id)
@@ -390,8 +396,35 @@ impl Api {
         };
         let method = req.method.clone();
         let route = routes.and_then(|routes| routes.iter().find(|r| r.method == method).copied());
-        let ctx = RequestContext::from_request(req, params, client_ip);
+        let config = self.manager.config();
+        let auth_mode = req
+            .header_value(cookies::AUTH_MODE_HEADER)
+            .map(str::to_owned);
+        let browser = config
+            .cookie_sessions
+            .as_ref()
+            .map(|_| cookies::BrowserHeaders::of(&req));
+        let mut ctx = RequestContext::from_request(req, params, client_ip);
         let request_id = ctx.request_id.clone();
+        match cookies::wants_cookies(config, auth_mode.as_deref()) {
+            Ok(wants) => ctx.cookies.wants_cookies = wants,
+            Err(err) => return (finish(ApiResponse::error(&err), &request_id), route),
+        }
+        if let (Some(browser), Some(settings)) = (&browser, &config.cookie_sessions) {
+            ctx.cookies.refresh = browser
+                .cookie(&settings.refresh_name())
+                .map(crate::secret::SecretString::from);
+            // Headers win: a cookie is the credential only of a request that brought none, on
+            // a route that needs one — or that reads a caller when there is one (the first
+            // seed's `GET /users/{id}` beside the public profile), for safe methods only.
+            if ctx.bearer().is_none()
+                && route.is_some_and(|r| r.authenticated || cookies::is_safe(&method))
+                && let Some(access) = browser.cookie(&settings.name)
+            {
+                ctx.replace_credential(access);
+                ctx.cookies.authenticated_by_cookie = true;
+            }
+        }
         if route.is_some_and(|r| r.authenticated) && ctx.bearer().is_none() {
             // No credentials at all: answered before the limiter counts anything, so a client
             // learns it must authenticate (401) rather than that it was too fast (429).
@@ -421,6 +454,28 @@ impl Api {
                 return (finish(response, &request_id), route);
             }
         };
+        let mut renewed = None;
+        if let (true, Some(browser)) = (ctx.cookies.authenticated_by_cookie, &browser) {
+            let header = |name: &str| browser.get(name);
+            let required = route.is_some_and(|r| r.authenticated);
+            match cookies::admit(&self.manager, &method, required, &mut ctx, &header).await {
+                Ok(pair) => renewed = pair,
+                Err(err) => {
+                    let mut response = ApiResponse::error(&err);
+                    cookies::finish_answer(
+                        &self.manager,
+                        route.map(|r| r.name),
+                        &ctx.cookies,
+                        None,
+                        &mut response,
+                    );
+                    if let Some(decision) = rate {
+                        rate_headers(&mut response, &decision);
+                    }
+                    return (finish(response, &request_id), route);
+                }
+            }
+        }
         let result = match (route, routes) {
             (Some(route), _) => {
                 // Every body must be JSON by its media type, whether or not the endpoint reads
@@ -453,6 +508,13 @@ impl Api {
             ApiResponse::error(&err)
         });
         let mut response = response;
+        cookies::finish_answer(
+            &self.manager,
+            route.map(|r| r.name),
+            &ctx.cookies,
+            renewed.as_ref(),
+            &mut response,
+        );
         if let Some(decision) = rate {
             rate_headers(&mut response, &decision);
         }

@@ -77,9 +77,16 @@ pub(crate) static ROUTES: &[Route] = &[
         "Refresh",
         "Rotate a refresh token for a new token pair",
         handler!(refresh),
-        |_| {
-            Docs::data(reference("Tokens"))
-                .body(request_body::<RefreshBody>().require(&["refreshToken"]))
+        |config| {
+            let body = request_body::<RefreshBody>();
+            // With cookie sessions on, a cookie-mode refresh sends no body (its cookie has the
+            // token); for every other client the member stays required (422 without it).
+            let body = if config.cookie_sessions.is_some() {
+                body
+            } else {
+                body.require(&["refreshToken"])
+            };
+            Docs::data(reference("Tokens")).body(body)
         },
     ),
     Route::new(
@@ -363,9 +370,18 @@ async fn logout(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
 async fn refresh(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
     let body: RefreshBody = ctx.json()?;
     let mut errors = Vec::new();
+    // A cookie session (`X-Auth-Mode: cookie`) may leave the token to its refresh cookie.
+    let from_cookie = ctx
+        .cookies
+        .refresh
+        .as_ref()
+        .filter(|_| ctx.cookies.wants_cookies)
+        .map(|token| crate::secret::ExposeSecret::expose_secret(token).to_owned());
     let token = required(
         "refreshToken",
-        body.refresh_token.map(SecretText::into_inner),
+        body.refresh_token
+            .map(SecretText::into_inner)
+            .or(from_cookie),
         &mut errors,
     );
     if !errors.is_empty() {

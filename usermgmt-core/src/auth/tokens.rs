@@ -293,6 +293,16 @@ impl TokenIssuer {
         Ok(claims)
     }
 
+    /// The claims of a token this issuer signed, whether or not it has expired yet (the cookie
+    /// sessions' CSRF check and renewal, `sessions/cookies.rs`); signature, issuer and audience
+    /// are checked as in [`verify`](Self::verify).
+    pub(crate) fn genuine(&self, token: &str) -> Result<AccessClaims> {
+        match self.verified.get(token) {
+            Some(claims) => Ok(claims),
+            None => self.check(token),
+        }
+    }
+
     /// Signature (with the key the token's `kid` names), issuer and audience: what
     /// [`verify`](Self::verify) remembers of a token.
     fn check(&self, token: &str) -> Result<AccessClaims> {

@@ -1,10 +1,12 @@
 //! Typed configuration with a builder. Every number of SPEC.md is a default here and can be
 //! changed. `Debug` is written by hand so that secrets never reach a log.
 
+mod cookie_sessions;
 mod passkeys;
 mod rate_limits;
 mod webhooks;
 
+pub use cookie_sessions::{CookieSessionConfig, SameSite};
 pub use passkeys::PasskeyConfig;
 pub use rate_limits::{Limit, RateLimitConfig};
 pub use webhooks::WebhookConfig;
@@ -16,6 +18,10 @@ use time::Duration;
 /// The path of the API's routes below the mount prefix (`crate::api::API_PREFIX` is this one):
 /// defined here, below the API, because the links built from the configuration name it too.
 pub const API_PREFIX: &str = "/api/v1";
+
+/// The start of absolute links (in mails) when [`Config::public_url`] is not set: where the
+/// standalone server listens by default.
+pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:3000";
 
 /// Shortest accepted signing secret, in bytes (HS256 wants at least the hash size).
 pub const MIN_SECRET_LEN: usize = 32;
@@ -290,8 +296,11 @@ pub struct Config {
     /// Where clients reach the host app: scheme, host, port and, when a proxy serves the app
     /// under a path, that path (`https://example.com`, no trailing `/`). Every link the API
     /// hands out starts with it: mail links, avatar URLs, the OpenAPI document's `servers`.
-    /// Default `http://localhost:3000`.
-    pub public_url: String,
+    /// `None` (the default): the links a browser follows on the same site (avatar URLs, the
+    /// OpenAPI `servers`, the API page) are relative paths from the mount prefix, and mail
+    /// links, which must be absolute, start with [`DEFAULT_PUBLIC_URL`] — set it for any mail
+    /// that leaves a development machine.
+    pub public_url: Option<String>,
     /// The path the host app mounts the API under (`/identity`; empty, the default: the
     /// root). The adapters' mount helpers serve every route below it (`/identity/api/v1/…`,
     /// `/identity/docs`, `/identity/health`), and the links, the OpenAPI `servers` and the API
@@ -313,6 +322,8 @@ pub struct Config {
     pub passkeys: PasskeyConfig,
     /// Outgoing webhooks: which URLs may be called, timeouts, retries.
     pub webhooks: WebhookConfig,
+    /// Sessions in cookies for browser apps (`None`, the default: bearer tokens only).
+    pub cookie_sessions: Option<CookieSessionConfig>,
 }
 
 impl fmt::Debug for Config {
@@ -353,6 +364,7 @@ impl fmt::Debug for Config {
             .field("compatibility_routes", &self.compatibility_routes)
             .field("compatibility_root_routes", &self.compatibility_root_routes)
             .field("ops_access", &self.ops_access)
+            .field("cookie_sessions", &self.cookie_sessions)
             .finish_non_exhaustive()
     }
 }
@@ -386,7 +398,7 @@ impl Config {
                 hsts_max_age: None,
                 account_recovery_window: Duration::days(30),
                 impersonation_ttl: Duration::minutes(15),
-                public_url: "http://localhost:3000".to_owned(),
+                public_url: None,
                 mount_prefix: String::new(),
                 avatar_base_url: None,
                 compatibility_routes: false,
@@ -396,6 +408,7 @@ impl Config {
                 ops_access: OpsAccess::default(),
                 passkeys: PasskeyConfig::default(),
                 webhooks: WebhookConfig::default(),
+                cookie_sessions: None,
             },
         }
     }
@@ -416,22 +429,41 @@ impl Config {
         })
     }
 
-    /// The URL the API's paths hang under: [`Config::public_url`] then
-    /// [`Config::mount_prefix`] (`https://example.com/identity`). The OpenAPI document's server.
+    /// [`Config::public_url`], else [`DEFAULT_PUBLIC_URL`]: the start of a link that must be
+    /// absolute (one in a mail, a redirect URI registered with another party).
+    pub fn absolute_public_url(&self) -> &str {
+        self.public_url.as_deref().unwrap_or(DEFAULT_PUBLIC_URL)
+    }
+
+    /// The absolute URL the API's paths hang under: [`Config::absolute_public_url`] then
+    /// [`Config::mount_prefix`] (`https://example.com/identity`).
     pub fn api_base_url(&self) -> String {
-        format!("{}{}", self.public_url, self.mount_prefix)
+        format!("{}{}", self.absolute_public_url(), self.mount_prefix)
     }
 
     /// The path part of [`Config::api_base_url`] (`/identity`; empty at the root): what a page
     /// served by the API puts before its absolute paths, so the browser's requests come back
     /// here through the prefix and any proxy path.
     pub fn api_base_path(&self) -> String {
-        let after_scheme = self
+        let proxy_path = self
             .public_url
-            .split_once("://")
-            .map_or(self.public_url.as_str(), |(_, rest)| rest);
-        let proxy_path = after_scheme.find('/').map_or("", |at| &after_scheme[at..]);
+            .as_deref()
+            .and_then(|url| url::Url::parse(url).ok())
+            .map(|url| url.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
         format!("{proxy_path}{}", self.mount_prefix)
+    }
+
+    /// Where links a client follows on this site start: [`Config::api_base_url`] when
+    /// [`Config::public_url`] is set, else the path alone ([`Config::api_base_path`]), so an
+    /// app that never set its address hands out no `localhost` URL. The OpenAPI document's
+    /// server (`/` at the root) and the prefix of avatar URLs.
+    pub fn api_link_base(&self) -> String {
+        if self.public_url.is_some() {
+            self.api_base_url()
+        } else {
+            self.api_base_path()
+        }
     }
 
     /// The base of verification links: [`MailConfig::confirmation_url`], else the API's
@@ -449,15 +481,15 @@ impl Config {
         self.mail
             .password_reset_url
             .clone()
-            .unwrap_or_else(|| format!("{}/reset-password", self.public_url))
+            .unwrap_or_else(|| format!("{}/reset-password", self.absolute_public_url()))
     }
 
     /// The prefix of avatar URLs: [`Config::avatar_base_url`], else the API's own
-    /// `/api/v1/upload/avatars`.
+    /// `/api/v1/upload/avatars` at [`Config::api_link_base`] (a path when no public URL is set).
     pub fn avatar_link_base(&self) -> String {
         self.avatar_base_url
             .clone()
-            .unwrap_or_else(|| format!("{}{}/upload/avatars", self.api_base_url(), API_PREFIX))
+            .unwrap_or_else(|| format!("{}{}/upload/avatars", self.api_link_base(), API_PREFIX))
     }
 
     /// The issuer name authenticator apps show.
@@ -572,6 +604,14 @@ impl ConfigBuilder {
     setter!(/// Outgoing webhooks (allowed URLs, timeouts, retries).
         webhooks: WebhookConfig);
 
+    /// Turns cookie sessions on for browser apps (see [`CookieSessionConfig`];
+    /// `CookieSessionConfig::default()` for `usermgmt_session` cookies on `/`, `Secure`,
+    /// `SameSite=Lax`). Bearer tokens keep working beside them.
+    pub fn cookie_sessions(mut self, cookies: CookieSessionConfig) -> Self {
+        self.config.cookie_sessions = Some(cookies);
+        self
+    }
+
     /// Prefix of the avatar URLs handed out (a trailing `/` is dropped); by default the API's
     /// own, under [`ConfigBuilder::public_url`].
     pub fn avatar_base_url(mut self, url: impl Into<String>) -> Self {
@@ -582,7 +622,7 @@ impl ConfigBuilder {
     /// Where clients reach the host app (`https://example.com`; a trailing `/` is dropped):
     /// the start of every link the API hands out. Checked by [`ConfigBuilder::build`].
     pub fn public_url(mut self, url: impl Into<String>) -> Self {
-        self.config.public_url = url.into().trim_end_matches('/').to_owned();
+        self.config.public_url = Some(url.into().trim_end_matches('/').to_owned());
         self
     }
 
@@ -699,7 +739,7 @@ impl ConfigBuilder {
                 );
             }
         }
-        if let Err(why) = check_public_url(&c.public_url) {
+        if let Some(Err(why)) = c.public_url.as_deref().map(check_public_url) {
             return bad("public_url", &why);
         }
         if !c.mount_prefix.is_empty()
@@ -716,6 +756,25 @@ impl ConfigBuilder {
                 "must be a path such as /identity: segments of letters, digits, '-', '.', '_' and '~'",
             );
         }
+        if let Some(Err(why)) = c.cookie_sessions.as_ref().map(CookieSessionConfig::check) {
+            return bad("cookie_sessions", &why);
+        }
+        // A relying party left at its default follows the public URL: it is the site the
+        // browser shows, not `localhost`. WebAuthn binds passkeys to a domain, so a public URL
+        // on an IP address leaves the default.
+        let mut c = c;
+        let default_rp = PasskeyConfig::default();
+        if c.passkeys.rp_id == default_rp.rp_id
+            && c.passkeys.rp_origins == default_rp.rp_origins
+            && let Some(site) = c
+                .public_url
+                .as_deref()
+                .and_then(|u| url::Url::parse(u).ok())
+            && let Some(domain) = site.domain()
+        {
+            c.passkeys.rp_id = domain.to_owned();
+            c.passkeys.rp_origins = vec![site.origin().ascii_serialization()];
+        }
         if let Err(why) = c.passkeys.webauthn() {
             return bad("passkeys (WEBAUTHN_RP_*)", &why);
         }
@@ -723,22 +782,26 @@ impl ConfigBuilder {
     }
 }
 
-/// An `http://` or `https://` URL with a host, without query, fragment or blanks.
+/// An `http://` or `https://` URL with a host, without user, query or fragment.
 fn check_public_url(url: &str) -> Result<(), String> {
-    let lower = url.to_ascii_lowercase();
-    let rest = lower
-        .strip_prefix("https://")
-        .or_else(|| lower.strip_prefix("http://"));
-    let host = rest.map(|rest| rest.split('/').next().unwrap_or(""));
-    if host.is_none_or(|host| host.is_empty() || host.starts_with(':'))
-        || url.contains(['?', '#'])
-        || url.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(format!(
+    let refused = || {
+        format!(
             "must be an http:// or https:// URL with a host and no query, such as https://example.com, got {url:?}"
-        ));
+        )
+    };
+    // `Url` would quietly percent-encode a blank or drop a control character; the setting is
+    // refused instead, as written.
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(refused());
     }
-    Ok(())
+    let parsed = url::Url::parse(url).map_err(|_| refused())?;
+    let fits = matches!(parsed.scheme(), "http" | "https")
+        && parsed.host_str().is_some_and(|host| !host.is_empty())
+        && parsed.username().is_empty()
+        && parsed.password().is_none()
+        && parsed.query().is_none()
+        && parsed.fragment().is_none();
+    if fits { Ok(()) } else { Err(refused()) }
 }
 
 #[cfg(test)]
@@ -756,11 +819,22 @@ mod tests {
             defaults.password_reset_link_base(),
             "http://localhost:3000/reset-password"
         );
-        assert_eq!(
-            defaults.avatar_link_base(),
-            "http://localhost:3000/api/v1/upload/avatars"
-        );
+        // Links a browser follows on the same site stay relative without a public URL.
+        assert_eq!(defaults.avatar_link_base(), "/api/v1/upload/avatars");
         assert_eq!(defaults.api_base_path(), "");
+        assert_eq!(defaults.api_link_base(), "");
+        let prefixed = Config::builder("x".repeat(40))
+            .mount_prefix("/identity")
+            .build()
+            .unwrap();
+        assert_eq!(
+            prefixed.avatar_link_base(),
+            "/identity/api/v1/upload/avatars"
+        );
+        assert_eq!(
+            prefixed.confirmation_link_base(),
+            "http://localhost:3000/identity/api/v1/auth/verify-email"
+        );
 
         let mounted = Config::builder("x".repeat(40))
             .public_url("https://acme.test/app/")
@@ -806,12 +880,42 @@ mod tests {
     }
 
     #[test]
+    fn passkeys_left_at_their_defaults_follow_the_public_url() {
+        let config = Config::builder("x".repeat(40))
+            .public_url("https://id.acme.test:8443/app")
+            .build()
+            .unwrap();
+        assert_eq!(config.passkeys.rp_id, "id.acme.test");
+        assert_eq!(config.passkeys.rp_origins, ["https://id.acme.test:8443"]);
+        let explicit = PasskeyConfig {
+            rp_id: "acme.test".into(),
+            rp_origins: vec!["https://acme.test".into()],
+            rp_name: "Acme".into(),
+        };
+        let config = Config::builder("x".repeat(40))
+            .public_url("https://id.acme.test")
+            .passkeys(explicit.clone())
+            .build()
+            .unwrap();
+        assert_eq!(config.passkeys, explicit);
+        let unset = Config::builder("x".repeat(40)).build().unwrap();
+        assert_eq!(unset.passkeys, PasskeyConfig::default());
+        let on_an_address = Config::builder("x".repeat(40))
+            .public_url("http://127.0.0.1:8080")
+            .build()
+            .unwrap();
+        assert_eq!(on_an_address.passkeys, PasskeyConfig::default());
+    }
+
+    #[test]
     fn a_bad_public_url_or_mount_prefix_is_refused() {
         for url in [
             "acme.test",
             "ftp://acme.test",
             "https://",
             "https://a.test/?x=1",
+            "https://a.test/#top",
+            "https://user:pw@a.test",
             "http://a b",
         ] {
             let err = Config::builder("x".repeat(40))

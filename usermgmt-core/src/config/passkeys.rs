@@ -2,7 +2,8 @@
 
 use webauthn_rs::prelude::{Url, Webauthn, WebauthnBuilder};
 
-/// The relying party passkeys are bound to.
+/// The relying party passkeys are bound to. Left at its default RP id and origins, the
+/// builder takes both from `Config::public_url` when that is set (its host and origin).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasskeyConfig {
     /// The RP id: the domain passkeys are scoped to (`WEBAUTHN_RP_ID`, `localhost`).

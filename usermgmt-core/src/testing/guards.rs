@@ -154,3 +154,90 @@ where
         .unwrap();
     assert_error(&get("/report", Some(token)).await, 403, "FORBIDDEN");
 }
+
+/// The host-app guards take a cookie session like the API does: the access cookie when no
+/// header brings a credential, with the CSRF rule on methods that change something, and never
+/// renewed (an extractor cannot set cookies). Run by each adapter's guard test on a host app
+/// whose `/report` answers GET and POST behind `audit:read`; `send` sends a request with the
+/// given method, path and headers.
+pub async fn check_cookie_session_guards<F, Fut>(app: &TestApp, send: F)
+where
+    F: Fn(&'static str, &'static str, Vec<(String, String)>) -> Fut,
+    Fut: Future<Output = TestResponse>,
+{
+    let config = app.manager.config();
+    let settings = config
+        .cookie_sessions
+        .clone()
+        .expect("the test config has cookie sessions on");
+    let moderator = app.access_token_for("cookie_moe", &["moderator"]).await;
+    let plain = app.access_token_for("cookie_pat", &["user"]).await;
+    let session = app
+        .manager
+        .authenticate(&moderator)
+        .await
+        .unwrap()
+        .session_id;
+    let csrf = crate::api::cookies::csrf_token(config, session);
+    let h = |name: &str, value: &str| (name.to_owned(), value.to_owned());
+    let cookie = h(
+        "cookie",
+        &format!("theme=dark; {}={moderator}", settings.name),
+    );
+
+    let r = send("GET", "/report", vec![cookie.clone()]).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.body, b"report for cookie_moe");
+    assert_error(
+        &send("POST", "/report", vec![cookie.clone()]).await,
+        403,
+        "CSRF_FAILED",
+    );
+    assert_error(
+        &send(
+            "POST",
+            "/report",
+            vec![
+                cookie.clone(),
+                h("origin", "https://evil.example"),
+                h("x-csrf-token", &csrf),
+            ],
+        )
+        .await,
+        403,
+        "CSRF_FAILED",
+    );
+    let r = send(
+        "POST",
+        "/report",
+        vec![
+            cookie.clone(),
+            h("sec-fetch-site", "same-origin"),
+            h("x-csrf-token", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // A header wins over the cookie: pat's token, pat's permissions.
+    assert_error(
+        &send(
+            "GET",
+            "/report",
+            vec![
+                cookie.clone(),
+                h("authorization", &format!("Bearer {plain}")),
+            ],
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    );
+    // Expired: a guard does not renew it.
+    app.clock
+        .advance(config.access_token_ttl + time::Duration::seconds(1));
+    assert_error(
+        &send("GET", "/report", vec![cookie]).await,
+        401,
+        "INVALID_TOKEN",
+    );
+}

@@ -17,8 +17,12 @@ pub const NEW_PASSWORD: &str = "An0ther!Secret9";
 pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
 /// The builder of every test configuration. The ONE place tests lower the Argon2 cost.
+/// Cookie sessions are on (bearer clients do not notice them), so every HTTP case can run with
+/// its client in either transport (`http_suite::Transport`).
 pub fn test_config_builder() -> crate::config::ConfigBuilder {
-    Config::builder(TEST_JWT_SECRET).hashing(HashingConfig::insecure_fast_for_tests())
+    Config::builder(TEST_JWT_SECRET)
+        .hashing(HashingConfig::insecure_fast_for_tests())
+        .cookie_sessions(crate::config::CookieSessionConfig::default())
 }
 
 /// The configuration of every test manager.

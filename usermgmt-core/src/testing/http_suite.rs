@@ -23,6 +23,17 @@ pub fn contract_for(app: &TestApp) -> Arc<super::contract::Contract> {
     Arc::new(super::contract::Contract::new(app.api.manager().config()))
 }
 
+/// How the test client presents the access tokens a case hands it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// As a browser on the site would with a cookie session: the token in the session cookie,
+    /// and on unsafe methods the session's CSRF token in `X-CSRF-Token` with a same-origin
+    /// `Sec-Fetch-Site`. API keys stay headers (they are never cookies).
+    Cookie,
+}
+
 /// One case's world: the test app and the framework server in front of it.
 pub struct HttpCtx {
     pub app: TestApp,
@@ -31,11 +42,12 @@ pub struct HttpCtx {
     contract: Arc<super::contract::Contract>,
     store: Arc<dyn Store>,
     make_server: ServerFactory,
+    transport: Transport,
 }
 
 impl HttpCtx {
     /// Builds the store and the server; `None` when the store is skipped (no database URL).
-    pub async fn start<S, F, Fut>(store: S, make_server: F) -> Option<Self>
+    pub async fn start<S, F, Fut>(store: S, make_server: F, transport: Transport) -> Option<Self>
     where
         S: Future<Output = Option<Arc<dyn Store>>>,
         F: Fn(crate::api::Api) -> Fut + 'static,
@@ -52,6 +64,7 @@ impl HttpCtx {
             contract,
             store,
             make_server,
+            transport,
         })
     }
 
@@ -67,6 +80,42 @@ impl HttpCtx {
             contract,
             store: self.store.clone(),
             make_server: self.make_server.clone(),
+            transport: self.transport,
+        }
+    }
+
+    /// How this world's client presents tokens.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// The headers that present `token` for a `method` request, as [`HttpCtx::transport`]
+    /// says.
+    pub fn credential_headers(&self, method: &str, token: &str) -> Vec<(String, String)> {
+        let config = self.app.manager.config();
+        match (self.transport, &config.cookie_sessions) {
+            (Transport::Cookie, Some(cookies)) if !crate::secret::is_api_key(token) => {
+                let mut headers = vec![("cookie".to_owned(), format!("{}={token}", cookies.name))];
+                if !matches!(method, "GET" | "HEAD" | "OPTIONS") {
+                    headers.push(("sec-fetch-site".to_owned(), "same-origin".to_owned()));
+                    // A token the server did not sign has no session: no CSRF token either.
+                    if let Ok(session) = self
+                        .app
+                        .manager
+                        .inner
+                        .tokens
+                        .genuine(token)
+                        .and_then(|claims| claims.session_id())
+                    {
+                        headers.push((
+                            crate::api::cookies::CSRF_HEADER.to_owned(),
+                            crate::api::cookies::csrf_token(config, session),
+                        ));
+                    }
+                }
+                headers
+            }
+            _ => vec![("authorization".to_owned(), format!("Bearer {token}"))],
         }
     }
 
@@ -101,7 +150,7 @@ impl HttpCtx {
     ) -> TestResponse {
         let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
         if let Some(t) = token {
-            headers.push(("authorization".to_owned(), format!("Bearer {t}")));
+            headers.extend(self.credential_headers(method, t));
         }
         self.send(TestRequest {
             method: method.to_owned(),
@@ -117,9 +166,13 @@ impl HttpCtx {
     pub async fn send(&self, mut request: TestRequest) -> TestResponse {
         // A link the API handed out (an avatar URL) is requested as a client following it
         // would: by its path on this server.
-        if let Some(path) = request
-            .uri
-            .strip_prefix(self.app.manager.config().public_url.as_str())
+        if let Some(path) = self
+            .app
+            .manager
+            .config()
+            .public_url
+            .as_deref()
+            .and_then(|public| request.uri.strip_prefix(public))
         {
             request.uri = path.to_owned();
         }
@@ -148,7 +201,7 @@ impl HttpCtx {
             "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0".to_owned(),
         )];
         if let Some(t) = token {
-            headers.push(("authorization".to_owned(), format!("Bearer {t}")));
+            headers.extend(self.credential_headers(method, t));
         }
         let body = match body {
             Some(v) => {

@@ -8,7 +8,7 @@
 //! database is not configured (PostgreSQL without `USERMGMT_TEST_POSTGRES_URL`) is announced
 //! once with a notice and its trials are marked ignored, so the skip shows in the summary.
 
-use super::http_suite::{HttpCtx, TestServer};
+use super::http_suite::{HttpCtx, TestServer, Transport};
 use crate::api::Api;
 use crate::store::Store;
 use std::process::ExitCode;
@@ -166,16 +166,29 @@ pub struct HttpAdapter {
     pub block_on: fn(LocalBoxFuture<'static, ()>),
 }
 
-/// One trial per store and HTTP case. Each builds a fresh store and app and mounts it in the
-/// adapter, on the adapter's own test runtime.
+/// One trial per store and HTTP case, its client presenting bearer tokens; and on the memory
+/// store one more per case whose client presents them as a browser's cookie session would
+/// (trials `cookie::…`: the transport does not depend on the store). Each builds a fresh store
+/// and app and mounts it in the adapter, on the adapter's own test runtime.
 pub fn http_trials(adapter: HttpAdapter, stores: &[TestStore]) -> Vec<Trial> {
+    let cookie_store = stores
+        .iter()
+        .find(|s| s.name == "memory")
+        .map(|memory| TestStore {
+            name: "cookie",
+            ..*memory
+        });
+    let runs = stores
+        .iter()
+        .map(|store| (*store, Transport::Bearer))
+        .chain(cookie_store.map(|store| (store, Transport::Cookie)));
     let mut trials = Vec::new();
-    for store in stores {
+    for (store, transport) in runs {
         for case in http_cases() {
             let (open, run) = (store.open, case.run);
-            trials.push(store_trial(store, case.name, move || {
+            trials.push(store_trial(&store, case.name, move || {
                 (adapter.block_on)(Box::pin(async move {
-                    let Some(cx) = HttpCtx::start(open(), adapter.server).await else {
+                    let Some(cx) = HttpCtx::start(open(), adapter.server, transport).await else {
                         return;
                     };
                     run(&cx).await;

@@ -137,7 +137,14 @@ pub fn document(routes: &[Route], shapes: Vec<(String, Value)>, config: &crate::
             }
         }
     }
-    let schemas = component_schemas(shapes);
+    let mut schemas = component_schemas(shapes);
+    let mut security_schemes = json!({
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An access token; or an API key (umk_…) as the bearer token, on the routes that accept keys"},
+        "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "An API key (umk_…, POST /api-keys): the permissions of its scopes its owner holds now. Refused (403 API_KEY_NOT_ALLOWED) on key, password, two-factor, session, passkey, account and sign-in routes"},
+    });
+    if let Some(cookies) = &config.cookie_sessions {
+        super::cookies::document(cookies, &mut schemas, &mut security_schemes);
+    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -146,14 +153,15 @@ pub fn document(routes: &[Route], shapes: Vec<(String, Value)>, config: &crate::
             "description": "User management: registration, login with rotating refresh tokens, TOTP two-factor, sessions, profiles, roles and permissions, administration with impersonation, account lifecycle, GDPR export, avatars, notifications and the audit trail.",
         },
         // Paths are the table's (`/api/v1/…`), under the server's URL: the public URL and the
-        // mount prefix.
-        "servers": [{"url": config.api_base_url()}],
+        // mount prefix; without a public URL, the prefix alone (relative to the document's own
+        // address), never a guessed host.
+        "servers": [{"url": match config.api_link_base() {
+            base if base.is_empty() => "/".to_owned(),
+            base => base,
+        }}],
         "paths": paths,
         "components": {
-            "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An access token; or an API key (umk_…) as the bearer token, on the routes that accept keys"},
-                "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "An API key (umk_…, POST /api-keys): the permissions of its scopes its owner holds now. Refused (403 API_KEY_NOT_ALLOWED) on key, password, two-factor, session, passkey, account and sign-in routes"},
-            },
+            "securitySchemes": security_schemes,
             "schemas": schemas,
         },
     })
@@ -336,5 +344,28 @@ mod dump_for_review {
             let _ = std::fs::remove_file(&path);
             let _ = std::fs::remove_file(format!("{path}.nocompat"));
         }
+    }
+}
+
+#[cfg(test)]
+mod servers {
+    fn server_of(builder: crate::config::ConfigBuilder) -> serde_json::Value {
+        let config = builder.build().unwrap();
+        crate::capabilities::openapi_document(&config)["servers"][0]["url"].clone()
+    }
+
+    #[test]
+    fn the_server_is_relative_until_a_public_url_is_set() {
+        let builder = || crate::Config::builder("a-test-secret-of-at-least-thirty-two-bytes!!");
+        assert_eq!(server_of(builder()), "/");
+        assert_eq!(server_of(builder().mount_prefix("/identity")), "/identity");
+        assert_eq!(
+            server_of(
+                builder()
+                    .public_url("https://acme.test/app")
+                    .mount_prefix("/identity")
+            ),
+            "https://acme.test/app/identity"
+        );
     }
 }

@@ -3,5 +3,6 @@
 //! (`store_case!`, `http_case!`); `testing::runner` makes the trials.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod cookie_http;
 mod http;
 mod store;
