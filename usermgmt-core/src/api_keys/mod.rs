@@ -253,6 +253,12 @@ impl UserManager {
             .find(|k| k.id == id)
             .ok_or(Error::NotFound("API key"))?;
         let now = self.now();
+        if key.expires_at.is_some_and(|expires| expires <= now) {
+            // The new key would keep the old expiry: dead on arrival.
+            return Err(Error::BadRequest(
+                "The API key has expired; create a new one".to_owned(),
+            ));
+        }
         let (prefix, secret, digest) = new_key();
         let previous_until = (grace > 0).then(|| now + Duration::seconds(grace));
         let effects = Effects::audit(self.audit(

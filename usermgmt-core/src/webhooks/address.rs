@@ -215,3 +215,37 @@ mod tests {
         assert!(resolve_target(&target, true).await.is_ok());
     }
 }
+
+/// An endpoint's URL as the audit trail keeps it: the origin, and `/…` for whatever follows.
+/// Receivers often carry their credential in the path or the query (`/services/T0/B0/XXXX`,
+/// `?token=`), and audit rows are read by `audit:read` holders and fanned out to every other
+/// webhook receiver; the full URL stays on the endpoint, for `webhooks:manage` only.
+pub fn for_audit(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => {
+            let rest = parsed.path() != "/" || parsed.query().is_some();
+            format!(
+                "{}{}",
+                parsed.origin().ascii_serialization(),
+                if rest { "/…" } else { "" }
+            )
+        }
+        Err(_) => "[unparsable]".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod audit_form {
+    #[test]
+    fn the_audit_keeps_the_origin_only() {
+        assert_eq!(
+            super::for_audit("https://hooks.example.com/services/T0/B0/SECRET?x=1"),
+            "https://hooks.example.com/…"
+        );
+        assert_eq!(
+            super::for_audit("https://crm.example:8443/"),
+            "https://crm.example:8443"
+        );
+        assert_eq!(super::for_audit("not a url"), "[unparsable]");
+    }
+}

@@ -183,7 +183,7 @@ impl UserManager {
             auth,
             endpoint.id,
             client,
-            json!({"webhookId": endpoint.id, "url": endpoint.url, "events": endpoint.events}),
+            json!({"webhookId": endpoint.id, "url": address::for_audit(&endpoint.url), "events": endpoint.events}),
         );
         self.inner
             .store
@@ -244,7 +244,7 @@ impl UserManager {
         }
         let mut details = json!({"webhookId": id});
         if let Some(url) = &change.url {
-            details["url"] = json!(url);
+            details["url"] = json!(address::for_audit(url));
         }
         if let Some(events) = &change.events {
             details["events"] = json!(events);
@@ -279,7 +279,7 @@ impl UserManager {
             auth,
             id,
             client,
-            json!({"webhookId": id, "url": endpoint.url}),
+            json!({"webhookId": id, "url": address::for_audit(&endpoint.url)}),
         );
         if self.inner.store.delete_webhook(id, effects).await? {
             Ok(())
@@ -441,7 +441,7 @@ impl UserManager {
             };
             let effects = audit(
                 AuditAction::WebhookCreated,
-                json!({"webhookId": id, "url": url, "events": events}),
+                json!({"webhookId": id, "url": address::for_audit(&url), "events": events}),
             );
             match self.inner.store.create_webhook(endpoint, effects).await {
                 // Another instance starting at the same time created it first.

@@ -415,6 +415,28 @@ pub async fn api_key_input_is_checked(cx: &HttpCtx) {
         )
         .await;
     assert_error(&r, 404, "NOT_FOUND");
+
+    // An expired key is not rotated into a key born dead.
+    let (short, _) = make_key(
+        cx,
+        &access,
+        json!({"name": "short", "scopes": [], "expiresInDays": 1}),
+    )
+    .await;
+    cx.app
+        .clock
+        .advance(Duration::days(1) + Duration::seconds(1));
+    let (access, _) = cx.login("val", PASSWORD).await;
+    let before = keys(cx, &access).await;
+    let r = cx
+        .post(
+            &format!("/api/v1/api-keys/{}/rotate", short["id"].as_str().unwrap()),
+            Some(&access),
+            json!({}),
+        )
+        .await;
+    assert_error(&r, 400, "BAD_REQUEST");
+    assert_eq!(keys(cx, &access).await, before, "nothing rotated");
 }
 http_case!(api_key_input_is_checked);
 

@@ -80,6 +80,15 @@ pub async fn webhooks_deliver_signed_events(cx: &HttpCtx) {
     assert!(secret.starts_with("whsec_"), "{secret}");
     assert_eq!(webhook["url"], json!(receiver.url()));
     assert_eq!(webhook["events"], json!(["USER_REGISTERED"]));
+    // The audit trail (read by audit:read holders, fanned out to every receiver) keeps the
+    // origin only: receivers carry credentials in their paths.
+    let created_rows = audit_rows(cx, "WEBHOOK_CREATED").await;
+    let audited = created_rows[0].details["url"].as_str().unwrap();
+    assert!(!audited.contains("/hooks"), "{audited}");
+    assert!(
+        receiver.url().starts_with(audited.trim_end_matches("/…")),
+        "{audited}"
+    );
     assert_eq!(webhook["enabled"], json!(true));
     assert!(webhook["createdAt"].is_string());
 
