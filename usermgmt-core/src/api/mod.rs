@@ -553,11 +553,14 @@ impl Api {
         if let Some((class, limit)) = class.and_then(|c| route_limit(c, limits)) {
             checks.push((format!("{class}:{client}"), limit));
         }
-        // A key is counted by its lookup prefix (`umk_<prefix>_…`), before it is checked: a
-        // forged key with a real prefix spends that key's budget, never more than the client's.
-        // A malformed key has no budget of its own (it is refused as it is).
-        if let Some(prefix) = api_key.and_then(crate::api_keys::key_prefix) {
-            checks.push((format!("api_key:{prefix}"), limits.api_key));
+        // A key is counted by the digest of its whole text, before it is checked: the real key
+        // always lands in its own bucket, and a stranger who knows its prefix (shown in lists
+        // and audit rows) spends only the buckets of the keys he makes up, never the real
+        // one's. A malformed key has no budget of its own (it is refused as it is).
+        if let Some(key) = api_key.filter(|key| crate::api_keys::key_prefix(key).is_some()) {
+            let digest = crate::secret::TokenDigest::of(key);
+            let bucket = digest.as_str().get(..32).unwrap_or(digest.as_str());
+            checks.push((format!("api_key:{bucket}"), limits.api_key));
         }
         let now = self.manager.now();
         let mut tightest: Option<RateDecision> = None;

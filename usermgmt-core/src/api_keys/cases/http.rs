@@ -504,7 +504,8 @@ pub async fn api_key_rotation_with_and_without_grace(cx: &HttpCtx) {
 http_case!(api_key_rotation_with_and_without_grace);
 
 /// Each key has its own budget (`RateLimitConfig::api_key`, `RATE_LIMIT_API_KEY`): past it the
-/// key answers 429 with `Retry-After`, while another key of the same client goes on.
+/// key answers 429 with `Retry-After`, while another key of the same client goes on — and a
+/// made-up key with another key's prefix does not spend that key's budget.
 pub async fn api_keys_are_rate_limited_per_key(cx: &HttpCtx) {
     let limits = crate::ratelimit::RateLimitConfig {
         api_key: crate::ratelimit::Limit::new(3, Duration::minutes(1)),
@@ -519,6 +520,16 @@ pub async fn api_keys_are_rate_limited_per_key(cx: &HttpCtx) {
     let (access, _) = cx.login("rae", PASSWORD).await;
     let (_, busy) = make_key(cx, &access, json!({"name": "busy", "scopes": []})).await;
     let (_, calm) = make_key(cx, &access, json!({"name": "calm", "scopes": []})).await;
+    // Made-up keys with calm's prefix (a stranger may know it) spend their own buckets, not
+    // calm's.
+    for attempt in 0..4 {
+        let forged = format!("{}zzz{attempt}", &calm[..calm.len() - 4]);
+        assert_error(
+            &cx.get("/api/v1/users/profile", Some(&forged)).await,
+            401,
+            "INVALID_TOKEN",
+        );
+    }
     for _ in 0..3 {
         ok(
             &cx.get("/api/v1/users/profile", Some(&busy)).await,
