@@ -163,6 +163,7 @@ impl UserManager {
         password: &Password,
         client: &ClientInfo,
     ) -> Result<()> {
+        self.ensure_not_api_key(auth)?;
         self.ensure_not_impersonated(auth)?;
         self.confirm_own_password(auth, password, client).await?;
         let user = &auth.user;
@@ -338,6 +339,7 @@ impl UserManager {
         password: &Password,
         client: &ClientInfo,
     ) -> Result<Timestamp> {
+        self.ensure_not_api_key(auth)?;
         self.ensure_not_impersonated(auth)?;
         self.confirm_own_password(auth, password, client).await?;
         let user = &auth.user;
@@ -382,6 +384,7 @@ impl UserManager {
         confirm_email: &str,
         client: &ClientInfo,
     ) -> Result<()> {
+        self.ensure_not_api_key(auth)?;
         self.ensure_not_impersonated(auth)?;
         let user = &auth.user;
         let confirmed = Email::parse(confirm_email)
@@ -484,6 +487,7 @@ impl UserManager {
         auth: &AuthenticatedUser,
         client: &ClientInfo,
     ) -> Result<AccountExport> {
+        self.ensure_not_api_key(auth)?;
         self.ensure_not_impersonated(auth)?;
         let store = &self.inner.store;
         let user = &auth.user;

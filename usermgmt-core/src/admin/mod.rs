@@ -374,6 +374,7 @@ impl UserManager {
         user_id: Uuid,
         client: &ClientInfo,
     ) -> Result<Impersonation> {
+        self.ensure_not_api_key(auth)?;
         self.authorize(auth, "admin:access").await?;
         self.ensure_not_impersonated(auth)?;
         if user_id == auth.user.id {

@@ -404,6 +404,7 @@ impl UserManager {
     /// Ends the caller's session (its access and refresh tokens stop working at once).
     #[tracing::instrument(skip_all)]
     pub async fn logout(&self, auth: &AuthenticatedUser, client: &ClientInfo) -> Result<()> {
+        self.ensure_not_api_key(auth)?;
         // The session belongs to the administrator: an impersonation ends when its token
         // expires or the administrator logs out, never silently here.
         if auth.is_impersonated() {

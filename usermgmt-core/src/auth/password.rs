@@ -218,6 +218,7 @@ impl UserManager {
         confirm: &Password,
         client: &ClientInfo,
     ) -> Result<u64> {
+        self.ensure_not_api_key(auth)?;
         if auth.is_impersonated() {
             return Err(Error::Forbidden);
         }

@@ -128,6 +128,7 @@ impl UserManager {
 
     /// The caller's passkeys, oldest first.
     pub async fn passkeys(&self, auth: &AuthenticatedUser) -> Result<Vec<PasskeyRecord>> {
+        self.ensure_not_api_key(auth)?;
         self.inner.store.passkeys(auth.user.id).await
     }
 
@@ -138,6 +139,7 @@ impl UserManager {
         &self,
         auth: &AuthenticatedUser,
     ) -> Result<PasskeyOptions> {
+        self.ensure_not_api_key(auth)?;
         if auth.is_impersonated() {
             return Err(Error::Forbidden);
         }
@@ -194,6 +196,7 @@ impl UserManager {
         name: Option<&str>,
         client: &ClientInfo,
     ) -> Result<PasskeyRecord> {
+        self.ensure_not_api_key(auth)?;
         if auth.is_impersonated() {
             return Err(Error::Forbidden);
         }
@@ -262,6 +265,7 @@ impl UserManager {
         id: Uuid,
         name: Option<&str>,
     ) -> Result<PasskeyRecord> {
+        self.ensure_not_api_key(auth)?;
         let name = passkey_name(name)?.ok_or_else(|| Error::invalid("name", "is required"))?;
         if !self
             .inner
@@ -290,6 +294,7 @@ impl UserManager {
         id: Uuid,
         client: &ClientInfo,
     ) -> Result<()> {
+        self.ensure_not_api_key(auth)?;
         if auth.is_impersonated() {
             return Err(Error::Forbidden);
         }

@@ -19,6 +19,7 @@ use uuid::Uuid;
 impl UserManager {
     /// The caller's active sessions, newest first.
     pub async fn list_sessions(&self, auth: &AuthenticatedUser) -> Result<Vec<SessionRecord>> {
+        self.ensure_not_api_key(auth)?;
         self.inner
             .store
             .list_sessions(auth.user.id, self.now())
@@ -32,6 +33,7 @@ impl UserManager {
         session_id: Uuid,
         client: &ClientInfo,
     ) -> Result<()> {
+        self.ensure_not_api_key(auth)?;
         self.ensure_not_impersonated(auth)?;
         let audit = self.audit(
             AuditAction::SessionRevoked,
@@ -59,6 +61,7 @@ impl UserManager {
         auth: &AuthenticatedUser,
         client: &ClientInfo,
     ) -> Result<u64> {
+        self.ensure_not_api_key(auth)?;
         self.ensure_not_impersonated(auth)?;
         let audit = self.audit(
             AuditAction::AllSessionsRevoked,

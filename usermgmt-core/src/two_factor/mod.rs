@@ -214,6 +214,7 @@ impl UserManager {
 
     /// Whether the caller has two-factor enabled, pending, and how many backup codes remain.
     pub async fn two_factor_status(&self, auth: &AuthenticatedUser) -> Result<TwoFactorStatus> {
+        self.ensure_not_api_key(auth)?;
         let record = self.inner.store.two_factor(auth.user.id).await?;
         Ok(match record {
             Some(r) => TwoFactorStatus {
@@ -239,6 +240,7 @@ impl UserManager {
     /// is on only once [`UserManager::enable_two_factor`] confirms a first code.
     #[tracing::instrument(skip_all)]
     pub async fn setup_two_factor(&self, auth: &AuthenticatedUser) -> Result<TwoFactorSetup> {
+        self.ensure_not_api_key(auth)?;
         if auth.is_impersonated() {
             return Err(Error::Forbidden);
         }
@@ -270,6 +272,7 @@ impl UserManager {
         code: &str,
         client: &ClientInfo,
     ) -> Result<BackupCodes> {
+        self.ensure_not_api_key(auth)?;
         if auth.is_impersonated() {
             return Err(Error::Forbidden);
         }
@@ -306,6 +309,7 @@ impl UserManager {
         password: Option<&Password>,
         client: &ClientInfo,
     ) -> Result<()> {
+        self.ensure_not_api_key(auth)?;
         if auth.is_impersonated() {
             return Err(Error::Forbidden);
         }
@@ -358,6 +362,7 @@ impl UserManager {
         code: &str,
         client: &ClientInfo,
     ) -> Result<()> {
+        self.ensure_not_api_key(auth)?;
         // A step-up check spends the user's codes and counts toward their lockout.
         self.ensure_not_impersonated(auth)?;
         required_code("code", code)?;
@@ -392,6 +397,7 @@ impl UserManager {
         code: &str,
         client: &ClientInfo,
     ) -> Result<BackupCodes> {
+        self.ensure_not_api_key(auth)?;
         if auth.is_impersonated() {
             return Err(Error::Forbidden);
         }

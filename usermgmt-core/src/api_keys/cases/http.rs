@@ -549,3 +549,61 @@ pub async fn api_keys_are_rate_limited_per_key(cx: &HttpCtx) {
     );
 }
 http_case!(api_keys_are_rate_limited_per_key);
+
+/// A host app calling the services directly with a key's caller (from its own guard) meets
+/// the same refusal as the API's routes: the services decide it, not only the route table.
+pub async fn services_refuse_a_key_caller_as_the_routes_do(cx: &HttpCtx) {
+    cx.register_verified("svc").await;
+    let (access, _) = cx.login("svc", PASSWORD).await;
+    let (_, key) = make_key(cx, &access, json!({"name": "svc", "scopes": []})).await;
+    let manager = &cx.app.manager;
+    let caller = manager.authenticate(&key).await.unwrap();
+    let client = crate::ClientInfo::default();
+    let password = crate::secret::Password::new(PASSWORD);
+    let refused = |result: crate::Result<()>, what: &str| {
+        assert!(
+            matches!(result, Err(crate::Error::ApiKeyNotAllowed)),
+            "{what}: {result:?}"
+        );
+    };
+    let new = crate::secret::Password::new(NEW_PASSWORD);
+    refused(
+        manager
+            .change_password(&caller, &password, &new, &new, &client)
+            .await
+            .map(|_| ()),
+        "change password",
+    );
+    refused(manager.logout(&caller, &client).await, "logout");
+    refused(
+        manager.setup_two_factor(&caller).await.map(|_| ()),
+        "2FA setup",
+    );
+    refused(manager.list_sessions(&caller).await.map(|_| ()), "sessions");
+    refused(
+        manager
+            .revoke_other_sessions(&caller, &client)
+            .await
+            .map(|_| ()),
+        "revoke sessions",
+    );
+    refused(manager.passkeys(&caller).await.map(|_| ()), "passkeys");
+    refused(
+        manager
+            .delete_account(&caller, &password, &client)
+            .await
+            .map(|_| ()),
+        "delete account",
+    );
+    refused(
+        manager.export_account(&caller, &client).await.map(|_| ()),
+        "export",
+    );
+    // Nothing happened: the password and the sessions are as they were.
+    assert_eq!(
+        cx.get("/api/v1/users/profile", Some(&access)).await.status,
+        200
+    );
+    cx.login("svc", PASSWORD).await;
+}
+http_case!(services_refuse_a_key_caller_as_the_routes_do);
