@@ -164,8 +164,7 @@ pub(crate) static ROUTES: &[Route] = &[
                 .body(request_body::<TokenBody>())
         },
     )
-    .bearer()
-    .limit(RateLimit::TwoFactor),
+    .bearer(),
     Route::new(
         "POST",
         "/api/v1/invitations/decline",
@@ -173,8 +172,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "Decline an invitation with its mailed token",
         handler!(decline),
         |_| Docs::data(null()).body(request_body::<TokenBody>()),
-    )
-    .limit(RateLimit::TwoFactor),
+    ),
     Route::new(
         "GET",
         "/api/v1/admin/orgs",

@@ -348,6 +348,11 @@ pub async fn org_invitations_are_single_use(cx: &HttpCtx) {
     assert_eq!(audit_rows(cx, "MEMBER_ADDED").await.len(), 1);
     assert_eq!(ok(&cx.get(&invitations, Some(&ann)).await, "none")["invitations"], json!([]));
 
+    // A new rate-limit window for the mail-sending route (and new sessions for it).
+    cx.app.clock.advance(time::Duration::minutes(16));
+    let (ann, _) = cx.login("ann", PASSWORD).await;
+    let (bob, _) = cx.login("bob", PASSWORD).await;
+
     // An admin cannot invite an owner.
     let r = cx.post(&invitations, Some(&bob), json!({"email": "x@example.com", "role": "owner"})).await;
     assert_error(&r, 403, "FORBIDDEN");
