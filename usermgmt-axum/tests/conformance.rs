@@ -100,7 +100,9 @@ mod guards {
         format!("settings for {}", caller.user.username)
     }
 
-    async fn team(usermgmt_axum::OrgMember(caller, membership): usermgmt_axum::OrgMember) -> String {
+    async fn team(
+        usermgmt_axum::OrgMember(caller, membership): usermgmt_axum::OrgMember,
+    ) -> String {
         format!(
             "team {} for {} as {}",
             membership.org.slug,

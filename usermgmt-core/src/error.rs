@@ -501,6 +501,7 @@ mod tests {
                 | Error::TwoFactorNotEnabled
                 | Error::InvalidPasskey
                 | Error::LastSignInMethod
+                | Error::LastOwner
                 | Error::ApiKeyNotAllowed
                 | Error::PayloadTooLarge
                 | Error::UnsupportedMediaType

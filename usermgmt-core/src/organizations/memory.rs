@@ -168,20 +168,22 @@ impl OrgStore for MemoryStore {
         Ok(paged(members, page))
     }
 
-    async fn change_member(
-        &self,
-        change: MemberChange,
-        effects: Effects,
-    ) -> Result<MemberOutcome> {
+    async fn change_member(&self, change: MemberChange, effects: Effects) -> Result<MemberOutcome> {
         let mut st = self.lock();
         if live(&st, change.org_id).is_none() {
             return Ok(MemberOutcome::ActorNotMember);
         }
-        let Some((actor, _)) = st.org_members.get(&(change.org_id, change.actor_id)).copied()
+        let Some((actor, _)) = st
+            .org_members
+            .get(&(change.org_id, change.actor_id))
+            .copied()
         else {
             return Ok(MemberOutcome::ActorNotMember);
         };
-        let Some((target, _)) = st.org_members.get(&(change.org_id, change.user_id)).copied()
+        let Some((target, _)) = st
+            .org_members
+            .get(&(change.org_id, change.user_id))
+            .copied()
         else {
             return Ok(MemberOutcome::NotMember);
         };
@@ -230,11 +232,7 @@ impl OrgStore for MemoryStore {
         Ok(())
     }
 
-    async fn org_invitations(
-        &self,
-        org_id: Uuid,
-        now: Timestamp,
-    ) -> Result<Vec<InvitationRecord>> {
+    async fn org_invitations(&self, org_id: Uuid, now: Timestamp) -> Result<Vec<InvitationRecord>> {
         let st = self.lock();
         let mut list: Vec<InvitationRecord> = st
             .org_invitations
@@ -257,7 +255,9 @@ impl OrgStore for MemoryStore {
         let mut list: Vec<(InvitationRecord, OrgRecord)> = st
             .org_invitations
             .values()
-            .filter(|i| i.email == email && i.state == InvitationState::Pending && i.expires_at > now)
+            .filter(|i| {
+                i.email == email && i.state == InvitationState::Pending && i.expires_at > now
+            })
             .filter_map(|i| live(&st, i.org_id).map(|o| (i.clone(), o.clone())))
             .collect();
         list.sort_by_key(|(i, _)| (i.created_at, i.id));
@@ -339,15 +339,12 @@ impl OrgStore for MemoryStore {
         Ok(st.organizations.get(&org_id).map(|o| summary(&st, o)))
     }
 
-    async fn switch_session_org(
-        &self,
-        switch: SessionOrgSwitch,
-        effects: Effects,
-    ) -> Result<bool> {
+    async fn switch_session_org(&self, switch: SessionOrgSwitch, effects: Effects) -> Result<bool> {
         let mut st = self.lock();
-        let session_live = st.sessions.get(&switch.session_id).is_some_and(|s| {
-            s.user_id == switch.user_id && s.is_active(switch.now)
-        });
+        let session_live = st
+            .sessions
+            .get(&switch.session_id)
+            .is_some_and(|s| s.user_id == switch.user_id && s.is_active(switch.now));
         let member = switch.org_id.is_none_or(|org_id| {
             live(&st, org_id).is_some() && st.org_members.contains_key(&(org_id, switch.user_id))
         });
@@ -381,11 +378,9 @@ impl OrgStore for MemoryStore {
 
     async fn session_org(&self, session_id: Uuid) -> Result<Option<Uuid>> {
         let st = self.lock();
-        Ok(st
-            .session_orgs
-            .get(&session_id)
-            .copied()
-            .filter(|org_id| st.sessions.contains_key(&session_id) && st.organizations.contains_key(org_id)))
+        Ok(st.session_orgs.get(&session_id).copied().filter(|org_id| {
+            st.sessions.contains_key(&session_id) && st.organizations.contains_key(org_id)
+        }))
     }
 
     async fn purge_deleted_orgs(&self, cutoff: Timestamp, limit: u64) -> Result<Vec<Uuid>> {

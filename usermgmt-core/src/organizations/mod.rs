@@ -26,11 +26,11 @@ use crate::manager::{ClientInfo, UserManager};
 use crate::secret::{TokenDigest, random_token};
 use crate::store::{Effects, NotificationType, Page};
 use serde_json::json;
+pub use store::OrgRole;
 use store::{
     InvitationDecision, InvitationOutcome, InvitationRecord, InvitationState, MemberChange,
     MemberOutcome, MemberRecord, OrgMembership, OrgRecord,
 };
-pub use store::OrgRole;
 use time::Duration;
 use uuid::Uuid;
 
@@ -184,7 +184,10 @@ pub(crate) fn role_field(
     match value.map(str::trim).and_then(OrgRole::parse) {
         Some(role) => role,
         None => {
-            errors.push(FieldError::new(field, "must be one of owner, admin, member"));
+            errors.push(FieldError::new(
+                field,
+                "must be one of owner, admin, member",
+            ));
             OrgRole::Member
         }
     }
@@ -823,7 +826,14 @@ impl UserManager {
         let (members, _) = self
             .inner
             .store
-            .org_members(org_id, None, Page { page: 1, limit: 100 })
+            .org_members(
+                org_id,
+                None,
+                Page {
+                    page: 1,
+                    limit: 100,
+                },
+            )
             .await?;
         Ok((summary, members))
     }
@@ -858,7 +868,15 @@ mod tests {
         for good in ["acme", "acme-inc", "a1b", "x-y-z"] {
             assert!(is_slug(good), "{good}");
         }
-        for bad in ["ab", "-acme", "acme-", "ac--me", "Acme", "acme_inc", &"a".repeat(51)] {
+        for bad in [
+            "ab",
+            "-acme",
+            "acme-",
+            "ac--me",
+            "Acme",
+            "acme_inc",
+            &"a".repeat(51),
+        ] {
             assert!(!is_slug(bad), "{bad}");
         }
         assert_eq!(derived_slug("Acme, Inc."), "acme-inc");

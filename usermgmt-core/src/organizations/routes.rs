@@ -305,7 +305,12 @@ impl From<&OrgMembership> for OrgDto {
             name: m.org.name.clone(),
             slug: m.org.slug.clone(),
             role: m.role.as_str().to_owned(),
-            permissions: m.role.permissions().iter().map(|p| (*p).to_owned()).collect(),
+            permissions: m
+                .role
+                .permissions()
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect(),
             joined_at: m.joined_at,
             created_at: m.org.created_at,
             updated_at: m.org.updated_at,
@@ -498,9 +503,10 @@ fn search_term(ctx: &RequestContext, errors: &mut Vec<FieldError>) -> Option<Str
         .query_param("q")
         .map(|q| q.trim().to_owned())
         .filter(|q| !q.is_empty());
-    if query.as_ref().is_some_and(|q| {
-        q.chars().count() > MAX_QUERY_CHARS || crate::domain::has_control_chars(q)
-    }) {
+    if query
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS || crate::domain::has_control_chars(q))
+    {
         errors.push(FieldError::new(
             "q",
             format!("must be at most {MAX_QUERY_CHARS} characters, without control characters"),
@@ -522,7 +528,12 @@ async fn create(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
     let body: CreateOrgBody = ctx.json()?;
     let m = api
         .manager()
-        .create_org(&auth, body.name.as_deref(), body.slug.as_deref(), &ctx.client)
+        .create_org(
+            &auth,
+            body.name.as_deref(),
+            body.slug.as_deref(),
+            &ctx.client,
+        )
         .await?;
     Ok(organization(201, "Organization created", &m))
 }
@@ -633,7 +644,11 @@ async fn leave(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
     api.manager()
         .change_org_member(&auth, id, me, None, &ctx.client)
         .await?;
-    Ok(ApiResponse::success(200, "Left the organization", json!(null)))
+    Ok(ApiResponse::success(
+        200,
+        "Left the organization",
+        json!(null),
+    ))
 }
 
 async fn invite(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
@@ -661,7 +676,11 @@ async fn invitations(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
     let auth = caller(api, ctx).await?;
     let list = api.manager().org_invitations(&auth, org_id(ctx)?).await?;
     let list: Vec<InvitationDto> = list.iter().map(InvitationDto::from).collect();
-    Ok(ApiResponse::success(200, "OK", json!({"invitations": list})))
+    Ok(ApiResponse::success(
+        200,
+        "OK",
+        json!({"invitations": list}),
+    ))
 }
 
 async fn revoke(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
@@ -671,18 +690,18 @@ async fn revoke(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
     api.manager()
         .revoke_invitation(&auth, id, invitation, &ctx.client)
         .await?;
-    Ok(ApiResponse::success(
-        200,
-        "Invitation revoked",
-        json!(null),
-    ))
+    Ok(ApiResponse::success(200, "Invitation revoked", json!(null)))
 }
 
 async fn mine(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
     let auth = caller(api, ctx).await?;
     let list = api.manager().my_invitations(&auth).await?;
     let list: Vec<MyInvitationDto> = list.iter().map(MyInvitationDto::from).collect();
-    Ok(ApiResponse::success(200, "OK", json!({"invitations": list})))
+    Ok(ApiResponse::success(
+        200,
+        "OK",
+        json!({"invitations": list}),
+    ))
 }
 
 async fn accept(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {

@@ -296,12 +296,7 @@ pub trait OrgStore: Send + Sync {
     /// Stores a new organization with `owner` as its owner, and the effects. `Conflict` when
     /// the slug is taken (whatever its case, deleted organizations included until purged);
     /// `NotFound` when the owner is gone.
-    async fn create_org(
-        &self,
-        org: OrgRecord,
-        owner: Uuid,
-        effects: Effects,
-    ) -> Result<()>;
+    async fn create_org(&self, org: OrgRecord, owner: Uuid, effects: Effects) -> Result<()>;
 
     /// The live (not deleted) organization and `user_id`'s membership there.
     async fn membership(&self, org_id: Uuid, user_id: Uuid) -> Result<Option<OrgMembership>>;
@@ -335,8 +330,7 @@ pub trait OrgStore: Send + Sync {
     /// Changes or removes a membership, deciding under one lock of the organization: both
     /// roles as stored now, [`may_change`], and that an owner remains. Effects only when
     /// `Changed`.
-    async fn change_member(&self, change: MemberChange, effects: Effects)
-    -> Result<MemberOutcome>;
+    async fn change_member(&self, change: MemberChange, effects: Effects) -> Result<MemberOutcome>;
 
     /// Stores a pending invitation with its effects. `NotFound` when the organization is not
     /// live.
@@ -344,8 +338,7 @@ pub trait OrgStore: Send + Sync {
 
     /// The organization's invitations that are still pending and unexpired at `now`, oldest
     /// first.
-    async fn org_invitations(&self, org_id: Uuid, now: Timestamp)
-    -> Result<Vec<InvitationRecord>>;
+    async fn org_invitations(&self, org_id: Uuid, now: Timestamp) -> Result<Vec<InvitationRecord>>;
 
     /// The pending, unexpired invitations to `email` (lower-case) of live organizations,
     /// oldest first, with their organization.
@@ -391,11 +384,7 @@ pub trait OrgStore: Send + Sync {
     /// the session is extended to), in one transaction: only when the user is a member of the
     /// live organization (for `Some`) and the session is live. False otherwise, with nothing
     /// written.
-    async fn switch_session_org(
-        &self,
-        switch: SessionOrgSwitch,
-        effects: Effects,
-    ) -> Result<bool>;
+    async fn switch_session_org(&self, switch: SessionOrgSwitch, effects: Effects) -> Result<bool>;
 
     /// The active organization a session remembers (it may since have been left: callers read
     /// the membership again).

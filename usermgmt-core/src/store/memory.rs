@@ -96,10 +96,8 @@ pub(crate) struct State {
     /// Organizations by their id (`organizations/memory.rs`).
     pub(crate) organizations: HashMap<Uuid, crate::organizations::store::OrgRecord>,
     /// Memberships: (organization, user) -> (role, joined at).
-    pub(crate) org_members: std::collections::BTreeMap<
-        (Uuid, Uuid),
-        (crate::organizations::store::OrgRole, Timestamp),
-    >,
+    pub(crate) org_members:
+        std::collections::BTreeMap<(Uuid, Uuid), (crate::organizations::store::OrgRole, Timestamp)>,
     /// Organization invitations by their id.
     pub(crate) org_invitations: HashMap<Uuid, crate::organizations::store::InvitationRecord>,
     /// The active organization of a session (`session_orgs`).

@@ -177,7 +177,11 @@ where
         .unwrap()
         .org;
     // No active organization: nothing to act in.
-    assert_error(&get("/team", Some(olga_token.clone())).await, 403, "FORBIDDEN");
+    assert_error(
+        &get("/team", Some(olga_token.clone())).await,
+        403,
+        "FORBIDDEN",
+    );
     assert_error(&get("/team", None).await, 401, "UNAUTHENTICATED");
     let (pair, _) = manager.switch_org(&olga, Some(org.id)).await.unwrap();
     let olga_org = pair.access_token.clone();
@@ -190,7 +194,13 @@ where
     // Mia joins as a member: she may read, not invite; removed, she may do nothing at once.
     let mia_token = app.access_token_for("mia", &["user"]).await;
     let (_, invitation) = manager
-        .invite_to_org(&olga, org.id, Some("mia@example.com"), Some("member"), &client)
+        .invite_to_org(
+            &olga,
+            org.id,
+            Some("mia@example.com"),
+            Some("member"),
+            &client,
+        )
         .await
         .unwrap();
     let mia = manager.authenticate(&mia_token).await.unwrap();
@@ -202,7 +212,11 @@ where
     let mia_org = mia_pair.access_token.clone();
     let r = get("/team", Some(mia_org.clone())).await;
     assert_eq!(r.body, b"team guarded for mia as member");
-    assert_error(&get("/invite", Some(mia_org.clone())).await, 403, "FORBIDDEN");
+    assert_error(
+        &get("/invite", Some(mia_org.clone())).await,
+        403,
+        "FORBIDDEN",
+    );
     manager
         .change_org_member(&olga, org.id, mia.user.id, None, &client)
         .await

@@ -39,17 +39,15 @@ async fn invite(cx: &HttpCtx, access: &str, org: &str, email: &str, role: &str) 
 }
 
 /// Brings `name` into `org` with `role`: (their access token, their user id).
-async fn joined(
-    cx: &HttpCtx,
-    owner: &str,
-    org: &str,
-    name: &str,
-    role: &str,
-) -> (String, String) {
+async fn joined(cx: &HttpCtx, owner: &str, org: &str, name: &str, role: &str) -> (String, String) {
     let (access, email) = member(cx, name).await;
     let token = invite(cx, owner, org, &email, role).await;
     let r = cx
-        .post("/api/v1/invitations/accept", Some(&access), json!({"token": token}))
+        .post(
+            "/api/v1/invitations/accept",
+            Some(&access),
+            json!({"token": token}),
+        )
         .await;
     assert_eq!(ok(&r, "accept")["organization"]["role"], json!(role));
     let id = user_id(cx, &email).await.to_string();
@@ -65,19 +63,32 @@ pub async fn org_life_cycle(cx: &HttpCtx) {
     assert_eq!(org["name"], json!("Acme, Inc."));
     assert_eq!(org["slug"], json!("acme-inc"));
     assert_eq!(org["role"], json!("owner"));
-    assert!(org["permissions"].as_array().unwrap().contains(&json!("org:delete")));
+    assert!(
+        org["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("org:delete"))
+    );
     let id = org["id"].as_str().unwrap().to_owned();
     let other = make_org(cx, &ann, json!({"name": "Other", "slug": "Other-Co"})).await;
     assert_eq!(other["slug"], json!("other-co"));
 
     // Bad input: every rule in one 422; nothing made.
     let r = cx
-        .post("/api/v1/orgs", Some(&ann), json!({"name": " ", "slug": "-x"}))
+        .post(
+            "/api/v1/orgs",
+            Some(&ann),
+            json!({"name": " ", "slug": "-x"}),
+        )
         .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
     assert_eq!(error_fields(&r), vec!["name", "slug"]);
     let r = cx
-        .post("/api/v1/orgs", Some(&ann), json!({"name": "see http://x.io"}))
+        .post(
+            "/api/v1/orgs",
+            Some(&ann),
+            json!({"name": "see http://x.io"}),
+        )
         .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
     let r = cx
@@ -85,7 +96,11 @@ pub async fn org_life_cycle(cx: &HttpCtx) {
         .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
     let r = cx
-        .post("/api/v1/orgs", Some(&ann), json!({"name": "Again", "slug": "ACME-inc"}))
+        .post(
+            "/api/v1/orgs",
+            Some(&ann),
+            json!({"name": "Again", "slug": "ACME-inc"}),
+        )
         .await;
     assert_error(&r, 409, "CONFLICT");
     let list = ok(&cx.get("/api/v1/orgs", Some(&ann)).await, "list");
@@ -103,56 +118,121 @@ pub async fn org_life_cycle(cx: &HttpCtx) {
 
     // Rename; a bad slug or a taken one changes nothing.
     let r = cx
-        .request("PATCH", &format!("/api/v1/orgs/{id}"), Some(&ann), Some(json!({"slug": "a"})))
+        .request(
+            "PATCH",
+            &format!("/api/v1/orgs/{id}"),
+            Some(&ann),
+            Some(json!({"slug": "a"})),
+        )
         .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
     let r = cx
-        .request("PATCH", &format!("/api/v1/orgs/{id}"), Some(&ann), Some(json!({"slug": "other-co"})))
+        .request(
+            "PATCH",
+            &format!("/api/v1/orgs/{id}"),
+            Some(&ann),
+            Some(json!({"slug": "other-co"})),
+        )
         .await;
     assert_error(&r, 409, "CONFLICT");
     let r = cx
-        .request("PATCH", &format!("/api/v1/orgs/{id}"), Some(&ann), Some(json!({})))
+        .request(
+            "PATCH",
+            &format!("/api/v1/orgs/{id}"),
+            Some(&ann),
+            Some(json!({})),
+        )
         .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
     let r = cx
-        .request("PATCH", &format!("/api/v1/orgs/{id}"), Some(&ann), Some(json!({"name": "Acme"})))
+        .request(
+            "PATCH",
+            &format!("/api/v1/orgs/{id}"),
+            Some(&ann),
+            Some(json!({"name": "Acme"})),
+        )
         .await;
     let renamed = ok(&r, "rename")["organization"].clone();
-    assert_eq!((renamed["name"].clone(), renamed["slug"].clone()), (json!("Acme"), json!("acme-inc")));
+    assert_eq!(
+        (renamed["name"].clone(), renamed["slug"].clone()),
+        (json!("Acme"), json!("acme-inc"))
+    );
 
     // A stranger: the same 404 as an unknown id; a member: 403 on what their role lacks.
     let (bea, _) = member(cx, "bea").await;
-    assert_error(&cx.get(&format!("/api/v1/orgs/{id}"), Some(&bea)).await, 404, "NOT_FOUND");
+    assert_error(
+        &cx.get(&format!("/api/v1/orgs/{id}"), Some(&bea)).await,
+        404,
+        "NOT_FOUND",
+    );
     let unknown = uuid::Uuid::now_v7();
-    assert_error(&cx.get(&format!("/api/v1/orgs/{unknown}"), Some(&bea)).await, 404, "NOT_FOUND");
-    assert_error(&cx.get("/api/v1/orgs/not-a-uuid", Some(&bea)).await, 404, "NOT_FOUND");
+    assert_error(
+        &cx.get(&format!("/api/v1/orgs/{unknown}"), Some(&bea)).await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &cx.get("/api/v1/orgs/not-a-uuid", Some(&bea)).await,
+        404,
+        "NOT_FOUND",
+    );
     let (max, _) = joined(cx, &ann, &id, "max", "member").await;
-    ok(&cx.get(&format!("/api/v1/orgs/{id}"), Some(&max)).await, "member reads");
+    ok(
+        &cx.get(&format!("/api/v1/orgs/{id}"), Some(&max)).await,
+        "member reads",
+    );
     let r = cx
-        .request("PATCH", &format!("/api/v1/orgs/{id}"), Some(&max), Some(json!({"name": "Mine"})))
+        .request(
+            "PATCH",
+            &format!("/api/v1/orgs/{id}"),
+            Some(&max),
+            Some(json!({"name": "Mine"})),
+        )
         .await;
     assert_error(&r, 403, "FORBIDDEN");
     let (adam, _) = joined(cx, &ann, &id, "adam", "admin").await;
     assert_error(
-        &cx.request("DELETE", &format!("/api/v1/orgs/{id}"), Some(&adam), None).await,
+        &cx.request("DELETE", &format!("/api/v1/orgs/{id}"), Some(&adam), None)
+            .await,
         403,
         "FORBIDDEN",
     );
 
     // The owner deletes it: gone for everyone, once.
-    ok(&cx.request("DELETE", &format!("/api/v1/orgs/{id}"), Some(&ann), None).await, "delete");
-    assert_error(&cx.get(&format!("/api/v1/orgs/{id}"), Some(&ann)).await, 404, "NOT_FOUND");
-    assert_error(&cx.get(&format!("/api/v1/orgs/{id}"), Some(&max)).await, 404, "NOT_FOUND");
+    ok(
+        &cx.request("DELETE", &format!("/api/v1/orgs/{id}"), Some(&ann), None)
+            .await,
+        "delete",
+    );
     assert_error(
-        &cx.request("DELETE", &format!("/api/v1/orgs/{id}"), Some(&ann), None).await,
+        &cx.get(&format!("/api/v1/orgs/{id}"), Some(&ann)).await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &cx.get(&format!("/api/v1/orgs/{id}"), Some(&max)).await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &cx.request("DELETE", &format!("/api/v1/orgs/{id}"), Some(&ann), None)
+            .await,
         404,
         "NOT_FOUND",
     );
     let list = ok(&cx.get("/api/v1/orgs", Some(&ann)).await, "list after");
     assert_eq!(list["organizations"].as_array().unwrap().len(), 1);
     let actions = cx.audit_actions(&ann_email).await;
-    for action in ["ORG_CREATED", "ORG_UPDATED", "ORG_DELETED", "INVITATION_SENT"] {
-        assert!(actions.contains(&action.to_owned()), "{action}: {actions:?}");
+    for action in [
+        "ORG_CREATED",
+        "ORG_UPDATED",
+        "ORG_DELETED",
+        "INVITATION_SENT",
+    ] {
+        assert!(
+            actions.contains(&action.to_owned()),
+            "{action}: {actions:?}"
+        );
     }
 
     // Purged after the recovery window.
@@ -177,7 +257,12 @@ pub async fn org_members_and_their_ranks(cx: &HttpCtx) {
     let page = ok(&cx.get(&members("?limit=2"), Some(&max)).await, "page");
     assert_eq!(page["total"], json!(3));
     assert_eq!(page["totalPages"], json!(2));
-    let names: Vec<&Value> = page["members"].as_array().unwrap().iter().map(|m| &m["username"]).collect();
+    let names: Vec<&Value> = page["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["username"])
+        .collect();
     assert_eq!(names, vec![&json!("ann"), &json!("adam")]);
     let found = ok(&cx.get(&members("?q=MAX%40"), Some(&max)).await, "search");
     assert_eq!(found["total"], json!(1));
@@ -188,33 +273,95 @@ pub async fn org_members_and_their_ranks(cx: &HttpCtx) {
 
     let role = |user: &str| format!("/api/v1/orgs/{id}/members/{user}");
     // A member manages nobody; an admin grants no owner and touches no owner.
-    let r = cx.request("PATCH", &role(&adam_id), Some(&max), Some(json!({"role": "member"}))).await;
+    let r = cx
+        .request(
+            "PATCH",
+            &role(&adam_id),
+            Some(&max),
+            Some(json!({"role": "member"})),
+        )
+        .await;
     assert_error(&r, 403, "FORBIDDEN");
-    let r = cx.request("PATCH", &role(&max_id), Some(&adam), Some(json!({"role": "owner"}))).await;
+    let r = cx
+        .request(
+            "PATCH",
+            &role(&max_id),
+            Some(&adam),
+            Some(json!({"role": "owner"})),
+        )
+        .await;
     assert_error(&r, 403, "FORBIDDEN");
-    let r = cx.request("DELETE", &role(&ann_id), Some(&adam), None).await;
+    let r = cx
+        .request("DELETE", &role(&ann_id), Some(&adam), None)
+        .await;
     assert_error(&r, 403, "FORBIDDEN");
-    let r = cx.request("PATCH", &role(&max_id), Some(&adam), Some(json!({"role": "boss"}))).await;
+    let r = cx
+        .request(
+            "PATCH",
+            &role(&max_id),
+            Some(&adam),
+            Some(json!({"role": "boss"})),
+        )
+        .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
     let r = cx
-        .request("PATCH", &role(&uuid::Uuid::now_v7().to_string()), Some(&adam), Some(json!({"role": "member"})))
+        .request(
+            "PATCH",
+            &role(&uuid::Uuid::now_v7().to_string()),
+            Some(&adam),
+            Some(json!({"role": "member"})),
+        )
         .await;
     assert_error(&r, 404, "NOT_FOUND");
-    let r = cx.request("PATCH", &role(&max_id), Some(&adam), Some(json!({"role": "admin"}))).await;
+    let r = cx
+        .request(
+            "PATCH",
+            &role(&max_id),
+            Some(&adam),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
     ok(&r, "promote");
-    let r = cx.request("PATCH", &role(&max_id), Some(&adam), Some(json!({"role": "member"}))).await;
+    let r = cx
+        .request(
+            "PATCH",
+            &role(&max_id),
+            Some(&adam),
+            Some(json!({"role": "member"})),
+        )
+        .await;
     ok(&r, "demote");
 
     // The only owner can neither step down nor leave.
-    let r = cx.request("PATCH", &role(&ann_id), Some(&ann), Some(json!({"role": "admin"}))).await;
+    let r = cx
+        .request(
+            "PATCH",
+            &role(&ann_id),
+            Some(&ann),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
     assert_error(&r, 409, "LAST_OWNER");
-    let r = cx.post(&format!("/api/v1/orgs/{id}/leave"), Some(&ann), json!({})).await;
+    let r = cx
+        .post(&format!("/api/v1/orgs/{id}/leave"), Some(&ann), json!({}))
+        .await;
     assert_error(&r, 409, "LAST_OWNER");
 
     // Removal takes effect at once.
-    ok(&cx.get(&format!("/api/v1/orgs/{id}"), Some(&max)).await, "before");
-    ok(&cx.request("DELETE", &role(&max_id), Some(&adam), None).await, "remove");
-    assert_error(&cx.get(&format!("/api/v1/orgs/{id}"), Some(&max)).await, 404, "NOT_FOUND");
+    ok(
+        &cx.get(&format!("/api/v1/orgs/{id}"), Some(&max)).await,
+        "before",
+    );
+    ok(
+        &cx.request("DELETE", &role(&max_id), Some(&adam), None)
+            .await,
+        "remove",
+    );
+    assert_error(
+        &cx.get(&format!("/api/v1/orgs/{id}"), Some(&max)).await,
+        404,
+        "NOT_FOUND",
+    );
     assert_error(&cx.get(&members(""), Some(&max)).await, 404, "NOT_FOUND");
     let r = cx.get("/api/v1/orgs", Some(&max)).await;
     assert_eq!(ok(&r, "max's orgs")["organizations"], json!([]));
@@ -224,9 +371,20 @@ pub async fn org_members_and_their_ranks(cx: &HttpCtx) {
     );
 
     // An admin leaves; the owner is alone again.
-    ok(&cx.post(&format!("/api/v1/orgs/{id}/leave"), Some(&adam), json!({})).await, "leave");
-    assert_error(&cx.get(&format!("/api/v1/orgs/{id}"), Some(&adam)).await, 404, "NOT_FOUND");
-    assert_eq!(ok(&cx.get(&members(""), Some(&ann)).await, "alone")["total"], json!(1));
+    ok(
+        &cx.post(&format!("/api/v1/orgs/{id}/leave"), Some(&adam), json!({}))
+            .await,
+        "leave",
+    );
+    assert_error(
+        &cx.get(&format!("/api/v1/orgs/{id}"), Some(&adam)).await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_eq!(
+        ok(&cx.get(&members(""), Some(&ann)).await, "alone")["total"],
+        json!(1)
+    );
 }
 http_case!(org_members_and_their_ranks);
 
@@ -245,8 +403,18 @@ pub async fn the_last_owner_holds_under_racing_demotions(cx: &HttpCtx) {
     let path = |user: &str| format!("/api/v1/orgs/{id}/members/{user}");
     let (to_bob, to_ann) = (path(&bob_id), path(&ann_id));
     let answers = join_all([
-        cx.request("PATCH", &to_bob, Some(&ann), Some(json!({"role": "member"}))),
-        cx.request("PATCH", &to_ann, Some(&bob), Some(json!({"role": "member"}))),
+        cx.request(
+            "PATCH",
+            &to_bob,
+            Some(&ann),
+            Some(json!({"role": "member"})),
+        ),
+        cx.request(
+            "PATCH",
+            &to_ann,
+            Some(&bob),
+            Some(json!({"role": "member"})),
+        ),
     ])
     .await;
     let mut statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
@@ -268,9 +436,18 @@ pub async fn the_last_owner_holds_under_racing_demotions(cx: &HttpCtx) {
 
     // The demoted one is owner again; both leave at once.
     let winner = if answers[0].status == 200 { &ann } else { &bob };
-    let loser_id = if answers[0].status == 200 { &bob_id } else { &ann_id };
+    let loser_id = if answers[0].status == 200 {
+        &bob_id
+    } else {
+        &ann_id
+    };
     let r = cx
-        .request("PATCH", &path(loser_id), Some(winner), Some(json!({"role": "owner"})))
+        .request(
+            "PATCH",
+            &path(loser_id),
+            Some(winner),
+            Some(json!({"role": "owner"})),
+        )
         .await;
     ok(&r, "promote again");
     let leave = format!("/api/v1/orgs/{id}/leave");
@@ -286,7 +463,11 @@ pub async fn the_last_owner_holds_under_racing_demotions(cx: &HttpCtx) {
     assert_error(refused, 409, "LAST_OWNER");
     let stayer = if answers[0].status == 409 { &ann } else { &bob };
     let list = ok(&cx.get(&members, Some(stayer)).await, "members after");
-    assert_eq!((owners(&list), list["total"].clone()), (1, json!(1)), "{list}");
+    assert_eq!(
+        (owners(&list), list["total"].clone()),
+        (1, json!(1)),
+        "{list}"
+    );
 }
 http_case!(the_last_owner_holds_under_racing_demotions);
 
@@ -304,37 +485,79 @@ pub async fn org_invitations_are_single_use(cx: &HttpCtx) {
     let invitations = format!("/api/v1/orgs/{id}/invitations");
 
     let r = cx
-        .post(&invitations, Some(&ann), json!({"email": "nope", "role": "chief"}))
+        .post(
+            &invitations,
+            Some(&ann),
+            json!({"email": "nope", "role": "chief"}),
+        )
         .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
     assert_eq!(error_fields(&r), vec!["email", "role"]);
-    assert_error(&cx.post(&invitations, Some(&eve), json!({"email": bob_email, "role": "member"})).await, 404, "NOT_FOUND");
+    assert_error(
+        &cx.post(
+            &invitations,
+            Some(&eve),
+            json!({"email": bob_email, "role": "member"}),
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    );
     let token = invite(cx, &ann, &id, &bob_email.to_uppercase(), "admin").await;
     let mail = cx.app.mailer.last_to(&bob_email).unwrap();
-    assert!(mail.text.contains("/accept-invitation?token="), "{}", mail.text);
+    assert!(
+        mail.text.contains("/accept-invitation?token="),
+        "{}",
+        mail.text
+    );
     assert!(mail.text.contains("Acme"), "{}", mail.text);
 
     let pending = ok(&cx.get(&invitations, Some(&ann)).await, "org's");
     assert_eq!(pending["invitations"][0]["email"], json!(bob_email));
     assert_eq!(pending["invitations"][0]["role"], json!("admin"));
-    assert!(!String::from_utf8_lossy(&cx.get(&invitations, Some(&ann)).await.body).contains(&token));
+    assert!(
+        !String::from_utf8_lossy(&cx.get(&invitations, Some(&ann)).await.body).contains(&token)
+    );
     let mine = ok(&cx.get("/api/v1/invitations", Some(&bob)).await, "bob's");
     assert_eq!(mine["invitations"][0]["orgName"], json!("Acme"));
-    assert_eq!(ok(&cx.get("/api/v1/invitations", Some(&eve)).await, "eve's")["invitations"], json!([]));
+    assert_eq!(
+        ok(&cx.get("/api/v1/invitations", Some(&eve)).await, "eve's")["invitations"],
+        json!([])
+    );
 
     // The wrong address: the same answer as an unknown token; nothing used up.
-    let r = cx.post("/api/v1/invitations/accept", Some(&eve), json!({"token": token})).await;
+    let r = cx
+        .post(
+            "/api/v1/invitations/accept",
+            Some(&eve),
+            json!({"token": token}),
+        )
+        .await;
     assert_error(&r, 400, "INVALID_OR_EXPIRED_TOKEN");
-    let r = cx.post("/api/v1/invitations/accept", Some(&eve), json!({"token": "made-up"})).await;
+    let r = cx
+        .post(
+            "/api/v1/invitations/accept",
+            Some(&eve),
+            json!({"token": "made-up"}),
+        )
+        .await;
     assert_error(&r, 400, "INVALID_OR_EXPIRED_TOKEN");
-    let r = cx.post("/api/v1/invitations/accept", None, json!({"token": token})).await;
+    let r = cx
+        .post("/api/v1/invitations/accept", None, json!({"token": token}))
+        .await;
     assert_error(&r, 401, "UNAUTHENTICATED");
-    let r = cx.post("/api/v1/invitations/accept", Some(&bob), json!({})).await;
+    let r = cx
+        .post("/api/v1/invitations/accept", Some(&bob), json!({}))
+        .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
 
     // Six acceptances at once: one joins, the rest are told the token is used.
     let answers = join_all((0..6).map(|_| {
-        cx.post("/api/v1/invitations/accept", Some(&bob), json!({"token": token}))
+        cx.post(
+            "/api/v1/invitations/accept",
+            Some(&bob),
+            json!({"token": token}),
+        )
     }))
     .await;
     let accepted = answers.iter().filter(|r| r.status == 200).count();
@@ -346,7 +569,10 @@ pub async fn org_invitations_are_single_use(cx: &HttpCtx) {
     assert_eq!(ok(&r, "bob reads")["organization"]["role"], json!("admin"));
     assert_eq!(audit_rows(cx, "INVITATION_ACCEPTED").await.len(), 1);
     assert_eq!(audit_rows(cx, "MEMBER_ADDED").await.len(), 1);
-    assert_eq!(ok(&cx.get(&invitations, Some(&ann)).await, "none")["invitations"], json!([]));
+    assert_eq!(
+        ok(&cx.get(&invitations, Some(&ann)).await, "none")["invitations"],
+        json!([])
+    );
 
     // A new rate-limit window for the mail-sending route (and new sessions for it).
     cx.app.clock.advance(time::Duration::minutes(16));
@@ -354,13 +580,33 @@ pub async fn org_invitations_are_single_use(cx: &HttpCtx) {
     let (bob, _) = cx.login("bob", PASSWORD).await;
 
     // An admin cannot invite an owner.
-    let r = cx.post(&invitations, Some(&bob), json!({"email": "x@example.com", "role": "owner"})).await;
+    let r = cx
+        .post(
+            &invitations,
+            Some(&bob),
+            json!({"email": "x@example.com", "role": "owner"}),
+        )
+        .await;
     assert_error(&r, 403, "FORBIDDEN");
 
     // Decline: by the token alone, once.
     let declined = invite(cx, &bob, &id, "carl@example.com", "member").await;
-    ok(&cx.post("/api/v1/invitations/decline", None, json!({"token": declined})).await, "decline");
-    let r = cx.post("/api/v1/invitations/decline", None, json!({"token": declined})).await;
+    ok(
+        &cx.post(
+            "/api/v1/invitations/decline",
+            None,
+            json!({"token": declined}),
+        )
+        .await,
+        "decline",
+    );
+    let r = cx
+        .post(
+            "/api/v1/invitations/decline",
+            None,
+            json!({"token": declined}),
+        )
+        .await;
     assert_error(&r, 400, "INVALID_OR_EXPIRED_TOKEN");
 
     // Revoke: the token stops working.
@@ -370,18 +616,52 @@ pub async fn org_invitations_are_single_use(cx: &HttpCtx) {
         .as_str()
         .unwrap()
         .to_owned();
-    ok(&cx.request("DELETE", &format!("{invitations}/{inv_id}"), Some(&bob), None).await, "revoke");
-    assert_error(&cx.request("DELETE", &format!("{invitations}/{inv_id}"), Some(&bob), None).await, 404, "NOT_FOUND");
-    let r = cx.post("/api/v1/invitations/accept", Some(&cid), json!({"token": revoked})).await;
+    ok(
+        &cx.request(
+            "DELETE",
+            &format!("{invitations}/{inv_id}"),
+            Some(&bob),
+            None,
+        )
+        .await,
+        "revoke",
+    );
+    assert_error(
+        &cx.request(
+            "DELETE",
+            &format!("{invitations}/{inv_id}"),
+            Some(&bob),
+            None,
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    );
+    let r = cx
+        .post(
+            "/api/v1/invitations/accept",
+            Some(&cid),
+            json!({"token": revoked}),
+        )
+        .await;
     assert_error(&r, 400, "INVALID_OR_EXPIRED_TOKEN");
 
     // Expired after 7 days.
     let late = invite(cx, &ann, &id, "cid@example.com", "member").await;
     cx.app.clock.advance(time::Duration::days(7));
     let (cid, _) = cx.login("cid", PASSWORD).await;
-    let r = cx.post("/api/v1/invitations/accept", Some(&cid), json!({"token": late})).await;
+    let r = cx
+        .post(
+            "/api/v1/invitations/accept",
+            Some(&cid),
+            json!({"token": late}),
+        )
+        .await;
     assert_error(&r, 400, "INVALID_OR_EXPIRED_TOKEN");
-    assert_eq!(ok(&cx.get("/api/v1/invitations", Some(&cid)).await, "expired")["invitations"], json!([]));
+    assert_eq!(
+        ok(&cx.get("/api/v1/invitations", Some(&cid)).await, "expired")["invitations"],
+        json!([])
+    );
 }
 http_case!(org_invitations_are_single_use);
 
@@ -399,9 +679,19 @@ pub async fn switch_org_puts_the_org_in_the_tokens(cx: &HttpCtx) {
         (email.clone(), cx.login("bob", PASSWORD).await)
     };
     let token = invite(cx, &ann, &id, &bob_email, "admin").await;
-    ok(&cx.post("/api/v1/invitations/accept", Some(&bob), json!({"token": token})).await, "join");
+    ok(
+        &cx.post(
+            "/api/v1/invitations/accept",
+            Some(&bob),
+            json!({"token": token}),
+        )
+        .await,
+        "join",
+    );
 
-    let r = cx.post("/api/v1/auth/switch-org", Some(&bob), json!({"orgId": id})).await;
+    let r = cx
+        .post("/api/v1/auth/switch-org", Some(&bob), json!({"orgId": id}))
+        .await;
     let data = ok(&r, "switch");
     assert_eq!(data["organization"]["role"], json!("admin"));
     let access = data["tokens"]["accessToken"].as_str().unwrap().to_owned();
@@ -410,7 +700,13 @@ pub async fn switch_org_puts_the_org_in_the_tokens(cx: &HttpCtx) {
     assert_eq!(claims(&access)["orgRole"], json!("admin"));
     assert!(claims(&bob).get("org").is_none(), "a login carries no org");
     // The switch rotated the refresh token: the new one refreshes, keeping the org.
-    let r = cx.post("/api/v1/auth/refresh", None, json!({"refreshToken": refresh})).await;
+    let r = cx
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refreshToken": refresh}),
+        )
+        .await;
     let pair = ok(&r, "refresh");
     let refreshed = pair["accessToken"].as_str().unwrap().to_owned();
     assert_eq!(claims(&refreshed)["org"], json!(id));
@@ -419,36 +715,89 @@ pub async fn switch_org_puts_the_org_in_the_tokens(cx: &HttpCtx) {
 
     // A stranger's organization, a malformed id, a key: refused, nothing changed.
     let (eve, _) = member(cx, "eve").await;
-    let r = cx.post("/api/v1/auth/switch-org", Some(&eve), json!({"orgId": id})).await;
+    let r = cx
+        .post("/api/v1/auth/switch-org", Some(&eve), json!({"orgId": id}))
+        .await;
     assert_error(&r, 404, "NOT_FOUND");
-    let r = cx.post("/api/v1/auth/switch-org", Some(&eve), json!({"orgId": "nope"})).await;
+    let r = cx
+        .post(
+            "/api/v1/auth/switch-org",
+            Some(&eve),
+            json!({"orgId": "nope"}),
+        )
+        .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
-    let r = cx.post("/api/v1/api-keys", Some(&bob), json!({"name": "k", "scopes": [], "orgId": id})).await;
+    let r = cx
+        .post(
+            "/api/v1/api-keys",
+            Some(&bob),
+            json!({"name": "k", "scopes": [], "orgId": id}),
+        )
+        .await;
     let key = ok(&r, "org key");
     assert_eq!(key["apiKey"]["orgId"], json!(id));
     let key = key["key"].as_str().unwrap().to_owned();
-    let r = cx.post("/api/v1/auth/switch-org", Some(&key), json!({"orgId": id})).await;
+    let r = cx
+        .post("/api/v1/auth/switch-org", Some(&key), json!({"orgId": id}))
+        .await;
     assert_error(&r, 403, "API_KEY_NOT_ALLOWED");
-    let r = cx.post("/api/v1/api-keys", Some(&eve), json!({"name": "k", "scopes": [], "orgId": id})).await;
+    let r = cx
+        .post(
+            "/api/v1/api-keys",
+            Some(&eve),
+            json!({"name": "k", "scopes": [], "orgId": id}),
+        )
+        .await;
     assert_error(&r, 404, "NOT_FOUND");
 
     // Removed: the next refresh drops the org.
     let bob_id = user_id(cx, &bob_email).await;
     ok(
-        &cx.request("DELETE", &format!("/api/v1/orgs/{id}/members/{bob_id}"), Some(&ann), None).await,
+        &cx.request(
+            "DELETE",
+            &format!("/api/v1/orgs/{id}/members/{bob_id}"),
+            Some(&ann),
+            None,
+        )
+        .await,
         "remove",
     );
-    let r = cx.post("/api/v1/auth/refresh", None, json!({"refreshToken": next_refresh})).await;
-    let after = ok(&r, "refresh after removal")["accessToken"].as_str().unwrap().to_owned();
+    let r = cx
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refreshToken": next_refresh}),
+        )
+        .await;
+    let after = ok(&r, "refresh after removal")["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(claims(&after).get("org").is_none(), "{}", claims(&after));
-    let r = cx.post("/api/v1/auth/switch-org", Some(&after), json!({"orgId": id})).await;
+    let r = cx
+        .post(
+            "/api/v1/auth/switch-org",
+            Some(&after),
+            json!({"orgId": id}),
+        )
+        .await;
     assert_error(&r, 404, "NOT_FOUND");
 
     // Null: no org.
-    let r = cx.post("/api/v1/auth/switch-org", Some(&ann), json!({"orgId": null})).await;
+    let r = cx
+        .post(
+            "/api/v1/auth/switch-org",
+            Some(&ann),
+            json!({"orgId": null}),
+        )
+        .await;
     let data = ok(&r, "clear");
     assert_eq!(data["organization"], Value::Null);
-    assert!(claims(data["tokens"]["accessToken"].as_str().unwrap()).get("org").is_none());
+    assert!(
+        claims(data["tokens"]["accessToken"].as_str().unwrap())
+            .get("org")
+            .is_none()
+    );
 }
 http_case!(switch_org_puts_the_org_in_the_tokens);
 
@@ -461,11 +810,24 @@ pub async fn admins_list_and_inspect_organizations(cx: &HttpCtx) {
     let acme = make_org(cx, &ann, json!({"name": "Acme"})).await;
     let gone = make_org(cx, &ann, json!({"name": "Gone"})).await;
     let gone_id = gone["id"].as_str().unwrap();
-    ok(&cx.request("DELETE", &format!("/api/v1/orgs/{gone_id}"), Some(&ann), None).await, "delete");
+    ok(
+        &cx.request(
+            "DELETE",
+            &format!("/api/v1/orgs/{gone_id}"),
+            Some(&ann),
+            None,
+        )
+        .await,
+        "delete",
+    );
 
     let list = ok(&cx.get("/api/v1/admin/orgs", a).await, "list");
     assert_eq!(list["total"], json!(2));
-    assert_eq!(list["organizations"][0]["slug"], json!("gone"), "newest first");
+    assert_eq!(
+        list["organizations"][0]["slug"],
+        json!("gone"),
+        "newest first"
+    );
     assert!(list["organizations"][0]["deletedAt"].is_string());
     assert_eq!(list["organizations"][1]["members"], json!(1));
     let found = ok(&cx.get("/api/v1/admin/orgs?q=ACM", a).await, "search");
@@ -478,14 +840,30 @@ pub async fn admins_list_and_inspect_organizations(cx: &HttpCtx) {
     assert_eq!(error_fields(&r), vec!["page", "deleted"]);
 
     let acme_id = acme["id"].as_str().unwrap();
-    let detail = ok(&cx.get(&format!("/api/v1/admin/orgs/{acme_id}"), a).await, "detail");
+    let detail = ok(
+        &cx.get(&format!("/api/v1/admin/orgs/{acme_id}"), a).await,
+        "detail",
+    );
     assert_eq!(detail["organization"]["name"], json!("Acme"));
     assert_eq!(detail["members"][0]["username"], json!("ann"));
     assert_eq!(detail["members"][0]["role"], json!("owner"));
     let unknown = uuid::Uuid::now_v7();
-    assert_error(&cx.get(&format!("/api/v1/admin/orgs/{unknown}"), a).await, 404, "NOT_FOUND");
-    assert_error(&cx.get("/api/v1/admin/orgs", Some(&ann)).await, 403, "FORBIDDEN");
-    assert_error(&cx.get(&format!("/api/v1/admin/orgs/{acme_id}"), Some(&ann)).await, 403, "FORBIDDEN");
+    assert_error(
+        &cx.get(&format!("/api/v1/admin/orgs/{unknown}"), a).await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &cx.get("/api/v1/admin/orgs", Some(&ann)).await,
+        403,
+        "FORBIDDEN",
+    );
+    assert_error(
+        &cx.get(&format!("/api/v1/admin/orgs/{acme_id}"), Some(&ann))
+            .await,
+        403,
+        "FORBIDDEN",
+    );
 
     let dash = ok(&cx.get("/api/v1/admin/dashboard", a).await, "dashboard");
     assert_eq!(dash["organizations"]["total"], json!(1));
