@@ -94,7 +94,7 @@ impl AccountStore for MemoryStore {
         st.backup_codes.retain(|_, (owner, _)| *owner != user_id);
         st.passkeys.retain(|_, p| p.user_id != user_id);
         st.api_keys.retain(|_, k| k.user_id != user_id);
-        st.org_members.retain(|(_, member), _| *member != user_id);
+        crate::organizations::memory::leave_all_orgs(&mut st, user_id);
         for invitation in st.org_invitations.values_mut() {
             if invitation.inviter_id == Some(user_id) {
                 invitation.inviter_id = None;

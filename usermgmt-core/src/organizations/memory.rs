@@ -9,6 +9,41 @@ use crate::store::*;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+/// Removes a user's memberships (their account is going): an organization they alone owned
+/// passes to its longest-standing admin, else its longest-standing member; one left with no
+/// member is removed.
+pub(crate) fn leave_all_orgs(st: &mut State, user_id: Uuid) {
+    let owned: Vec<Uuid> = st
+        .org_members
+        .iter()
+        .filter(|((_, member), (role, _))| *member == user_id && *role == OrgRole::Owner)
+        .map(|((org, _), _)| *org)
+        .collect();
+    st.org_members.retain(|(_, member), _| *member != user_id);
+    for org_id in owned {
+        let heir = st
+            .org_members
+            .iter()
+            .filter(|((org, _), _)| *org == org_id)
+            .map(|((_, member), (role, joined))| (*role, *joined, *member))
+            .min_by_key(|(role, joined, member)| (std::cmp::Reverse(*role), *joined, *member));
+        match heir {
+            Some((OrgRole::Owner, _, _)) => {}
+            Some((_, _, member)) => {
+                if let Some(entry) = st.org_members.get_mut(&(org_id, member)) {
+                    entry.0 = OrgRole::Owner;
+                }
+            }
+            None => {
+                st.organizations.remove(&org_id);
+                st.org_invitations.retain(|_, i| i.org_id != org_id);
+                st.session_orgs.retain(|_, org| *org != org_id);
+                st.api_keys.retain(|_, k| k.org_id != Some(org_id));
+            }
+        }
+    }
+}
+
 fn live(st: &State, org_id: Uuid) -> Option<&OrgRecord> {
     st.organizations
         .get(&org_id)

@@ -13,7 +13,7 @@
 
 #[cfg(feature = "test-util")]
 mod cases;
-mod memory;
+pub(crate) mod memory;
 pub(crate) mod routes;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) mod sql;

@@ -127,6 +127,50 @@ macro_rules! organizations_sql {
             role.as_deref().map(org_role_from).transpose()
         }
 
+        /// Removes a user's memberships inside their account's removal: an organization they
+        /// alone owned passes (under its row lock) to its longest-standing admin, else its
+        /// longest-standing member; one left with no member is removed.
+        async fn leave_all_orgs_in_tx(tx: &mut Tx, user_id: Uuid) -> Result<()> {
+            let owned: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT org_id FROM org_members WHERE user_id = $1 AND role = 'owner'",
+            )
+            .bind(user_id)
+            .fetch_all(&mut **tx)
+            .await?;
+            for org_id in &owned {
+                let sql = format!("SELECT id FROM organizations WHERE id = $1{LOCK_ROW}");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(org_id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM org_members WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut **tx)
+                .await?;
+            for org_id in owned {
+                sqlx::query(
+                    "UPDATE org_members SET role = 'owner' WHERE org_id = $1 \
+                     AND NOT EXISTS (SELECT 1 FROM org_members o \
+                                     WHERE o.org_id = $1 AND o.role = 'owner') \
+                     AND user_id = (SELECT m.user_id FROM org_members m WHERE m.org_id = $1 \
+                                    ORDER BY CASE m.role WHEN 'admin' THEN 0 ELSE 1 END, \
+                                    m.joined_at, m.user_id LIMIT 1)",
+                )
+                .bind(org_id)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query(
+                    "DELETE FROM organizations WHERE id = $1 \
+                     AND NOT EXISTS (SELECT 1 FROM org_members WHERE org_id = $1)",
+                )
+                .bind(org_id)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(())
+        }
+
         #[async_trait::async_trait]
         impl $crate::organizations::store::OrgStore for $store {
             async fn create_org(

@@ -64,7 +64,7 @@ async fn join(
     user: &crate::store::UserRecord,
     role: OrgRole,
 ) {
-    let token = format!("join-{}", user.id);
+    let token = format!("join-{org_id}-{}", user.id);
     let inv = invitation(org_id, &user.email, role, &token, secs(1));
     store
         .add_invitation(inv.clone(), Effects::none())
@@ -701,3 +701,55 @@ pub async fn invitations_are_decided_once(store: Arc<dyn Store>) {
     );
 }
 store_case!(invitations_are_decided_once);
+
+/// Removing an account keeps its organizations owned: one it alone owned passes to its
+/// longest-standing admin (else member); one with no member left is removed; one with another
+/// owner is left as it is.
+pub async fn an_owners_removal_hands_the_org_over(store: Arc<dyn Store>) {
+    let ann = create(&*store, "ann").await;
+    let bob = create(&*store, "bob").await;
+    let cat = create(&*store, "cat").await;
+    let dan = create(&*store, "dan").await;
+    let shared = org("shared", secs(0));
+    store
+        .create_org(shared.clone(), ann.id, Effects::none())
+        .await
+        .unwrap();
+    join(&store, shared.id, &cat, OrgRole::Member).await;
+    join(&store, shared.id, &bob, OrgRole::Admin).await;
+    let alone = org("alone", secs(0));
+    store
+        .create_org(alone.clone(), ann.id, Effects::none())
+        .await
+        .unwrap();
+    let co = org("co-owned", secs(0));
+    store
+        .create_org(co.clone(), ann.id, Effects::none())
+        .await
+        .unwrap();
+    join(&store, co.id, &dan, OrgRole::Owner).await;
+    join(&store, co.id, &cat, OrgRole::Admin).await;
+
+    assert!(
+        store
+            .delete_user_permanently(ann.id, None, Effects::none())
+            .await
+            .unwrap()
+    );
+    let role = |members: &[MemberRecord], id: Uuid| {
+        members.iter().find(|m| m.user_id == id).map(|m| m.role)
+    };
+    let (members, _) = store.org_members(shared.id, None, ALL).await.unwrap();
+    assert_eq!(members.len(), 2);
+    assert_eq!(
+        role(&members, bob.id),
+        Some(OrgRole::Owner),
+        "the admin, though cat joined first"
+    );
+    assert_eq!(role(&members, cat.id), Some(OrgRole::Member));
+    assert_eq!(store.org_summary(alone.id).await.unwrap(), None);
+    let (members, _) = store.org_members(co.id, None, ALL).await.unwrap();
+    assert_eq!(role(&members, dan.id), Some(OrgRole::Owner));
+    assert_eq!(role(&members, cat.id), Some(OrgRole::Admin));
+}
+store_case!(an_owners_removal_hands_the_org_over);
