@@ -398,6 +398,7 @@ fn sqlite(c: &mut Criterion) {
                 name: Some("bench".into()),
                 scopes: Some(vec![]),
                 expires_in_days: None,
+                org_id: None,
             },
             &ClientInfo::default(),
         ))

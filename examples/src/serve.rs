@@ -124,8 +124,8 @@ fn describe(error: &usermgmt_core::Error) -> String {
     }
 }
 
-/// Removes accounts whose recovery window has ended, and orphan avatar files, at start and then
-/// every `interval`.
+/// Removes accounts and organizations whose recovery window has ended, and orphan avatar files,
+/// at start and then every `interval`.
 /// Several instances may run this at once: each account is removed (and its mail and audit
 /// row written) by exactly one of them, since the store's delete is conditional.
 async fn purge_expired_accounts(
@@ -139,6 +139,10 @@ async fn purge_expired_accounts(
             Err(err) => {
                 tracing::warn!(error = %err, "account purge failed; retrying at the next interval")
             }
+        }
+        // Organizations deleted longer ago than the recovery window, on the same beat.
+        if let Err(err) = manager.purge_deleted_orgs().await {
+            tracing::warn!(error = %err, "organization purge failed; retrying at the next interval");
         }
         // Avatar files no row refers to (a crash mid-upload, a failed removal), on the same beat.
         if let Err(err) = manager.sweep_orphan_avatars().await {

@@ -42,6 +42,8 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX};
+use usermgmt_core::organizations::OrgPermission;
+use usermgmt_core::organizations::store::OrgMembership;
 use usermgmt_core::rbac::Permission;
 use usermgmt_core::{AuthenticatedUser, Error};
 
@@ -204,6 +206,57 @@ impl<P: Permission> FromRequest for Authorized<P> {
         Box::pin(async move {
             let caller = caller(found, Some(P::NAME)).await?;
             Ok(Authorized(caller, PhantomData))
+        })
+    }
+}
+
+/// The caller and their membership of the organization they act in: the access token's `org`
+/// (set by `POST /auth/switch-org`) or the API key's `orgId`, with the membership read from the
+/// store on every request (a removed member is refused at once). 401 without a credential, 403
+/// without an active organization or membership there.
+#[derive(Debug, Clone)]
+pub struct OrgMember(pub AuthenticatedUser, pub OrgMembership);
+
+/// Authenticates the request in its active organization, checking `permission` when given.
+async fn org_caller(
+    found: Result<(web::Data<Api>, String), Error>,
+    permission: Option<&'static str>,
+) -> Result<(AuthenticatedUser, OrgMembership), ApiError> {
+    let (api, token) = found?;
+    Ok(api.manager().authenticate_org(&token, permission).await?)
+}
+
+impl FromRequest for OrgMember {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let found = api_and_token(req);
+        Box::pin(async move {
+            let (caller, membership) = org_caller(found, None).await?;
+            Ok(OrgMember(caller, membership))
+        })
+    }
+}
+
+/// [`OrgMember`] whose org role grants `P` now; 403 otherwise.
+/// `async fn h(OrgAuthorized(caller, membership, _): OrgAuthorized<org_perm::MemberInvite>)`.
+#[derive(Debug, Clone)]
+pub struct OrgAuthorized<P: OrgPermission>(
+    pub AuthenticatedUser,
+    pub OrgMembership,
+    pub PhantomData<P>,
+);
+
+impl<P: OrgPermission> FromRequest for OrgAuthorized<P> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let found = api_and_token(req);
+        Box::pin(async move {
+            let (caller, membership) = org_caller(found, Some(P::NAME)).await?;
+            Ok(OrgAuthorized(caller, membership, PhantomData))
         })
     }
 }

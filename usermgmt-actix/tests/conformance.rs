@@ -94,6 +94,7 @@ mod guards {
     use super::*;
     use actix_web::{HttpResponse, web};
     use usermgmt_core::auth::AuthenticatedUser;
+    use usermgmt_core::organizations::org_perm;
     use usermgmt_core::rbac::perm;
     use usermgmt_core::testing::TestApp;
     use usermgmt_core::testing::check_permission_guards;
@@ -129,12 +130,33 @@ mod guards {
         HttpResponse::Ok().body(format!("settings for {}", caller.user.username))
     }
 
+    async fn team(
+        usermgmt_actix::OrgMember(caller, membership): usermgmt_actix::OrgMember,
+    ) -> String {
+        format!(
+            "team {} for {} as {}",
+            membership.org.slug,
+            caller.user.username,
+            membership.role.as_str()
+        )
+    }
+
+    async fn invite(
+        usermgmt_actix::OrgAuthorized(caller, _, _): usermgmt_actix::OrgAuthorized<
+            org_perm::MemberInvite,
+        >,
+    ) -> String {
+        format!("invite for {}", caller.user.username)
+    }
+
     pub async fn permissions_guard_host_routes() {
         let app = TestApp::new(Arc::new(usermgmt_core::store::memory::MemoryStore::new()));
         let service = actix_test::init_service(
             App::new()
                 .configure(usermgmt_actix::configure(app.api.clone()))
                 .route("/report", web::get().to(report))
+                .route("/team", web::get().to(team))
+                .route("/invite", web::get().to(invite))
                 .service(
                     web::scope("/settings")
                         .wrap(actix_web::middleware::from_fn(

@@ -46,6 +46,8 @@ use axum::routing::any;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use usermgmt_core::api::{API_PREFIX, Api, ApiRequest, ApiResponse, DOCS_PREFIX};
+use usermgmt_core::organizations::OrgPermission;
+use usermgmt_core::organizations::store::OrgMembership;
 use usermgmt_core::rbac::Permission;
 use usermgmt_core::{AuthenticatedUser, Error};
 
@@ -242,6 +244,45 @@ impl<P: Permission, S: Send + Sync> FromRequestParts<S> for Authorized<P> {
         let (api, token) = api_and_token(parts)?;
         let caller = api.manager().authenticate_with(&token, P::NAME).await?;
         Ok(Authorized(caller, PhantomData))
+    }
+}
+
+/// The caller and their membership of the organization they act in: the access token's `org`
+/// (set by `POST /auth/switch-org`) or the API key's `orgId`, with the membership read from the
+/// store on every request (a removed member is refused at once). 401 without a credential, 403
+/// without an active organization or membership there.
+#[derive(Debug, Clone)]
+pub struct OrgMember(pub AuthenticatedUser, pub OrgMembership);
+
+impl<S: Send + Sync> FromRequestParts<S> for OrgMember {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let (api, token) = api_and_token(parts)?;
+        let (caller, membership) = api.manager().authenticate_org(&token, None).await?;
+        Ok(OrgMember(caller, membership))
+    }
+}
+
+/// [`OrgMember`] whose org role grants `P` now; 403 otherwise.
+/// `async fn h(OrgAuthorized(caller, membership, _): OrgAuthorized<org_perm::MemberInvite>)`.
+#[derive(Debug, Clone)]
+pub struct OrgAuthorized<P: OrgPermission>(
+    pub AuthenticatedUser,
+    pub OrgMembership,
+    pub PhantomData<P>,
+);
+
+impl<P: OrgPermission, S: Send + Sync> FromRequestParts<S> for OrgAuthorized<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let (api, token) = api_and_token(parts)?;
+        let (caller, membership) = api
+            .manager()
+            .authenticate_org(&token, Some(P::NAME))
+            .await?;
+        Ok(OrgAuthorized(caller, membership, PhantomData))
     }
 }
 

@@ -92,6 +92,7 @@ mod guards {
     use super::*;
     use axum::routing::get;
     use usermgmt_core::auth::AuthenticatedUser;
+    use usermgmt_core::organizations::org_perm;
     use usermgmt_core::rbac::perm;
     use usermgmt_core::testing::TestApp;
     use usermgmt_core::testing::check_permission_guards;
@@ -123,10 +124,31 @@ mod guards {
         format!("settings for {}", caller.user.username)
     }
 
+    async fn team(
+        usermgmt_axum::OrgMember(caller, membership): usermgmt_axum::OrgMember,
+    ) -> String {
+        format!(
+            "team {} for {} as {}",
+            membership.org.slug,
+            caller.user.username,
+            membership.role.as_str()
+        )
+    }
+
+    async fn invite(
+        usermgmt_axum::OrgAuthorized(caller, _, _): usermgmt_axum::OrgAuthorized<
+            org_perm::MemberInvite,
+        >,
+    ) -> String {
+        format!("invite for {}", caller.user.username)
+    }
+
     pub async fn permissions_guard_host_routes() {
         let app = TestApp::new(Arc::new(usermgmt_core::store::memory::MemoryStore::new()));
         let router = axum::Router::new()
             .route("/report", get(report))
+            .route("/team", get(team))
+            .route("/invite", get(invite))
             .merge(
                 axum::Router::new()
                     .route("/settings", get(settings))

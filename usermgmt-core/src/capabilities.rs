@@ -19,6 +19,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         crate::two_factor::routes::ROUTES,
         crate::passkeys::routes::ROUTES,
         crate::api_keys::routes::ROUTES,
+        crate::organizations::routes::ROUTES,
         crate::notifications::routes::ROUTES,
         crate::roles::routes::ROUTES,
         crate::admin::routes::ROUTES,

@@ -120,6 +120,9 @@ pub enum Error {
     /// A passkey answer did not verify, or its ceremony is unknown, used or expired (401).
     #[error("invalid passkey")]
     InvalidPasskey,
+    /// The change would leave an organization without an owner (409).
+    #[error("last owner")]
+    LastOwner,
     /// Removing this would leave the account with no way to sign in (409).
     #[error("last sign-in method")]
     LastSignInMethod,
@@ -175,6 +178,7 @@ pub const ALL_CODES: &[&str] = &[
     "TWO_FACTOR_NOT_ENABLED",
     "INVALID_PASSKEY",
     "LAST_SIGN_IN_METHOD",
+    "LAST_OWNER",
     "API_KEY_NOT_ALLOWED",
     "CSRF_FAILED",
     "ACCOUNT_LOCKED",
@@ -222,7 +226,7 @@ impl Error {
             Error::InvalidOneTimeToken | Error::IncorrectPassword => 400,
             Error::InvalidTwoFactorCode | Error::TwoFactorNotEnabled => 400,
             Error::InvalidTwoFactorChallenge | Error::InvalidPasskey => 401,
-            Error::LastSignInMethod => 409,
+            Error::LastSignInMethod | Error::LastOwner => 409,
             Error::ApiKeyNotAllowed | Error::CsrfFailed => 403,
             Error::TwoFactorAlreadyEnabled => 409,
             Error::InvalidCredentials
@@ -269,6 +273,7 @@ impl Error {
             Error::TwoFactorNotEnabled => "TWO_FACTOR_NOT_ENABLED",
             Error::InvalidPasskey => "INVALID_PASSKEY",
             Error::LastSignInMethod => "LAST_SIGN_IN_METHOD",
+            Error::LastOwner => "LAST_OWNER",
             Error::ApiKeyNotAllowed => "API_KEY_NOT_ALLOWED",
             Error::CsrfFailed => "CSRF_FAILED",
             Error::AccountLocked { .. } => "ACCOUNT_LOCKED",
@@ -315,6 +320,10 @@ impl Error {
             Error::InvalidPasskey => "The passkey could not be verified".to_owned(),
             Error::LastSignInMethod => {
                 "This is the account's last way to sign in; add another first".to_owned()
+            }
+            Error::LastOwner => {
+                "An organization must keep at least one owner; make another member owner first"
+                    .to_owned()
             }
             Error::ApiKeyNotAllowed => {
                 "API keys cannot be used for this; sign in as the user".to_owned()
@@ -456,6 +465,7 @@ mod tests {
             Error::TwoFactorNotEnabled,
             Error::InvalidPasskey,
             Error::LastSignInMethod,
+            Error::LastOwner,
             Error::ApiKeyNotAllowed,
             Error::CsrfFailed,
             Error::PayloadTooLarge,
@@ -502,6 +512,7 @@ mod tests {
                 | Error::TwoFactorNotEnabled
                 | Error::InvalidPasskey
                 | Error::LastSignInMethod
+                | Error::LastOwner
                 | Error::ApiKeyNotAllowed
                 | Error::CsrfFailed
                 | Error::PayloadTooLarge

@@ -87,12 +87,19 @@ impl AccountStore for MemoryStore {
             .map(|s| s.id)
             .collect();
         st.sessions.retain(|id, _| !sessions.contains(id));
+        st.session_orgs.retain(|id, _| !sessions.contains(id));
         st.refresh_tokens
             .retain(|_, r| !sessions.contains(&r.session_id));
         st.two_factor.remove(&user_id);
         st.backup_codes.retain(|_, (owner, _)| *owner != user_id);
         st.passkeys.retain(|_, p| p.user_id != user_id);
         st.api_keys.retain(|_, k| k.user_id != user_id);
+        crate::organizations::memory::leave_all_orgs(&mut st, user_id);
+        for invitation in st.org_invitations.values_mut() {
+            if invitation.inviter_id == Some(user_id) {
+                invitation.inviter_id = None;
+            }
+        }
         st.passkey_ceremonies
             .retain(|_, c| c.user_id != Some(user_id));
         st.notifications.retain(|n| n.user_id != user_id);

@@ -94,6 +94,8 @@ pub struct AccountExport {
     pub passkeys: Vec<crate::passkeys::store::PasskeyRecord>,
     /// Its API keys (the wire shows names, scopes and dates, never secrets or digests).
     pub api_keys: Vec<crate::api_keys::store::ApiKeyRecord>,
+    /// Its memberships of organizations, with its role in each.
+    pub organizations: Vec<crate::organizations::store::OrgMembership>,
     /// Sessions, notifications, password-change times, the audit trail (staff anonymised).
     pub data: crate::store::UserDataExport,
     /// When.
@@ -509,6 +511,7 @@ impl UserManager {
             two_factor: store.two_factor(user.id).await?,
             passkeys: store.passkeys(user.id).await?,
             api_keys: store.api_keys(user.id).await?,
+            organizations: store.user_orgs(user.id).await?,
             data,
             exported_at: self.now(),
         };

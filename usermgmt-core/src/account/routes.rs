@@ -127,6 +127,16 @@ pub(crate) static ROUTES: &[Route] = &[
                         ("lastUsedAt", nullable_date_time()),
                     ])),
                 ),
+                (
+                    "organizations",
+                    array(record(&[
+                        ("id", uuid()),
+                        ("name", string()),
+                        ("slug", string()),
+                        ("role", string()),
+                        ("joinedAt", date_time()),
+                    ])),
+                ),
                 ("sessions", array(exported_session())),
                 ("notifications", array(reference("Notification"))),
                 ("auditTrail", array(reference("AuditEvent"))),
@@ -292,6 +302,7 @@ pub fn account_export(export: &AccountExport) -> serde_json::Value {
         two_factor,
         passkeys,
         api_keys,
+        organizations,
         data,
         exported_at,
     } = export;
@@ -345,6 +356,16 @@ pub fn account_export(export: &AccountExport) -> serde_json::Value {
                 "expiresAt": k.expires_at.map(rfc3339),
                 "createdAt": rfc3339(k.created_at),
                 "lastUsedAt": k.last_used_at.map(rfc3339),
+            }))
+            .collect::<Vec<_>>(),
+        "organizations": organizations
+            .iter()
+            .map(|m| json!({
+                "id": m.org.id,
+                "name": m.org.name,
+                "slug": m.org.slug,
+                "role": m.role.as_str(),
+                "joinedAt": rfc3339(m.joined_at),
             }))
             .collect::<Vec<_>>(),
         "sessions": sessions,

@@ -76,6 +76,18 @@ macro_rules! account_sql {
                 effects: Effects,
             ) -> Result<bool> {
                 let mut tx = begin(self).await?;
+                let gone: Option<Uuid> = sqlx::query_scalar(
+                    "SELECT id FROM users WHERE id = $1 \
+                     AND ($2 IS NULL OR (deleted_at IS NOT NULL AND deleted_at < $2))",
+                )
+                .bind(user_id)
+                .bind(opt_ts(deleted_before))
+                .fetch_optional(&mut *tx)
+                .await?;
+                if gone.is_some() {
+                    // Their organizations keep an owner (organizations_sql!).
+                    leave_all_orgs_in_tx(&mut tx, user_id).await?;
+                }
                 // Child rows go by ON DELETE CASCADE; the condition makes a purge that raced a
                 // recovery (or another instance's purge) remove nothing.
                 let deleted = sqlx::query(

@@ -32,6 +32,8 @@ pub struct Dashboard {
     pub counts: DashboardCounts,
     /// Every role with its user count.
     pub roles: Vec<RoleRecord>,
+    /// Organizations not deleted.
+    pub organizations: u64,
 }
 
 /// Everything an administrator sees of one user.
@@ -142,7 +144,16 @@ impl UserManager {
             .dashboard_counts(now, now - Duration::days(7))
             .await?;
         let roles = self.inner.store.list_roles().await?;
-        Ok(Dashboard { counts, roles })
+        let (_, organizations) = self
+            .inner
+            .store
+            .all_orgs(None, Some(false), crate::store::Page { page: 1, limit: 1 })
+            .await?;
+        Ok(Dashboard {
+            counts,
+            roles,
+            organizations,
+        })
     }
 
     /// A page of users matching `search`, and the total [user:read].

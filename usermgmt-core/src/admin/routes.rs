@@ -44,6 +44,7 @@ pub(crate) static ROUTES: &[Route] = &[
                     ]),
                 ),
                 ("sessions", record(&[("active", integer())])),
+                ("organizations", record(&[("total", integer())])),
                 (
                     "roles",
                     array(record(&[
@@ -259,6 +260,7 @@ async fn dashboard(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
                 "newThisWeek": c.users_new,
             },
             "sessions": {"active": c.active_sessions},
+            "organizations": {"total": d.organizations},
             "roles": roles,
         }),
     ))

@@ -64,6 +64,9 @@ pub struct ApiKeyInput {
     pub scopes: Option<Vec<String>>,
     /// Days until it expires (1–3650; absent: never).
     pub expires_in_days: Option<i64>,
+    /// The organization it belongs to: the caller must hold `apikey:manage` there (a
+    /// non-member is told it does not exist).
+    pub org_id: Option<Uuid>,
 }
 
 /// A key's text, shown once. Redacted in `Debug`.
@@ -148,6 +151,9 @@ impl UserManager {
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
+        if let Some(org_id) = input.org_id {
+            self.org_access(auth, org_id, "apikey:manage").await?;
+        }
         let held = self.inner.store.api_keys(auth.user.id).await?;
         if held.len() >= MAX_KEYS_PER_USER {
             return Err(Error::invalid(
@@ -168,6 +174,7 @@ impl UserManager {
             created_at: now,
             last_used_at: None,
             previous: None,
+            org_id: input.org_id,
         };
         let effects = self
             .api_key_created_effects(&auth.user, &record)?
@@ -183,6 +190,7 @@ impl UserManager {
                     "prefix": record.prefix,
                     "scopes": record.scopes,
                     "expiresAt": record.expires_at.map(|t| t.unix_timestamp()),
+                    "orgId": record.org_id,
                 }),
             ));
         self.inner
@@ -360,6 +368,7 @@ impl UserManager {
             api_key: Some(ApiKeyGrant {
                 id: key.id,
                 scopes: key.scopes,
+                org_id: key.org_id,
             }),
         })
     }
@@ -401,6 +410,8 @@ fn key_claims(user: &UserRecord, key: &ApiKeyRecord) -> AccessClaims {
         aud: String::new(),
         jti: key.id.to_string(),
         act: None,
+        org: None,
+        org_role: None,
     }
 }
 

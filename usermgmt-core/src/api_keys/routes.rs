@@ -113,6 +113,9 @@ pub struct CreateApiKeyBody {
     /// Days until it expires (1–3650); absent: never.
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<i64>,
+    /// The organization the key belongs to; the caller must hold `apikey:manage` there.
+    #[schema(value_type = Option<Uuid>)]
+    pub org_id: Option<Uuid>,
 }
 
 /// A rotation.
@@ -135,7 +138,7 @@ pub struct ApiKeyDto {
     pub prefix: String,
     /// Permission names it may use.
     pub scopes: Vec<String>,
-    /// The organisation it belongs to: always null until organisations exist.
+    /// The organization it belongs to, if any.
     #[schema(value_type = Option<Uuid>)]
     pub org_id: Option<Uuid>,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -153,7 +156,7 @@ impl From<&ApiKeyRecord> for ApiKeyDto {
             name: k.name.clone(),
             prefix: k.prefix.clone(),
             scopes: k.scopes.clone(),
-            org_id: None,
+            org_id: k.org_id,
             expires_at: k.expires_at,
             created_at: k.created_at,
             last_used_at: k.last_used_at,
@@ -175,6 +178,7 @@ async fn create(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
         name: body.name,
         scopes: body.scopes,
         expires_in_days: body.expires_in_days,
+        org_id: body.org_id,
     };
     let (key, secret) = api
         .manager()

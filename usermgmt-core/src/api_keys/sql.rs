@@ -9,7 +9,7 @@ macro_rules! api_keys_sql {
     ($store:ty) => {
         const API_KEY_COLUMNS: &str = "id, user_id, name, prefix, key_digest, scopes, \
              expires_at, created_at, last_used_at, previous_prefix, previous_digest, \
-             previous_expires_at";
+             previous_expires_at, org_id";
 
         fn api_key_from_row(row: &DbRow) -> Result<$crate::api_keys::store::ApiKeyRecord> {
             let scopes: String = row.try_get("scopes")?;
@@ -37,6 +37,7 @@ macro_rules! api_keys_sql {
                 created_at: from_ts(row.try_get("created_at")?)?,
                 last_used_at: opt_from_ts(row.try_get("last_used_at")?)?,
                 previous,
+                org_id: row.try_get("org_id")?,
             })
         }
 
@@ -84,8 +85,8 @@ macro_rules! api_keys_sql {
                 ensure_user(&mut tx, key.user_id).await?;
                 let stored = sqlx::query(
                     "INSERT INTO api_keys (id, user_id, name, prefix, key_digest, scopes, \
-                     expires_at, created_at, last_used_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                     expires_at, created_at, last_used_at, org_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
                 )
                 .bind(key.id)
                 .bind(key.user_id)
@@ -96,6 +97,7 @@ macro_rules! api_keys_sql {
                 .bind(opt_ts(key.expires_at))
                 .bind(ts(key.created_at))
                 .bind(opt_ts(key.last_used_at))
+                .bind(key.org_id)
                 .execute(&mut *tx)
                 .await?;
                 if stored.rows_affected() == 0 {

@@ -30,6 +30,8 @@ pub struct ApiKeyRecord {
     pub last_used_at: Option<Timestamp>,
     /// The key a rotation replaced, while its grace period lasts.
     pub previous: Option<PreviousKey>,
+    /// The organization it belongs to (its owner managed that org's keys when it was made).
+    pub org_id: Option<Uuid>,
 }
 
 /// The secret a rotation replaced, accepted until `expires_at`.
@@ -55,6 +57,7 @@ impl std::fmt::Debug for ApiKeyRecord {
             .field("created_at", &self.created_at)
             .field("last_used_at", &self.last_used_at)
             .field("in_grace", &self.previous.is_some())
+            .field("org_id", &self.org_id)
             .finish_non_exhaustive()
     }
 }

@@ -275,10 +275,16 @@ impl UserManager {
                 if user.deleted_at.is_some() || user.is_suspended || !user.is_active {
                     return Err(Error::InvalidRefreshToken);
                 }
-                let (access_token, _) = self
-                    .inner
-                    .tokens
-                    .issue(&user, session_id, now, None, None)?;
+                // The session's active organization, while the user is still a member.
+                let org = self.active_org_of(session_id, user.id).await?;
+                let (access_token, _) = self.inner.tokens.issue_in_org(
+                    &user,
+                    session_id,
+                    now,
+                    None,
+                    None,
+                    org.map(|(id, role)| (id, role.as_str())),
+                )?;
                 Ok(TokenPair {
                     access_token,
                     refresh_token: next,

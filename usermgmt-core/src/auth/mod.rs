@@ -90,6 +90,9 @@ pub struct ApiKeyGrant {
     pub id: Uuid,
     /// The permission names the key may use.
     pub scopes: Vec<String>,
+    /// The organization the key belongs to: the host app's org guards act in it, with the
+    /// owner's org role there as stored at each request.
+    pub org_id: Option<Uuid>,
 }
 
 impl AuthenticatedUser {

@@ -46,6 +46,13 @@ pub struct AccessClaims {
     /// Set on impersonation tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Actor>,
+    /// The active organization's id (`POST /auth/switch-org`). Informative like `roles`: the
+    /// membership is read again on every use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// The caller's role in `org` when the token was issued.
+    #[serde(default, rename = "orgRole", skip_serializing_if = "Option::is_none")]
+    pub org_role: Option<String>,
 }
 
 impl AccessClaims {
@@ -252,6 +259,20 @@ impl TokenIssuer {
         act: Option<Actor>,
         ttl: Option<Duration>,
     ) -> Result<(String, AccessClaims)> {
+        self.issue_in_org(user, session_id, now, act, ttl, None)
+    }
+
+    /// [`issue`](Self::issue), with the active organization's id and the user's role there
+    /// (the `org` and `orgRole` claims).
+    pub fn issue_in_org(
+        &self,
+        user: &UserRecord,
+        session_id: Uuid,
+        now: Timestamp,
+        act: Option<Actor>,
+        ttl: Option<Duration>,
+        org: Option<(Uuid, &str)>,
+    ) -> Result<(String, AccessClaims)> {
         let iat = now.unix_timestamp();
         let claims = AccessClaims {
             sub: user.id.to_string(),
@@ -266,6 +287,8 @@ impl TokenIssuer {
             aud: self.audience.clone(),
             jti: Uuid::new_v4().to_string(),
             act,
+            org: org.map(|(id, _)| id.to_string()),
+            org_role: org.map(|(_, role)| role.to_owned()),
         };
         let token =
             jsonwebtoken::encode(&self.header, &claims, &self.encoding).map_err(Error::internal)?;

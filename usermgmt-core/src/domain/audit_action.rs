@@ -92,6 +92,28 @@ audit_actions! {
     /// An API key was used (`apiKeyId`, `prefix`): sampled, at most one row per key a minute,
     /// written with the `lastUsedAt` update that wins the minute.
     ApiKeyUsed => "API_KEY_USED",
+    /// An organization was made (its maker is its owner).
+    OrgCreated => "ORG_CREATED",
+    /// An organization's name or slug changed.
+    OrgUpdated => "ORG_UPDATED",
+    /// An organization was deleted (soft; purged after the recovery window).
+    OrgDeleted => "ORG_DELETED",
+    /// A user joined an organization (an accepted invitation).
+    MemberAdded => "MEMBER_ADDED",
+    /// A member was removed from an organization.
+    MemberRemoved => "MEMBER_REMOVED",
+    /// A member left an organization.
+    MemberLeft => "MEMBER_LEFT",
+    /// A member's org role changed.
+    MemberRoleChanged => "MEMBER_ROLE_CHANGED",
+    /// An invitation to an organization was mailed.
+    InvitationSent => "INVITATION_SENT",
+    /// An invitation was accepted.
+    InvitationAccepted => "INVITATION_ACCEPTED",
+    /// An invitation was declined.
+    InvitationDeclined => "INVITATION_DECLINED",
+    /// An invitation was withdrawn.
+    InvitationRevoked => "INVITATION_REVOKED",
     /// New backup codes replaced the old ones.
     BackupCodesRegenerated => "BACKUP_CODES_REGENERATED",
     /// A backup code was spent.

@@ -32,6 +32,8 @@ pub enum MailKind {
     PasskeyChanged,
     /// An API key was made.
     ApiKeyCreated,
+    /// An invitation to join an organization.
+    OrgInvitation,
 }
 
 impl MailKind {
@@ -51,6 +53,7 @@ impl MailKind {
             MailKind::AccountPurged => "account_purged",
             MailKind::PasskeyChanged => "passkey_changed",
             MailKind::ApiKeyCreated => "api_key_created",
+            MailKind::OrgInvitation => "org_invitation",
         }
     }
 }

@@ -242,6 +242,34 @@ pub(crate) fn api_key_created(
     )
 }
 
+/// An invitation to join an organization. It greets no one by name (the address may have no
+/// account yet) and names only the organization (whose name cannot hold an address or link)
+/// and the role. `link_base`: the host app's page that accepts it.
+pub(crate) fn org_invitation(
+    config: &MailConfig,
+    link_base: &str,
+    to: &str,
+    org_name: &str,
+    role: &str,
+    token: &str,
+    days: i64,
+) -> Email {
+    render(
+        config,
+        to,
+        "you are invited to an organization",
+        "",
+        &[
+            format!(
+                "You are invited to join the organization \"{}\" as {role}. The link is valid for {days} days and can be used once; sign in with this address (verified) to accept.",
+                single_line(org_name)
+            ),
+            "If you did not expect this, ignore this email.".to_owned(),
+        ],
+        Some(("Accept the invitation", &link(link_base, token))),
+    )
+}
+
 /// A change of the account's state the owner must hear of (deleted, suspended, reactivated,
 /// purged): `what` completes "Your account ...", `detail` says what follows from it.
 pub(crate) fn account_notice(

@@ -93,6 +93,15 @@ pub(crate) struct State {
     pub(crate) webhook_deliveries: Vec<StoredDelivery>,
     /// API keys by their id (`api_keys/memory.rs`).
     pub(crate) api_keys: HashMap<Uuid, crate::api_keys::store::ApiKeyRecord>,
+    /// Organizations by their id (`organizations/memory.rs`).
+    pub(crate) organizations: HashMap<Uuid, crate::organizations::store::OrgRecord>,
+    /// Memberships: (organization, user) -> (role, joined at).
+    pub(crate) org_members:
+        std::collections::BTreeMap<(Uuid, Uuid), (crate::organizations::store::OrgRole, Timestamp)>,
+    /// Organization invitations by their id.
+    pub(crate) org_invitations: HashMap<Uuid, crate::organizations::store::InvitationRecord>,
+    /// The active organization of a session (`session_orgs`).
+    pub(crate) session_orgs: HashMap<Uuid, Uuid>,
 }
 
 /// The state under the store's lock: the memory store's transaction. Its [`Locked::apply`] is

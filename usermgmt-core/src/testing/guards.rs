@@ -38,6 +38,7 @@ where
     assert_eq!(ok.body, b"settings for root");
     check_impersonation_guards(app, &get).await;
     check_api_key_guards(app, &get).await;
+    check_org_guards(app, &get).await;
 }
 
 /// The host-app guards take an API key like the API does: its scopes ∩ what its owner holds
@@ -55,6 +56,7 @@ where
             name: Some("guard".into()),
             scopes: Some(scopes.iter().map(|s| (*s).to_owned()).collect()),
             expires_in_days: None,
+            org_id: None,
         };
         let (manager, kai, client) = (&app.manager, &kai, &client);
         async move {
@@ -240,4 +242,82 @@ where
         401,
         "INVALID_TOKEN",
     );
+}
+
+/// The host-app org guards (`OrgMember`, `OrgAuthorized<P>`): the host app under test serves
+/// `/team` behind `OrgMember` (answering `"team <slug> for <username> as <role>"`) and
+/// `/invite` behind `OrgAuthorized<org_perm::MemberInvite>` (`"invite for <username>"`). They
+/// act in the token's active organization (`switch_org`) or the key's, with the membership as
+/// stored at each request: a removed member's org token grants nothing at once.
+pub async fn check_org_guards<F, Fut>(app: &TestApp, get: &F)
+where
+    F: Fn(&'static str, Option<String>) -> Fut,
+    Fut: Future<Output = TestResponse>,
+{
+    let client = crate::ClientInfo::default();
+    let manager = &app.manager;
+    let olga_token = app.access_token_for("olga", &["user"]).await;
+    let olga = manager.authenticate(&olga_token).await.unwrap();
+    let org = manager
+        .create_org(&olga, Some("Guarded"), None, &client)
+        .await
+        .unwrap()
+        .org;
+    // No active organization: nothing to act in.
+    assert_error(
+        &get("/team", Some(olga_token.clone())).await,
+        403,
+        "FORBIDDEN",
+    );
+    assert_error(&get("/team", None).await, 401, "UNAUTHENTICATED");
+    let (pair, _) = manager.switch_org(&olga, Some(org.id)).await.unwrap();
+    let olga_org = pair.access_token.clone();
+    let r = get("/team", Some(olga_org.clone())).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"team guarded for olga as owner");
+    let r = get("/invite", Some(olga_org.clone())).await;
+    assert_eq!(r.body, b"invite for olga");
+
+    // Mia joins as a member: she may read, not invite; removed, she may do nothing at once.
+    let mia_token = app.access_token_for("mia", &["user"]).await;
+    let (_, invitation) = manager
+        .invite_to_org(
+            &olga,
+            org.id,
+            Some("mia@example.com"),
+            Some("member"),
+            &client,
+        )
+        .await
+        .unwrap();
+    let mia = manager.authenticate(&mia_token).await.unwrap();
+    manager
+        .accept_invitation(&mia, invitation.expose(), &client)
+        .await
+        .unwrap();
+    let (mia_pair, _) = manager.switch_org(&mia, Some(org.id)).await.unwrap();
+    let mia_org = mia_pair.access_token.clone();
+    let r = get("/team", Some(mia_org.clone())).await;
+    assert_eq!(r.body, b"team guarded for mia as member");
+    assert_error(
+        &get("/invite", Some(mia_org.clone())).await,
+        403,
+        "FORBIDDEN",
+    );
+    manager
+        .change_org_member(&olga, org.id, mia.user.id, None, &client)
+        .await
+        .unwrap();
+    assert_error(&get("/team", Some(mia_org)).await, 403, "FORBIDDEN");
+
+    // A key of the organization acts in it with its owner's org role now.
+    let input = crate::api_keys::ApiKeyInput {
+        name: Some("org key".into()),
+        scopes: Some(Vec::new()),
+        expires_in_days: None,
+        org_id: Some(org.id),
+    };
+    let (_, key) = manager.create_api_key(&olga, input, &client).await.unwrap();
+    let r = get("/invite", Some(key.expose().to_owned())).await;
+    assert_eq!(r.body, b"invite for olga");
 }

@@ -20,7 +20,7 @@ pub mod store_suite;
 pub mod webhook_receiver;
 pub mod wire;
 
-pub use guards::{check_cookie_session_guards, check_permission_guards};
+pub use guards::{check_cookie_session_guards, check_org_guards, check_permission_guards};
 pub use harness::{
     NEW_PASSWORD, PASSWORD, TEST_JWT_SECRET, TestApp, test_config, test_config_builder,
 };

@@ -352,7 +352,7 @@ pub async fn unusable_api_keys_answer_one_401(cx: &HttpCtx) {
 http_case!(unusable_api_keys_answer_one_401);
 
 /// Bad input is a 422 naming each broken field and makes nothing: a missing or long name, an
-/// unknown scope, an out-of-range lifetime, an `orgId` (organisations do not exist yet), a
+/// unknown scope, an out-of-range lifetime, an `orgId` of no organization of the caller's (404), a
 /// grace period out of range. An impersonation token cannot make keys.
 pub async fn api_key_input_is_checked(cx: &HttpCtx) {
     cx.register_verified("val").await;
@@ -381,12 +381,8 @@ pub async fn api_key_input_is_checked(cx: &HttpCtx) {
             json!({"name": "org", "scopes": [], "orgId": "0190d7e2-7a4c-7000-8000-000000000000"}),
         )
         .await;
-    assert_error(&r, 422, "VALIDATION_ERROR");
-    assert!(
-        r.json()["errors"].to_string().contains("orgId"),
-        "{}",
-        r.json()
-    );
+    // An organization the caller is not a member of does not exist for them.
+    assert_error(&r, 404, "NOT_FOUND");
     let r = cx
         .post(
             "/api/v1/api-keys",

@@ -23,6 +23,7 @@ fn key(user_id: Uuid, prefix: &str, at: crate::store::Timestamp) -> ApiKeyRecord
         created_at: at,
         last_used_at: None,
         previous: None,
+        org_id: None,
     }
 }
 
