@@ -18,6 +18,7 @@ mod layering;
 pub mod mail;
 mod manager;
 pub mod notifications;
+pub mod oauth;
 pub mod passkeys;
 pub mod profile;
 pub mod ratelimit;

@@ -93,6 +93,9 @@ impl AccountStore for MemoryStore {
         st.backup_codes.retain(|_, (owner, _)| *owner != user_id);
         st.passkeys.retain(|_, p| p.user_id != user_id);
         st.api_keys.retain(|_, k| k.user_id != user_id);
+        st.oauth_identities.retain(|_, i| i.user_id != user_id);
+        st.oauth_attempts.retain(|_, a| a.user_id != Some(user_id));
+        st.oauth_exchange_codes.retain(|_, c| c.user_id != user_id);
         st.passkey_ceremonies
             .retain(|_, c| c.user_id != Some(user_id));
         st.notifications.retain(|n| n.user_id != user_id);

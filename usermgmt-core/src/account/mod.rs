@@ -94,6 +94,9 @@ pub struct AccountExport {
     pub passkeys: Vec<crate::passkeys::store::PasskeyRecord>,
     /// Its API keys (the wire shows names, scopes and dates, never secrets or digests).
     pub api_keys: Vec<crate::api_keys::store::ApiKeyRecord>,
+    /// Its linked sign-in providers (the wire shows provider, subject, address and dates,
+    /// never tokens).
+    pub identities: Vec<crate::oauth::store::IdentityRecord>,
     /// Sessions, notifications, password-change times, the audit trail (staff anonymised).
     pub data: crate::store::UserDataExport,
     /// When.
@@ -505,6 +508,7 @@ impl UserManager {
             two_factor: store.two_factor(user.id).await?,
             passkeys: store.passkeys(user.id).await?,
             api_keys: store.api_keys(user.id).await?,
+            identities: store.identities(user.id).await?,
             data,
             exported_at: self.now(),
         };

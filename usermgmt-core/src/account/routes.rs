@@ -4,7 +4,7 @@
 
 use super::{AccountExport, AccountRestore};
 use crate::admin::routes::AdminUserDto;
-use crate::api::openapi::derived::request_body;
+use crate::api::openapi::derived::{answer, request_body};
 use crate::api::openapi::responses::exported_session;
 use crate::api::openapi::schema::*;
 use crate::api::routes::{Docs, RateLimit, Route, handler};
@@ -126,6 +126,10 @@ pub(crate) static ROUTES: &[Route] = &[
                         ("createdAt", date_time()),
                         ("lastUsedAt", nullable_date_time()),
                     ])),
+                ),
+                (
+                    "identities",
+                    array(answer::<crate::oauth::routes::IdentityDto>()),
                 ),
                 ("sessions", array(exported_session())),
                 ("notifications", array(reference("Notification"))),
@@ -292,6 +296,7 @@ pub fn account_export(export: &AccountExport) -> serde_json::Value {
         two_factor,
         passkeys,
         api_keys,
+        identities,
         data,
         exported_at,
     } = export;
@@ -346,6 +351,10 @@ pub fn account_export(export: &AccountExport) -> serde_json::Value {
                 "createdAt": rfc3339(k.created_at),
                 "lastUsedAt": k.last_used_at.map(rfc3339),
             }))
+            .collect::<Vec<_>>(),
+        "identities": identities
+            .iter()
+            .map(crate::oauth::routes::IdentityDto::from)
             .collect::<Vec<_>>(),
         "sessions": sessions,
         "notifications": notifications,

@@ -313,6 +313,8 @@ pub struct Config {
     pub passkeys: PasskeyConfig,
     /// Outgoing webhooks: which URLs may be called, timeouts, retries.
     pub webhooks: WebhookConfig,
+    /// Social and enterprise sign-in: providers, landing URLs, automatic linking.
+    pub oauth: crate::oauth::config::OAuthConfig,
 }
 
 impl fmt::Debug for Config {
@@ -396,6 +398,7 @@ impl Config {
                 ops_access: OpsAccess::default(),
                 passkeys: PasskeyConfig::default(),
                 webhooks: WebhookConfig::default(),
+                oauth: crate::oauth::config::OAuthConfig::default(),
             },
         }
     }
@@ -571,6 +574,8 @@ impl ConfigBuilder {
         passkeys: PasskeyConfig);
     setter!(/// Outgoing webhooks (allowed URLs, timeouts, retries).
         webhooks: WebhookConfig);
+    setter!(/// Social and enterprise sign-in (providers, landing URLs, automatic linking).
+        oauth: crate::oauth::config::OAuthConfig);
 
     /// Prefix of the avatar URLs handed out (a trailing `/` is dropped); by default the API's
     /// own, under [`ConfigBuilder::public_url`].
@@ -718,6 +723,9 @@ impl ConfigBuilder {
         }
         if let Err(why) = c.passkeys.webauthn() {
             return bad("passkeys (WEBAUTHN_RP_*)", &why);
+        }
+        if let Err(why) = c.oauth.check() {
+            return bad("oauth", &why);
         }
         Ok(c)
     }

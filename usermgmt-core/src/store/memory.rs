@@ -93,6 +93,12 @@ pub(crate) struct State {
     pub(crate) webhook_deliveries: Vec<StoredDelivery>,
     /// API keys by their id (`api_keys/memory.rs`).
     pub(crate) api_keys: HashMap<Uuid, crate::api_keys::store::ApiKeyRecord>,
+    /// Linked social sign-in identities by their id (`oauth/memory.rs`).
+    pub(crate) oauth_identities: HashMap<Uuid, crate::oauth::store::IdentityRecord>,
+    /// Started social sign-in authorizations by their state digest.
+    pub(crate) oauth_attempts: HashMap<String, crate::oauth::store::AttemptRecord>,
+    /// Social sign-in exchange codes by their digest.
+    pub(crate) oauth_exchange_codes: HashMap<String, crate::oauth::store::ExchangeCodeRecord>,
 }
 
 /// The state under the store's lock: the memory store's transaction. Its [`Locked::apply`] is

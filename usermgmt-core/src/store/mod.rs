@@ -41,6 +41,7 @@ macro_rules! store_areas {
             PasskeyStore: passkeys::passkeys_sql,
             WebhookStore: webhooks::webhooks_sql,
             ApiKeyStore: api_keys::api_keys_sql,
+            OAuthStore: oauth::oauth_sql,
         }
     };
 }
@@ -84,6 +85,7 @@ pub use crate::audit::store::AuditStore;
 pub use crate::auth::store::{IdentityStore, LockoutStore};
 pub use crate::mail::store::OutboxStore;
 pub use crate::notifications::store::NotificationStore;
+pub use crate::oauth::store::OAuthStore;
 pub use crate::passkeys::store::PasskeyStore;
 pub use crate::profile::store::ProfileStore;
 pub use crate::roles::store::RoleStore;
