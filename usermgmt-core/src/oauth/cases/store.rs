@@ -181,7 +181,10 @@ pub async fn identities_are_stored_per_user(store: Arc<dyn Store>) {
     assert_eq!(created.email, "carl@example.com");
     assert!(created.password_hash.is_empty());
     assert_eq!(store.identities(carl.id).await.unwrap(), vec![carl_identity]);
-    let dup_address = new_user("carl");
+    let dup_address = crate::store::NewUser {
+        username: "carl_again".to_owned(),
+        ..new_user("carl")
+    };
     let err = store
         .create_user_with_identity(
             dup_address.clone(),
