@@ -377,9 +377,7 @@ impl Error {
                 OAuthFailure::AccountExists => {
                     "An account with this address exists; sign in and link the provider there"
                 }
-                OAuthFailure::AlreadyLinked => {
-                    "This provider account is linked to another user"
-                }
+                OAuthFailure::AlreadyLinked => "This provider account is linked to another user",
                 OAuthFailure::EmailRequired => "The provider did not give an email address",
                 OAuthFailure::InvalidCode => "Invalid or expired sign-in code",
             }

@@ -28,8 +28,8 @@ mod database;
 mod limits;
 mod listen;
 mod mail;
-mod ops;
 mod oauth;
+mod ops;
 mod passkeys;
 mod reader;
 #[cfg(test)]

@@ -26,7 +26,10 @@ fn provider(vars: &mut Vars<'_>, name: &str) -> Result<ProviderConfig> {
         .text(&issuer_var)
         .map(|url| parse_http_url(&issuer_var, &url))
         .transpose()?;
-    let mut provider = match (ProviderConfig::preset(name, &client_id, &client_secret), issuer) {
+    let mut provider = match (
+        ProviderConfig::preset(name, &client_id, &client_secret),
+        issuer,
+    ) {
         (Some(mut preset), issuer) => {
             match (&mut preset.kind, issuer) {
                 (ProviderKind::Oidc { issuer: at }, Some(url)) => {
@@ -197,8 +200,16 @@ mod tests {
             "OAUTH_CORP_ISSUER",
             "http",
         );
-        err(&[("OAUTH_AUTO_LINK", "always")], "OAUTH_AUTO_LINK", "verified or never");
-        err(&[("OAUTH_SUCCESS_URL", "/relative")], "OAUTH_SUCCESS_URL", "http");
+        err(
+            &[("OAUTH_AUTO_LINK", "always")],
+            "OAUTH_AUTO_LINK",
+            "verified or never",
+        );
+        err(
+            &[("OAUTH_SUCCESS_URL", "/relative")],
+            "OAUTH_SUCCESS_URL",
+            "http",
+        );
         err(
             &[
                 ("OAUTH_PROVIDERS", "google,google"),

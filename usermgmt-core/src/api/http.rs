@@ -557,7 +557,10 @@ mod tests {
         assert_eq!(none.cookie("a"), None);
         let redirect = ApiResponse::redirect("https://example.com/x?code=1");
         assert_eq!(redirect.status, 302);
-        assert_eq!(redirect.header_value("location"), Some("https://example.com/x?code=1"));
+        assert_eq!(
+            redirect.header_value("location"),
+            Some("https://example.com/x?code=1")
+        );
         assert!(redirect.body.is_empty());
     }
 

@@ -150,12 +150,8 @@ impl UserManager {
         let Some(target) = redirect_to.map(str::trim).filter(|t| !t.is_empty()) else {
             return Ok(None);
         };
-        let refuse = || {
-            Error::invalid(
-                "redirectTo",
-                "must be a path or a URL on an allowed origin",
-            )
-        };
+        let refuse =
+            || Error::invalid("redirectTo", "must be a path or a URL on an allowed origin");
         if target.chars().count() > MAX_REDIRECT_CHARS || target.chars().any(char::is_control) {
             return Err(refuse());
         }
@@ -233,7 +229,11 @@ impl UserManager {
         let provider = self.oauth_provider(provider_name)?;
         let redirect_to = self.checked_redirect_to(redirect_to)?;
         let binding = browser
-            .filter(|b| b.len() == 43 && b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'))
+            .filter(|b| {
+                b.len() == 43
+                    && b.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+            })
             .map(OAuthBrowserBinding::from_presented)
             .unwrap_or_else(OAuthBrowserBinding::generate);
         let state = OAuthState::generate();
@@ -253,7 +253,11 @@ impl UserManager {
                     state_digest: state.digest(),
                     browser_digest: binding.digest(),
                     provider: provider_name.to_owned(),
-                    sealed_secrets: self.inner.config.sealing_ring("oauth-attempt").seal(&secrets),
+                    sealed_secrets: self
+                        .inner
+                        .config
+                        .sealing_ring("oauth-attempt")
+                        .seal(&secrets),
                     redirect_to,
                     purpose,
                     user_id,
@@ -493,14 +497,21 @@ impl UserManager {
                     true,
                     client,
                 ))
-                .with_audit(self.oauth_login_audit(existing.id, &identity, client));
+                .with_audit(self.oauth_login_audit(
+                    existing.id,
+                    &identity,
+                    client,
+                ));
                 match store.link_identity(identity.clone(), effects).await {
                     Ok(()) => return Ok((existing, identity.id)),
                     Err(Error::Conflict(ConflictKind::Other)) => continue,
                     Err(other) => return Err(other),
                 }
             }
-            match self.create_oauth_user(profile, &email, identity, client).await {
+            match self
+                .create_oauth_user(profile, &email, identity, client)
+                .await
+            {
                 Ok(found) => return Ok(found),
                 Err(Error::Conflict(ConflictKind::Other)) => continue,
                 // Another sign-in registered the address meanwhile: as above, it is taken.
@@ -650,13 +661,20 @@ impl UserManager {
     /// password login answers: a session (`{user, tokens}`; new-device alert and `USER_LOGIN`
     /// as for a password), or the two-factor challenge when the user has two-factor on.
     #[tracing::instrument(skip_all)]
-    pub async fn exchange_oauth_code(&self, code: &str, client: &ClientInfo) -> Result<LoginOutcome> {
+    pub async fn exchange_oauth_code(
+        &self,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<LoginOutcome> {
         if code.trim().is_empty() {
             return Err(Error::invalid("code", "is required"));
         }
         let store = &self.inner.store;
         let taken = store
-            .take_exchange_code(&OAuthExchangeCode::from_presented(code.trim()).digest(), self.now())
+            .take_exchange_code(
+                &OAuthExchangeCode::from_presented(code.trim()).digest(),
+                self.now(),
+            )
             .await?
             .ok_or(Error::OAuth(OAuthFailure::InvalidCode))?;
         let user = store

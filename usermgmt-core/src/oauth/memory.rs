@@ -107,7 +107,11 @@ impl OAuthStore for MemoryStore {
             .values()
             .filter(|i| i.user_id == user_id && i.id != id)
             .count();
-        let passkeys = st.passkeys.values().filter(|p| p.user_id == user_id).count();
+        let passkeys = st
+            .passkeys
+            .values()
+            .filter(|p| p.user_id == user_id)
+            .count();
         if passwordless && other_identities == 0 && passkeys == 0 {
             return Err(Error::LastSignInMethod);
         }

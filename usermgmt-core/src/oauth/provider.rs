@@ -98,7 +98,9 @@ async fn send(
     Ok(answer)
 }
 
-async fn read_limited(mut response: reqwest::Response) -> std::result::Result<Vec<u8>, HttpFailure> {
+async fn read_limited(
+    mut response: reqwest::Response,
+) -> std::result::Result<Vec<u8>, HttpFailure> {
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -263,7 +265,9 @@ async fn finish_oidc(
         .request_async(&send)
         .await
         .map_err(|e| provider_error("code exchange", e))?;
-    let id_token = token.id_token().ok_or_else(|| token_refused("no ID token"))?;
+    let id_token = token
+        .id_token()
+        .ok_or_else(|| token_refused("no ID token"))?;
     let nonce = Nonce::new(secrets.nonce.clone());
     let at = chrono_of(now);
     let verified = {
@@ -306,17 +310,12 @@ async fn finish_oidc(
     if profile.email.is_none() || profile.preferred_username.is_none() {
         // Many providers (oidc-provider among them) answer these from userinfo only. The
         // answer must be for the ID token's subject.
-        if let Ok(request) = client.user_info(
-            token.access_token().clone(),
-            Some(claims.subject().clone()),
-        ) {
-            let info: UserInfoClaims<EmptyAdditionalClaims, CoreGenderClaim> = request
-                .request_async(&send)
-                .await
-                .map_err(|e| match e {
-                    openidconnect::UserInfoError::ClaimsVerification(cause) => {
-                        token_refused(cause)
-                    }
+        if let Ok(request) =
+            client.user_info(token.access_token().clone(), Some(claims.subject().clone()))
+        {
+            let info: UserInfoClaims<EmptyAdditionalClaims, CoreGenderClaim> =
+                request.request_async(&send).await.map_err(|e| match e {
+                    openidconnect::UserInfoError::ClaimsVerification(cause) => token_refused(cause),
                     other => provider_error("userinfo", other),
                 })?;
             if profile.email.is_none() {
@@ -360,18 +359,19 @@ fn github_client(provider: &ProviderConfig, redirect: RedirectUrl) -> Result<Git
         return Err(Error::internal("not a GitHub provider"));
     };
     let web = web_url.trim_end_matches('/');
-    Ok(oauth2::basic::BasicClient::new(ClientId::new(
-        provider.client_id.clone(),
-    ))
-    .set_client_secret(ClientSecret::new(provider.secret().to_owned()))
-    .set_auth_uri(
-        oauth2::AuthUrl::new(format!("{web}/login/oauth/authorize")).map_err(Error::internal)?,
+    Ok(
+        oauth2::basic::BasicClient::new(ClientId::new(provider.client_id.clone()))
+            .set_client_secret(ClientSecret::new(provider.secret().to_owned()))
+            .set_auth_uri(
+                oauth2::AuthUrl::new(format!("{web}/login/oauth/authorize"))
+                    .map_err(Error::internal)?,
+            )
+            .set_token_uri(
+                oauth2::TokenUrl::new(format!("{web}/login/oauth/access_token"))
+                    .map_err(Error::internal)?,
+            )
+            .set_redirect_uri(redirect),
     )
-    .set_token_uri(
-        oauth2::TokenUrl::new(format!("{web}/login/oauth/access_token"))
-            .map_err(Error::internal)?,
-    )
-    .set_redirect_uri(redirect))
 }
 
 #[derive(Deserialize)]

@@ -34,7 +34,10 @@ fn query(target: &str) -> HashMap<String, String> {
 }
 
 fn answer(status: &str, headers: &[(&str, &str)], body: &str) -> String {
-    let mut out = format!("HTTP/1.1 {status}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -91,13 +94,21 @@ fn handle(state: &Mutex<State>, head: &str, body: &[u8]) -> String {
             }
             let code = form.get("code").cloned().unwrap_or_default();
             let Some((redirect, challenge)) = state.lock().unwrap().codes.remove(&code) else {
-                return answer("400 Bad Request", &json, r#"{"error":"bad_verification_code"}"#);
+                return answer(
+                    "400 Bad Request",
+                    &json,
+                    r#"{"error":"bad_verification_code"}"#,
+                );
             };
             let verifier = form.get("code_verifier").cloned().unwrap_or_default();
             let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .encode(sha2::Sha256::digest(verifier.as_bytes()));
             if computed != challenge || form.get("redirect_uri") != Some(&redirect) {
-                return answer("400 Bad Request", &json, r#"{"error":"bad_verification_code"}"#);
+                return answer(
+                    "400 Bad Request",
+                    &json,
+                    r#"{"error":"bad_verification_code"}"#,
+                );
             }
             let body = format!(
                 r#"{{"access_token":"{ACCESS_TOKEN}","token_type":"bearer","scope":"read:user,user:email"}}"#
@@ -108,7 +119,11 @@ fn handle(state: &Mutex<State>, head: &str, body: &[u8]) -> String {
             if headers.get("authorization").map(String::as_str)
                 != Some(&format!("Bearer {ACCESS_TOKEN}"))
             {
-                return answer("401 Unauthorized", &json, r#"{"message":"Bad credentials"}"#);
+                return answer(
+                    "401 Unauthorized",
+                    &json,
+                    r#"{"message":"Bad credentials"}"#,
+                );
             }
             let body = if path == "/api/user" {
                 r#"{"id":4242,"login":"Octo-Cat","name":"Octo Cat","email":null}"#
@@ -136,7 +151,9 @@ impl GitHubStandIn {
                     let mut buffer = Vec::new();
                     let mut chunk = [0u8; 4096];
                     let (head, body) = loop {
-                        let Ok(n) = socket.read(&mut chunk).await else { return };
+                        let Ok(n) = socket.read(&mut chunk).await else {
+                            return;
+                        };
                         if n == 0 {
                             return;
                         }
@@ -150,7 +167,9 @@ impl GitHubStandIn {
                                 .and_then(|(_, v)| v.trim().parse::<usize>().ok())
                                 .unwrap_or(0);
                             while buffer.len() < end + 4 + length {
-                                let Ok(n) = socket.read(&mut chunk).await else { return };
+                                let Ok(n) = socket.read(&mut chunk).await else {
+                                    return;
+                                };
                                 if n == 0 {
                                     break;
                                 }

@@ -71,7 +71,11 @@ fn corp_account(email: &str, verified: bool, username: &str) -> Value {
 /// Starts a sign-in in `browser`: the provider URL our authorize redirected to.
 async fn authorize(cx: &HttpCtx, browser: &Browser, query: &str) -> String {
     let r = browser
-        .get_app(cx, &format!("/api/v1/auth/oauth/corp/authorize{query}"), None)
+        .get_app(
+            cx,
+            &format!("/api/v1/auth/oauth/corp/authorize{query}"),
+            None,
+        )
         .await;
     assert_eq!(r.status, 302, "{}", String::from_utf8_lossy(&r.body));
     r.header("location").expect("a Location").to_owned()
@@ -132,21 +136,36 @@ pub async fn a_provider_sign_in_creates_the_user_then_signs_them_in(cx: &HttpCtx
         return;
     };
     let cx = &cx;
-    let providers = ok(&cx.get("/api/v1/auth/oauth/providers", None).await, "providers");
+    let providers = ok(
+        &cx.get("/api/v1/auth/oauth/providers", None).await,
+        "providers",
+    );
     assert_eq!(providers, json!([{"name": "corp", "displayName": "Corp"}]));
 
     let browser = Browser::default();
     let r = browser
-        .get_app(cx, "/api/v1/auth/oauth/corp/authorize?redirectTo=%2Fdashboard", None)
+        .get_app(
+            cx,
+            "/api/v1/auth/oauth/corp/authorize?redirectTo=%2Fdashboard",
+            None,
+        )
         .await;
     assert_eq!(r.status, 302);
     let cookie = r.header("set-cookie").expect("a binding cookie");
     assert!(cookie.starts_with("usermgmt_oauth="), "{cookie}");
-    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/api/v1/auth/oauth", "Max-Age=600"] {
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/api/v1/auth/oauth",
+        "Max-Age=600",
+    ] {
         assert!(cookie.contains(attribute), "{attribute} in {cookie}");
     }
     let to_provider = r.header("location").unwrap().to_owned();
-    assert_eq!(query_value(&to_provider, "response_type").as_deref(), Some("code"));
+    assert_eq!(
+        query_value(&to_provider, "response_type").as_deref(),
+        Some("code")
+    );
     assert_eq!(
         query_value(&to_provider, "code_challenge_method").as_deref(),
         Some("S256")
@@ -172,7 +191,8 @@ pub async fn a_provider_sign_in_creates_the_user_then_signs_them_in(cx: &HttpCtx
         Some("/dashboard")
     );
     assert!(
-        r.header("set-cookie").is_some_and(|c| c.contains("Max-Age=0")),
+        r.header("set-cookie")
+            .is_some_and(|c| c.contains("Max-Age=0")),
         "the binding cookie is cleared"
     );
 
@@ -192,7 +212,10 @@ pub async fn a_provider_sign_in_creates_the_user_then_signs_them_in(cx: &HttpCtx
     let replayed = browser.get_app(cx, &callback_path, None).await;
     assert_eq!(landed_error(&replayed), "INVALID_OAUTH_STATE");
 
-    let identities = ok(&cx.get("/api/v1/users/identities", Some(&access)).await, "list");
+    let identities = ok(
+        &cx.get("/api/v1/users/identities", Some(&access)).await,
+        "list",
+    );
     let identities = identities["identities"].as_array().unwrap().clone();
     assert_eq!(identities.len(), 1);
     assert_eq!(identities[0]["provider"], json!("corp"));
@@ -213,11 +236,22 @@ pub async fn a_provider_sign_in_creates_the_user_then_signs_them_in(cx: &HttpCtx
     let again = signed_in(cx, "sub-ann").await;
     assert_eq!(again["user"]["id"], user_id);
     let actions = cx.audit_actions("ann.corp@example.com").await;
-    for action in ["USER_REGISTERED", "IDENTITY_LINKED", "OAUTH_LOGIN", "USER_LOGIN"] {
-        assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
+    for action in [
+        "USER_REGISTERED",
+        "IDENTITY_LINKED",
+        "OAUTH_LOGIN",
+        "USER_LOGIN",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} in {actions:?}"
+        );
     }
     assert_eq!(actions.iter().filter(|a| *a == "OAUTH_LOGIN").count(), 2);
-    assert_eq!(actions.iter().filter(|a| *a == "USER_REGISTERED").count(), 1);
+    assert_eq!(
+        actions.iter().filter(|a| *a == "USER_REGISTERED").count(),
+        1
+    );
 }
 http_case!(a_provider_sign_in_creates_the_user_then_signs_them_in);
 
@@ -238,13 +272,19 @@ pub async fn automatic_linking_needs_both_addresses_verified(cx: &HttpCtx) {
     let r = sign_in(cx, &Browser::default(), "unverified").await;
     assert_eq!(landed_error(&r), "ACCOUNT_EXISTS");
     let (ann_access, _) = cx.login("ann", PASSWORD).await;
-    let list = ok(&cx.get("/api/v1/users/identities", Some(&ann_access)).await, "list");
+    let list = ok(
+        &cx.get("/api/v1/users/identities", Some(&ann_access)).await,
+        "list",
+    );
     assert_eq!(list["identities"], json!([]));
 
     let data = signed_in(cx, "verified").await;
     assert_eq!(data["user"]["email"], json!("ann@example.com"));
     assert_eq!(data["user"]["username"], json!("ann"));
-    let list = ok(&cx.get("/api/v1/users/identities", Some(&ann_access)).await, "list");
+    let list = ok(
+        &cx.get("/api/v1/users/identities", Some(&ann_access)).await,
+        "list",
+    );
     assert_eq!(list["identities"].as_array().unwrap().len(), 1);
     let linked = audit_rows(cx, "IDENTITY_LINKED").await;
     assert_eq!(linked.len(), 1);
@@ -309,7 +349,10 @@ pub async fn a_user_links_and_unlinks_a_provider(cx: &HttpCtx) {
     assert_eq!(query_value(location, "linked").as_deref(), Some("corp"));
     assert!(query_value(location, "code").is_none());
 
-    let list = ok(&cx.get("/api/v1/users/identities", Some(&access)).await, "list");
+    let list = ok(
+        &cx.get("/api/v1/users/identities", Some(&access)).await,
+        "list",
+    );
     let identity_id = list["identities"][0]["id"].as_str().unwrap().to_owned();
     let data = signed_in(cx, "dave-at-corp").await;
     assert_eq!(data["user"]["username"], json!("dave"));
@@ -338,8 +381,14 @@ pub async fn a_user_links_and_unlinks_a_provider(cx: &HttpCtx) {
     assert_eq!(landed_error(&r), "IDENTITY_ALREADY_LINKED");
 
     // Erin has no password and one identity: it stays.
-    let erin_list = ok(&cx.get("/api/v1/users/identities", Some(&erin_access)).await, "list");
-    let erin_identity = erin_list["identities"][0]["id"].as_str().unwrap().to_owned();
+    let erin_list = ok(
+        &cx.get("/api/v1/users/identities", Some(&erin_access)).await,
+        "list",
+    );
+    let erin_identity = erin_list["identities"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = cx
         .request(
             "DELETE",
@@ -370,11 +419,17 @@ pub async fn a_user_links_and_unlinks_a_provider(cx: &HttpCtx) {
         )
         .await;
     ok(&r, "unlink");
-    let list = ok(&cx.get("/api/v1/users/identities", Some(&access)).await, "list");
+    let list = ok(
+        &cx.get("/api/v1/users/identities", Some(&access)).await,
+        "list",
+    );
     assert_eq!(list["identities"], json!([]));
     let actions = cx.audit_actions("dave@example.com").await;
     for action in ["IDENTITY_LINKED", "OAUTH_LOGIN", "IDENTITY_UNLINKED"] {
-        assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} in {actions:?}"
+        );
     }
     // An API-key-free bearer is required to link.
     let r = cx
@@ -399,7 +454,11 @@ pub async fn forged_or_foreign_callbacks_are_refused(cx: &HttpCtx) {
     let back = browser
         .through_provider(&to_provider, "fay", &callback_url(cx))
         .await;
-    let forged = with_param(&back, "state", "not-the-state-we-sent-aaaaaaaaaaaaaaaaaaaaa");
+    let forged = with_param(
+        &back,
+        "state",
+        "not-the-state-we-sent-aaaaaaaaaaaaaaaaaaaaa",
+    );
     let r = browser.get_app(cx, &app_path(cx, &forged), None).await;
     assert_eq!(landed_error(&r), "INVALID_OAUTH_STATE");
 
@@ -419,7 +478,11 @@ pub async fn forged_or_foreign_callbacks_are_refused(cx: &HttpCtx) {
     // A nonce the browser changed on its way to the provider.
     let browser = Browser::default();
     let to_provider = authorize(cx, &browser, "").await;
-    let tampered = with_param(&to_provider, "nonce", "a-nonce-usermgmt-never-issued-aaaaaaaaaaaa");
+    let tampered = with_param(
+        &to_provider,
+        "nonce",
+        "a-nonce-usermgmt-never-issued-aaaaaaaaaaaa",
+    );
     let back = browser
         .through_provider(&tampered, "fay", &callback_url(cx))
         .await;
@@ -430,15 +493,17 @@ pub async fn forged_or_foreign_callbacks_are_refused(cx: &HttpCtx) {
     let browser = Browser::default();
     let to_provider = authorize(cx, &browser, "").await;
     let state = query_value(&to_provider, "state").unwrap();
-    let declined = format!(
-        "/api/v1/auth/oauth/corp/callback?error=access_denied&state={state}"
-    );
+    let declined = format!("/api/v1/auth/oauth/corp/callback?error=access_denied&state={state}");
     let r = browser.get_app(cx, &declined, None).await;
     assert_eq!(landed_error(&r), "OAUTH_PROVIDER_ERROR");
 
     // redirectTo: a path or an allowed origin only.
     let browser = Browser::default();
-    for allowed in ["%2Fhome", "https%3A%2F%2Fapp.example.com%2Fafter", "http%3A%2F%2Flocalhost%3A3000%2Fx"] {
+    for allowed in [
+        "%2Fhome",
+        "https%3A%2F%2Fapp.example.com%2Fafter",
+        "http%3A%2F%2Flocalhost%3A3000%2Fx",
+    ] {
         authorize(cx, &browser, &format!("?redirectTo={allowed}")).await;
     }
     for foreign in [
@@ -448,7 +513,11 @@ pub async fn forged_or_foreign_callbacks_are_refused(cx: &HttpCtx) {
         "%2F%5Cevil.example",
     ] {
         let r = browser
-            .get_app(cx, &format!("/api/v1/auth/oauth/corp/authorize?redirectTo={foreign}"), None)
+            .get_app(
+                cx,
+                &format!("/api/v1/auth/oauth/corp/authorize?redirectTo={foreign}"),
+                None,
+            )
             .await;
         assert_error(&r, 422, "VALIDATION_ERROR");
         assert_eq!(error_fields(&r), vec!["redirectTo"]);
@@ -470,7 +539,11 @@ pub async fn forged_or_foreign_callbacks_are_refused(cx: &HttpCtx) {
     let r = exchange(cx, "made-up-code").await;
     assert_error(&r, 401, "INVALID_OAUTH_CODE");
     let r = cx
-        .post("/api/v1/auth/oauth/exchange", None, json!({"code": "x", "extra": 1}))
+        .post(
+            "/api/v1/auth/oauth/exchange",
+            None,
+            json!({"code": "x", "extra": 1}),
+        )
         .await;
     assert_error(&r, 422, "VALIDATION_ERROR");
 
@@ -491,7 +564,8 @@ http_case!(forged_or_foreign_callbacks_are_refused);
 /// a key the provider does not publish (checked again after re-reading its keys).
 pub async fn expired_or_foreign_signed_id_tokens_are_refused(cx: &HttpCtx) {
     let accounts = json!({"gus": corp_account("gus@corp.example", true, "gus")});
-    let Some((short, _tenant)) = with_corp(cx, accounts.clone(), Some(60), false, AutoLink::Verified).await
+    let Some((short, _tenant)) =
+        with_corp(cx, accounts.clone(), Some(60), false, AutoLink::Verified).await
     else {
         return;
     };
@@ -503,7 +577,9 @@ pub async fn expired_or_foreign_signed_id_tokens_are_refused(cx: &HttpCtx) {
     // Five minutes on: the attempt (10 min) is alive, the ID token (60 s, with 60 s of leeway)
     // is not.
     short.app.clock.advance(time::Duration::minutes(5));
-    let r = browser.get_app(&short, &app_path(&short, &back), None).await;
+    let r = browser
+        .get_app(&short, &app_path(&short, &back), None)
+        .await;
     assert_eq!(landed_error(&r), "INVALID_ID_TOKEN");
 
     let Some((foreign, _tenant)) = with_corp(cx, accounts, None, true, AutoLink::Verified).await
@@ -634,7 +710,10 @@ pub async fn a_github_sign_in_reads_the_user_from_its_api(cx: &HttpCtx) {
         .unwrap()
         .expect("linked");
     assert_eq!(identity.email.as_deref(), Some("octo.cat@example.com"));
-    assert!(identity.sealed_tokens.is_none(), "tokens are not kept by default");
+    assert!(
+        identity.sealed_tokens.is_none(),
+        "tokens are not kept by default"
+    );
 
     // A state the stand-in never saw a code for: the code exchange is refused.
     let browser = Browser::default();

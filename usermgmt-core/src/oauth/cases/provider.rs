@@ -65,10 +65,7 @@ fn start() -> Option<Fixture> {
 /// The fixture's base URL, starting it on first use; `None` (with a printed notice) when it
 /// cannot run here.
 fn base() -> Option<&'static str> {
-    FIXTURE
-        .get_or_init(start)
-        .as_ref()
-        .map(|f| f.base.as_str())
+    FIXTURE.get_or_init(start).as_ref().map(|f| f.base.as_str())
 }
 
 /// The client the test (as a browser, and as the provider's administrator) talks with: no
@@ -146,7 +143,10 @@ impl Tenant {
     /// Adds (or replaces) an account.
     pub(crate) async fn set_account(&self, sub: &str, claims: Value) {
         let r = client()
-            .post(format!("{}/__test/tenants/{}/accounts", self.base, self.name))
+            .post(format!(
+                "{}/__test/tenants/{}/accounts",
+                self.base, self.name
+            ))
             .json(&json!({"sub": sub, "claims": claims}))
             .send()
             .await
@@ -195,7 +195,12 @@ impl Browser {
     }
 
     /// Sends a GET to usermgmt through the adapter under test, with this browser's cookies.
-    pub(crate) async fn get_app(&self, cx: &HttpCtx, uri: &str, token: Option<&str>) -> TestResponse {
+    pub(crate) async fn get_app(
+        &self,
+        cx: &HttpCtx,
+        uri: &str,
+        token: Option<&str>,
+    ) -> TestResponse {
         let mut headers = vec![
             ("cookie".to_owned(), self.cookie_header()),
             (

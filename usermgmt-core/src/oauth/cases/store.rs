@@ -41,7 +41,12 @@ fn attempt(state: &str, user_id: Option<Uuid>, expires_at: Timestamp) -> Attempt
     }
 }
 
-fn exchange_code(code: &str, user_id: Uuid, identity_id: Uuid, at: Timestamp) -> ExchangeCodeRecord {
+fn exchange_code(
+    code: &str,
+    user_id: Uuid,
+    identity_id: Uuid,
+    at: Timestamp,
+) -> ExchangeCodeRecord {
     ExchangeCodeRecord {
         digest: digest(code),
         user_id,
@@ -53,7 +58,11 @@ fn exchange_code(code: &str, user_id: Uuid, identity_id: Uuid, at: Timestamp) ->
 
 async fn passwordless(store: &dyn Store, user_id: Uuid) {
     store
-        .change_password(user_id, password(String::new(), secs(1), None), Effects::none())
+        .change_password(
+            user_id,
+            password(String::new(), secs(1), None),
+            Effects::none(),
+        )
         .await
         .unwrap();
 }
@@ -96,7 +105,10 @@ pub async fn identities_are_stored_per_user(store: Arc<dyn Store>) {
         Some(second.clone())
     );
     // The subject is per provider.
-    assert_eq!(store.identity_by_subject("google", "c-1").await.unwrap(), None);
+    assert_eq!(
+        store.identity_by_subject("google", "c-1").await.unwrap(),
+        None
+    );
 
     // Linked already: to the same user or to another, nothing is stored.
     for owner in [ann.id, bob.id] {
@@ -104,10 +116,16 @@ pub async fn identities_are_stored_per_user(store: Arc<dyn Store>) {
             .link_identity(identity(owner, "google", "g-1", secs(4)), Effects::none())
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::Conflict(ConflictKind::Other)), "{err:?}");
+        assert!(
+            matches!(err, Error::Conflict(ConflictKind::Other)),
+            "{err:?}"
+        );
     }
     let err = store
-        .link_identity(identity(Uuid::now_v7(), "google", "g-9", secs(4)), Effects::none())
+        .link_identity(
+            identity(Uuid::now_v7(), "google", "g-9", secs(4)),
+            Effects::none(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
@@ -174,13 +192,21 @@ pub async fn identities_are_stored_per_user(store: Arc<dyn Store>) {
         .create_user_with_identity(
             without_password(carl.clone()),
             carl_identity.clone(),
-            Effects::audit(audit_event("USER_REGISTERED", Some(carl.id), Some(carl.id), secs(7))),
+            Effects::audit(audit_event(
+                "USER_REGISTERED",
+                Some(carl.id),
+                Some(carl.id),
+                secs(7),
+            )),
         )
         .await
         .unwrap();
     assert_eq!(created.email, "carl@example.com");
     assert!(created.password_hash.is_empty());
-    assert_eq!(store.identities(carl.id).await.unwrap(), vec![carl_identity]);
+    assert_eq!(
+        store.identities(carl.id).await.unwrap(),
+        vec![carl_identity]
+    );
     let dup_address = crate::store::NewUser {
         username: "carl_again".to_owned(),
         ..new_user("carl")
@@ -193,8 +219,14 @@ pub async fn identities_are_stored_per_user(store: Arc<dyn Store>) {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict(ConflictKind::Email)), "{err:?}");
-    assert_eq!(store.identity_by_subject("github", "5678").await.unwrap(), None);
+    assert!(
+        matches!(err, Error::Conflict(ConflictKind::Email)),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.identity_by_subject("github", "5678").await.unwrap(),
+        None
+    );
     let dora = new_user("dora");
     let err = store
         .create_user_with_identity(
@@ -204,7 +236,10 @@ pub async fn identities_are_stored_per_user(store: Arc<dyn Store>) {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict(ConflictKind::Other)), "{err:?}");
+    assert!(
+        matches!(err, Error::Conflict(ConflictKind::Other)),
+        "{err:?}"
+    );
     assert_eq!(store.user_by_email("dora@example.com").await.unwrap(), None);
 
     assert!(
@@ -214,7 +249,10 @@ pub async fn identities_are_stored_per_user(store: Arc<dyn Store>) {
             .unwrap()
     );
     assert_eq!(store.identities(ann.id).await.unwrap(), vec![]);
-    assert_eq!(store.identity_by_subject("corp", "c-1").await.unwrap(), None);
+    assert_eq!(
+        store.identity_by_subject("corp", "c-1").await.unwrap(),
+        None
+    );
 }
 store_case!(identities_are_stored_per_user);
 
@@ -259,7 +297,10 @@ pub async fn attempts_and_exchange_codes_are_single_use(store: Arc<dyn Store>) {
         "single use"
     );
     let link = attempt("state-3", Some(ann.id), mins(10));
-    store.start_oauth_attempt(link.clone(), secs(4)).await.unwrap();
+    store
+        .start_oauth_attempt(link.clone(), secs(4))
+        .await
+        .unwrap();
     assert_eq!(
         store
             .take_oauth_attempt(&digest("state-3"), mins(11))
@@ -277,7 +318,10 @@ pub async fn attempts_and_exchange_codes_are_single_use(store: Arc<dyn Store>) {
         "an expired attempt is consumed when taken"
     );
     let linked = attempt("state-4", Some(ann.id), mins(10));
-    store.start_oauth_attempt(linked.clone(), secs(5)).await.unwrap();
+    store
+        .start_oauth_attempt(linked.clone(), secs(5))
+        .await
+        .unwrap();
     let taken = store
         .take_oauth_attempt(&digest("state-4"), secs(6))
         .await
@@ -292,7 +336,10 @@ pub async fn attempts_and_exchange_codes_are_single_use(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let code = exchange_code("code-1", ann.id, ann_identity.id, secs(60));
-    store.issue_exchange_code(code.clone(), secs(1)).await.unwrap();
+    store
+        .issue_exchange_code(code.clone(), secs(1))
+        .await
+        .unwrap();
     assert_eq!(
         store
             .take_exchange_code(&digest("code-1"), secs(61))
@@ -302,7 +349,10 @@ pub async fn attempts_and_exchange_codes_are_single_use(store: Arc<dyn Store>) {
         "expired after 60 s"
     );
     let code = exchange_code("code-2", ann.id, ann_identity.id, secs(60));
-    store.issue_exchange_code(code.clone(), secs(1)).await.unwrap();
+    store
+        .issue_exchange_code(code.clone(), secs(1))
+        .await
+        .unwrap();
     assert_eq!(
         store
             .take_exchange_code(&digest("code-2"), secs(2))
@@ -332,7 +382,10 @@ pub async fn attempts_and_exchange_codes_are_single_use(store: Arc<dyn Store>) {
         .await
         .unwrap();
     store
-        .issue_exchange_code(exchange_code("code-4", ann.id, ann_identity.id, secs(60)), secs(7))
+        .issue_exchange_code(
+            exchange_code("code-4", ann.id, ann_identity.id, secs(60)),
+            secs(7),
+        )
         .await
         .unwrap();
     assert!(
@@ -374,7 +427,10 @@ pub async fn an_attempt_and_a_code_are_taken_once_under_concurrency(store: Arc<d
             .unwrap();
         let code = format!("race-code-{round}");
         store
-            .issue_exchange_code(exchange_code(&code, ann.id, ann_identity.id, mins(1)), secs(round))
+            .issue_exchange_code(
+                exchange_code(&code, ann.id, ann_identity.id, mins(1)),
+                secs(round),
+            )
             .await
             .unwrap();
         let barrier = Arc::new(Barrier::new(8));
@@ -460,7 +516,11 @@ pub async fn the_last_identity_of_a_passwordless_user_survives_racing_unlinks(
         assert_eq!(left.len(), 1, "round {round}");
         // With a password for a moment, the survivor goes.
         store
-            .change_password(ann.id, password(hash("ann-1"), secs(3), None), Effects::none())
+            .change_password(
+                ann.id,
+                password(hash("ann-1"), secs(3), None),
+                Effects::none(),
+            )
             .await
             .unwrap();
         assert!(
