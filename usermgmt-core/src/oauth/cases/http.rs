@@ -222,6 +222,27 @@ pub async fn a_provider_sign_in_creates_the_user_then_signs_them_in(cx: &HttpCtx
     assert_eq!(identities[0]["subject"], json!("sub-ann"));
     assert_eq!(identities[0]["email"], json!("Ann.Corp@Example.com"));
 
+    // The GDPR export and the administrator's user detail list the identity, never tokens.
+    let export = ok(
+        &cx.get("/api/v1/account/export", Some(&access)).await,
+        "export",
+    );
+    assert_eq!(export["identities"][0]["subject"], json!("sub-ann"));
+    let admin = cx.app.access_token_for("root", &["admin"]).await;
+    let user_id_text = user_id.as_str().unwrap();
+    let detail = ok(
+        &cx.get(&format!("/api/v1/admin/users/{user_id_text}"), Some(&admin))
+            .await,
+        "user detail",
+    );
+    assert_eq!(detail["identities"][0]["provider"], json!("corp"));
+    for shown in [export.to_string(), detail.to_string()] {
+        assert!(
+            !shown.contains("id_token") && !shown.contains("access_token"),
+            "{shown}"
+        );
+    }
+
     // No password: a password login is refused.
     let r = cx
         .post(
