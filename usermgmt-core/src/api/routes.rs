@@ -293,7 +293,13 @@ mod tests {
             .unwrap();
         for r in ROUTES.iter() {
             let docs = r.docs(&config);
-            assert!(docs.content.is_object(), "{} {}", r.method, r.path);
+            // A redirect documents no content (its target is in `Location`).
+            assert!(
+                docs.content.is_object() || (docs.content.is_null() && docs.status == 302),
+                "{} {}",
+                r.method,
+                r.path
+            );
             assert!(!r.name.is_empty() && !r.summary.is_empty());
         }
     }

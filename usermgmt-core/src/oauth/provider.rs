@@ -69,6 +69,10 @@ static HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(10))
+        // A fresh connection per request: a pooled one the provider is closing at that moment
+        // (its keep-alive ran out) fails the request, and a sign-in is a few requests a
+        // minute at most.
+        .pool_max_idle_per_host(0)
         .user_agent("usermgmt")
         .build()
         .unwrap_or_default()
