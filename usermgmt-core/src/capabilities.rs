@@ -18,6 +18,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         crate::sessions::routes::ROUTES,
         crate::two_factor::routes::ROUTES,
         crate::passkeys::routes::ROUTES,
+        crate::oauth::routes::ROUTES,
         crate::api_keys::routes::ROUTES,
         crate::organizations::routes::ROUTES,
         crate::notifications::routes::ROUTES,

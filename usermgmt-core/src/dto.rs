@@ -13,6 +13,7 @@ pub use crate::auth::routes::{
     ResetPasswordBody, TokenBody, TokensDto, UserDto,
 };
 pub use crate::notifications::routes::NotificationDto;
+pub use crate::oauth::routes::{ExchangeBody, IdentityDto, LinkBody, OAuthProviderDto};
 pub use crate::profile::routes::{ProfileBody, ProfileDto, PublicProfileDto, UserWithProfileDto};
 pub use crate::roles::routes::{AssignRoleBody, RoleBody, RoleDto};
 pub use crate::sessions::routes::SessionDto;

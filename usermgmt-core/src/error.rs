@@ -36,6 +36,32 @@ pub enum ConflictKind {
     Other,
 }
 
+/// Why a social sign-in (OAuth 2.0 / OpenID Connect) failed. The callback carries the code to
+/// `OAUTH_ERROR_URL?error=<CODE>`; the JSON routes answer it in the envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthFailure {
+    /// No provider of that name is configured (404 `OAUTH_PROVIDER_NOT_FOUND`).
+    ProviderNotFound,
+    /// The `state` is unknown, used or expired, or the browser is not the one that started
+    /// the sign-in (400 `INVALID_OAUTH_STATE`).
+    InvalidState,
+    /// The provider refused the sign-in or the code exchange, or could not be reached
+    /// (502 `OAUTH_PROVIDER_ERROR`).
+    ProviderError,
+    /// The ID token failed a check: signature, `iss`, `aud`, `azp`, `exp` or `nonce`
+    /// (401 `INVALID_ID_TOKEN`).
+    InvalidIdToken,
+    /// An account with the provider's address exists and may not be linked automatically
+    /// (409 `ACCOUNT_EXISTS`).
+    AccountExists,
+    /// The provider account is linked to another user (409 `IDENTITY_ALREADY_LINKED`).
+    AlreadyLinked,
+    /// The provider gave no email address (400 `OAUTH_EMAIL_REQUIRED`).
+    EmailRequired,
+    /// The one-time exchange code is unknown, used or expired (401 `INVALID_OAUTH_CODE`).
+    InvalidCode,
+}
+
 /// Everything that can go wrong, by meaning.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -126,6 +152,9 @@ pub enum Error {
     /// Removing this would leave the account with no way to sign in (409).
     #[error("last sign-in method")]
     LastSignInMethod,
+    /// A social sign-in failed (see [`OAuthFailure`]).
+    #[error("social sign-in failed: {0:?}")]
+    OAuth(OAuthFailure),
     /// An API key was presented where keys are refused: managing keys, passwords, two-factor,
     /// sessions, passkeys or the account, signing in or out (403).
     #[error("API keys cannot do this")]
@@ -181,6 +210,14 @@ pub const ALL_CODES: &[&str] = &[
     "LAST_OWNER",
     "API_KEY_NOT_ALLOWED",
     "CSRF_FAILED",
+    "OAUTH_PROVIDER_NOT_FOUND",
+    "INVALID_OAUTH_STATE",
+    "OAUTH_PROVIDER_ERROR",
+    "INVALID_ID_TOKEN",
+    "ACCOUNT_EXISTS",
+    "IDENTITY_ALREADY_LINKED",
+    "OAUTH_EMAIL_REQUIRED",
+    "INVALID_OAUTH_CODE",
     "ACCOUNT_LOCKED",
     "ACCOUNT_SUSPENDED",
     "ACCOUNT_DEACTIVATED",
@@ -228,6 +265,13 @@ impl Error {
             Error::InvalidTwoFactorChallenge | Error::InvalidPasskey => 401,
             Error::LastSignInMethod | Error::LastOwner => 409,
             Error::ApiKeyNotAllowed | Error::CsrfFailed => 403,
+            Error::OAuth(failure) => match failure {
+                OAuthFailure::ProviderNotFound => 404,
+                OAuthFailure::InvalidState | OAuthFailure::EmailRequired => 400,
+                OAuthFailure::ProviderError => 502,
+                OAuthFailure::InvalidIdToken | OAuthFailure::InvalidCode => 401,
+                OAuthFailure::AccountExists | OAuthFailure::AlreadyLinked => 409,
+            },
             Error::TwoFactorAlreadyEnabled => 409,
             Error::InvalidCredentials
             | Error::Unauthenticated
@@ -276,6 +320,16 @@ impl Error {
             Error::LastOwner => "LAST_OWNER",
             Error::ApiKeyNotAllowed => "API_KEY_NOT_ALLOWED",
             Error::CsrfFailed => "CSRF_FAILED",
+            Error::OAuth(failure) => match failure {
+                OAuthFailure::ProviderNotFound => "OAUTH_PROVIDER_NOT_FOUND",
+                OAuthFailure::InvalidState => "INVALID_OAUTH_STATE",
+                OAuthFailure::ProviderError => "OAUTH_PROVIDER_ERROR",
+                OAuthFailure::InvalidIdToken => "INVALID_ID_TOKEN",
+                OAuthFailure::AccountExists => "ACCOUNT_EXISTS",
+                OAuthFailure::AlreadyLinked => "IDENTITY_ALREADY_LINKED",
+                OAuthFailure::EmailRequired => "OAUTH_EMAIL_REQUIRED",
+                OAuthFailure::InvalidCode => "INVALID_OAUTH_CODE",
+            },
             Error::AccountLocked { .. } => "ACCOUNT_LOCKED",
             Error::AccountSuspended => "ACCOUNT_SUSPENDED",
             Error::AccountDeactivated => "ACCOUNT_DEACTIVATED",
@@ -332,6 +386,21 @@ impl Error {
                 "The request did not come from this site's pages (CSRF token missing or wrong)"
                     .to_owned()
             }
+            Error::OAuth(failure) => match failure {
+                OAuthFailure::ProviderNotFound => "No such sign-in provider",
+                OAuthFailure::InvalidState => {
+                    "The sign-in is unknown, used or expired, or was started in another browser"
+                }
+                OAuthFailure::ProviderError => "The sign-in provider refused or failed",
+                OAuthFailure::InvalidIdToken => "The provider's ID token could not be verified",
+                OAuthFailure::AccountExists => {
+                    "An account with this address exists; sign in and link the provider there"
+                }
+                OAuthFailure::AlreadyLinked => "This provider account is linked to another user",
+                OAuthFailure::EmailRequired => "The provider did not give an email address",
+                OAuthFailure::InvalidCode => "Invalid or expired sign-in code",
+            }
+            .to_owned(),
             Error::AccountState(why) => capitalise(why),
             Error::AccountLocked { .. } => {
                 "Account is temporarily locked after too many failed attempts".to_owned()
@@ -468,6 +537,14 @@ mod tests {
             Error::LastOwner,
             Error::ApiKeyNotAllowed,
             Error::CsrfFailed,
+            Error::OAuth(OAuthFailure::ProviderNotFound),
+            Error::OAuth(OAuthFailure::InvalidState),
+            Error::OAuth(OAuthFailure::ProviderError),
+            Error::OAuth(OAuthFailure::InvalidIdToken),
+            Error::OAuth(OAuthFailure::AccountExists),
+            Error::OAuth(OAuthFailure::AlreadyLinked),
+            Error::OAuth(OAuthFailure::EmailRequired),
+            Error::OAuth(OAuthFailure::InvalidCode),
             Error::PayloadTooLarge,
             Error::UnsupportedMediaType,
             Error::RateLimited {
@@ -515,6 +592,16 @@ mod tests {
                 | Error::LastOwner
                 | Error::ApiKeyNotAllowed
                 | Error::CsrfFailed
+                | Error::OAuth(
+                    OAuthFailure::ProviderNotFound
+                    | OAuthFailure::InvalidState
+                    | OAuthFailure::ProviderError
+                    | OAuthFailure::InvalidIdToken
+                    | OAuthFailure::AccountExists
+                    | OAuthFailure::AlreadyLinked
+                    | OAuthFailure::EmailRequired
+                    | OAuthFailure::InvalidCode,
+                )
                 | Error::PayloadTooLarge
                 | Error::UnsupportedMediaType
                 | Error::RateLimited { .. }

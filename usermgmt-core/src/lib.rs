@@ -19,6 +19,7 @@ pub mod mail;
 mod manager;
 pub mod notifications;
 pub mod organizations;
+pub mod oauth;
 pub mod passkeys;
 pub mod profile;
 pub mod ratelimit;

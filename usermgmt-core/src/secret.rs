@@ -101,6 +101,18 @@ opaque_token!(
     /// A single-use, short-lived token that completes a login with a second factor.
     ChallengeToken
 );
+opaque_token!(
+    /// The `state` of a social sign-in: sent to the provider, kept only as a digest.
+    OAuthState
+);
+opaque_token!(
+    /// The one-time code a social sign-in hands the browser for `POST /auth/oauth/exchange`.
+    OAuthExchangeCode
+);
+opaque_token!(
+    /// The HttpOnly cookie that binds a social sign-in to the browser that started it.
+    OAuthBrowserBinding
+);
 
 /// A password as typed by a user. Redacted in `Debug`; compared and hashed, never stored.
 #[derive(Clone)]

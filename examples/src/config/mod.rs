@@ -12,7 +12,8 @@
 //! One module per concern, each with its tests: `listen` (address, port, framework, CORS,
 //! HSTS), `database`, `tokens` (secret, lifetimes, signing and sealing keys), `mail`,
 //! `limits` (rate limits, connection limits), `accounts` (hashing, lockout, lifecycle,
-//! avatars, bootstrap administrator), `ops` (log filter, ops endpoints), `passkeys` and
+//! avatars, bootstrap administrator), `ops` (log filter, ops endpoints), `passkeys`, `oauth`
+//! (social sign-in providers) and
 //! `webhooks` (allowed URLs, the endpoint configured at start). They read through
 //! `reader` (empty means unset, aliases in order of precedence with a warning for an ignored
 //! one, typed values) and parse with `values`.
@@ -27,6 +28,7 @@ mod database;
 mod limits;
 mod listen;
 mod mail;
+mod oauth;
 mod ops;
 mod passkeys;
 mod reader;
@@ -253,6 +255,7 @@ fn core_config(
     builder = builder.ops_access(ops::ops_access(vars)?);
     builder = passkeys::relying_party(vars, port, builder)?;
     builder = webhooks::settings(vars, builder)?;
+    builder = oauth::settings(vars, builder)?;
     let config = builder.build().map_err(|err| {
         // Everything the builder checks was checked above with the variable's name; this is a
         // safety net for checks added to core later.

@@ -100,6 +100,9 @@ impl AccountStore for MemoryStore {
                 invitation.inviter_id = None;
             }
         }
+        st.oauth_identities.retain(|_, i| i.user_id != user_id);
+        st.oauth_attempts.retain(|_, a| a.user_id != Some(user_id));
+        st.oauth_exchange_codes.retain(|_, c| c.user_id != user_id);
         st.passkey_ceremonies
             .retain(|_, c| c.user_id != Some(user_id));
         st.notifications.retain(|n| n.user_id != user_id);

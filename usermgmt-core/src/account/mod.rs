@@ -96,6 +96,9 @@ pub struct AccountExport {
     pub api_keys: Vec<crate::api_keys::store::ApiKeyRecord>,
     /// Its memberships of organizations, with its role in each.
     pub organizations: Vec<crate::organizations::store::OrgMembership>,
+    /// Its linked sign-in providers (the wire shows provider, subject, address and dates,
+    /// never tokens).
+    pub identities: Vec<crate::oauth::store::IdentityRecord>,
     /// Sessions, notifications, password-change times, the audit trail (staff anonymised).
     pub data: crate::store::UserDataExport,
     /// When.
@@ -512,6 +515,7 @@ impl UserManager {
             passkeys: store.passkeys(user.id).await?,
             api_keys: store.api_keys(user.id).await?,
             organizations: store.user_orgs(user.id).await?,
+            identities: store.identities(user.id).await?,
             data,
             exported_at: self.now(),
         };

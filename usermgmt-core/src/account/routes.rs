@@ -4,7 +4,7 @@
 
 use super::{AccountExport, AccountRestore};
 use crate::admin::routes::AdminUserDto;
-use crate::api::openapi::derived::request_body;
+use crate::api::openapi::derived::{answer, request_body};
 use crate::api::openapi::responses::exported_session;
 use crate::api::openapi::schema::*;
 use crate::api::routes::{Docs, RateLimit, Route, handler};
@@ -136,6 +136,10 @@ pub(crate) static ROUTES: &[Route] = &[
                         ("role", string()),
                         ("joinedAt", date_time()),
                     ])),
+                ),
+                (
+                    "identities",
+                    array(answer::<crate::oauth::routes::IdentityDto>()),
                 ),
                 ("sessions", array(exported_session())),
                 ("notifications", array(reference("Notification"))),
@@ -303,6 +307,7 @@ pub fn account_export(export: &AccountExport) -> serde_json::Value {
         passkeys,
         api_keys,
         organizations,
+        identities,
         data,
         exported_at,
     } = export;
@@ -367,6 +372,10 @@ pub fn account_export(export: &AccountExport) -> serde_json::Value {
                 "role": m.role.as_str(),
                 "joinedAt": rfc3339(m.joined_at),
             }))
+            .collect::<Vec<_>>(),
+        "identities": identities
+            .iter()
+            .map(crate::oauth::routes::IdentityDto::from)
             .collect::<Vec<_>>(),
         "sessions": sessions,
         "notifications": notifications,

@@ -51,6 +51,8 @@ pub struct UserDetail {
     pub passkeys: Vec<crate::passkeys::store::PasskeyRecord>,
     /// The user's API keys (never their secrets or digests on the wire).
     pub api_keys: Vec<crate::api_keys::store::ApiKeyRecord>,
+    /// The user's linked sign-in providers (never their tokens on the wire).
+    pub identities: Vec<crate::oauth::store::IdentityRecord>,
     /// The permissions the roles grant.
     pub permissions: Vec<String>,
 }
@@ -180,6 +182,7 @@ impl UserManager {
         let two_factor = store.two_factor(user_id).await?;
         let passkeys = store.passkeys(user_id).await?;
         let api_keys = store.api_keys(user_id).await?;
+        let identities = store.identities(user_id).await?;
         let permissions = store.user_permissions(user_id).await?;
         Ok(UserDetail {
             user,
@@ -188,6 +191,7 @@ impl UserManager {
             two_factor,
             passkeys,
             api_keys,
+            identities,
             permissions,
         })
     }

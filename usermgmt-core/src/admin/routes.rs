@@ -326,6 +326,11 @@ pub(crate) async fn user_detail_data(
             .iter()
             .map(crate::api_keys::routes::ApiKeyDto::from)
             .collect(),
+        identities: d
+            .identities
+            .iter()
+            .map(crate::oauth::routes::IdentityDto::from)
+            .collect(),
         lockout: LockoutDto {
             failed_attempts: d.user.failed_login_attempts,
             locked: locked_until.is_some(),
@@ -352,6 +357,8 @@ pub struct UserDetailDto {
     pub passkeys: Vec<PasskeyDto>,
     #[schema(inline)]
     pub api_keys: Vec<crate::api_keys::routes::ApiKeyDto>,
+    #[schema(inline)]
+    pub identities: Vec<crate::oauth::routes::IdentityDto>,
     #[schema(inline)]
     pub lockout: LockoutDto,
 }

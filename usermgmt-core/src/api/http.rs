@@ -189,6 +189,19 @@ impl ApiResponse {
         response
     }
 
+    /// A redirect (302 Found) to `location`, without a body and never cached (its target
+    /// carries one-time values).
+    pub fn redirect(location: &str) -> Self {
+        Self {
+            status: 302,
+            headers: vec![
+                ("location".to_owned(), location.to_owned()),
+                ("cache-control".to_owned(), "no-store".to_owned()),
+            ],
+            body: Vec::new(),
+        }
+    }
+
     /// Adds a header.
     pub fn push_header(&mut self, name: &str, value: &str) {
         self.headers.push((name.to_owned(), value.to_owned()));
@@ -212,11 +225,13 @@ pub struct RequestContext {
     /// Client IP and User-Agent.
     pub client: ClientInfo,
     bearer: Option<String>,
+    /// Every `Cookie` header, joined.
+    cookie_header: Option<String>,
     content_type: Option<String>,
     query: Option<String>,
     body: Vec<u8>,
     params: Vec<(String, String)>,
-    /// What the request asked of cookie sessions (`sessions/cookies.rs`).
+    /// What the request asked of cookie sessions (`api/cookies.rs`).
     pub(crate) cookies: super::cookies::CookieRequest,
 }
 
@@ -226,6 +241,7 @@ impl std::fmt::Debug for RequestContext {
             .field("request_id", &self.request_id)
             .field("client", &self.client)
             .field("bearer", &self.bearer.as_ref().map(|b| Redacted(b.len())))
+            .field("cookie_header", &self.cookie_header.as_ref().map(|c| Redacted(c.len())))
             .field("content_type", &self.content_type)
             .field("query", &self.query.as_ref().map(|q| Redacted(q.len())))
             .field("body", &Redacted(self.body.len()))
@@ -264,6 +280,14 @@ impl RequestContext {
         .map(str::to_owned);
         // Kept as sent: a multipart boundary is case-sensitive.
         let content_type = req.header_value("content-type").map(str::to_owned);
+        // Every `Cookie` header, joined as one (HTTP/2 may split them).
+        let cookies = req
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
         Self {
             request_id,
             client: ClientInfo {
@@ -271,6 +295,7 @@ impl RequestContext {
                 user_agent,
             },
             bearer,
+            cookie_header: (!cookies.is_empty()).then_some(cookies),
             content_type,
             query: req.query,
             body: req.body,
@@ -304,6 +329,16 @@ impl RequestContext {
     /// The bearer token, if one was presented.
     pub fn bearer(&self) -> Option<&str> {
         self.bearer.as_deref()
+    }
+
+    /// The value of the cookie `name` the request carries (the first, if sent twice).
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookie_header
+            .as_deref()?
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.trim_matches('"'))
     }
 
     /// A path parameter.
@@ -523,6 +558,27 @@ mod tests {
             assert!(shown.contains(&format!("{} bytes", body.len())), "{shown}");
         }
         assert!(format!("{request:?}").contains("application/json"));
+    }
+
+    #[test]
+    fn cookies_are_read_by_name_from_every_cookie_header() {
+        let request = ApiRequest::new("GET", "/api/v1/auth/oauth/x/callback")
+            .header("Cookie", "a=1; usermgmt_oauth=abc")
+            .header("cookie", "b=\"2\"");
+        let context = RequestContext::from_request(request, Vec::new(), None);
+        assert_eq!(context.cookie("usermgmt_oauth"), Some("abc"));
+        assert_eq!(context.cookie("a"), Some("1"));
+        assert_eq!(context.cookie("b"), Some("2"));
+        assert_eq!(context.cookie("usermgmt"), None);
+        let none = RequestContext::from_request(ApiRequest::new("GET", "/"), Vec::new(), None);
+        assert_eq!(none.cookie("a"), None);
+        let redirect = ApiResponse::redirect("https://example.com/x?code=1");
+        assert_eq!(redirect.status, 302);
+        assert_eq!(
+            redirect.header_value("location"),
+            Some("https://example.com/x?code=1")
+        );
+        assert!(redirect.body.is_empty());
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub(crate) static ROUTES: &[Route] = &[
 ];
 
 /// Paths under which every row refuses API keys: keys never manage keys, passwords,
-/// two-factor, sessions, passkeys or the account, nor sign in, refresh or out (`/auth/…`).
+/// two-factor, sessions, passkeys, linked identities or the account, nor sign in, refresh or out (`/auth/…`).
 const KEYLESS_PATHS: &[&str] = &[
     "/api/v1/api-keys",
     "/api/v1/auth/",
@@ -70,6 +70,7 @@ const KEYLESS_PATHS: &[&str] = &[
     "/api/v1/account",
     "/api/v1/users/change-password",
     "/api/v1/users/reset-password",
+    "/api/v1/users/identities",
 ];
 
 /// Rows outside those paths that refuse keys too: acting as another user.

@@ -12,60 +12,7 @@ use uuid::Uuid;
 impl IdentityStore for MemoryStore {
     async fn create_user(&self, user: NewUser, effects: Effects) -> Result<UserRecord> {
         let mut st = self.lock();
-        if st.users.values().any(|u| u.email == user.email) {
-            return Err(Error::Conflict(ConflictKind::Email));
-        }
-        if st.users.values().any(|u| u.username == user.username) {
-            return Err(Error::Conflict(ConflictKind::Username));
-        }
-        if let Some(missing) = user.roles.iter().find(|r| st.role_named(r).is_none()) {
-            return Err(Error::internal(format!("role {missing} does not exist")));
-        }
-        let mut roles = user.roles.clone();
-        roles.sort();
-        roles.dedup();
-        let record = UserRecord {
-            id: user.id,
-            email: user.email.clone(),
-            username: user.username.clone(),
-            password_hash: user.password_hash.clone(),
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
-            avatar: None,
-            email_verified: user.email_verified,
-            is_active: true,
-            is_suspended: false,
-            two_factor_enabled: false,
-            failed_login_attempts: 0,
-            locked_until: None,
-            deleted_at: None,
-            created_at: user.created_at,
-            updated_at: user.created_at,
-            last_login_at: None,
-            roles,
-        };
-        st.users.insert(user.id, record.clone());
-        st.profiles.insert(
-            user.id,
-            ProfileRecord {
-                preferences: serde_json::json!({}),
-                ..ProfileRecord::default()
-            },
-        );
-        st.password_history
-            .push((user.id, user.password_hash, user.created_at));
-        if let Some(token) = user.verification {
-            st.one_time_tokens.insert(
-                token.digest.as_str().to_owned(),
-                StoredToken {
-                    user_id: token.user_id,
-                    purpose: token.purpose,
-                    expires_at: token.expires_at,
-                    used_at: None,
-                    attempts: 0,
-                },
-            );
-        }
+        let record = insert_user(&mut st, user)?;
         st.apply(effects);
         Ok(record)
     }
@@ -331,4 +278,65 @@ impl LockoutStore for MemoryStore {
                 t.user_id
             }))
     }
+}
+
+/// Inserts a new user (row, profile, password history, verification token) under the lock,
+/// without its effects: [`IdentityStore::create_user`], and the social sign-in's user created
+/// with its identity (`oauth/memory.rs`), in one turn of the lock.
+pub(crate) fn insert_user(st: &mut Locked<'_>, user: NewUser) -> Result<UserRecord> {
+    if st.users.values().any(|u| u.email == user.email) {
+        return Err(Error::Conflict(ConflictKind::Email));
+    }
+    if st.users.values().any(|u| u.username == user.username) {
+        return Err(Error::Conflict(ConflictKind::Username));
+    }
+    if let Some(missing) = user.roles.iter().find(|r| st.role_named(r).is_none()) {
+        return Err(Error::internal(format!("role {missing} does not exist")));
+    }
+    let mut roles = user.roles.clone();
+    roles.sort();
+    roles.dedup();
+    let record = UserRecord {
+        id: user.id,
+        email: user.email.clone(),
+        username: user.username.clone(),
+        password_hash: user.password_hash.clone(),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        avatar: None,
+        email_verified: user.email_verified,
+        is_active: true,
+        is_suspended: false,
+        two_factor_enabled: false,
+        failed_login_attempts: 0,
+        locked_until: None,
+        deleted_at: None,
+        created_at: user.created_at,
+        updated_at: user.created_at,
+        last_login_at: None,
+        roles,
+    };
+    st.users.insert(user.id, record.clone());
+    st.profiles.insert(
+        user.id,
+        ProfileRecord {
+            preferences: serde_json::json!({}),
+            ..ProfileRecord::default()
+        },
+    );
+    st.password_history
+        .push((user.id, user.password_hash, user.created_at));
+    if let Some(token) = user.verification {
+        st.one_time_tokens.insert(
+            token.digest.as_str().to_owned(),
+            StoredToken {
+                user_id: token.user_id,
+                purpose: token.purpose,
+                expires_at: token.expires_at,
+                used_at: None,
+                attempts: 0,
+            },
+        );
+    }
+    Ok(record)
 }

@@ -3,7 +3,7 @@
 
 #[cfg(feature = "test-util")]
 mod cases;
-mod memory;
+pub(crate) mod memory;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) mod sql;
 pub mod store;

@@ -348,7 +348,7 @@ async fn login_two_factor(api: &Api, ctx: &RequestContext) -> Result<ApiResponse
     Ok(login_success(&success))
 }
 
-fn login_success(success: &LoginSuccess) -> ApiResponse {
+pub(crate) fn login_success(success: &LoginSuccess) -> ApiResponse {
     ApiResponse::success(
         200,
         "Login successful",

@@ -79,62 +79,70 @@ macro_rules! identity_sql {
             Ok(())
         }
 
+        /// Inserts a new user (row, profile, password history, roles, verification token) in
+        /// `tx`, without its effects: `create_user`, and the social sign-in's user created with
+        /// its identity (`oauth/sql.rs`) in the same transaction.
+        async fn insert_user(tx: &mut Tx, user: &NewUser) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO users (id, email, username, password_hash, first_name, \
+                 last_name, email_verified, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            )
+            .bind(user.id)
+            .bind(&user.email)
+            .bind(&user.username)
+            .bind(&user.password_hash)
+            .bind(&user.first_name)
+            .bind(&user.last_name)
+            .bind(user.email_verified)
+            .bind(ts(user.created_at))
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("INSERT INTO user_profiles (user_id) VALUES ($1)")
+                .bind(user.id)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO password_history (user_id, password_hash, created_at) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(user.id)
+            .bind(&user.password_hash)
+            .bind(ts(user.created_at))
+            .execute(&mut **tx)
+            .await?;
+            for role in &user.roles {
+                let assigned = sqlx::query(
+                    "INSERT INTO user_roles (user_id, role_id, assigned_at) \
+                     SELECT $1, id, $2 FROM roles WHERE name = $3 \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(user.id)
+                .bind(ts(user.created_at))
+                .bind(role)
+                .execute(&mut **tx)
+                .await?;
+                if assigned.rows_affected() == 0 {
+                    let exists = sqlx::query("SELECT 1 FROM roles WHERE name = $1")
+                        .bind(role)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                    if exists.is_none() {
+                        return Err(Error::internal(format!("role {role} does not exist")));
+                    }
+                }
+            }
+            if let Some(token) = &user.verification {
+                insert_one_time_token(tx, token).await?;
+            }
+            Ok(())
+        }
+
         #[async_trait::async_trait]
         impl IdentityStore for $store {
             async fn create_user(&self, user: NewUser, effects: Effects) -> Result<UserRecord> {
                 let mut tx = begin(self).await?;
-                sqlx::query(
-                    "INSERT INTO users (id, email, username, password_hash, first_name, \
-                     last_name, email_verified, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-                )
-                .bind(user.id)
-                .bind(&user.email)
-                .bind(&user.username)
-                .bind(&user.password_hash)
-                .bind(&user.first_name)
-                .bind(&user.last_name)
-                .bind(user.email_verified)
-                .bind(ts(user.created_at))
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("INSERT INTO user_profiles (user_id) VALUES ($1)")
-                    .bind(user.id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO password_history (user_id, password_hash, created_at) \
-                     VALUES ($1, $2, $3)",
-                )
-                .bind(user.id)
-                .bind(&user.password_hash)
-                .bind(ts(user.created_at))
-                .execute(&mut *tx)
-                .await?;
-                for role in &user.roles {
-                    let assigned = sqlx::query(
-                        "INSERT INTO user_roles (user_id, role_id, assigned_at) \
-                         SELECT $1, id, $2 FROM roles WHERE name = $3 \
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(user.id)
-                    .bind(ts(user.created_at))
-                    .bind(role)
-                    .execute(&mut *tx)
-                    .await?;
-                    if assigned.rows_affected() == 0 {
-                        let exists = sqlx::query("SELECT 1 FROM roles WHERE name = $1")
-                            .bind(role)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        if exists.is_none() {
-                            return Err(Error::internal(format!("role {role} does not exist")));
-                        }
-                    }
-                }
-                if let Some(token) = &user.verification {
-                    insert_one_time_token(&mut tx, token).await?;
-                }
+                insert_user(&mut tx, &user).await?;
                 write_effects(&mut tx, effects).await?;
                 let record = user_in_tx(&mut tx, user.id).await?;
                 tx.commit().await?;

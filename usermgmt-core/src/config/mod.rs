@@ -324,6 +324,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// Sessions in cookies for browser apps (`None`, the default: bearer tokens only).
     pub cookie_sessions: Option<CookieSessionConfig>,
+    /// Social and enterprise sign-in: providers, landing URLs, automatic linking.
+    pub oauth: crate::oauth::config::OAuthConfig,
 }
 
 impl fmt::Debug for Config {
@@ -409,6 +411,7 @@ impl Config {
                 passkeys: PasskeyConfig::default(),
                 webhooks: WebhookConfig::default(),
                 cookie_sessions: None,
+                oauth: crate::oauth::config::OAuthConfig::default(),
             },
         }
     }
@@ -603,6 +606,8 @@ impl ConfigBuilder {
         passkeys: PasskeyConfig);
     setter!(/// Outgoing webhooks (allowed URLs, timeouts, retries).
         webhooks: WebhookConfig);
+    setter!(/// Social and enterprise sign-in (providers, landing URLs, automatic linking).
+        oauth: crate::oauth::config::OAuthConfig);
 
     /// Turns cookie sessions on for browser apps (see [`CookieSessionConfig`];
     /// `CookieSessionConfig::default()` for `usermgmt_session` cookies on `/`, `Secure`,
@@ -777,6 +782,9 @@ impl ConfigBuilder {
         }
         if let Err(why) = c.passkeys.webauthn() {
             return bad("passkeys (WEBAUTHN_RP_*)", &why);
+        }
+        if let Err(why) = c.oauth.check() {
+            return bad("oauth", &why);
         }
         Ok(c)
     }

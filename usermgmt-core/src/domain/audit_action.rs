@@ -72,6 +72,12 @@ audit_actions! {
     /// A passkey's signature counter went back (a cloned authenticator?); the sign-in was
     /// refused (`passkeyId`, `storedCount`).
     PasskeyCounterRegression => "PASSKEY_COUNTER_REGRESSION",
+    /// A user signed in with a social or enterprise provider (`provider`, `identityId`).
+    OAuthLogin => "OAUTH_LOGIN",
+    /// A provider account was linked to a user (`provider`, `identityId`, `automatic`).
+    IdentityLinked => "IDENTITY_LINKED",
+    /// A provider account was unlinked by its user (`provider`, `identityId`).
+    IdentityUnlinked => "IDENTITY_UNLINKED",
     /// A webhook endpoint was added (`webhookId`, `url`, `events`).
     WebhookCreated => "WEBHOOK_CREATED",
     /// A webhook endpoint was changed (`webhookId`, the changed fields).

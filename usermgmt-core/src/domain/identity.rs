@@ -148,7 +148,7 @@ impl Username {
 /// `profile`). Only those a username could spell are listed (`change-password` and
 /// `reset-password` hold a `-`); a test in `capabilities.rs` derives the list from the route
 /// table, so a new fixed route under `/users/` fails it until its name is added here.
-pub const RESERVED_USERNAMES: &[&str] = &["preferences", "profile", "register"];
+pub const RESERVED_USERNAMES: &[&str] = &["identities", "preferences", "profile", "register"];
 
 impl fmt::Debug for Username {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

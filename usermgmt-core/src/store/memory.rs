@@ -102,6 +102,12 @@ pub(crate) struct State {
     pub(crate) org_invitations: HashMap<Uuid, crate::organizations::store::InvitationRecord>,
     /// The active organization of a session (`session_orgs`).
     pub(crate) session_orgs: HashMap<Uuid, Uuid>,
+    /// Linked social sign-in identities by their id (`oauth/memory.rs`).
+    pub(crate) oauth_identities: HashMap<Uuid, crate::oauth::store::IdentityRecord>,
+    /// Started social sign-in authorizations by their state digest.
+    pub(crate) oauth_attempts: HashMap<String, crate::oauth::store::AttemptRecord>,
+    /// Social sign-in exchange codes by their digest.
+    pub(crate) oauth_exchange_codes: HashMap<String, crate::oauth::store::ExchangeCodeRecord>,
 }
 
 /// The state under the store's lock: the memory store's transaction. Its [`Locked::apply`] is

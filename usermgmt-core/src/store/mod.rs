@@ -42,6 +42,7 @@ macro_rules! store_areas {
             WebhookStore: webhooks::webhooks_sql,
             ApiKeyStore: api_keys::api_keys_sql,
             OrgStore: organizations::organizations_sql,
+            OAuthStore: oauth::oauth_sql,
         }
     };
 }
@@ -86,6 +87,7 @@ pub use crate::auth::store::{IdentityStore, LockoutStore};
 pub use crate::mail::store::OutboxStore;
 pub use crate::notifications::store::NotificationStore;
 pub use crate::organizations::store::OrgStore;
+pub use crate::oauth::store::OAuthStore;
 pub use crate::passkeys::store::PasskeyStore;
 pub use crate::profile::store::ProfileStore;
 pub use crate::roles::store::RoleStore;

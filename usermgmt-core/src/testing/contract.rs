@@ -111,6 +111,15 @@ impl Contract {
                 ));
             }
         };
+        if described.get("content").is_none_or(Value::is_null) {
+            // A documented redirect: no body, a Location.
+            return match response.header("location") {
+                Some(_) if response.body.is_empty() => Ok(()),
+                _ => Err(format!(
+                    "status {status} is a documented redirect but came without Location or with a body"
+                )),
+            };
+        }
         let media = response
             .header("content-type")
             .unwrap_or_default()

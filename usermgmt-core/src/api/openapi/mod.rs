@@ -60,10 +60,18 @@ fn operation(route: &Route, config: &crate::Config) -> Value {
         None => {}
     }
     let mut responses = Map::new();
-    responses.insert(
-        docs.status.to_string(),
-        json!({"description": "Success", "content": docs.content}),
-    );
+    if docs.content.is_null() {
+        // A redirect: no body, the target in `Location`.
+        responses.insert(
+            docs.status.to_string(),
+            json!({"description": "A redirect; the target is in Location", "headers": {"Location": {"required": true, "schema": {"type": "string", "format": "uri"}}}}),
+        );
+    } else {
+        responses.insert(
+            docs.status.to_string(),
+            json!({"description": "Success", "content": docs.content}),
+        );
+    }
     for (status, description) in &docs.also {
         responses.insert(
             status.to_string(),
