@@ -241,7 +241,10 @@ impl std::fmt::Debug for RequestContext {
             .field("request_id", &self.request_id)
             .field("client", &self.client)
             .field("bearer", &self.bearer.as_ref().map(|b| Redacted(b.len())))
-            .field("cookie_header", &self.cookie_header.as_ref().map(|c| Redacted(c.len())))
+            .field(
+                "cookie_header",
+                &self.cookie_header.as_ref().map(|c| Redacted(c.len())),
+            )
             .field("content_type", &self.content_type)
             .field("query", &self.query.as_ref().map(|q| Redacted(q.len())))
             .field("body", &Redacted(self.body.len()))
