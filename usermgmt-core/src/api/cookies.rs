@@ -62,29 +62,20 @@ impl std::fmt::Debug for CookieRequest {
     }
 }
 
-/// The headers cookie sessions read, copied from the request before it becomes a
-/// [`RequestContext`] (which keeps no headers). Every `Cookie` header is joined into one.
+/// The headers cookie sessions read besides the cookies (which the [`RequestContext`] keeps),
+/// copied from the request before it becomes one.
 pub(crate) struct BrowserHeaders(Vec<(&'static str, String)>);
 
 impl BrowserHeaders {
-    const NAMES: [&'static str; 5] = ["cookie", "origin", "sec-fetch-site", "host", CSRF_HEADER];
+    const NAMES: [&'static str; 4] = ["origin", "sec-fetch-site", "host", CSRF_HEADER];
 
     pub(crate) fn of(request: &super::ApiRequest) -> Self {
-        let mut found: Vec<(&'static str, String)> = Vec::new();
-        for (name, value) in &request.headers {
-            let Some(known) = Self::NAMES.iter().find(|n| n.eq_ignore_ascii_case(name)) else {
-                continue;
-            };
-            match found.iter_mut().find(|(n, _)| n == known) {
-                Some((_, joined)) if *known == "cookie" => {
-                    joined.push_str("; ");
-                    joined.push_str(value);
-                }
-                Some(_) => {}
-                None => found.push((known, value.clone())),
-            }
-        }
-        Self(found)
+        Self(
+            Self::NAMES
+                .iter()
+                .filter_map(|name| Some((*name, request.header_value(name)?.to_owned())))
+                .collect(),
+        )
     }
 
     /// A header by lower-case name.
@@ -94,23 +85,22 @@ impl BrowserHeaders {
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.clone())
     }
-
-    /// Cookie `name`'s value.
-    pub(crate) fn cookie(&self, name: &str) -> Option<String> {
-        cookie_value(self.get("cookie").as_deref().into_iter(), name)
-    }
 }
 
-/// The value of cookie `name` among every `Cookie` header of a request.
-pub(crate) fn cookie_value<'a>(
-    headers: impl Iterator<Item = &'a str>,
-    name: &str,
-) -> Option<String> {
-    headers
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(std::result::Result::ok)
-        .find(|c| c.name() == name && !c.value().is_empty())
-        .map(|c| c.value().to_owned())
+/// The value of cookie `name` in a `Cookie` header's text (every `Cookie` header joined with
+/// `; `), its surrounding quotes removed: the one reader of cookies, for the request context and
+/// the host guards alike.
+pub(crate) fn cookie_in<'h>(header: &'h str, name: &str) -> Option<&'h str> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+/// A session cookie's value: an empty one (a cleared cookie a client still sends) is none.
+pub(crate) fn session_cookie<'h>(cookies: Option<&'h str>, name: &str) -> Option<&'h str> {
+    cookie_in(cookies?, name).filter(|value| !value.is_empty())
 }
 
 /// `X-Auth-Mode`: absent or `bearer` → false, `cookie` → true; anything else, or `cookie`
@@ -214,8 +204,10 @@ impl super::Api {
         let cookies = headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-            .map(|(_, v)| *v);
-        let Some(access) = cookie_value(cookies, &settings.name) else {
+            .map(|(_, v)| *v)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let Some(access) = session_cookie(Some(&cookies), &settings.name).map(str::to_owned) else {
             return Ok(None);
         };
         if !is_safe(method) {
@@ -554,14 +546,12 @@ mod tests {
     }
 
     #[test]
-    fn cookie_values_are_read_from_every_cookie_header() {
-        let all = ["a=1; usermgmt_session=abc", "x=y"];
-        assert_eq!(
-            cookie_value(all.iter().copied(), "usermgmt_session").as_deref(),
-            Some("abc")
-        );
-        assert_eq!(cookie_value(all.iter().copied(), "x").as_deref(), Some("y"));
-        assert_eq!(cookie_value(all.iter().copied(), "missing"), None);
+    fn an_empty_session_cookie_is_none() {
+        let all = "a=1; usermgmt_session=abc; cleared=";
+        assert_eq!(session_cookie(Some(all), "usermgmt_session"), Some("abc"));
+        assert_eq!(session_cookie(Some(all), "cleared"), None);
+        assert_eq!(session_cookie(Some(all), "missing"), None);
+        assert_eq!(session_cookie(None, "a"), None);
     }
 
     #[test]

@@ -334,14 +334,14 @@ impl RequestContext {
         self.bearer.as_deref()
     }
 
+    /// Every `Cookie` header of the request, joined with `; `.
+    pub(crate) fn cookie_header(&self) -> Option<&str> {
+        self.cookie_header.as_deref()
+    }
+
     /// The value of the cookie `name` the request carries (the first, if sent twice).
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.cookie_header
-            .as_deref()?
-            .split(';')
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.trim_matches('"'))
+        super::cookies::cookie_in(self.cookie_header.as_deref()?, name)
     }
 
     /// A path parameter.

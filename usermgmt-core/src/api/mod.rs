@@ -410,16 +410,17 @@ impl Api {
             Ok(wants) => ctx.cookies.wants_cookies = wants,
             Err(err) => return (finish(ApiResponse::error(&err), &request_id), route),
         }
-        if let (Some(browser), Some(settings)) = (&browser, &config.cookie_sessions) {
-            ctx.cookies.refresh = browser
-                .cookie(&settings.refresh_name())
-                .map(crate::secret::SecretString::from);
+        if let Some(settings) = &config.cookie_sessions {
+            ctx.cookies.refresh =
+                cookies::session_cookie(ctx.cookie_header(), &settings.refresh_name())
+                    .map(|token| crate::secret::SecretString::from(token.to_owned()));
             // Headers win: a cookie is the credential only of a request that brought none, on
             // a route that needs one — or that reads a caller when there is one (the first
             // seed's `GET /users/{id}` beside the public profile), for safe methods only.
             if ctx.bearer().is_none()
                 && route.is_some_and(|r| r.authenticated || cookies::is_safe(&method))
-                && let Some(access) = browser.cookie(&settings.name)
+                && let Some(access) =
+                    cookies::session_cookie(ctx.cookie_header(), &settings.name).map(str::to_owned)
             {
                 ctx.replace_credential(access);
                 ctx.cookies.authenticated_by_cookie = true;
