@@ -33,8 +33,8 @@ async fn begin_db(store: &PostgresStore) -> crate::Result<DbTx> {
     Ok(store.pool.begin().await?)
 }
 
-/// The migrations of the PostgreSQL dialect (`migrations/postgres`), embedded at build time.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+/// The migrations of the PostgreSQL dialect (`usermgmt-core/migrations/postgres`), embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// A [`Store`](crate::Store) on a PostgreSQL database.
 #[derive(Debug, Clone)]

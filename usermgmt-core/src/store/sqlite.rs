@@ -74,8 +74,8 @@ async fn begin_db(store: &SqliteStore) -> crate::Result<DbTx> {
     Ok(DbTx { tx, _turn: turn })
 }
 
-/// The migrations of the SQLite dialect (`migrations/sqlite`), embedded at build time.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+/// The migrations of the SQLite dialect (`usermgmt-core/migrations/sqlite`), embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// A [`Store`](crate::Store) on a SQLite database file (or `sqlite::memory:`).
 #[derive(Debug, Clone)]
