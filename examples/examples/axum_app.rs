@@ -1,103 +1,75 @@
-//! A host app that protects its own routes by permission, with Axum and with Actix:
+//! Adding the user-management API to an existing Axum app that has its own guarded routes:
 //!
 //! ```text
-//! cargo run -p usermgmt-server --example guards            # Axum on 127.0.0.1:3001
-//! cargo run -p usermgmt-server --example guards -- actix   # Actix on 127.0.0.1:3001
+//! cargo run -p usermgmt-server --example axum_app     # on 127.0.0.1:3001
 //! ```
 //!
-//! The whole user-management API is mounted beside the app's routes; `/reports` needs
-//! `audit:read` (the extractor), everything under `/settings` needs `admin:settings` (the
-//! Axum layer / Actix middleware). Permissions come from the caller's current roles.
+//! The whole API is mounted beside the app's routes (`/api/v1/...`, the probes, `/docs`).
+//! `/me` needs any signed-in caller, `/reports` needs `audit:read` (the `Authorized`
+//! extractor), everything under `/settings` needs `admin:settings` (the `require` layer).
+//! Permissions come from the caller's current roles (`POST /api/v1/admin/users/{id}/roles`).
 
+use axum::routing::get;
+use axum::{Extension, Router};
 use std::sync::Arc;
+use std::time::Duration;
+use usermgmt_axum::{Authorized, CurrentUser};
 use usermgmt_core::api::Api;
 use usermgmt_core::auth::AuthenticatedUser;
+use usermgmt_core::mail::LogMailer;
 use usermgmt_core::rbac::perm;
-use usermgmt_core::store::memory::MemoryStore;
+use usermgmt_core::store::sqlite::SqliteStore;
 use usermgmt_core::{Config, UserManager};
 
-fn api() -> Result<Api, Box<dyn std::error::Error>> {
-    let secret = std::env::var("JWT_SECRET")
-        .unwrap_or_else(|_| "example-only-secret-example-only-secret".to_owned());
-    let manager = UserManager::builder(Config::builder(secret).build()?)
-        .store(Arc::new(MemoryStore::new()))
-        .build()?;
-    Ok(Api::new(manager))
+async fn me(CurrentUser(caller): CurrentUser) -> String {
+    format!("hello {}", caller.user.username)
 }
 
-mod with_axum {
-    use super::*;
-    use axum::routing::get;
-    use usermgmt_axum::Authorized;
+async fn reports(Authorized(caller, _): Authorized<perm::AuditRead>) -> String {
+    format!("reports for {}", caller.user.username)
+}
 
-    async fn reports(Authorized(caller, _): Authorized<perm::AuditRead>) -> String {
-        format!("reports for {}", caller.user.username)
-    }
+/// Behind the `require` layer, the caller is in the request's extensions.
+async fn settings(Extension(caller): Extension<AuthenticatedUser>) -> String {
+    format!("settings for {}", caller.user.username)
+}
 
-    async fn settings(axum::Extension(caller): axum::Extension<AuthenticatedUser>) -> String {
-        format!("settings for {}", caller.user.username)
-    }
-
-    pub fn app(api: Api) -> axum::Router {
-        let admin = axum::Router::new()
+/// The app: its own routes, the admin part behind one permission, and the whole API.
+fn app(api: Api) -> Router {
+    let admin =
+        Router::new()
             .route("/settings", get(settings))
             .route_layer(axum::middleware::from_fn(
                 usermgmt_axum::require::<perm::AdminSettings>,
             ));
-        axum::Router::new()
-            .route("/reports", get(reports))
-            .merge(admin)
-            .merge(usermgmt_axum::router(api.clone()))
-            .layer(usermgmt_axum::extension(api))
-    }
-}
-
-mod with_actix {
-    use super::*;
-    use actix_web::{HttpResponse, web};
-    use usermgmt_actix::Authorized;
-
-    async fn reports(Authorized(caller, _): Authorized<perm::AuditRead>) -> String {
-        format!("reports for {}", caller.user.username)
-    }
-
-    async fn settings(caller: web::ReqData<AuthenticatedUser>) -> HttpResponse {
-        HttpResponse::Ok().body(format!("settings for {}", caller.user.username))
-    }
-
-    pub fn configure(api: Api) -> impl FnOnce(&mut web::ServiceConfig) {
-        move |cfg| {
-            cfg.configure(usermgmt_actix::configure(api))
-                .route("/reports", web::get().to(reports))
-                .service(
-                    web::scope("/settings")
-                        .wrap(actix_web::middleware::from_fn(
-                            usermgmt_actix::require::<perm::AdminSettings, _>,
-                        ))
-                        .route("", web::get().to(settings)),
-                );
-        }
-    }
+    Router::new()
+        .route("/me", get(me))
+        .route("/reports", get(reports))
+        .merge(admin)
+        .merge(usermgmt_axum::router(api.clone()))
+        .layer(usermgmt_axum::extension(api))
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let api = api()?;
-    let addr = ("127.0.0.1", 3001);
-    if std::env::args().nth(1).as_deref() == Some("actix") {
-        actix_web::HttpServer::new(move || {
-            actix_web::App::new().configure(with_actix::configure(api.clone()))
-        })
-        .bind(addr)?
-        .run()
-        .await?;
-    } else {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        axum::serve(
-            listener,
-            with_axum::app(api).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await?;
-    }
+    let secret = std::env::var("JWT_SECRET")
+        .unwrap_or_else(|_| "example-only-secret-example-only-secret".to_owned());
+    let config = Config::builder(secret)
+        .public_url("http://127.0.0.1:3001")
+        .build()?;
+    let store = SqliteStore::connect("sqlite://axum_app.db").await?; // creates it, migrates
+    let manager = UserManager::builder(config)
+        .store(Arc::new(store))
+        .build()?;
+    // Mail (verification links, resets) waits in the outbox until a worker delivers it; the
+    // log mailer prints it.
+    let mail = manager.outbox_worker(Arc::new(LogMailer));
+    tokio::spawn(mail.run(Duration::from_secs(5), std::future::pending()));
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
+    // The peer address feeds the per-client rate limits.
+    let service =
+        app(Api::new(manager)).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).await?;
     Ok(())
 }

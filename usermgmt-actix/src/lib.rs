@@ -1,35 +1,5 @@
-//! Actix-web adapter for [usermgmt](usermgmt_core): mount the whole user-management API in one
-//! call, and use [`CurrentUser`] in your own handlers. The same public names as
-//! `usermgmt-axum`, the Actix way.
-//!
-//! ```no_run
-//! use actix_web::{App, HttpServer, web};
-//! use std::sync::Arc;
-//! use usermgmt_actix::CurrentUser;
-//! use usermgmt_core::{Config, UserManager, api::Api, store::memory::MemoryStore};
-//!
-//! async fn me(CurrentUser(auth): CurrentUser) -> String {
-//!     format!("hello {}", auth.user.username)
-//! }
-//!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let manager = UserManager::builder(Config::builder("a-secret-of-at-least-32-bytes!!!!").build()?)
-//!     .store(Arc::new(MemoryStore::new()))
-//!     .build()?;
-//! let api = Api::new(manager);
-//! HttpServer::new(move || {
-//!     App::new()
-//!         .configure(usermgmt_actix::configure(api.clone()))
-//!         .route("/me", web::get().to(me))
-//! })
-//! .bind(("127.0.0.1", 3000))?
-//! .run()
-//! .await?;
-//! # Ok(()) }
-//! ```
-//!
-//! Everything below `/api/v1` and the health probes is answered by `usermgmt-core`; this crate
-//! only translates requests and responses, so the Axum and Actix adapters behave identically.
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};

@@ -1,32 +1,5 @@
-//! Axum adapter for [usermgmt](usermgmt_core): mount the whole user-management API in one call,
-//! and use [`CurrentUser`] in your own handlers.
-//!
-//! ```no_run
-//! use axum::{Router, routing::get};
-//! use std::sync::Arc;
-//! use usermgmt_axum::CurrentUser;
-//! use usermgmt_core::{Config, UserManager, api::Api, store::memory::MemoryStore};
-//!
-//! async fn me(CurrentUser(auth): CurrentUser) -> String {
-//!     format!("hello {}", auth.user.username)
-//! }
-//!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let manager = UserManager::builder(Config::builder("a-secret-of-at-least-32-bytes!!!!").build()?)
-//!     .store(Arc::new(MemoryStore::new()))
-//!     .build()?;
-//! let api = Api::new(manager);
-//! let app: Router = Router::new()
-//!     .route("/me", get(me))
-//!     .merge(usermgmt_axum::router(api.clone()))
-//!     .layer(usermgmt_axum::extension(api));
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
-//! # Ok(()) }
-//! ```
-//!
-//! Everything below `/api/v1` and the health probes is answered by `usermgmt-core`; this crate
-//! only translates requests and responses, so the Axum and Actix adapters behave identically.
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// The workspace README's Rust snippets (its "First hour" apps, for Axum and for Actix), compiled
 /// as doctests here so they cannot drift from the API.

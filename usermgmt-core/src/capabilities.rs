@@ -49,6 +49,106 @@ pub fn openapi_document(config: &crate::Config) -> serde_json::Value {
     crate::api::openapi::document(&ROUTES, answer_shapes(), config)
 }
 
+/// Puts the library's OpenAPI document ([`openapi_document`]) into the host app's own
+/// `document` (an OpenAPI 3.1 JSON value, e.g. `serde_json::to_value(AppDoc::openapi())` of a
+/// utoipa document): every path (under `config.mount_prefix`, as the host's paths start at
+/// the app's root), every component (schemas, responses, security schemes, …) and every tag
+/// the library documents is added to it. The host's `info`, `servers` and top-level
+/// `security` are kept.
+///
+/// Where both documents have the same path or component name, the host's entry is kept and
+/// the name is returned, sorted (`"components.schemas.Tokens"`, `"paths./api/v1/auth/login"`), so an
+/// app can refuse to start or fail a test on a collision instead of serving half of a route's
+/// documentation.
+///
+/// The merge is done on JSON rather than on utoipa's `OpenApi` model because that model cannot
+/// hold the JSON Schema 2020-12 parts of the library's document (`const`, typeless schemas,
+/// `anyOf` of `required` lists): reading the document into it fails.
+pub fn merge_openapi_document(
+    document: &mut serde_json::Value,
+    config: &crate::Config,
+) -> Vec<String> {
+    use serde_json::{Map, Value};
+    /// The object at `key` of `parent`, created when missing (or not an object).
+    fn object_at<'a>(parent: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+        let slot = parent
+            .entry(key)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
+        }
+        match slot {
+            Value::Object(map) => map,
+            _ => unreachable!("made an object above"),
+        }
+    }
+    /// Adds `from`'s entries to `into`, keeping `into`'s on a collision (named in `collisions`).
+    fn add_entries(
+        into: &mut Map<String, Value>,
+        from: Map<String, Value>,
+        place: &str,
+        collisions: &mut Vec<String>,
+    ) {
+        for (name, value) in from {
+            if into.contains_key(&name) {
+                collisions.push(format!("{place}.{name}"));
+            } else {
+                into.insert(name, value);
+            }
+        }
+    }
+
+    let mut collisions = Vec::new();
+    let Value::Object(library) = openapi_document(config) else {
+        return collisions;
+    };
+    if !document.is_object() {
+        *document = Value::Object(Map::new());
+    }
+    let Value::Object(host) = document else {
+        return collisions;
+    };
+    for (key, value) in library {
+        match (key.as_str(), value) {
+            ("paths", Value::Object(paths)) => {
+                // The library's paths are relative to its `servers` entry, which ends in the
+                // mount prefix; the host's start at the app's root.
+                let rooted = paths
+                    .into_iter()
+                    .map(|(path, item)| (format!("{}{path}", config.mount_prefix), item))
+                    .collect();
+                add_entries(object_at(host, "paths"), rooted, "paths", &mut collisions);
+            }
+            ("components", Value::Object(components)) => {
+                let into = object_at(host, "components");
+                for (kind, entries) in components {
+                    if let Value::Object(entries) = entries {
+                        let place = format!("components.{kind}");
+                        add_entries(object_at(into, &kind), entries, &place, &mut collisions);
+                    }
+                }
+            }
+            ("tags", Value::Array(tags)) => {
+                let slot = host
+                    .entry("tags")
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(host_tags) = slot {
+                    for tag in tags {
+                        let name = tag.get("name").cloned();
+                        if !host_tags.iter().any(|t| t.get("name").cloned() == name) {
+                            host_tags.push(tag);
+                        }
+                    }
+                }
+            }
+            // The host's own `openapi`, `info`, `servers`, `security` stay.
+            _ => {}
+        }
+    }
+    collisions.sort();
+    collisions
+}
+
 /// The named shapes answers share (`components.schemas`), derived from the DTOs they
 /// serialise (`ToSchema`, named with `#[schema(as = …)]`), so a field added to a DTO appears
 /// in the document by itself. Every field is present in every answer (an absent value is
@@ -85,6 +185,60 @@ fn answer_shapes() -> Vec<(String, serde_json::Value)> {
 #[cfg(test)]
 mod tests {
     use super::ROUTES;
+
+    #[test]
+    fn the_library_document_merges_into_a_host_document_and_names_collisions() {
+        let config = crate::Config::builder("a-test-secret-of-at-least-32-bytes!")
+            .mount_prefix("/identity")
+            .build()
+            .unwrap_or_else(|e| panic!("test config: {e}"));
+        let mut host = serde_json::json!({
+            "openapi": "3.1.0",
+            "info": {"title": "My app", "version": "1.0.0"},
+            "paths": {
+                "/me/plan": {"get": {"responses": {"200": {"description": "the plan"}}}},
+                "/identity/api/v1/auth/login": {"post": {"summary": "the host's own"}}
+            },
+            "components": {"schemas": {"Plan": {"type": "string"}, "Tokens": {"type": "object"}}}
+        });
+        let collisions = super::merge_openapi_document(&mut host, &config);
+        assert_eq!(
+            collisions,
+            vec![
+                "components.schemas.Tokens".to_owned(),
+                "paths./identity/api/v1/auth/login".to_owned()
+            ]
+        );
+        let library = super::openapi_document(&config);
+        assert_eq!(host["info"]["title"], "My app", "the host's info is kept");
+        assert_eq!(
+            host["paths"]["/identity/api/v1/auth/login"]["post"]["summary"],
+            "the host's own"
+        );
+        assert!(host["paths"]["/me/plan"].is_object());
+        assert_eq!(
+            host["paths"]["/identity/api/v1/auth/register"],
+            library["paths"]["/api/v1/auth/register"],
+            "the library's paths are put under the mount prefix"
+        );
+        let library_paths = library["paths"].as_object().map_or(0, |p| p.len());
+        assert!(library_paths > 50, "the library documents its routes");
+        assert_eq!(
+            host["paths"].as_object().map_or(0, |p| p.len()),
+            library_paths + 1,
+            "every library path but the colliding one, and the host's own"
+        );
+        assert_eq!(host["components"]["schemas"]["Plan"]["type"], "string");
+        assert_eq!(
+            host["components"]["schemas"]["AuditEvent"],
+            library["components"]["schemas"]["AuditEvent"]
+        );
+        assert_eq!(
+            host["components"]["securitySchemes"]["bearerAuth"],
+            library["components"]["securitySchemes"]["bearerAuth"]
+        );
+        assert_eq!(host["tags"], library["tags"]);
+    }
     use crate::domain::{RESERVED_USERNAMES, Username};
     use std::collections::BTreeSet;
 

@@ -136,7 +136,7 @@ impl UserManager {
         self.ensure_holds_all(auth, &theirs).await
     }
 
-    /// Dashboard figures [admin:access]; "new" means the last 7 days.
+    /// Dashboard figures (needs `admin:access`); "new" means the last 7 days.
     pub async fn dashboard(&self, auth: &AuthenticatedUser) -> Result<Dashboard> {
         self.authorize(auth, "admin:access").await?;
         let now = self.now();
@@ -158,7 +158,7 @@ impl UserManager {
         })
     }
 
-    /// A page of users matching `search`, and the total [user:read].
+    /// A page of users matching `search`, and the total (needs `user:read`).
     pub async fn search_users(
         &self,
         auth: &AuthenticatedUser,
@@ -168,7 +168,7 @@ impl UserManager {
         self.inner.store.search_users(search).await
     }
 
-    /// One user with profile, sessions, two-factor and lockout state [user:read]. Deleted
+    /// One user with profile, sessions, two-factor and lockout state (needs `user:read`). Deleted
     /// users are visible here (an administrator needs to find them).
     pub async fn user_detail(&self, auth: &AuthenticatedUser, user_id: Uuid) -> Result<UserDetail> {
         self.authorize(auth, "user:read").await?;
@@ -196,7 +196,7 @@ impl UserManager {
         })
     }
 
-    /// Forces a password reset [user:manage]: every session ends and a reset link is mailed.
+    /// Forces a password reset (needs `user:manage`): every session ends and a reset link is mailed.
     pub async fn admin_reset_password(
         &self,
         auth: &AuthenticatedUser,
@@ -381,7 +381,7 @@ impl UserManager {
         Ok(effects)
     }
 
-    /// Issues a short-lived token acting as another user [admin:access]. Impersonating a
+    /// Issues a short-lived token acting as another user (needs `admin:access`). Impersonating a
     /// holder of admin:access needs system:manage; an impersonation token cannot start another.
     pub async fn impersonate(
         &self,

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use std::net::IpAddr;
 
 /// A request as the adapter received it. `Debug` redacts its credentials and bodies (see
-/// [`redacted_headers`]).
+/// `redacted_headers`).
 #[derive(Clone, Default)]
 pub struct ApiRequest {
     /// Upper-case method (`GET`, `POST`, ...).
@@ -395,7 +395,7 @@ impl RequestContext {
     }
 
     /// Refuses a non-empty body unless its `Content-Type` is a JSON media type
-    /// ([`is_json_media_type`]); an empty body passes whatever it declares.
+    /// (`is_json_media_type`); an empty body passes whatever it declares.
     pub fn ensure_json_body(&self) -> Result<()> {
         if self.body.is_empty() || self.content_type.as_deref().is_some_and(is_json_media_type) {
             Ok(())

@@ -28,7 +28,7 @@ pub const STATS_TOP: usize = 10;
 pub const RETENTION_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
 
 impl UserManager {
-    /// A page of the trail, newest first [audit:read].
+    /// A page of the trail, newest first (needs `audit:read`).
     pub async fn audit_log(
         &self,
         auth: &AuthenticatedUser,
@@ -39,20 +39,20 @@ impl UserManager {
         self.inner.store.search_audit(filter, page).await
     }
 
-    /// Rows of the last 30 days with the most frequent actions and resources [audit:read].
+    /// Rows of the last 30 days with the most frequent actions and resources (needs `audit:read`).
     pub async fn audit_stats(&self, auth: &AuthenticatedUser) -> Result<AuditStats> {
         self.authorize(auth, "audit:read").await?;
         let since = self.now() - Duration::days(STATS_DAYS);
         self.inner.store.audit_stats(since, STATS_TOP).await
     }
 
-    /// User activity figures [audit:read].
+    /// User activity figures (needs `audit:read`).
     pub async fn audit_analytics(&self, auth: &AuthenticatedUser) -> Result<ActivityCounts> {
         self.authorize(auth, "audit:read").await?;
         self.inner.store.activity_counts(self.now()).await
     }
 
-    /// A page of one user's rows (as target or actor), newest first [audit:read].
+    /// A page of one user's rows (as target or actor), newest first (needs `audit:read`).
     /// `NotFound("user")` for an unknown id (a purged user's rows are anonymised: they are no
     /// longer anyone's).
     pub async fn user_activity(
@@ -74,7 +74,7 @@ impl UserManager {
         self.inner.store.search_audit(&filter, page).await
     }
 
-    /// Deletes rows older than `retention_days` [system:manage]; the cleanup itself is audited
+    /// Deletes rows older than `retention_days` (needs `system:manage`); the cleanup itself is audited
     /// (its row is written after the deletion, so it stays).
     pub async fn cleanup_audit(
         &self,

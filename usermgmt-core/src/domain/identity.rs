@@ -189,8 +189,8 @@ pub fn is_name_char(c: char) -> bool {
 }
 
 /// Trims an optional first or last name; empty means absent. Records one field error per
-/// broken rule: at most [`MAX_NAME_LEN`] characters, only [`is_name_char`]s, at least one
-/// letter, and no combining mark without a letter before it.
+/// broken rule: at most [`MAX_NAME_LEN`] characters, only letters, marks, spaces, `'`, `’`, `-`
+/// and `.`, at least one letter, and no combining mark without a letter before it.
 pub fn clean_name(
     field: &str,
     value: Option<&str>,

@@ -145,7 +145,7 @@ impl OutboxWorker {
 
     /// Runs until `shutdown` resolves: delivers whenever mail is enqueued by this instance and
     /// at least every `poll` (mail enqueued by other instances, and retries); removes finished
-    /// mail past its retention at start and every [`CLEANUP_EVERY`].
+    /// mail past its retention at start and every `CLEANUP_EVERY` (an hour).
     pub async fn run(self, poll: StdDuration, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut last_cleanup: Option<std::time::Instant> = None;

@@ -279,13 +279,13 @@ impl UserManager {
         self.inner.store.user_orgs(auth.user.id).await
     }
 
-    /// One organization of the caller's [org:read].
+    /// One organization of the caller's (needs `org:read`).
     pub async fn org(&self, auth: &AuthenticatedUser, org_id: Uuid) -> Result<OrgMembership> {
         self.ensure_not_api_key(auth)?;
         self.org_access(auth, org_id, "org:read").await
     }
 
-    /// Renames an organization and/or changes its slug [org:update].
+    /// Renames an organization and/or changes its slug (needs `org:update`).
     #[tracing::instrument(skip_all)]
     pub async fn update_org(
         &self,
@@ -345,7 +345,7 @@ impl UserManager {
         })
     }
 
-    /// Deletes an organization [org:delete] (owners): soft, purged after the account recovery
+    /// Deletes an organization (needs `org:delete`) (owners): soft, purged after the account recovery
     /// window (`purge_deleted_orgs`). Not on an impersonation token.
     #[tracing::instrument(skip_all)]
     pub async fn delete_org(
@@ -386,7 +386,7 @@ impl UserManager {
         Ok(purged.len() as u64)
     }
 
-    /// A page of an organization's members [org:read], `query` matching email, username and
+    /// A page of an organization's members (needs `org:read`), `query` matching email, username and
     /// names.
     pub async fn org_members(
         &self,
@@ -400,7 +400,7 @@ impl UserManager {
         self.inner.store.org_members(org_id, query, page).await
     }
 
-    /// Gives a member a new role [member:update], removes them [member:remove] (`role:
+    /// Gives a member a new role (needs `member:update`), removes them (needs `member:remove`) (`role:
     /// None`), or, when `user_id` is the caller and `role` is `None`, leaves. Decided in the
     /// store on the roles as they are then: nobody changes a member ranked above them or
     /// grants a role above their own (403), and the last owner stays (409 `LAST_OWNER`).
@@ -461,7 +461,7 @@ impl UserManager {
         }
     }
 
-    /// Invites an address to an organization [member:invite] with a role no higher than the
+    /// Invites an address to an organization (needs `member:invite`) with a role no higher than the
     /// caller's: mails a link with a single-use token valid for [`INVITATION_TTL`]. The token
     /// is returned for a host app that delivers it itself; the API never shows it.
     #[tracing::instrument(skip_all)]
@@ -539,7 +539,7 @@ impl UserManager {
         Ok((invitation, token))
     }
 
-    /// An organization's pending invitations [member:invite].
+    /// An organization's pending invitations (needs `member:invite`).
     pub async fn org_invitations(
         &self,
         auth: &AuthenticatedUser,
@@ -550,7 +550,7 @@ impl UserManager {
         self.inner.store.org_invitations(org_id, self.now()).await
     }
 
-    /// Withdraws a pending invitation [member:invite].
+    /// Withdraws a pending invitation (needs `member:invite`).
     #[tracing::instrument(skip_all)]
     pub async fn revoke_invitation(
         &self,
@@ -800,7 +800,7 @@ impl UserManager {
     }
 
     /// A page of every organization (deleted ones included unless `deleted` says), newest
-    /// first, with member counts [admin:access].
+    /// first, with member counts (needs `admin:access`).
     pub async fn admin_orgs(
         &self,
         auth: &AuthenticatedUser,
@@ -813,7 +813,7 @@ impl UserManager {
     }
 
     /// One organization (live or deleted), its member count and its first 100 members
-    /// [admin:access].
+    /// (needs `admin:access`).
     pub async fn admin_org(
         &self,
         auth: &AuthenticatedUser,

@@ -165,7 +165,7 @@ impl UserManager {
         ))
     }
 
-    /// Every permission with its description [role:read].
+    /// Every permission with its description (needs `role:read`).
     pub async fn permission_catalog(
         &self,
         auth: &AuthenticatedUser,
@@ -174,19 +174,19 @@ impl UserManager {
         self.inner.store.permission_catalog().await
     }
 
-    /// Every role with permissions and user count [role:read].
+    /// Every role with permissions and user count (needs `role:read`).
     pub async fn list_roles(&self, auth: &AuthenticatedUser) -> Result<Vec<RoleRecord>> {
         self.authorize(auth, "role:read").await?;
         self.inner.store.list_roles().await
     }
 
-    /// One role [role:read].
+    /// One role (needs `role:read`).
     pub async fn role(&self, auth: &AuthenticatedUser, id: Uuid) -> Result<RoleRecord> {
         self.authorize(auth, "role:read").await?;
         self.existing_role(id).await
     }
 
-    /// Creates a role [role:create].
+    /// Creates a role (needs `role:create`).
     pub async fn create_role(
         &self,
         auth: &AuthenticatedUser,
@@ -229,7 +229,7 @@ impl UserManager {
             .await
     }
 
-    /// Changes a role's name, description or permissions [role:update]; the caller must hold
+    /// Changes a role's name, description or permissions (needs `role:update`); the caller must hold
     /// every permission the role holds, and every one it is given. System roles keep their
     /// names.
     pub async fn update_role(
@@ -302,7 +302,7 @@ impl UserManager {
         }
     }
 
-    /// Deletes a role no user holds [role:delete], when the caller holds every permission it
+    /// Deletes a role no user holds (needs `role:delete`), when the caller holds every permission it
     /// holds; system roles stay.
     pub async fn delete_role(
         &self,
@@ -346,7 +346,7 @@ impl UserManager {
         Ok(role)
     }
 
-    /// A user's roles [user:read].
+    /// A user's roles (needs `user:read`).
     pub async fn roles_of_user(
         &self,
         auth: &AuthenticatedUser,
@@ -370,7 +370,7 @@ impl UserManager {
             .collect())
     }
 
-    /// Gives a user a role [role:assign]; true when it was new. Raises ROLE_CHANGED.
+    /// Gives a user a role (needs `role:assign`); true when it was new. Raises ROLE_CHANGED.
     pub async fn assign_role(
         &self,
         auth: &AuthenticatedUser,
@@ -401,7 +401,7 @@ impl UserManager {
             .await
     }
 
-    /// Takes a role from a user [role:assign]; a user keeps at least one role.
+    /// Takes a role from a user (needs `role:assign`); a user keeps at least one role.
     pub async fn remove_role(
         &self,
         auth: &AuthenticatedUser,
@@ -421,7 +421,7 @@ impl UserManager {
             .await
     }
 
-    /// Gives many users one role [role:assign]; returns how many did not hold it before.
+    /// Gives many users one role (needs `role:assign`); returns how many did not hold it before.
     /// Unknown or deleted users are skipped (counted in the total, not in `assigned`).
     pub async fn assign_role_bulk(
         &self,

@@ -14,7 +14,7 @@ use uuid::Uuid;
 pub trait SessionStore: Send + Sync + 'static {
     /// Opens a session after a successful login: sets `last_login_at` and replaces the password
     /// hash when `rehash` is given. The lockout's count is not touched: the login's check gave
-    /// its own turn back ([`release_check_turn`](LockoutStore::release_check_turn)).
+    /// its own turn back ([`release_check_turn`](crate::auth::store::LockoutStore::release_check_turn)).
     async fn start_session(
         &self,
         session: NewSession,

@@ -36,7 +36,7 @@ async fn begin_db(store: &PostgresStore) -> crate::Result<DbTx> {
 /// The migrations of the PostgreSQL dialect (`usermgmt-core/migrations/postgres`), embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
-/// A [`Store`](crate::Store) on a PostgreSQL database.
+/// A [`Store`] on a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: sqlx::PgPool,

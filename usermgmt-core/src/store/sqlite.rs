@@ -77,7 +77,7 @@ async fn begin_db(store: &SqliteStore) -> crate::Result<DbTx> {
 /// The migrations of the SQLite dialect (`usermgmt-core/migrations/sqlite`), embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
-/// A [`Store`](crate::Store) on a SQLite database file (or `sqlite::memory:`).
+/// A [`Store`] on a SQLite database file (or `sqlite::memory:`).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: sqlx::SqlitePool,

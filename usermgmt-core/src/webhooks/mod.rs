@@ -11,6 +11,7 @@ pub mod delivery;
 mod memory;
 pub(crate) mod routes;
 pub mod signing;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) mod sql;
 pub mod store;
 
@@ -143,7 +144,7 @@ impl UserManager {
             .seal(secret.expose_secret().as_bytes())
     }
 
-    /// Adds an endpoint [system:manage]; returns it with its signing secret, shown this once.
+    /// Adds an endpoint (needs `system:manage`); returns it with its signing secret, shown this once.
     pub async fn create_webhook(
         &self,
         auth: &AuthenticatedUser,
@@ -193,7 +194,7 @@ impl UserManager {
         Ok((endpoint, secret))
     }
 
-    /// Every endpoint [system:manage].
+    /// Every endpoint (needs `system:manage`).
     pub async fn list_webhooks(
         &self,
         auth: &AuthenticatedUser,
@@ -202,7 +203,7 @@ impl UserManager {
         self.inner.store.webhooks().await
     }
 
-    /// One endpoint [system:manage].
+    /// One endpoint (needs `system:manage`).
     pub async fn webhook(
         &self,
         auth: &AuthenticatedUser,
@@ -216,7 +217,7 @@ impl UserManager {
             .ok_or(Error::NotFound("webhook"))
     }
 
-    /// Changes an endpoint [system:manage]: URL, events, description, enabled.
+    /// Changes an endpoint (needs `system:manage`): URL, events, description, enabled.
     pub async fn update_webhook(
         &self,
         auth: &AuthenticatedUser,
@@ -266,7 +267,7 @@ impl UserManager {
         Ok(updated)
     }
 
-    /// Removes an endpoint and its deliveries [system:manage].
+    /// Removes an endpoint and its deliveries (needs `system:manage`).
     pub async fn delete_webhook(
         &self,
         auth: &AuthenticatedUser,
@@ -288,7 +289,7 @@ impl UserManager {
         }
     }
 
-    /// Replaces an endpoint's signing secret [system:manage]; the previous one keeps signing
+    /// Replaces an endpoint's signing secret (needs `system:manage`); the previous one keeps signing
     /// for `WebhookConfig::rotation_overlap`. Returns the new secret, shown this once.
     pub async fn rotate_webhook_secret(
         &self,
@@ -328,7 +329,7 @@ impl UserManager {
         Ok((endpoint, secret))
     }
 
-    /// An endpoint's deliveries, newest first [system:manage].
+    /// An endpoint's deliveries, newest first (needs `system:manage`).
     pub async fn webhook_deliveries(
         &self,
         auth: &AuthenticatedUser,
@@ -340,7 +341,7 @@ impl UserManager {
         self.inner.store.webhook_deliveries(id, status, page).await
     }
 
-    /// Queues a delivered or failed delivery again, due now [system:manage].
+    /// Queues a delivered or failed delivery again, due now (needs `system:manage`).
     pub async fn retry_webhook_delivery(
         &self,
         auth: &AuthenticatedUser,
@@ -358,7 +359,7 @@ impl UserManager {
         Ok(delivery)
     }
 
-    /// Queues a `WEBHOOK_TEST` event for this endpoint alone [system:manage] (whatever its
+    /// Queues a `WEBHOOK_TEST` event for this endpoint alone (needs `system:manage`) (whatever its
     /// patterns; delivered only while it is enabled).
     pub async fn test_webhook(
         &self,

@@ -1,4 +1,4 @@
-//! The webhook routes [system:manage]: endpoints (create, list, read, change, remove, rotate
+//! The webhook routes (needs `system:manage`): endpoints (create, list, read, change, remove, rotate
 //! the secret, send a test event) and their deliveries (list, retry). Their rows, handlers,
 //! request bodies and wire shapes.
 
