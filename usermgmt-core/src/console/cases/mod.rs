@@ -1,0 +1,3 @@
+//! The console's conformance cases (run through both adapters on every store).
+
+mod http;
