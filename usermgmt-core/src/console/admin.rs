@@ -256,6 +256,23 @@ pub(super) async fn roles(api: &Api, ctx: &RequestContext) -> Result<ApiResponse
                                 td { (r.user_count) }
                                 td { (r.permissions.join(", ")) }
                                 td {
+                                    @if viewer.may("role:update") {
+                                        details {
+                                            summary { "Edit" }
+                                            form data-api=(format!("PUT /roles/{}", r.id)) data-then="reload" {
+                                                label for=(format!("description-{}", r.id)) { "Description" }
+                                                input id=(format!("description-{}", r.id)) name="description" value=(r.description.as_deref().unwrap_or_default());
+                                                fieldset {
+                                                    legend { "Permissions" }
+                                                    @for p in crate::roles::rbac::PERMISSIONS {
+                                                        label { input type="checkbox" name="permissions" value=(p) checked[r.permissions.iter().any(|held| held == p)]; " " (p) }
+                                                    }
+                                                }
+                                                button type="submit" { "Save " (r.name) }
+                                                (status(&format!("role-{}-status", r.id)))
+                                            }
+                                        }
+                                    }
                                     @if viewer.may("role:delete") && !r.is_system && r.user_count == 0 {
                                         button.secondary type="button" data-call=(format!("DELETE /roles/{}", r.id)) data-then="reload" data-confirm="Delete this role?" { "Delete" }
                                     }

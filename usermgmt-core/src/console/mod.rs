@@ -109,6 +109,12 @@ pub(crate) static ROUTES: &[Route] = &[
         handler!(pages::reset_password),
     ),
     page(
+        "/accept-invitation",
+        "ConsoleAcceptInvitation",
+        "Console: accept or decline an organization's invitation",
+        handler!(pages::accept_invitation),
+    ),
+    page(
         "/oauth/success",
         "ConsoleOAuthLanding",
         "Console: where a social sign-in lands",
@@ -305,10 +311,6 @@ pub(crate) fn layout(
     content: Markup,
 ) -> Markup {
     let signed_in = frame.viewer.is_some();
-    let impersonated = frame
-        .viewer
-        .as_ref()
-        .is_some_and(|v| v.auth.is_impersonated());
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -323,11 +325,6 @@ pub(crate) fn layout(
             }
             body data-base=(frame.base) data-csrf-cookie=(frame.csrf_cookie) data-signed-in=(signed_in) {
                 a.skip href="#main" { "Skip to content" }
-                @if impersonated {
-                    div.banner role="status" {
-                        "You are acting as another user. Signing out ends this and takes you back."
-                    }
-                }
                 header.top {
                     a.brand href=(frame.at("/")) { "usermgmt" }
                     @if let Some(viewer) = &frame.viewer {

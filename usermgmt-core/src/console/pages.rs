@@ -189,3 +189,37 @@ pub(super) async fn oauth_success(api: &Api, ctx: &RequestContext) -> Result<Api
         ),
     ))
 }
+
+/// `/accept-invitation`: where an organization's invitation mail links (`PUBLIC_URL` +
+/// `/accept-invitation?token=…`). Accepting needs the invited address signed in; declining
+/// needs the token alone.
+pub(super) async fn accept_invitation(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    let frame = frame(api, ctx).await?;
+    let signed_in = frame.viewer.is_some();
+    let body = html! {
+        h1 { "Invitation" }
+        section.card {
+            p { "You were invited to join an organization." }
+            @if !signed_in {
+                p { "To accept, " a href=(frame.at("/signin")) { "sign in" } " with the invited address first, then open the link from the email again." }
+            }
+            div.actions {
+                @if signed_in {
+                    button type="button" id="invitation-accept" data-invitation="accept" { "Accept" }
+                }
+                button.secondary type="button" id="invitation-decline" data-invitation="decline" { "Decline" }
+            }
+            (status("invitation-status"))
+        }
+    };
+    Ok(html_answer(
+        200,
+        layout(
+            &frame,
+            "Invitation",
+            Width::Narrow,
+            "accept-invitation",
+            body,
+        ),
+    ))
+}

@@ -450,6 +450,20 @@
       if (answer.success) window.location.replace(next());
       else say(box, answer, false);
     }
+    if (main.dataset.page === "accept-invitation") {
+      // The token stays in this script only; the address bar loses it.
+      const token = params.get("token");
+      window.history.replaceState(null, "", window.location.pathname);
+      const box = document.getElementById("invitation-status");
+      for (const button of document.querySelectorAll("[data-invitation]")) {
+        button.addEventListener("click", async () => {
+          if (!token) return say(box, { message: "This link has no token. Open the link from the email again." }, false);
+          const answer = await call("POST", `/invitations/${button.dataset.invitation}`, { token }, { allow401: true });
+          say(box, answer, answer.success);
+          if (answer.success) for (const b of document.querySelectorAll("[data-invitation]")) b.disabled = true;
+        });
+      }
+    }
     if (main.dataset.page === "resume") {
       // The access cookie expired (or the session ended): one refresh from the refresh cookie,
       // then back to the page, else to the sign-in page.

@@ -73,6 +73,7 @@ pub async fn console_pages_carry_the_strict_policy(cx: &HttpCtx) {
         "/forgot-password",
         "/reset-password",
         "/oauth/success",
+        "/accept-invitation",
         "/account",
         "/admin",
     ] {
@@ -182,6 +183,14 @@ pub async fn console_admin_pages_and_controls_follow_permissions(cx: &HttpCtx) {
     let page = text(&r);
     assert!(page.contains("id=\"action-suspend\"") && page.contains("id=\"user-roles\""));
     assert!(page.contains(&format!("data-detail=\"/admin/users/{target}\"")));
+
+    // The roles editor: shown to who may update roles, not to a reader of them.
+    let editor = "data-api=\"PUT /roles/";
+    let r = cx.get("/admin/roles", Some(&moderator)).await;
+    assert_eq!(r.status, 200);
+    assert!(!text(&r).contains(editor));
+    let r = cx.get("/admin/roles", Some(&admin)).await;
+    assert!(text(&r).contains(editor) && text(&r).contains("data-api=\"POST /roles\""));
 
     // The dashboard's charts are drawn here, as SVG.
     let r = cx.get("/admin", Some(&admin)).await;
