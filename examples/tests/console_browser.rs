@@ -384,7 +384,7 @@ async fn walk(framework: &'static str) {
     no_csp_violation(&admin, "passkey sign-in").await;
 
     // The remaining pages, for their pictures and their policy.
-    for page in ["forgot-password", "reset-password"] {
+    for page in ["forgot-password", "reset-password", "accept-invitation"] {
         user.goto(&format!("{origin}/{page}")).await;
         user.wait_for_path(&format!("/{page}")).await;
         shots.take(&user, page).await;
