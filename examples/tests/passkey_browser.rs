@@ -10,15 +10,12 @@
 
 mod common;
 
+use common::browser::{CHROMIUM, Driver, available, free_port};
 use common::{Client, PASSWORD, Server, ServerSpec, random_client_ip};
-use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
+use serde_json::json;
 use std::time::{Duration, Instant};
 use usermgmt_core::mail::token_from_link;
 use usermgmt_core::testing::smtp::SmtpTestServer;
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// The fenced `js` block of README.md's passkeys section (the one calling
 /// `navigator.credentials`).
@@ -39,82 +36,6 @@ fn readme_passkey_snippet() -> String {
         "the Passkeys section's js block is the browser snippet"
     );
     snippet.to_owned()
-}
-
-/// A port that was free a moment ago (the relying party's origin must name the port before the
-/// server starts).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A ChromeDriver process; killed when dropped.
-struct Driver {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Driver {
-    async fn start() -> Driver {
-        let port = free_port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let driver = Driver {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while driver
-            .http
-            .get(format!("{}/status", driver.base))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        driver
-    }
-
-    /// A WebDriver command; returns its `value`, failing the test on a WebDriver error.
-    async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let answer: Value = request
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await
-            .expect("chromedriver answers")
-            .json()
-            .await
-            .expect("chromedriver answers JSON");
-        let value = answer["value"].clone();
-        assert!(
-            value.get("error").is_none(),
-            "WebDriver {path}: {}",
-            serde_json::to_string_pretty(&value).unwrap()
-        );
-        value
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Registers and verifies a user through the API (the verification link comes over SMTP);
@@ -154,10 +75,7 @@ async fn the_readme_passkey_snippet_works_in_chromium_actix() {
 /// Registers a passkey and signs in with it through `framework`'s server, in Chromium, with the
 /// README's code.
 async fn readme_snippet_in_chromium(framework: &'static str) {
-    if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(CHROMEDRIVER).exists() {
-        eprintln!(
-            "skipped: no Chromium/ChromeDriver on this machine (apt-get install chromium chromium-driver)"
-        );
+    if !available() {
         return;
     }
     let snippet = readme_passkey_snippet();

@@ -29,6 +29,8 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         crate::audit::routes::ROUTES,
         crate::webhooks::routes::ROUTES,
         crate::api::openapi::ROUTES,
+        #[cfg(feature = "console")]
+        crate::console::ROUTES,
     ]
     .concat()
     .into_iter()

@@ -188,10 +188,12 @@ fn no_module_imports_itself_through_others() {
 #[test]
 fn only_the_http_facing_files_import_the_api() {
     let graph = imports();
+    // The console is HTTP-facing as a whole: every file of it is pages, route rows and their
+    // handlers (it has no service or store of its own).
     let http_facing = |module: &Vec<String>| {
         module
             .first()
-            .is_some_and(|p| p == "api" || p == "capabilities" || p == "dto")
+            .is_some_and(|p| p == "api" || p == "capabilities" || p == "dto" || p == "console")
             || module.last().is_some_and(|p| p == "routes")
     };
     let offenders: Vec<String> = graph

@@ -11,6 +11,8 @@ pub mod avatars;
 pub mod capabilities;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "console")]
+pub mod console;
 pub mod domain;
 pub mod dto;
 pub mod error;

@@ -110,10 +110,28 @@ pub(super) fn browsers(vars: &mut Vars<'_>, builder: ConfigBuilder) -> Result<Co
     if let Some(max_age) = vars.core_duration("HSTS_MAX_AGE")? {
         builder = builder.hsts_max_age(Some(max_age));
     }
-    if let Some(cookies) = cookie_sessions(vars)? {
+    let cookies = cookie_sessions(vars)?;
+    // `CONSOLE` (true): the hosted pages and the web console at `/`. Its sign-ins are cookie
+    // sessions, so it turns them on with their defaults when `COOKIE_SESSIONS` did not; the
+    // cookies are `Secure` unless the server is reached over plain HTTP (a development
+    // machine's http://127.0.0.1:3000, where a browser would drop them).
+    let console = vars.flag("CONSOLE")?.unwrap_or(true);
+    let cookies = match cookies {
+        None if console => {
+            let plain_http = vars
+                .text("PUBLIC_URL")
+                .is_none_or(|url| url.trim().to_ascii_lowercase().starts_with("http://"));
+            Some(CookieSessionConfig {
+                secure: !plain_http,
+                ..CookieSessionConfig::default()
+            })
+        }
+        other => other,
+    };
+    if let Some(cookies) = cookies {
         builder = builder.cookie_sessions(cookies);
     }
-    Ok(builder)
+    Ok(builder.console(console))
 }
 
 /// `COOKIE_SESSIONS=true` turns cookie sessions on; `COOKIE_NAME` (`usermgmt_session`),
@@ -245,9 +263,25 @@ mod tests {
     }
 
     #[test]
+    fn the_console_is_on_by_default_with_cookie_sessions() {
+        let config = ok(&[]).core;
+        assert!(config.console);
+        let cookies = config
+            .cookie_sessions
+            .expect("the console's cookie sessions");
+        // Plain HTTP on a development machine: Secure cookies would be dropped.
+        assert!(!cookies.secure);
+        let config = ok(&[("PUBLIC_URL", "https://id.example.com")]).core;
+        assert!(config.cookie_sessions.expect("cookies").secure);
+        let config = ok(&[("CONSOLE", "false")]).core;
+        assert!(!config.console && config.cookie_sessions.is_none());
+        err(&[("CONSOLE", "maybe")], "CONSOLE", "CONSOLE");
+    }
+
+    #[test]
     fn cookie_sessions_from_the_environment() {
-        assert!(ok(&[]).core.cookie_sessions.is_none());
-        let config = ok(&[("COOKIE_NAME", "sid")]);
+        assert!(ok(&[("CONSOLE", "false")]).core.cookie_sessions.is_none());
+        let config = ok(&[("CONSOLE", "false"), ("COOKIE_NAME", "sid")]);
         assert!(config.core.cookie_sessions.is_none());
         assert!(
             config

@@ -112,7 +112,13 @@ fn production_defaults() {
 
 #[test]
 fn public_url_drives_every_link() {
+    // The console (on by default) confirms addresses on its own page.
     let core = ok(&[]).core;
+    assert_eq!(
+        core.confirmation_link_base(),
+        "http://localhost:3000/verify-email"
+    );
+    let core = ok(&[("CONSOLE", "false")]).core;
     assert_eq!(
         core.confirmation_link_base(),
         "http://localhost:3000/api/v1/auth/verify-email"
@@ -122,7 +128,7 @@ fn public_url_drives_every_link() {
     let core = ok(&[("PUBLIC_URL", "https://users.acme.test/")]).core;
     assert_eq!(
         core.confirmation_link_base(),
-        "https://users.acme.test/api/v1/auth/verify-email"
+        "https://users.acme.test/verify-email"
     );
     assert_eq!(
         core.password_reset_link_base(),

@@ -587,3 +587,4 @@ pub async fn count_where(pool: &sqlx::PgPool, table: &str, column: &str, value: 
         .unwrap()
         .get::<i64, _>("n")
 }
+pub mod browser;

@@ -75,7 +75,9 @@ impl Api {
     ) -> Self {
         let mut by_path: Vec<(&'static str, Vec<&'static Route>)> = Vec::new();
         let compat = manager.config().compatibility_routes;
-        for route in table.iter().filter(|r| compat || !r.compat) {
+        let console = manager.config().console;
+        let served = |r: &&Route| (compat || !r.compat) && (console || !r.console_page);
+        for route in table.iter().filter(served) {
             match by_path.iter_mut().find(|(p, _)| *p == route.path) {
                 Some((_, list)) => list.push(route),
                 None => by_path.push((route.path, vec![route])),
@@ -160,6 +162,15 @@ impl Api {
             .map(|p| format!("{p}/"))
             .collect();
         paths.extend(with_slash);
+        // The console's pages (rows marked `console_page`), when it is on.
+        if self.manager.config().console {
+            let pages = self.routes.iter().filter(|r| r.console_page);
+            for page in pages {
+                if !paths.iter().any(|p| p == page.path) {
+                    paths.push(page.path.to_owned());
+                }
+            }
+        }
         paths
     }
 

@@ -74,6 +74,10 @@ pub struct Route {
     pub at_root: bool,
     /// Operational detail, answered only to `Config::ops_access` (see `ops.rs`).
     pub(crate) ops_only: bool,
+    /// A page of the web console at the root (not under `/api/v1`), served, mounted by the
+    /// adapters ([`crate::api::Api::root_paths`]) and documented only when `Config::console`
+    /// is on.
+    pub console_page: bool,
     /// Refuses API keys (403 `API_KEY_NOT_ALLOWED` before the handler runs); set by
     /// `api_keys::routes::refuse_keys_where_forbidden` over the whole table.
     pub(crate) refuses_api_keys: bool,
@@ -93,6 +97,7 @@ impl std::fmt::Debug for Route {
             .field("compat", &self.compat)
             .field("at_root", &self.at_root)
             .field("ops_only", &self.ops_only)
+            .field("console_page", &self.console_page)
             .field("refuses_api_keys", &self.refuses_api_keys)
             .field("rate_limit", &self.rate_limit)
             .field("body", &self.body)
@@ -120,6 +125,7 @@ impl Route {
             compat: false,
             at_root: false,
             ops_only: false,
+            console_page: false,
             refuses_api_keys: false,
             rate_limit: RateLimit::Global,
             body: BodyKind::Json,
@@ -161,6 +167,12 @@ impl Route {
     /// Operational detail behind `Config::ops_access`.
     pub(crate) const fn ops_only(mut self) -> Self {
         self.ops_only = true;
+        self
+    }
+
+    /// A console page at the root, behind `Config::console` (see [`Route::console_page`]).
+    pub(crate) const fn console_page(mut self) -> Self {
+        self.console_page = true;
         self
     }
 

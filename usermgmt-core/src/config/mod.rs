@@ -326,6 +326,10 @@ pub struct Config {
     pub cookie_sessions: Option<CookieSessionConfig>,
     /// Social and enterprise sign-in: providers, landing URLs, automatic linking.
     pub oauth: crate::oauth::config::OAuthConfig,
+    /// Serve the hosted pages and the web console (`/`, `/signin`, `/account`, `/admin`, …;
+    /// feature `console`). Off by default: a host app keeps its root paths unless it asks.
+    /// Needs [`Config::cookie_sessions`]: the console's sign-ins are cookie sessions.
+    pub console: bool,
 }
 
 impl fmt::Debug for Config {
@@ -367,6 +371,7 @@ impl fmt::Debug for Config {
             .field("compatibility_root_routes", &self.compatibility_root_routes)
             .field("ops_access", &self.ops_access)
             .field("cookie_sessions", &self.cookie_sessions)
+            .field("console", &self.console)
             .finish_non_exhaustive()
     }
 }
@@ -412,6 +417,7 @@ impl Config {
                 webhooks: WebhookConfig::default(),
                 cookie_sessions: None,
                 oauth: crate::oauth::config::OAuthConfig::default(),
+                console: false,
             },
         }
     }
@@ -472,10 +478,14 @@ impl Config {
     /// The base of verification links: [`MailConfig::confirmation_url`], else the API's
     /// `GET /api/v1/auth/verify-email`.
     pub fn confirmation_link_base(&self) -> String {
-        self.mail
-            .confirmation_url
-            .clone()
-            .unwrap_or_else(|| format!("{}{}/auth/verify-email", self.api_base_url(), API_PREFIX))
+        self.mail.confirmation_url.clone().unwrap_or_else(|| {
+            if self.console {
+                // The console's landing page, which confirms and says so in plain words.
+                format!("{}/verify-email", self.api_base_url())
+            } else {
+                format!("{}{}/auth/verify-email", self.api_base_url(), API_PREFIX)
+            }
+        })
     }
 
     /// The base of password-reset links: [`MailConfig::password_reset_url`], else the host
@@ -608,6 +618,9 @@ impl ConfigBuilder {
         webhooks: WebhookConfig);
     setter!(/// Social and enterprise sign-in (providers, landing URLs, automatic linking).
         oauth: crate::oauth::config::OAuthConfig);
+    setter!(/// Serve the hosted pages and the web console (feature `console`; needs cookie
+        /// sessions).
+        console: bool);
 
     /// Turns cookie sessions on for browser apps (see [`CookieSessionConfig`];
     /// `CookieSessionConfig::default()` for `usermgmt_session` cookies on `/`, `Secure`,
@@ -680,6 +693,12 @@ impl ConfigBuilder {
         }
         if c.access_token_ttl <= Duration::ZERO || c.refresh_token_ttl <= Duration::ZERO {
             return bad("token lifetimes", "must be positive");
+        }
+        if c.console && c.cookie_sessions.is_none() {
+            return bad(
+                "console",
+                "needs cookie_sessions: the console signs in with cookie sessions",
+            );
         }
         if c.hashing.max_concurrent == 0 {
             return bad("hashing.max_concurrent", "must be at least 1");

@@ -120,6 +120,7 @@ pub fn document(routes: &[Route], shapes: Vec<(String, Value)>, config: &crate::
     for route in routes
         .iter()
         .filter(|r| config.compatibility_routes || !r.compat)
+        .filter(|r| config.console || !r.console_page)
     {
         let entry = paths
             .entry(documented_path(route.path))
