@@ -651,11 +651,17 @@ mod tests {
     #[test]
     fn a_mysql_duplicate_is_told_by_its_key_not_its_value() {
         assert_eq!(
-            conflict_kind("", "Duplicate entry 'email-fan' for key 'users_username_key'"),
+            conflict_kind(
+                "",
+                "Duplicate entry 'email-fan' for key 'users_username_key'"
+            ),
             ConflictKind::Username
         );
         assert_eq!(
-            conflict_kind("", "Duplicate entry 'roles@x.io' for key 'users.users_email_key'"),
+            conflict_kind(
+                "",
+                "Duplicate entry 'roles@x.io' for key 'users.users_email_key'"
+            ),
             ConflictKind::Email
         );
         assert_eq!(

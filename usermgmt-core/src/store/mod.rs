@@ -75,12 +75,12 @@ pub mod seed;
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 #[macro_use]
 mod sql;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
-#[cfg(feature = "mysql")]
-pub mod mysql;
 
 pub use crate::account::store::AccountStore;
 pub use crate::admin::store::AdminStore;

@@ -118,7 +118,7 @@ impl MySqlStore {
     /// Wraps an existing pool (built from [`pool_options`](Self::pool_options)) and applies
     /// pending migrations.
     pub async fn from_pool(pool: sqlx::MySqlPool) -> crate::Result<Self> {
-        MIGRATOR.run(&pool).await.map_err(crate::Error::internal)?;
+        migrate(&pool).await?;
         Ok(Self {
             pool,
             events: crate::store::EventBus::new(),
@@ -129,6 +129,42 @@ impl MySqlStore {
     pub fn pool(&self) -> &sqlx::MySqlPool {
         &self.pool
     }
+}
+
+/// How long a starting instance waits for another one's migrations.
+const MIGRATION_LOCK_WAIT_SECS: i64 = 600;
+
+/// Applies pending migrations, one instance at a time. sqlx's migrator takes
+/// `GET_LOCK(name, -1)`, which MySQL reads as "wait forever" but MariaDB as "do not wait"
+/// (it answers NULL at once, and sqlx ignores the answer): instances started together on
+/// MariaDB ran the same migration twice (a duplicate key in `_sqlx_migrations`, or a
+/// migration left "partially applied"). So the migrations run on a connection holding a lock of
+/// this store's own, taken with a bounded wait whose answer is checked.
+async fn migrate(pool: &sqlx::MySqlPool) -> crate::Result<()> {
+    let mut connection = pool.acquire().await?;
+    let locked: Option<i64> = sqlx::query_scalar(
+        "SELECT GET_LOCK(CONCAT('usermgmt-migrations-', COALESCE(DATABASE(), '')), ?)",
+    )
+    .bind(MIGRATION_LOCK_WAIT_SECS)
+    .fetch_one(&mut *connection)
+    .await?;
+    if locked != Some(1) {
+        return Err(crate::Error::Unavailable(
+            "another instance is still applying the database migrations".to_owned(),
+        ));
+    }
+    let migrated = MIGRATOR
+        .run(&mut *connection)
+        .await
+        .map_err(crate::Error::internal);
+    let released = sqlx::query(
+        "SELECT RELEASE_LOCK(CONCAT('usermgmt-migrations-', COALESCE(DATABASE(), '')))",
+    )
+    .execute(&mut *connection)
+    .await;
+    migrated?;
+    released?;
+    Ok(())
 }
 
 /// Run on every new connection: READ COMMITTED (see the module doc) and
@@ -296,9 +332,7 @@ impl<'q> Query<'q> {
         E: Executor<'c, Database = MySql>,
     {
         let (sql, args) = self.build()?;
-        sqlx::query_with(sql, args)
-            .fetch_optional(executor)
-            .await
+        sqlx::query_with(sql, args).fetch_optional(executor).await
     }
 }
 
@@ -325,9 +359,7 @@ where
         E: Executor<'c, Database = MySql>,
     {
         let (sql, args) = self.inner.build()?;
-        sqlx::query_scalar_with(sql, args)
-            .fetch_all(executor)
-            .await
+        sqlx::query_scalar_with(sql, args).fetch_all(executor).await
     }
 
     async fn fetch_one<'c, E>(self, executor: E) -> Result<O, sqlx::Error>
@@ -335,9 +367,7 @@ where
         E: Executor<'c, Database = MySql>,
     {
         let (sql, args) = self.inner.build()?;
-        sqlx::query_scalar_with(sql, args)
-            .fetch_one(executor)
-            .await
+        sqlx::query_scalar_with(sql, args).fetch_one(executor).await
     }
 
     async fn fetch_optional<'c, E>(self, executor: E) -> Result<Option<O>, sqlx::Error>
@@ -383,7 +413,11 @@ mod tests {
 
     #[test]
     fn values_fill_their_parameters_and_a_missing_one_is_an_error() {
-        let (sql, args) = query("SELECT $2, $1, $2").bind(1_i64).bind(2_i64).build().unwrap();
+        let (sql, args) = query("SELECT $2, $1, $2")
+            .bind(1_i64)
+            .bind(2_i64)
+            .build()
+            .unwrap();
         assert_eq!(sql.0, "SELECT ?, ?, ?");
         assert_eq!(args.len(), 3);
         assert!(query("SELECT $1, $2").bind(1_i64).build().is_err());

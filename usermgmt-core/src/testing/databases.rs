@@ -154,7 +154,10 @@ pub async fn mysql_test_database_url() -> Option<String> {
         eprintln!("notice: {MYSQL_URL_VAR} is unset; skipping a MySQL test");
         return None;
     };
-    let name = format!("{MYSQL_TEST_DATABASE_PREFIX}{}", uuid::Uuid::new_v4().simple());
+    let name = format!(
+        "{MYSQL_TEST_DATABASE_PREFIX}{}",
+        uuid::Uuid::new_v4().simple()
+    );
     let options = crate::store::mysql::MySqlStore::connect_options(&base)
         .unwrap_or_else(|e| panic!("{MYSQL_URL_VAR} is not a MySQL URL: {e}"));
     let mut admin = sqlx::MySqlConnection::connect_with(&options)
