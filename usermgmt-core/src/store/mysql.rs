@@ -186,8 +186,8 @@ struct Translated {
 /// Translates a shared statement: `$n` outside quotes becomes `?` (its value's index noted,
 /// once per use), and `INSERT INTO ... ON CONFLICT [(cols)] DO NOTHING` becomes
 /// `INSERT IGNORE INTO ...` (a duplicate key inserts nothing and counts 0 rows, as the
-/// PostgreSQL statement does). Linear in the text: ~1 µs for a statement of the stores'
-/// size, against a round trip to the database of ~100 µs or more.
+/// PostgreSQL statement does). One pass over the text and one output string per statement
+/// (not measured separately; each statement also costs a round trip to the database).
 fn translate(sql: &str) -> Translated {
     let mut out = String::with_capacity(sql.len());
     let mut order = Vec::new();
