@@ -43,6 +43,12 @@ pub async fn connect_store(config: &ServerConfig) -> AppResult<Arc<dyn Store>> {
                 .map_err(|e| format!("cannot connect to PostgreSQL (DATABASE_URL): {e}"))?;
             Ok(Arc::new(store))
         }
+        Database::MySql { url } => {
+            let store = usermgmt_core::store::mysql::MySqlStore::connect(url)
+                .await
+                .map_err(|e| format!("cannot connect to MySQL (DATABASE_URL): {e}"))?;
+            Ok(Arc::new(store))
+        }
     }
 }
 

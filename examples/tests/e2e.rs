@@ -257,6 +257,22 @@ async fn full_flow_actix_postgres() {
     full_flow("actix", &url).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_flow_axum_mysql() {
+    let Some(url) = usermgmt_core::testing::databases::mysql_test_database_url().await else {
+        return;
+    };
+    full_flow("axum", &url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_flow_actix_mysql() {
+    let Some(url) = usermgmt_core::testing::databases::mysql_test_database_url().await else {
+        return;
+    };
+    full_flow("actix", &url).await;
+}
+
 /// A 1×1 PNG.
 const PNG: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
@@ -469,6 +485,14 @@ async fn admin_flow_actix_postgres() {
         return;
     };
     admin_flow("actix", &url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_flow_axum_mysql() {
+    let Some(url) = usermgmt_core::testing::databases::mysql_test_database_url().await else {
+        return;
+    };
+    admin_flow("axum", &url).await;
 }
 
 /// A client of the first seed, unchanged: its own paths at the server root and its own bodies

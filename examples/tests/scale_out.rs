@@ -4,7 +4,8 @@
 //! database going away (503, then recovery without a restart), SMTP down (mail waits in the
 //! outbox), a crash before a mail is sent, a SIGTERM under load.
 //!
-//! Every test gets its own PostgreSQL database (`USERMGMT_TEST_POSTGRES_URL`) and its own client
+//! Every test gets its own PostgreSQL database (`USERMGMT_TEST_POSTGRES_URL`; the tests of
+//! several instances on one database also run on MySQL, `USERMGMT_TEST_MYSQL_URL`) and its own client
 //! address (so its rate-limit counters are its own, even in a shared Redis:
 //! `USERMGMT_TEST_REDIS_URL`). Unset, the tests print a notice and pass. Faults are injected by
 //! a TCP proxy in the test process (`common::Proxy`); the machine's PostgreSQL and Redis are
@@ -32,6 +33,13 @@ async fn postgres() -> Option<String> {
     usermgmt_core::testing::databases::postgres_test_database_url().await
 }
 
+/// The instance-sharing tests run on MySQL too (`USERMGMT_TEST_MYSQL_URL`); the fault tests
+/// cut PostgreSQL's connections, on which the MySQL store's handling is the same code path
+/// (sqlx's pool and `Error::Unavailable`).
+async fn mysql() -> Option<String> {
+    usermgmt_core::testing::databases::mysql_test_database_url().await
+}
+
 fn redis_url() -> Option<String> {
     let url = std::env::var("USERMGMT_TEST_REDIS_URL")
         .ok()
@@ -53,7 +61,7 @@ fn mails(smtp: &SmtpTestServer, to: &str, subject: &str) -> usize {
 /// Waits until every outbox row addressed to one of `recipients` is out of `pending` (sent, or
 /// failed for good), and returns those rows. Other rows are left alone: a test may hold mail
 /// whose claim a database cut interrupted, which rightly waits out its lease.
-async fn outbox_drained(pool: &sqlx::PgPool, recipients: &[String]) -> Vec<common::OutboxRow> {
+async fn outbox_drained(pool: &common::TestDb, recipients: &[String]) -> Vec<common::OutboxRow> {
     eventually("the outbox to drain", Duration::from_secs(40), || async {
         let rows: Vec<_> = outbox(pool)
             .await
@@ -69,7 +77,7 @@ async fn outbox_drained(pool: &sqlx::PgPool, recipients: &[String]) -> Vec<commo
 /// got exactly one and that the outbox holds nothing left to send to them.
 async fn assert_delivered_once(
     smtp: &SmtpTestServer,
-    pool: &sqlx::PgPool,
+    pool: &common::TestDb,
     recipients: &[String],
     subject: &str,
 ) {
@@ -103,6 +111,17 @@ async fn assert_delivered_once(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_and_lockout_hold_across_instances() {
     let Some(url) = postgres().await else { return };
+    sessions_and_lockout_hold_across_instances_on(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_and_lockout_hold_across_instances_mysql() {
+    let Some(url) = mysql().await else { return };
+    sessions_and_lockout_hold_across_instances_on(&url).await;
+}
+
+async fn sessions_and_lockout_hold_across_instances_on(url: &str) {
+    let url = url.to_owned();
     let tag = run_tag();
     let admin_email = format!("boss-{tag}@example.com");
     let spec = |framework| {
@@ -235,6 +254,17 @@ async fn sessions_and_lockout_hold_across_instances() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_started_together_bootstrap_one_administrator() {
     let Some(url) = postgres().await else { return };
+    instances_started_together_bootstrap_one_administrator_on(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_started_together_bootstrap_one_administrator_mysql() {
+    let Some(url) = mysql().await else { return };
+    instances_started_together_bootstrap_one_administrator_on(&url).await;
+}
+
+async fn instances_started_together_bootstrap_one_administrator_on(url: &str) {
+    let url = url.to_owned();
     let admin_email = format!("chief-{}@example.com", run_tag());
     let spec = |framework| {
         ServerSpec::new(framework, &url, None)
@@ -256,6 +286,17 @@ async fn instances_started_together_bootstrap_one_administrator() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_token_reuse_is_caught_on_every_instance() {
     let Some(url) = postgres().await else { return };
+    refresh_token_reuse_is_caught_on_every_instance_on(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_token_reuse_is_caught_on_every_instance_mysql() {
+    let Some(url) = mysql().await else { return };
+    refresh_token_reuse_is_caught_on_every_instance_on(&url).await;
+}
+
+async fn refresh_token_reuse_is_caught_on_every_instance_on(url: &str) {
+    let url = url.to_owned();
     let tag = run_tag();
     let servers = Server::start_all(&[
         ServerSpec::new("axum", &url, None),
@@ -447,6 +488,17 @@ async fn rate_limits_add_up_across_instances_with_redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_delivers_each_mail_once_with_two_workers() {
     let Some(url) = postgres().await else { return };
+    outbox_delivers_each_mail_once_with_two_workers_on(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_delivers_each_mail_once_with_two_workers_mysql() {
+    let Some(url) = mysql().await else { return };
+    outbox_delivers_each_mail_once_with_two_workers_on(&url).await;
+}
+
+async fn outbox_delivers_each_mail_once_with_two_workers_on(url: &str) {
+    let url = url.to_owned();
     let tag = run_tag();
     let smtp = SmtpTestServer::start();
     let servers = Server::start_all(&[
@@ -500,6 +552,17 @@ async fn outbox_delivers_each_mail_once_with_two_workers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_purge_runs_once_across_instances() {
     let Some(url) = postgres().await else { return };
+    account_purge_runs_once_across_instances_on(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_purge_runs_once_across_instances_mysql() {
+    let Some(url) = mysql().await else { return };
+    account_purge_runs_once_across_instances_on(&url).await;
+}
+
+async fn account_purge_runs_once_across_instances_on(url: &str) {
+    let url = url.to_owned();
     let tag = run_tag();
     let smtp = SmtpTestServer::start();
     let admin_email = format!("root-{tag}@example.com");
@@ -710,7 +773,7 @@ async fn database_outage_answers_503_and_recovers() {
             "SELECT (SELECT COUNT(*) FROM users) AS u, \
              (SELECT COUNT(*) FROM audit_logs WHERE action = 'USER_REGISTERED') AS r",
         )
-        .fetch_one(&pool)
+        .fetch_one(pool.pg())
         .await
         .unwrap();
         (row.get("u"), row.get("r"))
@@ -1020,7 +1083,7 @@ async fn graceful_shutdown(framework: &'static str, next: &'static str) {
         use sqlx::Row;
         sqlx::query("SELECT id FROM users WHERE email = $1")
             .bind(&gus)
-            .fetch_one(&pool)
+            .fetch_one(pool.pg())
             .await
             .unwrap()
             .get::<uuid::Uuid, _>("id")
@@ -1089,7 +1152,7 @@ async fn api_key_revocation_holds_across_instances_and_only_its_digest_is_stored
         "SELECT table_name::text FROM information_schema.tables \
          WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
     )
-    .fetch_all(&pool)
+    .fetch_all(pool.pg())
     .await
     .unwrap();
     assert!(tables.iter().any(|t| t == "api_keys"), "{tables:?}");
@@ -1099,7 +1162,7 @@ async fn api_key_revocation_holds_across_instances_and_only_its_digest_is_stored
         let sql = format!("SELECT COUNT(*) FROM \"{table}\" t WHERE strpos(t::text, $1) > 0");
         let found: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(secret)
-            .fetch_one(&pool)
+            .fetch_one(pool.pg())
             .await
             .unwrap();
         assert_eq!(found, 0, "table {table} holds the key's secret");

@@ -467,6 +467,17 @@ impl From<sqlx::Error> for Error {
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => Error::Unavailable(err.to_string()),
+            // InnoDB chose this transaction as a deadlock's victim (1213) or it waited for a
+            // row lock past `innodb_lock_wait_timeout` (1205): it was rolled back whole and
+            // changed nothing, so the client may try again.
+            #[cfg(feature = "mysql")]
+            sqlx::Error::Database(db)
+                if db
+                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .is_some_and(|e| matches!(e.number(), 1205 | 1213)) =>
+            {
+                Error::Unavailable(err.to_string())
+            }
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 let constraint = db.constraint().unwrap_or_default().to_owned();
                 let message = db.message().to_owned();
@@ -477,9 +488,14 @@ impl From<sqlx::Error> for Error {
     }
 }
 
-/// Maps a unique-constraint name (PostgreSQL) or message (SQLite names the columns) to a kind.
+/// Maps a unique-constraint name (PostgreSQL) or message (SQLite names the columns; MySQL the
+/// key, after the duplicate value, which is left out: it is the user's text) to a kind.
 #[cfg(feature = "sqlx")]
 fn conflict_kind(constraint: &str, message: &str) -> ConflictKind {
+    let message = match message.rsplit_once(" for key '") {
+        Some((_, key)) => key,
+        None => message,
+    };
     let haystack = format!("{constraint} {message}");
     if haystack.contains("roles") {
         ConflictKind::RoleName
@@ -626,6 +642,31 @@ mod tests {
         assert_eq!(
             Error::from(sqlx::Error::RowNotFound).code(),
             "INTERNAL_ERROR"
+        );
+    }
+
+    /// MySQL names the key after the duplicate value; the value (the user's own text) must
+    /// not decide the kind.
+    #[cfg(feature = "sqlx")]
+    #[test]
+    fn a_mysql_duplicate_is_told_by_its_key_not_its_value() {
+        assert_eq!(
+            conflict_kind(
+                "",
+                "Duplicate entry 'email-fan' for key 'users_username_key'"
+            ),
+            ConflictKind::Username
+        );
+        assert_eq!(
+            conflict_kind(
+                "",
+                "Duplicate entry 'roles@x.io' for key 'users.users_email_key'"
+            ),
+            ConflictKind::Email
+        );
+        assert_eq!(
+            conflict_kind("", "Duplicate entry 'ops' for key 'roles_name_key'"),
+            ConflictKind::RoleName
         );
     }
 

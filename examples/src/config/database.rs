@@ -18,13 +18,19 @@ pub enum Database {
         /// A `postgres://user:password@host:port/name` URL (it may carry the password).
         url: String,
     },
+    /// A MySQL 8 or MariaDB server.
+    MySql {
+        /// A `mysql://user:password@host:port/name` URL (`mariadb://` alike; it may carry the
+        /// password).
+        url: String,
+    },
 }
 
 impl Database {
     /// The connection URL, password included: hand it to the driver, never to a log.
     pub fn url(&self) -> &str {
         match self {
-            Database::Sqlite { url } | Database::Postgres { url } => url,
+            Database::Sqlite { url } | Database::Postgres { url } | Database::MySql { url } => url,
         }
     }
 
@@ -33,11 +39,12 @@ impl Database {
         redact_url(self.url())
     }
 
-    /// `"sqlite"` or `"postgres"`.
+    /// `"sqlite"`, `"postgres"` or `"mysql"`.
     pub fn kind(&self) -> &'static str {
         match self {
             Database::Sqlite { .. } => "sqlite",
             Database::Postgres { .. } => "postgres",
+            Database::MySql { .. } => "mysql",
         }
     }
 }
@@ -47,6 +54,7 @@ impl fmt::Debug for Database {
         let name = match self {
             Database::Sqlite { .. } => "Sqlite",
             Database::Postgres { .. } => "Postgres",
+            Database::MySql { .. } => "MySql",
         };
         f.debug_struct(name)
             .field("url", &self.redacted_url())
@@ -61,6 +69,8 @@ const DB_PARTS: &[&str] = &[
     "DB_USER",
     "DB_PASSWORD",
     "DB_NAME",
+    "DB_TYPE",
+    "DB_DIALECT",
 ];
 
 pub(super) fn database(vars: &mut Vars<'_>) -> Result<Database> {
@@ -82,8 +92,23 @@ pub(super) fn database(vars: &mut Vars<'_>) -> Result<Database> {
         return classify_database_url(url);
     }
     if let Some(host) = vars.text("DB_HOST") {
-        return Ok(Database::Postgres {
-            url: postgres_url_from_parts(vars, &host)?,
+        let dialect = match vars.pick(&["DB_TYPE", "DB_DIALECT"]) {
+            None => Dialect::Postgres,
+            Some((name, value)) => match value.trim().to_ascii_lowercase().as_str() {
+                "postgres" | "postgresql" | "pg" => Dialect::Postgres,
+                "mysql" | "mariadb" => Dialect::MySql,
+                _ => {
+                    return Err(ConfigError::new(
+                        name,
+                        format!("{name} must be postgres or mysql (or mariadb), got {value:?}"),
+                    ));
+                }
+            },
+        };
+        let url = server_url_from_parts(vars, &host, dialect)?;
+        return Ok(match dialect {
+            Dialect::Postgres => Database::Postgres { url },
+            Dialect::MySql => Database::MySql { url },
         });
     }
     if let Some(name) = DB_PARTS.iter().find(|name| vars.is_set(name)) {
@@ -111,7 +136,18 @@ pub(super) fn database(vars: &mut Vars<'_>) -> Result<Database> {
 
 fn classify_database_url(url: String) -> Result<Database> {
     let lower = url.to_ascii_lowercase();
-    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+    if lower.starts_with("mysql://") || lower.starts_with("mariadb://") {
+        if url
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.is_empty())
+        {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "DATABASE_URL must name a server, e.g. mysql://user:password@localhost:3306/usermgmt",
+            ));
+        }
+        Ok(Database::MySql { url })
+    } else if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
         if url
             .split_once("://")
             .is_some_and(|(_, rest)| rest.is_empty())
@@ -134,24 +170,37 @@ fn classify_database_url(url: String) -> Result<Database> {
         Err(ConfigError::new(
             "DATABASE_URL",
             format!(
-                "DATABASE_URL must start with postgres://, postgresql:// or sqlite:, got {:?}",
+                "DATABASE_URL must start with postgres://, postgresql://, mysql://, mariadb:// or sqlite:, got {:?}",
                 redact_url(&url)
             ),
         ))
     }
 }
 
-/// `postgres://user:password@host:port/name` from the first seed's `DB_*` variables.
-fn postgres_url_from_parts(vars: &mut Vars<'_>, host: &str) -> Result<String> {
+/// The server a first seed's `DB_TYPE` (or `DB_DIALECT`) names: PostgreSQL unless it says
+/// `mysql` or `mariadb`.
+#[derive(Clone, Copy)]
+enum Dialect {
+    Postgres,
+    MySql,
+}
+
+/// `postgres://user:password@host:port/name` (or `mysql://…` for [`Dialect::MySql`]) from
+/// the first seed's `DB_*` variables.
+fn server_url_from_parts(vars: &mut Vars<'_>, host: &str, dialect: Dialect) -> Result<String> {
+    let (scheme, default_port) = match dialect {
+        Dialect::Postgres => ("postgres", 5432),
+        Dialect::MySql => ("mysql", 3306),
+    };
     let Some(name) = vars.text("DB_NAME") else {
         return Err(ConfigError::new(
             "DB_NAME",
-            "DB_NAME is required when DB_HOST is set (the PostgreSQL database name)",
+            "DB_NAME is required when DB_HOST is set (the database name)",
         ));
     };
     let port = match vars.text("DB_PORT") {
         Some(value) => parse_port("DB_PORT", &value, false)?,
-        None => 5432,
+        None => default_port,
     };
     let user = vars.pick(&["DB_USERNAME", "DB_USER"]);
     let password = vars.raw("DB_PASSWORD");
@@ -182,7 +231,7 @@ fn postgres_url_from_parts(vars: &mut Vars<'_>, host: &str) -> Result<String> {
         host.to_owned()
     };
     Ok(format!(
-        "postgres://{userinfo}{host}:{port}/{}",
+        "{scheme}://{userinfo}{host}:{port}/{}",
         percent_encode(&name)
     ))
 }
@@ -303,14 +352,62 @@ mod tests {
                 }
             );
         }
+        for url in [
+            "mysql://root@127.0.0.1:3306/app",
+            "mariadb://u:p@db/app",
+            "MySQL://h/d",
+        ] {
+            let config = ok(&[("DATABASE_URL", url)]);
+            assert_eq!(
+                config.database,
+                Database::MySql {
+                    url: url.to_owned()
+                }
+            );
+        }
         let error = err(
-            &[("DATABASE_URL", "mysql://root:hunter2@db/app")],
+            &[("DATABASE_URL", "oracle://root:hunter2@db/app")],
             "DATABASE_URL",
-            "postgres://, postgresql:// or sqlite:",
+            "postgres://, postgresql://, mysql://, mariadb:// or sqlite:",
         );
         assert!(!error.to_string().contains("hunter2"), "{error}");
         err(&[("DATABASE_URL", "sqlite:")], "DATABASE_URL", "file");
         err(&[("DATABASE_URL", "postgres://")], "DATABASE_URL", "server");
+        err(&[("DATABASE_URL", "mysql://")], "DATABASE_URL", "server");
+    }
+
+    #[test]
+    fn db_type_mysql_builds_a_mysql_url() {
+        for (name, value) in [("DB_TYPE", "mysql"), ("DB_DIALECT", "MariaDB")] {
+            let config = ok(&[
+                ("DB_HOST", "db.internal"),
+                ("DB_NAME", "users"),
+                ("DB_USERNAME", "app"),
+                ("DB_PASSWORD", "p@ss"),
+                (name, value),
+            ]);
+            assert_eq!(
+                config.database,
+                Database::MySql {
+                    url: "mysql://app:p%40ss@db.internal:3306/users".to_owned()
+                }
+            );
+        }
+        let config = ok(&[("DB_HOST", "h"), ("DB_NAME", "d"), ("DB_TYPE", "postgres")]);
+        assert_eq!(config.database.url(), "postgres://h:5432/d");
+        let config = ok(&[
+            ("DB_HOST", "h"),
+            ("DB_NAME", "d"),
+            ("DB_TYPE", "mysql"),
+            ("DB_PORT", "3307"),
+        ]);
+        assert_eq!(config.database.url(), "mysql://h:3307/d");
+        err(
+            &[("DB_HOST", "h"), ("DB_NAME", "d"), ("DB_TYPE", "oracle")],
+            "DB_TYPE",
+            "postgres or mysql",
+        );
+        err(&[("DB_TYPE", "mysql")], "DB_TYPE", "DB_HOST");
     }
 
     #[test]

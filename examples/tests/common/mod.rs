@@ -536,13 +536,42 @@ pub fn through_port(url: &str, port: u16, default_port: u16) -> (String, String)
     (proxied, target)
 }
 
-/// A connection pool on the test database, for checks behind the API's back.
-pub async fn db(url: &str) -> sqlx::PgPool {
-    sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .connect(url)
-        .await
-        .expect("connect to the test database")
+/// A connection pool on the test database (PostgreSQL or MySQL, by the URL's scheme), for
+/// checks behind the API's back.
+pub enum TestDb {
+    Postgres(sqlx::PgPool),
+    MySql(sqlx::MySqlPool),
+}
+
+impl TestDb {
+    /// The PostgreSQL pool, for a test that runs on PostgreSQL only.
+    pub fn pg(&self) -> &sqlx::PgPool {
+        match self {
+            TestDb::Postgres(pool) => pool,
+            TestDb::MySql(_) => panic!("this check runs on PostgreSQL only"),
+        }
+    }
+}
+
+pub async fn db(url: &str) -> TestDb {
+    if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        let options =
+            usermgmt_core::store::mysql::MySqlStore::connect_options(url).expect("a MySQL URL");
+        return TestDb::MySql(
+            sqlx::mysql::MySqlPoolOptions::new()
+                .max_connections(2)
+                .connect_with(options)
+                .await
+                .expect("connect to the test database"),
+        );
+    }
+    TestDb::Postgres(
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect(url)
+            .await
+            .expect("connect to the test database"),
+    )
 }
 
 /// One outbox row, as a test looks at it.
@@ -555,36 +584,60 @@ pub struct OutboxRow {
     pub claimed: bool,
 }
 
-pub async fn outbox(pool: &sqlx::PgPool) -> Vec<OutboxRow> {
+pub async fn outbox(db: &TestDb) -> Vec<OutboxRow> {
     use sqlx::Row;
-    sqlx::query(
-        "SELECT recipient, kind, status, attempts, \
-         (locked_until IS NOT NULL AND locked_until > now()) AS claimed \
-         FROM mail_outbox ORDER BY created_at, id",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| OutboxRow {
-        recipient: r.get("recipient"),
-        kind: r.get("kind"),
-        status: r.get("status"),
-        attempts: r.get("attempts"),
-        claimed: r.get("claimed"),
-    })
-    .collect()
+    // `claimed` compares with the database's clock: the stores write UTC, and so does MySQL's
+    // UTC_TIMESTAMP (its NOW() is in the session's time zone).
+    macro_rules! rows {
+        ($pool:expr, $now:literal) => {
+            sqlx::query(concat!(
+                "SELECT recipient, kind, status, attempts, \
+                 (locked_until IS NOT NULL AND locked_until > ",
+                $now,
+                ") AS claimed FROM mail_outbox ORDER BY created_at, id"
+            ))
+            .fetch_all($pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| OutboxRow {
+                recipient: r.get("recipient"),
+                kind: r.get("kind"),
+                status: r.get("status"),
+                attempts: r.get("attempts"),
+                claimed: r.get("claimed"),
+            })
+            .collect()
+        };
+    }
+    match db {
+        TestDb::Postgres(pool) => rows!(pool, "now()"),
+        TestDb::MySql(pool) => rows!(pool, "UTC_TIMESTAMP(6)"),
+    }
 }
 
 /// Rows of `table` where `column` = `value` (`table` and `column` are the test's constants).
-pub async fn count_where(pool: &sqlx::PgPool, table: &str, column: &str, value: &str) -> i64 {
+pub async fn count_where(db: &TestDb, table: &str, column: &str, value: &str) -> i64 {
     use sqlx::Row;
-    let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = $1");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(value)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-        .get::<i64, _>("n")
+    match db {
+        TestDb::Postgres(pool) => {
+            let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = $1");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(value)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+                .get::<i64, _>("n")
+        }
+        TestDb::MySql(pool) => {
+            let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = ?");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(value)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+                .get::<i64, _>("n")
+        }
+    }
 }
 pub mod browser;

@@ -9,7 +9,7 @@ macro_rules! account_sql {
         #[async_trait::async_trait]
         impl AccountStore for $store {
             async fn user_data_export(&self, user_id: Uuid) -> Result<UserDataExport> {
-                let sessions = sqlx::query(concat!(
+                let sessions = query(concat!(
                     "SELECT ", session_columns!(), " FROM sessions WHERE user_id = $1 ORDER BY created_at, id"
                 ))
                 .bind(user_id)
@@ -18,7 +18,7 @@ macro_rules! account_sql {
                 .iter()
                 .map(session_from_row)
                 .collect::<Result<Vec<_>>>()?;
-                let audit = sqlx::query(concat!(
+                let audit = query(concat!(
                     "SELECT ", audit_columns!(), " FROM audit_logs WHERE user_id = $1 OR actor_id = $1 \
                      ORDER BY created_at, id"
                 ))
@@ -28,7 +28,7 @@ macro_rules! account_sql {
                 .iter()
                 .map(audit_from_row)
                 .collect::<Result<Vec<_>>>()?;
-                let notifications = sqlx::query(
+                let notifications = query(
                     "SELECT id, user_id, type, title, message, data, read_at, created_at \
                      FROM notifications WHERE user_id = $1 ORDER BY created_at, id",
                 )
@@ -38,7 +38,7 @@ macro_rules! account_sql {
                 .iter()
                 .map(notification_from_row)
                 .collect::<Result<Vec<_>>>()?;
-                let password_changes = sqlx::query(
+                let password_changes = query(
                     "SELECT created_at FROM password_history WHERE user_id = $1 ORDER BY id",
                 )
                 .bind(user_id)
@@ -56,7 +56,7 @@ macro_rules! account_sql {
             }
 
             async fn users_deleted_before(&self, cutoff: Timestamp, limit: usize) -> Result<Vec<Uuid>> {
-                let rows = sqlx::query(
+                let rows = query(
                     "SELECT id FROM users WHERE deleted_at IS NOT NULL AND deleted_at < $1 \
                      ORDER BY deleted_at, id LIMIT $2",
                 )
@@ -76,7 +76,7 @@ macro_rules! account_sql {
                 effects: Effects,
             ) -> Result<bool> {
                 let mut tx = begin(self).await?;
-                let gone: Option<Uuid> = sqlx::query_scalar(
+                let gone: Option<Uuid> = query_scalar(
                     "SELECT id FROM users WHERE id = $1 \
                      AND ($2 IS NULL OR (deleted_at IS NOT NULL AND deleted_at < $2))",
                 )
@@ -90,26 +90,49 @@ macro_rules! account_sql {
                 }
                 // Child rows go by ON DELETE CASCADE; the condition makes a purge that raced a
                 // recovery (or another instance's purge) remove nothing.
-                let deleted = sqlx::query(
-                    "DELETE FROM users WHERE id = $1 \
-                     AND ($2 IS NULL OR (deleted_at IS NOT NULL AND deleted_at < $2)) \
-                     RETURNING email",
-                )
-                .bind(user_id)
-                .bind(opt_ts(deleted_before))
-                .fetch_optional(&mut *tx)
-                .await?;
+                let deleted = if RETURNING {
+                    query(
+                        "DELETE FROM users WHERE id = $1 \
+                         AND ($2 IS NULL OR (deleted_at IS NOT NULL AND deleted_at < $2)) \
+                         RETURNING email",
+                    )
+                    .bind(user_id)
+                    .bind(opt_ts(deleted_before))
+                    .fetch_optional(&mut *tx)
+                    .await?
+                } else {
+                    // No DELETE ... RETURNING in MySQL: the row is read under its lock, then
+                    // deleted by the same condition.
+                    let row = query(concat!(
+                        "SELECT email FROM users WHERE id = $1 \
+                         AND ($2 IS NULL OR (deleted_at IS NOT NULL AND deleted_at < $2))",
+                        " FOR UPDATE"
+                    ))
+                    .bind(user_id)
+                    .bind(opt_ts(deleted_before))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let removed = query(
+                        "DELETE FROM users WHERE id = $1 \
+                         AND ($2 IS NULL OR (deleted_at IS NOT NULL AND deleted_at < $2))",
+                    )
+                    .bind(user_id)
+                    .bind(opt_ts(deleted_before))
+                    .execute(&mut *tx)
+                    .await?;
+                    row.filter(|_| removed.rows_affected() > 0)
+                };
                 let Some(deleted) = deleted else {
                     return Ok(false);
                 };
                 // Delivered or abandoned mail still names the address; mail not yet sent stays
                 // (it is on its way to the person, the last notice among it).
                 let email: String = deleted.try_get("email")?;
-                sqlx::query("DELETE FROM mail_outbox WHERE recipient = $1 AND status <> 'pending'")
+                query("DELETE FROM mail_outbox WHERE recipient = $1 AND status <> 'pending'")
                     .bind(&email)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(
+                query(
                     "UPDATE audit_logs SET \
                      user_id = CASE WHEN user_id = $1 THEN NULL ELSE user_id END, \
                      actor_id = CASE WHEN actor_id = $1 THEN NULL ELSE actor_id END, \

@@ -48,12 +48,10 @@ macro_rules! admin_sql {
                 let total: i64 = counter.build().fetch_one(&self.pool).await?.try_get("n")?;
                 let mut qb = sqlx::QueryBuilder::<Db>::new(concat!("SELECT ", user_columns!(), " FROM users"));
                 push_search_filters(&mut qb, search);
-                let direction = if search.descending { "DESC NULLS FIRST" } else { "ASC NULLS LAST" };
+                // Never-set values (a user who never signed in) last ascending, first descending.
+                let order = order_nulls(search.sort_by.column(), search.descending);
                 let tie = if search.descending { "DESC" } else { "ASC" };
-                qb.push(format!(
-                    " ORDER BY {} {direction}, id {tie} LIMIT ",
-                    search.sort_by.column()
-                ))
+                qb.push(format!(" ORDER BY {order}, id {tie} LIMIT "))
                 .push_bind(i64::try_from(search.page.limit).unwrap_or(i64::MAX))
                 .push(" OFFSET ")
                 .push_bind(i64::try_from(search.page.offset()).unwrap_or(i64::MAX));
@@ -94,18 +92,18 @@ macro_rules! admin_sql {
                 now: Timestamp,
                 new_since: Timestamp,
             ) -> Result<DashboardCounts> {
-                let row = sqlx::query(
+                let row = query(
                     "SELECT COUNT(*) AS total, \
-                     COALESCE(SUM(CASE WHEN is_active = TRUE AND is_suspended = FALSE THEN 1 ELSE 0 END), 0) AS active, \
-                     COALESCE(SUM(CASE WHEN email_verified = TRUE THEN 1 ELSE 0 END), 0) AS verified, \
-                     COALESCE(SUM(CASE WHEN two_factor_enabled = TRUE THEN 1 ELSE 0 END), 0) AS with_2fa, \
-                     COALESCE(SUM(CASE WHEN created_at >= $1 THEN 1 ELSE 0 END), 0) AS new_users \
+                     COUNT(CASE WHEN is_active = TRUE AND is_suspended = FALSE THEN 1 END) AS active, \
+                     COUNT(CASE WHEN email_verified = TRUE THEN 1 END) AS verified, \
+                     COUNT(CASE WHEN two_factor_enabled = TRUE THEN 1 END) AS with_2fa, \
+                     COUNT(CASE WHEN created_at >= $1 THEN 1 END) AS new_users \
                      FROM users WHERE deleted_at IS NULL",
                 )
                 .bind(ts(new_since))
                 .fetch_one(&self.pool)
                 .await?;
-                let sessions: i64 = sqlx::query(
+                let sessions: i64 = query(
                     "SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > $1",
                 )
                 .bind(ts(now))
@@ -148,7 +146,7 @@ macro_rules! admin_sql {
                 };
                 let sql = format!("UPDATE users SET {set}, updated_at = $1 WHERE id = $2 AND {condition}");
                 // Safe: `set` and `condition` are chosen from the constants above.
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ts(now)).bind(user_id);
+                let mut query = query(sqlx::AssertSqlSafe(sql)).bind(ts(now)).bind(user_id);
                 if let AccountChange::Recover { deleted_after } = change {
                     query = query.bind(ts(deleted_after));
                 }

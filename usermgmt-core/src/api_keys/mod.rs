@@ -14,7 +14,7 @@
 mod cases;
 mod memory;
 pub(crate) mod routes;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 pub(crate) mod sql;
 pub mod store;
 

@@ -52,7 +52,7 @@ macro_rules! api_keys_sql {
                     "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE user_id = $1 \
                      ORDER BY created_at, id"
                 );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                let rows = query(sqlx::AssertSqlSafe(sql))
                     .bind(user_id)
                     .fetch_all(&self.pool)
                     .await?;
@@ -68,7 +68,7 @@ macro_rules! api_keys_sql {
                     "SELECT {API_KEY_COLUMNS} FROM api_keys \
                      WHERE prefix = $1 OR previous_prefix = $1"
                 );
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                let row = query(sqlx::AssertSqlSafe(sql))
                     .bind(prefix)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -83,7 +83,7 @@ macro_rules! api_keys_sql {
                 let scopes = serde_json::to_string(&key.scopes).map_err(Error::internal)?;
                 let mut tx = begin(self).await?;
                 ensure_user(&mut tx, key.user_id).await?;
-                let stored = sqlx::query(
+                let stored = query(
                     "INSERT INTO api_keys (id, user_id, name, prefix, key_digest, scopes, \
                      expires_at, created_at, last_used_at, org_id) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
@@ -115,7 +115,7 @@ macro_rules! api_keys_sql {
                 effects: Effects,
             ) -> Result<bool> {
                 let mut tx = begin(self).await?;
-                let removed = sqlx::query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2")
+                let removed = query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2")
                     .bind(id)
                     .bind(user_id)
                     .execute(&mut *tx)
@@ -135,7 +135,7 @@ macro_rules! api_keys_sql {
                 // the prefix changed and updates nothing. Without a grace period the previous
                 // columns are cleared, so the old key stops at once.
                 let grace = rotation.previous_until.is_some();
-                let rotated = sqlx::query(
+                let rotated = query(
                     "UPDATE api_keys SET \
                      previous_prefix = CASE WHEN $1 THEN prefix ELSE NULL END, \
                      previous_digest = CASE WHEN $1 THEN key_digest ELSE NULL END, \
@@ -162,7 +162,7 @@ macro_rules! api_keys_sql {
                 effects: Effects,
             ) -> Result<bool> {
                 let mut tx = begin(self).await?;
-                let touched = sqlx::query(
+                let touched = query(
                     "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 \
                      AND (last_used_at IS NULL OR last_used_at <= $3)",
                 )

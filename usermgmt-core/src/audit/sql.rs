@@ -9,7 +9,7 @@ macro_rules! audit_sql {
         #[async_trait::async_trait]
         impl AuditStore for $store {
             async fn audit_events(&self, user_id: Option<Uuid>, limit: usize) -> Result<Vec<AuditEvent>> {
-                let rows = sqlx::query(concat!(
+                let rows = query(concat!(
                     "SELECT ",
                     audit_columns!(),
                     " FROM audit_logs WHERE ($1 IS NULL OR user_id = $1 OR actor_id = $1) \
@@ -64,7 +64,7 @@ macro_rules! audit_sql {
             }
 
             async fn audit_stats(&self, since: Timestamp, top: usize) -> Result<AuditStats> {
-                let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM audit_logs WHERE created_at >= $1")
+                let total: i64 = query("SELECT COUNT(*) AS n FROM audit_logs WHERE created_at >= $1")
                     .bind(ts(since))
                     .fetch_one(&self.pool)
                     .await?
@@ -77,7 +77,7 @@ macro_rules! audit_sql {
                         "SELECT {column} AS k, COUNT(*) AS n FROM audit_logs WHERE created_at >= $1 \
                          GROUP BY {column} ORDER BY n DESC, k ASC LIMIT $2"
                     );
-                    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    let rows = query(sqlx::AssertSqlSafe(sql))
                         .bind(ts(since))
                         .bind(limit)
                         .fetch_all(&self.pool)
@@ -101,13 +101,13 @@ macro_rules! audit_sql {
                 let day = now - Duration::days(1);
                 let week = now - Duration::days(7);
                 let month = now - Duration::days(30);
-                let users = sqlx::query(
+                let users = query(
                     "SELECT COUNT(*) AS total, \
-                     COALESCE(SUM(CASE WHEN email_verified = TRUE THEN 1 ELSE 0 END), 0) AS verified, \
-                     COALESCE(SUM(CASE WHEN last_login_at >= $1 THEN 1 ELSE 0 END), 0) AS day, \
-                     COALESCE(SUM(CASE WHEN last_login_at >= $2 THEN 1 ELSE 0 END), 0) AS week, \
-                     COALESCE(SUM(CASE WHEN last_login_at >= $3 THEN 1 ELSE 0 END), 0) AS month, \
-                     COALESCE(SUM(CASE WHEN created_at >= $3 THEN 1 ELSE 0 END), 0) AS new_users \
+                     COUNT(CASE WHEN email_verified = TRUE THEN 1 END) AS verified, \
+                     COUNT(CASE WHEN last_login_at >= $1 THEN 1 END) AS day, \
+                     COUNT(CASE WHEN last_login_at >= $2 THEN 1 END) AS week, \
+                     COUNT(CASE WHEN last_login_at >= $3 THEN 1 END) AS month, \
+                     COUNT(CASE WHEN created_at >= $3 THEN 1 END) AS new_users \
                      FROM users WHERE deleted_at IS NULL",
                 )
                 .bind(ts(day))
@@ -116,7 +116,7 @@ macro_rules! audit_sql {
                 .fetch_one(&self.pool)
                 .await?;
                 // Two index range scans on (action, created_at).
-                let logins = sqlx::query(
+                let logins = query(
                     "SELECT \
                      (SELECT COUNT(*) FROM audit_logs WHERE action = 'USER_LOGIN' AND created_at >= $1) AS ok, \
                      (SELECT COUNT(*) FROM audit_logs WHERE action = 'LOGIN_FAILED' AND created_at >= $1) AS failed",
@@ -138,7 +138,7 @@ macro_rules! audit_sql {
 
             async fn delete_audit_before(&self, cutoff: Timestamp, effects: Effects) -> Result<u64> {
                 let mut tx = begin(self).await?;
-                let deleted = sqlx::query("DELETE FROM audit_logs WHERE created_at < $1")
+                let deleted = query("DELETE FROM audit_logs WHERE created_at < $1")
                     .bind(ts(cutoff))
                     .execute(&mut *tx)
                     .await?

@@ -4,7 +4,7 @@
 #[cfg(feature = "test-util")]
 mod cases;
 pub(crate) mod memory;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 pub(crate) mod sql;
 pub mod store;
 

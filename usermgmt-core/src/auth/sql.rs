@@ -9,7 +9,7 @@
 macro_rules! identity_sql {
     ($store:ty) => {
         async fn insert_one_time_token(tx: &mut Tx, token: &NewOneTimeToken) -> Result<()> {
-            sqlx::query(
+            query(
                 "INSERT INTO one_time_tokens (digest, user_id, purpose, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5)",
             )
@@ -31,23 +31,44 @@ macro_rules! identity_sql {
             purpose: TokenPurpose,
             now: Timestamp,
         ) -> Result<Uuid> {
-            let row = sqlx::query(
-                "UPDATE one_time_tokens SET used_at = $1 \
-                 WHERE digest = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 \
-                 RETURNING user_id",
-            )
-            .bind(ts(now))
-            .bind(digest.as_str())
-            .bind(purpose.as_str())
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or(Error::InvalidOneTimeToken)?;
+            let row = if RETURNING {
+                query(concat!(
+                    "UPDATE one_time_tokens SET used_at = $1 \
+                     WHERE digest = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1",
+                    " RETURNING user_id"
+                ))
+                .bind(ts(now))
+                .bind(digest.as_str())
+                .bind(purpose.as_str())
+                .fetch_optional(&mut **tx)
+                .await?
+            } else {
+                // The UPDATE decides and locks the row; the owner is read after it.
+                let used = query(
+                    "UPDATE one_time_tokens SET used_at = $1 \
+                     WHERE digest = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1",
+                )
+                    .bind(ts(now))
+                    .bind(digest.as_str())
+                    .bind(purpose.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+                if used.rows_affected() == 0 {
+                    None
+                } else {
+                    query("SELECT user_id FROM one_time_tokens WHERE digest = $1")
+                        .bind(digest.as_str())
+                        .fetch_optional(&mut **tx)
+                        .await?
+                }
+            };
+            let row = row.ok_or(Error::InvalidOneTimeToken)?;
             Ok(row.try_get("user_id")?)
         }
 
         /// Sets the password and keeps the newest `history_limit` hashes of history.
         async fn record_password(tx: &mut Tx, user_id: Uuid, change: &PasswordChange) -> Result<()> {
-            let updated = sqlx::query(
+            let updated = query(
                 "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
             )
             .bind(&change.new_hash)
@@ -58,7 +79,7 @@ macro_rules! identity_sql {
             if updated.rows_affected() == 0 {
                 return Err(Error::NotFound("user"));
             }
-            sqlx::query(
+            query(
                 "INSERT INTO password_history (user_id, password_hash, created_at) \
                  VALUES ($1, $2, $3)",
             )
@@ -68,9 +89,12 @@ macro_rules! identity_sql {
             .execute(&mut **tx)
             .await?;
             let keep = i64::try_from(change.history_limit.max(1)).unwrap_or(i64::MAX);
-            sqlx::query(
+            query(
+                // The kept ids are a derived table: MySQL allows no LIMIT in an IN subquery,
+                // nor a subquery on the table a DELETE changes.
                 "DELETE FROM password_history WHERE user_id = $1 AND id NOT IN \
-                 (SELECT id FROM password_history WHERE user_id = $1 ORDER BY id DESC LIMIT $2)",
+                 (SELECT id FROM (SELECT id FROM password_history WHERE user_id = $1 \
+                 ORDER BY id DESC LIMIT $2) kept)",
             )
             .bind(user_id)
             .bind(keep)
@@ -83,7 +107,7 @@ macro_rules! identity_sql {
         /// `tx`, without its effects: `create_user`, and the social sign-in's user created with
         /// its identity (`oauth/sql.rs`) in the same transaction.
         async fn insert_user(tx: &mut Tx, user: &NewUser) -> Result<()> {
-            sqlx::query(
+            query(
                 "INSERT INTO users (id, email, username, password_hash, first_name, \
                  last_name, email_verified, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
@@ -98,11 +122,11 @@ macro_rules! identity_sql {
             .bind(ts(user.created_at))
             .execute(&mut **tx)
             .await?;
-            sqlx::query("INSERT INTO user_profiles (user_id) VALUES ($1)")
+            query("INSERT INTO user_profiles (user_id) VALUES ($1)")
                 .bind(user.id)
                 .execute(&mut **tx)
                 .await?;
-            sqlx::query(
+            query(
                 "INSERT INTO password_history (user_id, password_hash, created_at) \
                  VALUES ($1, $2, $3)",
             )
@@ -112,7 +136,7 @@ macro_rules! identity_sql {
             .execute(&mut **tx)
             .await?;
             for role in &user.roles {
-                let assigned = sqlx::query(
+                let assigned = query(
                     "INSERT INTO user_roles (user_id, role_id, assigned_at) \
                      SELECT $1, id, $2 FROM roles WHERE name = $3 \
                      ON CONFLICT DO NOTHING",
@@ -123,7 +147,7 @@ macro_rules! identity_sql {
                 .execute(&mut **tx)
                 .await?;
                 if assigned.rows_affected() == 0 {
-                    let exists = sqlx::query("SELECT 1 FROM roles WHERE name = $1")
+                    let exists = query("SELECT 1 FROM roles WHERE name = $1")
                         .bind(role)
                         .fetch_optional(&mut **tx)
                         .await?;
@@ -150,7 +174,7 @@ macro_rules! identity_sql {
             }
 
             async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>> {
-                let rows = sqlx::query(concat!(user_with_roles_select!(), " WHERE u.id = $1"))
+                let rows = query(concat!(user_with_roles_select!(), " WHERE u.id = $1"))
                     .bind(id)
                     .fetch_all(&self.pool)
                     .await?;
@@ -158,7 +182,7 @@ macro_rules! identity_sql {
             }
 
             async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
-                let rows = sqlx::query(concat!(user_with_roles_select!(), " WHERE u.email = $1"))
+                let rows = query(concat!(user_with_roles_select!(), " WHERE u.email = $1"))
                     .bind(email)
                     .fetch_all(&self.pool)
                     .await?;
@@ -166,7 +190,7 @@ macro_rules! identity_sql {
             }
 
             async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
-                let rows = sqlx::query(concat!(user_with_roles_select!(), " WHERE u.username = $1"))
+                let rows = query(concat!(user_with_roles_select!(), " WHERE u.username = $1"))
                     .bind(username)
                     .fetch_all(&self.pool)
                     .await?;
@@ -175,7 +199,7 @@ macro_rules! identity_sql {
 
             async fn issue_one_time_token(&self, token: NewOneTimeToken, effects: Effects) -> Result<()> {
                 let mut tx = begin(self).await?;
-                let owner = sqlx::query("SELECT 1 FROM users WHERE id = $1")
+                let owner = query("SELECT 1 FROM users WHERE id = $1")
                     .bind(token.user_id)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -183,7 +207,7 @@ macro_rules! identity_sql {
                     return Err(Error::NotFound("user"));
                 }
                 // Older unused tokens of the same purpose are superseded: only the newest works.
-                sqlx::query(
+                query(
                     "UPDATE one_time_tokens SET used_at = $1 \
                      WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
                 )
@@ -203,7 +227,7 @@ macro_rules! identity_sql {
                 digest: &TokenDigest,
                 purpose: TokenPurpose,
             ) -> Result<Option<OneTimeTokenRecord>> {
-                let row = sqlx::query(
+                let row = query(
                     "SELECT user_id, expires_at, used_at FROM one_time_tokens \
                      WHERE digest = $1 AND purpose = $2",
                 )
@@ -242,7 +266,7 @@ macro_rules! identity_sql {
                 let mut tx = begin(self).await?;
                 let user_id =
                     use_one_time_token(&mut tx, digest, TokenPurpose::EmailVerification, now).await?;
-                sqlx::query("UPDATE users SET email_verified = TRUE, updated_at = $1 WHERE id = $2")
+                query("UPDATE users SET email_verified = TRUE, updated_at = $1 WHERE id = $2")
                     .bind(ts(now))
                     .bind(user_id)
                     .execute(&mut *tx)
@@ -266,7 +290,7 @@ macro_rules! identity_sql {
                 record_password(&mut tx, user_id, &change).await?;
                 revoke_sessions_in_tx(&mut tx, user_id, change.keep_session, change.now).await?;
                 expire_password_tokens(&mut tx, user_id, change.now).await?;
-                sqlx::query(
+                query(
                     "UPDATE users SET failed_login_attempts = 0, locked_until = NULL WHERE id = $1",
                 )
                 .bind(user_id)
@@ -279,7 +303,7 @@ macro_rules! identity_sql {
             }
 
             async fn password_history(&self, user_id: Uuid, limit: usize) -> Result<Vec<String>> {
-                let rows = sqlx::query(
+                let rows = query(
                     "SELECT password_hash FROM password_history WHERE user_id = $1 \
                      ORDER BY id DESC LIMIT $2",
                 )
@@ -331,32 +355,81 @@ macro_rules! lockout_sql {
                 // `locked_until` is an expired one and a window older than `lock_for` is over:
                 // either starts the count afresh. The right-hand sides read the row as it was
                 // (PostgreSQL and SQLite alike).
-                let counted = sqlx::query(
-                    "UPDATE users SET \
-                       failed_login_attempts = CASE WHEN locked_until IS NOT NULL \
-                         OR failures_started_at IS NULL OR failures_started_at <= $5 \
-                         THEN 1 ELSE failed_login_attempts + 1 END, \
-                       failures_started_at = CASE WHEN locked_until IS NOT NULL \
-                         OR failures_started_at IS NULL OR failures_started_at <= $5 \
-                         THEN $2 ELSE failures_started_at END, \
-                       locked_until = CASE WHEN (CASE WHEN locked_until IS NOT NULL \
-                         OR failures_started_at IS NULL OR failures_started_at <= $5 \
-                         THEN 1 ELSE failed_login_attempts + 1 END) >= $3 THEN $4 ELSE NULL END \
-                     WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) \
-                     RETURNING failed_login_attempts, locked_until",
-                )
-                .bind(user_id)
-                .bind(ts(now))
-                .bind(i32::try_from(rule.max_failures).unwrap_or(i32::MAX))
-                .bind(ts(now + rule.lock_for))
-                .bind(ts(now - rule.lock_for))
-                .fetch_optional(&mut *tx)
-                .await?;
+                let counted: Option<(i32, Option<Timestamp>)> = if RETURNING {
+                    query(
+                        "UPDATE users SET \
+                           failed_login_attempts = CASE WHEN locked_until IS NOT NULL \
+                             OR failures_started_at IS NULL OR failures_started_at <= $5 \
+                             THEN 1 ELSE failed_login_attempts + 1 END, \
+                           failures_started_at = CASE WHEN locked_until IS NOT NULL \
+                             OR failures_started_at IS NULL OR failures_started_at <= $5 \
+                             THEN $2 ELSE failures_started_at END, \
+                           locked_until = CASE WHEN (CASE WHEN locked_until IS NOT NULL \
+                             OR failures_started_at IS NULL OR failures_started_at <= $5 \
+                             THEN 1 ELSE failed_login_attempts + 1 END) >= $3 THEN $4 ELSE NULL END \
+                         WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) \
+                         RETURNING failed_login_attempts, locked_until",
+                    )
+                    .bind(user_id)
+                    .bind(ts(now))
+                    .bind(i32::try_from(rule.max_failures).unwrap_or(i32::MAX))
+                    .bind(ts(now + rule.lock_for))
+                    .bind(ts(now - rule.lock_for))
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|row| -> Result<_> {
+                        Ok((
+                            row.try_get::<i32, _>("failed_login_attempts")?,
+                            opt_from_ts(row.try_get("locked_until")?)?,
+                        ))
+                    })
+                    .transpose()?
+                } else {
+                    // MySQL evaluates SET assignments left to right, each reading the columns
+                    // assigned before it, so the statement above would count from half-updated
+                    // values: the row is read under its lock and the same rule computed here.
+                    let current = query(concat!(
+                        "SELECT failed_login_attempts, failures_started_at, locked_until \
+                         FROM users WHERE id = $1",
+                        " FOR UPDATE"
+                    ))
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match current {
+                        None => None,
+                        Some(row) => {
+                            let attempts: i32 = row.try_get("failed_login_attempts")?;
+                            let started = opt_from_ts(row.try_get("failures_started_at")?)?;
+                            let locked = opt_from_ts(row.try_get("locked_until")?)?;
+                            if locked.is_some_and(|until| until > now) {
+                                None
+                            } else {
+                                let fresh = locked.is_some()
+                                    || started.is_none_or(|at| at <= now - rule.lock_for);
+                                let attempts = if fresh { 1 } else { attempts.saturating_add(1) };
+                                let started = if fresh { now } else { started.unwrap_or(now) };
+                                let max = i32::try_from(rule.max_failures).unwrap_or(i32::MAX);
+                                let until = (attempts >= max).then(|| now + rule.lock_for);
+                                query(
+                                    "UPDATE users SET failed_login_attempts = $1, \
+                                     failures_started_at = $2, locked_until = $3 WHERE id = $4",
+                                )
+                                .bind(attempts)
+                                .bind(ts(started))
+                                .bind(opt_ts(until))
+                                .bind(user_id)
+                                .execute(&mut *tx)
+                                .await?;
+                                Some((attempts, until))
+                            }
+                        }
+                    }
+                };
                 let turn = match counted {
-                    Some(row) => {
-                        let slot = u32::try_from(row.try_get::<i32, _>("failed_login_attempts")?)
-                            .unwrap_or_default();
-                        match opt_from_ts(row.try_get("locked_until")?)? {
+                    Some((attempts, locked_until)) => {
+                        let slot = u32::try_from(attempts).unwrap_or_default();
+                        match locked_until {
                             // A count already past the limit (left by an older release): this
                             // statement locked the account, and this check must not run.
                             Some(until) if slot > rule.max_failures => CheckTurn::Refused { until },
@@ -364,7 +437,7 @@ macro_rules! lockout_sql {
                         }
                     }
                     None => {
-                        let row = sqlx::query("SELECT locked_until FROM users WHERE id = $1")
+                        let row = query("SELECT locked_until FROM users WHERE id = $1")
                             .bind(user_id)
                             .fetch_optional(&mut *tx)
                             .await?
@@ -390,7 +463,7 @@ macro_rules! lockout_sql {
                 lock_effects: Effects,
             ) -> Result<LoginFailure> {
                 let mut tx = begin(self).await?;
-                let row = sqlx::query("SELECT locked_until FROM users WHERE id = $1")
+                let row = query("SELECT locked_until FROM users WHERE id = $1")
                     .bind(user_id)
                     .fetch_optional(&mut *tx)
                     .await?
@@ -418,7 +491,7 @@ macro_rules! lockout_sql {
                 slot: u32,
                 rule: LockoutRule,
             ) -> Result<()> {
-                sqlx::query(
+                query(
                     "UPDATE users SET \
                        failed_login_attempts = CASE WHEN failed_login_attempts > 0 \
                          THEN failed_login_attempts - 1 ELSE 0 END, \
@@ -439,18 +512,45 @@ macro_rules! lockout_sql {
                 now: Timestamp,
                 max_attempts: u32,
             ) -> Result<Option<Uuid>> {
-                let row = sqlx::query(
-                    "UPDATE one_time_tokens SET attempts = attempts + 1 \
-                     WHERE digest = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
-                       AND attempts < $4 \
-                     RETURNING user_id",
-                )
-                .bind(digest.as_str())
-                .bind(purpose.as_str())
-                .bind(ts(now))
-                .bind(i32::try_from(max_attempts).unwrap_or(i32::MAX))
-                .fetch_optional(&self.pool)
-                .await?;
+                let max_attempts = i32::try_from(max_attempts).unwrap_or(i32::MAX);
+                let row = if RETURNING {
+                    query(
+                        "UPDATE one_time_tokens SET attempts = attempts + 1 \
+                         WHERE digest = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+                           AND attempts < $4 \
+                         RETURNING user_id",
+                    )
+                    .bind(digest.as_str())
+                    .bind(purpose.as_str())
+                    .bind(ts(now))
+                    .bind(max_attempts)
+                    .fetch_optional(&self.pool)
+                    .await?
+                } else {
+                    // The UPDATE decides (and locks the row until the commit); the owner is
+                    // read after it in the same transaction.
+                    let mut tx = begin(self).await?;
+                    let claimed = query(
+                        "UPDATE one_time_tokens SET attempts = attempts + 1 \
+                         WHERE digest = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+                           AND attempts < $4",
+                    )
+                    .bind(digest.as_str())
+                    .bind(purpose.as_str())
+                    .bind(ts(now))
+                    .bind(max_attempts)
+                    .execute(&mut *tx)
+                    .await?;
+                    if claimed.rows_affected() == 0 {
+                        return Ok(None);
+                    }
+                    let row = query("SELECT user_id FROM one_time_tokens WHERE digest = $1")
+                        .bind(digest.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    row
+                };
                 row.map(|row| row.try_get("user_id").map_err(Error::from))
                     .transpose()
             }

@@ -6,7 +6,7 @@
 mod cases;
 mod kind;
 mod memory;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 pub(crate) mod sql;
 pub mod store;
 

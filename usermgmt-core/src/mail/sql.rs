@@ -21,7 +21,7 @@ macro_rules! outbox_sql {
         /// Deletes a finished message whose recipient no account holds any longer: a purged
         /// account's address stays only while its last notice waits to be sent.
         async fn delete_mail_to_nobody(tx: &mut Tx, id: Uuid) -> Result<()> {
-            sqlx::query(
+            query(
                 "DELETE FROM mail_outbox WHERE id = $1 AND status <> 'pending' \
                  AND NOT EXISTS (SELECT 1 FROM users WHERE users.email = mail_outbox.recipient)",
             )
@@ -41,21 +41,52 @@ macro_rules! outbox_sql {
             ) -> Result<Vec<OutboxMessage>> {
                 // The lease test is repeated in the outer WHERE: a worker that waited on a row
                 // another worker just claimed re-reads it and skips it.
-                let rows = sqlx::query(
-                    "UPDATE mail_outbox SET locked_until = $1 \
-                     WHERE id IN (SELECT id FROM mail_outbox \
-                                  WHERE status = 'pending' AND next_attempt_at <= $2 \
-                                  AND (locked_until IS NULL OR locked_until <= $2) \
-                                  ORDER BY next_attempt_at, id LIMIT $3) \
-                     AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $2) \
-                     RETURNING id, recipient, kind, sealed_payload, attempts, next_attempt_at, \
-                     created_at",
-                )
-                .bind(ts(now + lease))
-                .bind(ts(now))
-                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                .fetch_all(&self.pool)
-                .await?;
+                let rows = if RETURNING {
+                    query(
+                        "UPDATE mail_outbox SET locked_until = $1 \
+                         WHERE id IN (SELECT id FROM mail_outbox \
+                                      WHERE status = 'pending' AND next_attempt_at <= $2 \
+                                      AND (locked_until IS NULL OR locked_until <= $2) \
+                                      ORDER BY next_attempt_at, id LIMIT $3) \
+                         AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $2) \
+                         RETURNING id, recipient, kind, sealed_payload, attempts, next_attempt_at, \
+                         created_at",
+                    )
+                    .bind(ts(now + lease))
+                    .bind(ts(now))
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(&self.pool)
+                    .await?
+                } else {
+                    // MySQL has no UPDATE ... RETURNING and no LIMIT in an IN subquery: the due
+                    // rows are read under their locks, skipping rows another worker is
+                    // claiming right now, and leased in the same transaction.
+                    let mut tx = begin(self).await?;
+                    let rows = query(
+                        "SELECT id, recipient, kind, sealed_payload, attempts, next_attempt_at, \
+                         created_at FROM mail_outbox \
+                         WHERE status = 'pending' AND next_attempt_at <= $1 \
+                         AND (locked_until IS NULL OR locked_until <= $1) \
+                         ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+                    )
+                    .bind(ts(now))
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    if !rows.is_empty() {
+                        let mut lease_rows =
+                            sqlx::QueryBuilder::<Db>::new("UPDATE mail_outbox SET locked_until = ");
+                        lease_rows.push_bind(ts(now + lease)).push(" WHERE id IN (");
+                        let mut ids = lease_rows.separated(", ");
+                        for row in &rows {
+                            ids.push_bind(row.try_get::<Uuid, _>("id")?);
+                        }
+                        lease_rows.push(")");
+                        lease_rows.build().execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
+                    rows
+                };
                 let mut claimed = rows.iter().map(mail_from_row).collect::<Result<Vec<_>>>()?;
                 claimed.sort_by(|a, b| a.next_attempt_at.cmp(&b.next_attempt_at).then(a.id.cmp(&b.id)));
                 Ok(claimed)
@@ -63,7 +94,7 @@ macro_rules! outbox_sql {
 
             async fn mark_mail_sent(&self, id: Uuid, now: Timestamp) -> Result<()> {
                 let mut tx = begin(self).await?;
-                sqlx::query(
+                query(
                     "UPDATE mail_outbox SET status = 'sent', sent_at = $1, locked_until = NULL, \
                      attempts = attempts + 1, sealed_payload = $2, last_error = NULL WHERE id = $3",
                 )
@@ -78,9 +109,11 @@ macro_rules! outbox_sql {
             }
 
             async fn delete_finished_mail(&self, before: Timestamp, limit: usize) -> Result<u64> {
-                let deleted = sqlx::query(
-                    "DELETE FROM mail_outbox WHERE id IN (SELECT id FROM mail_outbox \
-                     WHERE status <> 'pending' AND COALESCE(sent_at, created_at) < $1 LIMIT $2)",
+                let deleted = query(
+                    // The batch is a derived table: MySQL allows no LIMIT in an IN subquery,
+                    // nor a subquery on the table a DELETE changes.
+                    "DELETE FROM mail_outbox WHERE id IN (SELECT id FROM (SELECT id FROM mail_outbox \
+                     WHERE status <> 'pending' AND COALESCE(sent_at, created_at) < $1 LIMIT $2) batch)",
                 )
                 .bind(ts(before))
                 .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -97,7 +130,7 @@ macro_rules! outbox_sql {
                 _now: Timestamp,
             ) -> Result<()> {
                 let mut tx = begin(self).await?;
-                sqlx::query(
+                query(
                     "UPDATE mail_outbox SET attempts = attempts + 1, locked_until = NULL, \
                      last_error = $1, \
                      status = CASE WHEN $2 IS NULL THEN 'failed' ELSE status END, \
@@ -117,7 +150,7 @@ macro_rules! outbox_sql {
             }
 
             async fn mail_rows_to(&self, recipient: &str) -> Result<u64> {
-                let row = sqlx::query("SELECT COUNT(*) AS n FROM mail_outbox WHERE recipient = $1")
+                let row = query("SELECT COUNT(*) AS n FROM mail_outbox WHERE recipient = $1")
                     .bind(recipient)
                     .fetch_one(&self.pool)
                     .await?;
@@ -125,7 +158,7 @@ macro_rules! outbox_sql {
             }
 
             async fn mail_backlog(&self) -> Result<u64> {
-                let row = sqlx::query("SELECT COUNT(*) AS n FROM mail_outbox WHERE status = 'pending'")
+                let row = query("SELECT COUNT(*) AS n FROM mail_outbox WHERE status = 'pending'")
                     .fetch_one(&self.pool)
                     .await?;
                 Ok(count(row.try_get::<i64, _>("n")?))

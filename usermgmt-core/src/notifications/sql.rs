@@ -16,9 +16,9 @@ macro_rules! notifications_sql {
                 offset: u64,
                 limit: u64,
             ) -> Result<NotificationPage> {
-                let counts = sqlx::query(
+                let counts = query(
                     "SELECT COUNT(*) AS total, \
-                     COALESCE(SUM(CASE WHEN read_at IS NULL THEN 1 ELSE 0 END), 0) AS unread \
+                     COUNT(CASE WHEN read_at IS NULL THEN 1 END) AS unread \
                      FROM notifications WHERE user_id = $1",
                 )
                 .bind(user_id)
@@ -26,7 +26,7 @@ macro_rules! notifications_sql {
                 .await?;
                 let all: i64 = counts.try_get("total")?;
                 let unread: i64 = counts.try_get("unread")?;
-                let rows = sqlx::query(
+                let rows = query(
                     "SELECT id, user_id, type, title, message, data, read_at, created_at \
                      FROM notifications WHERE user_id = $1 AND ($2 = FALSE OR read_at IS NULL) \
                      ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
@@ -50,7 +50,7 @@ macro_rules! notifications_sql {
                 id: Uuid,
                 now: Timestamp,
             ) -> Result<bool> {
-                let done = sqlx::query(
+                let done = query(
                     "UPDATE notifications SET read_at = COALESCE(read_at, $1) \
                      WHERE id = $2 AND user_id = $3",
                 )
@@ -63,7 +63,7 @@ macro_rules! notifications_sql {
             }
 
             async fn mark_all_notifications_read(&self, user_id: Uuid, now: Timestamp) -> Result<u64> {
-                let done = sqlx::query(
+                let done = query(
                     "UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL",
                 )
                 .bind(ts(now))
@@ -80,7 +80,7 @@ macro_rules! notifications_sql {
                 effects: Effects,
             ) -> Result<bool> {
                 let mut tx = begin(self).await?;
-                let done = sqlx::query("DELETE FROM notifications WHERE id = $1 AND user_id = $2")
+                let done = query("DELETE FROM notifications WHERE id = $1 AND user_id = $2")
                     .bind(id)
                     .bind(user_id)
                     .execute(&mut *tx)
@@ -90,7 +90,7 @@ macro_rules! notifications_sql {
 
             async fn delete_all_notifications(&self, user_id: Uuid, audit: AuditEvent) -> Result<u64> {
                 let mut tx = begin(self).await?;
-                let done = sqlx::query("DELETE FROM notifications WHERE user_id = $1")
+                let done = query("DELETE FROM notifications WHERE user_id = $1")
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;

@@ -16,7 +16,7 @@ pub mod config;
 mod memory;
 mod provider;
 pub(crate) mod routes;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 pub(crate) mod sql;
 pub mod store;
 

@@ -26,7 +26,7 @@ macro_rules! oauth_sql {
             tx: &mut Tx,
             identity: &$crate::oauth::store::IdentityRecord,
         ) -> Result<()> {
-            let stored = sqlx::query(
+            let stored = query(
                 "INSERT INTO oauth_identities (id, user_id, provider, subject, email, \
                  sealed_tokens, created_at, last_used_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
@@ -53,7 +53,7 @@ macro_rules! oauth_sql {
                 &self,
                 user_id: Uuid,
             ) -> Result<Vec<$crate::oauth::store::IdentityRecord>> {
-                let rows = sqlx::query(
+                let rows = query(
                     "SELECT id, user_id, provider, subject, email, sealed_tokens, created_at, \
                      last_used_at FROM oauth_identities WHERE user_id = $1 \
                      ORDER BY created_at, id",
@@ -69,7 +69,7 @@ macro_rules! oauth_sql {
                 provider: &str,
                 subject: &str,
             ) -> Result<Option<$crate::oauth::store::IdentityRecord>> {
-                let row = sqlx::query(
+                let row = query(
                     "SELECT id, user_id, provider, subject, email, sealed_tokens, created_at, \
                      last_used_at FROM oauth_identities WHERE provider = $1 AND subject = $2",
                 )
@@ -114,7 +114,7 @@ macro_rules! oauth_sql {
                 effects: Effects,
             ) -> Result<bool> {
                 let mut tx = begin(self).await?;
-                let used = sqlx::query(
+                let used = query(
                     "UPDATE oauth_identities SET email = $1, last_used_at = $2, \
                      sealed_tokens = COALESCE($3, sealed_tokens) WHERE id = $4",
                 )
@@ -138,7 +138,7 @@ macro_rules! oauth_sql {
                 // user's ways of signing in, so the counts below cannot go stale. Safe: both
                 // parts are constants.
                 let sql = format!("SELECT password_hash FROM users WHERE id = $1{LOCK_ROW}");
-                let password: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                let password: Option<String> = query_scalar(sqlx::AssertSqlSafe(sql))
                     .bind(user_id)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -146,7 +146,7 @@ macro_rules! oauth_sql {
                     return Ok(false);
                 };
                 let removed =
-                    sqlx::query("DELETE FROM oauth_identities WHERE id = $1 AND user_id = $2")
+                    query("DELETE FROM oauth_identities WHERE id = $1 AND user_id = $2")
                         .bind(id)
                         .bind(user_id)
                         .execute(&mut *tx)
@@ -155,7 +155,7 @@ macro_rules! oauth_sql {
                     return Ok(false);
                 }
                 if password.is_empty() {
-                    let left: i64 = sqlx::query_scalar(
+                    let left: i64 = query_scalar(
                         "SELECT (SELECT COUNT(*) FROM oauth_identities WHERE user_id = $1) \
                          + (SELECT COUNT(*) FROM passkeys WHERE user_id = $1)",
                     )
@@ -178,11 +178,11 @@ macro_rules! oauth_sql {
                 now: Timestamp,
             ) -> Result<()> {
                 let mut tx = begin(self).await?;
-                sqlx::query("DELETE FROM oauth_attempts WHERE expires_at <= $1")
+                query("DELETE FROM oauth_attempts WHERE expires_at <= $1")
                     .bind(ts(now))
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(
+                query(
                     "INSERT INTO oauth_attempts (state_digest, browser_digest, provider, \
                      sealed_secrets, redirect_to, purpose, user_id, expires_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -207,14 +207,32 @@ macro_rules! oauth_sql {
                 now: Timestamp,
             ) -> Result<Option<$crate::oauth::store::AttemptRecord>> {
                 // One DELETE finds and consumes it: of two racing takers only one gets the row.
-                let row = sqlx::query(
-                    "DELETE FROM oauth_attempts WHERE state_digest = $1 RETURNING \
-                     browser_digest, provider, sealed_secrets, redirect_to, purpose, user_id, \
-                     expires_at",
-                )
-                .bind(state_digest.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
+                let row = if RETURNING {
+                    query(
+                        "DELETE FROM oauth_attempts WHERE state_digest = $1 RETURNING browser_digest, provider, sealed_secrets, redirect_to, purpose, user_id, expires_at",
+                    )
+                    .bind(state_digest.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                } else {
+                    // MySQL: no DELETE ... RETURNING. The locking read makes a racing taker
+                    // wait, and then find nothing.
+                    let mut tx = begin(self).await?;
+                    let row = query(
+                        "SELECT browser_digest, provider, sealed_secrets, redirect_to, purpose, user_id, expires_at FROM oauth_attempts WHERE state_digest = $1 FOR UPDATE",
+                    )
+                    .bind(state_digest.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if row.is_some() {
+                        query("DELETE FROM oauth_attempts WHERE state_digest = $1")
+                            .bind(state_digest.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                    }
+                    row
+                };
                 let Some(row) = row else { return Ok(None) };
                 let expires_at = from_ts(row.try_get("expires_at")?)?;
                 let purpose: String = row.try_get("purpose")?;
@@ -242,12 +260,12 @@ macro_rules! oauth_sql {
                 now: Timestamp,
             ) -> Result<()> {
                 let mut tx = begin(self).await?;
-                sqlx::query("DELETE FROM oauth_exchange_codes WHERE expires_at <= $1")
+                query("DELETE FROM oauth_exchange_codes WHERE expires_at <= $1")
                     .bind(ts(now))
                     .execute(&mut *tx)
                     .await?;
                 ensure_user(&mut tx, code.user_id).await?;
-                sqlx::query(
+                query(
                     "INSERT INTO oauth_exchange_codes (digest, user_id, identity_id, \
                      redirect_to, expires_at) VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -267,13 +285,32 @@ macro_rules! oauth_sql {
                 digest: &TokenDigest,
                 now: Timestamp,
             ) -> Result<Option<$crate::oauth::store::ExchangeCodeRecord>> {
-                let row = sqlx::query(
-                    "DELETE FROM oauth_exchange_codes WHERE digest = $1 \
-                     RETURNING user_id, identity_id, redirect_to, expires_at",
-                )
-                .bind(digest.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
+                let row = if RETURNING {
+                    query(
+                        "DELETE FROM oauth_exchange_codes WHERE digest = $1 RETURNING user_id, identity_id, redirect_to, expires_at",
+                    )
+                    .bind(digest.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                } else {
+                    // MySQL: no DELETE ... RETURNING. The locking read makes a racing taker
+                    // wait, and then find nothing.
+                    let mut tx = begin(self).await?;
+                    let row = query(
+                        "SELECT user_id, identity_id, redirect_to, expires_at FROM oauth_exchange_codes WHERE digest = $1 FOR UPDATE",
+                    )
+                    .bind(digest.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if row.is_some() {
+                        query("DELETE FROM oauth_exchange_codes WHERE digest = $1")
+                            .bind(digest.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                    }
+                    row
+                };
                 let Some(row) = row else { return Ok(None) };
                 let expires_at = from_ts(row.try_get("expires_at")?)?;
                 if expires_at <= now {

@@ -15,7 +15,7 @@
 mod cases;
 pub(crate) mod memory;
 pub(crate) mod routes;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 pub(crate) mod sql;
 pub mod store;
 

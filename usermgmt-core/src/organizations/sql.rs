@@ -105,7 +105,7 @@ macro_rules! organizations_sql {
             let sql = format!(
                 "SELECT id FROM organizations WHERE id = $1 AND deleted_at IS NULL{LOCK_ROW}"
             );
-            Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            Ok(query(sqlx::AssertSqlSafe(sql))
                 .bind(org_id)
                 .fetch_optional(&mut **tx)
                 .await?
@@ -117,7 +117,7 @@ macro_rules! organizations_sql {
             org_id: Uuid,
             user_id: Uuid,
         ) -> Result<Option<$crate::organizations::store::OrgRole>> {
-            let role: Option<String> = sqlx::query_scalar(
+            let role: Option<String> = query_scalar(
                 "SELECT role FROM org_members WHERE org_id = $1 AND user_id = $2",
             )
             .bind(org_id)
@@ -131,7 +131,7 @@ macro_rules! organizations_sql {
         /// alone owned passes (under its row lock) to its longest-standing admin, else its
         /// longest-standing member; one left with no member is removed.
         async fn leave_all_orgs_in_tx(tx: &mut Tx, user_id: Uuid) -> Result<()> {
-            let owned: Vec<Uuid> = sqlx::query_scalar(
+            let owned: Vec<Uuid> = query_scalar(
                 "SELECT org_id FROM org_members WHERE user_id = $1 AND role = 'owner'",
             )
             .bind(user_id)
@@ -139,17 +139,17 @@ macro_rules! organizations_sql {
             .await?;
             for org_id in &owned {
                 let sql = format!("SELECT id FROM organizations WHERE id = $1{LOCK_ROW}");
-                sqlx::query(sqlx::AssertSqlSafe(sql))
+                query(sqlx::AssertSqlSafe(sql))
                     .bind(org_id)
                     .fetch_optional(&mut **tx)
                     .await?;
             }
-            sqlx::query("DELETE FROM org_members WHERE user_id = $1")
+            query("DELETE FROM org_members WHERE user_id = $1")
                 .bind(user_id)
                 .execute(&mut **tx)
                 .await?;
             for org_id in owned {
-                sqlx::query(
+                query(
                     "UPDATE org_members SET role = 'owner' WHERE org_id = $1 \
                      AND NOT EXISTS (SELECT 1 FROM org_members o \
                                      WHERE o.org_id = $1 AND o.role = 'owner') \
@@ -160,7 +160,7 @@ macro_rules! organizations_sql {
                 .bind(org_id)
                 .execute(&mut **tx)
                 .await?;
-                sqlx::query(
+                query(
                     "DELETE FROM organizations WHERE id = $1 \
                      AND NOT EXISTS (SELECT 1 FROM org_members WHERE org_id = $1)",
                 )
@@ -181,7 +181,7 @@ macro_rules! organizations_sql {
             ) -> Result<()> {
                 let mut tx = begin(self).await?;
                 ensure_user(&mut tx, owner).await?;
-                sqlx::query(
+                query(
                     "INSERT INTO organizations (id, name, slug, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -196,7 +196,7 @@ macro_rules! organizations_sql {
                     Error::Conflict(_) => Error::Conflict(ConflictKind::Other),
                     other => other,
                 })?;
-                sqlx::query(
+                query(
                     "INSERT INTO org_members (org_id, user_id, role, joined_at) \
                      VALUES ($1, $2, 'owner', $3)",
                 )
@@ -220,7 +220,7 @@ macro_rules! organizations_sql {
                      JOIN organizations o ON o.id = m.org_id \
                      WHERE m.org_id = $1 AND m.user_id = $2 AND o.deleted_at IS NULL"
                 );
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                let row = query(sqlx::AssertSqlSafe(sql))
                     .bind(org_id)
                     .bind(user_id)
                     .fetch_optional(&self.pool)
@@ -238,7 +238,7 @@ macro_rules! organizations_sql {
                      WHERE m.user_id = $1 AND o.deleted_at IS NULL \
                      ORDER BY m.joined_at, o.id"
                 );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                let rows = query(sqlx::AssertSqlSafe(sql))
                     .bind(user_id)
                     .fetch_all(&self.pool)
                     .await?;
@@ -254,7 +254,7 @@ macro_rules! organizations_sql {
                 effects: Effects,
             ) -> Result<bool> {
                 let mut tx = begin(self).await?;
-                let updated = sqlx::query(
+                let updated = query(
                     "UPDATE organizations SET name = $1, slug = $2, updated_at = $3 \
                      WHERE id = $4 AND deleted_at IS NULL",
                 )
@@ -273,7 +273,7 @@ macro_rules! organizations_sql {
 
             async fn delete_org(&self, org_id: Uuid, now: Timestamp, effects: Effects) -> Result<bool> {
                 let mut tx = begin(self).await?;
-                let deleted = sqlx::query(
+                let deleted = query(
                     "UPDATE organizations SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
                 )
                 .bind(ts(now))
@@ -286,16 +286,16 @@ macro_rules! organizations_sql {
             async fn org_members(
                 &self,
                 org_id: Uuid,
-                query: Option<&str>,
+                search: Option<&str>,
                 page: Page,
             ) -> Result<(Vec<$crate::organizations::store::MemberRecord>, u64)> {
-                let pattern = query.map(|q| format!("%{}%", escape_like(q)));
+                let pattern = search.map(|q| format!("%{}%", escape_like(q)));
                 let filter = format!(
                     "FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 \
                      AND ($2 IS NULL OR ({MEMBER_SEARCH}) {LIKE_CI} $2 ESCAPE '\\')"
                 );
                 let total: i64 =
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
+                    query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
                         .bind(org_id)
                         .bind(pattern.clone())
                         .fetch_one(&self.pool)
@@ -304,7 +304,7 @@ macro_rules! organizations_sql {
                     "SELECT m.user_id, u.email, u.username, u.first_name, u.last_name, m.role, \
                      m.joined_at {filter} ORDER BY m.joined_at, m.user_id LIMIT $3 OFFSET $4"
                 );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                let rows = query(sqlx::AssertSqlSafe(sql))
                     .bind(org_id)
                     .bind(pattern)
                     .bind(i64::try_from(page.limit).unwrap_or(i64::MAX))
@@ -352,7 +352,7 @@ macro_rules! organizations_sql {
                     return Ok(MemberOutcome::Forbidden);
                 }
                 if target == OrgRole::Owner && change.role != Some(OrgRole::Owner) {
-                    let owners: i64 = sqlx::query_scalar(
+                    let owners: i64 = query_scalar(
                         "SELECT COUNT(*) FROM org_members WHERE org_id = $1 AND role = 'owner'",
                     )
                     .bind(change.org_id)
@@ -364,7 +364,7 @@ macro_rules! organizations_sql {
                 }
                 let done = match change.role {
                     Some(role) => {
-                        sqlx::query(
+                        query(
                             "UPDATE org_members SET role = $1 WHERE org_id = $2 AND user_id = $3",
                         )
                         .bind(role.as_str())
@@ -374,7 +374,7 @@ macro_rules! organizations_sql {
                         .await?
                     }
                     None => {
-                        sqlx::query("DELETE FROM org_members WHERE org_id = $1 AND user_id = $2")
+                        query("DELETE FROM org_members WHERE org_id = $1 AND user_id = $2")
                             .bind(change.org_id)
                             .bind(change.user_id)
                             .execute(&mut *tx)
@@ -397,12 +397,12 @@ macro_rules! organizations_sql {
                 let sql = format!(
                     "SELECT id FROM organizations WHERE id = $1 AND deleted_at IS NULL{LOCK_REFERENCED}"
                 );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
+                query(sqlx::AssertSqlSafe(sql))
                     .bind(invitation.org_id)
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or(Error::NotFound("organization"))?;
-                sqlx::query(
+                query(
                     "INSERT INTO org_invitations (id, org_id, email, role, token_digest, \
                      inviter_id, state, created_at, expires_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
@@ -436,7 +436,7 @@ macro_rules! organizations_sql {
                      WHERE i.org_id = $1 AND i.state = 'pending' AND i.expires_at > $2 \
                      ORDER BY i.created_at, i.id"
                 );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                let rows = query(sqlx::AssertSqlSafe(sql))
                     .bind(org_id)
                     .bind(ts(now))
                     .fetch_all(&self.pool)
@@ -460,7 +460,7 @@ macro_rules! organizations_sql {
                      WHERE i.email = $1 AND i.state = 'pending' AND i.expires_at > $2 \
                      AND o.deleted_at IS NULL ORDER BY i.created_at, i.id"
                 );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                let rows = query(sqlx::AssertSqlSafe(sql))
                     .bind(email)
                     .bind(ts(now))
                     .fetch_all(&self.pool)
@@ -481,7 +481,7 @@ macro_rules! organizations_sql {
                     "SELECT {INVITATION_COLUMNS}, {INVITATION_WITH_ORG} FROM org_invitations i \
                      JOIN organizations o ON o.id = i.org_id WHERE i.token_digest = $1"
                 );
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                let row = query(sqlx::AssertSqlSafe(sql))
                     .bind(digest.as_str())
                     .fetch_optional(&self.pool)
                     .await?;
@@ -507,23 +507,46 @@ macro_rules! organizations_sql {
                     InvitationDecision::Revoke => "revoked",
                 };
                 // The single use: only the update that finds it pending decides it.
-                let role: Option<String> = sqlx::query_scalar(
-                    "UPDATE org_invitations SET state = $1, decided_at = $2 \
-                     WHERE id = $3 AND org_id = $4 AND state = 'pending' AND expires_at > $2 \
-                     RETURNING role",
-                )
-                .bind(state)
-                .bind(ts(now))
-                .bind(id)
-                .bind(org_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+                let role: Option<String> = if RETURNING {
+                    query_scalar(
+                        "UPDATE org_invitations SET state = $1, decided_at = $2 \
+                         WHERE id = $3 AND org_id = $4 AND state = 'pending' AND expires_at > $2 \
+                         RETURNING role",
+                    )
+                    .bind(state)
+                    .bind(ts(now))
+                    .bind(id)
+                    .bind(org_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                } else {
+                    // MySQL: no UPDATE ... RETURNING; the row the UPDATE decided (and holds
+                    // locked) is read back.
+                    let decided = query(
+                        "UPDATE org_invitations SET state = $1, decided_at = $2 \
+                         WHERE id = $3 AND org_id = $4 AND state = 'pending' AND expires_at > $2",
+                    )
+                    .bind(state)
+                    .bind(ts(now))
+                    .bind(id)
+                    .bind(org_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    if decided.rows_affected() == 0 {
+                        None
+                    } else {
+                        query_scalar("SELECT role FROM org_invitations WHERE id = $1")
+                            .bind(id)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                    }
+                };
                 let Some(role) = role else {
                     return Ok(InvitationOutcome::NotPending);
                 };
                 if let InvitationDecision::Accept { user_id } = decision {
                     ensure_user(&mut tx, user_id).await?;
-                    let joined = sqlx::query(
+                    let joined = query(
                         "INSERT INTO org_members (org_id, user_id, role, joined_at) \
                          VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                     )
@@ -545,18 +568,18 @@ macro_rules! organizations_sql {
 
             async fn all_orgs(
                 &self,
-                query: Option<&str>,
+                search: Option<&str>,
                 deleted: Option<bool>,
                 page: Page,
             ) -> Result<(Vec<$crate::organizations::store::OrgSummary>, u64)> {
-                let pattern = query.map(|q| format!("%{}%", escape_like(q)));
+                let pattern = search.map(|q| format!("%{}%", escape_like(q)));
                 let filter = format!(
                     "FROM organizations o WHERE ($1 IS NULL OR \
                      (o.name || ' ' || o.slug) {LIKE_CI} $1 ESCAPE '\\') \
                      AND ($2 IS NULL OR (o.deleted_at IS NOT NULL) = $2)"
                 );
                 let total: i64 =
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
+                    query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
                         .bind(pattern.clone())
                         .bind(deleted)
                         .fetch_one(&self.pool)
@@ -565,7 +588,7 @@ macro_rules! organizations_sql {
                     "SELECT {ORG_COLUMNS}, {ORG_MEMBER_COUNT} \
                      {filter} ORDER BY o.created_at DESC, o.id DESC LIMIT $3 OFFSET $4"
                 );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                let rows = query(sqlx::AssertSqlSafe(sql))
                     .bind(pattern)
                     .bind(deleted)
                     .bind(i64::try_from(page.limit).unwrap_or(i64::MAX))
@@ -586,7 +609,7 @@ macro_rules! organizations_sql {
                 let sql = format!(
                     "SELECT {ORG_COLUMNS}, {ORG_MEMBER_COUNT} FROM organizations o WHERE o.id = $1"
                 );
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                let row = query(sqlx::AssertSqlSafe(sql))
                     .bind(org_id)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -601,7 +624,7 @@ macro_rules! organizations_sql {
                 let mut tx = begin(self).await?;
                 // The session first (it is extended, so it cannot end under the switch), then
                 // the membership under a share lock of its organization.
-                let extended = sqlx::query(
+                let extended = query(
                     "UPDATE sessions SET expires_at = $1, last_activity_at = $2 \
                      WHERE id = $3 AND user_id = $4 AND revoked_at IS NULL AND expires_at > $2",
                 )
@@ -614,7 +637,7 @@ macro_rules! organizations_sql {
                 if extended.rows_affected() == 0 {
                     return Ok(false);
                 }
-                sqlx::query("DELETE FROM session_orgs WHERE session_id = $1")
+                query("DELETE FROM session_orgs WHERE session_id = $1")
                     .bind(switch.session_id)
                     .execute(&mut *tx)
                     .await?;
@@ -622,7 +645,7 @@ macro_rules! organizations_sql {
                     let sql = format!(
                         "SELECT id FROM organizations WHERE id = $1 AND deleted_at IS NULL{LOCK_REFERENCED}"
                     );
-                    let org_live = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    let org_live = query(sqlx::AssertSqlSafe(sql))
                         .bind(org_id)
                         .fetch_optional(&mut *tx)
                         .await?
@@ -630,13 +653,13 @@ macro_rules! organizations_sql {
                     if !org_live || member_role_in_tx(&mut tx, org_id, switch.user_id).await?.is_none() {
                         return Ok(false);
                     }
-                    sqlx::query("INSERT INTO session_orgs (session_id, org_id) VALUES ($1, $2)")
+                    query("INSERT INTO session_orgs (session_id, org_id) VALUES ($1, $2)")
                         .bind(switch.session_id)
                         .bind(org_id)
                         .execute(&mut *tx)
                         .await?;
                 }
-                sqlx::query(
+                query(
                     "UPDATE refresh_tokens SET rotated_at = $1 \
                      WHERE session_id = $2 AND rotated_at IS NULL",
                 )
@@ -644,7 +667,7 @@ macro_rules! organizations_sql {
                 .bind(switch.session_id)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
+                query(
                     "INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
                      VALUES ($1, $2, $3, $4)",
                 )
@@ -660,7 +683,7 @@ macro_rules! organizations_sql {
             }
 
             async fn session_org(&self, session_id: Uuid) -> Result<Option<Uuid>> {
-                Ok(sqlx::query_scalar("SELECT org_id FROM session_orgs WHERE session_id = $1")
+                Ok(query_scalar("SELECT org_id FROM session_orgs WHERE session_id = $1")
                     .bind(session_id)
                     .fetch_optional(&self.pool)
                     .await?)
@@ -669,15 +692,45 @@ macro_rules! organizations_sql {
             async fn purge_deleted_orgs(&self, cutoff: Timestamp, limit: u64) -> Result<Vec<Uuid>> {
                 let mut tx = begin(self).await?;
                 // Memberships and invitations go by ON DELETE CASCADE.
-                let ids: Vec<Uuid> = sqlx::query_scalar(
-                    "DELETE FROM organizations WHERE id IN (SELECT id FROM organizations \
-                     WHERE deleted_at IS NOT NULL AND deleted_at < $1 \
-                     ORDER BY deleted_at LIMIT $2) RETURNING id",
-                )
-                .bind(ts(cutoff))
-                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                .fetch_all(&mut *tx)
-                .await?;
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let ids: Vec<Uuid> = if RETURNING {
+                    query_scalar(
+                        "DELETE FROM organizations WHERE id IN (SELECT id FROM organizations \
+                         WHERE deleted_at IS NOT NULL AND deleted_at < $1 \
+                         ORDER BY deleted_at LIMIT $2) RETURNING id",
+                    )
+                    .bind(ts(cutoff))
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?
+                } else {
+                    // MySQL: no DELETE ... RETURNING, no LIMIT in an IN subquery. The batch is
+                    // read under its locks, then deleted row by row by the same condition.
+                    let batch: Vec<Uuid> = query_scalar(
+                        "SELECT id FROM organizations \
+                         WHERE deleted_at IS NOT NULL AND deleted_at < $1 \
+                         ORDER BY deleted_at LIMIT $2 FOR UPDATE",
+                    )
+                    .bind(ts(cutoff))
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let mut deleted = Vec::with_capacity(batch.len());
+                    for id in batch {
+                        let gone = query(
+                            "DELETE FROM organizations WHERE id = $1 \
+                             AND deleted_at IS NOT NULL AND deleted_at < $2",
+                        )
+                        .bind(id)
+                        .bind(ts(cutoff))
+                        .execute(&mut *tx)
+                        .await?;
+                        if gone.rows_affected() > 0 {
+                            deleted.push(id);
+                        }
+                    }
+                    deleted
+                };
                 tx.commit().await?;
                 Ok(ids)
             }

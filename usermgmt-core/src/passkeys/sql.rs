@@ -29,7 +29,7 @@ macro_rules! passkeys_sql {
                 &self,
                 user_id: Uuid,
             ) -> Result<Vec<$crate::passkeys::store::PasskeyRecord>> {
-                let rows = sqlx::query(
+                let rows = query(
                     "SELECT id, user_id, credential_id, credential, name, sign_count, backed_up, \
                      transports, created_at, last_used_at FROM passkeys WHERE user_id = $1 \
                      ORDER BY created_at, id",
@@ -44,7 +44,7 @@ macro_rules! passkeys_sql {
                 &self,
                 credential_id: &str,
             ) -> Result<Option<$crate::passkeys::store::PasskeyRecord>> {
-                let row = sqlx::query(
+                let row = query(
                     "SELECT id, user_id, credential_id, credential, name, sign_count, backed_up, \
                      transports, created_at, last_used_at FROM passkeys WHERE credential_id = $1",
                 )
@@ -65,7 +65,7 @@ macro_rules! passkeys_sql {
                 ensure_user(&mut tx, passkey.user_id).await?;
                 // The unique credential id decides a race between two registrations of one
                 // authenticator: the loser inserts nothing.
-                let stored = sqlx::query(
+                let stored = query(
                     "INSERT INTO passkeys (id, user_id, credential_id, credential, name, \
                      sign_count, backed_up, transports, created_at, last_used_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
@@ -92,7 +92,7 @@ macro_rules! passkeys_sql {
 
             async fn rename_passkey(&self, user_id: Uuid, id: Uuid, name: &str) -> Result<bool> {
                 let renamed =
-                    sqlx::query("UPDATE passkeys SET name = $1 WHERE id = $2 AND user_id = $3")
+                    query("UPDATE passkeys SET name = $1 WHERE id = $2 AND user_id = $3")
                         .bind(name)
                         .bind(id)
                         .bind(user_id)
@@ -112,14 +112,14 @@ macro_rules! passkeys_sql {
                 // user's passkeys, so the count below cannot go stale. Safe: both parts are
                 // constants.
                 let sql = format!("SELECT password_hash FROM users WHERE id = $1{LOCK_ROW}");
-                let password: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                let password: Option<String> = query_scalar(sqlx::AssertSqlSafe(sql))
                     .bind(user_id)
                     .fetch_optional(&mut *tx)
                     .await?;
                 let Some(password) = password else {
                     return Ok(false);
                 };
-                let removed = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
+                let removed = query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
                     .bind(id)
                     .bind(user_id)
                     .execute(&mut *tx)
@@ -129,7 +129,7 @@ macro_rules! passkeys_sql {
                 }
                 if password.is_empty() {
                     let left: i64 =
-                        sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
+                        query_scalar("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
                             .bind(user_id)
                             .fetch_one(&mut *tx)
                             .await?;
@@ -150,7 +150,7 @@ macro_rules! passkeys_sql {
                 effects: Effects,
             ) -> Result<bool> {
                 let mut tx = begin(self).await?;
-                let used = sqlx::query(
+                let used = query(
                     "UPDATE passkeys SET credential = $1, sign_count = $2, backed_up = $3, \
                      last_used_at = $4 WHERE id = $5 AND sign_count = $6",
                 )
@@ -171,11 +171,11 @@ macro_rules! passkeys_sql {
                 now: Timestamp,
             ) -> Result<()> {
                 let mut tx = begin(self).await?;
-                sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_at <= $1")
+                query("DELETE FROM passkey_ceremonies WHERE expires_at <= $1")
                     .bind(ts(now))
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(
+                query(
                     "INSERT INTO passkey_ceremonies (id, kind, user_id, sealed_state, expires_at) \
                      VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -197,13 +197,32 @@ macro_rules! passkeys_sql {
                 now: Timestamp,
             ) -> Result<Option<$crate::passkeys::store::CeremonyRecord>> {
                 // One DELETE finds and consumes it: of two racing takers only one gets the row.
-                let row = sqlx::query(
-                    "DELETE FROM passkey_ceremonies WHERE id = $1 \
-                     RETURNING kind, user_id, sealed_state, expires_at",
-                )
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+                let row = if RETURNING {
+                    query(
+                        "DELETE FROM passkey_ceremonies WHERE id = $1 RETURNING kind, user_id, sealed_state, expires_at",
+                    )
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                } else {
+                    // MySQL: no DELETE ... RETURNING. The locking read makes a racing taker
+                    // wait, and then find nothing.
+                    let mut tx = begin(self).await?;
+                    let row = query(
+                        "SELECT kind, user_id, sealed_state, expires_at FROM passkey_ceremonies WHERE id = $1 FOR UPDATE",
+                    )
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if row.is_some() {
+                        query("DELETE FROM passkey_ceremonies WHERE id = $1")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                    }
+                    row
+                };
                 let Some(row) = row else { return Ok(None) };
                 let stored_kind: String = row.try_get("kind")?;
                 let expires_at = from_ts(row.try_get("expires_at")?)?;

@@ -9,7 +9,7 @@ macro_rules! profile_sql {
         #[async_trait::async_trait]
         impl ProfileStore for $store {
             async fn profile(&self, user_id: Uuid) -> Result<Option<ProfileRecord>> {
-                let row = sqlx::query(concat!(
+                let row = query(concat!(
                     "SELECT ",
                     profile_columns!(),
                     " FROM user_profiles WHERE user_id = $1"
@@ -29,7 +29,7 @@ macro_rules! profile_sql {
             ) -> Result<(UserRecord, ProfileRecord)> {
                 let mut tx = begin(self).await?;
                 // Each field: keep when its flag is false, else set (possibly to NULL).
-                sqlx::query(
+                query(
                     "UPDATE users SET \
                        first_name = CASE WHEN $1 THEN $2 ELSE first_name END, \
                        last_name = CASE WHEN $3 THEN $4 ELSE last_name END, \
@@ -44,7 +44,7 @@ macro_rules! profile_sql {
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
-                let row = sqlx::query(concat!(
+                let row = query(concat!(
                     "SELECT ",
                     profile_columns!(),
                     " FROM user_profiles WHERE user_id = $1"
@@ -55,7 +55,7 @@ macro_rules! profile_sql {
                 .ok_or(Error::NotFound("user"))?;
                 let mut profile = profile_from_row(&row)?;
                 update.apply_to_profile(&mut profile);
-                sqlx::query(
+                query(
                     "UPDATE user_profiles SET bio = $1, phone = $2, date_of_birth = $3, \
                      address = $4, city = $5, country = $6, timezone = $7, language = $8 \
                      WHERE user_id = $9",
@@ -88,7 +88,7 @@ macro_rules! profile_sql {
                 let mut tx = begin(self).await?;
                 // Touching the user first takes its row lock (PostgreSQL), so two concurrent
                 // merges apply one after the other instead of losing a key.
-                let touched = sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+                let touched = query("UPDATE users SET updated_at = $1 WHERE id = $2")
                     .bind(ts(now))
                     .bind(user_id)
                     .execute(&mut *tx)
@@ -96,14 +96,14 @@ macro_rules! profile_sql {
                 if touched.rows_affected() == 0 {
                     return Err(Error::NotFound("user"));
                 }
-                let row = sqlx::query("SELECT preferences FROM user_profiles WHERE user_id = $1")
+                let row = query("SELECT preferences FROM user_profiles WHERE user_id = $1")
                     .bind(user_id)
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or(Error::NotFound("user"))?;
                 let Json(current): Json<serde_json::Value> = row.try_get("preferences")?;
                 let merged = merge_preferences_value(&current, patch, max_bytes)?;
-                sqlx::query("UPDATE user_profiles SET preferences = $1 WHERE user_id = $2")
+                query("UPDATE user_profiles SET preferences = $1 WHERE user_id = $2")
                     .bind(Json(&merged))
                     .bind(user_id)
                     .execute(&mut *tx)
@@ -125,7 +125,7 @@ macro_rules! profile_sql {
                 // write lock of BEGIN IMMEDIATE), so no other change can slip in between.
                 // Safe: both parts are constants.
                 let sql = format!("SELECT avatar FROM users WHERE id = $1{LOCK_ROW}");
-                let previous: Option<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+                let previous: Option<String> = query(sqlx::AssertSqlSafe(sql))
                     .bind(user_id)
                     .fetch_optional(&mut *tx)
                     .await?
@@ -135,7 +135,7 @@ macro_rules! profile_sql {
                     let user = user_in_tx(&mut tx, user_id).await?;
                     return Ok((user, previous));
                 }
-                sqlx::query("UPDATE users SET avatar = $1, updated_at = $2 WHERE id = $3")
+                query("UPDATE users SET avatar = $1, updated_at = $2 WHERE id = $3")
                     .bind(avatar)
                     .bind(ts(now))
                     .bind(user_id)

@@ -24,7 +24,7 @@ macro_rules! roles_sql {
             conn: &mut <Db as sqlx::Database>::Connection,
             id: Option<Uuid>,
         ) -> Result<Vec<RoleRecord>> {
-            let rows = sqlx::query(
+            let rows = query(
                 "SELECT r.id, r.name, r.description, r.is_system, r.created_at, r.updated_at, \
                  (SELECT COUNT(*) FROM user_roles ur WHERE ur.role_id = r.id) AS user_count \
                  FROM roles r WHERE ($1 IS NULL OR r.id = $1) ORDER BY r.name",
@@ -32,7 +32,7 @@ macro_rules! roles_sql {
             .bind(id)
             .fetch_all(&mut *conn)
             .await?;
-            let grants = sqlx::query(
+            let grants = query(
                 "SELECT role_id, permission FROM role_permissions \
                  WHERE ($1 IS NULL OR role_id = $1) ORDER BY permission",
             )
@@ -61,12 +61,12 @@ macro_rules! roles_sql {
         }
 
         async fn grant_permissions(tx: &mut Tx, role_id: Uuid, permissions: &[String]) -> Result<()> {
-            sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
+            query("DELETE FROM role_permissions WHERE role_id = $1")
                 .bind(role_id)
                 .execute(&mut **tx)
                 .await?;
             for permission in permissions {
-                sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)")
+                query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)")
                     .bind(role_id)
                     .bind(permission)
                     .execute(&mut **tx)
@@ -80,7 +80,7 @@ macro_rules! roles_sql {
         async fn lock_user(tx: &mut Tx, user_id: Uuid) -> Result<()> {
             // Safe: both parts are constants.
             let sql = format!("SELECT id FROM users WHERE id = $1{LOCK_ROW}");
-            sqlx::query(sqlx::AssertSqlSafe(sql))
+            query(sqlx::AssertSqlSafe(sql))
                 .bind(user_id)
                 .fetch_optional(&mut **tx)
                 .await?
@@ -91,7 +91,7 @@ macro_rules! roles_sql {
         #[async_trait::async_trait]
         impl RoleStore for $store {
             async fn user_permissions(&self, user_id: Uuid) -> Result<Vec<String>> {
-                let rows = sqlx::query(
+                let rows = query(
                     "SELECT DISTINCT rp.permission FROM user_roles ur \
                      JOIN role_permissions rp ON rp.role_id = ur.role_id \
                      WHERE ur.user_id = $1 ORDER BY rp.permission",
@@ -105,7 +105,7 @@ macro_rules! roles_sql {
             }
 
             async fn permission_catalog(&self) -> Result<Vec<(String, String)>> {
-                let rows = sqlx::query("SELECT name, description FROM permissions ORDER BY name")
+                let rows = query("SELECT name, description FROM permissions ORDER BY name")
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter()
@@ -125,7 +125,7 @@ macro_rules! roles_sql {
 
             async fn create_role(&self, role: NewRole, effects: Effects) -> Result<RoleRecord> {
                 let mut tx = begin(self).await?;
-                sqlx::query(
+                query(
                     "INSERT INTO roles (id, name, description, is_system, created_at, updated_at) \
                      VALUES ($1, $2, $3, FALSE, $4, $4)",
                 )
@@ -152,7 +152,7 @@ macro_rules! roles_sql {
                 let mut tx = begin(self).await?;
                 // Two edits of one role's permissions must not interleave their delete-and-insert.
                 let sql = format!("SELECT id FROM roles WHERE id = $1{LOCK_ROW}");
-                sqlx::query(sqlx::AssertSqlSafe(sql))
+                query(sqlx::AssertSqlSafe(sql))
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -165,7 +165,7 @@ macro_rules! roles_sql {
                 }
                 if let Some(name) = change.name.as_ref().filter(|n| **n != current.name) {
                     // The name check is in the WHERE so a concurrent flag change cannot slip by.
-                    let renamed = sqlx::query(
+                    let renamed = query(
                         "UPDATE roles SET name = $1 WHERE id = $2 AND is_system = FALSE",
                     )
                     .bind(name)
@@ -177,7 +177,7 @@ macro_rules! roles_sql {
                     }
                 }
                 if let Some(description) = &change.description {
-                    sqlx::query("UPDATE roles SET description = $1 WHERE id = $2")
+                    query("UPDATE roles SET description = $1 WHERE id = $2")
                         .bind(description)
                         .bind(id)
                         .execute(&mut *tx)
@@ -186,7 +186,7 @@ macro_rules! roles_sql {
                 if let Some(permissions) = &change.permissions {
                     grant_permissions(&mut tx, id, permissions).await?;
                 }
-                sqlx::query("UPDATE roles SET updated_at = $1 WHERE id = $2")
+                query("UPDATE roles SET updated_at = $1 WHERE id = $2")
                     .bind(ts(now))
                     .bind(id)
                     .execute(&mut *tx)
@@ -207,7 +207,7 @@ macro_rules! roles_sql {
                 // The same lock as `update_role`, so the permissions compared below are the
                 // ones the role still holds when it goes.
                 let sql = format!("SELECT id FROM roles WHERE id = $1{LOCK_ROW}");
-                sqlx::query(sqlx::AssertSqlSafe(sql))
+                query(sqlx::AssertSqlSafe(sql))
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -218,7 +218,7 @@ macro_rules! roles_sql {
                 if !$crate::store::permissions_unchanged(&current.permissions, checked_permissions) {
                     return Err(Error::Conflict(ConflictKind::Other));
                 }
-                let deleted = sqlx::query(
+                let deleted = query(
                     "DELETE FROM roles WHERE id = $1 AND is_system = FALSE \
                      AND NOT EXISTS (SELECT 1 FROM user_roles WHERE role_id = $1)",
                 )
@@ -248,7 +248,7 @@ macro_rules! roles_sql {
                 let mut tx = begin(self).await?;
                 lock_user(&mut tx, user_id).await?;
                 role_in_tx(&mut tx, role_id).await?;
-                let inserted = sqlx::query(
+                let inserted = query(
                     "INSERT INTO user_roles (user_id, role_id, assigned_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (user_id, role_id) DO NOTHING",
                 )
@@ -265,7 +265,7 @@ macro_rules! roles_sql {
                 if inserted.rows_affected() == 0 {
                     return Ok(false);
                 }
-                sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+                query("UPDATE users SET updated_at = $1 WHERE id = $2")
                     .bind(ts(now))
                     .bind(user_id)
                     .execute(&mut *tx)
@@ -286,12 +286,12 @@ macro_rules! roles_sql {
                 // Under the user's row lock the count below cannot change until commit: two
                 // concurrent removals of the user's last two roles are decided one after the other.
                 lock_user(&mut tx, user_id).await?;
-                let held: i64 = sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE user_id = $1")
+                let held: i64 = query("SELECT COUNT(*) AS n FROM user_roles WHERE user_id = $1")
                     .bind(user_id)
                     .fetch_one(&mut *tx)
                     .await?
                     .try_get("n")?;
-                let has = sqlx::query("SELECT 1 FROM user_roles WHERE user_id = $1 AND role_id = $2")
+                let has = query("SELECT 1 FROM user_roles WHERE user_id = $1 AND role_id = $2")
                     .bind(user_id)
                     .bind(role_id)
                     .fetch_optional(&mut *tx)
@@ -302,12 +302,12 @@ macro_rules! roles_sql {
                 if held <= 1 {
                     return Err(Error::LastRole);
                 }
-                sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
+                query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
                     .bind(user_id)
                     .bind(role_id)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+                query("UPDATE users SET updated_at = $1 WHERE id = $2")
                     .bind(ts(now))
                     .bind(user_id)
                     .execute(&mut *tx)

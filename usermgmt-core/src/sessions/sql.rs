@@ -29,7 +29,7 @@ macro_rules! sessions_sql {
                 effects: Effects,
             ) -> Result<()> {
                 let mut tx = begin(self).await?;
-                let updated = sqlx::query(
+                let updated = query(
                     "UPDATE users SET last_login_at = $1, \
                      password_hash = COALESCE($2, password_hash) WHERE id = $3",
                 )
@@ -41,7 +41,7 @@ macro_rules! sessions_sql {
                 if updated.rows_affected() == 0 {
                     return Err(Error::NotFound("user"));
                 }
-                sqlx::query(
+                query(
                     "INSERT INTO sessions (id, user_id, device_info, ip_address, user_agent, \
                      created_at, last_activity_at, expires_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
@@ -55,7 +55,7 @@ macro_rules! sessions_sql {
                 .bind(ts(session.expires_at))
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
+                query(
                     "INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
                      VALUES ($1, $2, $3, $4)",
                 )
@@ -78,7 +78,7 @@ macro_rules! sessions_sql {
             ) -> Result<Option<bool>> {
                 // Two index probes (`sessions_user_client_idx`, same expressions), not a count
                 // of the user's sessions. COALESCE: NULL-safe equality both dialects share.
-                let row = sqlx::query(
+                let row = query(
                     "SELECT EXISTS (SELECT 1 FROM sessions WHERE user_id = $1) AS seen_any, \
                      EXISTS (SELECT 1 FROM sessions WHERE user_id = $1 \
                      AND COALESCE(ip_address, '') = COALESCE($2, '') \
@@ -100,7 +100,7 @@ macro_rules! sessions_sql {
             ) -> Result<Option<(SessionRecord, UserRecord)>> {
                 // One statement on every authenticated request (it was three: session, user,
                 // roles): one row per role of the user, or one with a NULL role.
-                let rows = sqlx::query(concat!(
+                let rows = query(concat!(
                     "SELECT ",
                     session_columns_s!(),
                     ", ",
@@ -121,7 +121,7 @@ macro_rules! sessions_sql {
             ) -> Result<Option<(SessionRecord, UserRecord, ProfileRecord)>> {
                 // `session_with_user`'s statement with the profile joined (its columns do not
                 // collide with the user's): `GET /users/profile` in one round trip, not two.
-                let rows = sqlx::query(concat!(
+                let rows = query(concat!(
                     "SELECT ",
                     session_columns_s!(),
                     ", ",
@@ -147,7 +147,7 @@ macro_rules! sessions_sql {
             }
 
             async fn touch_session(&self, session_id: Uuid, now: Timestamp) -> Result<()> {
-                sqlx::query("UPDATE sessions SET last_activity_at = $1 WHERE id = $2")
+                query("UPDATE sessions SET last_activity_at = $1 WHERE id = $2")
                     .bind(ts(now))
                     .bind(session_id)
                     .execute(&self.pool)
@@ -164,7 +164,7 @@ macro_rules! sessions_sql {
                 grace: Duration,
             ) -> Result<RefreshRotation> {
                 let mut tx = begin(self).await?;
-                let Some(row) = sqlx::query(
+                let Some(row) = query(
                     "SELECT rt.session_id, rt.expires_at, rt.rotated_at, s.user_id, \
                      s.expires_at AS session_expires_at, s.revoked_at \
                      FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id \
@@ -196,7 +196,7 @@ macro_rules! sessions_sql {
                     None => {
                         // Losing this race means another request rotated it just now: the same
                         // grace case as above.
-                        sqlx::query(
+                        query(
                             "UPDATE refresh_tokens SET rotated_at = $1 \
                              WHERE digest = $2 AND rotated_at IS NULL",
                         )
@@ -206,7 +206,7 @@ macro_rules! sessions_sql {
                         .await?;
                     }
                 }
-                let extended = sqlx::query(
+                let extended = query(
                     "UPDATE sessions SET expires_at = $1, last_activity_at = $2 \
                      WHERE id = $3 AND revoked_at IS NULL",
                 )
@@ -219,7 +219,7 @@ macro_rules! sessions_sql {
                     // Revoked between our read and this write.
                     return Ok(RefreshRotation::Invalid);
                 }
-                sqlx::query(
+                query(
                     "INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
                      VALUES ($1, $2, $3, $4)",
                 )
@@ -244,7 +244,7 @@ macro_rules! sessions_sql {
                 effects: Effects,
             ) -> Result<bool> {
                 let mut tx = begin(self).await?;
-                let done = sqlx::query(
+                let done = query(
                     "UPDATE sessions SET revoked_at = $1 \
                      WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $1",
                 )
@@ -271,7 +271,7 @@ macro_rules! sessions_sql {
             }
 
             async fn list_sessions(&self, user_id: Uuid, now: Timestamp) -> Result<Vec<SessionRecord>> {
-                let rows = sqlx::query(concat!(
+                let rows = query(concat!(
                     "SELECT ",
                     session_columns!(),
                     " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \

@@ -11,8 +11,9 @@
 //! list (and in the dialects' list of `sql.rs` macros).
 //!
 //! Implementations: [`memory::MemoryStore`] (tests, prototypes), `sqlite::SqliteStore`
-//! (feature `sqlite`) and `postgres::PostgresStore` (feature `postgres`). All three pass the
-//! same conformance suite (`testing::store_suite`).
+//! (feature `sqlite`), `postgres::PostgresStore` (feature `postgres`) and
+//! `mysql::MySqlStore` (feature `mysql`, MySQL 8 and MariaDB). All four pass the same
+//! conformance suite (`testing::store_suite`).
 //!
 //! Events: every store owns an [`EventBus`] ([`BaseStore::events`]) and publishes on it the
 //! audit rows it committed, in one place per store: the SQL stores' write transaction (`Tx` of
@@ -59,7 +60,7 @@ macro_rules! define_store {
 }
 
 /// Every area's SQL for one dialect's store type (`store_areas!(sql_areas!(SqliteStore))`).
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 macro_rules! sql_areas {
     (($store:ty) $($area:ident: $folder:ident::$sql:ident,)*) => {
         $(crate::$folder::sql::$sql!($store);)*
@@ -71,9 +72,11 @@ mod events;
 pub mod memory;
 pub mod records;
 pub mod seed;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 #[macro_use]
 mod sql;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
@@ -102,7 +105,7 @@ pub use records::*;
 store_areas!(define_store!());
 
 /// Escapes `\`, `%` and `_` so a search term matches literally inside `LIKE ... ESCAPE '\'`.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub(crate) fn escape_like(term: &str) -> String {
     let mut escaped = String::with_capacity(term.len());
     for c in term.chars() {
@@ -116,7 +119,7 @@ pub(crate) fn escape_like(term: &str) -> String {
 
 /// How long a pooled database connection may sit idle and still be handed out without a
 /// liveness check first.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub const CHECK_CONNECTIONS_IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The pool policy of the SQL stores: a connection idle for [`CHECK_CONNECTIONS_IDLE_FOR`] or
@@ -127,7 +130,7 @@ pub const CHECK_CONNECTIONS_IDLE_FOR: std::time::Duration = std::time::Duration:
 /// live. A database restart takes longer than that, so connections it broke are idle longer
 /// and checked as before. HikariCP's `aliveBypassWindowMs` is the same rule, at the same
 /// 500 ms. For a host app's own pool: `check_idle_connections(PgPoolOptions::new())`.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub fn check_idle_connections<DB: sqlx::Database>(
     options: sqlx::pool::PoolOptions<DB>,
 ) -> sqlx::pool::PoolOptions<DB> {

@@ -13,6 +13,18 @@ const LOCK_ROW: &str = " FOR UPDATE";
 const LOCK_REFERENCED: &str = " FOR KEY SHARE";
 /// Case-insensitive `LIKE`.
 const LIKE_CI: &str = "ILIKE";
+/// `UPDATE`/`DELETE ... RETURNING` is available (MySQL's dialect goes without).
+const RETURNING: bool = true;
+use sqlx::{query, query_scalar};
+
+/// `col DESC NULLS FIRST` / `col ASC NULLS LAST`.
+fn order_nulls(column: &str, descending: bool) -> String {
+    if descending {
+        format!("{column} DESC NULLS FIRST")
+    } else {
+        format!("{column} ASC NULLS LAST")
+    }
+}
 type Db = sqlx::Postgres;
 /// A time as stored: `timestamptz`.
 type Ts = Timestamp;

@@ -5,10 +5,14 @@
 //! ...), invoked by `store/sqlite.rs` and `store/postgres.rs` after [`sql_common!`].
 //!
 //! PostgreSQL and SQLite take the same statements here (`$n` parameters, `RETURNING`,
-//! conditional `UPDATE`s instead of row locks), so the logic is written once. What differs is
-//! supplied by the module that invokes [`sql_common!`] (a third dialect is such a module and
-//! its migrations):
+//! conditional `UPDATE`s instead of row locks), so the logic is written once; MySQL takes them
+//! through `store/mysql.rs`'s translation (`?` parameters), and the few it cannot say are
+//! written for it beside the shared ones under `if RETURNING`. What differs is supplied by the
+//! module that invokes [`sql_common!`]:
 //!
+//! - `query` and `query_scalar` (sqlx's own, or MySQL's translating ones), `const RETURNING`
+//!   (whether `UPDATE`/`DELETE ... RETURNING` may be used), `LOCK_ROW`, `LOCK_REFERENCED`,
+//!   `LIKE_CI` and `fn order_nulls`;
 //! - `type Db` (the sqlx database) and `type Ts` (how a time is stored: `timestamptz` in
 //!   PostgreSQL, integer microseconds in SQLite, whose text timestamps do not sort);
 //! - `fn ts(Timestamp) -> Ts` and `fn from_ts(Ts) -> Result<Timestamp>`;
@@ -20,8 +24,8 @@
 //!
 //! Concurrency rule of every method: the decisive check and the change are one conditional
 //! `UPDATE` (`... WHERE used_at IS NULL`, `... WHERE rotated_at IS NULL`), so two instances racing
-//! on one database cannot both win, under PostgreSQL's READ COMMITTED as under SQLite's single
-//! writer.
+//! on one database cannot both win, under PostgreSQL's (and MySQL's) READ COMMITTED as under
+//! SQLite's single writer.
 
 /// The selected columns of a user, in [`sql_common!`]'s `user_from_row` order.
 macro_rules! user_columns {
@@ -386,7 +390,7 @@ macro_rules! sql_common {
         /// audit rows are published when it commits (see [`Tx`]).
         async fn write_effects(tx: &mut Tx, effects: Effects) -> Result<()> {
             for event in &effects.audit {
-                sqlx::query(
+                query(
                     "INSERT INTO audit_logs (id, action, actor_id, user_id, resource, \
                      resource_id, ip_address, user_agent, details, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -407,7 +411,7 @@ macro_rules! sql_common {
             write_webhook_deliveries(tx, &effects.audit).await?;
             tx.written.extend(effects.audit);
             for n in effects.notifications {
-                sqlx::query(
+                query(
                     "INSERT INTO notifications (id, user_id, type, title, message, data, \
                      read_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
@@ -423,7 +427,7 @@ macro_rules! sql_common {
                 .await?;
             }
             for mail in effects.mail {
-                sqlx::query(
+                query(
                     "INSERT INTO mail_outbox (id, recipient, kind, sealed_payload, status, \
                      attempts, next_attempt_at, created_at) \
                      VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7)",
@@ -460,7 +464,7 @@ macro_rules! sql_common {
                     LOCK_REFERENCED
                 )
             });
-            let rows = sqlx::query(ENDPOINTS.as_str()).fetch_all(&mut **tx).await?;
+            let rows = query(ENDPOINTS.as_str()).fetch_all(&mut **tx).await?;
             if rows.is_empty() {
                 return Ok(());
             }
@@ -475,7 +479,7 @@ macro_rules! sql_common {
         }
 
         async fn insert_webhook_delivery(tx: &mut Tx, d: &WebhookDeliveryRecord) -> Result<()> {
-            sqlx::query(
+            query(
                 "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, payload, \
                  status, attempts, next_attempt_at, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -512,7 +516,7 @@ macro_rules! sql_common {
         }
 
         async fn user_in_tx(tx: &mut Tx, user_id: Uuid) -> Result<UserRecord> {
-            let rows = sqlx::query(concat!(user_with_roles_select!(), " WHERE u.id = $1"))
+            let rows = query(concat!(user_with_roles_select!(), " WHERE u.id = $1"))
                 .bind(user_id)
                 .fetch_all(&mut **tx)
                 .await?;
@@ -523,7 +527,7 @@ macro_rules! sql_common {
         /// change, a reset, and every change that locks the owner out leave none behind (a
         /// link mailed before a change must not undo it).
         async fn expire_password_tokens(tx: &mut Tx, user_id: Uuid, now: Timestamp) -> Result<()> {
-            sqlx::query(
+            query(
                 "UPDATE one_time_tokens SET used_at = $1 \
                  WHERE user_id = $2 AND used_at IS NULL AND purpose IN ($3, $4)",
             )
@@ -537,7 +541,7 @@ macro_rules! sql_common {
         }
 
         async fn ensure_user(tx: &mut Tx, user_id: Uuid) -> Result<()> {
-            sqlx::query("SELECT 1 FROM users WHERE id = $1")
+            query("SELECT 1 FROM users WHERE id = $1")
                 .bind(user_id)
                 .fetch_optional(&mut **tx)
                 .await?
@@ -551,7 +555,7 @@ macro_rules! sql_common {
             except: Option<Uuid>,
             now: Timestamp,
         ) -> Result<u64> {
-            let done = sqlx::query(
+            let done = query(
                 "UPDATE sessions SET revoked_at = $1 \
                  WHERE user_id = $2 AND revoked_at IS NULL AND expires_at > $1 \
                  AND ($3 IS NULL OR id <> $3)",
@@ -571,7 +575,7 @@ macro_rules! sql_common {
             }
 
             async fn ping(&self) -> Result<()> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
             }
 

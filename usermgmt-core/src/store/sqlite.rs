@@ -16,6 +16,18 @@ const LOCK_ROW: &str = "";
 const LOCK_REFERENCED: &str = "";
 /// Case-insensitive `LIKE` (ASCII only in SQLite).
 const LIKE_CI: &str = "LIKE";
+/// `UPDATE`/`DELETE ... RETURNING` is available (MySQL's dialect goes without).
+const RETURNING: bool = true;
+use sqlx::{query, query_scalar};
+
+/// `col DESC NULLS FIRST` / `col ASC NULLS LAST`.
+fn order_nulls(column: &str, descending: bool) -> String {
+    if descending {
+        format!("{column} DESC NULLS FIRST")
+    } else {
+        format!("{column} ASC NULLS LAST")
+    }
+}
 type Db = sqlx::Sqlite;
 /// A time as stored: microseconds since the Unix epoch.
 type Ts = i64;

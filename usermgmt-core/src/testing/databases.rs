@@ -1,14 +1,18 @@
 //! Fresh test databases: a SQLite file in a temporary directory, or a new PostgreSQL database
 //! on the server named by `USERMGMT_TEST_POSTGRES_URL` (skipped with a printed notice when the
-//! variable is unset, so a newcomer's `cargo test` passes without PostgreSQL).
+//! variable is unset, so a newcomer's `cargo test` passes without PostgreSQL), or a new
+//! MySQL / MariaDB database on the server named by `USERMGMT_TEST_MYSQL_URL` (likewise).
 
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 use crate::store::Store;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 use std::sync::Arc;
 
 /// The variable naming the PostgreSQL server for tests.
 pub const POSTGRES_URL_VAR: &str = "USERMGMT_TEST_POSTGRES_URL";
+
+/// The variable naming the MySQL / MariaDB server for tests.
+pub const MYSQL_URL_VAR: &str = "USERMGMT_TEST_MYSQL_URL";
 
 /// Every SQLite test database file's name starts with this (and its `-wal`/`-shm` files').
 const SQLITE_TEST_FILE_PREFIX: &str = "usermgmt-test-";
@@ -133,8 +137,87 @@ pub async fn postgres_test_store() -> Option<Arc<dyn Store>> {
     Some(Arc::new(store))
 }
 
+/// Every MySQL test database's name starts with this.
+#[cfg(feature = "mysql")]
+const MYSQL_TEST_DATABASE_PREFIX: &str = "usermgmt_test_";
+
+/// Creates a new database on the test MySQL / MariaDB server and returns its URL; `None` (after
+/// a printed notice) when `USERMGMT_TEST_MYSQL_URL` is unset. Panics when it is set but the
+/// server cannot be used: a configured test must not silently pass.
+#[cfg(feature = "mysql")]
+pub async fn mysql_test_database_url() -> Option<String> {
+    use sqlx::Connection;
+    let Some(base) = std::env::var(MYSQL_URL_VAR)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        eprintln!("notice: {MYSQL_URL_VAR} is unset; skipping a MySQL test");
+        return None;
+    };
+    let name = format!(
+        "{MYSQL_TEST_DATABASE_PREFIX}{}",
+        uuid::Uuid::new_v4().simple()
+    );
+    let options = crate::store::mysql::MySqlStore::connect_options(&base)
+        .unwrap_or_else(|e| panic!("{MYSQL_URL_VAR} is not a MySQL URL: {e}"));
+    let mut admin = sqlx::MySqlConnection::connect_with(&options)
+        .await
+        .unwrap_or_else(|e| panic!("{MYSQL_URL_VAR} is set but unreachable: {e}"));
+    drop_leftover_mysql_databases(&mut admin).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("CREATE DATABASE for a test");
+    let _ = admin.close().await;
+    Some(with_database(&base, &name))
+}
+
+/// Once per test process: drops the MySQL test databases earlier runs left behind. MySQL drops
+/// a database in use without a word, so only those whose tables are an hour old or more go
+/// (a test runs for seconds; a database of a test process running now is younger).
+#[cfg(feature = "mysql")]
+async fn drop_leftover_mysql_databases(admin: &mut sqlx::MySqlConnection) {
+    use sqlx::Row;
+    static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    ONCE.get_or_init(|| async {
+        let names = sqlx::query(
+            "SELECT s.SCHEMA_NAME AS name FROM information_schema.SCHEMATA s \
+             WHERE s.SCHEMA_NAME LIKE ? AND NOT EXISTS (SELECT 1 FROM information_schema.TABLES t \
+             WHERE t.TABLE_SCHEMA = s.SCHEMA_NAME AND t.CREATE_TIME > NOW() - INTERVAL 1 HOUR)",
+        )
+        .bind(format!("{MYSQL_TEST_DATABASE_PREFIX}%"))
+        .fetch_all(&mut *admin)
+        .await
+        .unwrap_or_default();
+        for row in names {
+            let Ok(name) = row.try_get::<String, _>("name") else {
+                continue;
+            };
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS `{name}`"
+            )))
+            .execute(&mut *admin)
+            .await;
+        }
+    })
+    .await;
+}
+
+/// A [`MySqlStore`](crate::store::mysql::MySqlStore) on a new database, or `None` when
+/// `USERMGMT_TEST_MYSQL_URL` is unset.
+#[cfg(feature = "mysql")]
+pub async fn mysql_test_store() -> Option<Arc<dyn Store>> {
+    let url = mysql_test_database_url().await?;
+    let store = crate::store::mysql::MySqlStore::connect(&url)
+        .await
+        .expect("MySQL test database opens");
+    Some(Arc::new(store))
+}
+
 /// `base` with its database name replaced by `name` (query parameters kept).
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 fn with_database(base: &str, name: &str) -> String {
     let (without_query, query) = match base.split_once('?') {
         Some((head, q)) => (head, Some(q)),

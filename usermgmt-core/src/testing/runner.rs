@@ -92,8 +92,9 @@ pub struct TestStore {
     pub skipped: Option<&'static str>,
 }
 
-/// The stores this build can test: memory always, SQLite and PostgreSQL with their features
-/// (PostgreSQL skipped when `USERMGMT_TEST_POSTGRES_URL` is unset).
+/// The stores this build can test: memory always, SQLite, PostgreSQL and MySQL with their
+/// features (PostgreSQL skipped when `USERMGMT_TEST_POSTGRES_URL` is unset, MySQL when
+/// `USERMGMT_TEST_MYSQL_URL` is).
 pub fn test_stores() -> Vec<TestStore> {
     let mut stores = vec![TestStore {
         name: "memory",
@@ -119,6 +120,17 @@ pub fn test_stores() -> Vec<TestStore> {
             open: || Box::pin(super::databases::postgres_test_store()),
             skipped: (!configured)
                 .then_some("USERMGMT_TEST_POSTGRES_URL is unset; the PostgreSQL cases are ignored"),
+        });
+    }
+    #[cfg(feature = "mysql")]
+    {
+        let configured =
+            std::env::var(super::databases::MYSQL_URL_VAR).is_ok_and(|v| !v.trim().is_empty());
+        stores.push(TestStore {
+            name: "mysql",
+            open: || Box::pin(super::databases::mysql_test_store()),
+            skipped: (!configured)
+                .then_some("USERMGMT_TEST_MYSQL_URL is unset; the MySQL cases are ignored"),
         });
     }
     stores

@@ -13,12 +13,12 @@ macro_rules! two_factor_sql {
             codes: Vec<TokenDigest>,
             now: Timestamp,
         ) -> Result<()> {
-            sqlx::query("DELETE FROM backup_codes WHERE user_id = $1")
+            query("DELETE FROM backup_codes WHERE user_id = $1")
                 .bind(user_id)
                 .execute(&mut **tx)
                 .await?;
             for code in codes {
-                sqlx::query(
+                query(
                     "INSERT INTO backup_codes (digest, user_id, created_at) VALUES ($1, $2, $3)",
                 )
                 .bind(code.as_str())
@@ -31,7 +31,7 @@ macro_rules! two_factor_sql {
         }
 
         async fn set_two_factor_flag(tx: &mut Tx, user_id: Uuid, on: bool, now: Timestamp) -> Result<()> {
-            sqlx::query("UPDATE users SET two_factor_enabled = $1, updated_at = $2 WHERE id = $3")
+            query("UPDATE users SET two_factor_enabled = $1, updated_at = $2 WHERE id = $3")
                 .bind(on)
                 .bind(ts(now))
                 .bind(user_id)
@@ -43,7 +43,7 @@ macro_rules! two_factor_sql {
         #[async_trait::async_trait]
         impl TwoFactorStore for $store {
             async fn two_factor(&self, user_id: Uuid) -> Result<Option<TwoFactorRecord>> {
-                let row = sqlx::query(
+                let row = query(
                     "SELECT t.sealed_secret, t.enabled, t.last_used_step, t.created_at,                      t.enabled_at, (SELECT COUNT(*) FROM backup_codes b                      WHERE b.user_id = t.user_id AND b.used_at IS NULL) AS remaining                      FROM two_factor t WHERE t.user_id = $1",
                 )
                 .bind(user_id)
@@ -72,15 +72,56 @@ macro_rules! two_factor_sql {
                 let mut tx = begin(self).await?;
                 ensure_user(&mut tx, user_id).await?;
                 // A pending setup is replaced; an enabled one is left alone (0 rows).
-                let stored = sqlx::query(
-                    "INSERT INTO two_factor (user_id, sealed_secret, enabled, created_at)                      VALUES ($1, $2, FALSE, $3)                      ON CONFLICT (user_id) DO UPDATE SET sealed_secret = excluded.sealed_secret,                      created_at = excluded.created_at, last_used_step = NULL, enabled_at = NULL                      WHERE two_factor.enabled = FALSE",
-                )
-                .bind(user_id)
-                .bind(sealed_secret)
-                .bind(ts(now))
-                .execute(&mut *tx)
-                .await?;
-                if stored.rows_affected() == 0 {
+                let stored = if RETURNING {
+                    query(
+                        "INSERT INTO two_factor (user_id, sealed_secret, enabled, created_at) \
+                         VALUES ($1, $2, FALSE, $3) \
+                         ON CONFLICT (user_id) DO UPDATE SET sealed_secret = excluded.sealed_secret, \
+                         created_at = excluded.created_at, last_used_step = NULL, enabled_at = NULL \
+                         WHERE two_factor.enabled = FALSE",
+                    )
+                    .bind(user_id)
+                    .bind(sealed_secret)
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                } else {
+                    // MySQL's upsert has no WHERE (and counts an unchanged row as found): the
+                    // row is read under its lock and replaced only while not enabled. A setup
+                    // racing to insert the first row meets the primary key (a conflict).
+                    let enabled: Option<bool> = query_scalar(
+                        "SELECT enabled FROM two_factor WHERE user_id = $1 FOR UPDATE",
+                    )
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match enabled {
+                        Some(true) => 0,
+                        Some(false) => query(
+                            "UPDATE two_factor SET sealed_secret = $1, created_at = $2, \
+                             last_used_step = NULL, enabled_at = NULL \
+                             WHERE user_id = $3 AND enabled = FALSE",
+                        )
+                        .bind(sealed_secret)
+                        .bind(ts(now))
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
+                        None => query(
+                            "INSERT INTO two_factor (user_id, sealed_secret, enabled, created_at) \
+                             VALUES ($1, $2, FALSE, $3)",
+                        )
+                        .bind(user_id)
+                        .bind(sealed_secret)
+                        .bind(ts(now))
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
+                    }
+                };
+                if stored == 0 {
                     return Err(Error::Conflict(ConflictKind::Other));
                 }
                 tx.commit().await?;
@@ -96,7 +137,7 @@ macro_rules! two_factor_sql {
                 effects: Effects,
             ) -> Result<()> {
                 let mut tx = begin(self).await?;
-                let enabled = sqlx::query(
+                let enabled = query(
                     "UPDATE two_factor SET enabled = TRUE, enabled_at = $1, last_used_step = $2                      WHERE user_id = $3 AND enabled = FALSE",
                 )
                 .bind(ts(now))
@@ -105,7 +146,7 @@ macro_rules! two_factor_sql {
                 .execute(&mut *tx)
                 .await?;
                 if enabled.rows_affected() == 0 {
-                    let exists = sqlx::query("SELECT 1 FROM two_factor WHERE user_id = $1")
+                    let exists = query("SELECT 1 FROM two_factor WHERE user_id = $1")
                         .bind(user_id)
                         .fetch_optional(&mut *tx)
                         .await?;
@@ -128,7 +169,7 @@ macro_rules! two_factor_sql {
                 effects: Effects,
             ) -> Result<bool> {
                 let mut tx = begin(self).await?;
-                let removed = sqlx::query("DELETE FROM two_factor WHERE user_id = $1")
+                let removed = query("DELETE FROM two_factor WHERE user_id = $1")
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
@@ -148,7 +189,7 @@ macro_rules! two_factor_sql {
                 current: &[u8],
                 resealed: Vec<u8>,
             ) -> Result<bool> {
-                let done = sqlx::query(
+                let done = query(
                     "UPDATE two_factor SET sealed_secret = $1 \
                      WHERE user_id = $2 AND sealed_secret = $3",
                 )
@@ -161,7 +202,7 @@ macro_rules! two_factor_sql {
             }
 
             async fn use_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool> {
-                let used = sqlx::query(
+                let used = query(
                     "UPDATE two_factor SET last_used_step = $1                      WHERE user_id = $2 AND (last_used_step IS NULL OR last_used_step < $1)",
                 )
                 .bind(step)
@@ -179,7 +220,7 @@ macro_rules! two_factor_sql {
                 effects: Effects,
             ) -> Result<bool> {
                 let mut tx = begin(self).await?;
-                let used = sqlx::query(
+                let used = query(
                     "UPDATE backup_codes SET used_at = $1                      WHERE digest = $2 AND user_id = $3 AND used_at IS NULL",
                 )
                 .bind(ts(now))

@@ -11,7 +11,7 @@ pub mod delivery;
 mod memory;
 pub(crate) mod routes;
 pub mod signing;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 pub(crate) mod sql;
 pub mod store;
 

@@ -32,7 +32,7 @@ macro_rules! webhooks_sql {
         where
             E: sqlx::Executor<'e, Database = Db>,
         {
-            sqlx::query(concat!(
+            query(concat!(
                 "SELECT ",
                 webhook_columns!(),
                 " FROM webhook_endpoints WHERE id = $1"
@@ -57,7 +57,7 @@ macro_rules! webhooks_sql {
                 effects: Effects,
             ) -> Result<()> {
                 let mut tx = begin(self).await?;
-                sqlx::query(
+                query(
                     "INSERT INTO webhook_endpoints (id, url, events, description, enabled, \
                      sealed_secret, sealed_previous_secret, previous_secret_until, \
                      failing_since, created_at, updated_at) \
@@ -82,7 +82,7 @@ macro_rules! webhooks_sql {
             }
 
             async fn webhooks(&self) -> Result<Vec<WebhookEndpointRecord>> {
-                sqlx::query(concat!(
+                query(concat!(
                     "SELECT ",
                     webhook_columns!(),
                     " FROM webhook_endpoints ORDER BY created_at, id"
@@ -107,7 +107,7 @@ macro_rules! webhooks_sql {
             ) -> Result<Option<WebhookEndpointRecord>> {
                 let mut tx = begin(self).await?;
                 let events = change.events.as_deref().map(events_json).transpose()?;
-                let done = sqlx::query(
+                let done = query(
                     "UPDATE webhook_endpoints SET url = COALESCE($1, url), \
                      events = COALESCE($2, events), \
                      description = CASE WHEN $3 THEN $4 ELSE description END, \
@@ -137,7 +137,7 @@ macro_rules! webhooks_sql {
             async fn delete_webhook(&self, id: Uuid, effects: Effects) -> Result<bool> {
                 let mut tx = begin(self).await?;
                 // Its deliveries go with it (`ON DELETE CASCADE`).
-                let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
+                let done = query("DELETE FROM webhook_endpoints WHERE id = $1")
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
@@ -154,7 +154,7 @@ macro_rules! webhooks_sql {
                 effects: Effects,
             ) -> Result<Option<WebhookEndpointRecord>> {
                 let mut tx = begin(self).await?;
-                let done = sqlx::query(
+                let done = query(
                     "UPDATE webhook_endpoints SET sealed_previous_secret = sealed_secret, \
                      sealed_secret = $1, previous_secret_until = $2, updated_at = $3 \
                      WHERE id = $4 AND ($5 IS NULL OR sealed_secret = $5)",
@@ -182,7 +182,7 @@ macro_rules! webhooks_sql {
                 page: Page,
             ) -> Result<(Vec<WebhookDeliveryRecord>, u64)> {
                 let status = status.map(DeliveryStatus::as_str);
-                let rows = sqlx::query(concat!(
+                let rows = query(concat!(
                     "SELECT ",
                     delivery_columns!(),
                     " FROM webhook_deliveries WHERE endpoint_id = $1 \
@@ -195,7 +195,7 @@ macro_rules! webhooks_sql {
                 .bind(i64::try_from(page.offset()).unwrap_or(i64::MAX))
                 .fetch_all(&self.pool)
                 .await?;
-                let total = sqlx::query(
+                let total = query(
                     "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = $1 \
                      AND ($2 IS NULL OR status = $2)",
                 )
@@ -213,7 +213,7 @@ macro_rules! webhooks_sql {
                 delivery_id: Uuid,
                 now: Timestamp,
             ) -> Result<Option<WebhookDeliveryRecord>> {
-                sqlx::query(
+                query(
                     "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1 \
                      WHERE id = $2 AND endpoint_id = $3 AND status <> 'pending'",
                 )
@@ -222,7 +222,7 @@ macro_rules! webhooks_sql {
                 .bind(endpoint_id)
                 .execute(&self.pool)
                 .await?;
-                sqlx::query(concat!(
+                query(concat!(
                     "SELECT ",
                     delivery_columns!(),
                     " FROM webhook_deliveries WHERE id = $1 AND endpoint_id = $2"
@@ -252,26 +252,70 @@ macro_rules! webhooks_sql {
                 // same endpoint), due and unclaimed. The claim's test is repeated in the outer
                 // WHERE: a worker that waited on a row another one just claimed re-reads it
                 // and skips it, so two instances never hold one endpoint's head at once.
-                let row = sqlx::query(concat!(
-                    "UPDATE webhook_deliveries SET locked_until = $1 \
-                     WHERE id = (SELECT d.id FROM webhook_deliveries d \
-                                 JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-                                 WHERE d.status = 'pending' AND e.enabled = TRUE \
-                                 AND d.next_attempt_at <= $2 \
-                                 AND (d.locked_until IS NULL OR d.locked_until <= $2) \
-                                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
-                                     WHERE p.endpoint_id = d.endpoint_id AND p.status = 'pending' \
-                                     AND (p.created_at < d.created_at \
-                                          OR (p.created_at = d.created_at AND p.id < d.id))) \
-                                 ORDER BY d.next_attempt_at, d.id LIMIT 1) \
-                     AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $2) \
-                     RETURNING ",
-                    delivery_columns!()
-                ))
-                .bind(ts(now + lease))
-                .bind(ts(now))
-                .fetch_optional(&self.pool)
-                .await?;
+                let row = if RETURNING {
+                    query(concat!(
+                        "UPDATE webhook_deliveries SET locked_until = $1 \
+                         WHERE id = (SELECT d.id FROM webhook_deliveries d \
+                                     JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+                                     WHERE d.status = 'pending' AND e.enabled = TRUE \
+                                     AND d.next_attempt_at <= $2 \
+                                     AND (d.locked_until IS NULL OR d.locked_until <= $2) \
+                                     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+                                         WHERE p.endpoint_id = d.endpoint_id AND p.status = 'pending' \
+                                         AND (p.created_at < d.created_at \
+                                              OR (p.created_at = d.created_at AND p.id < d.id))) \
+                                     ORDER BY d.next_attempt_at, d.id LIMIT 1) \
+                         AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $2) \
+                         RETURNING ",
+                        delivery_columns!()
+                    ))
+                    .bind(ts(now + lease))
+                    .bind(ts(now))
+                    .fetch_optional(&self.pool)
+                    .await?
+                } else {
+                    // MySQL cannot UPDATE a table its subquery reads, nor return what it
+                    // changed: the head is read under its lock (skipping one another worker
+                    // is claiming right now), leased, and read back in one transaction.
+                    let mut tx = begin(self).await?;
+                    let head: Option<Uuid> = query_scalar(
+                        "SELECT d.id FROM webhook_deliveries d \
+                         JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+                         WHERE d.status = 'pending' AND e.enabled = TRUE \
+                         AND d.next_attempt_at <= $1 \
+                         AND (d.locked_until IS NULL OR d.locked_until <= $1) \
+                         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+                             WHERE p.endpoint_id = d.endpoint_id AND p.status = 'pending' \
+                             AND (p.created_at < d.created_at \
+                                  OR (p.created_at = d.created_at AND p.id < d.id))) \
+                         ORDER BY d.next_attempt_at, d.id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                    )
+                    .bind(ts(now))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(head) = head else {
+                        return Ok(None);
+                    };
+                    query(
+                        "UPDATE webhook_deliveries SET locked_until = $1 WHERE id = $2 \
+                         AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $3)",
+                    )
+                    .bind(ts(now + lease))
+                    .bind(head)
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await?;
+                    let row = query(concat!(
+                        "SELECT ",
+                        delivery_columns!(),
+                        " FROM webhook_deliveries WHERE id = $1"
+                    ))
+                    .bind(head)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    row
+                };
                 let Some(row) = row else {
                     return Ok(None);
                 };
@@ -306,22 +350,38 @@ macro_rules! webhooks_sql {
                         false,
                     ),
                 };
-                let row = sqlx::query(
+                let update = query(if RETURNING {
                     "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, \
                      locked_until = NULL, last_status_code = $2, last_error = $3, \
                      next_attempt_at = COALESCE($4, next_attempt_at), \
                      delivered_at = CASE WHEN $5 THEN $6 ELSE delivered_at END \
-                     WHERE id = $7 RETURNING endpoint_id",
-                )
+                     WHERE id = $7 RETURNING endpoint_id"
+                } else {
+                    "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, \
+                     locked_until = NULL, last_status_code = $2, last_error = $3, \
+                     next_attempt_at = COALESCE($4, next_attempt_at), \
+                     delivered_at = CASE WHEN $5 THEN $6 ELSE delivered_at END \
+                     WHERE id = $7"
+                })
                 .bind(status)
                 .bind(code)
                 .bind(error)
                 .bind(opt_ts(next))
                 .bind(delivered)
                 .bind(ts(now))
-                .bind(delivery_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+                .bind(delivery_id);
+                let row = if RETURNING {
+                    update.fetch_optional(&mut *tx).await?
+                } else if update.execute(&mut *tx).await?.rows_affected() == 0 {
+                    None
+                } else {
+                    // MySQL: no UPDATE ... RETURNING; the changed row is read back in the
+                    // transaction that holds its lock.
+                    query("SELECT endpoint_id FROM webhook_deliveries WHERE id = $1")
+                        .bind(delivery_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                };
                 if let Some(row) = row {
                     let endpoint_id: Uuid = row.try_get("endpoint_id")?;
                     let health = if delivered {
@@ -330,7 +390,7 @@ macro_rules! webhooks_sql {
                         "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $2) \
                          WHERE id = $1"
                     };
-                    let mut query = sqlx::query(health).bind(endpoint_id);
+                    let mut query = query(health).bind(endpoint_id);
                     if !delivered {
                         query = query.bind(ts(now));
                     }
@@ -348,7 +408,7 @@ macro_rules! webhooks_sql {
                 effects: Effects,
             ) -> Result<bool> {
                 let mut tx = begin(self).await?;
-                let done = sqlx::query(
+                let done = query(
                     "UPDATE webhook_endpoints SET enabled = FALSE, updated_at = $1 \
                      WHERE id = $2 AND enabled = TRUE AND failing_since <= $3",
                 )
@@ -361,7 +421,7 @@ macro_rules! webhooks_sql {
             }
 
             async fn users_with_permission(&self, permission: &str) -> Result<Vec<Uuid>> {
-                let rows = sqlx::query(
+                let rows = query(
                     "SELECT DISTINCT ur.user_id FROM user_roles ur \
                      JOIN role_permissions rp ON rp.role_id = ur.role_id \
                      JOIN users u ON u.id = ur.user_id \
@@ -380,9 +440,12 @@ macro_rules! webhooks_sql {
                 before: Timestamp,
                 limit: usize,
             ) -> Result<u64> {
-                let deleted = sqlx::query(
-                    "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
-                     WHERE status <> 'pending' AND created_at < $1 LIMIT $2)",
+                let deleted = query(
+                    // The batch is a derived table: MySQL allows no LIMIT in an IN subquery,
+                    // nor a subquery on the table a DELETE changes.
+                    "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM (SELECT id \
+                     FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1 \
+                     LIMIT $2) batch)",
                 )
                 .bind(ts(before))
                 .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -392,7 +455,7 @@ macro_rules! webhooks_sql {
             }
 
             async fn webhook_backlog(&self) -> Result<(u64, Option<Timestamp>)> {
-                let row = sqlx::query(
+                let row = query(
                     "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM webhook_deliveries \
                      WHERE status = 'pending'",
                 )
