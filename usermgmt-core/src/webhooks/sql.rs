@@ -294,6 +294,11 @@ macro_rules! webhooks_sql {
                     .fetch_optional(&mut *tx)
                     .await?;
                     let Some(head) = head else {
+                        // Ended here, not by dropping it: a dropped transaction is rolled back
+                        // only when its connection is back in the pool, a moment later, and
+                        // until then its locks make the next claim (on another connection)
+                        // skip every row this one scanned.
+                        tx.commit().await?;
                         return Ok(None);
                     };
                     query(
