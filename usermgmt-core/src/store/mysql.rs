@@ -8,12 +8,12 @@
 //! collation, so equality, uniqueness and order are byte comparisons as in PostgreSQL and
 //! SQLite.
 //!
-//! The shared statements are PostgreSQL's text. [`query`] and [`query_scalar`] translate it
-//! for MySQL once per call ([`translate`]): `$n` parameters become `?` with the bound values
+//! The shared statements are PostgreSQL's text. `query` and `query_scalar` translate it
+//! for MySQL once per call (`translate`): `$n` parameters become `?` with the bound values
 //! re-ordered (and repeated: `$1` used twice is bound twice), and `INSERT ... ON CONFLICT ...
 //! DO NOTHING` becomes `INSERT IGNORE`. The few statements MySQL cannot say at all
 //! (`UPDATE ... RETURNING`, `DELETE ... RETURNING`, an `UPDATE` whose `SET` expressions read
-//! columns it assigns) are written for it beside the shared ones, chosen by [`RETURNING`].
+//! columns it assigns) are written for it beside the shared ones, chosen by `RETURNING`.
 //!
 //! Concurrency: every connection runs READ COMMITTED (set in `after_connect`), as PostgreSQL
 //! does: InnoDB's default REPEATABLE READ takes gap locks on the ranges a locking statement
@@ -71,7 +71,7 @@ async fn begin_db(store: &MySqlStore) -> crate::Result<DbTx> {
 /// The migrations of the MySQL dialect (`usermgmt-core/migrations/mysql`), embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/mysql");
 
-/// A [`Store`](crate::Store) on a MySQL 8 or MariaDB (10.6 and later) database.
+/// A [`Store`] on a MySQL 8 or MariaDB (10.6 and later) database.
 #[derive(Debug, Clone)]
 pub struct MySqlStore {
     pool: sqlx::MySqlPool,
@@ -98,7 +98,7 @@ impl MySqlStore {
         MySqlConnectOptions::from_str(&url).map_err(|e| crate::Error::Unavailable(e.to_string()))
     }
 
-    /// The pool policy of this store: [`check_idle_connections`](super::check_idle_connections)
+    /// The pool policy of this store: [`check_idle_connections`]
     /// and each connection's session settings ([`SESSION_SETTINGS`]). A host app's own pool
     /// handed to [`from_pool`](Self::from_pool) must be built from these options.
     pub fn pool_options() -> MySqlPoolOptions {
