@@ -171,6 +171,7 @@ impl Route {
     }
 
     /// A console page at the root, behind `Config::console` (see [`Route::console_page`]).
+    #[cfg(feature = "console")]
     pub(crate) const fn console_page(mut self) -> Self {
         self.console_page = true;
         self
