@@ -111,15 +111,14 @@ pub(crate) static ROUTES: &[Route] = &[
 /// as an attempt lives; `Secure` when the public URL is https.
 fn binding_cookie(api: &Api, value: &str, max_age: i64) -> String {
     let config = api.manager().config();
-    let secure = if config.absolute_public_url().starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!(
-        "{BROWSER_COOKIE}={value}; Path={}/api/v1/auth/oauth; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
-        config.api_base_path()
-    )
+    cookie::Cookie::build((BROWSER_COOKIE, value))
+        .path(format!("{}/api/v1/auth/oauth", config.api_base_path()))
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(config.absolute_public_url().starts_with("https://"))
+        .build()
+        .to_string()
 }
 
 fn with_binding(api: &Api, mut response: ApiResponse, started: &Authorization) -> ApiResponse {
