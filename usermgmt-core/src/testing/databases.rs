@@ -20,9 +20,9 @@ const SQLITE_TEST_FILE_PREFIX: &str = "usermgmt-test-";
 /// A test database file untouched for this long belongs to no running test.
 const SQLITE_LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// The URL of a new, empty SQLite database file (in the system's temporary directory). The
-/// first call of a test process removes the files earlier runs left there (about 90 a full
-/// run: the stores keep no handle that could delete them at the end of a test).
+/// The URL of a new, empty SQLite database file (in the system's temporary directory). A suite
+/// trial's file is removed when the trial passes ([`remove_trial_databases`]); the first call of
+/// a test process removes the files earlier runs left there (failed trials', other tests').
 pub fn sqlite_test_database_url() -> String {
     static ONCE: std::sync::Once = std::sync::Once::new();
     let dir = std::env::temp_dir();
@@ -32,7 +32,9 @@ pub fn sqlite_test_database_url() -> String {
         "{SQLITE_TEST_FILE_PREFIX}{}.db",
         uuid::Uuid::new_v4()
     ));
-    format!("sqlite://{}?mode=rwc", path.display())
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    created(Created::SqliteFile(path));
+    url
 }
 
 /// Removes the SQLite test files in `dir` last modified [`SQLITE_LEFTOVER_AGE`] or more before
@@ -93,6 +95,10 @@ pub async fn postgres_test_database_url() -> Option<String> {
         .await
         .expect("CREATE DATABASE for a test");
     let _ = admin.close().await;
+    created(Created::Postgres {
+        server: base.clone(),
+        name: name.clone(),
+    });
     Some(with_database(&base, &name))
 }
 
@@ -171,6 +177,10 @@ pub async fn mysql_test_database_url() -> Option<String> {
     .await
     .expect("CREATE DATABASE for a test");
     let _ = admin.close().await;
+    created(Created::MySql {
+        server: base.clone(),
+        name: name.clone(),
+    });
     Some(with_database(&base, &name))
 }
 
@@ -214,6 +224,81 @@ pub async fn mysql_test_store() -> Option<Arc<dyn Store>> {
         .await
         .expect("MySQL test database opens");
     Some(Arc::new(store))
+}
+
+/// A database made for a test, to be removed when the test has passed.
+enum Created {
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    SqliteFile(std::path::PathBuf),
+    #[cfg(feature = "postgres")]
+    Postgres { server: String, name: String },
+    #[cfg(feature = "mysql")]
+    MySql { server: String, name: String },
+}
+
+thread_local! {
+    /// The databases made on this thread since its last trial ended. A suite trial opens its
+    /// store on the thread that runs it (the runtime's `block_on` polls the trial there), so
+    /// these are the trial's own.
+    static CREATED: std::cell::RefCell<Vec<Created>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn created(database: Created) {
+    CREATED.with(|list| list.borrow_mut().push(database));
+}
+
+/// Removes the databases made on this thread: called by the suites' runner when a trial has
+/// passed, so a full run leaves none behind (a failed trial's are kept to be looked at, and go
+/// with the next run's sweep of leftovers an hour old). Best effort: a database that cannot be
+/// dropped now is left to that sweep.
+pub fn remove_trial_databases() {
+    let databases = CREATED.with(|list| std::mem::take(&mut *list.borrow_mut()));
+    if databases.is_empty() {
+        return;
+    }
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("cleanup runtime builds");
+    for database in databases {
+        match database {
+            Created::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            // WITH (FORCE): the trial's pool was dropped with its runtime, and the server may
+            // not have seen all of its connections close yet.
+            #[cfg(feature = "postgres")]
+            Created::Postgres { server, name } => runtime.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&server).await {
+                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                        .execute(&mut admin)
+                        .await;
+                    let _ = admin.close().await;
+                }
+            }),
+            #[cfg(feature = "mysql")]
+            Created::MySql { server, name } => runtime.block_on(async {
+                use sqlx::Connection;
+                let Ok(options) = crate::store::mysql::MySqlStore::connect_options(&server) else {
+                    return;
+                };
+                if let Ok(mut admin) = sqlx::MySqlConnection::connect_with(&options).await {
+                    let drop = format!("DROP DATABASE IF EXISTS `{name}`");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                        .execute(&mut admin)
+                        .await;
+                    let _ = admin.close().await;
+                }
+            }),
+        }
+    }
 }
 
 /// `base` with its database name replaced by `name` (query parameters kept).

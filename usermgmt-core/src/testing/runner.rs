@@ -140,6 +140,8 @@ pub fn test_stores() -> Vec<TestStore> {
 fn store_trial(store: &TestStore, case: &str, run: impl FnOnce() + Send + 'static) -> Trial {
     Trial::test(format!("{}::{case}", store.name), move || {
         run();
+        // Reached only when the trial passed: a failed one's database stays to be looked at.
+        super::databases::remove_trial_databases();
         Ok(())
     })
     .with_ignored_flag(store.skipped.is_some())
