@@ -34,9 +34,10 @@ macro_rules! admin_sql {
             if let Some(query) = &search.query {
                 // The expression of the PostgreSQL trigram index (migration 4), verbatim.
                 let pattern = format!("%{}%", escape_like(query));
-                qb.push(format!(" AND ({SEARCH_TEXT}) {LIKE_CI} "))
+                let (before, after) = like_ci_around(&format!("({SEARCH_TEXT})"));
+                qb.push(format!(" AND {before}"))
                     .push_bind(pattern)
-                    .push(" ESCAPE '\\'");
+                    .push(format!("{after} ESCAPE '\\'"));
             }
         }
 
@@ -49,8 +50,14 @@ macro_rules! admin_sql {
                 let mut qb = sqlx::QueryBuilder::<Db>::new(concat!("SELECT ", user_columns!(), " FROM users"));
                 push_search_filters(&mut qb, search);
                 // Never-set values (a user who never signed in) last ascending, first descending.
-                let order = order_nulls(search.sort_by.column(), search.descending);
+                // A column that is never NULL is ordered plainly, so its index serves the page
+                // on every dialect (MySQL's NULL ordering is an expression no index serves).
                 let tie = if search.descending { "DESC" } else { "ASC" };
+                let order = if search.sort_by.nullable() {
+                    order_nulls(search.sort_by.column(), search.descending)
+                } else {
+                    format!("{} {tie}", search.sort_by.column())
+                };
                 qb.push(format!(" ORDER BY {order}, id {tie} LIMIT "))
                 .push_bind(i64::try_from(search.page.limit).unwrap_or(i64::MAX))
                 .push(" OFFSET ")

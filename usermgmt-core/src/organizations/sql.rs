@@ -290,9 +290,10 @@ macro_rules! organizations_sql {
                 page: Page,
             ) -> Result<(Vec<$crate::organizations::store::MemberRecord>, u64)> {
                 let pattern = search.map(|q| format!("%{}%", escape_like(q)));
+                let matches = like_ci(&format!("({MEMBER_SEARCH})"), "$2");
                 let filter = format!(
                     "FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 \
-                     AND ($2 IS NULL OR ({MEMBER_SEARCH}) {LIKE_CI} $2 ESCAPE '\\')"
+                     AND ($2 IS NULL OR {matches} ESCAPE '\\')"
                 );
                 let total: i64 =
                     query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
@@ -573,9 +574,9 @@ macro_rules! organizations_sql {
                 page: Page,
             ) -> Result<(Vec<$crate::organizations::store::OrgSummary>, u64)> {
                 let pattern = search.map(|q| format!("%{}%", escape_like(q)));
+                let matches = like_ci("(o.name || ' ' || o.slug)", "$1");
                 let filter = format!(
-                    "FROM organizations o WHERE ($1 IS NULL OR \
-                     (o.name || ' ' || o.slug) {LIKE_CI} $1 ESCAPE '\\') \
+                    "FROM organizations o WHERE ($1 IS NULL OR {matches} ESCAPE '\\') \
                      AND ($2 IS NULL OR (o.deleted_at IS NOT NULL) = $2)"
                 );
                 let total: i64 =

@@ -11,8 +11,10 @@ const LOCK_ROW: &str = " FOR UPDATE";
 /// Suffix of a `SELECT` of rows that the transaction's own inserts will reference: they
 /// cannot be deleted before it commits (SQLite's `BEGIN IMMEDIATE` locks the database).
 const LOCK_REFERENCED: &str = " FOR KEY SHARE";
-/// Case-insensitive `LIKE`.
-const LIKE_CI: &str = "ILIKE";
+/// A case-insensitive `LIKE` of `lhs`: the text before the pattern, and after it.
+fn like_ci_around(lhs: &str) -> (String, &'static str) {
+    (format!("{lhs} ILIKE "), "")
+}
 /// `UPDATE`/`DELETE ... RETURNING` is available (MySQL's dialect goes without).
 const RETURNING: bool = true;
 use sqlx::{query, query_scalar};

@@ -14,8 +14,11 @@ const LOCK_ROW: &str = "";
 /// Suffix of a `SELECT` of rows that the transaction's own inserts will reference: they
 /// cannot be deleted before it commits (SQLite's `BEGIN IMMEDIATE` locks the database).
 const LOCK_REFERENCED: &str = "";
-/// Case-insensitive `LIKE` (ASCII only in SQLite).
-const LIKE_CI: &str = "LIKE";
+/// A case-insensitive `LIKE` of `lhs` (ASCII only in SQLite): the text before the pattern, and
+/// after it.
+fn like_ci_around(lhs: &str) -> (String, &'static str) {
+    (format!("{lhs} LIKE "), "")
+}
 /// `UPDATE`/`DELETE ... RETURNING` is available (MySQL's dialect goes without).
 const RETURNING: bool = true;
 use sqlx::{query, query_scalar};

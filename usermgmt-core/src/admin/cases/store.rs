@@ -94,6 +94,7 @@ pub async fn search_users_filters_sorts_and_pages(store: Arc<dyn Store>) {
         s,
         NewUser {
             email_verified: true,
+            last_name: Some("Zoë".to_owned()),
             roles: vec![ADMIN_ROLE.to_owned()],
             ..new_user("erin")
         },
@@ -130,6 +131,9 @@ pub async fn search_users_filters_sorts_and_pages(store: Arc<dyn Store>) {
     assert_eq!(found(s, q("EXAMPLE.NET")).await, ["carol"], "email");
     assert_eq!(found(s, q("bo")).await, ["bob"], "first name and username");
     assert!(found(s, q("nobody-matches")).await.is_empty());
+    // Accents count, as in PostgreSQL's ILIKE (MySQL's `_ci` collations would ignore them).
+    assert_eq!(found(s, q("zoë")).await, ["erin"], "an accented name");
+    assert!(found(s, q("zoe")).await.is_empty(), "e is not ë");
     // q: `%`, `_` and `\` match literally.
     assert_eq!(found(s, q("e_w")).await, ["alice_w"], "`_` is no wildcard");
     assert_eq!(found(s, q("%")).await, ["carol"], "`%` is no wildcard");

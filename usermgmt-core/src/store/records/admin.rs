@@ -160,6 +160,12 @@ impl UserSortField {
         Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, f)| *f)
     }
 
+    /// Whether the column may be NULL (a user who never signed in, one without names): those
+    /// need the dialect's NULL ordering, which keeps MySQL from walking the column's index.
+    pub fn nullable(self) -> bool {
+        matches!(self, Self::LastLoginAt | Self::FirstName | Self::LastName)
+    }
+
     /// The column name.
     pub fn column(self) -> &'static str {
         match self {
