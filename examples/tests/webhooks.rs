@@ -1,10 +1,11 @@
 //! Webhooks from the real `usermgmt-server`, configured by its environment (`WEBHOOK_URL`,
 //! `WEBHOOK_SECRET`, `WEBHOOK_EVENTS`; loopback receivers allowed with `WEBHOOK_ALLOW_HTTP` and
 //! `WEBHOOK_ALLOW_PRIVATE`): a sign-up reaches a receiver with a valid signature, and two
-//! instances on one PostgreSQL database deliver each event once across a receiver outage.
+//! instances on one database deliver each event once across a receiver outage.
 //!
-//! Needs `USERMGMT_TEST_POSTGRES_URL` (a fresh database per test); unset, the tests print a
-//! notice and pass.
+//! Each runs on PostgreSQL (`USERMGMT_TEST_POSTGRES_URL`) and on MySQL
+//! (`USERMGMT_TEST_MYSQL_URL`), a fresh database per test; unset, the tests print a notice and
+//! pass.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -18,6 +19,11 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 async fn postgres() -> Option<String> {
     usermgmt_core::testing::databases::postgres_test_database_url().await
+}
+
+/// Each test runs a second time on MySQL (`USERMGMT_TEST_MYSQL_URL`): the `_mysql` twins.
+async fn mysql() -> Option<String> {
+    usermgmt_core::testing::databases::mysql_test_database_url().await
 }
 
 fn spec(framework: &'static str, url: &str, receiver_port: u16) -> ServerSpec {
@@ -36,6 +42,17 @@ fn spec(framework: &'static str, url: &str, receiver_port: u16) -> ServerSpec {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_up_reaches_the_receiver_signed() {
     let Some(url) = postgres().await else { return };
+    a_sign_up_reaches_the_receiver_signed_on(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_up_reaches_the_receiver_signed_mysql() {
+    let Some(url) = mysql().await else { return };
+    a_sign_up_reaches_the_receiver_signed_on(&url).await;
+}
+
+async fn a_sign_up_reaches_the_receiver_signed_on(url: &str) {
+    let url = url.to_owned();
     let receiver = Receiver::start().await;
     let server = Server::start(&spec("axum", &url, receiver.port)).await;
     let client = Client::new(&server, &random_client_ip());
@@ -67,6 +84,17 @@ async fn a_sign_up_reaches_the_receiver_signed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_deliver_each_event_once_across_an_outage() {
     let Some(url) = postgres().await else { return };
+    two_instances_deliver_each_event_once_across_an_outage_on(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_deliver_each_event_once_across_an_outage_mysql() {
+    let Some(url) = mysql().await else { return };
+    two_instances_deliver_each_event_once_across_an_outage_on(&url).await;
+}
+
+async fn two_instances_deliver_each_event_once_across_an_outage_on(url: &str) {
+    let url = url.to_owned();
     let port = Receiver::free_port().await;
     let servers = Server::start_all(&[spec("axum", &url, port), spec("actix", &url, port)]).await;
     let ip = random_client_ip();

@@ -184,6 +184,12 @@ pub enum Error {
     /// A dependency (database, pool) is unavailable right now (503).
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The database rolled this transaction back to resolve a deadlock with another one
+    /// (MySQL's error 1213): nothing of it was kept. The HTTP layer runs the handler again when
+    /// it had committed nothing else (see [`Api`](crate::api::Api)); when it still fails, or
+    /// for a caller of the services, it is a 503 `SERVICE_UNAVAILABLE` the client may retry.
+    #[error("transaction rolled back to resolve a deadlock: {0}")]
+    Contention(String),
     /// A bug or an unexpected failure; the cause is logged, never shown (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -293,7 +299,7 @@ impl Error {
             Error::PayloadTooLarge => 413,
             Error::UnsupportedMediaType => 415,
             Error::RateLimited { .. } => 429,
-            Error::Unavailable(_) => 503,
+            Error::Unavailable(_) | Error::Contention(_) => 503,
             Error::Internal(_) => 500,
         }
     }
@@ -349,7 +355,7 @@ impl Error {
             Error::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Error::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Error::RateLimited { .. } => "RATE_LIMITED",
-            Error::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            Error::Unavailable(_) | Error::Contention(_) => "SERVICE_UNAVAILABLE",
             Error::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -358,7 +364,9 @@ impl Error {
     pub fn public_message(&self) -> String {
         match self {
             Error::Internal(_) => "An internal error occurred".to_owned(),
-            Error::Unavailable(_) => "The service is temporarily unavailable".to_owned(),
+            Error::Unavailable(_) | Error::Contention(_) => {
+                "The service is temporarily unavailable".to_owned()
+            }
             Error::MalformedJson(_) => "The request body is not valid JSON".to_owned(),
             Error::Validation(_) => "Validation failed".to_owned(),
             Error::NotFound(what) => format!("{} not found", capitalise(what)),
@@ -439,6 +447,15 @@ impl Error {
         }
     }
 
+    /// A [`Contention`](Error::Contention) that must not lead to the handler being run again
+    /// (something it did before is still in place) becomes [`Unavailable`](Error::Unavailable).
+    pub(crate) fn not_to_be_run_again(self) -> Self {
+        match self {
+            Error::Contention(cause) => Error::Unavailable(cause),
+            other => other,
+        }
+    }
+
     /// True for errors whose cause must be logged by the adapter (server-side failures).
     pub fn is_server_error(&self) -> bool {
         self.status() >= 500
@@ -467,14 +484,35 @@ impl From<sqlx::Error> for Error {
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => Error::Unavailable(err.to_string()),
-            // InnoDB chose this transaction as a deadlock's victim (1213) or it waited for a
-            // row lock past `innodb_lock_wait_timeout` (1205): it was rolled back whole and
-            // changed nothing, so the client may try again.
+            // InnoDB chose this transaction as a deadlock's victim (1213): it was rolled back
+            // whole and changed nothing, so it can be run again.
             #[cfg(feature = "mysql")]
             sqlx::Error::Database(db)
                 if db
                     .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-                    .is_some_and(|e| matches!(e.number(), 1205 | 1213)) =>
+                    .is_some_and(|e| e.number() == 1213) =>
+            {
+                Error::Contention(err.to_string())
+            }
+            // It waited for a row lock past `innodb_lock_wait_timeout` (1205): the statement
+            // was undone and the store drops (rolls back) its transaction. After such a wait
+            // (50 s by default) the client is better told than kept waiting again.
+            #[cfg(feature = "mysql")]
+            sqlx::Error::Database(db)
+                if db
+                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .is_some_and(|e| e.number() == 1205) =>
+            {
+                Error::Unavailable(err.to_string())
+            }
+            // PostgreSQL's deadlock victim (40P01) or a serialization failure (40001): rolled
+            // back whole. The PostgreSQL store's statements outside transactions are not
+            // counted for a replay (`store::replay`), so it is not run again: the client may.
+            #[cfg(feature = "postgres")]
+            sqlx::Error::Database(db)
+                if db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some_and(|e| matches!(e.code(), "40P01" | "40001")) =>
             {
                 Error::Unavailable(err.to_string())
             }
@@ -567,6 +605,7 @@ mod tests {
                 retry_after_secs: 1,
             },
             Error::Unavailable("x".into()),
+            Error::Contention("x".into()),
             Error::Internal("x".into()),
         ];
         for e in &all {
@@ -622,6 +661,7 @@ mod tests {
                 | Error::UnsupportedMediaType
                 | Error::RateLimited { .. }
                 | Error::Unavailable(_)
+                | Error::Contention(_)
                 | Error::Internal(_) => {}
             }
         }

@@ -543,16 +543,6 @@ pub enum TestDb {
     MySql(sqlx::MySqlPool),
 }
 
-impl TestDb {
-    /// The PostgreSQL pool, for a test that runs on PostgreSQL only.
-    pub fn pg(&self) -> &sqlx::PgPool {
-        match self {
-            TestDb::Postgres(pool) => pool,
-            TestDb::MySql(_) => panic!("this check runs on PostgreSQL only"),
-        }
-    }
-}
-
 pub async fn db(url: &str) -> TestDb {
     if url.starts_with("mysql://") || url.starts_with("mariadb://") {
         let options =
@@ -572,6 +562,122 @@ pub async fn db(url: &str) -> TestDb {
             .await
             .expect("connect to the test database"),
     )
+}
+
+/// The port a database URL names when it names none: MySQL's or PostgreSQL's.
+pub fn database_port(url: &str) -> u16 {
+    if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        3306
+    } else {
+        5432
+    }
+}
+
+/// The one integer a query without parameters answers (a `COUNT(*)`), on either database.
+pub async fn scalar(db: &TestDb, sql: &str) -> i64 {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match db {
+        TestDb::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        TestDb::MySql(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+    }
+}
+
+/// The id of the user with this email address.
+pub async fn user_id(db: &TestDb, email: &str) -> uuid::Uuid {
+    let sql = "SELECT id FROM users WHERE email = ";
+    match db {
+        TestDb::Postgres(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{sql}$1")))
+            .bind(email)
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+        TestDb::MySql(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{sql}?")))
+            .bind(email)
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+    }
+}
+
+/// How many sessions the user has (open or not).
+pub async fn sessions_of(db: &TestDb, user: uuid::Uuid) -> i64 {
+    let sql = "SELECT COUNT(*) FROM sessions WHERE user_id = ";
+    match db {
+        TestDb::Postgres(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{sql}$1")))
+            .bind(user)
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+        TestDb::MySql(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{sql}?")))
+            .bind(user)
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+    }
+}
+
+/// The tables of the test database (from its catalogue) with a row any of whose columns, read
+/// as text, contains `needle`; and every table looked at.
+pub async fn tables_containing(db: &TestDb, needle: &str) -> (Vec<String>, Vec<String>) {
+    let mut holding = Vec::new();
+    let tables: Vec<String> = match db {
+        TestDb::Postgres(pool) => sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap(),
+        TestDb::MySql(pool) => sqlx::query_scalar(
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap(),
+    };
+    for table in &tables {
+        // Safe: the names come from the catalogue, quoted.
+        let found: i64 = match db {
+            TestDb::Postgres(pool) => {
+                let sql =
+                    format!("SELECT COUNT(*) FROM \"{table}\" t WHERE strpos(t::text, $1) > 0");
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(needle)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+            }
+            TestDb::MySql(pool) => {
+                // MySQL cannot read a row as text: every column, cast, joined.
+                let columns: Vec<String> = sqlx::query_scalar(
+                    "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
+                     WHERE table_schema = DATABASE() AND table_name = ?",
+                )
+                .bind(table)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+                let row_text = columns
+                    .iter()
+                    .map(|c| format!("COALESCE(CAST(`{c}` AS CHAR), '')"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "SELECT COUNT(*) FROM `{table}` WHERE LOCATE(?, CONCAT_WS('|', {row_text})) > 0"
+                );
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(needle)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+            }
+        };
+        if found > 0 {
+            holding.push(table.clone());
+        }
+    }
+    (holding, tables)
 }
 
 /// One outbox row, as a test looks at it.

@@ -534,16 +534,36 @@ impl Api {
     }
 
     /// Calls the route's handler; a bug must still answer with the envelope (and never take
-    /// the worker down).
+    /// the worker down). A handler whose transaction the database rolled back to resolve a
+    /// deadlock ([`Error::Contention`]) is run again, after a short pause, when nothing it did
+    /// before was kept (`store::replay`): the client then sees one ordinary answer instead of
+    /// a 503. At most [`CONTENTION_ATTEMPTS`] runs.
     async fn dispatch_guarded(
         &self,
         route: &Route,
         ctx: &RequestContext,
     ) -> Result<ApiResponse, Error> {
-        AssertUnwindSafe((route.handler)(self, ctx))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| Err(Error::internal("handler panicked")))
+        let mut attempt = 1;
+        loop {
+            let (result, durable_writes) = crate::store::replay::run_tracked(
+                AssertUnwindSafe((route.handler)(self, ctx)).catch_unwind(),
+            )
+            .await;
+            let result = result.unwrap_or_else(|_| Err(Error::internal("handler panicked")));
+            match result {
+                Err(Error::Contention(cause))
+                    if durable_writes == 0 && attempt < CONTENTION_ATTEMPTS =>
+                {
+                    tracing::debug!(%cause, attempt, "deadlock victim; running the handler again");
+                    // Apart in time from the transaction it collided with, which is still
+                    // finishing: a pause of 5–15 ms, longer on each try.
+                    let pause = 5 * attempt + u64::from(rand::random::<u8>() % 10);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Counts the request against the client's global limit and its route's own limit.
@@ -599,6 +619,9 @@ impl Api {
         Ok(tightest)
     }
 }
+
+/// How many times a handler runs at most when each run is a deadlock's victim.
+const CONTENTION_ATTEMPTS: u64 = 3;
 
 /// The stricter limit of a route's class, with the name its counter is kept under.
 fn route_limit(class: RateLimit, limits: &RateLimitConfig) -> Option<(&'static str, Limit)> {

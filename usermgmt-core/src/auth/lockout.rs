@@ -126,12 +126,17 @@ impl UserManager {
             client,
             json!({"reason": "account_locked", "attempt": reason}),
         ));
-        match self
-            .inner
-            .store
-            .take_check_turn(user.id, now, self.lockout_rule(), refused)
-            .await?
-        {
+        // A taken turn is given back or counted right after the check, and neither of those
+        // can end as a deadlock to be run again (`release_turn`, `count_failure`): so the turn
+        // does not keep the handler from being run again (`store::replay`).
+        let taken = crate::store::replay::unrecorded(self.inner.store.take_check_turn(
+            user.id,
+            now,
+            self.lockout_rule(),
+            refused,
+        ))
+        .await?;
+        match taken {
             CheckTurn::Granted { slot } => Ok(Turn {
                 user_id: user.id,
                 slot,
@@ -143,12 +148,18 @@ impl UserManager {
         }
     }
 
-    /// Gives back the turn of a check that passed.
+    /// Gives back the turn of a check that passed: it undoes what `take_turn` did, and is not
+    /// counted either. A deadlock here is a plain 503: the turn is still taken, so the handler
+    /// must not run again.
     pub(crate) async fn release_turn(&self, turn: Turn) -> Result<()> {
-        self.inner
-            .store
-            .release_check_turn(turn.user_id, turn.slot, self.lockout_rule())
-            .await
+        let store = &self.inner.store;
+        crate::store::replay::unrecorded(store.release_check_turn(
+            turn.user_id,
+            turn.slot,
+            self.lockout_rule(),
+        ))
+        .await
+        .map_err(Error::not_to_be_run_again)
     }
 
     /// Records a failed check, audited; the error to answer: `AccountLocked` when this failure
@@ -205,7 +216,8 @@ impl UserManager {
                 Effects::audit(failed),
                 lock_effects,
             )
-            .await?;
+            .await
+            .map_err(Error::not_to_be_run_again)?;
         tracing::info!(reason, "credential check failed");
         if let (true, Some(until)) = (outcome.newly_locked, outcome.locked_until) {
             self.wake_mail();

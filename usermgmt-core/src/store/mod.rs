@@ -71,6 +71,7 @@ mod base;
 mod events;
 pub mod memory;
 pub mod records;
+pub(crate) mod replay;
 pub mod seed;
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 #[macro_use]

@@ -22,8 +22,11 @@
 //! values older than the row it then changes. Under READ COMMITTED a conditional `UPDATE`
 //! re-reads the latest committed row after waiting for its lock, so the decisive checks
 //! (`... WHERE used_at IS NULL`) hold across instances as on PostgreSQL. A deadlock InnoDB
-//! still picks, or a lock wait timeout, is a 503 `SERVICE_UNAVAILABLE` (the client may retry),
-//! never a 500.
+//! still picks (two transactions locking the same rows in opposite orders, e.g. a foreign key's
+//! shared lock on a parent row that the other then updates) rolls one of them back whole: that
+//! is `Error::Contention`, and the HTTP layer runs the request's handler again when nothing
+//! else it did was kept (`store::replay`). A lock wait timeout is a 503
+//! `SERVICE_UNAVAILABLE`. Neither is ever a 500.
 
 use crate::store::Timestamp;
 use sqlx::mysql::{MySql, MySqlArguments, MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
@@ -35,9 +38,12 @@ const LOCK_ROW: &str = " FOR UPDATE";
 /// Suffix of a `SELECT` of rows that the transaction's own inserts will reference: a shared
 /// lock, so they cannot be deleted before it commits (MariaDB knows no `FOR SHARE`).
 const LOCK_REFERENCED: &str = " LOCK IN SHARE MODE";
-/// Case-insensitive `LIKE`: the columns' binary collation would match case-sensitively.
-/// (`utf8mb4_unicode_ci` also ignores accents, where PostgreSQL's `ILIKE` does not.)
-const LIKE_CI: &str = "COLLATE utf8mb4_unicode_ci LIKE";
+/// A case-insensitive `LIKE` of `lhs`: the text before the pattern, and after it. Both sides
+/// lower-cased, then compared under the columns' binary collation: what PostgreSQL's `ILIKE`
+/// does (a `_ci` collation would also ignore accents, and MariaDB has no accent-sensitive one).
+fn like_ci_around(lhs: &str) -> (String, &'static str) {
+    (format!("LOWER({lhs}) LIKE LOWER("), ")")
+}
 /// MySQL has no `RETURNING` on `UPDATE` (nor, unlike MariaDB, on `DELETE`): the statements
 /// that read what they changed are written for it in two steps inside their transaction.
 const RETURNING: bool = false;
@@ -303,12 +309,20 @@ impl<'q> Query<'q> {
         Ok((sqlx::AssertSqlSafe(translated.sql), args))
     }
 
+    /// Runs a statement that changes rows. One outside a transaction is durable at once and is
+    /// reported to the replay ledger (`store::replay`); one inside is counted when its
+    /// transaction commits.
     async fn execute<'c, E>(self, executor: E) -> Result<sqlx::mysql::MySqlQueryResult, sqlx::Error>
     where
-        E: Executor<'c, Database = MySql>,
+        E: Executor<'c, Database = MySql> + Placement,
     {
         let (sql, args) = self.build()?;
-        sqlx::query_with(sql, args).execute(executor).await
+        let autocommit = executor.autocommit();
+        let done = sqlx::query_with(sql, args).execute(executor).await?;
+        if autocommit && done.rows_affected() > 0 {
+            crate::store::replay::record_durable_write();
+        }
+        Ok(done)
     }
 
     async fn fetch_all<'c, E>(self, executor: E) -> Result<Vec<MySqlRow>, sqlx::Error>
@@ -333,6 +347,24 @@ impl<'q> Query<'q> {
     {
         let (sql, args) = self.build()?;
         sqlx::query_with(sql, args).fetch_optional(executor).await
+    }
+}
+
+/// Whether a statement sent through an executor is its own transaction (autocommit).
+trait Placement {
+    fn autocommit(&self) -> bool;
+}
+
+impl Placement for &sqlx::MySqlPool {
+    fn autocommit(&self) -> bool {
+        true
+    }
+}
+
+impl Placement for &mut sqlx::MySqlConnection {
+    fn autocommit(&self) -> bool {
+        use sqlx::Connection as _;
+        !self.is_in_transaction()
     }
 }
 

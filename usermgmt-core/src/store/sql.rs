@@ -12,7 +12,7 @@
 //!
 //! - `query` and `query_scalar` (sqlx's own, or MySQL's translating ones), `const RETURNING`
 //!   (whether `UPDATE`/`DELETE ... RETURNING` may be used), `LOCK_ROW`, `LOCK_REFERENCED`,
-//!   `LIKE_CI` and `fn order_nulls`;
+//!   `fn like_ci_around` (a case-insensitive `LIKE`) and `fn order_nulls`;
 //! - `type Db` (the sqlx database) and `type Ts` (how a time is stored: `timestamptz` in
 //!   PostgreSQL, integer microseconds in SQLite, whose text timestamps do not sort);
 //! - `fn ts(Timestamp) -> Ts` and `fn from_ts(Ts) -> Result<Timestamp>`;
@@ -190,6 +190,13 @@ macro_rules! sql_common {
             t.map(ts)
         }
 
+        /// `lhs` matched case-insensitively against the pattern `rhs` (a parameter), in the
+        /// dialect's words (`like_ci_around`).
+        fn like_ci(lhs: &str, rhs: &str) -> String {
+            let (before, after) = like_ci_around(lhs);
+            format!("{before}{rhs}{after}")
+        }
+
         fn opt_from_ts(t: Option<Ts>) -> Result<Option<Timestamp>> {
             t.map(from_ts).transpose()
         }
@@ -336,6 +343,7 @@ macro_rules! sql_common {
                 } = self;
 
                 db.commit().await?;
+                crate::store::replay::record_durable_write();
 
                 events.publish(written);
 
