@@ -2,6 +2,73 @@
 //! `store/postgres.rs` and `store/sqlite.rs` each invoke `sessions_sql!` after `sql_common!`, whose
 //! dialect shim, row mappers and transaction the statements use (see `store/sql.rs`).
 
+/// The columns `refresh_rotation` judges a presented refresh token by: its row and its
+/// session's (`rt`, `s`).
+macro_rules! rotate_columns {
+    () => {
+        "rt.session_id, rt.expires_at, rt.rotated_at, s.user_id, \
+         s.expires_at AS session_expires_at, s.revoked_at"
+    };
+}
+
+/// The presented token (`$1`) may rotate: its session is unrevoked and unexpired at `$3`, and it
+/// is unexpired and either current or rotated no earlier than `$5` (the grace window's start).
+macro_rules! may_rotate {
+    () => {
+        "s.revoked_at IS NULL AND s.expires_at > $3 AND rt.expires_at > $3 \
+         AND (rt.rotated_at IS NULL OR rt.rotated_at >= $5)"
+    };
+}
+
+/// The presented token (`$1`) and its session, as `refresh_rotation` reads them.
+pub(crate) const ROTATE_READ: &str = concat!(
+    "SELECT ",
+    rotate_columns!(),
+    " FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.digest = $1"
+);
+
+/// PostgreSQL's rotation in one statement. `$1` presented digest, `$2` next digest, `$3` now,
+/// `$4` new expiry, `$5` start of the grace window. Returns the presented token's row as it was
+/// (`ROTATE_READ`'s columns) and `extended`: whether the session's expiry moved, the new token
+/// was stored and the presented one marked rotated. The session's `UPDATE` re-checks
+/// `revoked_at` on the row it locks, so a revocation committed meanwhile stops all three.
+pub(crate) const ROTATE_IN_ONE_STATEMENT: &str = concat!(
+    "WITH presented AS (SELECT ",
+    rotate_columns!(),
+    ", ",
+    may_rotate!(),
+    " AS may_rotate \
+     FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.digest = $1), \
+     extended AS (UPDATE sessions SET expires_at = $4, last_activity_at = $3 \
+     WHERE id = (SELECT session_id FROM presented WHERE may_rotate) AND revoked_at IS NULL \
+     RETURNING id), \
+     issued AS (INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
+     SELECT $2, id, $3, $4 FROM extended), \
+     marked AS (UPDATE refresh_tokens SET rotated_at = $3 \
+     WHERE digest = $1 AND rotated_at IS NULL AND EXISTS (SELECT 1 FROM extended)) \
+     SELECT presented.*, EXISTS (SELECT 1 FROM extended) AS extended FROM presented"
+);
+
+/// SQLite's rotation as one batch of statements (one hand-off to the connection's thread), run
+/// inside a `BEGIN IMMEDIATE` transaction: `ROTATE_READ`, then the writes. The session's expiry
+/// and the new token are written under `may_rotate!`'s condition (which the first write keeps
+/// true: the expiry moves to `$4`, after `$3`), the presented token is marked rotated; the store
+/// commits only what `refresh_rotation` calls rotated and rolls the rest back. Parameters as
+/// `ROTATE_IN_ONE_STATEMENT`'s.
+pub(crate) const ROTATE_IN_ONE_BATCH: &str = concat!(
+    "SELECT ",
+    rotate_columns!(),
+    " FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.digest = $1; \
+     UPDATE sessions SET expires_at = $4, last_activity_at = $3 WHERE id = (SELECT rt.session_id \
+     FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.digest = $1 AND ",
+    may_rotate!(),
+    "); INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
+     SELECT $2, rt.session_id, $3, $4 \
+     FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.digest = $1 AND ",
+    may_rotate!(),
+    "; UPDATE refresh_tokens SET rotated_at = $3 WHERE digest = $1 AND rotated_at IS NULL"
+);
+
 /// Implements [`SessionStore`](crate::store::SessionStore) for `$store`, in a module where
 /// `sql_common!` (`store/sql.rs`) was invoked for it.
 macro_rules! sessions_sql {
@@ -18,6 +85,89 @@ macro_rules! sessions_sql {
                 session_from_columns(first, &crate::store::sql::SESSION_COLUMNS_S)?,
                 user_from_row(first, roles_from_rows(rows)?)?,
             )))
+        }
+
+        /// What presenting a refresh token comes to, judged on its row and its session's as
+        /// they were before the rotation (the columns of `ROTATE_READ`).
+        fn refresh_rotation(row: &DbRow, now: Timestamp, grace: Duration) -> Result<RefreshRotation> {
+            let session_id: Uuid = row.try_get("session_id")?;
+            let user_id: Uuid = row.try_get("user_id")?;
+            let token_expires = from_ts(row.try_get("expires_at")?)?;
+            let session_expires = from_ts(row.try_get("session_expires_at")?)?;
+            let revoked = opt_from_ts(row.try_get("revoked_at")?)?;
+            if revoked.is_some() || session_expires <= now || token_expires <= now {
+                return Ok(RefreshRotation::Invalid);
+            }
+            Ok(match opt_from_ts(row.try_get("rotated_at")?)? {
+                Some(rotated) if now - rotated > grace => RefreshRotation::Reused {
+                    session_id,
+                    user_id,
+                },
+                // Current, or rotated moments ago by a concurrent client: it gets a pair of its
+                // own.
+                _ => RefreshRotation::Rotated {
+                    session_id,
+                    user_id,
+                },
+            })
+        }
+
+        /// The rotation as separate statements in one transaction: MySQL, which has no
+        /// data-modifying CTE and whose prepared statements are one statement each.
+        async fn rotate_in_steps(
+            store: &$store,
+            presented: &TokenDigest,
+            next: &TokenDigest,
+            now: Timestamp,
+            expires_at: Timestamp,
+            grace: Duration,
+        ) -> Result<RefreshRotation> {
+            let mut tx = begin(store).await?;
+            let Some(row) = query(crate::sessions::sql::ROTATE_READ)
+            .bind(presented.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            else {
+                return Ok(RefreshRotation::Invalid);
+            };
+            let rotation = refresh_rotation(&row, now, grace)?;
+            let RefreshRotation::Rotated { session_id, .. } = rotation else {
+                return Ok(rotation);
+            };
+            // Losing this race means another request rotated it just now: the grace case.
+            query(
+                "UPDATE refresh_tokens SET rotated_at = $1 \
+                 WHERE digest = $2 AND rotated_at IS NULL",
+            )
+            .bind(ts(now))
+            .bind(presented.as_str())
+            .execute(&mut *tx)
+            .await?;
+            let extended = query(
+                "UPDATE sessions SET expires_at = $1, last_activity_at = $2 \
+                 WHERE id = $3 AND revoked_at IS NULL",
+            )
+            .bind(ts(expires_at))
+            .bind(ts(now))
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+            if extended.rows_affected() == 0 {
+                // Revoked between our read and this write.
+                return Ok(RefreshRotation::Invalid);
+            }
+            query(
+                "INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(next.as_str())
+            .bind(session_id)
+            .bind(ts(now))
+            .bind(ts(expires_at))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(rotation)
         }
 
         #[async_trait::async_trait]
@@ -163,77 +313,64 @@ macro_rules! sessions_sql {
                 expires_at: Timestamp,
                 grace: Duration,
             ) -> Result<RefreshRotation> {
-                let mut tx = begin(self).await?;
-                let Some(row) = query(
-                    "SELECT rt.session_id, rt.expires_at, rt.rotated_at, s.user_id, \
-                     s.expires_at AS session_expires_at, s.revoked_at \
-                     FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id \
-                     WHERE rt.digest = $1",
-                )
-                .bind(presented.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-                else {
-                    return Ok(RefreshRotation::Invalid);
-                };
-                let session_id: Uuid = row.try_get("session_id")?;
-                let user_id: Uuid = row.try_get("user_id")?;
-                let token_expires = from_ts(row.try_get("expires_at")?)?;
-                let session_expires = from_ts(row.try_get("session_expires_at")?)?;
-                let revoked = opt_from_ts(row.try_get("revoked_at")?)?;
-                if revoked.is_some() || session_expires <= now || token_expires <= now {
-                    return Ok(RefreshRotation::Invalid);
-                }
-                match opt_from_ts(row.try_get("rotated_at")?)? {
-                    Some(rotated) if now - rotated > grace => {
-                        return Ok(RefreshRotation::Reused {
-                            session_id,
-                            user_id,
-                        });
+                match <Db as sqlx::Database>::NAME {
+                    // One statement, so one round trip and its own commit: the read and the
+                    // three writes (data-modifying CTEs; every part sees the same snapshot, and
+                    // the session's UPDATE re-checks `revoked_at` on the row it locks).
+                    "PostgreSQL" => {
+                        let Some(row) = query(crate::sessions::sql::ROTATE_IN_ONE_STATEMENT)
+                            .bind(presented.as_str())
+                            .bind(next.as_str())
+                            .bind(ts(now))
+                            .bind(ts(expires_at))
+                            .bind(ts(now - grace))
+                            .fetch_optional(&self.pool)
+                            .await?
+                        else {
+                            return Ok(RefreshRotation::Invalid);
+                        };
+                        // The statement's own conditions decided whether it rotated; the row as
+                        // read says why not.
+                        let extended: bool = row.try_get("extended")?;
+                        Ok(match refresh_rotation(&row, now, grace)? {
+                            RefreshRotation::Reused { .. } | RefreshRotation::Invalid if extended => {
+                                RefreshRotation::Rotated {
+                                    session_id: row.try_get("session_id")?,
+                                    user_id: row.try_get("user_id")?,
+                                }
+                            }
+                            RefreshRotation::Rotated { .. } if !extended => RefreshRotation::Invalid,
+                            judged => judged,
+                        })
                     }
-                    // Rotated moments ago by a concurrent client: it gets a pair of its own.
-                    Some(_) => {}
-                    None => {
-                        // Losing this race means another request rotated it just now: the same
-                        // grace case as above.
-                        query(
-                            "UPDATE refresh_tokens SET rotated_at = $1 \
-                             WHERE digest = $2 AND rotated_at IS NULL",
-                        )
-                        .bind(ts(now))
-                        .bind(presented.as_str())
-                        .execute(&mut *tx)
-                        .await?;
+                    // One hand-off to the connection's thread inside the writer's turn: the
+                    // read and the writes as one batch of statements (SQLite runs them in
+                    // order, under the write lock `BEGIN IMMEDIATE` took, so the state the read
+                    // saw is the state the writes' conditions see).
+                    "SQLite" => {
+                        let mut tx = begin(self).await?;
+                        let rows = query(crate::sessions::sql::ROTATE_IN_ONE_BATCH)
+                            .bind(presented.as_str())
+                            .bind(next.as_str())
+                            .bind(ts(now))
+                            .bind(ts(expires_at))
+                            .bind(ts(now - grace))
+                            .fetch_all(&mut *tx)
+                            .await?;
+                        let Some(row) = rows.first() else {
+                            return Ok(RefreshRotation::Invalid);
+                        };
+                        // The writes' conditions are the checks of `refresh_rotation` (to the
+                        // microsecond the times are stored in); whatever it does not call
+                        // rotated is rolled back.
+                        let rotation = refresh_rotation(row, now, grace)?;
+                        if matches!(rotation, RefreshRotation::Rotated { .. }) {
+                            tx.commit().await?;
+                        }
+                        Ok(rotation)
                     }
+                    _ => rotate_in_steps(self, presented, next, now, expires_at, grace).await,
                 }
-                let extended = query(
-                    "UPDATE sessions SET expires_at = $1, last_activity_at = $2 \
-                     WHERE id = $3 AND revoked_at IS NULL",
-                )
-                .bind(ts(expires_at))
-                .bind(ts(now))
-                .bind(session_id)
-                .execute(&mut *tx)
-                .await?;
-                if extended.rows_affected() == 0 {
-                    // Revoked between our read and this write.
-                    return Ok(RefreshRotation::Invalid);
-                }
-                query(
-                    "INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(next.as_str())
-                .bind(session_id)
-                .bind(ts(now))
-                .bind(ts(expires_at))
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(RefreshRotation::Rotated {
-                    session_id,
-                    user_id,
-                })
             }
 
             async fn revoke_session(
