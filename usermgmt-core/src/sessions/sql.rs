@@ -20,6 +20,22 @@ macro_rules! may_rotate {
     };
 }
 
+/// How a dialect rotates a refresh token in as few trips to the database as it can (each
+/// dialect's `ROTATION` constant, beside its `RETURNING`).
+#[cfg_attr(
+    not(all(feature = "postgres", feature = "sqlite", feature = "mysql")),
+    allow(dead_code)
+)]
+pub(crate) enum Rotation {
+    /// [`ROTATE_IN_ONE_STATEMENT`]: PostgreSQL's data-modifying CTEs.
+    OneStatement,
+    /// [`ROTATE_IN_ONE_BATCH`] in the writer's transaction: SQLite.
+    OneBatch,
+    /// A read and three writes in one transaction: MySQL (no data-modifying CTE, one statement
+    /// per prepared statement).
+    InSteps,
+}
+
 /// The presented token (`$1`) and its session, as `refresh_rotation` reads them.
 pub(crate) const ROTATE_READ: &str = concat!(
     "SELECT ",
@@ -313,11 +329,11 @@ macro_rules! sessions_sql {
                 expires_at: Timestamp,
                 grace: Duration,
             ) -> Result<RefreshRotation> {
-                match <Db as sqlx::Database>::NAME {
+                match ROTATION {
                     // One statement, so one round trip and its own commit: the read and the
                     // three writes (data-modifying CTEs; every part sees the same snapshot, and
                     // the session's UPDATE re-checks `revoked_at` on the row it locks).
-                    "PostgreSQL" => {
+                    crate::sessions::sql::Rotation::OneStatement => {
                         let Some(row) = query(crate::sessions::sql::ROTATE_IN_ONE_STATEMENT)
                             .bind(presented.as_str())
                             .bind(next.as_str())
@@ -347,7 +363,7 @@ macro_rules! sessions_sql {
                     // read and the writes as one batch of statements (SQLite runs them in
                     // order, under the write lock `BEGIN IMMEDIATE` took, so the state the read
                     // saw is the state the writes' conditions see).
-                    "SQLite" => {
+                    crate::sessions::sql::Rotation::OneBatch => {
                         let mut tx = begin(self).await?;
                         let rows = query(crate::sessions::sql::ROTATE_IN_ONE_BATCH)
                             .bind(presented.as_str())
@@ -369,7 +385,9 @@ macro_rules! sessions_sql {
                         }
                         Ok(rotation)
                     }
-                    _ => rotate_in_steps(self, presented, next, now, expires_at, grace).await,
+                    crate::sessions::sql::Rotation::InSteps => {
+                        rotate_in_steps(self, presented, next, now, expires_at, grace).await
+                    }
                 }
             }
 

@@ -47,6 +47,8 @@ fn like_ci_around(lhs: &str) -> (String, &'static str) {
 /// MySQL has no `RETURNING` on `UPDATE` (nor, unlike MariaDB, on `DELETE`): the statements
 /// that read what they changed are written for it in two steps inside their transaction.
 const RETURNING: bool = false;
+/// How a refresh token is rotated (`sessions/sql.rs`).
+const ROTATION: crate::sessions::sql::Rotation = crate::sessions::sql::Rotation::InSteps;
 type Db = MySql;
 /// A time as stored: `DATETIME(6)` in UTC.
 type Ts = Timestamp;

@@ -17,6 +17,8 @@ fn like_ci_around(lhs: &str) -> (String, &'static str) {
 }
 /// `UPDATE`/`DELETE ... RETURNING` is available (MySQL's dialect goes without).
 const RETURNING: bool = true;
+/// How a refresh token is rotated (`sessions/sql.rs`).
+const ROTATION: crate::sessions::sql::Rotation = crate::sessions::sql::Rotation::OneStatement;
 use sqlx::{query, query_scalar};
 
 /// `col DESC NULLS FIRST` / `col ASC NULLS LAST`.

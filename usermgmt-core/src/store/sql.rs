@@ -11,7 +11,8 @@
 //! module that invokes [`sql_common!`]:
 //!
 //! - `query` and `query_scalar` (sqlx's own, or MySQL's translating ones), `const RETURNING`
-//!   (whether `UPDATE`/`DELETE ... RETURNING` may be used), `LOCK_ROW`, `LOCK_REFERENCED`,
+//!   (whether `UPDATE`/`DELETE ... RETURNING` may be used), `const ROTATION` (how a refresh
+//!   token is rotated: `sessions/sql.rs`), `LOCK_ROW`, `LOCK_REFERENCED`,
 //!   `fn like_ci_around` (a case-insensitive `LIKE`) and `fn order_nulls`;
 //! - `type Db` (the sqlx database) and `type Ts` (how a time is stored: `timestamptz` in
 //!   PostgreSQL, integer microseconds in SQLite, whose text timestamps do not sort);
