@@ -91,8 +91,8 @@ impl Db {
             Ok(Db::Postgres(pool))
         } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
             // Core's pool policy and session settings themselves, not a copy of them.
-            let options = MySqlStore::connect_options(url)
-                .map_err(|e| format!("bad MySQL URL: {e}"))?;
+            let options =
+                MySqlStore::connect_options(url).map_err(|e| format!("bad MySQL URL: {e}"))?;
             let pool = MySqlStore::pool_options()
                 .connect_with(options)
                 .await

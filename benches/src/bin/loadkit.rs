@@ -1422,7 +1422,10 @@ mod tests {
         assert!(text.contains("better-auth 1.7.29 on node ?"), "{text}");
         // Logins 120 ÷ 20 = 6× (target 5), reads 6000 ÷ 500 = 12× (target 10).
         assert!(text.contains("| 120.0 | ✅ 6.0× (target ≥ 5×) |"), "{text}");
-        assert!(text.contains("| 6000 | ✅ 12.0× (target ≥ 10×) |"), "{text}");
+        assert!(
+            text.contains("| 6000 | ✅ 12.0× (target ≥ 10×) |"),
+            "{text}"
+        );
         // Latency, CPU and memory: better-auth ÷ usermgmt.
         assert!(text.contains("| 450.00 | 90.00 | 5.0× |"), "{text}");
         assert!(text.contains("| 2500 | 250 | 10.0× |"), "{text}");
