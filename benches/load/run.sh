@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # HTTP load benchmark of the standalone server (usermgmt-server), with wrk, on loopback only.
 #
-#   benches/load/run.sh                      # everything: SQLite and PostgreSQL, Axum and Actix
-#   STORES=sqlite FRAMEWORKS=axum benches/load/run.sh        # a part of it
+#   benches/load/run.sh        # everything: SQLite, PostgreSQL and MySQL, Axum and Actix, better-auth
+#   STORES=sqlite FRAMEWORKS=axum PEERS= benches/load/run.sh        # a part of it
 #
 # For each store it builds a fresh database (an SQLite file under the output directory; the
-# PostgreSQL database usermgmt_bench, dropped and created again), then measures, in this order:
+# PostgreSQL database usermgmt_bench and the MySQL/MariaDB database usermgmt_bench, each dropped
+# and created again), then measures, in this order:
 # the server through the first framework, the bare Axum + sqlx baseline (usermgmt-baseline, on
 # the database the server just filled), the server through the second framework. Per server:
 #
@@ -19,15 +20,24 @@
 #
 # and for the baseline: GET /hello and GET /users/<id> (one primary-key SELECT on `users`).
 #
+# Then each peer of PEERS (default "better-auth"; PEERS= for none): better-auth, installed with
+# npm ci into $TARGET_DIR/peers/better-auth from benches/load/peers/better-auth (the pinned
+# package.json and package-lock.json and its server.mjs), on its own PostgreSQL database
+# (better_auth_bench, dropped and created again) of the same server: users signed up, then its
+# sign-in (LOGIN_CONNS) and its get-session with a session cookie (CONNS), with the same wrk
+# settings, CPU time per request and the node process's RSS.
+#
 # The output directory (OUT, default target/loadbench/<date>) gets every wrk output, the
 # servers' logs, results.txt (`key value` lines) and report.md (tables, ratios, targets,
 # chart), which is also printed at the end. Takes about 5 minutes once built.
 #
 # Environment: WRK_SECS (8), FLOOD_SECS (10), PROBE_SECS (5), CONNS (16), LOGIN_CONNS (8),
-# FLOOD_CONNS (64), THREADS (2), STORES ("sqlite postgres"), FRAMEWORKS ("axum actix"),
-# PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres: where to drop and create the
-# database), PG_BENCH_DB (usermgmt_bench), OUT, SERVER_ENV (extra NAME=value words for the
-# server's environment, e.g. SERVER_ENV="MALLOC_ARENA_MAX=2"; recorded in the results).
+# FLOOD_CONNS (64), THREADS (2), STORES ("sqlite postgres mysql"), FRAMEWORKS ("axum actix"),
+# PEERS ("better-auth"), PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres: where to
+# drop and create the database), PG_BENCH_DB (usermgmt_bench), MYSQL_ADMIN_URL
+# (mysql://root@127.0.0.1:3306), MYSQL_BENCH_DB (usermgmt_bench), PEER_PG_DB
+# (better_auth_bench), OUT, SERVER_ENV (extra NAME=value words for the server's environment,
+# e.g. SERVER_ENV="MALLOC_ARENA_MAX=2"; recorded in the results).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -39,10 +49,14 @@ CONNS=${CONNS:-16}
 LOGIN_CONNS=${LOGIN_CONNS:-8}
 FLOOD_CONNS=${FLOOD_CONNS:-64}
 THREADS=${THREADS:-2}
-STORES=${STORES:-"sqlite postgres"}
+STORES=${STORES:-"sqlite postgres mysql"}
 FRAMEWORKS=${FRAMEWORKS:-"axum actix"}
+PEERS=${PEERS-"better-auth"}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_BENCH_DB=${PG_BENCH_DB:-usermgmt_bench}
+MYSQL_ADMIN_URL=${MYSQL_ADMIN_URL:-mysql://root@127.0.0.1:3306}
+MYSQL_BENCH_DB=${MYSQL_BENCH_DB:-usermgmt_bench}
+PEER_PG_DB=${PEER_PG_DB:-better_auth_bench}
 OUT=${OUT:-"$ROOT/target/loadbench/$(date +%Y%m%d-%H%M%S)"}
 TARGET_DIR=${CARGO_TARGET_DIR:-"$ROOT/target"}
 SERVER_ENV=${SERVER_ENV:-}
@@ -81,16 +95,44 @@ if ! command -v wrk >/dev/null; then
   fi
   command -v wrk >/dev/null || die "wrk is needed (Debian/Ubuntu: apt-get install wrk)"
 fi
-case " $STORES " in
-  *" postgres "*)
-    command -v psql >/dev/null || die "psql is needed for the PostgreSQL part (or STORES=sqlite)"
+case " $STORES $PEERS " in
+  *" postgres "* | *" better-auth "*)
+    command -v psql >/dev/null || die "psql is needed for the PostgreSQL part and better-auth (or STORES=sqlite PEERS=)"
     case "$PG_ADMIN_URL" in
       postgres://*@127.0.0.1:* | postgres://*@localhost:* | postgres://127.0.0.1:* | postgres://localhost:*) ;;
       *) die "PG_ADMIN_URL must point at 127.0.0.1 or localhost" ;;
     esac
     [[ "$PG_BENCH_DB" =~ ^[a-z_][a-z0-9_]*$ ]] || die "PG_BENCH_DB must be a plain lower-case name"
+    [[ "$PEER_PG_DB" =~ ^[a-z_][a-z0-9_]*$ ]] || die "PEER_PG_DB must be a plain lower-case name"
     ;;
 esac
+case " $STORES " in
+  *" mysql "*)
+    command -v mysql >/dev/null || die "the mysql client is needed for the MySQL part (or leave mysql out of STORES)"
+    # mysql://USER@HOST:PORT, loopback only, no password (the client takes it from the URL's parts).
+    [[ "$MYSQL_ADMIN_URL" =~ ^mysql://([A-Za-z0-9_]+)@(127\.0\.0\.1|localhost):([0-9]+)/?$ ]] ||
+      die "MYSQL_ADMIN_URL must be mysql://USER@127.0.0.1:PORT (loopback, no password)"
+    MYSQL_USER=${BASH_REMATCH[1]} MYSQL_PORT=${BASH_REMATCH[3]}
+    [[ "$MYSQL_BENCH_DB" =~ ^[a-z_][a-z0-9_]*$ ]] || die "MYSQL_BENCH_DB must be a plain lower-case name"
+    [ "$MYSQL_BENCH_DB" != test ] || die "MYSQL_BENCH_DB must not be the test suites' database"
+    ;;
+esac
+for peer in $PEERS; do
+  case "$peer" in
+    better-auth) command -v npm >/dev/null && command -v node >/dev/null ||
+      die "node and npm are needed for the better-auth peer (or PEERS=)" ;;
+    *) die "unknown peer $peer (better-auth)" ;;
+  esac
+done
+# The database server processes whose CPU time is counted per request, by store.
+db_process() {
+  case "$1" in
+    postgres) echo postgres ;;
+    mysql) pgrep -x mariadbd >/dev/null && echo mariadbd || echo mysqld ;;
+    *) echo none ;; # SQLite runs inside the server
+  esac
+}
+mysql_admin() { mysql --protocol=TCP -h 127.0.0.1 -P "$MYSQL_PORT" -u "$MYSQL_USER" "$@"; }
 
 say "building (release): usermgmt-server, then usermgmt-baseline and usermgmt-loadkit"
 # Two commands, so the server is built with exactly its own features (the benches crate turns on
@@ -113,6 +155,7 @@ put meta.login_conns "$LOGIN_CONNS"
 put meta.flood_conns "$FLOOD_CONNS"
 put meta.threads "$THREADS"
 put meta.server_env "${SERVER_ENV:-none}"
+put meta.peers "${PEERS:-none}"
 put meta.pg_autovacuum "$(psql -Atq "$PG_ADMIN_URL" -c 'SHOW autovacuum' 2>/dev/null || echo unknown)"
 put meta.wrk "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2 | tr ' ' '_')"
 say "load average $(loadavg); rustc processes running: $(pgrep -c rustc || true)"
@@ -133,9 +176,10 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # wrk_run KEY URL THREADS CONNS SECS MODE DATA [DELAY_MS]: runs wrk, keeps its output, records
 # its done() lines as KEY.<name>. With CPU_PID set (the server measured), also records the CPU
-# time per answered request of that process, of the PostgreSQL server processes and of wrk itself
-# (KEY.cpu_us.server / .database / .wrk): what each request costs the machine, a figure that
-# holds better than req/s when the machine is noisy.
+# time per answered request of that process, of the database server's processes (DB_PROCESS:
+# postgres, mariadbd; none for SQLite) and of wrk itself (KEY.cpu_us.server / .database / .wrk):
+# what each request costs the machine, a figure that holds better than req/s when the machine is
+# noisy.
 wrk_run() {
   local key=$1 url=$2 threads=$3 conns=$4 secs=$5 mode=$6 data=$7 delay=${8:-0}
   local file="$OUT/wrk/$key.txt"
@@ -144,7 +188,7 @@ wrk_run() {
   if [ -n "${CPU_PID:-}" ]; then
     server0=$(cpu_ticks "$CPU_PID")
     # shellcheck disable=SC2046 # one word per pid
-    database0=$(cpu_ticks $(pgrep -x postgres || true))
+    database0=$(cpu_ticks $(pgrep -x "${DB_PROCESS:-none}" || true))
   fi
   # In a subshell, so its cutime/cstime (fields 16 and 17 of its stat) are wrk's CPU time.
   local wrk_ticks
@@ -160,7 +204,7 @@ wrk_run() {
     local requests server1 database1
     server1=$(cpu_ticks "$CPU_PID")
     # shellcheck disable=SC2046
-    database1=$(cpu_ticks $(pgrep -x postgres || true))
+    database1=$(cpu_ticks $(pgrep -x "${DB_PROCESS:-none}" || true))
     requests=$(awk '$1 == "requests" {print $2}' "$file")
     if [ "${requests:-0}" -gt 0 ]; then
       put "$key.cpu_us.server" "$(awk -v t=$((server1 - server0)) -v n="$requests" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
@@ -193,7 +237,8 @@ start() {
 # machine's PostgreSQL runs with autovacuum off (recorded as meta.pg_autovacuum), so without it
 # every login (UPDATE users) and refresh (UPDATE sessions) of the run so far left dead row
 # versions behind for the next figure, and the profile's database CPU per request moved between
-# 100 and 193 µs from run to run depending on where in the run it was measured.
+# 100 and 193 µs from run to run depending on where in the run it was measured. MySQL needs
+# nothing of the kind: InnoDB's purge threads remove old row versions by themselves.
 settle() {
   case "$1" in
     postgres*) psql -q -v ON_ERROR_STOP=1 "$1" -c "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null ;;
@@ -206,6 +251,18 @@ stop() {
 }
 
 rss() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+
+# sample_rss PID DIR &: keeps the largest VmRSS of PID, read every 0.2 s, in DIR/rss.max until
+# DIR/rss.done exists (or PID ends).
+sample_rss() {
+  local pid=$1 dir=$2 max=0 now
+  while kill -0 "$pid" 2>/dev/null && [ ! -e "$dir/rss.done" ]; do
+    now=$(rss "$pid" VmRSS || echo 0)
+    [ "${now:-0}" -gt "$max" ] && max=$now
+    echo "$max" >"$dir/rss.max"
+    sleep 0.2
+  done
+}
 
 # --- one server --------------------------------------------------------------------------------
 
@@ -259,15 +316,7 @@ server_block() {
   say "$key: login flood ($FLOOD_CONNS connections, ${FLOOD_SECS} s) with the probes"
   put "$key.rss.before_kib" "$(rss "$pid" VmRSS)"
   put "$key.rss.hwm_before_kib" "$(rss "$pid" VmHWM)"
-  (
-    max=0
-    while kill -0 "$pid" 2>/dev/null && [ ! -e "$dir/flood.done" ]; do
-      now=$(rss "$pid" VmRSS || echo 0)
-      [ "${now:-0}" -gt "$max" ] && max=$now
-      echo "$max" >"$dir/rss.max"
-      sleep 0.2
-    done
-  ) &
+  sample_rss "$pid" "$dir" &
   local sampler=$!
   wrk_run "$key.flood.login" "$url" "$THREADS" "$FLOOD_CONNS" "$FLOOD_SECS" login "$dir/login_pairs.tsv" &
   local flood=$!
@@ -279,7 +328,7 @@ server_block() {
   p=$!
   put "$key.rss.during_kib" "$(sleep 3; rss "$pid" VmRSS)"
   wait "$h" "$p" "$flood"
-  touch "$dir/flood.done"
+  touch "$dir/rss.done"
   wait "$sampler"
   put "$key.rss.peak_kib" "$(cat "$dir/rss.max")"
   sleep 3
@@ -307,6 +356,54 @@ baseline_block() {
   stop "$pid"
 }
 
+# --- a peer ------------------------------------------------------------------------------------
+
+# peer_block better-auth: installs the peer (npm ci, only when its lock file changed), starts it on
+# a fresh database of the PostgreSQL server, signs users up, measures its sign-in and get-session
+# with the settings of the server's login and profile figures, and samples its RSS throughout.
+peer_block() {
+  local peer=$1 key="peer.better_auth" dir="$OUT/peer-better-auth"
+  local src="$ROOT/benches/load/peers/better-auth" install="$TARGET_DIR/peers/better-auth"
+  mkdir -p "$dir" "$install"
+  if ! cmp -s "$src/package-lock.json" "$install/package-lock.json" || [ ! -d "$install/node_modules" ]; then
+    say "$peer: npm ci into $install"
+    cp "$src/package.json" "$src/package-lock.json" "$install/"
+    (cd "$install" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >"$dir/npm.log" 2>&1) ||
+      { cat "$dir/npm.log" >&2; die "npm ci of $peer failed"; }
+  fi
+  cp "$src/server.mjs" "$install/"
+  put "$key.version" "$(cd "$install" && node -p 'require("./node_modules/better-auth/package.json").version')"
+  put "$key.node" "$(node --version)"
+  say "$peer: a fresh database $PEER_PG_DB"
+  psql -q -v ON_ERROR_STOP=1 "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PEER_PG_DB WITH (FORCE)" >/dev/null
+  psql -q -v ON_ERROR_STOP=1 "$PG_ADMIN_URL" -c "CREATE DATABASE $PEER_PG_DB" >/dev/null
+  local db_url="${PG_ADMIN_URL%/*}/$PEER_PG_DB"
+  put "$key.loadavg" "$(loadavg)"
+  start better-auth "$install" "$dir/server.log" env -i PATH="$PATH" NODE_ENV=production \
+    DATABASE_URL="$db_url" BETTER_AUTH_SECRET="bench-$(date +%s%N)-load-benchmark-secret-not-for-production" \
+    BETTER_AUTH_TELEMETRY=0 node server.mjs
+  local pid=$STARTED_PID url=$STARTED_URL
+  put "$key.rss.idle_kib" "$(rss "$pid" VmRSS)"
+  sample_rss "$pid" "$dir" &
+  local sampler=$!
+  say "$peer: signing users up and in"
+  "$LOADKIT_BIN" peer-prep --url "$url" --out "$dir" --users 16 --sessions 32 2>&1 | tee "$dir/prep.txt" >&2
+  [ -s "$dir/session_cookies.txt" ] || die "$peer: prep wrote no session cookies"
+  DB_PROCESS=postgres
+  settle "$db_url"
+  say "$peer: sign-in ($LOGIN_CONNS connections, ${WRK_SECS} s)"
+  CPU_PID=$pid wrk_run "$key.login" "$url" "$THREADS" "$LOGIN_CONNS" "$WRK_SECS" ba_login "$dir/emails.txt"
+  settle "$db_url"
+  say "$peer: get-session ($CONNS connections, ${WRK_SECS} s)"
+  CPU_PID=$pid wrk_run "$key.session" "$url" "$THREADS" "$CONNS" "$WRK_SECS" ba_session "$dir/session_cookies.txt"
+  touch "$dir/rss.done"
+  wait "$sampler"
+  put "$key.rss.peak_kib" "$(cat "$dir/rss.max")"
+  put "$key.rss.hwm_kib" "$(rss "$pid" VmHWM)"
+  stop "$pid"
+  say "$peer: done"
+}
+
 # --- the run -----------------------------------------------------------------------------------
 
 read -r -a FWS <<<"$FRAMEWORKS"
@@ -325,13 +422,25 @@ for store in $STORES; do
       server_url="${PG_ADMIN_URL%/*}/$PG_BENCH_DB"
       baseline_url=$server_url
       ;;
-    *) die "unknown store $store (sqlite or postgres)" ;;
+    mysql)
+      say "mysql: a fresh database $MYSQL_BENCH_DB"
+      mysql_admin -e "DROP DATABASE IF EXISTS $MYSQL_BENCH_DB; CREATE DATABASE $MYSQL_BENCH_DB"
+      put meta.mysql_version "$(mysql_admin -Nse 'SELECT VERSION()')"
+      server_url="${MYSQL_ADMIN_URL%/}/$MYSQL_BENCH_DB"
+      baseline_url=$server_url
+      ;;
+    *) die "unknown store $store (sqlite, postgres or mysql)" ;;
   esac
+  DB_PROCESS=$(db_process "$store")
   server_block "$store" "${FWS[0]}" "$server_url"
   baseline_block "$store" "$baseline_url" "$OUT/$store-${FWS[0]}/user_ids.txt"
   for fw in "${FWS[@]:1}"; do
     server_block "$store" "$fw" "$server_url"
   done
+done
+
+for peer in $PEERS; do
+  peer_block "$peer"
 done
 
 put meta.loadavg_end "$(loadavg)"

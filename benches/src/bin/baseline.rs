@@ -9,7 +9,9 @@
 //!
 //! The pools are opened with the settings `usermgmt-core`'s stores use (SQLite: WAL,
 //! `synchronous=NORMAL`, 10 s busy timeout, 8 connections; PostgreSQL: 16 connections, 5 s
-//! acquire timeout), so the difference to the server is usermgmt's own work.
+//! acquire timeout; MySQL: core's own `MySqlStore::pool_options`, so 16 connections and each
+//! connection's READ COMMITTED and `sql_mode`), so the difference to the server is usermgmt's own
+//! work.
 //!
 //! It listens on 127.0.0.1 only and prints `usermgmt-baseline listening on http://ADDR` as its
 //! first line on stdout (port 0 picks a free port).
@@ -21,19 +23,22 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Parser;
 use serde_json::json;
+use sqlx::mysql::MySqlPool;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Duration;
 use usermgmt_core::store::check_idle_connections;
+use usermgmt_core::store::mysql::MySqlStore;
 use uuid::Uuid;
 
 /// Bare Axum + sqlx baseline for the HTTP load script (loopback only).
 #[derive(Debug, Parser)]
 #[command(name = "usermgmt-baseline", version, about)]
 struct Args {
-    /// `sqlite://path?mode=rw` or `postgres://...`: a database the usermgmt server migrated.
+    /// `sqlite://path?mode=rw`, `postgres://...` or `mysql://...`: a database the usermgmt server
+    /// migrated.
     #[arg(long)]
     database_url: String,
     /// Port on 127.0.0.1 (0: any free port).
@@ -46,6 +51,7 @@ struct Args {
 enum Db {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
+    MySql(MySqlPool),
 }
 
 /// The columns of a user the `SELECT` reads.
@@ -53,6 +59,10 @@ type UserRow = (Uuid, String, String, Option<String>, Option<String>, bool);
 
 const SELECT_USER: &str =
     "SELECT id, email, username, first_name, last_name, email_verified FROM users WHERE id = $1";
+/// The same statement in MySQL's placeholders (`id` is `BINARY(16)`, bound as sqlx encodes a
+/// `Uuid` for MySQL, as core's store does).
+const SELECT_USER_MYSQL: &str =
+    "SELECT id, email, username, first_name, last_name, email_verified FROM users WHERE id = ?";
 
 impl Db {
     async fn connect(url: &str) -> Result<Self, String> {
@@ -79,8 +89,17 @@ impl Db {
                 .await
                 .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
             Ok(Db::Postgres(pool))
+        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            // Core's pool policy and session settings themselves, not a copy of them.
+            let options =
+                MySqlStore::connect_options(url).map_err(|e| format!("bad MySQL URL: {e}"))?;
+            let pool = MySqlStore::pool_options()
+                .connect_with(options)
+                .await
+                .map_err(|e| format!("cannot connect to MySQL: {e}"))?;
+            Ok(Db::MySql(pool))
         } else {
-            Err("--database-url must start with sqlite: or postgres://".to_owned())
+            Err("--database-url must start with sqlite:, postgres:// or mysql://".to_owned())
         }
     }
 
@@ -94,6 +113,12 @@ impl Db {
             }
             Db::Postgres(pool) => {
                 sqlx::query_as::<_, UserRow>(SELECT_USER)
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+            }
+            Db::MySql(pool) => {
+                sqlx::query_as::<_, UserRow>(SELECT_USER_MYSQL)
                     .bind(id)
                     .fetch_optional(pool)
                     .await

@@ -7,6 +7,9 @@
 //!   of the verification mails the server wrote to its log, logs every (user, client address)
 //!   pair in once (so no login of the measurement is a "new device" login) and writes the files
 //!   the wrk scripts read: login pairs, refresh tokens, access tokens and user ids.
+//! - `peer-prep`: against a running better-auth peer (`benches/load/peers/better-auth`), signs
+//!   users up and signs them in, and writes the files the wrk scripts read for it: e-mail
+//!   addresses and session cookies.
 //! - `report`: turns the `key value` results file of a run into Markdown: the figures, their
 //!   ratios to the same-run baselines, the targets and a chart.
 //!
@@ -51,11 +54,29 @@ enum Command {
     },
     /// Register and verify users, warm up their logins and write the wrk input files.
     Prep(PrepArgs),
+    /// Sign users up on the better-auth peer, open sessions and write the wrk input files.
+    PeerPrep(PeerPrepArgs),
     /// Print the Markdown report of a results file.
     Report {
         /// The `key value` file `run.sh` wrote.
         results: PathBuf,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct PeerPrepArgs {
+    /// Base URL of the better-auth peer (loopback only).
+    #[arg(long)]
+    url: String,
+    /// Directory to write `emails.txt` and `session_cookies.txt` into.
+    #[arg(long)]
+    out: PathBuf,
+    /// Users to sign up.
+    #[arg(long, default_value_t = 16)]
+    users: usize,
+    /// Sessions opened (signed in, round robin over the users) for the get-session requests.
+    #[arg(long, default_value_t = 32)]
+    sessions: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -93,11 +114,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Argon2 { secs } => argon2(secs),
-        Command::Prep(args) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("tokio: {e}"))
-            .and_then(|rt| rt.block_on(prep(args))),
+        Command::Prep(args) => block_on(prep(args)),
+        Command::PeerPrep(args) => block_on(peer_prep(args)),
         Command::Report { results } => report(&results).map(|text| print!("{text}")),
     };
     match result {
@@ -107,6 +125,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn block_on(task: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio: {e}"))?
+        .block_on(task)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -443,6 +469,106 @@ async fn prep(args: PrepArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// The `name=value` of the session cookie in a better-auth answer's `Set-Cookie` headers.
+fn session_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|pair| {
+            pair.split_once('=').is_some_and(|(name, value)| {
+                name.trim().ends_with("session_token") && !value.is_empty()
+            })
+        })
+        .map(|pair| pair.trim().to_owned())
+}
+
+async fn peer_prep(args: PeerPrepArgs) -> Result<(), String> {
+    let base = loopback_base(&args.url)?;
+    if !(1..=999).contains(&args.users) || !(1..=10_000).contains(&args.sessions) {
+        return Err("--users 1-999, --sessions 1-10000".into());
+    }
+    let client = Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
+    let post = |path: &str, body: Value| {
+        client
+            .post(format!("{base}{path}"))
+            .header("user-agent", USER_AGENT)
+            .json(&body)
+            .send()
+    };
+    let started = Instant::now();
+    let emails: Vec<String> = (0..args.users)
+        .map(|i| format!("ba_{i}@example.com"))
+        .collect();
+    for (i, email) in emails.iter().enumerate() {
+        let body = json!({"email": email, "password": PASSWORD, "name": format!("ba {i}")});
+        let answer = post("/api/auth/sign-up/email", body)
+            .await
+            .map_err(|e| format!("sign-up {email}: {e}"))?;
+        if !answer.status().is_success() {
+            let status = answer.status();
+            return Err(format!(
+                "sign-up {email}: {status} {}",
+                answer.text().await.unwrap_or_default()
+            ));
+        }
+    }
+    let signed_up = started.elapsed();
+    let mut cookies = Vec::new();
+    for n in 0..args.sessions {
+        let email = &emails[n % emails.len()];
+        let answer = post(
+            "/api/auth/sign-in/email",
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await
+        .map_err(|e| format!("sign-in {email}: {e}"))?;
+        let status = answer.status();
+        let cookie = session_cookie(answer.headers());
+        match cookie {
+            Some(cookie) if status.is_success() => cookies.push(cookie),
+            _ => return Err(format!("sign-in {email}: {status}, no session cookie")),
+        }
+    }
+    // Every cookie must be a session the peer knows: it answers 200 `null` otherwise, and the
+    // wrk script counts those as failures.
+    for cookie in &cookies {
+        let answer: Value = client
+            .get(format!("{base}/api/auth/get-session"))
+            .header("user-agent", USER_AGENT)
+            .header("cookie", cookie)
+            .send()
+            .await
+            .map_err(|e| format!("get-session: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("get-session: {e}"))?;
+        if answer.pointer("/session/id").is_none() {
+            return Err(format!("get-session did not find a session: {answer}"));
+        }
+    }
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    for (name, lines) in [("emails.txt", &emails), ("session_cookies.txt", &cookies)] {
+        let path = args.out.join(name);
+        std::fs::write(&path, lines.join("\n") + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    eprintln!(
+        "peer-prep: {} users signed up in {:.1} s, {} sessions by {:.1} s",
+        args.users,
+        signed_up.as_secs_f64(),
+        cookies.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // report
 
@@ -504,7 +630,11 @@ impl Results {
     }
 }
 
-const STORES: [(&str, &str); 2] = [("sqlite", "SQLite"), ("postgres", "PostgreSQL")];
+const STORES: [(&str, &str); 3] = [
+    ("sqlite", "SQLite"),
+    ("postgres", "PostgreSQL"),
+    ("mysql", "MySQL"),
+];
 const FRAMEWORKS: [(&str, &str); 2] = [("axum", "Axum"), ("actix", "Actix")];
 
 /// Memory one Argon2 verify at the default cost holds, in MiB (m = 19 456 KiB).
@@ -1052,11 +1182,168 @@ fn report_text(r: &Results) -> String {
         );
     }
 
+    peer_section(r, &frameworks, &mut out, &mut verdicts);
+
     let _ = writeln!(out, "### Summary\n");
     for (label, held, measured) in verdicts {
         let _ = writeln!(out, "- {label}: holds in {held} of {measured}.");
     }
     out
+}
+
+/// One row of "Against better-auth": label, better-auth's figure, usermgmt's figure given the
+/// key prefix `postgres.<framework>`, whether higher is better, the target advantage, decimals.
+type PeerFigure<'a> = (
+    String,
+    Option<f64>,
+    Box<dyn Fn(&str) -> Option<f64> + 'a>,
+    bool,
+    Option<f64>,
+    usize,
+);
+
+/// "Against better-auth": the peer's figures next to the server's on PostgreSQL (the same
+/// PostgreSQL server, the same wrk settings), as usermgmt's advantage: throughput usermgmt ÷
+/// better-auth, latency, CPU time and memory better-auth ÷ usermgmt (above 1: usermgmt is ahead).
+fn peer_section(
+    r: &Results,
+    frameworks: &[(&str, &str)],
+    out: &mut String,
+    verdicts: &mut Vec<(String, usize, usize)>,
+) {
+    const PEER: &str = "peer.better_auth";
+    if r.num(&format!("{PEER}.session.ok_rps")).is_none()
+        && r.num(&format!("{PEER}.login.ok_rps")).is_none()
+    {
+        return;
+    }
+    let _ = writeln!(out, "### Against better-auth\n");
+    let _ = writeln!(
+        out,
+        "better-auth {} on node {} (one process, its defaults: scrypt N=16384 r=16 p=1, sessions \
+         read from the database on every get-session; its rate limiter off), on its own database \
+         of the same PostgreSQL server, measured after the server with the same wrk settings. \
+         usermgmt's side is the server on PostgreSQL (Argon2id m=19456 KiB t=2 p=1). Advantage: \
+         throughput usermgmt ÷ better-auth; latency, CPU time and memory better-auth ÷ usermgmt \
+         (above 1, usermgmt is ahead).\n",
+        r.text(&format!("{PEER}.version")),
+        r.text(&format!("{PEER}.node")),
+    );
+    let mut header = "| figure | better-auth |".to_owned();
+    let mut rule = "|---|---:|".to_owned();
+    for (_, fw_name) in frameworks {
+        let _ = write!(header, " usermgmt {fw_name} | advantage |");
+        rule.push_str("---:|---|");
+    }
+    let _ = writeln!(out, "{header}\n{rule}");
+    let cpu = |key: &str| -> Option<f64> {
+        let part = |who: &str| r.num(&format!("{key}.cpu_us.{who}"));
+        Some(part("server")? + part("database")?)
+    };
+    let figures: Vec<PeerFigure<'_>> = vec![
+        (
+            format!(
+                "logins/s: sign-in ÷ `POST /auth/login` ({} conns)",
+                r.text("meta.login_conns")
+            ),
+            r.num(&format!("{PEER}.login.ok_rps")),
+            Box::new(|k: &str| r.num(&format!("{k}.login.ok_rps"))),
+            true,
+            Some(5.0),
+            1,
+        ),
+        (
+            "login p99 ms".to_owned(),
+            r.num(&format!("{PEER}.login.p99_ms")),
+            Box::new(|k: &str| r.num(&format!("{k}.login.p99_ms"))),
+            false,
+            None,
+            2,
+        ),
+        (
+            "login CPU µs (server + database) per login".to_owned(),
+            cpu(&format!("{PEER}.login")),
+            Box::new(|k: &str| cpu(&format!("{k}.login"))),
+            false,
+            None,
+            0,
+        ),
+        (
+            format!(
+                "authenticated reads/s: get-session (cookie) ÷ `GET /users/profile` (bearer) ({} conns)",
+                r.text("meta.conns")
+            ),
+            r.num(&format!("{PEER}.session.ok_rps")),
+            Box::new(|k: &str| r.num(&format!("{k}.profile.ok_rps"))),
+            true,
+            Some(10.0),
+            0,
+        ),
+        (
+            "authenticated read p99 ms".to_owned(),
+            r.num(&format!("{PEER}.session.p99_ms")),
+            Box::new(|k: &str| r.num(&format!("{k}.profile.p99_ms"))),
+            false,
+            None,
+            2,
+        ),
+        (
+            "read CPU µs (server + database) per read".to_owned(),
+            cpu(&format!("{PEER}.session")),
+            Box::new(|k: &str| cpu(&format!("{k}.profile"))),
+            false,
+            None,
+            0,
+        ),
+        (
+            "peak RSS MiB over sign-up/registration, logins and reads (VmHWM; usermgmt's before its flood)"
+                .to_owned(),
+            r.mib(&format!("{PEER}.rss.hwm_kib")),
+            Box::new(|k: &str| r.mib(&format!("{k}.rss.hwm_before_kib"))),
+            false,
+            None,
+            1,
+        ),
+    ];
+    for (label, peer, ours, higher_better, target, decimals) in &figures {
+        let mut line = format!("| {label} | {} |", f(*peer, *decimals));
+        let (mut held, mut measured) = (0, 0);
+        for (fw, _) in frameworks {
+            let value = ours(&format!("postgres.{fw}"));
+            let advantage = if *higher_better {
+                ratio(value, *peer)
+            } else {
+                ratio(*peer, value)
+            };
+            let ok = target.and_then(|t| advantage.map(|a| a >= t));
+            if let Some(ok) = ok {
+                measured += 1;
+                held += usize::from(ok);
+            }
+            let verdict = match target {
+                Some(t) => format!("{} {}× (target ≥ {t}×)", mark(ok), f(advantage, 1)),
+                None => format!("{}×", f(advantage, 1)),
+            };
+            let _ = write!(line, " {} | {verdict} |", f(value, *decimals));
+        }
+        let _ = writeln!(out, "{line}");
+        if let Some(t) = target {
+            verdicts.push((format!("better-auth: {label} ≥ {t}×"), held, measured));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nbetter-auth's get-session answers 200 `null` to an unknown cookie; the wrk script reads \
+         every answer and counts those as non-2xx: {} of {} here (sign-in: {} non-2xx). Node runs \
+         the JavaScript of all requests on one core (one process, its default); the scrypt \
+         hashes run on libuv's thread pool. RSS of the node process: {} MiB at start, {} MiB \
+         peak sampled during the figures.\n",
+        r.text(&format!("{PEER}.session.non2xx")),
+        r.text(&format!("{PEER}.session.requests")),
+        r.text(&format!("{PEER}.login.non2xx")),
+        f(r.mib(&format!("{PEER}.rss.idle_kib")), 1),
+        f(r.mib(&format!("{PEER}.rss.peak_kib")), 1),
+    );
 }
 
 #[cfg(test)]
@@ -1108,6 +1395,73 @@ mod tests {
         assert!(text.contains("✅ – → 20 → 60 → – MiB"), "{text}");
         assert!(text.contains("xychart-beta"), "{text}");
         assert!(!text.contains("CPU time per request"), "{text}");
+    }
+
+    #[test]
+    fn report_compares_with_better_auth() {
+        let r = Results::parse(
+            "meta.cores 2\n\
+             meta.conns 16\n\
+             meta.login_conns 8\n\
+             postgres.axum.login.ok_rps 120\n\
+             postgres.axum.login.p99_ms 90\n\
+             postgres.axum.profile.ok_rps 6000\n\
+             postgres.axum.profile.cpu_us.server 100\n\
+             postgres.axum.profile.cpu_us.database 150\n\
+             postgres.axum.rss.hwm_before_kib 51200\n\
+             peer.better_auth.version 1.7.29\n\
+             peer.better_auth.login.ok_rps 20\n\
+             peer.better_auth.login.p99_ms 450\n\
+             peer.better_auth.session.ok_rps 500\n\
+             peer.better_auth.session.cpu_us.server 1500\n\
+             peer.better_auth.session.cpu_us.database 1000\n\
+             peer.better_auth.rss.hwm_kib 153600\n",
+        );
+        let text = report_text(&r);
+        assert!(text.contains("### Against better-auth"), "{text}");
+        assert!(text.contains("better-auth 1.7.29 on node ?"), "{text}");
+        // Logins 120 ÷ 20 = 6× (target 5), reads 6000 ÷ 500 = 12× (target 10).
+        assert!(text.contains("| 120.0 | ✅ 6.0× (target ≥ 5×) |"), "{text}");
+        assert!(
+            text.contains("| 6000 | ✅ 12.0× (target ≥ 10×) |"),
+            "{text}"
+        );
+        // Latency, CPU and memory: better-auth ÷ usermgmt.
+        assert!(text.contains("| 450.00 | 90.00 | 5.0× |"), "{text}");
+        assert!(text.contains("| 2500 | 250 | 10.0× |"), "{text}");
+        assert!(text.contains("| 150.0 | 50.0 | 3.0× |"), "{text}");
+        assert!(
+            text.contains("- better-auth: logins/s: sign-in ÷ `POST /auth/login` (8 conns) ≥ 5×: holds in 1 of 1."),
+            "{text}"
+        );
+        // Without a peer, no section.
+        let r = Results::parse("meta.cores 2\npostgres.axum.login.ok_rps 120\n");
+        assert!(!report_text(&r).contains("better-auth"));
+    }
+
+    #[test]
+    fn peer_session_cookie_is_found() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.append(
+            reqwest::header::SET_COOKIE,
+            "other=1; Path=/".parse().unwrap(),
+        );
+        headers.append(
+            reqwest::header::SET_COOKIE,
+            "better-auth.session_token=abc.d%3D; Max-Age=604800; Path=/; HttpOnly"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            session_cookie(&headers).as_deref(),
+            Some("better-auth.session_token=abc.d%3D")
+        );
+        let mut cleared = reqwest::header::HeaderMap::new();
+        cleared.append(
+            reqwest::header::SET_COOKIE,
+            "better-auth.session_token=; Max-Age=0".parse().unwrap(),
+        );
+        assert_eq!(session_cookie(&cleared), None);
     }
 
     #[test]
