@@ -103,7 +103,7 @@ fn day_chart(title: &str, description: &str, days: &[(time::Date, u64)]) -> Mark
                         }
                     }
                     // A date under every seventh column, counted back from today.
-                    @if (days.len() - 1 - i) % 7 == 0 {
+                    @if (days.len() - 1 - i).is_multiple_of(7) {
                         text.date x=(x + step / 2) y=(HEIGHT - 6) text-anchor="middle" {
                             (format!("{:02}-{:02}", u8::from(day.month()), day.day()))
                         }
