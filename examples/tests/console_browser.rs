@@ -3,7 +3,11 @@
 //! sign in → enable two-step verification reading the key from the page → sign out → sign in
 //! with a TOTP code → revoke the other session; an administrator finds that user and suspends
 //! them, and the user's open page is signed out on its next request; the administrator adds a
-//! passkey with Chromium's virtual authenticator and signs in with it. A listener installed
+//! passkey with Chromium's virtual authenticator and signs in with it. Along the way: a user
+//! without `admin:access` sees no admin link and gets the refusal page; the administrator
+//! creates a role with a permission and gives it to the user, acts as the user (the banner on
+//! every page) and returns; another user uploads a picture, downloads the data export and
+//! deletes the account. A listener installed
 //! before every page's own script fails the test on any Content-Security-Policy violation.
 //!
 //! With `CONSOLE_SCREENSHOTS=1` the Axum walk also writes screenshots of every page (light and
@@ -61,14 +65,63 @@ async fn no_csp_violation(browser: &Browser<'_>, step: &str) {
     assert_eq!(seen, json!([]), "CSP violations at {step}");
 }
 
-/// Screenshots of the page as it is, in light and dark, desktop and phone width.
+/// axe-core's script, from its test fixture (`npm ci` in `examples/tests/fixtures/axe-core`,
+/// which `.ci/run` does); without it the accessibility check is skipped with a notice.
+fn axe_script() -> Option<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/axe-core/node_modules/axe-core/axe.min.js");
+    let script = std::fs::read_to_string(path).ok();
+    if script.is_none() {
+        eprintln!(
+            "note: the console walk's accessibility check is skipped: run `npm ci` in examples/tests/fixtures/axe-core"
+        );
+    }
+    script
+}
+
+/// Fails on any serious or critical axe-core violation of the page as it is now (WCAG 2.x A
+/// and AA rules and axe's best practices). The script is injected by WebDriver, not by the
+/// page: the page's policy still allows no inline or foreign script.
+async fn no_serious_accessibility_violation(browser: &Browser<'_>, axe: &str, step: &str) {
+    browser.run(axe, json!([])).await;
+    let found = browser
+        .run_async(
+            "const done = arguments[arguments.length - 1]; \
+             axe.run(document, {resultTypes: ['violations']}).then( \
+               (r) => done(r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical') \
+                 .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)), \
+               (e) => done([`axe failed: ${e}`]));",
+            json!([]),
+        )
+        .await;
+    assert_eq!(found, json!([]), "accessibility violations at {step}");
+}
+
+/// Screenshots of the page as it is, in light and dark, desktop and phone width; each page
+/// photographed is also checked by axe-core in both schemes.
 struct Shots {
     dir: Option<std::path::PathBuf>,
+    axe: Option<String>,
 }
 
 impl Shots {
     async fn take(&self, browser: &Browser<'_>, name: &str) {
         no_csp_violation(browser, name).await;
+        if let Some(axe) = &self.axe {
+            for scheme in ["light", "dark"] {
+                browser
+                    .cdp(
+                        "Emulation.setEmulatedMedia",
+                        json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+                    )
+                    .await;
+                no_serious_accessibility_violation(browser, axe, &format!("{name} ({scheme})"))
+                    .await;
+            }
+            browser
+                .cdp("Emulation.setEmulatedMedia", json!({"features": []}))
+                .await;
+        }
         let Some(dir) = &self.dir else { return };
         for scheme in ["light", "dark"] {
             browser
@@ -167,6 +220,7 @@ async fn walk(framework: &'static str) {
     .await;
     let client = Client::new(&server, &random_client_ip());
     let shots = Shots {
+        axe: axe_script(),
         dir: (framework == "axum" && std::env::var_os("CONSOLE_SCREENSHOTS").is_some()).then(
             || {
                 let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/console");
@@ -212,6 +266,27 @@ async fn walk(framework: &'static str) {
     sign_in(&user, &origin, "walker", PASSWORD).await;
     user.wait_for_path("/account").await;
     shots.take(&user, "account").await;
+
+    // Without admin:access: no admin link, and an admin page answers the refusal page.
+    assert_eq!(
+        user.run(
+            "return document.querySelectorAll('header.top a[href*=\"/admin\"]').length;",
+            json!([])
+        )
+        .await,
+        json!(0),
+        "no admin links"
+    );
+    user.goto(&format!("{origin}/admin")).await;
+    user.wait_until(
+        "document.querySelector('main[data-page=refused]') !== null",
+        "the refusal page",
+    )
+    .await;
+    assert!(user.text("main").await.contains("Code: FORBIDDEN"));
+    shots.take(&user, "refused").await;
+    user.goto(&format!("{origin}/account")).await;
+    user.wait_for_path("/account").await;
 
     // Two-step verification, with the key read from the page.
     user.click("#two-factor-setup").await;
@@ -307,6 +382,24 @@ async fn walk(framework: &'static str) {
         .wait_until("visible('svg.chart rect')", "the dashboard's chart")
         .await;
     shots.take(&admin, "admin-dashboard").await;
+
+    // The roles editor: a new role with one permission.
+    admin.goto(&format!("{origin}/admin/roles")).await;
+    admin.fill("#role-name", "walk_readers").await;
+    admin.fill("#role-description", "Reads users").await;
+    admin
+        .click("form[data-api='POST /roles'] input[value='user:read']")
+        .await;
+    admin
+        .click("form[data-api='POST /roles'] button[type=submit]")
+        .await;
+    admin
+        .wait_until(
+            "[...document.querySelectorAll('main tbody tr')].some((tr) => \
+             tr.querySelector('strong')?.textContent === 'walk_readers' && tr.textContent.includes('user:read'))",
+            "the new role listed with its permission",
+        )
+        .await;
     admin.goto(&format!("{origin}/admin/users?q=walker")).await;
     admin
         .wait_until("visible('#users tr[data-user] a')", "the search's answer")
@@ -320,6 +413,57 @@ async fn walk(framework: &'static str) {
         )
         .await;
     shots.take(&admin, "admin-user").await;
+
+    // The new role, given to the user from their page.
+    admin
+        .run(
+            "const s = document.getElementById('assign-role'); \
+             s.value = [...s.options].find((o) => o.text === 'walk_readers').value;",
+            json!([]),
+        )
+        .await;
+    admin
+        .click("#user-roles form:first-of-type button[type=submit]")
+        .await;
+    admin
+        .wait_until("visible('#assign-status.ok')", "the role assigned")
+        .await;
+    admin
+        .wait_until(
+            "document.getElementById('user-detail').textContent.includes('walk_readers')",
+            "the role on the user's page",
+        )
+        .await;
+
+    // The administrator acts as the user: a banner on every page, then the way back.
+    let user_page = admin.url().await;
+    admin.click("#action-impersonate").await; // its confirm() is accepted
+    admin.wait_for_path("/account").await;
+    admin
+        .wait_until(
+            "visible('#impersonation-banner')",
+            "the impersonation banner",
+        )
+        .await;
+    assert!(
+        admin
+            .text("#impersonation-banner")
+            .await
+            .contains("You are acting as walker")
+    );
+    assert!(admin.text("header.top").await.contains("Acting as walker"));
+    shots.take(&admin, "impersonation-banner").await;
+    admin.click("#stop-impersonating").await;
+    admin
+        .wait_until(
+            "visible('#action-suspend') && !document.getElementById('impersonation-banner')",
+            "the administrator's own page again",
+        )
+        .await;
+    assert_eq!(admin.url().await, user_page);
+    assert!(admin.text("header.top").await.contains("Signed in as root"));
+    no_csp_violation(&admin, "back from impersonating").await;
+
     admin.fill("#reason", "walk test").await;
     admin.click("#action-suspend").await; // its confirm() is accepted
     admin
@@ -389,6 +533,72 @@ async fn walk(framework: &'static str) {
         user.wait_for_path(&format!("/{page}")).await;
         shots.take(&user, page).await;
     }
+
+    // Another user: a picture, the data export as a download, then the account deleted.
+    let (status, body) = client
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "leaver@example.com", "username": "leaver", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let link = mailed_link(
+        &smtp,
+        "leaver@example.com",
+        &format!("{origin}/verify-email"),
+    )
+    .await;
+    let token = token_from_link(&link).expect("a token in the link");
+    let (status, body) = client
+        .post("/api/v1/auth/verify-email", None, json!({"token": token}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    sign_in(&user, &origin, "leaver", PASSWORD).await;
+    user.wait_for_path("/account").await;
+    let picture = dir.join("avatar.png");
+    std::fs::write(&picture, usermgmt_core::testing::http_suite::PNG).unwrap();
+    user.upload("#avatar-file", &picture).await;
+    user.click("#avatar button[type=submit]").await;
+    user.wait_until(
+        "(() => { const i = document.querySelector('#avatar img'); return !!i && i.complete && i.naturalWidth > 0; })()",
+        "the new picture shown",
+    )
+    .await;
+    no_csp_violation(&user, "the picture").await;
+    let downloads = dir.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    user.download_to(&downloads).await;
+    user.click("#your-data button[data-export]").await;
+    let exported = downloads.join("my-data.json");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let export: serde_json::Value = loop {
+        // Chromium writes `.crdownload` first and renames it when done.
+        if let Ok(bytes) = std::fs::read(&exported)
+            && let Ok(value) = serde_json::from_slice(&bytes)
+        {
+            break value;
+        }
+        assert!(Instant::now() < deadline, "no export downloaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        export.to_string().contains("leaver@example.com"),
+        "{export}"
+    );
+    assert!(!export.to_string().contains("argon2"), "no hash exported");
+    user.fill("#delete-password", PASSWORD).await;
+    user.click("#delete button[type=submit]").await; // its confirm() is accepted
+    user.wait_for_path("/signin").await;
+    no_csp_violation(&user, "the deletion").await;
+    let (status, body) = client
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"identifier": "leaver", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 401, "the deleted account signs in no more: {body}");
 
     // The pages carry the policy and refuse framing.
     let answer = client

@@ -6,7 +6,9 @@
 pub use crate::account::routes::{
     CredentialsBody, PasswordBody, PermanentDeleteBody, account_export,
 };
-pub use crate::admin::routes::{AdminUserDto, BulkAssignRoleBody, SuspendBody, user_status};
+pub use crate::admin::routes::{
+    AdminUserDto, BulkAssignRoleBody, StopImpersonationBody, SuspendBody, user_status,
+};
 pub use crate::audit::routes::RetentionBody;
 pub use crate::auth::routes::{
     ChangePasswordBody, EmailBody, LoginBody, LoginTwoFactorBody, RefreshBody, RegisterBody,

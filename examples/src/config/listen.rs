@@ -110,35 +110,23 @@ pub(super) fn browsers(vars: &mut Vars<'_>, builder: ConfigBuilder) -> Result<Co
     if let Some(max_age) = vars.core_duration("HSTS_MAX_AGE")? {
         builder = builder.hsts_max_age(Some(max_age));
     }
-    let cookies = cookie_sessions(vars)?;
-    // `CONSOLE` (true): the hosted pages and the web console at `/`. Its sign-ins are cookie
-    // sessions, so it turns them on with their defaults when `COOKIE_SESSIONS` did not; the
-    // cookies are `Secure` unless the server is reached over plain HTTP (a development
-    // machine's http://127.0.0.1:3000, where a browser would drop them).
+    // `CONSOLE` (true): the hosted pages and the web console at `/`.
     let console = vars.flag("CONSOLE")?.unwrap_or(true);
-    let cookies = match cookies {
-        None if console => {
-            let plain_http = vars
-                .text("PUBLIC_URL")
-                .is_none_or(|url| url.trim().to_ascii_lowercase().starts_with("http://"));
-            Some(CookieSessionConfig {
-                secure: !plain_http,
-                ..CookieSessionConfig::default()
-            })
-        }
-        other => other,
-    };
-    if let Some(cookies) = cookies {
+    if let Some(cookies) = cookie_sessions(vars, console)? {
         builder = builder.cookie_sessions(cookies);
     }
     Ok(builder.console(console))
 }
 
-/// `COOKIE_SESSIONS=true` turns cookie sessions on; `COOKIE_NAME` (`usermgmt_session`),
-/// `COOKIE_DOMAIN` (unset: the answering host), `COOKIE_PATH` (`/`), `COOKIE_SECURE` (`true`)
-/// and `COOKIE_SAME_SITE` (`lax`, `strict` or `none`) shape the cookies.
-fn cookie_sessions(vars: &mut Vars<'_>) -> Result<Option<CookieSessionConfig>> {
-    if !vars.flag("COOKIE_SESSIONS")?.unwrap_or(false) {
+/// Cookie sessions are on with `COOKIE_SESSIONS=true`, and with the console (its sign-ins are
+/// cookie sessions). When on, `COOKIE_NAME` (`usermgmt_session`), `COOKIE_DOMAIN` (unset: the
+/// answering host), `COOKIE_PATH` (`/`), `COOKIE_SECURE` and `COOKIE_SAME_SITE` (`lax`,
+/// `strict` or `none`) shape the cookies. `COOKIE_SECURE` defaults to true, except when the
+/// console alone turned them on and the server is reached over plain HTTP (a development
+/// machine's http://127.0.0.1:3000, where a browser would drop `Secure` cookies).
+fn cookie_sessions(vars: &mut Vars<'_>, console: bool) -> Result<Option<CookieSessionConfig>> {
+    let asked = vars.flag("COOKIE_SESSIONS")?.unwrap_or(false);
+    if !asked && !console {
         for name in [
             "COOKIE_NAME",
             "COOKIE_DOMAIN",
@@ -147,17 +135,29 @@ fn cookie_sessions(vars: &mut Vars<'_>) -> Result<Option<CookieSessionConfig>> {
             "COOKIE_SAME_SITE",
         ] {
             if vars.is_set(name) {
-                vars.warn(format!("{name} is ignored: COOKIE_SESSIONS is not true"));
+                vars.warn(format!(
+                    "{name} is ignored: COOKIE_SESSIONS is not true and CONSOLE is off"
+                ));
             }
         }
         return Ok(None);
     }
     let mut cookies = CookieSessionConfig::default();
+    if !asked {
+        cookies.secure = !vars
+            .text("PUBLIC_URL")
+            .is_none_or(|url| url.trim().to_ascii_lowercase().starts_with("http://"));
+    }
     if let Some(name) = vars.text("COOKIE_NAME") {
         cookies.name = name;
     }
     cookies.domain = vars.text("COOKIE_DOMAIN");
     if let Some(path) = vars.text("COOKIE_PATH") {
+        if console && path != "/" {
+            vars.warn(format!(
+                "COOKIE_PATH={path}: the console's pages see the session only under it"
+            ));
+        }
         cookies.path = path;
     }
     if let Some(secure) = vars.flag("COOKIE_SECURE")? {
@@ -276,6 +276,53 @@ mod tests {
         let config = ok(&[("CONSOLE", "false")]).core;
         assert!(!config.console && config.cookie_sessions.is_none());
         err(&[("CONSOLE", "maybe")], "CONSOLE", "CONSOLE");
+    }
+
+    #[test]
+    fn the_consoles_cookie_sessions_honour_the_cookie_variables() {
+        let config = ok(&[
+            ("COOKIE_NAME", "sid"),
+            ("COOKIE_DOMAIN", "example.com"),
+            ("COOKIE_PATH", "/auth"),
+            ("COOKIE_SAME_SITE", "strict"),
+        ]);
+        let about_cookies: Vec<_> = config
+            .warnings
+            .iter()
+            .filter(|w| w.contains("COOKIE"))
+            .collect();
+        assert_eq!(about_cookies.len(), 1, "{about_cookies:?}");
+        assert!(about_cookies[0].starts_with("COOKIE_PATH=/auth"));
+        let cookies = config
+            .core
+            .cookie_sessions
+            .expect("the console's cookie sessions");
+        assert_eq!(cookies.name, "sid");
+        assert_eq!(cookies.domain.as_deref(), Some("example.com"));
+        assert_eq!(cookies.path, "/auth");
+        assert_eq!(cookies.same_site, SameSite::Strict);
+        // Plain HTTP: not Secure unless asked.
+        assert!(!cookies.secure);
+        let cookies = ok(&[("COOKIE_SECURE", "true")])
+            .core
+            .cookie_sessions
+            .unwrap();
+        assert!(cookies.secure);
+        let cookies = ok(&[
+            ("PUBLIC_URL", "https://id.example.com"),
+            ("COOKIE_SECURE", "false"),
+        ])
+        .core
+        .cookie_sessions
+        .unwrap();
+        assert!(!cookies.secure);
+        // Still checked as when asked for by COOKIE_SESSIONS.
+        err(
+            &[("COOKIE_SAME_SITE", "sometimes")],
+            "COOKIE_SAME_SITE",
+            "lax, strict or none",
+        );
+        err(&[("COOKIE_NAME", "a b")], "COOKIE_NAME", "name must be");
     }
 
     #[test]

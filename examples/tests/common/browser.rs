@@ -176,6 +176,13 @@ impl Browser<'_> {
             .await
     }
 
+    /// Runs `script` asynchronously: it ends by calling its last argument with the value to
+    /// return (WebDriver's asynchronous script).
+    pub async fn run_async(&self, script: &str, args: Value) -> Value {
+        self.post("/execute/async", json!({"script": script, "args": args}))
+            .await
+    }
+
     /// A Chrome DevTools Protocol command.
     pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
         self.post("/goog/cdp/execute", json!({"cmd": cmd, "params": params}))
@@ -202,6 +209,25 @@ impl Browser<'_> {
         self.post(&format!("/element/{id}/clear"), json!({})).await;
         self.post(&format!("/element/{id}/value"), json!({"text": text}))
             .await;
+    }
+
+    /// Gives the file input `css` the file at `path`, as a person picking it would.
+    pub async fn upload(&self, css: &str, path: &Path) {
+        let id = self.element(css).await;
+        self.post(
+            &format!("/element/{id}/value"),
+            json!({"text": path.display().to_string()}),
+        )
+        .await;
+    }
+
+    /// Saves the page's downloads in `dir` (which must exist) without asking.
+    pub async fn download_to(&self, dir: &Path) {
+        self.cdp(
+            "Browser.setDownloadBehavior",
+            json!({"behavior": "allow", "downloadPath": dir.display().to_string()}),
+        )
+        .await;
     }
 
     pub async fn text(&self, css: &str) -> String {

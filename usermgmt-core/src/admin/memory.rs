@@ -91,6 +91,28 @@ impl AdminStore for MemoryStore {
         })
     }
 
+    async fn daily_activity(&self, first_day: Timestamp, days: u32) -> Result<Vec<DailyActivity>> {
+        let st = self.lock();
+        Ok(day_bounds(first_day, days)
+            .map(|(start, end)| {
+                let within = |t: Timestamp| start <= t && t < end;
+                let actions = |action: crate::domain::AuditAction| {
+                    st.audit
+                        .iter()
+                        .filter(|e| e.action == action.as_str() && within(e.created_at))
+                        .count() as u64
+                };
+                DailyActivity {
+                    day: start.date(),
+                    sign_ups: st.users.values().filter(|u| within(u.created_at)).count() as u64,
+                    sign_ins: actions(crate::domain::AuditAction::UserLogin),
+                    failed_sign_ins: actions(crate::domain::AuditAction::LoginFailed),
+                    lockouts: actions(crate::domain::AuditAction::AccountLocked),
+                }
+            })
+            .collect())
+    }
+
     async fn change_account(
         &self,
         user_id: Uuid,

@@ -18,8 +18,8 @@ use crate::mail::MailKind;
 use crate::mail::templates;
 use crate::manager::{ClientInfo, UserManager};
 use crate::store::{
-    AccountChange, DashboardCounts, Effects, NotificationType, ProfileRecord, RoleRecord,
-    SessionRecord, Timestamp, TwoFactorRecord, UserRecord, UserSearch,
+    AccountChange, DailyActivity, DashboardCounts, Effects, NotificationType, ProfileRecord,
+    RoleRecord, SessionRecord, Timestamp, TwoFactorRecord, UserRecord, UserSearch,
 };
 use serde_json::json;
 use time::Duration;
@@ -34,7 +34,12 @@ pub struct Dashboard {
     pub roles: Vec<RoleRecord>,
     /// Organizations not deleted.
     pub organizations: u64,
+    /// The last [`DASHBOARD_DAYS`] UTC days, today last (today so far).
+    pub daily: Vec<DailyActivity>,
 }
+
+/// Days the dashboard's per-day figures cover, today included.
+pub const DASHBOARD_DAYS: u32 = 30;
 
 /// Everything an administrator sees of one user.
 #[derive(Debug, Clone)]
@@ -151,10 +156,23 @@ impl UserManager {
             .store
             .all_orgs(None, Some(false), crate::store::Page { page: 1, limit: 1 })
             .await?;
+        // UTC midnights: a day is the same 24 hours on every store and every instance.
+        let today = now
+            .to_offset(time::UtcOffset::UTC)
+            .date()
+            .midnight()
+            .assume_utc();
+        let first_day = today - Duration::days(i64::from(DASHBOARD_DAYS) - 1);
+        let daily = self
+            .inner
+            .store
+            .daily_activity(first_day, DASHBOARD_DAYS)
+            .await?;
         Ok(Dashboard {
             counts,
             roles,
             organizations,
+            daily,
         })
     }
 
@@ -436,5 +454,63 @@ impl UserManager {
             expires_in: ttl.whole_seconds(),
             user: target,
         })
+    }
+
+    /// Ends the impersonation `auth` carries and signs the administrator back in, on the word
+    /// of the administrator's own refresh token (`admin_refresh`) for the session the
+    /// impersonation rides on: an impersonation token alone must never buy an administrator's
+    /// session. That session ends (so the impersonation token stops working at once, on every
+    /// instance, wherever a copy of it is) and a fresh one opens for the administrator, whose
+    /// pair is returned.
+    ///
+    /// Refused with 409 `INVALID_ACCOUNT_STATE` when `auth` is no impersonation, and with 401
+    /// `INVALID_REFRESH_TOKEN` when the refresh token is not that session's (or a concurrent
+    /// call ended it first: one of two racing calls wins).
+    pub async fn end_impersonation(
+        &self,
+        auth: &AuthenticatedUser,
+        admin_refresh: &str,
+        client: &ClientInfo,
+    ) -> Result<crate::auth::LoginSuccess> {
+        self.ensure_not_api_key(auth)?;
+        let Some(admin_id) = auth.impersonator() else {
+            return Err(Error::AccountState(
+                "this session is not impersonating anyone",
+            ));
+        };
+        // Proof of the administrator's session: its refresh token rotates (reuse detection
+        // included) and must belong to the session the impersonation token names.
+        let pair = self.refresh(admin_refresh, client).await?;
+        let proven = self
+            .inner
+            .tokens
+            .genuine(&pair.access_token)
+            .and_then(|claims| claims.session_id())?;
+        if proven != auth.session_id {
+            return Err(Error::InvalidRefreshToken);
+        }
+        let admin = self
+            .inner
+            .store
+            .user_by_id(admin_id)
+            .await?
+            .ok_or(Error::InvalidRefreshToken)?;
+        let audit = self.audit(
+            AuditAction::AdminImpersonationEnded,
+            Some(admin_id),
+            Some(auth.user.id),
+            "user",
+            client,
+            json!({"adminSessionId": auth.session_id}),
+        );
+        let ended = self
+            .inner
+            .store
+            .revoke_session(admin_id, auth.session_id, self.now(), Effects::audit(audit))
+            .await?;
+        if !ended {
+            return Err(Error::InvalidRefreshToken);
+        }
+        self.open_session(admin, None, client).await
     }
 }

@@ -53,6 +53,16 @@ pub(crate) static ROUTES: &[Route] = &[
                         ("userCount", integer()),
                     ])),
                 ),
+                (
+                    "daily",
+                    array(record(&[
+                        ("date", json!({"type": "string", "format": "date", "description": "A UTC day"})),
+                        ("signUps", integer()),
+                        ("signIns", integer()),
+                        ("failedSignIns", integer()),
+                        ("lockouts", integer()),
+                    ])),
+                ),
             ]))
         },
     )
@@ -136,17 +146,46 @@ pub(crate) static ROUTES: &[Route] = &[
         "AdminImpersonate",
         "A 15-minute token acting as the user [admin:access]",
         handler!(impersonate),
-        |_| {
-            Docs::data(record(&[
+        |config| {
+            let seconds = json!({"type": "integer", "description": "Seconds"});
+            let bearer = record(&[
                 ("accessToken", string()),
                 ("tokenType", json!({"const": "Bearer"})),
-                (
-                    "expiresIn",
-                    json!({"type": "integer", "description": "Seconds"}),
-                ),
+                ("expiresIn", seconds.clone()),
                 ("user", reference("User")),
                 ("impersonatorId", uuid()),
-            ]))
+            ]);
+            if config.cookie_sessions.is_none() {
+                return Docs::data(bearer);
+            }
+            // `X-Auth-Mode: cookie` from a cookie session: the token is in the access cookie
+            // only; the refresh cookie stays the administrator's (the way back).
+            let cookie = record(&[
+                ("tokenType", json!({"const": "Cookie"})),
+                ("expiresIn", seconds),
+                ("csrfToken", string()),
+                ("user", reference("User")),
+                ("impersonatorId", uuid()),
+            ]);
+            Docs::data(json!({"oneOf": [bearer, cookie]}))
+        },
+    )
+    .bearer(),
+    Route::new(
+        "POST",
+        "/api/v1/admin/impersonation/stop",
+        "AdminStopImpersonation",
+        "End the caller's impersonation; the administrator signs back in [impersonation token + the administrator's refresh token]",
+        handler!(stop_impersonation),
+        |config| {
+            let body = request_body::<StopImpersonationBody>();
+            // In cookie mode the refresh cookie stands in for the member.
+            let body = if config.cookie_sessions.is_some() {
+                body
+            } else {
+                body.require(&["refreshToken"])
+            };
+            Docs::data(reference("LoginSuccess")).body(body)
         },
     )
     .bearer(),
@@ -248,6 +287,19 @@ async fn dashboard(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
         .iter()
         .map(|r| json!({"id": r.id, "name": r.name, "userCount": r.user_count}))
         .collect();
+    let daily: Vec<_> = d
+        .daily
+        .iter()
+        .map(|day| {
+            json!({
+                "date": day.day.to_string(),
+                "signUps": day.sign_ups,
+                "signIns": day.sign_ins,
+                "failedSignIns": day.failed_sign_ins,
+                "lockouts": day.lockouts,
+            })
+        })
+        .collect();
     Ok(ApiResponse::success(
         200,
         "OK",
@@ -262,6 +314,7 @@ async fn dashboard(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
             "sessions": {"active": c.active_sessions},
             "organizations": {"total": d.organizations},
             "roles": roles,
+            "daily": daily,
         }),
     ))
 }
@@ -499,10 +552,38 @@ async fn account_action(
 async fn impersonate(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
     let auth = caller(api, ctx).await?;
     let user_id = path_id(ctx, "userId", "user")?;
+    // Cookie mode keeps every token out of the body: checked before anything is issued.
+    if ctx.cookies.wants_cookies && !ctx.cookies.authenticated_by_cookie {
+        return Err(Error::invalid(
+            "X-Auth-Mode",
+            "cookie mode needs the administrator's cookie session",
+        ));
+    }
     let imp = api
         .manager()
         .impersonate(&auth, user_id, &ctx.client)
         .await?;
+    if ctx.cookies.wants_cookies {
+        // The access cookie now carries the impersonation; the refresh cookie stays the
+        // administrator's (the way back, see `crate::api::cookies`).
+        let mut response = ApiResponse::success(
+            200,
+            "Impersonation started",
+            json!({
+                "tokenType": "Cookie",
+                "expiresIn": imp.expires_in,
+                "csrfToken": crate::api::cookies::csrf_token(api.manager().config(), auth.session_id),
+                "user": UserDto::from(&imp.user),
+                "impersonatorId": auth.user.id,
+            }),
+        );
+        crate::api::cookies::set_access_cookie(
+            api.manager().config(),
+            &imp.access_token,
+            &mut response,
+        );
+        return Ok(response);
+    }
     Ok(ApiResponse::success(
         200,
         "Impersonation token issued",
@@ -514,6 +595,31 @@ async fn impersonate(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
             "impersonatorId": auth.user.id,
         }),
     ))
+}
+
+async fn stop_impersonation(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
+    let auth = caller(api, ctx).await?;
+    let body: StopImpersonationBody = ctx.json()?;
+    // A cookie session's refresh token is its refresh cookie (sent to the API's paths only).
+    let from_cookie = ctx
+        .cookies
+        .refresh
+        .as_ref()
+        .filter(|_| ctx.cookies.wants_cookies)
+        .map(|token| crate::secret::ExposeSecret::expose_secret(token).to_owned());
+    let Some(refresh) = body
+        .refresh_token
+        .map(crate::secret::SecretText::into_inner)
+        .or(from_cookie)
+    else {
+        return Err(Error::invalid("refreshToken", "is required"));
+    };
+    let success = api
+        .manager()
+        .end_impersonation(&auth, &refresh, &ctx.client)
+        .await?;
+    // The login answer: in cookie mode the pair becomes the cookies (`crate::api::cookies`).
+    Ok(crate::auth::routes::login_success(&success))
 }
 
 async fn bulk_assign_role(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
@@ -628,6 +734,16 @@ fn user_search(ctx: &RequestContext) -> Result<UserSearch> {
         descending,
         page,
     })
+}
+
+/// `POST /admin/impersonation/stop`: the administrator's refresh token (a cookie session's
+/// refresh cookie stands in for it).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct StopImpersonationBody {
+    #[schema(value_type = Option<String>)]
+    pub refresh_token: Option<crate::secret::SecretText>,
 }
 
 /// `POST /admin/bulk/assign-role`.

@@ -127,6 +127,83 @@ macro_rules! admin_sql {
                 })
             }
 
+            async fn daily_activity(
+                &self,
+                first_day: Timestamp,
+                days: u32,
+            ) -> Result<Vec<$crate::store::DailyActivity>> {
+                use $crate::domain::AuditAction;
+                use $crate::store::{DailyActivity, day_bounds};
+                // One COUNT per day over the window's rows, the bounds bound as times: the same
+                // statement in every dialect (no date functions, whose bucketing and time zones
+                // differ between them), UTC by construction (the bounds are UTC midnights), and
+                // one range scan of `created_at` per table.
+                let bounds: Vec<Timestamp> = day_bounds(first_day, days)
+                    .map(|(start, _)| start)
+                    .chain(std::iter::once(first_day + Duration::days(i64::from(days))))
+                    .collect();
+                let per_day = (0..days)
+                    .map(|i| {
+                        format!(
+                            "COUNT(CASE WHEN created_at >= ${} AND created_at < ${} THEN 1 END) AS d{i}",
+                            i + 1,
+                            i + 2
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let window = format!("created_at >= $1 AND created_at < ${}", days + 1);
+                let counts = |row: &<Db as sqlx::Database>::Row| {
+                    (0..days)
+                        .map(|i| Ok(count(row.try_get(format!("d{i}").as_str())?)))
+                        .collect::<Result<Vec<u64>>>()
+                };
+                // Safe: only numbers and the actions' constant names are formatted in.
+                let mut users = query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {per_day} FROM users WHERE {window}"
+                )));
+                for bound in &bounds {
+                    users = users.bind(ts(*bound));
+                }
+                let sign_ups = counts(&users.fetch_one(&self.pool).await?)?;
+                let actions = [
+                    AuditAction::UserLogin,
+                    AuditAction::LoginFailed,
+                    AuditAction::AccountLocked,
+                ];
+                let listed = actions
+                    .iter()
+                    .map(|a| format!("'{}'", a.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut audit = query(sqlx::AssertSqlSafe(format!(
+                    "SELECT action AS k, {per_day} FROM audit_logs \
+                     WHERE {window} AND action IN ({listed}) GROUP BY action"
+                )));
+                for bound in &bounds {
+                    audit = audit.bind(ts(*bound));
+                }
+                let mut by_action = std::collections::HashMap::new();
+                for row in audit.fetch_all(&self.pool).await? {
+                    by_action.insert(row.try_get::<String, _>("k")?, counts(&row)?);
+                }
+                let of = |action: AuditAction, day: usize| {
+                    by_action
+                        .get(action.as_str())
+                        .map_or(0, |per_day: &Vec<u64>| per_day[day])
+                };
+                Ok(day_bounds(first_day, days)
+                    .enumerate()
+                    .map(|(i, (start, _))| DailyActivity {
+                        day: start.date(),
+                        sign_ups: sign_ups[i],
+                        sign_ins: of(AuditAction::UserLogin, i),
+                        failed_sign_ins: of(AuditAction::LoginFailed, i),
+                        lockouts: of(AuditAction::AccountLocked, i),
+                    })
+                    .collect())
+            }
+
             async fn change_account(
                 &self,
                 user_id: Uuid,

@@ -18,6 +18,10 @@ pub trait AdminStore: Send + Sync + 'static {
         now: Timestamp,
         new_since: Timestamp,
     ) -> Result<DashboardCounts>;
+    /// The figures of `days` UTC days from midnight `first_day` on, one entry per day in order
+    /// (days without rows answer zeros). Rows count for the day whose `[midnight, next
+    /// midnight)` holds their time, whatever the database's or the server's time zone.
+    async fn daily_activity(&self, first_day: Timestamp, days: u32) -> Result<Vec<DailyActivity>>;
     /// Applies an account state change (see [`AccountChange`]); `None` when the account is not
     /// in a state the change applies to (nothing written), `NotFound("user")` when unknown.
     async fn change_account(

@@ -21,6 +21,12 @@
 //!   renewed before the handler runs: the refresh token rotates as `POST /auth/refresh` rotates
 //!   it (reuse detection and grace included) and the answer sets the new cookies.
 //!   `POST /auth/refresh` with `X-Auth-Mode: cookie` and no body renews on demand.
+//! - **Impersonating.** `POST /admin/users/{userId}/impersonate` in cookie mode from a cookie
+//!   session puts the impersonation token in the access cookie only ([`set_access_cookie`]);
+//!   the refresh cookie stays the administrator's. `POST /admin/impersonation/stop` (the
+//!   refresh cookie as proof) ends the administrator's session the token rode on and sets a
+//!   fresh session's cookies; an expired impersonation token renews from the refresh cookie as
+//!   any expired access cookie does, to the administrator's own token.
 //! - **Ending.** Logout clears the cookies; so does any 401 to a cookie-authenticated request
 //!   (the session is gone, the cookies are useless).
 
@@ -435,6 +441,29 @@ fn set_pair(
     for cookie in cookies {
         response.push_header("set-cookie", &cookie.max_age(lifetime).build().to_string());
     }
+}
+
+/// Sets the access cookie alone to `access`, the refresh and CSRF cookies untouched: an
+/// impersonation started in cookie mode. Its token rides on the administrator's session, so
+/// the CSRF token (bound to the session) stays valid, and the refresh cookie keeps the
+/// administrator's refresh token: the way back (`POST /admin/impersonation/stop`), and the
+/// renewal that makes the administrator themself again once the impersonation token expires.
+/// The cookie lives as long as the pair's would, for that renewal. Nothing without cookie
+/// sessions on.
+pub(crate) fn set_access_cookie(config: &Config, access: &str, response: &mut ApiResponse) {
+    let Some(settings) = &config.cookie_sessions else {
+        return;
+    };
+    let cookie = build(
+        settings,
+        settings.name.clone(),
+        access.to_owned(),
+        settings.path.clone(),
+        false,
+    )
+    .max_age(config.refresh_token_ttl)
+    .build();
+    response.push_header("set-cookie", &cookie.to_string());
 }
 
 /// The document of a server with cookie sessions on: `Tokens` becomes either the bearer pair

@@ -73,8 +73,8 @@ const KEYLESS_PATHS: &[&str] = &[
     "/api/v1/users/identities",
 ];
 
-/// Rows outside those paths that refuse keys too: acting as another user.
-const KEYLESS_ROUTES: &[&str] = &["AdminImpersonate"];
+/// Rows outside those paths that refuse keys too: acting as another user, and ending that.
+const KEYLESS_ROUTES: &[&str] = &["AdminImpersonate", "AdminStopImpersonation"];
 
 /// Marks the rows a key may not use ([`KEYLESS_PATHS`], [`KEYLESS_ROUTES`]); `Api` answers
 /// them 403 `API_KEY_NOT_ALLOWED` before their handler runs. Applied to the whole table

@@ -64,18 +64,13 @@ pub(super) async fn account(api: &Api, ctx: &RequestContext) -> Result<ApiRespon
             button type="submit" { "Upload" }
             (status("avatar-status"))
         }
-        form.card id="preferences" data-api="PUT /users/preferences" data-then="message" {
+        form.card id="preferences" data-api="PUT /users/preferences" data-then="reload" {
             h2 { "Preferences" }
-            label for="theme" { "Theme" }
+            label for="theme" { "Theme of these pages" }
             select id="theme" name="theme" {
-                option value="system" { "Follow the system" }
-                option value="light" { "Light" }
-                option value="dark" { "Dark" }
-            }
-            label for="emailNotifications" { "Security emails" }
-            select id="emailNotifications" name="emailNotifications" {
-                option value="all" { "All" }
-                option value="important" { "Important only" }
+                @for (value, label) in [("system", "Follow the system"), ("light", "Light"), ("dark", "Dark")] {
+                    option value=(value) selected[viewer.theme == value] { (label) }
+                }
             }
             button type="submit" { "Save preferences" }
             (status("preferences-status"))

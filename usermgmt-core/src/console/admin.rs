@@ -61,6 +61,80 @@ fn bar_chart(title: &str, figures: &[(&str, u64)]) -> Markup {
     }
 }
 
+/// A column chart of one figure per day: a column and its value as text for each day, the
+/// dates along the bottom every week, and a title and description for assistive technology
+/// (the figures are in the text, never in colour alone).
+fn day_chart(title: &str, description: &str, days: &[(time::Date, u64)]) -> Markup {
+    const WIDTH: u64 = 620;
+    const HEIGHT: u64 = 190;
+    const LEFT: u64 = 8;
+    const TOP: u64 = 18;
+    const BOTTOM: u64 = 24;
+    let id = slug(title);
+    let max = days.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
+    let count = (days.len() as u64).max(1);
+    let step = (WIDTH - 2 * LEFT) / count;
+    let span = HEIGHT - TOP - BOTTOM;
+    let total: u64 = days.iter().map(|(_, v)| *v).sum();
+    let peak = days.iter().max_by_key(|(_, v)| *v).filter(|(_, v)| *v > 0);
+    let summary = match peak {
+        Some((day, value)) => format!(
+            "{description} {total} in all over {} days; the most, {value}, on {day}.",
+            days.len()
+        ),
+        None => format!("{description} None over {} days.", days.len()),
+    };
+    html! {
+        figure {
+            svg.chart.days viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) role="img"
+                aria-labelledby=(format!("{id}-title {id}-desc")) xmlns="http://www.w3.org/2000/svg" {
+                title id=(format!("{id}-title")) { (title) }
+                desc id=(format!("{id}-desc")) { (summary) }
+                line.axis x1=(LEFT) y1=(HEIGHT - BOTTOM) x2=(WIDTH - LEFT) y2=(HEIGHT - BOTTOM) {}
+                @for (i, (day, value)) in days.iter().enumerate() {
+                    @let x = LEFT + step * i as u64;
+                    @let h = if *value == 0 { 0 } else { (span * value / max).max(2) };
+                    @let y = HEIGHT - BOTTOM - h;
+                    g {
+                        title { (day.to_string()) ": " (value) }
+                        rect.bar x=(x + 2) y=(y) width=(step.saturating_sub(4).max(2)) height=(h) rx="2" {}
+                        @if *value > 0 {
+                            text.value x=(x + step / 2) y=(y.saturating_sub(4)) text-anchor="middle" { (value) }
+                        }
+                    }
+                    // A date under every seventh column, counted back from today.
+                    @if (days.len() - 1 - i).is_multiple_of(7) {
+                        text.date x=(x + step / 2) y=(HEIGHT - 6) text-anchor="middle" {
+                            (format!("{:02}-{:02}", u8::from(day.month()), day.day()))
+                        }
+                    }
+                }
+            }
+            figcaption.muted { (title) " (UTC days)" }
+        }
+    }
+}
+
+/// The share of users with two-step verification on, as a bar with its figures written out.
+fn adoption_meter(with: u64, total: u64) -> Markup {
+    const WIDTH: u64 = 620;
+    let percent = (with * 100).checked_div(total).unwrap_or(0);
+    let filled = (WIDTH * with).checked_div(total).unwrap_or(0);
+    let words = format!("{with} of {total} users ({percent}%) have two-step verification on.");
+    html! {
+        figure {
+            svg.chart.meter viewBox=(format!("0 0 {WIDTH} 44")) role="img" aria-labelledby="two-step-adoption-title two-step-adoption-desc" xmlns="http://www.w3.org/2000/svg" {
+                title id="two-step-adoption-title" { "Two-step verification adoption" }
+                desc id="two-step-adoption-desc" { (words) }
+                rect.track x="0" y="4" width=(WIDTH) height="18" rx="3" {}
+                rect.bar x="0" y="4" width=(filled) height="18" rx="3" {}
+                text x="0" y="38" { (words) }
+            }
+            figcaption.muted { "Two-step verification adoption" }
+        }
+    }
+}
+
 fn slug(text: &str) -> String {
     text.chars()
         .map(|c| {
@@ -93,6 +167,10 @@ pub(super) async fn dashboard(api: &Api, ctx: &RequestContext) -> Result<ApiResp
         .iter()
         .map(|r| (r.name.as_str(), r.user_count))
         .collect();
+    let series = |figure: fn(&crate::store::DailyActivity) -> u64| -> Vec<(time::Date, u64)> {
+        dashboard.daily.iter().map(|d| (d.day, figure(d))).collect()
+    };
+    let days = dashboard.daily.len();
     let body = html! {
         h1 { "Dashboard" }
         section.card {
@@ -101,6 +179,18 @@ pub(super) async fn dashboard(api: &Api, ctx: &RequestContext) -> Result<ApiResp
                 @for (label, value) in &users { li { strong { (value) } (label) } }
                 li { strong { (dashboard.organizations) } "Organizations" }
             }
+        }
+        section.card id="activity" {
+            h2 { "The last " (days) " days" }
+            (day_chart("Sign-ups per day", "Accounts created each day.", &series(|d| d.sign_ups)))
+            (day_chart("Sign-ins per day", "Sessions opened each day.", &series(|d| d.sign_ins)))
+            (day_chart("Failed sign-ins per day", "Sign-in attempts refused each day.", &series(|d| d.failed_sign_ins)))
+            (day_chart("Lockouts per day", "Accounts locked by failed attempts each day.", &series(|d| d.lockouts)))
+        }
+        section.card id="now" {
+            h2 { "Now" }
+            (adoption_meter(c.users_with_two_factor, c.users_total))
+            p { strong { (c.active_sessions) } " active sessions (neither ended nor expired)." }
         }
         section.card { h2 { "Users" } (bar_chart("Users by state", &users)) }
         section.card { h2 { "Roles" } (bar_chart("Users by role", &roles)) }
@@ -203,6 +293,13 @@ pub(super) async fn user(api: &Api, ctx: &RequestContext) -> Result<ApiResponse>
                     button.danger type="submit" id="action-suspend" { "Suspend" }
                     (status("suspend-status"))
                 }
+            }
+        }
+        @if viewer.may("admin:access") && uuid != viewer.auth.user.id {
+            section.card id="user-impersonate" {
+                h2 { "Act as this user" }
+                p { "See the account as the user sees it, for 15 minutes at most. Password, two-step and account changes stay refused; everything done is recorded as yours." }
+                button.secondary type="button" id="action-impersonate" data-call=(act("/impersonate")) data-then="impersonating" data-confirm="Act as this user? Every page shows a banner with the way back." { "Act as this user" }
             }
         }
         @if viewer.may("role:assign") {

@@ -190,6 +190,19 @@ async fn asset(_: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
 pub(crate) struct Viewer {
     pub(crate) auth: AuthenticatedUser,
     pub(crate) permissions: Vec<String>,
+    /// On an impersonation token: the username of the administrator acting as the user.
+    pub(crate) impersonator: Option<String>,
+    /// The `theme` preference: `light`, `dark`, or `system` (unset or anything else).
+    pub(crate) theme: &'static str,
+}
+
+/// The theme a user's preferences ask for (`PUT /users/preferences` `{"theme": …}`).
+fn theme_of(preferences: &serde_json::Value) -> &'static str {
+    match preferences.get("theme").and_then(serde_json::Value::as_str) {
+        Some("light") => "light",
+        Some("dark") => "dark",
+        _ => "system",
+    }
 }
 
 impl Viewer {
@@ -226,10 +239,24 @@ pub(crate) async fn frame(api: &Api, ctx: &RequestContext) -> Result<Frame> {
         .unwrap_or_default();
     let mut viewer = None;
     if let Some(token) = ctx.bearer().filter(|t| !crate::secret::is_api_key(t))
-        && let Ok(auth) = manager.authenticate(token).await
+        && let Ok((auth, profile)) = manager.authenticate_with_profile(token).await
     {
         let permissions = manager.permissions(&auth).await?;
-        viewer = Some(Viewer { auth, permissions });
+        let impersonator = match auth.impersonator() {
+            // `authenticate` admitted the token, so the administrator exists and is active.
+            Some(admin_id) => manager
+                .store()
+                .user_by_id(admin_id)
+                .await?
+                .map(|admin| admin.username),
+            None => None,
+        };
+        viewer = Some(Viewer {
+            auth,
+            permissions,
+            impersonator,
+            theme: theme_of(&profile.preferences),
+        });
     }
     Ok(Frame {
         base: config.api_base_path(),
@@ -311,13 +338,15 @@ pub(crate) fn layout(
     content: Markup,
 ) -> Markup {
     let signed_in = frame.viewer.is_some();
+    // The signed-in user's theme preference wins over the system's (`console.css`).
+    let theme = frame.viewer.as_ref().map_or("system", |v| v.theme);
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang="en" data-theme=(theme) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="color-scheme" content="light dark";
+                meta name="color-scheme" content=(if theme == "system" { "light dark" } else { theme });
                 meta name="referrer" content="no-referrer";
                 title { (title) " · usermgmt" }
                 link rel="stylesheet" href=(frame.at("/console/assets/console.css"));
@@ -339,10 +368,15 @@ pub(crate) fn layout(
                                 }
                             }
                         }
-                        form data-api="POST /auth/logout" data-then="signedOut" {
-                            span.muted { "Signed in as " (viewer.auth.user.username) " " }
-                            button.secondary type="submit" id="sign-out" { "Sign out" }
-                            div data-status {}
+                        @if viewer.auth.is_impersonated() {
+                            // Signing out is the administrator's to do, after returning.
+                            span.muted { "Acting as " (viewer.auth.user.username) }
+                        } @else {
+                            form data-api="POST /auth/logout" data-then="signedOut" {
+                                span.muted { "Signed in as " (viewer.auth.user.username) " " }
+                                button.secondary type="submit" id="sign-out" { "Sign out" }
+                                div data-status {}
+                            }
                         }
                     } @else {
                         nav aria-label="Main" {
@@ -353,10 +387,33 @@ pub(crate) fn layout(
                         }
                     }
                 }
+                @if let Some(viewer) = frame.viewer.as_ref().filter(|v| v.auth.is_impersonated()) {
+                    (impersonation_banner(frame, viewer))
+                }
                 main id="main" class=(if width == Width::Narrow { "narrow" } else { "" }) data-page=(page) {
                     (content)
                 }
             }
+        }
+    }
+}
+
+/// The banner of every page while the access token carries the impersonation claim: whose
+/// account this is, who acts, and the way back (`POST /admin/impersonation/stop`, then the
+/// user's admin page).
+fn impersonation_banner(frame: &Frame, viewer: &Viewer) -> Markup {
+    let user = &viewer.auth.user;
+    let admin = viewer.impersonator.as_deref().unwrap_or("an administrator");
+    html! {
+        section.banner id="impersonation-banner" role="region" aria-label="Impersonation" {
+            p {
+                strong { "You are acting as " (user.username) } " (" (user.email) "). "
+                "Changes are made in their name and recorded as yours, " (admin) "."
+            }
+            button type="button" id="stop-impersonating" data-call="POST /admin/impersonation/stop"
+                data-then="impersonationEnded" data-next=(frame.at(&format!("/admin/users/{}", user.id)))
+                data-status="impersonation-status" { "Return to your account" }
+            div id="impersonation-status" data-status aria-live="polite" {}
         }
     }
 }

@@ -166,6 +166,9 @@ audit_actions! {
     AdminUserDeleted => "ADMIN_USER_DELETED",
     /// An administrator began acting as a user (`expiresIn`, `adminSessionId`).
     AdminImpersonationStarted => "ADMIN_IMPERSONATION_STARTED",
+    /// An administrator stopped acting as a user before the token expired (`adminSessionId`,
+    /// the session that ended with it).
+    AdminImpersonationEnded => "ADMIN_IMPERSONATION_ENDED",
     /// Audit rows older than the retention were deleted (`deletedCount`).
     AuditCleanup => "AUDIT_CLEANUP",
 }

@@ -100,8 +100,8 @@ pub use crate::two_factor::store::TwoFactorStore;
 pub use crate::webhooks::store::WebhookStore;
 pub use base::BaseStore;
 pub use events::{EVENT_BUFFER, EventBus};
-pub(crate) use records::permissions_unchanged;
 pub use records::*;
+pub(crate) use records::{day_bounds, permissions_unchanged};
 
 store_areas!(define_store!());
 

@@ -116,6 +116,22 @@ pub async fn admin_actions_on_accounts(cx: &HttpCtx) {
     assert_eq!(dash["users"]["newThisWeek"], json!(2));
     assert_eq!(dash["sessions"]["active"], json!(2));
     assert_eq!(dash["roles"].as_array().unwrap().len(), 3);
+    // 30 UTC days, today last; the two sign-ups and two sign-ins are in them.
+    let daily = dash["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 30);
+    use crate::clock::Clock as _;
+    let today = cx.app.clock.now().date().to_string();
+    assert_eq!(daily[29]["date"], json!(today));
+    let sum = |field: &str| {
+        daily
+            .iter()
+            .map(|d| d[field].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(
+        (sum("signUps"), sum("signIns"), sum("failedSignIns")),
+        (2, 2, 0)
+    );
 
     let detail = ok(&cx.get(&base, a).await, "detail");
     assert_eq!(detail["user"]["email"], json!(email));

@@ -409,3 +409,118 @@ pub async fn impersonators_cannot_erase_notifications(cx: &HttpCtx) {
     assert_eq!(audited, removed);
 }
 http_case!(impersonators_cannot_erase_notifications);
+
+/// Stopping an impersonation takes the impersonation token and the administrator's own
+/// refresh token for the session it rides on: that session ends (the impersonation token with
+/// it), a fresh one opens for the administrator, and both ends are audited. Neither token
+/// alone does it, and of two racing stops one wins.
+pub async fn impersonation_stops_with_the_administrators_refresh_token(cx: &HttpCtx) {
+    cx.app.access_token_for("root", &["admin"]).await;
+    let email = cx.register_verified("ivo").await;
+    let ivo = user_id(cx, &email).await;
+    let root = user_id(cx, "root@example.com").await;
+    let (admin, admin_refresh) = cx.login("root@example.com", PASSWORD).await;
+    let token = impersonate(cx, &admin, ivo).await;
+    let stop = "/api/v1/admin/impersonation/stop";
+
+    // Not an impersonation: nothing to stop.
+    assert_error(
+        &cx.post(stop, Some(&admin), json!({"refreshToken": admin_refresh}))
+            .await,
+        409,
+        "INVALID_ACCOUNT_STATE",
+    );
+    // The impersonation token alone buys no administrator's session.
+    assert_error(
+        &cx.post(stop, Some(&token), json!({})).await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    let (_, ivo_refresh) = cx.login(&email, PASSWORD).await;
+    assert_error(
+        &cx.post(stop, Some(&token), json!({"refreshToken": ivo_refresh}))
+            .await,
+        401,
+        "INVALID_REFRESH_TOKEN",
+    );
+    assert_eq!(
+        cx.get("/api/v1/users/profile", Some(&token)).await.status,
+        200,
+        "still impersonating"
+    );
+
+    // Two stops at once with the administrator's refresh token: one wins.
+    let answers = join_all(
+        (0..2).map(|_| cx.post(stop, Some(&token), json!({"refreshToken": admin_refresh}))),
+    )
+    .await;
+    let won: Vec<&TestResponse> = answers.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "{:?}",
+        answers.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for lost in answers.iter().filter(|r| r.status != 200) {
+        // Refused at the refresh proof, or already at the token (its session just ended).
+        assert_eq!(lost.status, 401);
+        let code = lost.json()["code"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            ["INVALID_REFRESH_TOKEN", "INVALID_TOKEN"].contains(&code.as_str()),
+            "{code}"
+        );
+    }
+    let data = won[0].data();
+    assert_eq!(data["user"]["id"], json!(root.to_string()));
+    let fresh = data["tokens"]["accessToken"].as_str().unwrap().to_owned();
+    assert!(
+        claims(&fresh).get("act").is_none(),
+        "the administrator's own token"
+    );
+    assert_ne!(
+        claims(&fresh)["sid"],
+        claims(&token)["sid"],
+        "a fresh session"
+    );
+
+    // The impersonation token, the old access token and the old refresh token are dead.
+    for dead in [&token, &admin] {
+        assert_error(
+            &cx.get("/api/v1/users/profile", Some(dead)).await,
+            401,
+            "INVALID_TOKEN",
+        );
+    }
+    assert_eq!(
+        cx.post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refreshToken": admin_refresh})
+        )
+        .await
+        .status,
+        401
+    );
+    let me = ok(
+        &cx.get("/api/v1/users/profile", Some(&fresh)).await,
+        "admin again",
+    );
+    assert_eq!(me["user"]["id"], json!(root.to_string()));
+
+    // Both ends on record, with the administrator as actor and the user as target.
+    let events = cx
+        .app
+        .manager
+        .store()
+        .audit_events(Some(ivo), 100)
+        .await
+        .unwrap();
+    let ended: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "ADMIN_IMPERSONATION_ENDED")
+        .collect();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].actor_id, Some(root));
+    assert_eq!(ended[0].details["adminSessionId"], claims(&token)["sid"]);
+}
+http_case!(impersonation_stops_with_the_administrators_refresh_token);

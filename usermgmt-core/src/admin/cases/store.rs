@@ -423,3 +423,89 @@ pub async fn dashboard_counts_users_and_active_sessions(store: Arc<dyn Store>) {
     );
 }
 store_case!(dashboard_counts_users_and_active_sessions);
+
+/// The dashboard's per-day figures: each row in the UTC day whose `[midnight, next midnight)`
+/// holds it (a row at midnight opens its day, one a microsecond before closes the previous),
+/// nothing outside the window, only the three sign-in actions, zeros for an empty day.
+pub async fn daily_activity_counts_each_utc_day_exactly(store: Arc<dyn Store>) {
+    use time::macros::datetime;
+    let s = &*store;
+    let first_day = datetime!(2024-03-01 00:00 UTC);
+    let before = datetime!(2024-02-29 23:59:59.999999 UTC);
+    let day0_end = datetime!(2024-03-01 23:59:59.999999 UTC);
+    let day1 = datetime!(2024-03-02 00:00 UTC);
+    let day2 = datetime!(2024-03-03 00:00 UTC);
+    let after = datetime!(2024-03-04 00:00 UTC);
+    let empty = s.daily_activity(first_day, 3).await.unwrap();
+    assert_eq!(empty.len(), 3);
+    assert!(
+        empty
+            .iter()
+            .all(|d| (d.sign_ups, d.sign_ins, d.failed_sign_ins, d.lockouts) == (0, 0, 0, 0))
+    );
+    for (name, at) in [
+        ("early", before),
+        ("opens", first_day),
+        ("closes", day0_end),
+        ("second", day1),
+        ("late", after),
+    ] {
+        make(
+            s,
+            NewUser {
+                created_at: at,
+                ..new_user(&format!("daily_{name}"))
+            },
+        )
+        .await;
+    }
+    let someone = make_named(s, "daily_actor").await;
+    let rows = [
+        ("USER_LOGIN", mins(0)),
+        ("USER_LOGIN", day0_end),
+        ("USER_LOGIN", day2),
+        ("USER_LOGIN", after),
+        ("LOGIN_FAILED", day1),
+        ("LOGIN_FAILED", day1 + time::Duration::hours(5)),
+        ("LOGIN_FAILED", day2 - time::Duration::microseconds(1)),
+        ("ACCOUNT_LOCKED", day1),
+        ("ACCOUNT_LOCKED", before),
+        ("LOGIN_ALERT", day1),
+        ("USER_LOGOUT", day2),
+    ];
+    let mut effects = Effects::none();
+    for (action, at) in rows {
+        effects = effects.with_audit(audit_event(action, None, Some(someone.id), at));
+    }
+    write_effects(s, someone.id, mins(1), effects).await;
+
+    let days = s.daily_activity(first_day, 3).await.unwrap();
+    let got: Vec<_> = days
+        .iter()
+        .map(|d| {
+            (
+                d.day.to_string(),
+                d.sign_ups,
+                d.sign_ins,
+                d.failed_sign_ins,
+                d.lockouts,
+            )
+        })
+        .collect();
+    // `daily_actor` was made at t0 (2024-03-01 12:00): a sign-up of day 0 too.
+    assert_eq!(
+        got,
+        [
+            ("2024-03-01".to_owned(), 3, 2, 0, 0),
+            ("2024-03-02".to_owned(), 1, 0, 3, 1),
+            ("2024-03-03".to_owned(), 0, 1, 0, 0),
+        ]
+    );
+    // A window of one day, later: the row at its midnight alone.
+    let one = s.daily_activity(after, 1).await.unwrap();
+    assert_eq!(
+        (one[0].sign_ups, one[0].sign_ins, one[0].failed_sign_ins),
+        (1, 1, 0)
+    );
+}
+store_case!(daily_activity_counts_each_utc_day_exactly);

@@ -163,6 +163,10 @@
       box.querySelector("p").focus();
     },
     signedOut: () => window.location.assign(page("/signin")),
+    // The access cookie now carries the impersonation: the user's account, with its banner.
+    impersonating: () => window.location.assign(page("/account")),
+    // The administrator's fresh session is in the cookies: back to the user's admin page.
+    impersonationEnded: (answer, button) => window.location.assign(button.dataset.next || page("/admin")),
   };
 
   // ----- forms -----

@@ -136,6 +136,37 @@ pub async fn console_signed_in_pages_follow_the_session(cx: &HttpCtx) {
         !page.contains("href=\"/admin\""),
         "no admin link without admin:access"
     );
+    // The theme preference applies to the pages: the system's until chosen.
+    assert!(page.contains("data-theme=\"system\""));
+    assert!(page.contains("content=\"light dark\""));
+    ok(
+        &cx.request(
+            "PUT",
+            "/api/v1/users/preferences",
+            Some(&access),
+            Some(serde_json::json!({"theme": "dark"})),
+        )
+        .await,
+        "theme",
+    );
+    let page = text(&cx.get("/account", Some(&access)).await);
+    assert!(
+        page.contains("data-theme=\"dark\"")
+            && page.contains("name=\"color-scheme\" content=\"dark\"")
+    );
+    assert!(page.contains("<option value=\"dark\" selected>"), "{page}");
+    // A value the pages do not know is the system's.
+    ok(
+        &cx.request(
+            "PUT",
+            "/api/v1/users/preferences",
+            Some(&access),
+            Some(serde_json::json!({"theme": "sepia"})),
+        )
+        .await,
+        "theme",
+    );
+    assert!(text(&cx.get("/account", Some(&access)).await).contains("data-theme=\"system\""));
     // `/` shows a signed-in visitor the account.
     let home = cx.get("/", Some(&access)).await;
     assert_eq!(home.status, 200);
@@ -196,6 +227,20 @@ pub async fn console_admin_pages_and_controls_follow_permissions(cx: &HttpCtx) {
     let r = cx.get("/admin", Some(&admin)).await;
     assert_eq!(r.status, 200);
     assert!(text(&r).contains("<svg") && text(&r).contains("Users by role"));
+    // The per-day charts, each titled and described for assistive technology.
+    for chart in [
+        "sign-ups-per-day",
+        "sign-ins-per-day",
+        "failed-sign-ins-per-day",
+        "lockouts-per-day",
+        "two-step-adoption",
+    ] {
+        assert!(
+            text(&r).contains(&format!("aria-labelledby=\"{chart}-title {chart}-desc\"")),
+            "{chart}"
+        );
+    }
+    assert!(text(&r).contains("have two-step verification on."));
 
     // A malformed id is an unknown user, and nothing is rendered for it.
     assert_error(
@@ -205,3 +250,188 @@ pub async fn console_admin_pages_and_controls_follow_permissions(cx: &HttpCtx) {
     );
 }
 http_case!(console_admin_pages_and_controls_follow_permissions);
+
+/// The cookies a browser holds for this console, by name.
+#[derive(Default)]
+struct Jar(Vec<(String, String)>);
+
+impl Jar {
+    /// Keeps the cookies an answer sets (a cleared one is dropped); returns their names.
+    fn keep(&mut self, r: &TestResponse) -> Vec<String> {
+        let mut set = Vec::new();
+        for (_, line) in r
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+        {
+            let pair = line.split(';').next().unwrap_or_default();
+            let (name, value) = pair.split_once('=').expect("name=value");
+            self.0.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.0.push((name.to_owned(), value.to_owned()));
+            }
+            set.push(name.to_owned());
+        }
+        set
+    }
+
+    fn get(&self, name: &str) -> String {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// The headers of the page's script calling the API: cookie mode, and on unsafe methods
+    /// the same-origin fetch with the CSRF token.
+    fn headers(&self, method: &str) -> Vec<(String, String)> {
+        let cookies = self
+            .0
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut headers = vec![
+            ("cookie".to_owned(), cookies),
+            ("x-auth-mode".to_owned(), "cookie".to_owned()),
+        ];
+        if method != "GET" {
+            headers.push(("sec-fetch-site".to_owned(), "same-origin".to_owned()));
+            headers.push(("x-csrf-token".to_owned(), self.get("usermgmt_session_csrf")));
+            headers.push(("content-type".to_owned(), "application/json".to_owned()));
+        }
+        headers
+    }
+
+    async fn send(&self, cx: &HttpCtx, method: &str, uri: &str) -> TestResponse {
+        let body = if method == "GET" {
+            Vec::new()
+        } else {
+            b"{}".to_vec()
+        };
+        cx.send(TestRequest {
+            method: method.to_owned(),
+            uri: uri.to_owned(),
+            headers: self.headers(method),
+            body,
+        })
+        .await
+    }
+}
+
+pub async fn console_impersonation_uses_cookies_shows_a_banner_and_returns(cx: &HttpCtx) {
+    let cx = with_console(cx).await;
+    cx.app.access_token_for("root", &["admin"]).await;
+    let email = cx.register_verified("ivy").await;
+    let ivy = user_id(&cx, &email).await;
+    let mut jar = Jar::default();
+    let r = cx
+        .send(TestRequest {
+            method: "POST".into(),
+            uri: "/api/v1/auth/login".into(),
+            headers: vec![
+                ("x-auth-mode".into(), "cookie".into()),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body: serde_json::to_vec(
+                &serde_json::json!({"identifier": "root", "password": PASSWORD}),
+            )
+            .unwrap(),
+        })
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    jar.keep(&r);
+    let admin_access = jar.get("usermgmt_session");
+    let admin_refresh = jar.get("usermgmt_session_refresh");
+    let csrf = jar.get("usermgmt_session_csrf");
+    let impersonate = format!("/api/v1/admin/users/{ivy}/impersonate");
+
+    // Cookie mode from a bearer caller would have to put the token in the body: refused.
+    let bearer = vec![
+        ("authorization".into(), format!("Bearer {admin_access}")),
+        ("x-auth-mode".into(), "cookie".into()),
+        ("content-type".into(), "application/json".into()),
+    ];
+    let r = cx
+        .send(TestRequest {
+            method: "POST".into(),
+            uri: impersonate.clone(),
+            headers: bearer,
+            body: b"{}".to_vec(),
+        })
+        .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+
+    // Started from the cookie session: the access cookie alone changes, no token in the body.
+    let r = jar.send(&cx, "POST", &impersonate).await;
+    let data = ok(&r, "impersonate in cookie mode");
+    assert_eq!(data["tokenType"], serde_json::json!("Cookie"));
+    assert_eq!(data["csrfToken"], serde_json::json!(csrf));
+    assert!(data.get("accessToken").is_none());
+    assert_eq!(jar.keep(&r), ["usermgmt_session"]);
+    let line = r
+        .headers
+        .iter()
+        .find(|(n, v)| n.eq_ignore_ascii_case("set-cookie") && v.starts_with("usermgmt_session="))
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert!(line.contains("HttpOnly"), "{line}");
+    let token = jar.get("usermgmt_session");
+    assert!(!text(&r).contains(&token));
+    assert_eq!(claims(&token)["sub"], serde_json::json!(ivy.to_string()));
+    assert!(claims(&token)["act"]["sub"].is_string());
+    assert_eq!(jar.get("usermgmt_session_refresh"), admin_refresh);
+
+    // Every page shows whose account it is and the way back; signing out is not offered.
+    let page = text(&jar.send(&cx, "GET", "/account").await);
+    assert!(page.contains("id=\"impersonation-banner\""), "{page}");
+    assert!(page.contains("You are acting as ivy"));
+    assert!(page.contains("data-call=\"POST /admin/impersonation/stop\""));
+    assert!(page.contains(&format!("data-next=\"/admin/users/{ivy}\"")));
+    assert!(!page.contains("id=\"sign-out\""));
+    // The user's permissions, not the administrator's.
+    assert_eq!(jar.send(&cx, "GET", "/admin").await.status, 403);
+
+    // The way back: the administrator's fresh session in all three cookies.
+    let r = jar
+        .send(&cx, "POST", "/api/v1/admin/impersonation/stop")
+        .await;
+    let data = ok(&r, "stop");
+    assert_eq!(data["tokens"]["tokenType"], serde_json::json!("Cookie"));
+    assert_eq!(data["user"]["username"], serde_json::json!("root"));
+    let mut set = jar.keep(&r);
+    set.sort();
+    assert_eq!(
+        set,
+        [
+            "usermgmt_session",
+            "usermgmt_session_csrf",
+            "usermgmt_session_refresh"
+        ]
+    );
+    assert!(claims(&jar.get("usermgmt_session")).get("act").is_none());
+    assert_ne!(jar.get("usermgmt_session_refresh"), admin_refresh);
+    let page = jar.send(&cx, "GET", "/admin").await;
+    assert_eq!(page.status, 200);
+    assert!(!text(&page).contains("impersonation-banner"));
+    assert!(text(&page).contains("Signed in as root"));
+    // The impersonation token ended with the session it rode on.
+    let old = cx.get("/account", Some(&token)).await;
+    assert!(!text(&old).contains("impersonation-banner"));
+    assert!(text(&old).contains("data-next=\"/account\""));
+
+    // Left to expire, an impersonation renews from the refresh cookie to the administrator.
+    let r = jar.send(&cx, "POST", &impersonate).await;
+    ok(&r, "again");
+    jar.keep(&r);
+    cx.app.clock.advance(time::Duration::minutes(16));
+    let r = jar.send(&cx, "GET", "/api/v1/users/profile").await;
+    assert_eq!(
+        ok(&r, "renewed")["user"]["username"],
+        serde_json::json!("root")
+    );
+    jar.keep(&r);
+    assert!(claims(&jar.get("usermgmt_session")).get("act").is_none());
+}
+http_case!(console_impersonation_uses_cookies_shows_a_banner_and_returns);

@@ -216,6 +216,34 @@ pub struct DashboardCounts {
     pub active_sessions: u64,
 }
 
+/// One UTC day of the dashboard's charts: counted from `users.created_at` and the audit rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyActivity {
+    /// The day (UTC), from its midnight to the next.
+    pub day: time::Date,
+    /// Accounts created that day still on record (soft-deleted ones included: they signed up).
+    pub sign_ups: u64,
+    /// Sessions opened that day (`USER_LOGIN` rows: password, two-factor, passkey and social
+    /// sign-ins alike).
+    pub sign_ins: u64,
+    /// Refused sign-in attempts that day (`LOGIN_FAILED` rows).
+    pub failed_sign_ins: u64,
+    /// Accounts locked that day by failed attempts (`ACCOUNT_LOCKED` rows).
+    pub lockouts: u64,
+}
+
+/// The `[start, end)` of each of `days` days from `first_day` on (a UTC midnight), for the
+/// stores' [`DailyActivity`].
+pub(crate) fn day_bounds(
+    first_day: Timestamp,
+    days: u32,
+) -> impl Iterator<Item = (Timestamp, Timestamp)> {
+    (0..i64::from(days)).map(move |i| {
+        let start = first_day + time::Duration::days(i);
+        (start, start + time::Duration::days(1))
+    })
+}
+
 /// What the store keeps of a user beyond the user row and profile, for the GDPR export.
 /// Secrets and hashes are never part of it.
 #[derive(Debug, Clone, Default)]

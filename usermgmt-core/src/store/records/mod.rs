@@ -14,8 +14,8 @@ use uuid::Uuid;
 mod admin;
 mod webhooks;
 
-pub(crate) use admin::permissions_unchanged;
 pub use admin::*;
+pub(crate) use admin::{day_bounds, permissions_unchanged};
 pub use webhooks::*;
 
 /// A point in time (UTC, microsecond precision).
