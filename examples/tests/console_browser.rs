@@ -566,6 +566,33 @@ async fn walk(framework: &'static str) {
     )
     .await;
     no_csp_violation(&user, "the picture").await;
+    // An API key: made on the page, shown once, working; revoked from its row, it stops.
+    user.fill("#api-key-name", "CI deploys").await;
+    user.click("#api-key-create button[type=submit]").await;
+    user.wait_until(
+        "document.getElementById('api-key-secret').textContent.startsWith('umk_') && !!document.querySelector('#api-keys-list tr[data-key]')",
+        "the new key shown once and listed",
+    )
+    .await;
+    let key = user.text("#api-key-secret").await;
+    assert_eq!(
+        client.get("/api/v1/users/profile", Some(&key)).await.0,
+        200,
+        "the key from the page works"
+    );
+    user.click("#api-keys-list tr[data-key] button[data-call]")
+        .await; // its confirm() is accepted
+    user.wait_until(
+        "!document.querySelector('#api-keys-list tr[data-key]')",
+        "the revoked key gone from the list",
+    )
+    .await;
+    assert_eq!(
+        client.get("/api/v1/users/profile", Some(&key)).await.0,
+        401,
+        "the revoked key stops at once"
+    );
+    no_csp_violation(&user, "the API key").await;
     let downloads = dir.join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
     user.download_to(&downloads).await;

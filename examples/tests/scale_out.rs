@@ -1063,7 +1063,9 @@ async fn a_deadlock_victim_request_is_run_again_mysql() {
 
     let options = usermgmt_core::store::mysql::MySqlStore::connect_options(&url).unwrap();
     let mut test_tx = sqlx::MySqlConnection::connect_with(&options).await.unwrap();
-    let watcher = sqlx::MySqlPool::connect_with(options.clone()).await.unwrap();
+    let watcher = sqlx::MySqlPool::connect_with(options.clone())
+        .await
+        .unwrap();
     test_tx
         .execute("CREATE TABLE deadlock_weight (n INT PRIMARY KEY)")
         .await
@@ -1129,10 +1131,7 @@ async fn a_deadlock_victim_request_is_run_again_mysql() {
     assert_eq!(status, 200, "the victim's request, run again: {body}");
     assert_eq!(body["data"]["revokedSessions"], json!(1), "{body}");
     c.login("deadlock", "N3w!Passw0rd-dl").await;
-    test_tx
-        .execute("DROP TABLE deadlock_weight")
-        .await
-        .unwrap();
+    test_tx.execute("DROP TABLE deadlock_weight").await.unwrap();
 }
 
 /// Logins of one user at once, on two instances: each takes and gives back a lockout turn on
@@ -1357,7 +1356,10 @@ async fn api_key_revocation_holds_across_instances_and_only_its_digest_is_stored
     let secret = &key[key.len() - 43..];
     let (holding, tables) = tables_containing(&pool, secret).await;
     assert!(tables.iter().any(|t| t == "api_keys"), "{tables:?}");
-    assert!(holding.is_empty(), "tables holding the key's secret: {holding:?}");
+    assert!(
+        holding.is_empty(),
+        "tables holding the key's secret: {holding:?}"
+    );
     let digest = usermgmt_core::secret::TokenDigest::of(&key);
     assert_eq!(
         count_where(&pool, "api_keys", "key_digest", digest.as_str()).await,

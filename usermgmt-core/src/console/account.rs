@@ -141,11 +141,33 @@ pub(super) async fn account(api: &Api, ctx: &RequestContext) -> Result<ApiRespon
         }
         section.card id="identities" {
             h2 { "Linked sign-in providers" }
-            (list("identities-list", "/users/identities", "generic", &["Provider", "Email", "Linked"], "provider,email,createdAt"))
+            (list("identities-list", "/users/identities", "identities", &["Provider", "Email", "Linked", ""], ""))
         }
         section.card id="api-keys" {
             h2 { "API keys" }
-            (list("api-keys-list", "/api-keys", "generic", &["Name", "Prefix", "Scopes", "Expires", "Last used"], "name,prefix,scopes,expiresAt,lastUsedAt"))
+            (list("api-keys-list", "/api-keys", "apiKeys", &["Name", "Prefix", "Scopes", "Expires", "Last used", ""], ""))
+            form id="api-key-create" data-api="POST /api-keys" data-then="apiKeyCreated" {
+                div.row {
+                    div { label for="api-key-name" { "Name of the new key" } input id="api-key-name" name="name" maxlength="64" required; }
+                    div {
+                        label for="api-key-expiry" { "Expires" }
+                        select id="api-key-expiry" name="expiresInDays" data-number data-optional {
+                            option value="" { "Never" }
+                            option value="30" { "In 30 days" }
+                            option value="90" selected { "In 90 days" }
+                            option value="365" { "In a year" }
+                        }
+                    }
+                }
+                // No scopes: the key reaches the owner's self-service routes only.
+                input type="hidden" name="scopes" data-empty-list;
+                button type="submit" { "Create a key" }
+                (status("api-key-status"))
+            }
+            div id="api-key-created" hidden {
+                p tabindex="-1" { strong { "Your new key." } " Copy it now: it is not shown again." }
+                p { code.secret id="api-key-secret" {} }
+            }
         }
         section.card id="organizations" {
             h2 { "Organizations" }

@@ -92,6 +92,9 @@ mod tests {
             record_durable_write();
         })
         .await;
-        assert_eq!(writes, 1, "an unrecorded write is not counted, the next one is");
+        assert_eq!(
+            writes, 1,
+            "an unrecorded write is not counted, the next one is"
+        );
     }
 }

@@ -99,7 +99,8 @@
       }
       if (el.type === "checkbox") { out[el.name] = el.checked; continue; }
       if (el.value === "" && el.dataset.optional !== undefined) continue;
-      out[el.name] = el.value;
+      if (el.dataset.emptyList !== undefined) { out[el.name] = []; continue; }
+      out[el.name] = el.dataset.number !== undefined ? Number(el.value) : el.value;
     }
     return out;
   }
@@ -160,6 +161,15 @@
       const list = box.querySelector("ul");
       list.textContent = "";
       for (const code of answer.data.backupCodes || []) list.append(el("li", { text: code }));
+      box.querySelector("p").focus();
+    },
+    // The key is shown once, in the page only; the list shows its prefix from now on.
+    apiKeyCreated(answer, form) {
+      const box = document.getElementById("api-key-created");
+      box.hidden = false;
+      document.getElementById("api-key-secret").textContent = answer.data.key;
+      form.reset();
+      refreshLists();
       box.querySelector("p").focus();
     },
     signedOut: () => window.location.assign(page("/signin")),
@@ -238,6 +248,24 @@
         table.append(el("tr", {}, el("td", { text: p.name }), el("td", { text: when(p.createdAt) }),
           el("td", { text: when(p.lastUsedAt) }),
           el("td", {}, el("button", { type: "button", class: "secondary", "data-call": `DELETE /passkeys/${p.id}`, "data-status": "passkeys-status", text: "Remove" }))));
+      }
+    },
+    identities(rows, table) {
+      for (const i of rows) {
+        table.append(el("tr", {}, el("td", { text: i.provider }), el("td", { text: i.email || "—" }),
+          el("td", { text: when(i.createdAt) }),
+          el("td", {}, el("button", { type: "button", class: "secondary", "data-call": `DELETE /users/identities/${i.id}`,
+            "data-status": "identities-list-status", "data-confirm": `Unlink ${i.provider}?`, "aria-label": `Unlink ${i.provider}`, text: "Unlink" }))));
+      }
+    },
+    apiKeys(rows, table) {
+      for (const k of rows) {
+        table.append(el("tr", { "data-key": k.id }, el("td", { text: k.name }), el("td", {}, el("code", { text: k.prefix })),
+          el("td", { text: (k.scopes || []).join(", ") || "self-service" }), el("td", { text: k.expiresAt ? when(k.expiresAt) : "never" }),
+          el("td", { text: when(k.lastUsedAt) }),
+          el("td", {}, el("button", { type: "button", class: "danger", "data-call": `DELETE /api-keys/${k.id}`,
+            "data-status": "api-keys-list-status", "data-confirm": `Revoke the key ${k.name}? Programs using it stop at once.`,
+            "aria-label": `Revoke ${k.name}`, text: "Revoke" }))));
       }
     },
     users(rows, table) {
