@@ -22,7 +22,7 @@
 //!   it (reuse detection and grace included) and the answer sets the new cookies.
 //!   `POST /auth/refresh` with `X-Auth-Mode: cookie` and no body renews on demand.
 //! - **Impersonating.** `POST /admin/users/{userId}/impersonate` in cookie mode from a cookie
-//!   session puts the impersonation token in the access cookie only ([`set_access_cookie`]);
+//!   session puts the impersonation token in the access cookie only (`set_access_cookie`);
 //!   the refresh cookie stays the administrator's. `POST /admin/impersonation/stop` (the
 //!   refresh cookie as proof) ends the administrator's session the token rode on and sets a
 //!   fresh session's cookies; an expired impersonation token renews from the refresh cookie as
