@@ -600,17 +600,10 @@ async fn impersonate(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
 async fn stop_impersonation(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
     let auth = caller(api, ctx).await?;
     let body: StopImpersonationBody = ctx.json()?;
-    // A cookie session's refresh token is its refresh cookie (sent to the API's paths only).
-    let from_cookie = ctx
-        .cookies
-        .refresh
-        .as_ref()
-        .filter(|_| ctx.cookies.wants_cookies)
-        .map(|token| crate::secret::ExposeSecret::expose_secret(token).to_owned());
     let Some(refresh) = body
         .refresh_token
         .map(crate::secret::SecretText::into_inner)
-        .or(from_cookie)
+        .or_else(|| ctx.cookies.refresh_token())
     else {
         return Err(Error::invalid("refreshToken", "is required"));
     };

@@ -58,6 +58,18 @@ pub(crate) struct CookieRequest {
     pub(crate) refresh: Option<crate::secret::SecretString>,
 }
 
+impl CookieRequest {
+    /// The refresh token a cookie-mode request leaves to its refresh cookie (sent to the API's
+    /// paths only): the cookie's value when the request asked for cookie mode. Routes that take
+    /// a `refreshToken` member (refresh, ending an impersonation) fall back to it.
+    pub(crate) fn refresh_token(&self) -> Option<String> {
+        self.refresh
+            .as_ref()
+            .filter(|_| self.wants_cookies)
+            .map(|token| crate::secret::ExposeSecret::expose_secret(token).to_owned())
+    }
+}
+
 impl std::fmt::Debug for CookieRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CookieRequest")

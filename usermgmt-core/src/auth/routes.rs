@@ -371,17 +371,11 @@ async fn refresh(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
     let body: RefreshBody = ctx.json()?;
     let mut errors = Vec::new();
     // A cookie session (`X-Auth-Mode: cookie`) may leave the token to its refresh cookie.
-    let from_cookie = ctx
-        .cookies
-        .refresh
-        .as_ref()
-        .filter(|_| ctx.cookies.wants_cookies)
-        .map(|token| crate::secret::ExposeSecret::expose_secret(token).to_owned());
     let token = required(
         "refreshToken",
         body.refresh_token
             .map(SecretText::into_inner)
-            .or(from_cookie),
+            .or_else(|| ctx.cookies.refresh_token()),
         &mut errors,
     );
     if !errors.is_empty() {
