@@ -6,7 +6,8 @@
 //! turn is counted at once in the account's window (which starts at its first check and lasts
 //! as long as a lock), and the turn that reaches the limit locks the account in the same
 //! statement. A check that passes gives back its own turn and nothing more
-//! ([`Store::release_check_turn`]): a right password in a burst does not wipe the wrong ones
+//! ([`Store::release_check_turn`], or for a login the commit that opens its session): a right
+//! password in a burst does not wipe the wrong ones
 //! racing it. So however many requests race, at most `max_failures` wrong answers of one
 //! account are checked per window, and a right password arriving after them is refused like a
 //! wrong one. Every refused attempt is audited.
@@ -22,7 +23,7 @@ use crate::mail::MailKind;
 use crate::mail::templates;
 use crate::manager::{ClientInfo, UserManager};
 use crate::secret::Password;
-use crate::store::{CheckTurn, Effects, LockoutRule, NotificationType, UserRecord};
+use crate::store::{CheckTurn, Effects, LockoutRule, NotificationType, PassedCheck, UserRecord};
 use serde_json::json;
 use std::future::Future;
 use time::format_description::well_known::Rfc3339;
@@ -127,8 +128,10 @@ impl UserManager {
             json!({"reason": "account_locked", "attempt": reason}),
         ));
         // A taken turn is given back or counted right after the check, and neither of those
-        // can end as a deadlock to be run again (`release_turn`, `count_failure`): so the turn
-        // does not keep the handler from being run again (`store::replay`).
+        // can end as a deadlock to be run again (`release_turn`, `count_failure`; a session
+        // whose commit would have given it back and was a deadlock's victim gives it back on
+        // its own first): so the turn does not keep the handler from being run again
+        // (`store::replay`).
         let taken = crate::store::replay::unrecorded(self.inner.store.take_check_turn(
             user.id,
             now,
@@ -160,6 +163,16 @@ impl UserManager {
         ))
         .await
         .map_err(Error::not_to_be_run_again)
+    }
+
+    /// The turn of a check that passed, as the store gives it back in the commit that opens a
+    /// session ([`NewSession::passed_check`](crate::store::NewSession::passed_check)): the same
+    /// change as [`release_turn`](Self::release_turn).
+    pub(crate) fn passed_check(&self, turn: Turn) -> PassedCheck {
+        PassedCheck {
+            slot: turn.slot,
+            ends_lock: turn.slot >= self.lockout_rule().max_failures,
+        }
     }
 
     /// Records a failed check, audited; the error to answer: `AccountLocked` when this failure

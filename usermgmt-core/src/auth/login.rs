@@ -2,6 +2,7 @@
 
 use crate::auth::display_name;
 use crate::auth::hashing::Verification;
+use crate::auth::lockout::Turn;
 use crate::auth::tokens::AccessClaims;
 use crate::auth::{AuthenticatedUser, LoginOutcome, LoginSuccess, TokenPair};
 use crate::domain::AuditAction;
@@ -10,6 +11,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::mail::MailKind;
 use crate::mail::templates;
 use crate::manager::{ClientInfo, UserManager};
+use crate::organizations::store::SessionInOrg;
 use crate::secret::{Password, RefreshToken, TokenDigest};
 use crate::store::{
     Effects, NewSession, NotificationType, ProfileRecord, RefreshRotation, SessionRecord,
@@ -81,10 +83,12 @@ impl UserManager {
             )
             .await?;
         // The password was right: its turn goes back, and the wrong answers of the window stay
-        // counted (a right one in a burst frees no turn but its own).
-        self.release_turn(turn).await?;
-        self.ensure_may_log_in(&user)?;
-        if user.two_factor_enabled {
+        // counted (a right one in a burst frees no turn but its own). When a session opens, the
+        // turn goes back in the session's own commit: one durable commit fewer per login.
+        let refusal = self.ensure_may_log_in(&user);
+        if refusal.is_err() || user.two_factor_enabled {
+            self.release_turn(turn).await?;
+            refusal?;
             // An outdated hash of a two-factor user is upgraded at a later password check
             // (change or reset); the challenge carries no password.
             return Ok(LoginOutcome::TwoFactorRequired(
@@ -93,11 +97,19 @@ impl UserManager {
             ));
         }
         let rehash = if needs_rehash {
-            Some(self.inner.hasher.hash(password).await?)
+            match self.inner.hasher.hash(password).await {
+                Ok(hash) => Some(hash),
+                Err(err) => {
+                    self.release_turn(turn).await?;
+                    return Err(err);
+                }
+            }
         } else {
             None
         };
-        let success = self.open_session(user, rehash, client).await?;
+        let success = self
+            .open_session_giving_back(user, rehash, client, Some(turn))
+            .await?;
         Ok(LoginOutcome::Authenticated(Box::new(success)))
     }
 
@@ -116,13 +128,37 @@ impl UserManager {
         Ok(())
     }
 
-    /// Opens a session for a user who has proven who they are.
+    /// Opens a session for a user who has proven who they are (no check turn held).
     pub(crate) async fn open_session(
         &self,
         user: UserRecord,
         rehash: Option<String>,
         client: &ClientInfo,
     ) -> Result<LoginSuccess> {
+        self.open_session_giving_back(user, rehash, client, None)
+            .await
+    }
+
+    /// [`open_session`](Self::open_session) for a login whose password check holds `turn`: the
+    /// store gives the turn back in the commit that opens the session
+    /// ([`NewSession::passed_check`]). When no session opens, the turn is given back on its own
+    /// if the store surely wrote nothing (an error before the store's call, or a deadlock, whose
+    /// transaction was rolled back); any other store error leaves it unknown whether the commit
+    /// happened, and the turn stays counted, like a failure, rather than risk giving it back
+    /// twice (which would free a turn of a racing wrong password).
+    async fn open_session_giving_back(
+        &self,
+        user: UserRecord,
+        rehash: Option<String>,
+        client: &ClientInfo,
+        turn: Option<Turn>,
+    ) -> Result<LoginSuccess> {
+        let release = |err: Error| async move {
+            if let Some(turn) = turn {
+                self.release_turn(turn).await?;
+            }
+            Err(err)
+        };
         let now = self.now();
         let session_id = Uuid::now_v7();
         let refresh = RefreshToken::generate();
@@ -135,11 +171,15 @@ impl UserManager {
             client,
             json!({"sessionId": session_id, "device": device.label()}),
         ));
-        let seen = self
+        let seen = match self
             .inner
             .store
             .client_seen_before(user.id, client.ip.as_deref(), client.user_agent.as_deref())
-            .await?;
+            .await
+        {
+            Ok(seen) => seen,
+            Err(err) => return release(err).await,
+        };
         if seen == Some(false) {
             let ip = client.ip.clone().unwrap_or_else(|| "unknown".to_owned());
             let when = now.format(&Rfc3339).unwrap_or_default();
@@ -160,7 +200,10 @@ impl UserManager {
                     client,
                     json!({"sessionId": session_id, "device": device.label(), "newDevice": true}),
                 ))
-                .with_mail(self.outbox(MailKind::NewLogin, &mail)?)
+                .with_mail(match self.outbox(MailKind::NewLogin, &mail) {
+                    Ok(outbox) => outbox,
+                    Err(err) => return release(err).await,
+                })
                 .with_notification(self.notification(
                     user.id,
                     NotificationType::LoginAlert,
@@ -169,7 +212,8 @@ impl UserManager {
                     json!({"sessionId": session_id, "device": device, "ipAddress": client.ip}),
                 ));
         }
-        self.inner
+        let opened = self
+            .inner
             .store
             .start_session(
                 NewSession {
@@ -181,11 +225,17 @@ impl UserManager {
                     created_at: now,
                     expires_at: now + self.inner.config.refresh_token_ttl,
                     refresh_digest: refresh.digest(),
+                    passed_check: turn.map(|turn| self.passed_check(turn)),
                 },
                 rehash,
                 effects,
             )
-            .await?;
+            .await;
+        match opened {
+            Ok(()) => {}
+            Err(err @ Error::Contention(_)) => return release(err).await,
+            Err(err) => return Err(err),
+        }
         if seen == Some(false) {
             self.wake_mail();
         }
@@ -266,24 +316,26 @@ impl UserManager {
                 Err(Error::RefreshTokenReused)
             }
             RefreshRotation::Rotated { session_id, .. } => {
-                let (_, user) = self
+                // The user, and the session's active organization while the user is still a
+                // member: one read after the rotation.
+                let SessionInOrg {
+                    user, active_org, ..
+                } = self
                     .inner
                     .store
-                    .session_with_user(session_id)
+                    .session_in_org(session_id)
                     .await?
                     .ok_or(Error::InvalidRefreshToken)?;
                 if user.deleted_at.is_some() || user.is_suspended || !user.is_active {
                     return Err(Error::InvalidRefreshToken);
                 }
-                // The session's active organization, while the user is still a member.
-                let org = self.active_org_of(session_id, user.id).await?;
                 let (access_token, _) = self.inner.tokens.issue_in_org(
                     &user,
                     session_id,
                     now,
                     None,
                     None,
-                    org.map(|(id, role)| (id, role.as_str())),
+                    active_org.map(|(id, role)| (id, role.as_str())),
                 )?;
                 Ok(TokenPair {
                     access_token,

@@ -411,10 +411,23 @@ impl OrgStore for MemoryStore {
         Ok(true)
     }
 
-    async fn session_org(&self, session_id: Uuid) -> Result<Option<Uuid>> {
+    async fn session_in_org(&self, session_id: Uuid) -> Result<Option<SessionInOrg>> {
         let st = self.lock();
-        Ok(st.session_orgs.get(&session_id).copied().filter(|org_id| {
-            st.sessions.contains_key(&session_id) && st.organizations.contains_key(org_id)
+        let Some(session) = st.sessions.get(&session_id) else {
+            return Ok(None);
+        };
+        let Some(user) = st.users.get(&session.user_id) else {
+            return Ok(None);
+        };
+        let active_org = st.session_orgs.get(&session_id).and_then(|org_id| {
+            live(&st, *org_id)?;
+            let (role, _) = st.org_members.get(&(*org_id, session.user_id))?;
+            Some((*org_id, *role))
+        });
+        Ok(Some(SessionInOrg {
+            session: session.clone(),
+            user: user.clone(),
+            active_org,
         }))
     }
 

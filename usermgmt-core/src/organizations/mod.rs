@@ -750,24 +750,6 @@ impl UserManager {
         Ok((pair, membership))
     }
 
-    /// The organization a session remembers as active and the user's role there now; `None`
-    /// when there is none or the user is no longer a member (the refresh then drops it).
-    pub(crate) async fn active_org_of(
-        &self,
-        session_id: Uuid,
-        user_id: Uuid,
-    ) -> Result<Option<(Uuid, OrgRole)>> {
-        let Some(org_id) = self.inner.store.session_org(session_id).await? else {
-            return Ok(None);
-        };
-        Ok(self
-            .inner
-            .store
-            .membership(org_id, user_id)
-            .await?
-            .map(|m| (m.org.id, m.role)))
-    }
-
     /// The caller's active organization (the access token's `org` claim) and their membership
     /// there as stored now, holding `permission` when one is named: what the host app's
     /// `OrgMember` and `OrgAuthorized<P>` guards ask. A token without an active org, or whose

@@ -683,11 +683,44 @@ macro_rules! organizations_sql {
                 Ok(true)
             }
 
-            async fn session_org(&self, session_id: Uuid) -> Result<Option<Uuid>> {
-                Ok(query_scalar("SELECT org_id FROM session_orgs WHERE session_id = $1")
-                    .bind(session_id)
-                    .fetch_optional(&self.pool)
-                    .await?)
+            async fn session_in_org(
+                &self,
+                session_id: Uuid,
+            ) -> Result<Option<$crate::organizations::store::SessionInOrg>> {
+                // `session_with_user`'s statement (sessions/sql.rs, whose row reader it shares)
+                // with the active membership joined: each join meets at most one row, so still
+                // one row per role. `o.id` is set only for a member of a live organization.
+                let rows = query(concat!(
+                    "SELECT ",
+                    session_columns_s!(),
+                    ", ",
+                    user_columns_u!(),
+                    ", r.name AS role_name, o.id AS active_org_id, m.role AS active_org_role \
+                     FROM sessions s JOIN users u ON u.id = s.user_id \
+                     LEFT JOIN session_orgs so ON so.session_id = s.id \
+                     LEFT JOIN org_members m ON m.org_id = so.org_id AND m.user_id = s.user_id \
+                     LEFT JOIN organizations o ON o.id = m.org_id AND o.deleted_at IS NULL",
+                    roles_of_u_join!(),
+                    "WHERE s.id = $1"
+                ))
+                .bind(session_id)
+                .fetch_all(&self.pool)
+                .await?;
+                let Some((session, user)) = session_and_user_from_rows(&rows)? else {
+                    return Ok(None);
+                };
+                let active_org = match rows[0].try_get::<Option<Uuid>, _>("active_org_id")? {
+                    Some(org_id) => {
+                        let role: String = rows[0].try_get("active_org_role")?;
+                        Some((org_id, org_role_from(&role)?))
+                    }
+                    None => None,
+                };
+                Ok(Some($crate::organizations::store::SessionInOrg {
+                    session,
+                    user,
+                    active_org,
+                }))
             }
 
             async fn purge_deleted_orgs(&self, cutoff: Timestamp, limit: u64) -> Result<Vec<Uuid>> {

@@ -7,7 +7,7 @@
 
 use crate::error::Result;
 use crate::secret::TokenDigest;
-use crate::store::records::{Effects, Page, Timestamp};
+use crate::store::records::{Effects, Page, SessionRecord, Timestamp, UserRecord};
 use async_trait::async_trait;
 use uuid::Uuid;
 
@@ -263,6 +263,19 @@ pub enum InvitationOutcome {
     AlreadyMember,
 }
 
+/// A session with its user and its active organization, as
+/// [`session_in_org`](OrgStore::session_in_org) reads them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionInOrg {
+    /// The session, whatever its state (the caller judges it).
+    pub session: SessionRecord,
+    /// Its user, with roles.
+    pub user: UserRecord,
+    /// The active organization and the user's role there, while they are a member of it and it
+    /// is not deleted.
+    pub active_org: Option<(Uuid, OrgRole)>,
+}
+
 /// What `switch_session_org` changes.
 #[derive(Debug, Clone)]
 pub struct SessionOrgSwitch {
@@ -386,9 +399,10 @@ pub trait OrgStore: Send + Sync {
     /// written.
     async fn switch_session_org(&self, switch: SessionOrgSwitch, effects: Effects) -> Result<bool>;
 
-    /// The active organization a session remembers (it may since have been left: callers read
-    /// the membership again).
-    async fn session_org(&self, session_id: Uuid) -> Result<Option<Uuid>>;
+    /// The session, its user, and the user's membership of the session's active organization
+    /// while it lasts (none once the user left or the organization was deleted): what a refresh
+    /// reads to issue the access token. One statement on the SQL stores.
+    async fn session_in_org(&self, session_id: Uuid) -> Result<Option<SessionInOrg>>;
 
     /// Removes the organizations deleted before `cutoff` (at most `limit`), their memberships
     /// and invitations with them; the ids removed.

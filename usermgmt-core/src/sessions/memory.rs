@@ -23,6 +23,12 @@ impl SessionStore for MemoryStore {
         if let Some(hash) = rehash {
             user.password_hash = hash;
         }
+        if let Some(check) = session.passed_check {
+            user.failed_login_attempts = user.failed_login_attempts.saturating_sub(1);
+            if check.ends_lock {
+                user.locked_until = None;
+            }
+        }
         st.refresh_tokens.insert(
             session.refresh_digest.as_str().to_owned(),
             StoredRefresh {

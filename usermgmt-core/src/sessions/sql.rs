@@ -195,13 +195,22 @@ macro_rules! sessions_sql {
                 effects: Effects,
             ) -> Result<()> {
                 let mut tx = begin(self).await?;
+                // The passed check's turn goes back in this statement (as `release_check_turn`
+                // does), so a login commits twice, not three times. No assignment reads a column
+                // another assigns (MySQL evaluates them left to right).
                 let updated = query(
                     "UPDATE users SET last_login_at = $1, \
-                     password_hash = COALESCE($2, password_hash) WHERE id = $3",
+                     password_hash = COALESCE($2, password_hash), \
+                     failed_login_attempts = CASE WHEN $4 AND failed_login_attempts > 0 \
+                       THEN failed_login_attempts - 1 ELSE failed_login_attempts END, \
+                     locked_until = CASE WHEN $5 THEN NULL ELSE locked_until END \
+                     WHERE id = $3",
                 )
                 .bind(ts(session.created_at))
                 .bind(rehash)
                 .bind(session.user_id)
+                .bind(session.passed_check.is_some())
+                .bind(session.passed_check.is_some_and(|check| check.ends_lock))
                 .execute(&mut *tx)
                 .await?;
                 if updated.rows_affected() == 0 {

@@ -12,9 +12,11 @@ use uuid::Uuid;
 /// [`Store`](crate::store::Store).
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// Opens a session after a successful login: sets `last_login_at` and replaces the password
-    /// hash when `rehash` is given. The lockout's count is not touched: the login's check gave
-    /// its own turn back ([`release_check_turn`](crate::auth::store::LockoutStore::release_check_turn)).
+    /// Opens a session after a successful login: sets `last_login_at`, replaces the password
+    /// hash when `rehash` is given, and gives back the password check's turn when
+    /// `session.passed_check` holds one (exactly what
+    /// [`release_check_turn`](crate::auth::store::LockoutStore::release_check_turn) does, in the
+    /// same commit). Nothing else of the lockout's count is touched.
     async fn start_session(
         &self,
         session: NewSession,

@@ -122,6 +122,7 @@ pub fn new_session(
         created_at,
         expires_at,
         refresh_digest: TokenDigest::of(refresh),
+        passed_check: None,
     }
 }
 

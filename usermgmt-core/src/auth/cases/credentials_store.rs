@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::secret::TokenDigest;
 use crate::store::{
     AccountChange, CheckTurn, Effects, LockoutRule, LoginFailure, NewOneTimeToken, NewSession,
-    PasswordChange, SessionRecord, Store, Timestamp, TokenPurpose,
+    PassedCheck, PasswordChange, SessionRecord, Store, Timestamp, TokenPurpose,
 };
 use crate::testing::runner::store_case;
 use crate::testing::store_suite::*;
@@ -708,5 +708,25 @@ pub async fn start_session_applies_rehash_and_leaves_the_lockout_count(store: Ar
         ids(&store.list_sessions(alice, later).await.unwrap()),
         vec![s2, s1]
     );
+
+    // A login's passed check gives its turn back in the commit that opens its session, as
+    // `release_check_turn` would: one turn fewer counted, and the last slot's ends its lock.
+    let giving_back = |refresh: &str, slot: u32, ends_lock: bool| NewSession {
+        passed_check: Some(PassedCheck { slot, ends_lock }),
+        ..new_session(alice, refresh, later, later + Duration::days(7))
+    };
+    store
+        .start_session(giving_back("r-3", 3, true), None, Effects::none())
+        .await
+        .unwrap();
+    let u = user(store, alice).await;
+    assert_eq!((u.failed_login_attempts, u.locked_until), (2, None));
+    store
+        .start_session(giving_back("r-4", 2, false), None, Effects::none())
+        .await
+        .unwrap();
+    let u = user(store, alice).await;
+    assert_eq!((u.failed_login_attempts, u.locked_until), (1, None));
+    assert_eq!(u.last_login_at, Some(later));
 }
 store_case!(start_session_applies_rehash_and_leaves_the_lockout_count);

@@ -753,3 +753,110 @@ pub async fn an_owners_removal_hands_the_org_over(store: Arc<dyn Store>) {
     assert_eq!(role(&members, cat.id), Some(OrgRole::Admin));
 }
 store_case!(an_owners_removal_hands_the_org_over);
+
+/// A session is read with its user and its active organization while the user is a member of
+/// it and it is live: the role as it is now, nothing once the user left or the organization was
+/// deleted (what a refresh puts in the new access token).
+pub async fn a_sessions_active_org_lasts_while_the_membership_does(store: Arc<dyn Store>) {
+    let ann = create(&*store, "ann").await;
+    let bob = create(&*store, "bob").await;
+    let acme = org("acme", secs(1));
+    store
+        .create_org(acme.clone(), ann.id, Effects::none())
+        .await
+        .unwrap();
+    join(&store, acme.id, &bob, OrgRole::Member).await;
+    let week = time::Duration::days(7);
+    let open =
+        |user_id: Uuid, refresh: &str| new_session(user_id, refresh, secs(3), secs(3) + week);
+    let (bobs, anns) = (open(bob.id, "r-bob"), open(ann.id, "r-ann"));
+    let (bob_session, ann_session) = (bobs.id, anns.id);
+    for session in [bobs, anns] {
+        store
+            .start_session(session, None, Effects::none())
+            .await
+            .unwrap();
+    }
+    let active_org = |session_id: Uuid| {
+        let store = store.clone();
+        async move {
+            let read = store.session_in_org(session_id).await.unwrap().unwrap();
+            assert_eq!(
+                Some((read.session, read.user)),
+                store.session_with_user(session_id).await.unwrap(),
+                "the session and its user as `session_with_user` reads them"
+            );
+            read.active_org
+        }
+    };
+    assert_eq!(store.session_in_org(Uuid::now_v7()).await.unwrap(), None);
+    assert_eq!(
+        active_org(bob_session).await,
+        None,
+        "no active organization yet"
+    );
+
+    let switch = |session_id: Uuid, user_id: Uuid, refresh: &str| SessionOrgSwitch {
+        session_id,
+        user_id,
+        org_id: Some(acme.id),
+        next_refresh: TokenDigest::of(refresh),
+        now: secs(4),
+        expires_at: secs(4) + week,
+    };
+    for (session_id, user_id, refresh) in [
+        (bob_session, bob.id, "r-bob-2"),
+        (ann_session, ann.id, "r-ann-2"),
+    ] {
+        assert!(
+            store
+                .switch_session_org(switch(session_id, user_id, refresh), Effects::none())
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(
+        active_org(bob_session).await,
+        Some((acme.id, OrgRole::Member))
+    );
+    let promoted = store
+        .change_member(
+            change(acme.id, ann.id, bob.id, Some(OrgRole::Admin)),
+            Effects::none(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        promoted,
+        MemberOutcome::Changed {
+            previous: OrgRole::Member
+        }
+    );
+    assert_eq!(
+        active_org(bob_session).await,
+        Some((acme.id, OrgRole::Admin)),
+        "the role as it is now"
+    );
+    let removed = store
+        .change_member(change(acme.id, ann.id, bob.id, None), Effects::none())
+        .await
+        .unwrap();
+    assert!(
+        matches!(removed, MemberOutcome::Changed { .. }),
+        "{removed:?}"
+    );
+    assert_eq!(active_org(bob_session).await, None, "left: no org");
+
+    assert_eq!(
+        active_org(ann_session).await,
+        Some((acme.id, OrgRole::Owner))
+    );
+    assert!(
+        store
+            .delete_org(acme.id, secs(5), Effects::none())
+            .await
+            .unwrap()
+    );
+    assert_eq!(active_org(ann_session).await, None, "deleted: no org");
+}
+store_case!(a_sessions_active_org_lasts_while_the_membership_does);

@@ -510,6 +510,20 @@ pub struct NewSession {
     pub expires_at: Timestamp,
     /// SHA-256 of the first refresh token.
     pub refresh_digest: TokenDigest,
+    /// The turn of the password check that let this login in, given back by the statement that
+    /// opens the session (as [`release_check_turn`](crate::store::LockoutStore::release_check_turn)
+    /// would, but without a commit of its own). `None` when no turn is held: a second factor, a
+    /// passkey, a provider sign-in, or a turn already given back.
+    pub passed_check: Option<PassedCheck>,
+}
+
+/// A granted check turn ([`CheckTurn::Granted`]) whose check passed, to be given back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassedCheck {
+    /// The slot the turn was granted.
+    pub slot: u32,
+    /// Whether giving it back ends the lock it started (it took the last slot).
+    pub ends_lock: bool,
 }
 
 /// The lockout rule every credential check of an account is held to.
