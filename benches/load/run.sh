@@ -139,7 +139,8 @@ say "building (release): usermgmt-server, then usermgmt-baseline and usermgmt-lo
 # usermgmt-core's test-util, which would otherwise be unified into the server's build).
 (cd "$ROOT" && cargo build --release -q -p usermgmt-server)
 (cd "$ROOT" && cargo build --release -q -p usermgmt-benches --bin usermgmt-baseline --bin usermgmt-loadkit)
-SERVER_BIN="$TARGET_DIR/release/usermgmt-server"
+# SERVER_BIN: another build of the server to measure instead (an A/B of two commits in one hour).
+SERVER_BIN="${SERVER_BIN:-$TARGET_DIR/release/usermgmt-server}"
 BASELINE_BIN="$TARGET_DIR/release/usermgmt-baseline"
 LOADKIT_BIN="$TARGET_DIR/release/usermgmt-loadkit"
 
