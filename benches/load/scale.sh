@@ -18,7 +18,7 @@
 #   login, refresh, profile    as in run.sh (the benchmark users)
 #   search_term                GET /api/v1/admin/users?q=scale4242 (an e-mail fragment)
 #   search_all                 GET /api/v1/admin/users (no term: page 1, newest first)
-#   search_late                GET /api/v1/admin/users?page=500 (offset 9 980)
+#   search_late                GET /api/v1/admin/users?page=450 (offset 8 980: within 10k)
 #   audit_first                GET /api/v1/audit (page 1, newest first)
 #   audit_user                 GET /api/v1/audit?userId=<generated user 42>
 #   audit_late                 GET /api/v1/audit?page=500
@@ -204,7 +204,7 @@ measure() {
   done <<EOF
 search_term /api/v1/admin/users?q=scale4242
 search_all /api/v1/admin/users
-search_late /api/v1/admin/users?page=500
+search_late /api/v1/admin/users?page=450
 audit_first /api/v1/audit
 audit_user /api/v1/audit?userId=$user42
 audit_late /api/v1/audit?page=500

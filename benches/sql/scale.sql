@@ -83,12 +83,13 @@ SELECT pg_temp.scale_uuid(c.created, 1, g),
        g % 3 <> 0,
        g % 200 <> 0,
        g % 50 = 0,
-       CASE WHEN g % 100 = 0 THEN c.created + interval '1 day' END,
+       -- Within the recovery window (30 days), or the server's purge removes them at start.
+       CASE WHEN g % 100 = 0 THEN greatest(c.created, c.t0 - ((g / 100) % 28 || ' days')::interval) END,
        c.created,
        c.created,
        CASE WHEN g % 4 <> 0 THEN c.created + ((g % 86400) || ' seconds')::interval END
 FROM generate_series(1, :generated) AS g,
-     LATERAL (SELECT k.t0 - ((:generated - g) * k.user_gap_s || ' seconds')::interval AS created
+     LATERAL (SELECT k.t0, k.t0 - ((:generated - g) * k.user_gap_s || ' seconds')::interval AS created
               FROM scale_clock k) AS c;
 
 -- The generated users, by number, for the tables below.
