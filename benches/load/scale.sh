@@ -75,6 +75,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  say "installing wrk (apt-get install -y wrk)"
+  apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+fi
 command -v wrk >/dev/null || die "wrk is needed (Debian/Ubuntu: apt-get install wrk)"
 command -v psql >/dev/null || die "psql is needed"
 case "$PG_ADMIN_URL" in
