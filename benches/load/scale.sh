@@ -25,8 +25,10 @@
 #   dashboard                  GET /api/v1/admin/dashboard
 #
 # OUT (default target/loadbench/scale-<date>) gets every wrk output, the server logs and
-# results.txt (`key value` lines: <size>.<figure>.p50_ms/.p99_ms/.ok_rps/..., <size>.fill_s,
-# <size>.db_size, and ratio.<figure>.p99 = last size ÷ first size).
+# results.txt (`key value` lines: <size>.<figure>.p50_ms/.p99_ms/.ok_rps/.socket_errors/...,
+# for the admin and audit figures <size>.<figure>.single_ms (one request alone, before wrk),
+# <size>.fill_s, <size>.db_size, and ratio.<figure>.p99 = last size ÷ first size, "none" when
+# the last size had no answer within wrk's 10 s timeout).
 #
 # Environment: SIZES ("10000 1000000"), WRK_SECS (8), CONNS (16), LOGIN_CONNS (8), THREADS (2),
 # PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres), DB_PREFIX (usermgmt_scale), REUSE
@@ -109,12 +111,41 @@ wrk_run() {
   mkdir -p "$OUT/wrk"
   wrk -t "$THREADS" -c "$conns" -d "${WRK_SECS}s" --timeout 10s -s "$LUA" "$url" \
     -- "$mode" "$data" "$THREADS" 0 $path >"$file" 2>&1 || { cat "$file" >&2; die "wrk $key failed"; }
+  # socket_errors: with the 10 s timeout of wrk, a request that took longer is counted here
+  # (and in no latency).
   grep -E '^(requests|ok_rps|p50_ms|p99_ms|max_ms|non2xx|socket_errors) ' "$file" |
     while read -r name value; do put "$key.$name" "$value"; done
   say "$key: $(awk '$1 == "p50_ms" || $1 == "p99_ms" || $1 == "ok_rps" || $1 == "non2xx" {printf "%s %s  ", $1, $2}' "$file")"
 }
 
-settle() { psql -q -v ON_ERROR_STOP=1 "$1" -c "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null; }
+# settle DB_URL: before each figure, as run.sh: VACUUM (ANALYZE) and CHECKPOINT. First, the
+# statements of the previous figure still running (wrk gave up on them after 10 s, PostgreSQL
+# goes on until it has to send the answer) get 60 s to end, then are cancelled: they would
+# otherwise load the next figure. Only this database's own backends are looked at.
+settle() {
+  local _ busy
+  for _ in $(seq 1 60); do
+    busy=$(psql -Atq "$1" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'")
+    [ "$busy" = 0 ] && break
+    sleep 1
+  done
+  if [ "$busy" != 0 ]; then
+    say "cancelling $busy statements still running"
+    psql -Atq "$1" -c "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'" >/dev/null
+  fi
+  psql -q -v ON_ERROR_STOP=1 "$1" -c "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null
+}
+
+# single KEY URL PATH TOKEN: one request alone (curl, 120 s at most) before the figure: what one
+# answer costs without 15 others queued beside it, and a figure still when wrk's 10 s timeout
+# leaves it none.
+single() {
+  local ms
+  ms=$(curl -s -o /dev/null -m 120 -w '%{http_code} %{time_total}' -H "Authorization: Bearer $4" "$2$3" |
+    awk '{printf "%s %.1f", $1, $2 * 1000}')
+  put "$1.single_status" "${ms% *}"
+  put "$1.single_ms" "${ms#* }"
+}
 
 # start DIR LOG CMD...: starts the server, waits for its "listening on" line; sets PID and URL.
 start() {
@@ -204,6 +235,7 @@ measure() {
   local figure path
   while read -r figure path; do
     settle "$db_url"
+    single "$key.$figure" "$url" "$path" "$token"
     wrk_run "$key.$figure" "$url" "$CONNS" get "$dir/admin_token.txt" "$path"
   done <<EOF
 search_term /api/v1/admin/users?q=scale4242
@@ -229,15 +261,18 @@ for n in "${NS[@]}"; do measure "$n"; done
 put meta.loadavg_end "$(loadavg)"
 if [ "${#NS[@]}" -ge 2 ]; then
   small=$(label "${NS[0]}") big=$(label "${NS[${#NS[@]} - 1]}")
-  printf '\n%-12s %10s %10s %10s %10s %7s\n' figure "$small p50" "$small p99" "$big p50" "$big p99" ratio >&2
+  printf '\n%-12s %10s %10s %10s %10s %7s %10s %10s %8s\n' figure "$small p50" "$small p99" "$big p50" "$big p99" ratio \
+    "$small 1" "$big 1" "$big err" >&2
   for figure in login refresh profile search_term search_all search_late audit_first audit_user audit_late dashboard; do
     ratio=$(awk -v s="$small.$figure.p99_ms" -v b="$big.$figure.p99_ms" \
-      '$1 == s {x = $2} $1 == b {y = $2} END {if (x > 0) printf "%.2f", y / x}' "$RESULTS")
+      '$1 == s {x = $2} $1 == b {y = $2} END {if (x > 0 && y > 0) printf "%.2f", y / x; else printf "none"}' "$RESULTS")
     put "ratio.$figure.p99" "$ratio"
     awk -v f="$figure" -v s="$small" -v b="$big" -v r="$ratio" '
       $1 == s "." f ".p50_ms" {a = $2} $1 == s "." f ".p99_ms" {c = $2}
       $1 == b "." f ".p50_ms" {d = $2} $1 == b "." f ".p99_ms" {e = $2}
-      END {printf "%-12s %10s %10s %10s %10s %7s\n", f, a, c, d, e, r}' "$RESULTS" >&2
+      $1 == s "." f ".single_ms" {g = $2} $1 == b "." f ".single_ms" {h = $2}
+      $1 == b "." f ".socket_errors" {k = $2}
+      END {printf "%-12s %10s %10s %10s %10s %7s %10s %10s %8s\n", f, a, c, d, e, r, g, h, k}' "$RESULTS" >&2
   done
 fi
 say "results: $RESULTS"
