@@ -120,11 +120,11 @@ wrk_run() {
 
 # settle DB_URL: before each figure, as run.sh: VACUUM (ANALYZE) and CHECKPOINT. First, the
 # statements of the previous figure still running (wrk gave up on them after 10 s, PostgreSQL
-# goes on until it has to send the answer) get 60 s to end, then are cancelled: they would
+# goes on until it has to send the answer) get 30 s to end, then are cancelled: they would
 # otherwise load the next figure. Only this database's own backends are looked at.
 settle() {
   local _ busy
-  for _ in $(seq 1 60); do
+  for _ in $(seq 1 30); do
     busy=$(psql -Atq "$1" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'")
     [ "$busy" = 0 ] && break
     sleep 1

@@ -17,7 +17,7 @@
 -- the load run logs in users it registers itself, on top of these.
 --
 -- Speed: everything is one transaction of set-based INSERT ... SELECT generate_series. The
--- secondary indexes of the five filled tables (not those behind a primary key or unique
+-- secondary indexes of the six filled tables (not those behind a primary key or unique
 -- constraint) are dropped first and built again from their own definitions (pg_get_indexdef,
 -- so exactly what the migrations made) before the COMMIT: building an index once is many times
 -- faster than 50M random insertions into it. Constraints and foreign keys stay on. Rows are
