@@ -1,6 +1,6 @@
 -- wrk script of benches/load/run.sh: one request kind per run, picked by the first argument.
 --
---   wrk -t T -c C -d S -s bench.lua URL -- MODE DATA_FILE T [DELAY_MS]
+--   wrk -t T -c C -d S -s bench.lua URL -- MODE DATA_FILE T [DELAY_MS [PATH]]
 --
 -- MODE        what every request is
 -- hello       GET /hello                        (the bare Axum baseline)
@@ -11,6 +11,8 @@
 -- refresh     POST /api/v1/auth/refresh         (refresh tokens from DATA_FILE, each used once)
 -- ba_login    POST /api/auth/sign-in/email      (the better-auth peer; e-mail addresses from DATA_FILE)
 -- ba_session  GET /api/auth/get-session         (the better-auth peer; Cookie header values from DATA_FILE)
+-- get         GET PATH                          (Bearer; access tokens from DATA_FILE; PATH the fifth
+--                                               argument, e.g. /api/v1/admin/users?q=x: benches/load/scale.sh)
 --
 -- Each thread takes every T-th line of DATA_FILE (T = the thread count, passed again because
 -- the script cannot read wrk's -t) and cycles over its share.
@@ -39,7 +41,7 @@
 local USER_AGENT = "usermgmt-wrk/1"
 local PASSWORD = "Bench-Load-Passw0rd!" -- usermgmt-loadkit prep registers users with it
 
-local mode, items, next_item, queue, delay_ms
+local mode, items, next_item, queue, delay_ms, get_path
 
 local function read_share(path, share, count)
   local lines, n = {}, 0
@@ -66,6 +68,8 @@ function init(args)
   mode = args[1]
   local data, count = args[2], tonumber(args[3] or "1")
   delay_ms = tonumber(args[4] or "0")
+  get_path = args[5]
+  assert(mode ~= "get" or get_path, "mode get needs a PATH")
   local share = tonumber(id or 0) -- set by setup() below, in this thread's state
   items, next_item, queue = {}, 1, {}
   if data and data ~= "-" then
@@ -112,6 +116,11 @@ function request()
     return wrk.format("GET", "/users/" .. take(), { ["User-Agent"] = USER_AGENT })
   elseif mode == "profile" then
     return wrk.format("GET", "/api/v1/users/profile", {
+      ["User-Agent"] = USER_AGENT,
+      ["Authorization"] = "Bearer " .. take(),
+    })
+  elseif mode == "get" then
+    return wrk.format("GET", get_path, {
       ["User-Agent"] = USER_AGENT,
       ["Authorization"] = "Bearer " .. take(),
     })
