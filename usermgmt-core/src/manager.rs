@@ -113,7 +113,8 @@ impl UserManagerBuilder {
                 &config.audience,
                 config.access_token_ttl,
             )?
-        };
+        }
+        .with_cache_entries(config.token_cache_entries);
         // Outbox payloads use the same key ring as TOTP secrets (another domain label), so
         // rotating JWT_SECRET does not strand queued mail when ENCRYPTION_KEYS is set.
         let sealing = config.sealing_ring("outbox");

@@ -10,13 +10,12 @@
 //! exactly as given. `docs/CONFIGURATION.md` is the operator's reference for every variable.
 //!
 //! One module per concern, each with its tests: `listen` (address, port, framework, CORS,
-//! HSTS), `database`, `tokens` (secret, lifetimes, signing and sealing keys), `mail`,
-//! `limits` (rate limits, connection limits), `accounts` (hashing, lockout, lifecycle,
-//! avatars, bootstrap administrator), `ops` (log filter, ops endpoints), `passkeys`, `oauth`
-//! (social sign-in providers) and
-//! `webhooks` (allowed URLs, the endpoint configured at start). They read through
-//! `reader` (empty means unset, aliases in order of precedence with a warning for an ignored
-//! one, typed values) and parse with `values`.
+//! HSTS), `database`, `tokens` (secret, lifetimes, the memory of checked tokens, signing and
+//! sealing keys), `mail`, `limits` (rate limits, connection limits), `accounts` (hashing,
+//! lockout, lifecycle, avatars, bootstrap administrator), `ops` (log filter, ops endpoints),
+//! `passkeys`, `oauth` (social sign-in providers) and `webhooks` (allowed URLs, the endpoint
+//! configured at start). They read through `reader` (empty means unset, aliases in order of
+//! precedence with a warning for an ignored one, typed values) and parse with `values`.
 //!
 //! The reader is hand-written rather than a crate's (envy, figment, clap's `env`): those read
 //! the process environment or a serde struct, with one name per setting and their own error
@@ -246,6 +245,7 @@ fn core_config(
     let (builder, public_url_set) = listen::public_url(vars, port, Config::builder(secret))?;
     let mut builder = builder.mail(mail::mail(vars, env, public_url_set)?);
     builder = tokens::lifetimes(vars, builder)?;
+    builder = tokens::token_cache(vars, builder)?;
     builder = accounts::sign_in_rules(vars, builder)?;
     builder = builder.hashing(accounts::hashing(vars, env)?);
     builder = tokens::two_factor(vars, env, builder)?;

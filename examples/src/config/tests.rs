@@ -67,6 +67,7 @@ fn defaults_with_no_variables() {
     assert!(config.warnings.is_empty(), "{:?}", config.warnings);
     assert_eq!(config.core.access_token_ttl.whole_seconds(), 900);
     assert_eq!(config.core.refresh_token_ttl.whole_seconds(), 7 * 86_400);
+    assert_eq!(config.core.token_cache_entries, 4096);
     assert!(!config.core.require_verified_email);
     assert_eq!(config.core.mail.from, MailConfig::default().from);
     assert_eq!(config.core.hashing.memory_kib, 19_456);

@@ -1,12 +1,13 @@
 //! Tokens and keys: the JWT signing secret (refused when weak outside development), token
-//! lifetimes, the EdDSA signing keys and the keys sealing two-factor secrets.
+//! lifetimes, the memory of checked tokens, the EdDSA signing keys and the keys sealing
+//! two-factor secrets.
 
 use super::AppEnv;
 use super::reader::{ConfigError, Result, Vars};
 use super::values::{format_duration, parse_duration, to_core};
 use std::time::Duration;
 use usermgmt_core::ConfigBuilder;
-use usermgmt_core::config::MIN_SECRET_LEN;
+use usermgmt_core::config::{MAX_TOKEN_CACHE_ENTRIES, MIN_SECRET_LEN};
 
 /// Signing secrets published in tutorials, seeds and `.env` examples; refused outside
 /// development (compared case-insensitively, surrounding blanks ignored).
@@ -170,6 +171,25 @@ pub(super) fn lifetimes(vars: &mut Vars<'_>, mut builder: ConfigBuilder) -> Resu
         builder = builder.audience(audience);
     }
     Ok(builder)
+}
+
+/// `TOKEN_CACHE_ENTRIES`: how many checked access tokens the server remembers (0 to
+/// [`MAX_TOKEN_CACHE_ENTRIES`]; 0 checks every token in full).
+pub(super) fn token_cache(vars: &Vars<'_>, builder: ConfigBuilder) -> Result<ConfigBuilder> {
+    let Some(value) = vars.text("TOKEN_CACHE_ENTRIES") else {
+        return Ok(builder);
+    };
+    match value.parse::<usize>() {
+        Ok(entries) if entries <= MAX_TOKEN_CACHE_ENTRIES => {
+            Ok(builder.token_cache_entries(entries))
+        }
+        _ => Err(ConfigError::new(
+            "TOKEN_CACHE_ENTRIES",
+            format!(
+                "TOKEN_CACHE_ENTRIES must be a whole number from 0 (no memory) to {MAX_TOKEN_CACHE_ENTRIES}, got {value:?}"
+            ),
+        )),
+    }
 }
 
 /// Two-factor keys and naming: `ENCRYPTION_KEYS` (below) and `TWO_FACTOR_ISSUER`.
@@ -424,6 +444,22 @@ mod tests {
                 .iter()
                 .any(|w| w.contains("JWT_REFRESH_EXPIRES_IN"))
         );
+    }
+
+    #[test]
+    fn token_cache_entries_from_zero_to_ten_million() {
+        assert_eq!(ok(&[]).core.token_cache_entries, 4096);
+        for (value, entries) in [("0", 0), (" 100000 ", 100_000), ("10000000", 10_000_000)] {
+            let config = ok(&[("TOKEN_CACHE_ENTRIES", value)]);
+            assert_eq!(config.core.token_cache_entries, entries, "{value}");
+        }
+        for value in ["10000001", "-1", "4k", "1e6", "lots"] {
+            err(
+                &[("TOKEN_CACHE_ENTRIES", value)],
+                "TOKEN_CACHE_ENTRIES",
+                &format!("a whole number from 0 (no memory) to 10000000, got {value:?}"),
+            );
+        }
     }
 
     #[test]

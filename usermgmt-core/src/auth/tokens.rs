@@ -1,6 +1,7 @@
 //! Access tokens: short-lived JWTs whose `sid` ties them to a session, so ending the session
 //! ends the token at once. Expiry is checked against the injected clock, not the wall clock.
 
+use crate::config::DEFAULT_TOKEN_CACHE_ENTRIES;
 use crate::error::{Error, Result};
 use crate::store::{Timestamp, UserRecord};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -76,8 +77,16 @@ struct Verifier {
     validation: Validation,
 }
 
+/// A remembered token's claims, and the rank that decides which entries a full shard drops.
+struct Remembered {
+    /// The token text's hash (the one that picked the shard): a pseudo-random number, fixed
+    /// per token and unrelated to when it was issued or how often it is sent.
+    rank: u64,
+    claims: AccessClaims,
+}
+
 /// One lock's share of [`VerifiedTokens`]: token text → its claims.
-type VerifiedShard = std::sync::Mutex<HashMap<Box<str>, AccessClaims>>;
+type VerifiedShard = std::sync::Mutex<HashMap<Box<str>, Remembered>>;
 
 /// Tokens whose signature and claims this issuer has checked, with their claims: a client sends
 /// the same token on every request for its lifetime, and checking it again (three header
@@ -86,47 +95,87 @@ type VerifiedShard = std::sync::Mutex<HashMap<Box<str>, AccessClaims>>;
 ///
 /// Only exactly the same token text finds an entry, and the issuer's keys never change (an
 /// issuer is built with them), so a hit is what a full check would answer; the time claims are
-/// still checked on every request against the injected clock. Bounded: a shard that fills up
-/// drops its expired entries, or all of them if none has expired. Only tokens that passed the
-/// full check are kept, so a client cannot fill it with made-up ones.
+/// still checked on every request against the injected clock. Only tokens that passed the full
+/// check are kept, so a client cannot fill it with made-up ones.
+///
+/// Bounded: each of the [`SHARDS`](Self::SHARDS) shards holds at most `per_shard` entries
+/// (the configured capacity divided by the shard count, rounded up). A shard that fills up
+/// drops its expired entries and, if it is still full, the eighth of its entries with the
+/// lowest rank. Dropping by rank keeps a stable part of the live tokens remembered when there
+/// are more of them than room: with N live tokens sent in turn (each client once a round) and
+/// room for C < N, about C/N of the checks are still answered from memory. Emptying a full
+/// shard would answer none of them (each token gone before its next turn), and neither would
+/// dropping the oldest entries when clients take turns in the order their tokens were issued
+/// (`benches/`: `token_memory`).
 struct VerifiedTokens {
     shards: [VerifiedShard; Self::SHARDS],
+    /// Entries a shard may hold; 0 remembers nothing.
+    per_shard: usize,
     hasher: std::hash::RandomState,
 }
 
 impl VerifiedTokens {
     const SHARDS: usize = 16;
-    /// About 1 KiB an entry (token text and claims): at most about 4 MiB.
-    const CAPACITY: usize = 4096;
-    const PER_SHARD: usize = Self::CAPACITY / Self::SHARDS;
+    /// The part of a full shard dropped at once (1/8): small enough to keep most of what it
+    /// holds, large enough that the O(entries) pass runs once per `per_shard / 8` new tokens.
+    const DROP_DIVISOR: usize = 8;
 
-    fn new() -> Self {
+    /// Room for about `capacity` tokens: `ceil(capacity / SHARDS)` a shard, so at most
+    /// `capacity` rounded up to a multiple of `SHARDS`. 0 remembers nothing.
+    fn new(capacity: usize) -> Self {
         Self {
             shards: std::array::from_fn(|_| Default::default()),
+            per_shard: capacity.div_ceil(Self::SHARDS),
             hasher: std::hash::RandomState::new(),
         }
     }
 
-    fn shard(&self, token: &str) -> &VerifiedShard {
+    /// The token's shard and rank.
+    fn locate(&self, token: &str) -> (&VerifiedShard, u64) {
         use std::hash::BuildHasher;
-        let index = usize::try_from(self.hasher.hash_one(token)).unwrap_or_default();
-        &self.shards[index % Self::SHARDS]
+        let hash = self.hasher.hash_one(token);
+        let index = usize::try_from(hash % Self::SHARDS as u64).unwrap_or_default();
+        (&self.shards[index], hash)
     }
 
     fn get(&self, token: &str) -> Option<AccessClaims> {
-        let shard = self.shard(token).lock().unwrap_or_else(|e| e.into_inner());
-        shard.get(token).cloned()
+        if self.per_shard == 0 {
+            return None;
+        }
+        let (shard, _) = self.locate(token);
+        let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+        shard.get(token).map(|kept| kept.claims.clone())
     }
 
     fn insert(&self, token: &str, claims: &AccessClaims, now: i64) {
-        let mut shard = self.shard(token).lock().unwrap_or_else(|e| e.into_inner());
-        if shard.len() >= Self::PER_SHARD {
-            shard.retain(|_, kept| kept.exp > now);
-            if shard.len() >= Self::PER_SHARD {
-                shard.clear();
-            }
+        if self.per_shard == 0 {
+            return;
         }
-        shard.insert(token.into(), claims.clone());
+        let (shard, rank) = self.locate(token);
+        let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+        if shard.len() >= self.per_shard && !shard.contains_key(token) {
+            Self::make_room(&mut shard, self.per_shard, now);
+        }
+        shard.insert(
+            token.into(),
+            Remembered {
+                rank,
+                claims: claims.clone(),
+            },
+        );
+    }
+
+    /// Brings a full shard below `per_shard`: its expired entries go, then, if that was not
+    /// enough, the lowest-ranked eighth.
+    fn make_room(shard: &mut HashMap<Box<str>, Remembered>, per_shard: usize, now: i64) {
+        shard.retain(|_, kept| kept.claims.exp > now);
+        if shard.len() < per_shard {
+            return;
+        }
+        let dropped = (shard.len() + 1 - per_shard).max(per_shard.div_ceil(Self::DROP_DIVISOR));
+        let mut ranks: Vec<u64> = shard.values().map(|kept| kept.rank).collect();
+        let (_, &mut highest_dropped, _) = ranks.select_nth_unstable(dropped - 1);
+        shard.retain(|_, kept| kept.rank > highest_dropped);
     }
 
     #[cfg(test)]
@@ -135,6 +184,12 @@ impl VerifiedTokens {
             .iter()
             .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
             .sum()
+    }
+
+    /// The most entries it can hold: the capacity rounded up to a multiple of `SHARDS`.
+    #[cfg(test)]
+    fn bound(&self) -> usize {
+        self.per_shard * Self::SHARDS
     }
 }
 
@@ -198,7 +253,7 @@ impl TokenIssuer {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl,
-            verified: Arc::new(VerifiedTokens::new()),
+            verified: Arc::new(VerifiedTokens::new(DEFAULT_TOKEN_CACHE_ENTRIES)),
         }
     }
 
@@ -236,8 +291,18 @@ impl TokenIssuer {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl,
-            verified: Arc::new(VerifiedTokens::new()),
+            verified: Arc::new(VerifiedTokens::new(DEFAULT_TOKEN_CACHE_ENTRIES)),
         })
+    }
+
+    /// Remembers at most about `entries` checked tokens (rounded up to a multiple of 16;
+    /// 0: none, every token is fully checked) instead of the default
+    /// [`DEFAULT_TOKEN_CACHE_ENTRIES`]. About 1.4 KiB an entry for a 500-byte token. Starts with an empty memory,
+    /// which clones made afterwards share.
+    #[must_use]
+    pub fn with_cache_entries(mut self, entries: usize) -> Self {
+        self.verified = Arc::new(VerifiedTokens::new(entries));
+        self
     }
 
     /// The public keys as a JWK set (`{"keys": []}` for HS256, whose key is secret).
@@ -509,12 +574,14 @@ mod tests {
     fn remembered_tokens_are_bounded() {
         let clock = MockClock::starting_now();
         let issuer = TokenIssuer::hs256(&[7u8; 32], "iss", "aud", Duration::minutes(15));
-        for _ in 0..(VerifiedTokens::CAPACITY + VerifiedTokens::CAPACITY / 2) {
+        let capacity = DEFAULT_TOKEN_CACHE_ENTRIES;
+        assert_eq!(issuer.verified.bound(), capacity);
+        for _ in 0..(capacity + capacity / 2) {
             let (token, _) = issuer
                 .issue(&user(), Uuid::now_v7(), clock.now(), None, None)
                 .unwrap();
             issuer.verify(&token, clock.now()).unwrap();
-            assert!(issuer.verified.len() <= VerifiedTokens::CAPACITY);
+            assert!(issuer.verified.len() <= capacity);
         }
         assert!(
             issuer.verified.len() > 0,
@@ -533,5 +600,139 @@ mod tests {
         let before = issuer.verified.len();
         assert!(issuer.verify(&old, clock.now()).is_err());
         assert_eq!(issuer.verified.len(), before);
+    }
+
+    /// A small capacity is rounded up to a multiple of the shard count and holds.
+    #[test]
+    fn a_small_capacity_is_a_bound_too() {
+        let clock = MockClock::starting_now();
+        let issuer = TokenIssuer::hs256(&[7u8; 32], "iss", "aud", Duration::minutes(15))
+            .with_cache_entries(40);
+        assert_eq!(issuer.verified.bound(), 48, "3 a shard");
+        let mut tokens = Vec::new();
+        for _ in 0..200 {
+            let (token, claims) = issuer
+                .issue(&user(), Uuid::now_v7(), clock.now(), None, None)
+                .unwrap();
+            assert_eq!(issuer.verify(&token, clock.now()).unwrap(), claims);
+            assert!(issuer.verified.len() <= 48);
+            tokens.push((token, claims));
+        }
+        assert!(issuer.verified.len() > 0);
+        // Remembered or not, every token still verifies.
+        for (token, claims) in &tokens {
+            assert_eq!(&issuer.verify(token, clock.now()).unwrap(), claims);
+        }
+        let one = TokenIssuer::hs256(&[7u8; 32], "iss", "aud", Duration::minutes(15))
+            .with_cache_entries(1);
+        assert_eq!(one.verified.bound(), VerifiedTokens::SHARDS, "1 a shard");
+    }
+
+    /// Capacity 0: nothing is remembered, and every check is the full one.
+    #[test]
+    fn no_memory_remembers_nothing_and_still_verifies() {
+        let clock = MockClock::starting_now();
+        let issuer = TokenIssuer::hs256(&[7u8; 32], "iss", "aud", Duration::minutes(15))
+            .with_cache_entries(0);
+        let (token, claims) = issuer
+            .issue(&user(), Uuid::now_v7(), clock.now(), None, None)
+            .unwrap();
+        for _ in 0..3 {
+            assert_eq!(issuer.verify(&token, clock.now()).unwrap(), claims);
+        }
+        assert_eq!(issuer.genuine(&token).unwrap(), claims);
+        assert_eq!(issuer.verified.len(), 0);
+        let other = TokenIssuer::hs256(&[8u8; 32], "iss", "aud", Duration::minutes(15))
+            .with_cache_entries(0);
+        assert!(other.verify(&token, clock.now()).is_err());
+        assert!(issuer.verify("not.a.token", clock.now()).is_err());
+        clock.advance(Duration::minutes(15));
+        assert!(issuer.verify(&token, clock.now()).is_err());
+    }
+
+    fn claims_expiring_at(exp: i64) -> AccessClaims {
+        AccessClaims {
+            sub: Uuid::nil().to_string(),
+            sid: Uuid::nil().to_string(),
+            email: "a@x.io".into(),
+            username: "alice".into(),
+            roles: Vec::new(),
+            iat: exp - 900,
+            exp,
+            nbf: exp - 900,
+            iss: "iss".into(),
+            aud: "aud".into(),
+            jti: Uuid::nil().to_string(),
+            act: None,
+            org: None,
+            org_role: None,
+        }
+    }
+
+    /// A full shard drops its expired entries first, then the lowest-ranked eighth, never the
+    /// live ones when the expired ones make room.
+    #[test]
+    fn a_full_shard_drops_expired_entries_then_the_lowest_ranks() {
+        let now = 1_000_000;
+        let mut shard: HashMap<Box<str>, Remembered> = (0..8u64)
+            .map(|rank| {
+                let exp = if rank < 4 { now + 60 } else { now };
+                let token: Box<str> = format!("t{rank}").into();
+                let claims = claims_expiring_at(exp);
+                (token, Remembered { rank, claims })
+            })
+            .collect();
+        VerifiedTokens::make_room(&mut shard, 8, now);
+        let mut kept: Vec<u64> = shard.values().map(|k| k.rank).collect();
+        kept.sort_unstable();
+        assert_eq!(
+            kept,
+            [0, 1, 2, 3],
+            "the expired ones went, the live ones stayed"
+        );
+
+        let mut shard: HashMap<Box<str>, Remembered> = (0..16u64)
+            .map(|rank| {
+                let token: Box<str> = format!("t{rank}").into();
+                let claims = claims_expiring_at(now + 60);
+                (token, Remembered { rank, claims })
+            })
+            .collect();
+        VerifiedTokens::make_room(&mut shard, 16, now);
+        let mut kept: Vec<u64> = shard.values().map(|k| k.rank).collect();
+        kept.sort_unstable();
+        assert_eq!(
+            kept,
+            (2..16).collect::<Vec<_>>(),
+            "an eighth, the lowest ranks"
+        );
+    }
+
+    /// The reason for dropping by rank: with twice as many live tokens as room, sent in turn
+    /// (each client once a round), about half the checks are still answered from memory. A
+    /// shard emptied when full (or dropping its oldest entry) answered none, since every token
+    /// was gone before its next turn.
+    #[test]
+    fn more_live_tokens_than_room_keep_a_stable_part_remembered() {
+        let now = 1_000_000;
+        let capacity = 1024;
+        let verified = VerifiedTokens::new(capacity);
+        let claims = claims_expiring_at(now + 900);
+        let tokens: Vec<String> = (0..2 * capacity).map(|i| format!("token-{i}")).collect();
+        let mut hits = 0;
+        for round in 0..6 {
+            for token in &tokens {
+                if verified.get(token).is_some() {
+                    if round >= 2 {
+                        hits += 1;
+                    }
+                } else {
+                    verified.insert(token, &claims, now);
+                }
+                assert!(verified.len() <= capacity);
+            }
+        }
+        let rate = f64::from(hits) / (4.0 * tokens.len() as f64);
+        assert!(rate > 0.3, "hit rate {rate:.2}, ideally 0.5");
     }
 }

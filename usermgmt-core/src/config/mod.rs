@@ -26,6 +26,14 @@ pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:3000";
 /// Shortest accepted signing secret, in bytes (HS256 wants at least the hash size).
 pub const MIN_SECRET_LEN: usize = 32;
 
+/// Access tokens a [`crate::UserManager`] remembers as checked by default
+/// ([`Config::token_cache_entries`]): about 6 MiB.
+pub const DEFAULT_TOKEN_CACHE_ENTRIES: usize = 4096;
+
+/// Largest accepted [`Config::token_cache_entries`]: about 14 GiB of memory, far beyond any
+/// instance's live tokens; a larger value is a typo.
+pub const MAX_TOKEN_CACHE_ENTRIES: usize = 10_000_000;
+
 /// Argon2id cost parameters and the size of the pool that runs them.
 #[derive(Debug, Clone)]
 pub struct HashingConfig {
@@ -248,6 +256,11 @@ pub struct Config {
     pub access_token_ttl: Duration,
     /// Refresh token lifetime (7 days); a session lives as long as its newest refresh token.
     pub refresh_token_ttl: Duration,
+    /// How many checked access tokens are remembered, so a client's next requests skip the
+    /// signature check ([`DEFAULT_TOKEN_CACHE_ENTRIES`], about 1.4 KiB each; 0: none, every
+    /// request checks its token in full). Raise it when an instance sees more live access
+    /// tokens within one token lifetime than this.
+    pub token_cache_entries: usize,
     /// Window in which an already-rotated refresh token still yields a pair (10 s).
     pub refresh_reuse_grace: Duration,
     /// Email verification token lifetime (24 hours).
@@ -340,6 +353,7 @@ impl fmt::Debug for Config {
             .field("audience", &self.audience)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("token_cache_entries", &self.token_cache_entries)
             .field("refresh_reuse_grace", &self.refresh_reuse_grace)
             .field("verification_token_ttl", &self.verification_token_ttl)
             .field("reset_token_ttl", &self.reset_token_ttl)
@@ -386,6 +400,7 @@ impl Config {
                 audience: "usermgmt".to_owned(),
                 access_token_ttl: Duration::minutes(15),
                 refresh_token_ttl: Duration::days(7),
+                token_cache_entries: DEFAULT_TOKEN_CACHE_ENTRIES,
                 refresh_reuse_grace: Duration::seconds(10),
                 verification_token_ttl: Duration::hours(24),
                 reset_token_ttl: Duration::hours(1),
@@ -570,6 +585,9 @@ impl ConfigBuilder {
         access_token_ttl: Duration);
     setter!(/// Refresh token lifetime.
         refresh_token_ttl: Duration);
+    setter!(/// Checked access tokens remembered (0: none; at most
+        /// [`MAX_TOKEN_CACHE_ENTRIES`]).
+        token_cache_entries: usize);
     setter!(/// Grace window for concurrent refreshes.
         refresh_reuse_grace: Duration);
     setter!(/// Verification token lifetime.
@@ -693,6 +711,15 @@ impl ConfigBuilder {
         }
         if c.access_token_ttl <= Duration::ZERO || c.refresh_token_ttl <= Duration::ZERO {
             return bad("token lifetimes", "must be positive");
+        }
+        if c.token_cache_entries > MAX_TOKEN_CACHE_ENTRIES {
+            return bad(
+                "token_cache_entries",
+                &format!(
+                    "must be at most {MAX_TOKEN_CACHE_ENTRIES} (0 turns the memory off), got {}",
+                    c.token_cache_entries
+                ),
+            );
         }
         if c.console && c.cookie_sessions.is_none() {
             return bad(
@@ -976,6 +1003,24 @@ mod tests {
         assert_eq!(config.access_token_ttl, Duration::minutes(5));
         assert_eq!(config.refresh_token_ttl, Duration::days(2));
         assert_eq!(config.impersonation_ttl, Duration::MAX);
+    }
+
+    #[test]
+    fn the_token_memory_is_bounded() {
+        let defaults = Config::builder("x".repeat(40)).build().unwrap();
+        assert_eq!(defaults.token_cache_entries, DEFAULT_TOKEN_CACHE_ENTRIES);
+        for entries in [0, 1, MAX_TOKEN_CACHE_ENTRIES] {
+            let config = Config::builder("x".repeat(40))
+                .token_cache_entries(entries)
+                .build()
+                .unwrap();
+            assert_eq!(config.token_cache_entries, entries);
+        }
+        let err = Config::builder("x".repeat(40))
+            .token_cache_entries(MAX_TOKEN_CACHE_ENTRIES + 1)
+            .build()
+            .unwrap_err();
+        assert!(err.0.starts_with("token_cache_entries"), "{err}");
     }
 
     #[test]
