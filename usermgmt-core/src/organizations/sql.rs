@@ -687,21 +687,14 @@ macro_rules! organizations_sql {
                 &self,
                 session_id: Uuid,
             ) -> Result<Option<$crate::organizations::store::SessionInOrg>> {
-                // `session_with_user`'s statement (sessions/sql.rs, whose row reader it shares)
-                // with the active membership joined: each join meets at most one row, so still
-                // one row per role. `o.id` is set only for a member of a live organization.
-                let rows = query(concat!(
-                    "SELECT ",
-                    session_columns_s!(),
-                    ", ",
-                    user_columns_u!(),
-                    ", r.name AS role_name, o.id AS active_org_id, m.role AS active_org_role \
-                     FROM sessions s JOIN users u ON u.id = s.user_id \
-                     LEFT JOIN session_orgs so ON so.session_id = s.id \
-                     LEFT JOIN org_members m ON m.org_id = so.org_id AND m.user_id = s.user_id \
-                     LEFT JOIN organizations o ON o.id = m.org_id AND o.deleted_at IS NULL",
-                    roles_of_u_join!(),
-                    "WHERE s.id = $1"
+                // `session_with_user`'s statement and row reader (sessions/sql.rs) with the
+                // active membership joined. `o.id` is set only for a member of a live
+                // organization.
+                let rows = query($crate::sessions::sql::session_and_user_by_id!(
+                    columns: [", o.id AS active_org_id, m.role AS active_org_role"],
+                    joins: [" LEFT JOIN session_orgs so ON so.session_id = s.id \
+                             LEFT JOIN org_members m ON m.org_id = so.org_id AND m.user_id = s.user_id \
+                             LEFT JOIN organizations o ON o.id = m.org_id AND o.deleted_at IS NULL"]
                 ))
                 .bind(session_id)
                 .fetch_all(&self.pool)

@@ -20,6 +20,29 @@ macro_rules! may_rotate {
     };
 }
 
+/// The statement reading a session with its user and roles by the session's id, one row per role
+/// (read back by `session_and_user_from_rows`), with `columns` more columns (each starting with
+/// a comma) and `joins` more joins (each meeting at most one row, so still one row per role):
+/// `session_with_user`, the profile read, and the refresh's read of the active organization
+/// (`organizations/sql.rs`).
+macro_rules! session_and_user_by_id {
+    (columns: [$($columns:tt)*], joins: [$($joins:tt)*]) => {
+        concat!(
+            "SELECT ",
+            session_columns_s!(),
+            ", ",
+            user_columns_u!(),
+            ", r.name AS role_name",
+            $($columns)*,
+            " FROM sessions s JOIN users u ON u.id = s.user_id",
+            $($joins)*,
+            roles_of_u_join!(),
+            "WHERE s.id = $1"
+        )
+    };
+}
+pub(crate) use session_and_user_by_id;
+
 /// How a dialect rotates a refresh token in as few trips to the database as it can (each
 /// dialect's `ROTATION` constant, beside its `RETURNING`).
 #[cfg_attr(
@@ -275,14 +298,9 @@ macro_rules! sessions_sql {
             ) -> Result<Option<(SessionRecord, UserRecord)>> {
                 // One statement on every authenticated request (it was three: session, user,
                 // roles): one row per role of the user, or one with a NULL role.
-                let rows = query(concat!(
-                    "SELECT ",
-                    session_columns_s!(),
-                    ", ",
-                    user_columns_u!(),
-                    ", r.name AS role_name FROM sessions s JOIN users u ON u.id = s.user_id",
-                    roles_of_u_join!(),
-                    "WHERE s.id = $1"
+                let rows = query($crate::sessions::sql::session_and_user_by_id!(
+                    columns: [""],
+                    joins: [""]
                 ))
                 .bind(session_id)
                 .fetch_all(&self.pool)
@@ -296,17 +314,9 @@ macro_rules! sessions_sql {
             ) -> Result<Option<(SessionRecord, UserRecord, ProfileRecord)>> {
                 // `session_with_user`'s statement with the profile joined (its columns do not
                 // collide with the user's): `GET /users/profile` in one round trip, not two.
-                let rows = query(concat!(
-                    "SELECT ",
-                    session_columns_s!(),
-                    ", ",
-                    user_columns_u!(),
-                    ", r.name AS role_name, p.user_id AS p_user_id, ",
-                    profile_columns_p!(),
-                    " FROM sessions s JOIN users u ON u.id = s.user_id \
-                     LEFT JOIN user_profiles p ON p.user_id = u.id",
-                    roles_of_u_join!(),
-                    "WHERE s.id = $1"
+                let rows = query($crate::sessions::sql::session_and_user_by_id!(
+                    columns: [", p.user_id AS p_user_id, ", profile_columns_p!()],
+                    joins: [" LEFT JOIN user_profiles p ON p.user_id = u.id"]
                 ))
                 .bind(session_id)
                 .fetch_all(&self.pool)
