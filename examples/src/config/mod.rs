@@ -246,6 +246,8 @@ fn core_config(
     let mut builder = builder.mail(mail::mail(vars, env, public_url_set)?);
     builder = tokens::lifetimes(vars, builder)?;
     builder = tokens::token_cache(vars, builder)?;
+    builder = ops::total_count_limit(vars, builder)?;
+    builder = ops::dashboard_max_age(vars, builder)?;
     builder = accounts::sign_in_rules(vars, builder)?;
     builder = builder.hashing(accounts::hashing(vars, env)?);
     builder = tokens::two_factor(vars, env, builder)?;

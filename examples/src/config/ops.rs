@@ -1,8 +1,42 @@
-//! Operations: the log filter and who may read `/health/detailed` and `/metrics`.
+//! Operations: the log filter, who may read `/health/detailed` and `/metrics`, and how far the
+//! admin and audit listings count.
 
 use super::reader::{ConfigError, Result, Vars};
 use super::values::parse_networks;
-use usermgmt_core::config::{MIN_SECRET_LEN, OpsAccess};
+use usermgmt_core::config::{ConfigBuilder, MIN_SECRET_LEN, OpsAccess};
+
+/// `TOTAL_COUNT_LIMIT` (10000): how many matches the admin user search and the audit listings
+/// count before their `total` becomes "at least" (0 counts every match).
+pub(super) fn total_count_limit(vars: &Vars<'_>, builder: ConfigBuilder) -> Result<ConfigBuilder> {
+    let Some(value) = vars.text("TOTAL_COUNT_LIMIT") else {
+        return Ok(builder);
+    };
+    match value.parse::<u64>() {
+        Ok(limit) if limit <= MAX_TOTAL_COUNT_LIMIT => Ok(builder.total_count_limit(limit)),
+        _ => Err(ConfigError::new(
+            "TOTAL_COUNT_LIMIT",
+            format!(
+                "TOTAL_COUNT_LIMIT must be a whole number from 0 (count every match) to {MAX_TOTAL_COUNT_LIMIT}, got {value:?}"
+            ),
+        )),
+    }
+}
+
+/// `DASHBOARD_MAX_AGE` (60 s): how old the admin dashboard's figures may get when they were slow
+/// to read (0 reads them anew for every request).
+pub(super) fn dashboard_max_age(vars: &Vars<'_>, builder: ConfigBuilder) -> Result<ConfigBuilder> {
+    if vars.text("DASHBOARD_MAX_AGE").as_deref() == Some("0") {
+        return Ok(builder.dashboard_max_age(time::Duration::ZERO));
+    }
+    Ok(match vars.core_duration("DASHBOARD_MAX_AGE")? {
+        Some(age) => builder.dashboard_max_age(age),
+        None => builder,
+    })
+}
+
+/// Largest `TOTAL_COUNT_LIMIT`: past a billion rows a bound saves nothing, so a larger value is a
+/// typo (use 0 to count every match).
+const MAX_TOTAL_COUNT_LIMIT: u64 = 1_000_000_000;
 
 /// `LOG_LEVEL` (`info`): a level or an `EnvFilter` directive list.
 pub(super) fn log_level(vars: &Vars<'_>) -> Result<String> {
@@ -98,6 +132,38 @@ mod tests {
             "LOG_LEVEL must be",
         );
         err(&[("LOG_LEVEL", "=debug")], "LOG_LEVEL", "LOG_LEVEL must be");
+    }
+
+    #[test]
+    fn total_count_limit_from_zero_to_a_billion() {
+        assert_eq!(ok(&[]).core.total_count_limit, 10_000);
+        for (value, limit) in [("0", 0), (" 500 ", 500), ("1000000000", 1_000_000_000)] {
+            let config = ok(&[("TOTAL_COUNT_LIMIT", value)]);
+            assert_eq!(config.core.total_count_limit, limit, "{value}");
+        }
+        for value in ["1000000001", "-1", "10k", "all"] {
+            err(
+                &[("TOTAL_COUNT_LIMIT", value)],
+                "TOTAL_COUNT_LIMIT",
+                &format!("a whole number from 0 (count every match) to 1000000000, got {value:?}"),
+            );
+        }
+    }
+
+    #[test]
+    fn dashboard_max_age_as_a_duration_or_zero() {
+        let age = |pairs: &[(&str, &str)]| ok(pairs).core.dashboard_max_age;
+        assert_eq!(age(&[]), time::Duration::seconds(60));
+        assert_eq!(
+            age(&[("DASHBOARD_MAX_AGE", "5m")]),
+            time::Duration::minutes(5)
+        );
+        assert_eq!(age(&[("DASHBOARD_MAX_AGE", " 0 ")]), time::Duration::ZERO);
+        err(
+            &[("DASHBOARD_MAX_AGE", "soon")],
+            "DASHBOARD_MAX_AGE",
+            "\"soon\"",
+        );
     }
 
     #[test]

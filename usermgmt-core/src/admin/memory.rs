@@ -9,7 +9,11 @@ use uuid::Uuid;
 
 #[async_trait]
 impl AdminStore for MemoryStore {
-    async fn search_users(&self, search: &UserSearch) -> Result<(Vec<UserRecord>, u64)> {
+    async fn search_users(
+        &self,
+        search: &UserSearch,
+        count_up_to: Option<u64>,
+    ) -> Result<(Vec<UserRecord>, u64)> {
         let st = self.lock();
         let needle = search.query.as_ref().map(|q| q.to_lowercase());
         let mut found: Vec<&UserRecord> = st
@@ -59,7 +63,7 @@ impl AdminStore for MemoryStore {
                 ordering
             }
         });
-        let total = found.len() as u64;
+        let total = (found.len() as u64).min(count_up_to.unwrap_or(u64::MAX));
         let page = found
             .into_iter()
             .skip(usize::try_from(search.page.offset()).unwrap_or(usize::MAX))

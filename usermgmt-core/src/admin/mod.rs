@@ -4,6 +4,7 @@
 
 #[cfg(feature = "test-util")]
 mod cases;
+mod dashboard;
 mod memory;
 pub(crate) mod routes;
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
@@ -18,28 +19,14 @@ use crate::mail::MailKind;
 use crate::mail::templates;
 use crate::manager::{ClientInfo, UserManager};
 use crate::store::{
-    AccountChange, DailyActivity, DashboardCounts, Effects, NotificationType, ProfileRecord,
-    RoleRecord, SessionRecord, Timestamp, TwoFactorRecord, UserRecord, UserSearch,
+    AccountChange, Effects, NotificationType, ProfileRecord, SessionRecord, Timestamp, Total,
+    TwoFactorRecord, UserRecord, UserSearch,
 };
 use serde_json::json;
-use time::Duration;
 use uuid::Uuid;
 
-/// Dashboard figures with the roles and their holders.
-#[derive(Debug, Clone)]
-pub struct Dashboard {
-    /// User and session counts.
-    pub counts: DashboardCounts,
-    /// Every role with its user count.
-    pub roles: Vec<RoleRecord>,
-    /// Organizations not deleted.
-    pub organizations: u64,
-    /// The last [`DASHBOARD_DAYS`] UTC days, today last (today so far).
-    pub daily: Vec<DailyActivity>,
-}
-
-/// Days the dashboard's per-day figures cover, today included.
-pub const DASHBOARD_DAYS: u32 = 30;
+pub(crate) use dashboard::DashboardMemory;
+pub use dashboard::{DASHBOARD_DAYS, Dashboard};
 
 /// Everything an administrator sees of one user.
 #[derive(Debug, Clone)]
@@ -141,49 +128,17 @@ impl UserManager {
         self.ensure_holds_all(auth, &theirs).await
     }
 
-    /// Dashboard figures (needs `admin:access`); "new" means the last 7 days.
-    pub async fn dashboard(&self, auth: &AuthenticatedUser) -> Result<Dashboard> {
-        self.authorize(auth, "admin:access").await?;
-        let now = self.now();
-        let counts = self
-            .inner
-            .store
-            .dashboard_counts(now, now - Duration::days(7))
-            .await?;
-        let roles = self.inner.store.list_roles().await?;
-        let (_, organizations) = self
-            .inner
-            .store
-            .all_orgs(None, Some(false), crate::store::Page { page: 1, limit: 1 })
-            .await?;
-        // UTC midnights: a day is the same 24 hours on every store and every instance.
-        let today = now
-            .to_offset(time::UtcOffset::UTC)
-            .date()
-            .midnight()
-            .assume_utc();
-        let first_day = today - Duration::days(i64::from(DASHBOARD_DAYS) - 1);
-        let daily = self
-            .inner
-            .store
-            .daily_activity(first_day, DASHBOARD_DAYS)
-            .await?;
-        Ok(Dashboard {
-            counts,
-            roles,
-            organizations,
-            daily,
-        })
-    }
-
-    /// A page of users matching `search`, and the total (needs `user:read`).
+    /// A page of users matching `search`, and how many match, counted up to
+    /// [`Config::total_count_limit`](crate::Config::total_count_limit) (needs `user:read`).
     pub async fn search_users(
         &self,
         auth: &AuthenticatedUser,
         search: &UserSearch,
-    ) -> Result<(Vec<UserRecord>, u64)> {
+    ) -> Result<(Vec<UserRecord>, Total)> {
         self.authorize(auth, "user:read").await?;
-        self.inner.store.search_users(search).await
+        let bound = search.page.count_bound(self.inner.config.total_count_limit);
+        let (users, counted) = self.inner.store.search_users(search, bound).await?;
+        Ok((users, Total::of(counted, bound)))
     }
 
     /// One user with profile, sessions, two-factor and lockout state (needs `user:read`). Deleted

@@ -63,6 +63,15 @@ pub(crate) static ROUTES: &[Route] = &[
                         ("lockouts", integer()),
                     ])),
                 ),
+                (
+                    "asOf",
+                    json!({
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "When the figures were read: now, or up to the server's \
+                                        DASHBOARD_MAX_AGE earlier when reading them was slow"
+                    }),
+                ),
             ]))
         },
     )
@@ -244,7 +253,7 @@ pub(crate) static ROUTES: &[Route] = &[
 ];
 
 fn list_users_docs(_: &crate::Config) -> Docs {
-    Docs::data(page("users", reference("AdminUser"))).query(paged(vec![
+    Docs::data(bounded_page("users", reference("AdminUser"))).query(paged(vec![
         query(
             "q",
             plain_text::<100>(),
@@ -315,6 +324,10 @@ async fn dashboard(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
             "organizations": {"total": d.organizations},
             "roles": roles,
             "daily": daily,
+            "asOf": d
+                .as_of
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
         }),
     ))
 }
@@ -329,10 +342,11 @@ async fn list_users(api: &Api, ctx: &RequestContext) -> Result<ApiResponse> {
         "OK",
         json!({
             "users": list,
-            "total": total,
+            "total": total.count,
+            "totalExact": total.exact,
             "page": search.page.page,
             "limit": search.page.limit,
-            "totalPages": search.page.total_pages(total),
+            "totalPages": search.page.total_pages(total.count),
         }),
     ))
 }

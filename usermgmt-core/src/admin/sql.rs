@@ -43,10 +43,18 @@ macro_rules! admin_sql {
 
         #[async_trait::async_trait]
         impl AdminStore for $store {
-            async fn search_users(&self, search: &UserSearch) -> Result<(Vec<UserRecord>, u64)> {
-                let mut counter = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) AS n FROM users");
-                push_search_filters(&mut counter, search);
-                let total: i64 = counter.build().fetch_one(&self.pool).await?.try_get("n")?;
+            async fn search_users(
+                &self,
+                search: &UserSearch,
+                count_up_to: Option<u64>,
+            ) -> Result<(Vec<UserRecord>, u64)> {
+                let total = count_matches(
+                    &self.pool,
+                    "users",
+                    |qb| push_search_filters(qb, search),
+                    count_up_to,
+                )
+                .await?;
                 let mut qb = sqlx::QueryBuilder::<Db>::new(concat!("SELECT ", user_columns!(), " FROM users"));
                 push_search_filters(&mut qb, search);
                 // Never-set values (a user who never signed in) last ascending, first descending.
@@ -91,7 +99,7 @@ macro_rules! admin_sql {
                     .zip(&ids)
                     .map(|(row, id)| user_from_row(row, roles.remove(id).unwrap_or_default()))
                     .collect::<Result<Vec<_>>>()?;
-                Ok((users, count(total)))
+                Ok((users, total))
             }
 
             async fn dashboard_counts(

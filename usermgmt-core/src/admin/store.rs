@@ -10,8 +10,13 @@ use uuid::Uuid;
 /// [`Store`](crate::store::Store).
 #[async_trait]
 pub trait AdminStore: Send + Sync + 'static {
-    /// One page of users matching `search`, and how many match in all.
-    async fn search_users(&self, search: &UserSearch) -> Result<(Vec<UserRecord>, u64)>;
+    /// One page of users matching `search`, and how many match in all, counting no further
+    /// than `count_up_to` when given (the answer is then at most `count_up_to`).
+    async fn search_users(
+        &self,
+        search: &UserSearch,
+        count_up_to: Option<u64>,
+    ) -> Result<(Vec<UserRecord>, u64)>;
     /// Dashboard figures; "new" means registered at or after `new_since`.
     async fn dashboard_counts(
         &self,

@@ -28,6 +28,7 @@ impl AuditStore for MemoryStore {
         &self,
         filter: &AuditFilter,
         page: Page,
+        count_up_to: Option<u64>,
     ) -> Result<(Vec<AuditEvent>, u64)> {
         let st = self.lock();
         let mut found: Vec<_> = st
@@ -44,7 +45,7 @@ impl AuditStore for MemoryStore {
             })
             .collect();
         found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        let total = found.len() as u64;
+        let total = (found.len() as u64).min(count_up_to.unwrap_or(u64::MAX));
         let items = found
             .into_iter()
             .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))

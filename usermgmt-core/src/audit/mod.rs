@@ -15,7 +15,7 @@ pub mod store;
 use crate::auth::AuthenticatedUser;
 use crate::error::{Error, Result};
 use crate::manager::{ClientInfo, UserManager};
-use crate::store::{ActivityCounts, AuditEvent, AuditFilter, AuditStats, Effects, Page};
+use crate::store::{ActivityCounts, AuditEvent, AuditFilter, AuditStats, Effects, Page, Total};
 use serde_json::json;
 use time::Duration;
 use uuid::Uuid;
@@ -34,9 +34,21 @@ impl UserManager {
         auth: &AuthenticatedUser,
         filter: &AuditFilter,
         page: Page,
-    ) -> Result<(Vec<AuditEvent>, u64)> {
+    ) -> Result<(Vec<AuditEvent>, Total)> {
         self.authorize(auth, "audit:read").await?;
-        self.inner.store.search_audit(filter, page).await
+        self.search_audit(filter, page).await
+    }
+
+    /// A page of the trail and its total, counted up to
+    /// [`Config::total_count_limit`](crate::Config::total_count_limit).
+    async fn search_audit(
+        &self,
+        filter: &AuditFilter,
+        page: Page,
+    ) -> Result<(Vec<AuditEvent>, Total)> {
+        let bound = page.count_bound(self.inner.config.total_count_limit);
+        let (events, counted) = self.inner.store.search_audit(filter, page, bound).await?;
+        Ok((events, Total::of(counted, bound)))
     }
 
     /// Rows of the last 30 days with the most frequent actions and resources (needs `audit:read`).
@@ -60,7 +72,7 @@ impl UserManager {
         auth: &AuthenticatedUser,
         user_id: Uuid,
         page: Page,
-    ) -> Result<(Vec<AuditEvent>, u64)> {
+    ) -> Result<(Vec<AuditEvent>, Total)> {
         self.authorize(auth, "audit:read").await?;
         self.inner
             .store
@@ -71,7 +83,7 @@ impl UserManager {
             user_id: Some(user_id),
             ..AuditFilter::default()
         };
-        self.inner.store.search_audit(&filter, page).await
+        self.search_audit(&filter, page).await
     }
 
     /// Deletes rows older than `retention_days` (needs `system:manage`); the cleanup itself is audited

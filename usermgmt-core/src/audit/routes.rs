@@ -8,7 +8,7 @@ use crate::api::routes::{Docs, Route, handler};
 use crate::api::support::{caller, page_or_report, path_id};
 use crate::api::{Api, ApiResponse, RequestContext};
 use crate::error::{Error, FieldError, Result};
-use crate::store::{AuditEvent, AuditFilter, Page, Timestamp};
+use crate::store::{AuditEvent, AuditFilter, Page, Timestamp, Total};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -33,7 +33,7 @@ pub(crate) static ROUTES: &[Route] = &[
                     "description": "YYYY-MM-DD or RFC 3339",
                 })
             };
-            Docs::data(page("logs", reference("AuditEvent"))).query(paged(vec![
+            Docs::data(bounded_page("logs", reference("AuditEvent"))).query(paged(vec![
                 query(
                     "userId",
                     json!({"type": "string", "anyOf": [{"format": "uuid"}, blank()]}),
@@ -111,7 +111,7 @@ pub(crate) static ROUTES: &[Route] = &[
         "AuditUser",
         "One user's activity, newest first [audit:read]",
         handler!(user_activity),
-        |_| Docs::data(page("logs", reference("AuditEvent"))).query(page_params()),
+        |_| Docs::data(bounded_page("logs", reference("AuditEvent"))).query(page_params()),
     )
     .bearer(),
     Route::new(
@@ -304,14 +304,15 @@ fn audit_filter(ctx: &RequestContext) -> Result<(AuditFilter, Page)> {
     ))
 }
 
-fn audit_page(events: &[AuditEvent], total: u64, page: Page) -> serde_json::Value {
+fn audit_page(events: &[AuditEvent], total: Total, page: Page) -> serde_json::Value {
     let events: Vec<AuditEventDto> = events.iter().map(AuditEventDto::from).collect();
     json!({
         "logs": events,
-        "total": total,
+        "total": total.count,
+        "totalExact": total.exact,
         "page": page.page,
         "limit": page.limit,
-        "totalPages": page.total_pages(total),
+        "totalPages": page.total_pages(total.count),
     })
 }
 

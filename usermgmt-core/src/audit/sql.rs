@@ -26,6 +26,7 @@ macro_rules! audit_sql {
                 &self,
                 filter: &AuditFilter,
                 page: Page,
+                count_up_to: Option<u64>,
             ) -> Result<(Vec<AuditEvent>, u64)> {
                 fn push_filters(qb: &mut sqlx::QueryBuilder<Db>, filter: &AuditFilter) {
                     qb.push(" WHERE 1 = 1");
@@ -49,9 +50,13 @@ macro_rules! audit_sql {
                         qb.push(" AND created_at < ").push_bind(ts(until));
                     }
                 }
-                let mut counter = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) AS n FROM audit_logs");
-                push_filters(&mut counter, filter);
-                let total: i64 = counter.build().fetch_one(&self.pool).await?.try_get("n")?;
+                let total = count_matches(
+                    &self.pool,
+                    "audit_logs",
+                    |qb| push_filters(qb, filter),
+                    count_up_to,
+                )
+                .await?;
                 let mut qb = sqlx::QueryBuilder::<Db>::new(concat!("SELECT ", audit_columns!(), " FROM audit_logs"));
                 push_filters(&mut qb, filter);
                 qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
@@ -60,7 +65,7 @@ macro_rules! audit_sql {
                     .push_bind(i64::try_from(page.offset()).unwrap_or(i64::MAX));
                 let rows = qb.build().fetch_all(&self.pool).await?;
                 let events = rows.iter().map(audit_from_row).collect::<Result<Vec<_>>>()?;
-                Ok((events, count(total)))
+                Ok((events, total))
             }
 
             async fn audit_stats(&self, since: Timestamp, top: usize) -> Result<AuditStats> {

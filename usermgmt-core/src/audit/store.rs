@@ -12,11 +12,14 @@ use uuid::Uuid;
 pub trait AuditStore: Send + Sync + 'static {
     /// Audit rows, newest first, optionally of one user (as actor or target).
     async fn audit_events(&self, user_id: Option<Uuid>, limit: usize) -> Result<Vec<AuditEvent>>;
-    /// One page of the audit rows matching `filter`, newest first, and how many match.
+    /// One page of the audit rows matching `filter`, newest first, and how many match,
+    /// counting no further than `count_up_to` when given (the answer is then at most
+    /// `count_up_to`).
     async fn search_audit(
         &self,
         filter: &AuditFilter,
         page: Page,
+        count_up_to: Option<u64>,
     ) -> Result<(Vec<AuditEvent>, u64)>;
     /// Counts of rows at or after `since`, with the `top` most frequent actions and resources.
     async fn audit_stats(&self, since: Timestamp, top: usize) -> Result<AuditStats>;

@@ -34,6 +34,10 @@ pub const DEFAULT_TOKEN_CACHE_ENTRIES: usize = 4096;
 /// instance's live tokens; a larger value is a typo.
 pub const MAX_TOKEN_CACHE_ENTRIES: usize = 10_000_000;
 
+/// How many matches the administrators' user search and the audit listings count exactly by
+/// default ([`Config::total_count_limit`]).
+pub const DEFAULT_TOTAL_COUNT_LIMIT: u64 = 10_000;
+
 /// Argon2id cost parameters and the size of the pool that runs them.
 #[derive(Debug, Clone)]
 pub struct HashingConfig {
@@ -261,6 +265,19 @@ pub struct Config {
     /// request checks its token in full). Raise it when an instance sees more live access
     /// tokens within one token lifetime than this.
     pub token_cache_entries: usize,
+    /// How many matches the administrators' user search and the audit listings count before
+    /// they stop ([`DEFAULT_TOTAL_COUNT_LIMIT`]; 0: count every match). Past it, `total` is
+    /// "at least this many" and `totalExact` is false: an exact count reads every matching row,
+    /// which takes seconds on tens of millions of audit rows, while a page costs the same at any
+    /// size. A page past the limit is counted to its own end.
+    pub total_count_limit: u64,
+    /// How old the administrators' dashboard figures may be when they were slow to read
+    /// (60 s; 0: always read them anew). Past this age the kept figures are answered once more
+    /// while fresh ones are read in the background. See `admin/dashboard.rs`.
+    pub dashboard_max_age: Duration,
+    /// Dashboard figures that took at least this long to read are kept for
+    /// [`Config::dashboard_max_age`] (200 ms); quicker ones are read anew for every request.
+    pub dashboard_slow_read: Duration,
     /// Window in which an already-rotated refresh token still yields a pair (10 s).
     pub refresh_reuse_grace: Duration,
     /// Email verification token lifetime (24 hours).
@@ -354,6 +371,9 @@ impl fmt::Debug for Config {
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("token_cache_entries", &self.token_cache_entries)
+            .field("total_count_limit", &self.total_count_limit)
+            .field("dashboard_max_age", &self.dashboard_max_age)
+            .field("dashboard_slow_read", &self.dashboard_slow_read)
             .field("refresh_reuse_grace", &self.refresh_reuse_grace)
             .field("verification_token_ttl", &self.verification_token_ttl)
             .field("reset_token_ttl", &self.reset_token_ttl)
@@ -401,6 +421,9 @@ impl Config {
                 access_token_ttl: Duration::minutes(15),
                 refresh_token_ttl: Duration::days(7),
                 token_cache_entries: DEFAULT_TOKEN_CACHE_ENTRIES,
+                total_count_limit: DEFAULT_TOTAL_COUNT_LIMIT,
+                dashboard_max_age: Duration::seconds(60),
+                dashboard_slow_read: Duration::milliseconds(200),
                 refresh_reuse_grace: Duration::seconds(10),
                 verification_token_ttl: Duration::hours(24),
                 reset_token_ttl: Duration::hours(1),
@@ -588,6 +611,12 @@ impl ConfigBuilder {
     setter!(/// Checked access tokens remembered (0: none; at most
         /// [`MAX_TOKEN_CACHE_ENTRIES`]).
         token_cache_entries: usize);
+    setter!(/// Matches counted exactly by paged admin and audit listings (0: all).
+        total_count_limit: u64);
+    setter!(/// Age at which kept dashboard figures are read again (0: never kept).
+        dashboard_max_age: Duration);
+    setter!(/// Read time from which dashboard figures are kept.
+        dashboard_slow_read: Duration);
     setter!(/// Grace window for concurrent refreshes.
         refresh_reuse_grace: Duration);
     setter!(/// Verification token lifetime.

@@ -171,10 +171,15 @@ pub(super) async fn dashboard(api: &Api, ctx: &RequestContext) -> Result<ApiResp
         dashboard.daily.iter().map(|d| (d.day, figure(d))).collect()
     };
     let days = dashboard.daily.len();
+    let as_of = dashboard
+        .as_of
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
     let body = html! {
         h1 { "Dashboard" }
         section.card {
             h2 { "Figures" }
+            p.muted { "Read at " time datetime=(as_of) { (as_of) } "." }
             ul.stats {
                 @for (label, value) in &users { li { strong { (value) } (label) } }
                 li { strong { (dashboard.organizations) } "Organizations" }

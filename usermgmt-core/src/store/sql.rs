@@ -206,6 +206,32 @@ macro_rules! sql_common {
             u64::try_from(n).unwrap_or_default()
         }
 
+        /// How many rows of `table` the WHERE clause that `push_filters` adds matches, counting
+        /// no further than `up_to` when given. The bounded count reads at most `up_to` rows
+        /// (`LIMIT` in a derived table), so it costs what its bound does, however big the table.
+        async fn count_matches(
+            pool: &sqlx::Pool<Db>,
+            table: &str,
+            push_filters: impl FnOnce(&mut sqlx::QueryBuilder<Db>),
+            up_to: Option<u64>,
+        ) -> Result<u64> {
+            let mut counter = match up_to {
+                None => sqlx::QueryBuilder::<Db>::new(format!("SELECT COUNT(*) AS n FROM {table}")),
+                Some(_) => sqlx::QueryBuilder::<Db>::new(format!(
+                    "SELECT COUNT(*) AS n FROM (SELECT 1 AS matched FROM {table}"
+                )),
+            };
+            push_filters(&mut counter);
+            if let Some(up_to) = up_to {
+                counter
+                    .push(" LIMIT ")
+                    .push_bind(i64::try_from(up_to).unwrap_or(i64::MAX))
+                    .push(") AS bounded");
+            }
+            let n: i64 = counter.build().fetch_one(pool).await?.try_get("n")?;
+            Ok(count(n))
+        }
+
         fn user_from_row(row: &DbRow, roles: Vec<String>) -> Result<UserRecord> {
             Ok(UserRecord {
                 id: row.try_get("id")?,

@@ -2,6 +2,7 @@
 //! case registers itself with `http_case!` right below its function (see
 //! [`crate::testing::runner`]).
 
+use crate::clock::Clock;
 use crate::testing::http_suite::*;
 use crate::testing::runner::http_case;
 use serde_json::json;
@@ -99,6 +100,170 @@ pub async fn admin_user_search_filters_sorts_and_pages(cx: &HttpCtx) {
     assert_eq!(fields, ["limit", "order", "sortBy", "status", "verified"]);
 }
 http_case!(admin_user_search_filters_sorts_and_pages);
+
+/// The admin user search and the audit listings count their matches up to
+/// `Config::total_count_limit`: past it `total` is a lower bound and `totalExact` false; below
+/// it, or when the page itself lies past it, the total is exact; the pages are the same.
+pub async fn listing_totals_stop_at_the_count_limit(cx: &HttpCtx) {
+    let admin = cx.app.access_token_for("root", &["admin"]).await;
+    let a = Some(admin.as_str());
+    for name in ["anna", "bert", "cleo", "dora", "ezra"] {
+        cx.register_verified(name).await;
+    }
+    let bounded = cx
+        .with_config(
+            crate::testing::test_config_builder()
+                .total_count_limit(3)
+                .build()
+                .unwrap(),
+        )
+        .await;
+    let totals = |r: &TestResponse| {
+        let data = ok(r, "listing");
+        (
+            data["total"].as_u64().unwrap(),
+            data["totalExact"].as_bool().unwrap(),
+            data["totalPages"].as_u64().unwrap(),
+        )
+    };
+    let rows = |r: &TestResponse, key: &str| r.data()[key].clone();
+
+    // Six live users (root and five), two to a page.
+    let users = "/api/v1/admin/users?sortBy=username&order=asc&limit=2";
+    for page in 1..=3 {
+        let uri = format!("{users}&page={page}");
+        let (exact, bounded_answer) = (cx.get(&uri, a).await, bounded.get(&uri, a).await);
+        assert_eq!(totals(&exact), (6, true, 3), "{uri}");
+        assert_eq!(
+            rows(&bounded_answer, "users"),
+            rows(&exact, "users"),
+            "{uri}"
+        );
+        let expected = match page {
+            // Counting stopped at the limit (3): at least 3.
+            1 => (3, false, 2),
+            // The page ends at row 4, past the limit: counted to its end, at least 4.
+            2 => (4, false, 2),
+            // The page ends at row 6, counted to 7: every match was seen.
+            _ => (6, true, 3),
+        };
+        assert_eq!(totals(&bounded_answer), expected, "{uri}");
+    }
+    let r = bounded.get("/api/v1/admin/users?q=anna", a).await;
+    assert_eq!(totals(&r), (1, true, 1), "below the limit: exact");
+    let r = bounded.get("/api/v1/admin/users?q=nobody-at-all", a).await;
+    assert_eq!(totals(&r), (0, true, 0));
+
+    // The audit trail: six registrations (root and five).
+    let audit = "/api/v1/audit?action=USER_REGISTERED&limit=2";
+    let (exact, bounded_answer) = (cx.get(audit, a).await, bounded.get(audit, a).await);
+    assert_eq!(totals(&exact), (6, true, 3));
+    assert_eq!(totals(&bounded_answer), (3, false, 2));
+    assert_eq!(rows(&bounded_answer, "logs"), rows(&exact, "logs"));
+    let anna = user_id(cx, "anna@example.com").await;
+    // Registered, verified and two sign-ins: four rows, one past the limit.
+    for _ in 0..2 {
+        cx.login("anna@example.com", PASSWORD).await;
+    }
+    let uri = format!("/api/v1/audit/user/{anna}?limit=1");
+    let (exact, bounded_answer) = (cx.get(&uri, a).await, bounded.get(&uri, a).await);
+    let (anna_rows, exact_flag, _) = totals(&exact);
+    assert!(
+        exact_flag && anna_rows > 3,
+        "anna has more rows than the limit: {anna_rows}"
+    );
+    assert_eq!(totals(&bounded_answer), (3, false, 3));
+    assert_eq!(rows(&bounded_answer, "logs"), rows(&exact, "logs"));
+
+    // Counting everything stays available.
+    let unbounded = cx
+        .with_config(
+            crate::testing::test_config_builder()
+                .total_count_limit(0)
+                .build()
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        totals(&unbounded.get(&format!("{users}&page=1"), a).await),
+        (6, true, 3)
+    );
+}
+http_case!(listing_totals_stop_at_the_count_limit);
+
+/// Dashboard figures that were slow to read are answered again until they are
+/// `dashboard_max_age` old, with the time they were read; past it the kept ones are answered
+/// once more while one background read replaces them. Quick reads are never kept.
+pub async fn slow_dashboard_figures_are_kept_until_their_max_age(cx: &HttpCtx) {
+    let admin = cx.app.access_token_for("root", &["admin"]).await;
+    let a = Some(admin.as_str());
+    let keeping = |max_age: Duration| {
+        crate::testing::test_config_builder()
+            // Every read counts as slow, so this case does not need a slow database.
+            .dashboard_slow_read(Duration::ZERO)
+            .dashboard_max_age(max_age)
+            .build()
+            .unwrap()
+    };
+    let kept = cx.with_config(keeping(Duration::seconds(60))).await;
+    let figures = |r: &TestResponse| {
+        let data = ok(r, "dashboard");
+        (
+            data["users"]["total"].as_u64().unwrap(),
+            data["asOf"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (users, read_at) = figures(&kept.get("/api/v1/admin/dashboard", a).await);
+    assert_eq!(users, 1, "the administrator");
+    let first_read =
+        time::OffsetDateTime::parse(&read_at, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    assert_eq!(first_read, kept.app.clock.now(), "read now");
+
+    cx.register_verified("anna").await;
+    kept.app.clock.advance(Duration::seconds(60));
+    assert_eq!(
+        figures(&kept.get("/api/v1/admin/dashboard", a).await),
+        (1, read_at.clone()),
+        "kept up to their max age"
+    );
+    // The default configuration reads them anew: quick reads are not kept.
+    let r = cx.get("/api/v1/admin/dashboard", a).await;
+    assert_eq!(figures(&r).0, 2);
+
+    kept.app.clock.advance(Duration::seconds(1));
+    assert_eq!(
+        figures(&kept.get("/api/v1/admin/dashboard", a).await),
+        (1, read_at.clone()),
+        "past their age, answered once more while fresh ones are read"
+    );
+    let mut fresh = None;
+    for _ in 0..200 {
+        let answer = figures(&kept.get("/api/v1/admin/dashboard", a).await);
+        if answer.1 != read_at {
+            fresh = Some(answer);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (users, read_again_at) = fresh.expect("the background read replaced the kept figures");
+    assert_eq!(users, 2);
+    assert_eq!(
+        time::OffsetDateTime::parse(
+            &read_again_at,
+            &time::format_description::well_known::Rfc3339
+        )
+        .unwrap(),
+        first_read + Duration::seconds(61)
+    );
+
+    // A max age of zero keeps nothing, however slow the read.
+    let live = cx.with_config(keeping(Duration::ZERO)).await;
+    assert_eq!(figures(&live.get("/api/v1/admin/dashboard", a).await).0, 2);
+    cx.register_verified("bert").await;
+    assert_eq!(figures(&live.get("/api/v1/admin/dashboard", a).await).0, 3);
+}
+http_case!(slow_dashboard_figures_are_kept_until_their_max_age);
 
 pub async fn admin_actions_on_accounts(cx: &HttpCtx) {
     let admin = cx.app.access_token_for("root", &["admin"]).await;

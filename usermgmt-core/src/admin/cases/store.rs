@@ -30,7 +30,7 @@ fn search() -> UserSearch {
 /// Runs a search and answers the usernames found, checking the total against them (the page
 /// must hold every match) and each record against `user_by_id`.
 async fn found(store: &dyn Store, search: UserSearch) -> Vec<String> {
-    let (users, total) = store.search_users(&search).await.unwrap();
+    let (users, total) = store.search_users(&search, None).await.unwrap();
     assert_eq!(total, users.len() as u64, "{search:?}");
     for u in &users {
         assert_eq!(&fetch(store, u.id).await, u, "full records, with roles");
@@ -265,31 +265,53 @@ pub async fn search_users_filters_sorts_and_pages(store: Arc<dyn Store>) {
     };
     let names =
         |users: Vec<UserRecord>| -> Vec<String> { users.into_iter().map(|u| u.username).collect() };
-    let (users, total) = s.search_users(&page(1, 2)).await.unwrap();
+    let (users, total) = s.search_users(&page(1, 2), None).await.unwrap();
     assert_eq!((names(users), total), (strings(&["alice_w", "alicexw"]), 5));
-    let (users, total) = s.search_users(&page(2, 2)).await.unwrap();
+    let (users, total) = s.search_users(&page(2, 2), None).await.unwrap();
     assert_eq!((names(users), total), (strings(&["bob", "carol"]), 5));
-    let (users, total) = s.search_users(&page(3, 2)).await.unwrap();
+    let (users, total) = s.search_users(&page(3, 2), None).await.unwrap();
     assert_eq!((names(users), total), (strings(&["erin"]), 5));
-    let (users, total) = s.search_users(&page(4, 2)).await.unwrap();
+    let (users, total) = s.search_users(&page(4, 2), None).await.unwrap();
     assert_eq!((names(users), total), (Vec::new(), 5), "past the end");
     let (users, total) = s
-        .search_users(&UserSearch {
-            status: Some(UserStatus::Suspended),
-            descending: true,
-            ..page(1, 1)
-        })
+        .search_users(
+            &UserSearch {
+                status: Some(UserStatus::Suspended),
+                descending: true,
+                ..page(1, 1)
+            },
+            None,
+        )
         .await
         .unwrap();
     assert_eq!((names(users), total), (strings(&["erin"]), 2));
     let (users, total) = s
-        .search_users(&UserSearch {
-            query: Some("nobody-matches".to_owned()),
-            ..page(1, 10)
-        })
+        .search_users(
+            &UserSearch {
+                query: Some("nobody-matches".to_owned()),
+                ..page(1, 10)
+            },
+            None,
+        )
         .await
         .unwrap();
     assert_eq!((users.len(), total), (0, 0));
+
+    // A bounded count stops at its bound, is exact below it, and leaves the page as it is.
+    for (up_to, expected) in [(1, 1), (4, 4), (5, 5), (6, 5)] {
+        let (users, total) = s.search_users(&page(1, 2), Some(up_to)).await.unwrap();
+        assert_eq!(
+            (names(users), total),
+            (strings(&["alice_w", "alicexw"]), expected),
+            "counting up to {up_to}"
+        );
+    }
+    let suspended = UserSearch {
+        status: Some(UserStatus::Suspended),
+        ..page(1, 10)
+    };
+    assert_eq!(s.search_users(&suspended, Some(1)).await.unwrap().1, 1);
+    assert_eq!(s.search_users(&suspended, Some(3)).await.unwrap().1, 2);
 }
 store_case!(search_users_filters_sorts_and_pages);
 

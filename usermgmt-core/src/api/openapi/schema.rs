@@ -78,13 +78,39 @@ pub(crate) fn record(members: &[(&str, Value)]) -> Value {
 
 /// A page of `items` under `key`, with its position.
 pub(crate) fn page(key: &str, items: Value) -> Value {
-    record(&[
-        (key, array(items)),
-        ("total", integer()),
+    page_record(key, items, &[("total", integer())])
+}
+
+/// A page of `items` under `key` whose total is counted up to a bound
+/// (`Config::total_count_limit`): past it, `total` is a lower bound and `totalExact` false.
+pub(crate) fn bounded_page(key: &str, items: Value) -> Value {
+    page_record(
+        key,
+        items,
+        &[
+            (
+                "total",
+                json!({
+                    "type": "integer",
+                    "description": "Every match when totalExact is true; else at least this many (the \
+                                    count stopped at the server's TOTAL_COUNT_LIMIT or at the end of this page)"
+                }),
+            ),
+            ("totalExact", json!({"type": "boolean"})),
+        ],
+    )
+}
+
+/// `{<key>: [items], <totals…>, page, limit, totalPages}`.
+fn page_record(key: &str, items: Value, totals: &[(&str, Value)]) -> Value {
+    let mut members = vec![(key, array(items))];
+    members.extend(totals.iter().cloned());
+    members.extend([
         ("page", json!({"type": "integer", "minimum": 1})),
         ("limit", json!({"type": "integer", "minimum": 1})),
         ("totalPages", integer()),
-    ])
+    ]);
+    record(&members)
 }
 
 /// `{"user": <name>}`.

@@ -4,7 +4,8 @@
 
 use crate::error::{ConflictKind, Error};
 use crate::store::{
-    AuditEvent, Effects, NewUser, OutboxMessage, ProfileUpdate, Store, TokenPurpose,
+    AuditEvent, AuditFilter, Effects, NewUser, OutboxMessage, Page, ProfileUpdate, Store,
+    TokenPurpose,
 };
 use crate::testing::runner::store_case;
 use crate::testing::store_suite::*;
@@ -59,6 +60,75 @@ pub async fn audit_events_filter_by_user_newest_first(store: Arc<dyn Store>) {
     assert_eq!(store.audit_events(Some(a), 1).await.unwrap(), vec![e3]);
 }
 store_case!(audit_events_filter_by_user_newest_first);
+
+/// The trail's search filters and pages newest first, and its count stops at the bound it is
+/// given: never above it, exact below it, and the page itself is the same either way.
+pub async fn search_audit_filters_pages_and_bounds_its_count(store: Arc<dyn Store>) {
+    let store = &*store;
+    let a = create(store, "alice").await.id;
+    let b = create(store, "bob").await.id;
+    let logins: Vec<AuditEvent> = (1..=5)
+        .map(|n| audit_event("USER_LOGIN", Some(a), Some(a), mins(n)))
+        .collect();
+    let suspension = audit_event("USER_SUSPENDED", Some(a), Some(b), mins(6));
+    for e in logins.iter().chain([&suspension]) {
+        write_effects(store, a, mins(7), Effects::audit(e.clone())).await;
+    }
+    let page = |page, limit| Page { page, limit };
+    let all = AuditFilter::default();
+    let search = |filter: AuditFilter, at: Page, up_to: Option<u64>| async move {
+        store.search_audit(&filter, at, up_to).await.unwrap()
+    };
+
+    let newest_first: Vec<AuditEvent> = [suspension.clone()]
+        .into_iter()
+        .chain(logins.iter().rev().cloned())
+        .collect();
+    assert_eq!(
+        search(all.clone(), page(1, 10), None).await,
+        (newest_first.clone(), 6)
+    );
+    assert_eq!(
+        search(all.clone(), page(2, 4), None).await,
+        (newest_first[4..].to_vec(), 6),
+        "the second page"
+    );
+    let of_bob = AuditFilter {
+        user_id: Some(b),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        search(of_bob.clone(), page(1, 10), None).await,
+        (vec![suspension.clone()], 1)
+    );
+    let logins_from_3 = AuditFilter {
+        action: Some("USER_LOGIN".to_owned()),
+        from: Some(mins(3)),
+        until: Some(mins(5)),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        search(logins_from_3.clone(), page(1, 10), None).await,
+        (vec![logins[3].clone(), logins[2].clone()], 2),
+        "action, at or after from, before until"
+    );
+
+    // Bounded counts: at most the bound, exact below it; the rows are the same.
+    for (up_to, expected) in [(1, 1), (3, 3), (5, 5), (6, 6), (7, 6), (1000, 6)] {
+        assert_eq!(
+            search(all.clone(), page(1, 2), Some(up_to)).await,
+            (newest_first[..2].to_vec(), expected),
+            "counting up to {up_to}"
+        );
+    }
+    assert_eq!(search(of_bob, page(1, 10), Some(1)).await.1, 1);
+    assert_eq!(
+        search(logins_from_3.clone(), page(1, 10), Some(1)).await.1,
+        1
+    );
+    assert_eq!(search(logins_from_3, page(1, 10), Some(3)).await.1, 2);
+}
+store_case!(search_audit_filters_pages_and_bounds_its_count);
 
 pub async fn effects_are_written_with_the_change_and_only_then(store: Arc<dyn Store>) {
     let store = &*store;

@@ -308,9 +308,13 @@
       pager.textContent = "";
       const params = new URLSearchParams(window.location.search);
       const current = answer.data.page || 1;
-      pager.append(el("span", { text: `Page ${current} of ${Math.max(1, answer.data.totalPages)} (${answer.data.total} in all)` }));
+      // A listing that stopped counting (totalExact false) has more rows past this page.
+      const exact = answer.data.totalExact !== false;
+      const of = exact ? `of ${Math.max(1, answer.data.totalPages)} (${answer.data.total} in all)`
+        : `of more than ${answer.data.totalPages} (more than ${answer.data.total} in all)`;
+      pager.append(el("span", { text: `Page ${current} ${of}` }));
       for (const [label, n] of [["Previous", current - 1], ["Next", current + 1]]) {
-        if (n < 1 || n > answer.data.totalPages) continue;
+        if (n < 1 || (exact && n > answer.data.totalPages)) continue;
         params.set("page", String(n));
         pager.append(el("a", { href: `?${params}`, class: "button secondary", text: label }));
       }

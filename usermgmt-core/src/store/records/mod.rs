@@ -330,6 +330,46 @@ impl Page {
     pub fn total_pages(&self, total: u64) -> u64 {
         total.div_ceil(self.limit)
     }
+
+    /// How far a listing of this page counts its matches, given the configured bound
+    /// (`Config::total_count_limit`, 0 = count them all): past the bound, and at least to the
+    /// end of this page (so the count costs no more than reading the page does). `None` = count
+    /// them all. One more than the bound is asked for, to tell "exactly the bound" from "more".
+    pub fn count_bound(&self, limit: u64) -> Option<u64> {
+        (limit > 0).then(|| {
+            limit
+                .max(self.offset().saturating_add(self.limit))
+                .saturating_add(1)
+        })
+    }
+}
+
+/// How many rows a listing matched: exactly, or at least `count` when its count stopped at
+/// [`Page::count_bound`]. An exact count of every match grows with the table (50 million audit
+/// rows take seconds to count); a bounded one costs what its bound does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Total {
+    /// The matches counted: all of them when `exact`, else a lower bound.
+    pub count: u64,
+    /// Whether `count` is every match.
+    pub exact: bool,
+}
+
+impl Total {
+    /// Reads a store's answer to a count bounded by `bound` (see [`Page::count_bound`]):
+    /// reaching the bound means more matched than the bound's lower side.
+    pub fn of(counted: u64, bound: Option<u64>) -> Total {
+        match bound {
+            Some(bound) if counted >= bound => Total {
+                count: bound - 1,
+                exact: false,
+            },
+            _ => Total {
+                count: counted,
+                exact: true,
+            },
+        }
+    }
 }
 
 /// The kinds of in-app notification (SPEC §6).
@@ -646,4 +686,36 @@ pub fn merge_preferences_value(
         ));
     }
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Page, Total};
+
+    #[test]
+    fn a_count_is_bounded_past_the_limit_and_to_the_end_of_the_page() {
+        let page = |page, limit| Page { page, limit };
+        assert_eq!(page(1, 20).count_bound(0), None, "0 counts every match");
+        assert_eq!(page(1, 20).count_bound(10_000), Some(10_001));
+        assert_eq!(
+            page(600, 20).count_bound(10_000),
+            Some(12_001),
+            "to the page's end"
+        );
+        assert_eq!(page(u64::MAX, 100).count_bound(10), Some(u64::MAX));
+
+        let bound = Some(10_001);
+        let exact = |count| Total { count, exact: true };
+        assert_eq!(Total::of(0, bound), exact(0));
+        assert_eq!(Total::of(10_000, bound), exact(10_000), "exactly the limit");
+        assert_eq!(
+            Total::of(10_001, bound),
+            Total {
+                count: 10_000,
+                exact: false
+            },
+            "more than the limit: at least the limit"
+        );
+        assert_eq!(Total::of(123_456, None), exact(123_456));
+    }
 }

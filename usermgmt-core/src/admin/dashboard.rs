@@ -1,0 +1,141 @@
+//! The administrators' dashboard: figures over every user, session, role and 30 days of sign-ups
+//! and sign-ins.
+//!
+//! Each figure is an exact count over a set that grows with the deployment: a few milliseconds
+//! at ten thousand users, seconds at a million (about 8 s on PostgreSQL with 50 million audit
+//! rows, see docs/PERFORMANCE.md, "Scale"). So figures that were slow to read are kept and
+//! answered again until they are [`Config::dashboard_max_age`] old; then the kept ones are
+//! answered once more while one fresh read runs in the background, so no administrator waits
+//! for it. Figures that were quick to read are not kept: a small deployment sees every change at
+//! once. Every answer says when its figures were read (`as_of`).
+//!
+//! [`Config::dashboard_max_age`]: crate::Config::dashboard_max_age
+
+use crate::auth::AuthenticatedUser;
+use crate::error::Result;
+use crate::manager::UserManager;
+use crate::store::{DailyActivity, DashboardCounts, RoleRecord, Timestamp};
+use std::sync::{Arc, Mutex, PoisonError};
+use time::Duration;
+
+/// Dashboard figures with the roles and their holders.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    /// User and session counts.
+    pub counts: DashboardCounts,
+    /// Every role with its user count.
+    pub roles: Vec<RoleRecord>,
+    /// Organizations not deleted.
+    pub organizations: u64,
+    /// The last [`DASHBOARD_DAYS`] UTC days, today last (today so far).
+    pub daily: Vec<DailyActivity>,
+    /// When these figures were read: now, or earlier when they were slow to read and are
+    /// answered again (see the module's documentation).
+    pub as_of: Timestamp,
+}
+
+/// Days the dashboard's per-day figures cover, today included.
+pub const DASHBOARD_DAYS: u32 = 30;
+
+/// The figures this instance keeps because they were slow to read, and the one read at a time.
+#[derive(Default)]
+pub(crate) struct DashboardMemory {
+    kept: Mutex<Option<Arc<Dashboard>>>,
+    /// Held while figures are read, so a burst of requests, or a background read, reads them
+    /// once rather than once each.
+    reading: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl DashboardMemory {
+    fn kept(&self) -> Option<Arc<Dashboard>> {
+        self.kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn keep(&self, figures: Option<Arc<Dashboard>>) {
+        *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = figures;
+    }
+}
+
+impl UserManager {
+    /// Dashboard figures (needs `admin:access`); "new" means the last 7 days. Figures that were
+    /// slow to read may be up to [`Config::dashboard_max_age`](crate::Config::dashboard_max_age)
+    /// old: see [`Dashboard::as_of`].
+    pub async fn dashboard(&self, auth: &AuthenticatedUser) -> Result<Dashboard> {
+        self.authorize(auth, "admin:access").await?;
+        let memory = &self.inner.dashboard;
+        if let Some(kept) = self.kept_dashboard() {
+            return Ok(kept);
+        }
+        let _reading = memory.reading.lock().await;
+        // Another request may have read them while this one waited.
+        if let Some(kept) = self.kept_dashboard() {
+            return Ok(kept);
+        }
+        self.read_dashboard().await
+    }
+
+    /// The kept figures, when there are any and reusing them is on. Past their age they are
+    /// still answered, and one background read replaces them.
+    fn kept_dashboard(&self) -> Option<Dashboard> {
+        let max_age = self.inner.config.dashboard_max_age;
+        if max_age <= Duration::ZERO {
+            return None;
+        }
+        let kept = self.inner.dashboard.kept()?;
+        if self.now() - kept.as_of > max_age
+            && let Ok(turn) = self.inner.dashboard.reading.clone().try_lock_owned()
+        {
+            let manager = self.clone();
+            tokio::spawn(async move {
+                if let Err(err) = manager.read_dashboard().await {
+                    tracing::warn!(error = %err, "reading the dashboard figures failed; the older ones stay");
+                }
+                drop(turn);
+            });
+        }
+        Some((*kept).clone())
+    }
+
+    /// Reads every figure now, and keeps them when they took at least
+    /// [`Config::dashboard_slow_read`](crate::Config::dashboard_slow_read) to read (forgets the
+    /// kept ones when not: reading is cheap again). The caller holds the reading turn.
+    async fn read_dashboard(&self) -> Result<Dashboard> {
+        let config = &self.inner.config;
+        let started = std::time::Instant::now();
+        let figures = self.dashboard_figures().await?;
+        let slow = started.elapsed() >= config.dashboard_slow_read;
+        let keep = config.dashboard_max_age > Duration::ZERO && slow;
+        self.inner
+            .dashboard
+            .keep(keep.then(|| Arc::new(figures.clone())));
+        Ok(figures)
+    }
+
+    async fn dashboard_figures(&self) -> Result<Dashboard> {
+        let store = &self.inner.store;
+        let now = self.now();
+        let counts = store.dashboard_counts(now, now - Duration::days(7)).await?;
+        let roles = store.list_roles().await?;
+        let (_, organizations) = store
+            .all_orgs(None, Some(false), crate::store::Page { page: 1, limit: 1 })
+            .await?;
+        // UTC midnights: a day is the same 24 hours on every store and every instance.
+        let today = now
+            .to_offset(time::UtcOffset::UTC)
+            .date()
+            .midnight()
+            .assume_utc();
+        let first_day = today - Duration::days(i64::from(DASHBOARD_DAYS) - 1);
+        let daily = store.daily_activity(first_day, DASHBOARD_DAYS).await?;
+        Ok(Dashboard {
+            counts,
+            roles,
+            organizations,
+            daily,
+            as_of: now,
+        })
+    }
+}
