@@ -2,12 +2,14 @@
 //! and sign-ins.
 //!
 //! Each figure is an exact count over a set that grows with the deployment: a few milliseconds
-//! at ten thousand users, seconds at a million (about 8 s on PostgreSQL with 50 million audit
-//! rows, see docs/PERFORMANCE.md, "Scale"). So figures that were slow to read are kept and
+//! at ten thousand users, seconds at a million (on PostgreSQL with 50 million audit
+//! rows, 3½ to 4½ s for one request alone; docs/PERFORMANCE.md, "Scale"). So figures that were slow to read are kept and
 //! answered again until they are [`Config::dashboard_max_age`] old; then the kept ones are
 //! answered once more while one fresh read runs in the background, so no administrator waits
 //! for it. Figures that were quick to read are not kept: a small deployment sees every change at
-//! once. Every answer says when its figures were read (`as_of`).
+//! once; requests that arrive while figures are read wait for the next read and share it, so a
+//! burst of them reads the figures twice at most, not once each. Every answer says when its
+//! figures were read (`as_of`).
 //!
 //! [`Config::dashboard_max_age`]: crate::Config::dashboard_max_age
 
@@ -37,54 +39,71 @@ pub struct Dashboard {
 /// Days the dashboard's per-day figures cover, today included.
 pub const DASHBOARD_DAYS: u32 = 30;
 
-/// The figures this instance keeps because they were slow to read, and the one read at a time.
+/// The last figures this instance read, and the one read at a time.
 #[derive(Default)]
 pub(crate) struct DashboardMemory {
-    kept: Mutex<Option<Arc<Dashboard>>>,
-    /// Held while figures are read, so a burst of requests, or a background read, reads them
-    /// once rather than once each.
+    latest: Mutex<Option<LastRead>>,
+    /// Held while figures are read: requests that wait for it answer the figures of a read that
+    /// started after they arrived rather than read them again, and a background read is one.
     reading: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// Figures and how they were read.
+struct LastRead {
+    /// When the read started (the process's clock: only the order of events matters here).
+    started: std::time::Instant,
+    /// Whether it took at least `Config::dashboard_slow_read`: only then are they reused
+    /// by later requests.
+    slow: bool,
+    figures: Arc<Dashboard>,
+}
+
 impl DashboardMemory {
-    fn kept(&self) -> Option<Arc<Dashboard>> {
-        self.kept
+    /// The latest figures, if `keep` says they may answer.
+    fn latest_if(&self, keep: impl FnOnce(&LastRead) -> bool) -> Option<Arc<Dashboard>> {
+        self.latest
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .as_ref()
+            .filter(|read| keep(read))
+            .map(|read| read.figures.clone())
     }
 
-    fn keep(&self, figures: Option<Arc<Dashboard>>) {
-        *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = figures;
+    fn remember(&self, read: LastRead) {
+        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(read);
     }
 }
 
 impl UserManager {
     /// Dashboard figures (needs `admin:access`); "new" means the last 7 days. Figures that were
     /// slow to read may be up to [`Config::dashboard_max_age`](crate::Config::dashboard_max_age)
-    /// old: see [`Dashboard::as_of`].
+    /// old: see [`Dashboard::as_of`]. Other figures were read after the request arrived.
     pub async fn dashboard(&self, auth: &AuthenticatedUser) -> Result<Dashboard> {
         self.authorize(auth, "admin:access").await?;
-        let memory = &self.inner.dashboard;
+        let arrived = std::time::Instant::now();
         if let Some(kept) = self.kept_dashboard() {
             return Ok(kept);
         }
+        let memory = &self.inner.dashboard;
         let _reading = memory.reading.lock().await;
-        // Another request may have read them while this one waited.
+        // A read that started after this request arrived answers it as well as its own would.
+        if let Some(figures) = memory.latest_if(|read| read.started >= arrived) {
+            return Ok((*figures).clone());
+        }
         if let Some(kept) = self.kept_dashboard() {
             return Ok(kept);
         }
         self.read_dashboard().await
     }
 
-    /// The kept figures, when there are any and reusing them is on. Past their age they are
-    /// still answered, and one background read replaces them.
+    /// The kept figures, when the last read was slow and reusing them is on. Past their age
+    /// they are still answered, and one background read replaces them.
     fn kept_dashboard(&self) -> Option<Dashboard> {
         let max_age = self.inner.config.dashboard_max_age;
         if max_age <= Duration::ZERO {
             return None;
         }
-        let kept = self.inner.dashboard.kept()?;
+        let kept = self.inner.dashboard.latest_if(|read| read.slow)?;
         if self.now() - kept.as_of > max_age
             && let Ok(turn) = self.inner.dashboard.reading.clone().try_lock_owned()
         {
@@ -99,18 +118,19 @@ impl UserManager {
         Some((*kept).clone())
     }
 
-    /// Reads every figure now, and keeps them when they took at least
-    /// [`Config::dashboard_slow_read`](crate::Config::dashboard_slow_read) to read (forgets the
-    /// kept ones when not: reading is cheap again). The caller holds the reading turn.
+    /// Reads every figure now and remembers them, as slow when they took at least
+    /// [`Config::dashboard_slow_read`](crate::Config::dashboard_slow_read) (a quick read makes
+    /// the kept ones live again). The caller holds the reading turn.
     async fn read_dashboard(&self) -> Result<Dashboard> {
         let config = &self.inner.config;
         let started = std::time::Instant::now();
         let figures = self.dashboard_figures().await?;
         let slow = started.elapsed() >= config.dashboard_slow_read;
-        let keep = config.dashboard_max_age > Duration::ZERO && slow;
-        self.inner
-            .dashboard
-            .keep(keep.then(|| Arc::new(figures.clone())));
+        self.inner.dashboard.remember(LastRead {
+            started,
+            slow: slow && config.dashboard_max_age > Duration::ZERO,
+            figures: Arc::new(figures.clone()),
+        });
         Ok(figures)
     }
 

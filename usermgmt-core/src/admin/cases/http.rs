@@ -265,6 +265,27 @@ pub async fn slow_dashboard_figures_are_kept_until_their_max_age(cx: &HttpCtx) {
 }
 http_case!(slow_dashboard_figures_are_kept_until_their_max_age);
 
+/// Quick dashboard figures are read for each request, or shared with a read that started after
+/// it arrived: a burst of requests never answers figures from before a change it followed.
+pub async fn concurrent_dashboard_requests_see_every_earlier_change(cx: &HttpCtx) {
+    let admin = cx.app.access_token_for("root", &["admin"]).await;
+    let a = Some(admin.as_str());
+    for (round, name) in ["anna", "bert", "cleo"].into_iter().enumerate() {
+        cx.register_verified(name).await;
+        let answers =
+            futures_util::future::join_all((0..8).map(|_| cx.get("/api/v1/admin/dashboard", a)))
+                .await;
+        for answer in &answers {
+            assert_eq!(
+                ok(answer, "dashboard")["users"]["total"],
+                json!(round + 2),
+                "after registering {name}"
+            );
+        }
+    }
+}
+http_case!(concurrent_dashboard_requests_see_every_earlier_change);
+
 pub async fn admin_actions_on_accounts(cx: &HttpCtx) {
     let admin = cx.app.access_token_for("root", &["admin"]).await;
     let a = Some(admin.as_str());
