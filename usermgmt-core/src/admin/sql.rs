@@ -48,13 +48,6 @@ macro_rules! admin_sql {
                 search: &UserSearch,
                 count_up_to: Option<u64>,
             ) -> Result<(Vec<UserRecord>, u64)> {
-                let total = count_matches(
-                    &self.pool,
-                    "users",
-                    |qb| push_search_filters(qb, search),
-                    count_up_to,
-                )
-                .await?;
                 let mut qb = sqlx::QueryBuilder::<Db>::new(concat!("SELECT ", user_columns!(), " FROM users"));
                 push_search_filters(&mut qb, search);
                 // Never-set values (a user who never signed in) last ascending, first descending.
@@ -71,6 +64,19 @@ macro_rules! admin_sql {
                 .push(" OFFSET ")
                 .push_bind(i64::try_from(search.page.offset()).unwrap_or(i64::MAX));
                 let rows = qb.build().fetch_all(&self.pool).await?;
+                // Most searches for one user fit one page: it then shows the total itself.
+                let total = match search.page.total_shown_by(rows.len()) {
+                    Some(total) => total.min(count_up_to.unwrap_or(u64::MAX)),
+                    None => {
+                        count_matches(
+                            &self.pool,
+                            "users",
+                            |qb| push_search_filters(qb, search),
+                            count_up_to,
+                        )
+                        .await?
+                    }
+                };
                 let ids: Vec<Uuid> = rows
                     .iter()
                     .map(|r| r.try_get::<Uuid, _>("id"))

@@ -50,13 +50,6 @@ macro_rules! audit_sql {
                         qb.push(" AND created_at < ").push_bind(ts(until));
                     }
                 }
-                let total = count_matches(
-                    &self.pool,
-                    "audit_logs",
-                    |qb| push_filters(qb, filter),
-                    count_up_to,
-                )
-                .await?;
                 let mut qb = sqlx::QueryBuilder::<Db>::new(concat!("SELECT ", audit_columns!(), " FROM audit_logs"));
                 push_filters(&mut qb, filter);
                 qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
@@ -64,6 +57,18 @@ macro_rules! audit_sql {
                     .push(" OFFSET ")
                     .push_bind(i64::try_from(page.offset()).unwrap_or(i64::MAX));
                 let rows = qb.build().fetch_all(&self.pool).await?;
+                let total = match page.total_shown_by(rows.len()) {
+                    Some(total) => total.min(count_up_to.unwrap_or(u64::MAX)),
+                    None => {
+                        count_matches(
+                            &self.pool,
+                            "audit_logs",
+                            |qb| push_filters(qb, filter),
+                            count_up_to,
+                        )
+                        .await?
+                    }
+                };
                 let events = rows.iter().map(audit_from_row).collect::<Result<Vec<_>>>()?;
                 Ok((events, total))
             }

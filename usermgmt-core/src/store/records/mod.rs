@@ -331,6 +331,14 @@ impl Page {
         total.div_ceil(self.limit)
     }
 
+    /// The number of matches this page's `found` rows prove, when they prove one: a page with
+    /// fewer rows than its limit holds the last match (unless it is empty past page 1, when the
+    /// matches may end on any earlier page). A listing needs no count then.
+    pub fn total_shown_by(&self, found: usize) -> Option<u64> {
+        let found = found as u64;
+        (found < self.limit && (found > 0 || self.page == 1)).then(|| self.offset() + found)
+    }
+
     /// How far a listing of this page counts its matches, given the configured bound
     /// (`Config::total_count_limit`, 0 = count them all): past the bound, and at least to the
     /// end of this page (so the count costs no more than reading the page does). `None` = count
@@ -717,5 +725,19 @@ mod tests {
             "more than the limit: at least the limit"
         );
         assert_eq!(Total::of(123_456, None), exact(123_456));
+
+        assert_eq!(page(1, 20).total_shown_by(0), Some(0), "nothing matches");
+        assert_eq!(page(1, 20).total_shown_by(7), Some(7));
+        assert_eq!(page(3, 20).total_shown_by(7), Some(47), "the last page");
+        assert_eq!(
+            page(1, 20).total_shown_by(20),
+            None,
+            "a full page: more may follow"
+        );
+        assert_eq!(
+            page(3, 20).total_shown_by(0),
+            None,
+            "past the end: where it ended is unknown"
+        );
     }
 }
