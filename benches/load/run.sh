@@ -44,6 +44,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LUA="$ROOT/benches/load/bench.lua"
 WRK_SECS=${WRK_SECS:-8}
 FLOOD_SECS=${FLOOD_SECS:-10}
+# The probes run inside the flood, from its 2nd second to 2 s before its end.
+[ "$FLOOD_SECS" -ge 5 ] || { echo "FLOOD_SECS must be at least 5 (the probes need 1 s inside the flood)" >&2; exit 1; }
 PROBE_SECS=${PROBE_SECS:-5}
 CONNS=${CONNS:-16}
 LOGIN_CONNS=${LOGIN_CONNS:-8}
@@ -69,32 +71,12 @@ OUT=$(cd "$OUT" && pwd)
 RESULTS="$OUT/results.txt"
 : >"$RESULTS"
 
-say() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { say "error: $*"; exit 1; }
-put() { printf '%s %s\n' "$1" "$2" >>"$RESULTS"; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/'; }
-
-# Every process this script starts, to stop on exit (by pid only).
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=benches/load/lib.sh
+. "$ROOT/benches/load/lib.sh"
 
 # --- tools -------------------------------------------------------------------------------------
 
-if ! command -v wrk >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    say "installing wrk (apt-get install -y wrk)"
-    apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-  fi
-  command -v wrk >/dev/null || die "wrk is needed (Debian/Ubuntu: apt-get install wrk)"
-fi
+need_wrk
 case " $STORES $PEERS " in
   *" postgres "* | *" better-auth "*)
     command -v psql >/dev/null || die "psql is needed for the PostgreSQL part and better-auth (or STORES=sqlite PEERS=)"
@@ -213,37 +195,6 @@ wrk_run() {
       put "$key.cpu_us.wrk" "$(awk -v t="$wrk_ticks" -v n="$requests" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
     fi
   fi
-}
-
-# start PREFIX DIR LOGFILE CMD...: starts CMD in DIR, waits for its "listening on http://..."
-# line, sets STARTED_PID and STARTED_URL.
-start() {
-  local prefix=$1 dir=$2 log=$3
-  shift 3
-  (cd "$dir" && exec "$@") >"$log.out" 2>"$log" &
-  STARTED_PID=$!
-  PIDS+=("$STARTED_PID")
-  local _
-  for _ in $(seq 1 600); do
-    STARTED_URL=$(grep -o "$prefix listening on http://[0-9.:]*" "$log.out" 2>/dev/null | grep -o 'http://.*' || true)
-    [ -n "$STARTED_URL" ] && return 0
-    kill -0 "$STARTED_PID" 2>/dev/null || { cat "$log" >&2; die "$prefix exited at start"; }
-    sleep 0.1
-  done
-  die "$prefix did not start in 60 s"
-}
-
-# settle DB_URL: before each measured figure on PostgreSQL, VACUUM (ANALYZE) and CHECKPOINT the
-# benchmark database, as autovacuum would keep it between bursts of a real deployment. This
-# machine's PostgreSQL runs with autovacuum off (recorded as meta.pg_autovacuum), so without it
-# every login (UPDATE users) and refresh (UPDATE sessions) of the run so far left dead row
-# versions behind for the next figure, and the profile's database CPU per request moved between
-# 100 and 193 µs from run to run depending on where in the run it was measured. MySQL needs
-# nothing of the kind: InnoDB's purge threads remove old row versions by themselves.
-settle() {
-  case "$1" in
-    postgres*) psql -q -v ON_ERROR_STOP=1 "$1" -c "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null ;;
-  esac
 }
 
 stop() {

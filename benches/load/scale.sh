@@ -56,10 +56,9 @@ OUT=$(cd "$OUT" && pwd)
 RESULTS="$OUT/results.txt"
 : >"$RESULTS"
 
-say() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { say "error: $*"; exit 1; }
-put() { printf '%s %s\n' "$1" "$2" >>"$RESULTS"; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/'; }
+# shellcheck source=benches/load/lib.sh
+. "$ROOT/benches/load/lib.sh"
+
 # 10000 -> 10k, 1000000 -> 1m: the database and result names.
 label() {
   local n=$1
@@ -68,20 +67,7 @@ label() {
   else echo "$n"; fi
 }
 
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  say "installing wrk (apt-get install -y wrk)"
-  apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-fi
-command -v wrk >/dev/null || die "wrk is needed (Debian/Ubuntu: apt-get install wrk)"
+need_wrk
 command -v psql >/dev/null || die "psql is needed"
 case "$PG_ADMIN_URL" in
   postgres://*@127.0.0.1:* | postgres://*@localhost:*) ;;
@@ -118,24 +104,6 @@ wrk_run() {
   say "$key: $(awk '$1 == "p50_ms" || $1 == "p99_ms" || $1 == "ok_rps" || $1 == "non2xx" {printf "%s %s  ", $1, $2}' "$file")"
 }
 
-# settle DB_URL: before each figure, as run.sh: VACUUM (ANALYZE) and CHECKPOINT. First, the
-# statements of the previous figure still running (wrk gave up on them after 10 s, PostgreSQL
-# goes on until it has to send the answer) get 30 s to end, then are cancelled: they would
-# otherwise load the next figure. Only this database's own backends are looked at.
-settle() {
-  local _ busy
-  for _ in $(seq 1 30); do
-    busy=$(psql -Atq "$1" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'")
-    [ "$busy" = 0 ] && break
-    sleep 1
-  done
-  if [ "$busy" != 0 ]; then
-    say "cancelling $busy statements still running"
-    psql -Atq "$1" -c "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'" >/dev/null
-  fi
-  psql -q -v ON_ERROR_STOP=1 "$1" -c "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null
-}
-
 # single KEY URL PATH TOKEN: one request alone (curl, 120 s at most) before the figure: what one
 # answer costs without 15 others queued beside it, and a figure still when wrk's 10 s timeout
 # leaves it none.
@@ -145,23 +113,6 @@ single() {
     awk '{printf "%s %.1f", $1, $2 * 1000}')
   put "$1.single_status" "${ms% *}"
   put "$1.single_ms" "${ms#* }"
-}
-
-# start DIR LOG CMD...: starts the server, waits for its "listening on" line; sets PID and URL.
-start() {
-  local dir=$1 log=$2
-  shift 2
-  (cd "$dir" && exec "$@") >"$log.out" 2>"$log" &
-  PID=$!
-  PIDS+=("$PID")
-  local _
-  for _ in $(seq 1 600); do
-    URL=$(grep -o "usermgmt-server listening on http://[0-9.:]*" "$log.out" 2>/dev/null | grep -o 'http://.*' || true)
-    [ -n "$URL" ] && return 0
-    kill -0 "$PID" 2>/dev/null || { cat "$log" >&2; die "the server exited at start"; }
-    sleep 0.1
-  done
-  die "the server did not start in 60 s"
 }
 
 # fill N DB_URL DB: a fresh database of N generated users (or, with REUSE=1, the one there).
@@ -197,7 +148,7 @@ measure() {
 
   put "$key.loadavg" "$(loadavg)"
   say "$key: starting the server (load average $(loadavg))"
-  start "$dir" "$dir/server.log" env -i PATH="$PATH" NO_COLOR=1 \
+  start usermgmt-server "$dir" "$dir/server.log" env -i PATH="$PATH" NO_COLOR=1 \
     HOST=127.0.0.1 APP_PORT=0 SERVER_FRAMEWORK=axum DATABASE_URL="$db_url" \
     JWT_SECRET="scale-$(date +%s%N)-load-benchmark-secret-not-for-production" \
     RATE_LIMIT_MAX=1000000000 RATE_LIMIT_WINDOW=60s TRUSTED_PROXIES=127.0.0.1 \
@@ -205,7 +156,7 @@ measure() {
     EMAIL_CONFIRMATION_URL=http://127.0.0.1/api/v1/auth/verify-email \
     ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" ADMIN_USERNAME=scale_admin \
     "$SERVER_BIN"
-  local url=$URL pid=$PID
+  local url=$STARTED_URL pid=$STARTED_PID
 
   say "$key: registering and verifying the benchmark users"
   # A prefix of its own per run: a reused database keeps the users of earlier runs.
