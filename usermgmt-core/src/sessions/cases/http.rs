@@ -186,6 +186,81 @@ pub async fn sessions_are_listed_and_revoked(cx: &HttpCtx) {
 }
 http_case!(sessions_are_listed_and_revoked);
 
+/// A session revoked while its refresh token is being rotated ends at once, whichever of the
+/// two the store decides first: once the revocation has answered, neither the old refresh token
+/// nor a new one yields a pair, and no access token of the session is accepted.
+pub async fn a_revocation_racing_a_refresh_ends_the_session(cx: &HttpCtx) {
+    cx.register_verified("race").await;
+    // Sessions are opened by the manager: twelve rounds of HTTP logins would meet their limit.
+    let open = async || match cx
+        .app
+        .manager
+        .login(
+            "race",
+            &crate::secret::Password::new(PASSWORD),
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+    {
+        crate::LoginOutcome::Authenticated(s) => (
+            s.tokens.access_token,
+            s.tokens.refresh_token.expose().to_owned(),
+            s.session_id,
+        ),
+        crate::LoginOutcome::TwoFactorRequired(_) => panic!("no second factor"),
+    };
+    for round in 0..12 {
+        // Another session of the same user revokes this one (a reuse alarm in an earlier round
+        // may have ended every session, so it is opened anew).
+        let (keeper, _, _) = open().await;
+        let (access, refresh, sid) = open().await;
+        let revoke = format!("/api/v1/sessions/{sid}");
+        let refreshing = cx.post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refreshToken": refresh}),
+        );
+        let revoking = cx.request("DELETE", &revoke, Some(&keeper), None);
+        // Each side is sent first in every other round.
+        let (refreshed, revoked) = if round % 2 == 0 {
+            futures_util::future::join(refreshing, revoking).await
+        } else {
+            let (revoked, refreshed) = futures_util::future::join(revoking, refreshing).await;
+            (refreshed, revoked)
+        };
+        assert_eq!(revoked.status, 200, "round {round}: the revocation");
+        let mut refresh_tokens = vec![refresh];
+        let mut access_tokens = vec![access];
+        match refreshed.status {
+            200 => {
+                let pair = refreshed.data();
+                refresh_tokens.push(pair["refreshToken"].as_str().unwrap().to_owned());
+                access_tokens.push(pair["accessToken"].as_str().unwrap().to_owned());
+            }
+            401 => {}
+            other => panic!("round {round}: the refresh answered {other}"),
+        }
+        for token in &access_tokens {
+            assert_eq!(
+                cx.get("/api/v1/users/profile", Some(token)).await.status,
+                401,
+                "round {round}: an access token of the revoked session"
+            );
+        }
+        for token in &refresh_tokens {
+            assert_eq!(
+                cx.post("/api/v1/auth/refresh", None, json!({"refreshToken": token}))
+                    .await
+                    .status,
+                401,
+                "round {round}: a refresh token of the revoked session"
+            );
+        }
+    }
+}
+http_case!(a_revocation_racing_a_refresh_ends_the_session);
+
 /// With Ed25519 keys, access tokens are EdDSA JWTs whose `kid` names a key published at
 /// `/.well-known/jwks.json`; a rotation keeps old tokens valid; HS256 publishes no key.
 pub async fn eddsa_tokens_verify_against_the_jwks(cx: &HttpCtx) {
