@@ -31,9 +31,22 @@ impl ApiKeyStore for MemoryStore {
             .cloned())
     }
 
-    async fn add_api_key(&self, key: ApiKeyRecord, effects: Effects) -> Result<()> {
+    async fn add_api_key(
+        &self,
+        key: ApiKeyRecord,
+        max_per_user: usize,
+        effects: Effects,
+    ) -> Result<bool> {
         let mut st = self.lock();
         st.user_mut(key.user_id)?;
+        let held = st
+            .api_keys
+            .values()
+            .filter(|k| k.user_id == key.user_id)
+            .count();
+        if held >= max_per_user {
+            return Ok(false);
+        }
         if st.api_keys.values().any(|k| {
             k.id == key.id
                 || k.prefix == key.prefix
@@ -43,7 +56,7 @@ impl ApiKeyStore for MemoryStore {
         }
         st.api_keys.insert(key.id, key);
         st.apply(effects);
-        Ok(())
+        Ok(true)
     }
 
     async fn remove_api_key(&self, user_id: Uuid, id: Uuid, effects: Effects) -> Result<bool> {

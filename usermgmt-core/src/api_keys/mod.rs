@@ -154,13 +154,6 @@ impl UserManager {
         if let Some(org_id) = input.org_id {
             self.org_access(auth, org_id, "apikey:manage").await?;
         }
-        let held = self.inner.store.api_keys(auth.user.id).await?;
-        if held.len() >= MAX_KEYS_PER_USER {
-            return Err(Error::invalid(
-                "body",
-                format!("at most {MAX_KEYS_PER_USER} API keys per user; delete one first"),
-            ));
-        }
         let now = self.now();
         let (prefix, secret, digest) = new_key();
         let record = ApiKeyRecord {
@@ -193,10 +186,17 @@ impl UserManager {
                     "orgId": record.org_id,
                 }),
             ));
-        self.inner
+        if !self
+            .inner
             .store
-            .add_api_key(record.clone(), effects)
-            .await?;
+            .add_api_key(record.clone(), MAX_KEYS_PER_USER, effects)
+            .await?
+        {
+            return Err(Error::invalid(
+                "body",
+                format!("at most {MAX_KEYS_PER_USER} API keys per user; delete one first"),
+            ));
+        }
         self.wake_mail();
         Ok((record, secret))
     }

@@ -78,11 +78,27 @@ macro_rules! api_keys_sql {
             async fn add_api_key(
                 &self,
                 key: $crate::api_keys::store::ApiKeyRecord,
+                max_per_user: usize,
                 effects: Effects,
-            ) -> Result<()> {
+            ) -> Result<bool> {
                 let scopes = serde_json::to_string(&key.scopes).map_err(Error::internal)?;
                 let mut tx = begin(self).await?;
-                ensure_user(&mut tx, key.user_id).await?;
+                // The owner's row lock orders racing creations: each counts what the ones
+                // before it committed (SQLite's write transaction locks the database).
+                let sql = format!("SELECT id FROM users WHERE id = $1{LOCK_ROW}");
+                query(sqlx::AssertSqlSafe(sql))
+                    .bind(key.user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(Error::NotFound("user"))?;
+                let held: i64 = query("SELECT COUNT(*) AS n FROM api_keys WHERE user_id = $1")
+                    .bind(key.user_id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("n")?;
+                if count(held) >= max_per_user as u64 {
+                    return Ok(false);
+                }
                 let stored = query(
                     "INSERT INTO api_keys (id, user_id, name, prefix, key_digest, scopes, \
                      expires_at, created_at, last_used_at, org_id) \
@@ -105,7 +121,7 @@ macro_rules! api_keys_sql {
                 }
                 write_effects(&mut tx, effects).await?;
                 tx.commit().await?;
-                Ok(())
+                Ok(true)
             }
 
             async fn remove_api_key(

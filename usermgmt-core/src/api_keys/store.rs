@@ -85,9 +85,16 @@ pub trait ApiKeyStore: Send + Sync {
     /// The key whose current or (in grace) previous prefix is `prefix`: one indexed read.
     async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKeyRecord>>;
 
-    /// Stores a new key with its effects. `Conflict` if its id or prefix exists; `NotFound`
-    /// when the owner is gone.
-    async fn add_api_key(&self, key: ApiKeyRecord, effects: Effects) -> Result<()>;
+    /// Stores a new key with its effects, unless its owner already holds `max_per_user` keys
+    /// (false, nothing written). The keys are counted under the owner's row lock, so creations
+    /// racing each other cannot pass the cap together. `Conflict` if its id or prefix exists;
+    /// `NotFound` when the owner is gone.
+    async fn add_api_key(
+        &self,
+        key: ApiKeyRecord,
+        max_per_user: usize,
+        effects: Effects,
+    ) -> Result<bool>;
 
     /// Deletes one of the user's keys with its effects; false when there is no such key.
     async fn remove_api_key(&self, user_id: Uuid, id: Uuid, effects: Effects) -> Result<bool>;

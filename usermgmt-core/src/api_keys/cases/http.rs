@@ -146,6 +146,45 @@ pub async fn api_key_create_list_use_delete(cx: &HttpCtx) {
 }
 http_case!(api_key_create_list_use_delete);
 
+/// A user holds at most `MAX_KEYS_PER_USER` keys: past it a creation is refused in the
+/// envelope with nothing made, also when creations race for the last places.
+pub async fn api_keys_stop_at_the_cap_under_racing_creations(cx: &HttpCtx) {
+    let max = crate::api_keys::MAX_KEYS_PER_USER;
+    let access = cx.app.access_token_for("kim", &["user"]).await;
+    for n in 0..max - 2 {
+        make_key(cx, &access, json!({"name": format!("key {n}")})).await;
+    }
+    let racing = (0..6).map(|n| {
+        cx.post(
+            "/api/v1/api-keys",
+            Some(&access),
+            json!({"name": format!("racing {n}")}),
+        )
+    });
+    let answers = futures_util::future::join_all(racing).await;
+    let made = answers.iter().filter(|r| r.status == 201).count();
+    assert_eq!(made, 2, "two places were left");
+    for refused in answers.iter().filter(|r| r.status != 201) {
+        assert_error(refused, 422, "VALIDATION_ERROR");
+        assert!(
+            String::from_utf8_lossy(&refused.body).contains("delete one first"),
+            "{}",
+            String::from_utf8_lossy(&refused.body)
+        );
+    }
+    assert_eq!(keys(cx, &access).await.len(), max);
+    let r = cx
+        .post(
+            "/api/v1/api-keys",
+            Some(&access),
+            json!({"name": "one more"}),
+        )
+        .await;
+    assert_error(&r, 422, "VALIDATION_ERROR");
+    assert_eq!(keys(cx, &access).await.len(), max);
+}
+http_case!(api_keys_stop_at_the_cap_under_racing_creations);
+
 /// A key gets the permissions of its scopes that its owner holds now: a role taken from the
 /// owner takes its permission from the key on the next request; a scope the owner lacks grants
 /// nothing; a suspended owner's key stops at once.

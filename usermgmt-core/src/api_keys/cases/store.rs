@@ -27,6 +27,9 @@ fn key(user_id: Uuid, prefix: &str, at: crate::store::Timestamp) -> ApiKeyRecord
     }
 }
 
+/// The cap the cases store keys under (the API's own, `MAX_KEYS_PER_USER`).
+const MAX: usize = crate::api_keys::MAX_KEYS_PER_USER;
+
 fn rotation(
     expected: &str,
     prefix: &str,
@@ -48,10 +51,12 @@ pub async fn api_keys_are_stored_per_user(store: Arc<dyn Store>) {
     let bob = create(&*store, "bob").await;
     let first = key(ann.id, "aaaaaaaaaaaa", secs(1));
     let audit = audit_event("API_KEY_CREATED", Some(ann.id), Some(ann.id), secs(1));
-    store
-        .add_api_key(first.clone(), Effects::audit(audit.clone()))
-        .await
-        .unwrap();
+    assert!(
+        store
+            .add_api_key(first.clone(), MAX, Effects::audit(audit.clone()))
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store.audit_events(Some(ann.id), 10).await.unwrap(),
         vec![audit]
@@ -59,15 +64,19 @@ pub async fn api_keys_are_stored_per_user(store: Arc<dyn Store>) {
     let mut second = key(ann.id, "bbbbbbbbbbbb", secs(2));
     second.expires_at = None;
     second.scopes = vec![];
-    store
-        .add_api_key(second.clone(), Effects::none())
-        .await
-        .unwrap();
+    assert!(
+        store
+            .add_api_key(second.clone(), MAX, Effects::none())
+            .await
+            .unwrap()
+    );
     let bobs = key(bob.id, "cccccccccccc", secs(3));
-    store
-        .add_api_key(bobs.clone(), Effects::none())
-        .await
-        .unwrap();
+    assert!(
+        store
+            .add_api_key(bobs.clone(), MAX, Effects::none())
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store.api_keys(ann.id).await.unwrap(),
         vec![first.clone(), second.clone()]
@@ -79,7 +88,7 @@ pub async fn api_keys_are_stored_per_user(store: Arc<dyn Store>) {
     assert_eq!(store.api_key_by_prefix("dddddddddddd").await.unwrap(), None);
 
     let err = store
-        .add_api_key(key(bob.id, "aaaaaaaaaaaa", secs(4)), Effects::none())
+        .add_api_key(key(bob.id, "aaaaaaaaaaaa", secs(4)), MAX, Effects::none())
         .await
         .unwrap_err();
     assert!(
@@ -89,6 +98,7 @@ pub async fn api_keys_are_stored_per_user(store: Arc<dyn Store>) {
     let err = store
         .add_api_key(
             key(Uuid::now_v7(), "eeeeeeeeeeee", secs(4)),
+            MAX,
             Effects::none(),
         )
         .await
@@ -131,12 +141,76 @@ pub async fn api_keys_are_stored_per_user(store: Arc<dyn Store>) {
 }
 store_case!(api_keys_are_stored_per_user);
 
+/// A key past its owner's cap is refused with nothing written (no key, no effects), also when
+/// creations race: of eight at once with room for three, exactly three are stored. Another
+/// user's keys do not count.
+pub async fn api_keys_stop_at_the_owners_cap(store: Arc<dyn Store>) {
+    let ann = create(&*store, "ann").await;
+    let bob = create(&*store, "bob").await;
+    let prefix = |n: usize| format!("{n:012}");
+    for n in 0..2 {
+        assert!(
+            store
+                .add_api_key(key(ann.id, &prefix(n), secs(n as i64)), 5, Effects::none())
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        store
+            .add_api_key(key(bob.id, &prefix(99), secs(0)), 1, Effects::none())
+            .await
+            .unwrap(),
+        "ann's keys are not bob's"
+    );
+    let racing = (10..18).map(|n| {
+        let store = store.clone();
+        let audit = audit_event(
+            "API_KEY_CREATED",
+            Some(ann.id),
+            Some(ann.id),
+            secs(n as i64),
+        );
+        async move {
+            store
+                .add_api_key(
+                    key(ann.id, &prefix(n), secs(n as i64)),
+                    5,
+                    Effects::audit(audit),
+                )
+                .await
+                .unwrap()
+        }
+    });
+    let stored = futures_util::future::join_all(racing).await;
+    assert_eq!(stored.iter().filter(|s| **s).count(), 3, "{stored:?}");
+    assert_eq!(store.api_keys(ann.id).await.unwrap().len(), 5);
+    assert_eq!(
+        store.audit_events(Some(ann.id), 100).await.unwrap().len(),
+        3,
+        "only the stored keys' effects"
+    );
+    assert!(
+        !store
+            .add_api_key(key(ann.id, &prefix(30), secs(30)), 5, Effects::none())
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.api_key_by_prefix(&prefix(30)).await.unwrap(), None);
+}
+store_case!(api_keys_stop_at_the_owners_cap);
+
 /// `lastUsedAt` moves only when unset or stale, and the effects (the sampled `API_KEY_USED`
 /// row) are written only by the update that moved it.
 pub async fn api_key_use_is_written_once_a_minute(store: Arc<dyn Store>) {
     let ann = create(&*store, "ann").await;
     let k = key(ann.id, "aaaaaaaaaaaa", secs(0));
-    store.add_api_key(k.clone(), Effects::none()).await.unwrap();
+    assert!(
+        store
+            .add_api_key(k.clone(), MAX, Effects::none())
+            .await
+            .unwrap()
+    );
     let used = |at| Effects::audit(audit_event("API_KEY_USED", Some(ann.id), Some(ann.id), at));
     assert!(
         store
@@ -216,7 +290,12 @@ pub async fn api_key_rotation_is_a_compare_and_set(store: Arc<dyn Store>) {
     let ann = create(&*store, "ann").await;
     let bob = create(&*store, "bob").await;
     let k = key(ann.id, "aaaaaaaaaaaa", secs(0));
-    store.add_api_key(k.clone(), Effects::none()).await.unwrap();
+    assert!(
+        store
+            .add_api_key(k.clone(), MAX, Effects::none())
+            .await
+            .unwrap()
+    );
     assert!(
         !store
             .rotate_api_key(
