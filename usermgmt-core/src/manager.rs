@@ -44,7 +44,7 @@ pub(crate) struct Inner {
     /// Webhook attempts of this instance's workers (for `/metrics`).
     pub(crate) webhook_counts: Arc<DeliveryCounters>,
     /// The dashboard figures kept because they were slow to read.
-    pub(crate) dashboard: crate::admin::DashboardMemory,
+    pub(crate) dashboard: crate::admin::dashboard::figures::DashboardMemory,
 }
 
 /// User management: every flow of SPEC.md, storage-agnostic. Clone it freely.
@@ -137,7 +137,7 @@ impl UserManagerBuilder {
                 webhook_sealing,
                 webhook_wake: Arc::new(Notify::new()),
                 webhook_counts: Arc::new(DeliveryCounters::default()),
-                dashboard: crate::admin::DashboardMemory::default(),
+                dashboard: crate::admin::dashboard::figures::DashboardMemory::default(),
             }),
         })
     }

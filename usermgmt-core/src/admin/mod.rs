@@ -4,7 +4,7 @@
 
 #[cfg(feature = "test-util")]
 mod cases;
-mod dashboard;
+pub(crate) mod dashboard;
 mod memory;
 pub(crate) mod routes;
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
@@ -25,7 +25,6 @@ use crate::store::{
 use serde_json::json;
 use uuid::Uuid;
 
-pub(crate) use dashboard::DashboardMemory;
 pub use dashboard::{DASHBOARD_DAYS, Dashboard};
 
 /// Everything an administrator sees of one user.

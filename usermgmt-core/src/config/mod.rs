@@ -273,7 +273,7 @@ pub struct Config {
     pub total_count_limit: u64,
     /// How old the administrators' dashboard figures may be when they were slow to read
     /// (60 s; 0: always read them anew). Past this age the kept figures are answered once more
-    /// while fresh ones are read in the background. See `admin/dashboard.rs`.
+    /// while fresh ones are read in the background. See `admin/dashboard/`.
     pub dashboard_max_age: Duration,
     /// Dashboard figures that took at least this long to read are kept for
     /// [`Config::dashboard_max_age`] (200 ms); quicker ones are read anew for every request.

@@ -1,78 +1,28 @@
 //! The administrators' dashboard: figures over every user, session, role and 30 days of sign-ups
 //! and sign-ins.
 //!
-//! Each figure is an exact count over a set that grows with the deployment: a few milliseconds
-//! at ten thousand users, seconds at a million (on PostgreSQL with 50 million audit
-//! rows, 3½ to 4½ s for one request alone; docs/PERFORMANCE.md, "Scale"). So figures that were slow to read are kept and
-//! answered again until they are [`Config::dashboard_max_age`] old; then the kept ones are
-//! answered once more while one fresh read runs in the background, so no administrator waits
-//! for it. Figures that were quick to read are not kept: a small deployment sees every change at
-//! once; requests that arrive while figures are read wait for the next read and share it, so a
-//! burst of them reads the figures twice at most, not once each. Every answer says when its
-//! figures were read (`as_of`).
+//! Each figure is an exact count over a set that grows with the deployment: a few milliseconds at
+//! ten thousand users, seconds at a million (on PostgreSQL with 50 million audit rows, 2 to 4½ s
+//! for one request alone; docs/PERFORMANCE.md, "Scale"). So figures that were slow to read are kept
+//! and answered again until they are [`Config::dashboard_max_age`] old; then the kept ones are
+//! answered once more while one fresh read runs in the background, so no administrator waits for
+//! it. Figures that were quick to read are not kept: a small deployment sees every change at once;
+//! requests that arrive while figures are read wait for the next read and share it, so a burst of
+//! them reads the figures twice at most, not once each. Every answer says when its figures were
+//! read (`as_of`).
 //!
 //! [`Config::dashboard_max_age`]: crate::Config::dashboard_max_age
+
+pub(crate) mod figures;
+
+pub use figures::{DASHBOARD_DAYS, Dashboard};
 
 use crate::auth::AuthenticatedUser;
 use crate::error::Result;
 use crate::manager::UserManager;
-use crate::store::{DailyActivity, DashboardCounts, RoleRecord, Timestamp};
-use std::sync::{Arc, Mutex, PoisonError};
+use figures::LastRead;
+use std::sync::Arc;
 use time::Duration;
-
-/// Dashboard figures with the roles and their holders.
-#[derive(Debug, Clone)]
-pub struct Dashboard {
-    /// User and session counts.
-    pub counts: DashboardCounts,
-    /// Every role with its user count.
-    pub roles: Vec<RoleRecord>,
-    /// Organizations not deleted.
-    pub organizations: u64,
-    /// The last [`DASHBOARD_DAYS`] UTC days, today last (today so far).
-    pub daily: Vec<DailyActivity>,
-    /// When these figures were read: now, or earlier when they were slow to read and are
-    /// answered again (see the module's documentation).
-    pub as_of: Timestamp,
-}
-
-/// Days the dashboard's per-day figures cover, today included.
-pub const DASHBOARD_DAYS: u32 = 30;
-
-/// The last figures this instance read, and the one read at a time.
-#[derive(Default)]
-pub(crate) struct DashboardMemory {
-    latest: Mutex<Option<LastRead>>,
-    /// Held while figures are read: requests that wait for it answer the figures of a read that
-    /// started after they arrived rather than read them again, and a background read is one.
-    reading: Arc<tokio::sync::Mutex<()>>,
-}
-
-/// Figures and how they were read.
-struct LastRead {
-    /// When the read started (the process's clock: only the order of events matters here).
-    started: std::time::Instant,
-    /// Whether it took at least `Config::dashboard_slow_read`: only then are they reused
-    /// by later requests.
-    slow: bool,
-    figures: Arc<Dashboard>,
-}
-
-impl DashboardMemory {
-    /// The latest figures, if `keep` says they may answer.
-    fn latest_if(&self, keep: impl FnOnce(&LastRead) -> bool) -> Option<Arc<Dashboard>> {
-        self.latest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .filter(|read| keep(read))
-            .map(|read| read.figures.clone())
-    }
-
-    fn remember(&self, read: LastRead) {
-        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(read);
-    }
-}
 
 impl UserManager {
     /// Dashboard figures (needs `admin:access`); "new" means the last 7 days. Figures that were
