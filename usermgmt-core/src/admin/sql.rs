@@ -65,18 +65,15 @@ macro_rules! admin_sql {
                 .push_bind(i64::try_from(search.page.offset()).unwrap_or(i64::MAX));
                 let rows = qb.build().fetch_all(&self.pool).await?;
                 // Most searches for one user fit one page: it then shows the total itself.
-                let total = match search.page.total_shown_by(rows.len()) {
-                    Some(total) => total.min(count_up_to.unwrap_or(u64::MAX)),
-                    None => {
-                        count_matches(
-                            &self.pool,
-                            "users",
-                            |qb| push_search_filters(qb, search),
-                            count_up_to,
-                        )
-                        .await?
-                    }
-                };
+                let total = page_total(
+                    &self.pool,
+                    "users",
+                    |qb| push_search_filters(qb, search),
+                    search.page,
+                    rows.len(),
+                    count_up_to,
+                )
+                .await?;
                 let ids: Vec<Uuid> = rows
                     .iter()
                     .map(|r| r.try_get::<Uuid, _>("id"))

@@ -57,18 +57,15 @@ macro_rules! audit_sql {
                     .push(" OFFSET ")
                     .push_bind(i64::try_from(page.offset()).unwrap_or(i64::MAX));
                 let rows = qb.build().fetch_all(&self.pool).await?;
-                let total = match page.total_shown_by(rows.len()) {
-                    Some(total) => total.min(count_up_to.unwrap_or(u64::MAX)),
-                    None => {
-                        count_matches(
-                            &self.pool,
-                            "audit_logs",
-                            |qb| push_filters(qb, filter),
-                            count_up_to,
-                        )
-                        .await?
-                    }
-                };
+                let total = page_total(
+                    &self.pool,
+                    "audit_logs",
+                    |qb| push_filters(qb, filter),
+                    page,
+                    rows.len(),
+                    count_up_to,
+                )
+                .await?;
                 let events = rows.iter().map(audit_from_row).collect::<Result<Vec<_>>>()?;
                 Ok((events, total))
             }

@@ -206,6 +206,23 @@ macro_rules! sql_common {
             u64::try_from(n).unwrap_or_default()
         }
 
+        /// The total of a listing whose page (`page`) held `found` rows: what the page shows
+        /// when it holds the last match (`Page::total_shown_by`), else `count_matches`. At
+        /// most `up_to` either way.
+        async fn page_total(
+            pool: &sqlx::Pool<Db>,
+            table: &str,
+            push_filters: impl FnOnce(&mut sqlx::QueryBuilder<Db>),
+            page: Page,
+            found: usize,
+            up_to: Option<u64>,
+        ) -> Result<u64> {
+            match page.total_shown_by(found) {
+                Some(total) => Ok(total.min(up_to.unwrap_or(u64::MAX))),
+                None => count_matches(pool, table, push_filters, up_to).await,
+            }
+        }
+
         /// How many rows of `table` the WHERE clause that `push_filters` adds matches, counting
         /// no further than `up_to` when given. The bounded count reads at most `up_to` rows
         /// (`LIMIT` in a derived table), so it costs what its bound does, however big the table.
