@@ -114,13 +114,17 @@ macro_rules! roles_sql {
             }
 
             async fn list_roles(&self) -> Result<Vec<RoleRecord>> {
-                let mut conn = self.pool.acquire().await?;
-                load_roles(&mut conn, None).await
+                let mut lease = self.pool.acquire().await?;
+                let roles = load_roles(lease.connection(), None).await?;
+                lease.completed();
+                Ok(roles)
             }
 
             async fn role_by_id(&self, id: Uuid) -> Result<Option<RoleRecord>> {
-                let mut conn = self.pool.acquire().await?;
-                Ok(load_roles(&mut conn, Some(id)).await?.pop())
+                let mut lease = self.pool.acquire().await?;
+                let role = load_roles(lease.connection(), Some(id)).await?.pop();
+                lease.completed();
+                Ok(role)
             }
 
             async fn create_role(&self, role: NewRole, effects: Effects) -> Result<RoleRecord> {

@@ -69,6 +69,8 @@ macro_rules! sql_areas {
 
 mod base;
 mod events;
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+mod lease;
 pub mod memory;
 pub mod records;
 pub(crate) mod replay;
@@ -126,9 +128,9 @@ pub const CHECK_CONNECTIONS_IDLE_FOR: std::time::Duration = std::time::Duration:
 /// The pool policy of the SQL stores: a connection idle for [`CHECK_CONNECTIONS_IDLE_FOR`] or
 /// longer is pinged before it is handed out (a broken one is closed and another taken), one
 /// used more recently is not. sqlx's default pings every connection on every acquire, a round
-/// trip to the database in front of every statement under load; a connection that answered
-/// its release check (sqlx pings each connection it takes back) less than half a second ago is
-/// live. A database restart takes longer than that, so connections it broke are idle longer
+/// trip to the database in front of every statement under load; a connection that finished a
+/// statement (and answered sqlx's release check, or was kept by the store's `LeasePool`
+/// because the statement completed) less than half a second ago is live. A database restart takes longer than that, so connections it broke are idle longer
 /// and checked as before. HikariCP's `aliveBypassWindowMs` is the same rule, at the same
 /// 500 ms. For a host app's own pool: `check_idle_connections(PgPoolOptions::new())`.
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]

@@ -70,10 +70,10 @@ fn order_nulls(column: &str, descending: bool) -> String {
 }
 
 /// A write transaction (rows are locked where they are changed; see `sql.rs`).
-type DbTx = sqlx::Transaction<'static, Db>;
+type DbTx = super::lease::LeasedTransaction<Db>;
 
 async fn begin_db(store: &MySqlStore) -> crate::Result<DbTx> {
-    Ok(store.pool.begin().await?)
+    Ok(DbTx::begin(&store.pool, None).await?)
 }
 
 /// The migrations of the MySQL dialect (`usermgmt-core/migrations/mysql`), embedded at build time.
@@ -82,7 +82,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/mysql"
 /// A [`Store`] on a MySQL 8 or MariaDB (10.6 and later) database.
 #[derive(Debug, Clone)]
 pub struct MySqlStore {
-    pool: sqlx::MySqlPool,
+    pool: super::lease::LeasePool<Db>,
     /// Where committed audit rows are published.
     events: crate::store::EventBus,
 }
@@ -128,14 +128,14 @@ impl MySqlStore {
     pub async fn from_pool(pool: sqlx::MySqlPool) -> crate::Result<Self> {
         migrate(&pool).await?;
         Ok(Self {
-            pool,
+            pool: super::lease::LeasePool::new(pool),
             events: crate::store::EventBus::new(),
         })
     }
 
     /// The connection pool, for the host application's own queries.
     pub fn pool(&self) -> &sqlx::MySqlPool {
-        &self.pool
+        self.pool.pool()
     }
 }
 
@@ -357,7 +357,7 @@ trait Placement {
     fn autocommit(&self) -> bool;
 }
 
-impl Placement for &sqlx::MySqlPool {
+impl Placement for &super::lease::LeasePool<Db> {
     fn autocommit(&self) -> bool {
         true
     }

@@ -43,10 +43,10 @@ fn from_ts(t: Ts) -> crate::Result<Timestamp> {
 }
 
 /// A write transaction (rows are locked where they are changed; see `sql.rs`).
-type DbTx = sqlx::Transaction<'static, Db>;
+type DbTx = super::lease::LeasedTransaction<Db>;
 
 async fn begin_db(store: &PostgresStore) -> crate::Result<DbTx> {
-    Ok(store.pool.begin().await?)
+    Ok(DbTx::begin(&store.pool, None).await?)
 }
 
 /// The migrations of the PostgreSQL dialect (`usermgmt-core/migrations/postgres`), embedded at build time.
@@ -55,7 +55,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgr
 /// A [`Store`] on a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
-    pool: sqlx::PgPool,
+    pool: super::lease::LeasePool<Db>,
     /// Where committed audit rows are published.
     events: crate::store::EventBus,
 }
@@ -76,14 +76,14 @@ impl PostgresStore {
     pub async fn from_pool(pool: sqlx::PgPool) -> crate::Result<Self> {
         MIGRATOR.run(&pool).await.map_err(crate::Error::internal)?;
         Ok(Self {
-            pool,
+            pool: super::lease::LeasePool::new(pool),
             events: crate::store::EventBus::new(),
         })
     }
 
     /// The connection pool, for the host application's own queries.
     pub fn pool(&self) -> &sqlx::PgPool {
-        &self.pool
+        self.pool.pool()
     }
 }
 

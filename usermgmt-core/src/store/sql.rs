@@ -173,7 +173,7 @@ macro_rules! search_text {
 }
 
 /// The shared part of the SQL stores (see the module doc) for `$store`, a struct with a
-/// `pool: Pool<Db>` field and an `events: EventBus` field, in the module of its dialect shim.
+/// `pool: LeasePool<Db>` field (`store/lease.rs`) and an `events: EventBus` field, in the module of its dialect shim.
 macro_rules! sql_common {
     ($store:ty) => {
         use sqlx::Row as _;
@@ -210,7 +210,7 @@ macro_rules! sql_common {
         /// when it holds the last match (`Page::total_shown_by`), else `count_matches`. At
         /// most `up_to` either way.
         async fn page_total(
-            pool: &sqlx::Pool<Db>,
+            pool: &crate::store::lease::LeasePool<Db>,
             table: &str,
             push_filters: impl FnOnce(&mut sqlx::QueryBuilder<Db>),
             page: Page,
@@ -227,7 +227,7 @@ macro_rules! sql_common {
         /// no further than `up_to` when given. The bounded count reads at most `up_to` rows
         /// (`LIMIT` in a derived table), so it costs what its bound does, however big the table.
         async fn count_matches(
-            pool: &sqlx::Pool<Db>,
+            pool: &crate::store::lease::LeasePool<Db>,
             table: &str,
             push_filters: impl FnOnce(&mut sqlx::QueryBuilder<Db>),
             up_to: Option<u64>,

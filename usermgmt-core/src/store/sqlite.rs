@@ -57,7 +57,7 @@ const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 struct DbTx {
     // Declared first so it is dropped first: an abandoned transaction's rollback is queued
     // before the next writer may begin.
-    tx: sqlx::Transaction<'static, Db>,
+    tx: super::lease::LeasedTransaction<Db>,
     _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
@@ -87,7 +87,8 @@ async fn begin_db(store: &SqliteStore) -> crate::Result<DbTx> {
     let turn = tokio::time::timeout(WRITER_WAIT, store.writer.clone().lock_owned())
         .await
         .map_err(|_| crate::Error::Unavailable("the database is busy".to_owned()))?;
-    let tx = store.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let begin = sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE");
+    let tx = super::lease::LeasedTransaction::begin(&store.pool, Some(begin)).await?;
     Ok(DbTx { tx, _turn: turn })
 }
 
@@ -97,7 +98,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite
 /// A [`Store`] on a SQLite database file (or `sqlite::memory:`).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: sqlx::SqlitePool,
+    pool: super::lease::LeasePool<Db>,
     /// The writer turn of [`begin_db`]: one write transaction of this store at a time.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Where committed audit rows are published.
@@ -134,7 +135,7 @@ impl SqliteStore {
     pub async fn from_pool(pool: sqlx::SqlitePool) -> crate::Result<Self> {
         MIGRATOR.run(&pool).await.map_err(crate::Error::internal)?;
         Ok(Self {
-            pool,
+            pool: super::lease::LeasePool::new(pool),
             writer: std::sync::Arc::default(),
             events: crate::store::EventBus::new(),
         })
@@ -142,7 +143,7 @@ impl SqliteStore {
 
     /// The connection pool, for the host application's own queries.
     pub fn pool(&self) -> &sqlx::SqlitePool {
-        &self.pool
+        self.pool.pool()
     }
 }
 
