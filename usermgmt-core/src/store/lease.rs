@@ -161,6 +161,7 @@ impl<DB: Database> LeasePool<DB> {
                 taken_from_pool_at: kept.taken_from_pool_at,
                 member: true,
                 completed: false,
+                close_unless_completed: false,
                 shared: Arc::clone(&self.shared),
             };
             if idle_for < CHECK_CONNECTIONS_IDLE_FOR {
@@ -202,6 +203,7 @@ impl<DB: Database> LeasePool<DB> {
             taken_from_pool_at: Instant::now(),
             member: false,
             completed: false,
+            close_unless_completed: false,
             shared: Arc::clone(&self.shared),
         })
     }
@@ -248,6 +250,8 @@ pub(crate) struct Lease<DB: Database> {
     /// Whether the connection counts among the kept set's members.
     member: bool,
     completed: bool,
+    /// Set while a `BEGIN` awaits its answer: dropped then, the connection is closed.
+    close_unless_completed: bool,
     shared: Arc<Shared<DB>>,
 }
 
@@ -294,6 +298,10 @@ impl<DB: Database> Drop for Lease<DB> {
             state.members -= 1;
         }
         drop(state);
+        let mut connection = connection;
+        if self.close_unless_completed && !self.completed {
+            connection.close_on_drop();
+        }
         // sqlx's checked return: its ping, then its idle queue or a close.
         drop(connection);
     }
@@ -314,7 +322,14 @@ impl<DB: Database> LeasedTransaction<DB> {
         statement: Option<SqlStr>,
     ) -> Result<Self, sqlx::Error> {
         let mut lease = pool.acquire().await?;
+        // A `BEGIN` sent without its answer read (the future dropped, or an error) may leave the
+        // server inside a transaction that sqlx does not know of: its depth counts only
+        // answered `BEGIN`s, so its rollback on drop does nothing, its ping does not end a
+        // transaction, and the next statements on that connection would never be committed.
+        // sqlx's own `Pool::begin` returns such a connection to its pool; this one is closed.
+        lease.close_unless_completed = true;
         DB::TransactionManager::begin(lease.connection(), statement).await?;
+        lease.close_unless_completed = false;
         Ok(Self { lease, open: true })
     }
 
@@ -715,5 +730,53 @@ mod postgres_tests {
         assert!(ended);
         tokio::time::sleep(CHECK_CONNECTIONS_IDLE_FOR + Duration::from_millis(100)).await;
         assert_ne!(backend(&pool).await, victim);
+    }
+
+    /// A `BEGIN` whose future is dropped before its answer leaves no connection of the pool
+    /// idle inside a transaction (where the next statements would never be committed).
+    #[tokio::test]
+    async fn a_cancelled_begin_leaves_no_connection_in_a_transaction() {
+        let Ok(url) = std::env::var("USERMGMT_TEST_POSTGRES_URL") else {
+            eprintln!("notice: USERMGMT_TEST_POSTGRES_URL is unset; skipping a PostgreSQL test");
+            return;
+        };
+        let name = format!("lease-cancel-{}", uuid::Uuid::new_v4().simple());
+        let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(&url)
+            .unwrap()
+            .application_name(&name);
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .unwrap();
+        let watcher = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        let pool = LeasePool::new(pool);
+        let mut cancelled = 0;
+        for round in 0..300u64 {
+            let begin = LeasedTransaction::begin(&pool, None);
+            let wait = Duration::from_micros(round % 150);
+            if tokio::time::timeout(wait, begin).await.is_err() {
+                cancelled += 1;
+            }
+            // sqlx's checked returns run in tasks of their own.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let stuck: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND state LIKE 'idle in transaction%'",
+            )
+            .bind(&name)
+            .fetch_one(&watcher)
+            .await
+            .unwrap();
+            assert_eq!(
+                stuck, 0,
+                "round {round}: a connection was left inside a transaction"
+            );
+        }
+        eprintln!("{cancelled} of 300 begins cancelled");
     }
 }
