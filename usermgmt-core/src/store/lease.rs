@@ -153,7 +153,19 @@ impl<DB: Database> LeasePool<DB> {
             let (taken, too_old) = self.take_kept();
             drop(too_old);
             let Some(kept) = taken else {
-                return self.acquire_from_pool().await;
+                // Counted by `take_kept` under the lock; uncounted however the wait ends,
+                // cancellation included.
+                let waiting = Waiting(&self.shared);
+                let connection = self.shared.pool.acquire().await;
+                drop(waiting);
+                return Ok(Lease {
+                    connection: Some(connection?),
+                    taken_from_pool_at: Instant::now(),
+                    member: false,
+                    completed: false,
+                    close_unless_completed: false,
+                    shared: Arc::clone(&self.shared),
+                });
             };
             let idle_for = kept.idle_since.elapsed();
             let mut lease = Lease {
@@ -191,21 +203,6 @@ impl<DB: Database> LeasePool<DB> {
         }
         state.waiting += 1;
         (None, too_old)
-    }
-
-    async fn acquire_from_pool(&self) -> Result<Lease<DB>, sqlx::Error> {
-        // Counted by `take_kept`; uncounted however this ends, cancellation included.
-        let waiting = Waiting(&self.shared);
-        let connection = self.shared.pool.acquire().await;
-        drop(waiting);
-        Ok(Lease {
-            connection: Some(connection?),
-            taken_from_pool_at: Instant::now(),
-            member: false,
-            completed: false,
-            close_unless_completed: false,
-            shared: Arc::clone(&self.shared),
-        })
     }
 }
 
