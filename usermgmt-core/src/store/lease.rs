@@ -158,24 +158,10 @@ impl<DB: Database> LeasePool<DB> {
                 let waiting = Waiting(&self.shared);
                 let connection = self.shared.pool.acquire().await;
                 drop(waiting);
-                return Ok(Lease {
-                    connection: Some(connection?),
-                    taken_from_pool_at: Instant::now(),
-                    member: false,
-                    completed: false,
-                    close_unless_completed: false,
-                    shared: Arc::clone(&self.shared),
-                });
+                return Ok(self.lease(connection?, Instant::now(), false));
             };
             let idle_for = kept.idle_since.elapsed();
-            let mut lease = Lease {
-                connection: Some(kept.connection),
-                taken_from_pool_at: kept.taken_from_pool_at,
-                member: true,
-                completed: false,
-                close_unless_completed: false,
-                shared: Arc::clone(&self.shared),
-            };
+            let mut lease = self.lease(kept.connection, kept.taken_from_pool_at, true);
             if idle_for < CHECK_CONNECTIONS_IDLE_FOR {
                 return Ok(lease);
             }
@@ -184,6 +170,24 @@ impl<DB: Database> LeasePool<DB> {
             if sqlx::Connection::ping(lease.connection()).await.is_ok() {
                 return Ok(lease);
             }
+        }
+    }
+
+    /// A lease of `connection`, taken from sqlx at `taken_from_pool_at`; `member` when it
+    /// comes from the kept set.
+    fn lease(
+        &self,
+        connection: PoolConnection<DB>,
+        taken_from_pool_at: Instant,
+        member: bool,
+    ) -> Lease<DB> {
+        Lease {
+            connection: Some(connection),
+            taken_from_pool_at,
+            member,
+            completed: false,
+            close_unless_completed: false,
+            shared: Arc::clone(&self.shared),
         }
     }
 
@@ -637,10 +641,15 @@ mod sqlite_tests {
         assert_eq!(select_one(&pool).await.unwrap(), 1);
         assert_eq!(pool.kept(), 1);
         tokio::time::sleep(Duration::from_millis(80)).await;
-        // Taken from the kept set past its time: given back, and a connection from sqlx used.
+        // Taken from the kept set past its time: given back, and a connection from sqlx used
+        // (and kept in its place, with its own time).
         assert_eq!(select_one(&pool).await.unwrap(), 1);
         let state = pool.shared.state();
         assert_eq!((state.kept.len(), state.members), (1, 1));
+        assert!(
+            state.kept[0].taken_from_pool_at.elapsed() < Duration::from_millis(50),
+            "the connection kept now was taken from sqlx by the second statement"
+        );
     }
 }
 
