@@ -20,6 +20,17 @@ macro_rules! may_rotate {
     };
 }
 
+/// The session of the presented token (`$1`) when the token may rotate (`may_rotate!`).
+macro_rules! rotatable_session {
+    () => {
+        concat!(
+            "SELECT rt.session_id FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id \
+             WHERE rt.digest = $1 AND ",
+            may_rotate!()
+        )
+    };
+}
+
 /// The statement reading a session with its user and roles by the session's id, one row per role
 /// (read back by `session_and_user_from_rows`), with `columns` more columns (each starting with
 /// a comma) and `joins` more joins (each meeting at most one row, so still one row per role):
@@ -88,24 +99,27 @@ pub(crate) const ROTATE_IN_ONE_STATEMENT: &str = concat!(
      SELECT presented.*, EXISTS (SELECT 1 FROM extended) AS extended FROM presented"
 );
 
-/// SQLite's rotation as one batch of statements (one hand-off to the connection's thread), run
-/// inside a `BEGIN IMMEDIATE` transaction: `ROTATE_READ`, then the writes. The session's expiry
-/// and the new token are written under `may_rotate!`'s condition (which the first write keeps
-/// true: the expiry moves to `$4`, after `$3`), the presented token is marked rotated; the store
-/// commits only what `refresh_rotation` calls rotated and rolls the rest back. Parameters as
-/// `ROTATE_IN_ONE_STATEMENT`'s.
+/// SQLite's rotation as one batch of statements, its transaction included (one hand-off to the
+/// connection's thread, run by `LeasePool::transaction_in_one_batch`): `BEGIN IMMEDIATE`, then
+/// `ROTATE_READ`, then the three writes, each under `may_rotate!`'s condition (which the
+/// session's new expiry keeps true: it moves to `$4`, after `$3`), then `COMMIT`. Under the write
+/// lock the read and the writes' conditions see the same state, so the writes happen exactly
+/// when the read row is one `refresh_rotation` calls rotated. The session's `UPDATE` answers a
+/// row of its own (`extended`) when it happened. Parameters as `ROTATE_IN_ONE_STATEMENT`'s.
 pub(crate) const ROTATE_IN_ONE_BATCH: &str = concat!(
-    "SELECT ",
+    "BEGIN IMMEDIATE; SELECT ",
     rotate_columns!(),
     " FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.digest = $1; \
-     UPDATE sessions SET expires_at = $4, last_activity_at = $3 WHERE id = (SELECT rt.session_id \
-     FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.digest = $1 AND ",
-    may_rotate!(),
-    "); INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
-     SELECT $2, rt.session_id, $3, $4 \
-     FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.digest = $1 AND ",
-    may_rotate!(),
-    "; UPDATE refresh_tokens SET rotated_at = $3 WHERE digest = $1 AND rotated_at IS NULL"
+     UPDATE sessions SET expires_at = $4, last_activity_at = $3 WHERE id = (",
+    rotatable_session!(),
+    ") RETURNING 1 AS extended; \
+     INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
+     SELECT $2, id, $3, $4 FROM sessions WHERE id = (",
+    rotatable_session!(),
+    "); UPDATE refresh_tokens SET rotated_at = $3 \
+     WHERE digest = $1 AND rotated_at IS NULL AND session_id = (",
+    rotatable_session!(),
+    "); COMMIT"
 );
 
 /// Implements [`SessionStore`](crate::store::SessionStore) for `$store`, in a module where
@@ -148,6 +162,27 @@ macro_rules! sessions_sql {
                     session_id,
                     user_id,
                 },
+            })
+        }
+
+        /// What presenting a refresh token came to, from its row as read before the rotation
+        /// and whether the rotation's writes happened (`extended`): the writes' own conditions
+        /// decided, the row says why not.
+        fn rotation_as_written(
+            row: &DbRow,
+            extended: bool,
+            now: Timestamp,
+            grace: Duration,
+        ) -> Result<RefreshRotation> {
+            Ok(match refresh_rotation(row, now, grace)? {
+                RefreshRotation::Reused { .. } | RefreshRotation::Invalid if extended => {
+                    RefreshRotation::Rotated {
+                        session_id: row.try_get("session_id")?,
+                        user_id: row.try_get("user_id")?,
+                    }
+                }
+                RefreshRotation::Rotated { .. } if !extended => RefreshRotation::Invalid,
+                judged => judged,
             })
         }
 
@@ -364,45 +399,35 @@ macro_rules! sessions_sql {
                         else {
                             return Ok(RefreshRotation::Invalid);
                         };
-                        // The statement's own conditions decided whether it rotated; the row as
-                        // read says why not.
                         let extended: bool = row.try_get("extended")?;
-                        Ok(match refresh_rotation(&row, now, grace)? {
-                            RefreshRotation::Reused { .. } | RefreshRotation::Invalid if extended => {
-                                RefreshRotation::Rotated {
-                                    session_id: row.try_get("session_id")?,
-                                    user_id: row.try_get("user_id")?,
-                                }
-                            }
-                            RefreshRotation::Rotated { .. } if !extended => RefreshRotation::Invalid,
-                            judged => judged,
-                        })
+                        rotation_as_written(&row, extended, now, grace)
                     }
                     // One hand-off to the connection's thread inside the writer's turn: the
-                    // read and the writes as one batch of statements (SQLite runs them in
-                    // order, under the write lock `BEGIN IMMEDIATE` took, so the state the read
-                    // saw is the state the writes' conditions see).
+                    // transaction, its read and its writes as one batch of statements (SQLite
+                    // runs them in order, under the write lock `BEGIN IMMEDIATE` took, so the
+                    // state the read saw is the state the writes' conditions see).
                     crate::sessions::sql::Rotation::OneBatch => {
-                        let mut tx = begin(self).await?;
-                        let rows = query(crate::sessions::sql::ROTATE_IN_ONE_BATCH)
+                        // sqlx's own `query`, which is SQLite's (MySQL's translating one,
+                        // compiled here too, makes no batch).
+                        let batch = sqlx::query::<Db>(crate::sessions::sql::ROTATE_IN_ONE_BATCH)
                             .bind(presented.as_str())
                             .bind(next.as_str())
                             .bind(ts(now))
                             .bind(ts(expires_at))
-                            .bind(ts(now - grace))
-                            .fetch_all(&mut *tx)
+                            .bind(ts(now - grace));
+                        let rows = self
+                            .pool
+                            .transaction_in_one_batch(write_turn(self).await?, batch)
                             .await?;
+                        // The read's row, then the session `UPDATE`'s when it happened.
                         let Some(row) = rows.first() else {
                             return Ok(RefreshRotation::Invalid);
                         };
-                        // The writes' conditions are the checks of `refresh_rotation` (to the
-                        // microsecond the times are stored in); whatever it does not call
-                        // rotated is rolled back.
-                        let rotation = refresh_rotation(row, now, grace)?;
-                        if matches!(rotation, RefreshRotation::Rotated { .. }) {
-                            tx.commit().await?;
+                        let extended = rows.len() > 1;
+                        if extended {
+                            crate::store::replay::record_durable_write();
                         }
-                        Ok(rotation)
+                        rotation_as_written(row, extended, now, grace)
                     }
                     crate::sessions::sql::Rotation::InSteps => {
                         rotate_in_steps(self, presented, next, now, expires_at, grace).await

@@ -242,6 +242,58 @@ async fn sweep<DB: Database>(shared: Weak<Shared<DB>>, idle_after: Duration) {
     }
 }
 
+impl<DB: Database> LeasePool<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    /// Runs `batch`, a whole write transaction written as one batch of statements (its `BEGIN`
+    /// first, its `COMMIT` last), and returns the rows its statements answered. On SQLite that
+    /// is one hand-off to the connection's thread, where a transaction begun and committed
+    /// through sqlx takes three (`BEGIN`, the statements, `COMMIT`).
+    ///
+    /// sqlx does not know of a transaction begun inside a statement: it would neither roll it
+    /// back nor close the connection if the batch stopped halfway. So the batch runs to its end
+    /// in a task of its own, holding `turn` (the dialect's writer turn) until its connection is
+    /// back: a caller cancelled meanwhile cannot leave a connection inside a transaction, and
+    /// what the batch committed stays committed, as if the answer had been lost on the way. A
+    /// batch that fails is rolled back here before its connection goes back through sqlx's
+    /// checked return.
+    pub(crate) async fn transaction_in_one_batch<T, Q>(
+        &self,
+        turn: T,
+        batch: Q,
+    ) -> Result<Vec<DB::Row>, sqlx::Error>
+    where
+        T: Send + 'static,
+        Q: Execute<'static, DB> + Send + 'static,
+    {
+        let pool = self.clone();
+        let run = tokio::spawn(async move {
+            let mut lease = pool.acquire().await?;
+            let answered = lease.connection().fetch_all(batch).await;
+            match answered {
+                Ok(_) => lease.completed(),
+                // A `ROLLBACK` that fails found no transaction open (the `BEGIN` itself failed)
+                // or a broken connection, which sqlx's check then closes.
+                Err(_) => {
+                    if lease.connection().execute("ROLLBACK").await.is_ok() {
+                        lease.completed();
+                    }
+                }
+            }
+            drop(lease);
+            drop(turn);
+            answered
+        });
+        match run.await {
+            Ok(answered) => answered,
+            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
+            // The runtime is shutting down.
+            Err(_) => Err(sqlx::Error::PoolClosed),
+        }
+    }
+}
+
 /// One connection out of a [`LeasePool`], for one statement or transaction. Dropped after
 /// [`completed`](Self::completed), its connection is kept for the next lease (within the limits
 /// of the module doc); dropped otherwise, it goes back through sqlx's checked return.
@@ -324,11 +376,14 @@ impl<DB: Database> LeasedTransaction<DB> {
     ) -> Result<Self, sqlx::Error> {
         let mut lease = pool.acquire().await?;
         // A `BEGIN` sent without its answer read (the future dropped, or an error) may leave the
-        // server inside a transaction that sqlx does not know of: its depth counts only
-        // answered `BEGIN`s, so its rollback on drop does nothing, its ping does not end a
-        // transaction, and the next statements on that connection would never be committed.
-        // sqlx's own `Pool::begin` returns such a connection to its pool; this one is closed.
-        lease.close_unless_completed = true;
+        // server inside a transaction that sqlx does not know of: sqlx-mysql's depth counts
+        // only answered `BEGIN`s (sqlx-postgres's too before 0.9.1), so its rollback on drop does
+        // nothing, its ping does not end a transaction, and the next statements on that
+        // connection would never be committed. sqlx's own `Pool::begin` returns such a
+        // connection to its pool; this one is closed. Not on SQLite: its connection thread rolls
+        // back a `BEGIN` nobody awaited any more, and closing the only connection of an
+        // in-memory database would delete the database.
+        lease.close_unless_completed = DB::NAME != "SQLite"; // `sqlx::Sqlite::NAME`
         DB::TransactionManager::begin(lease.connection(), statement).await?;
         lease.close_unless_completed = false;
         Ok(Self { lease, open: true })
@@ -477,7 +532,7 @@ where
 }
 
 #[cfg(all(test, feature = "sqlite"))]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod sqlite_tests {
     use super::*;
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -525,6 +580,91 @@ mod sqlite_tests {
             "the failed statement's connection went back to sqlx"
         );
         assert_eq!(select_one(&pool).await.unwrap(), 1);
+    }
+
+    /// Rows in `t`, read on a connection outside the lease pool's.
+    async fn rows_in_t(pool: &LeasePool<sqlx::Sqlite>) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM t")
+            .fetch_one(pool.pool())
+            .await
+            .unwrap()
+    }
+
+    /// A write transaction that must start at once: one left open by a batch would hold the
+    /// write lock, and this one would wait for it.
+    async fn write_at_once(pool: &LeasePool<sqlx::Sqlite>) {
+        let write = async {
+            let begin = sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE");
+            let tx = LeasedTransaction::begin(pool, Some(begin)).await.unwrap();
+            tx.commit().await.unwrap();
+        };
+        tokio::time::timeout(Duration::from_secs(1), write)
+            .await
+            .expect("no write lock was left behind");
+    }
+
+    #[tokio::test]
+    async fn a_batch_transaction_that_fails_is_rolled_back_and_its_connection_kept() {
+        let pool = lease_pool(4, RETURN_IDLE_AFTER).await;
+        sqlx::query("CREATE TABLE t (n INTEGER)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let committed = pool
+            .transaction_in_one_batch(
+                (),
+                sqlx::query("BEGIN IMMEDIATE; INSERT INTO t VALUES (1) RETURNING n; COMMIT"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(committed.len(), 1, "the rows of the batch's statements");
+        let failed = pool
+            .transaction_in_one_batch(
+                (),
+                sqlx::query("BEGIN IMMEDIATE; INSERT INTO t VALUES (2); INSERT INTO no_such_table VALUES (3); COMMIT"),
+            )
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(
+            rows_in_t(&pool).await,
+            1,
+            "the failed batch's first write is gone"
+        );
+        assert_eq!(pool.kept(), 1, "rolled back, the connection was kept");
+        write_at_once(&pool).await;
+    }
+
+    /// A caller that stops waiting does not stop the batch: it runs to its `COMMIT`, holding
+    /// the turn until its connection is back, and leaves no transaction open.
+    #[tokio::test]
+    async fn a_batch_transaction_runs_to_its_end_when_its_caller_is_cancelled() {
+        let pool = lease_pool(4, RETURN_IDLE_AFTER).await;
+        sqlx::query("CREATE TABLE t (n INTEGER)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let turn = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+        let mut cancelled = 0;
+        for round in 0..200i64 {
+            let taken = turn.clone().lock_owned().await;
+            let batch = sqlx::query(
+                "BEGIN IMMEDIATE; INSERT INTO t VALUES ($1); INSERT INTO t VALUES ($1); COMMIT",
+            )
+            .bind(round);
+            let wait = Duration::from_micros(u64::try_from(round).unwrap() % 100);
+            if tokio::time::timeout(wait, pool.transaction_in_one_batch(taken, batch))
+                .await
+                .is_err()
+            {
+                cancelled += 1;
+            }
+            // The turn comes back only once the batch is over.
+            let _next = turn.lock().await;
+            assert_eq!(rows_in_t(&pool).await, 2 * (round + 1), "round {round}");
+        }
+        assert!(cancelled > 0, "some callers were cancelled");
+        write_at_once(&pool).await;
+        eprintln!("{cancelled} of 200 callers cancelled");
     }
 
     #[tokio::test]
@@ -783,6 +923,75 @@ mod postgres_tests {
                 "round {round}: a connection was left inside a transaction"
             );
         }
+        eprintln!("{cancelled} of 300 begins cancelled");
+    }
+}
+
+#[cfg(all(test, feature = "mysql"))]
+#[allow(clippy::unwrap_used)]
+mod mysql_tests {
+    use super::*;
+
+    /// sqlx-mysql (0.9.1) counts a transaction only once its `BEGIN` was answered, so a `BEGIN`
+    /// cancelled in flight would leave its connection inside a transaction nobody ends, and
+    /// the statements later run on it would never be committed. Here every statement after a
+    /// cancelled `BEGIN` must be seen by another connection. One connection, kept by nobody,
+    /// so each statement runs on the connection the `BEGIN` was cancelled on.
+    #[tokio::test]
+    async fn a_cancelled_begin_leaves_no_connection_in_a_transaction() {
+        let Ok(url) = std::env::var("USERMGMT_TEST_MYSQL_URL") else {
+            eprintln!("notice: USERMGMT_TEST_MYSQL_URL is unset; skipping a MySQL test");
+            return;
+        };
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        let watcher = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        let table = format!("lease_cancel_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TABLE {table} (n INT) ENGINE=InnoDB"
+        )))
+        .execute(&watcher)
+        .await
+        .unwrap();
+        let pool = LeasePool::new(pool);
+        let insert = format!("INSERT INTO {table} VALUES (?)");
+        let count = format!("SELECT count(*) FROM {table}");
+        let mut cancelled = 0;
+        for round in 0..300u64 {
+            let begin = LeasedTransaction::begin(&pool, None);
+            let wait = Duration::from_micros(round % 150);
+            if tokio::time::timeout(wait, begin).await.is_err() {
+                cancelled += 1;
+            }
+            // sqlx's checked returns run in tasks of their own.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            sqlx::query(sqlx::AssertSqlSafe(insert.clone()))
+                .bind(round)
+                .execute(&pool)
+                .await
+                .unwrap();
+            let seen: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone()))
+                .fetch_one(&watcher)
+                .await
+                .unwrap();
+            assert_eq!(
+                seen,
+                i64::try_from(round + 1).unwrap(),
+                "round {round}: a write was left inside a transaction nobody ends"
+            );
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
+            .execute(&watcher)
+            .await
+            .unwrap();
+        assert!(cancelled > 0, "some begins were cancelled");
         eprintln!("{cancelled} of 300 begins cancelled");
     }
 }

@@ -72,6 +72,11 @@ fn order_nulls(column: &str, descending: bool) -> String {
 /// A write transaction (rows are locked where they are changed; see `sql.rs`).
 type DbTx = super::lease::LeasedTransaction<Db>;
 
+/// A writer's turn in the store: none, MySQL's row locks order its writers.
+async fn write_turn(_: &MySqlStore) -> crate::Result<()> {
+    Ok(())
+}
+
 async fn begin_db(store: &MySqlStore) -> crate::Result<DbTx> {
     Ok(DbTx::begin(&store.pool, None).await?)
 }

@@ -45,6 +45,11 @@ fn from_ts(t: Ts) -> crate::Result<Timestamp> {
 /// A write transaction (rows are locked where they are changed; see `sql.rs`).
 type DbTx = super::lease::LeasedTransaction<Db>;
 
+/// A writer's turn in the store: none, PostgreSQL's row locks order its writers.
+async fn write_turn(_: &PostgresStore) -> crate::Result<()> {
+    Ok(())
+}
+
 async fn begin_db(store: &PostgresStore) -> crate::Result<DbTx> {
     Ok(DbTx::begin(&store.pool, None).await?)
 }

@@ -21,7 +21,10 @@
 //!   derefs to the connection and has `commit` (SQLite's writers take their turn in the store,
 //!   in order, and then the write lock up front with `BEGIN IMMEDIATE`, so two writers never
 //!   deadlock on a lock upgrade). The methods take it wrapped in `Tx`, which publishes the
-//!   audit rows written in it on the store's `events` bus once it committed.
+//!   audit rows written in it on the store's `events` bus once it committed;
+//! - `async fn write_turn(&Store) -> Result<_>`, the turn `begin_db` takes before its `BEGIN`
+//!   (SQLite's writer turn; nothing elsewhere), for a transaction written as one batch
+//!   ([`LeasePool::transaction_in_one_batch`](super::lease::LeasePool::transaction_in_one_batch)).
 //!
 //! Concurrency rule of every method: the decisive check and the change are one conditional
 //! `UPDATE` (`... WHERE used_at IS NULL`, `... WHERE rotated_at IS NULL`), so two instances racing

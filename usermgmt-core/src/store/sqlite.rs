@@ -81,15 +81,37 @@ impl std::ops::DerefMut for DbTx {
     }
 }
 
-async fn begin_db(store: &SqliteStore) -> crate::Result<DbTx> {
+/// The store's writer turn (see [`DbTx`]), for a write transaction.
+async fn write_turn(store: &SqliteStore) -> crate::Result<tokio::sync::OwnedMutexGuard<()>> {
     // A bounded wait, as SQLite's busy timeout was: a writer that never gets its turn fails
     // with 503 instead of hanging.
-    let turn = tokio::time::timeout(WRITER_WAIT, store.writer.clone().lock_owned())
+    tokio::time::timeout(WRITER_WAIT, store.writer.clone().lock_owned())
         .await
-        .map_err(|_| crate::Error::Unavailable("the database is busy".to_owned()))?;
+        .map_err(|_| crate::Error::Unavailable("the database is busy".to_owned()))
+}
+
+async fn begin_db(store: &SqliteStore) -> crate::Result<DbTx> {
+    let turn = write_turn(store).await?;
     let begin = sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE");
     let tx = super::lease::LeasedTransaction::begin(&store.pool, Some(begin)).await?;
     Ok(DbTx { tx, _turn: turn })
+}
+
+/// The pool of [`SqliteStore::connect`]: up to 8 connections to a file. An in-memory database
+/// lives only as long as a connection to it is open, so its pool is one connection that sqlx
+/// never closes: sqlx's defaults (closed after 10 minutes idle or 30 minutes of use) would
+/// delete every table, data and schema alike.
+fn pool_options(in_memory: bool) -> SqlitePoolOptions {
+    let options = super::check_idle_connections(SqlitePoolOptions::new());
+    if in_memory {
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        options.max_connections(8)
+    }
 }
 
 /// The migrations of the SQLite dialect (`usermgmt-core/migrations/sqlite`), embedded at build time.
@@ -122,12 +144,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(WRITER_WAIT)
             .foreign_keys(true);
-        // Each connection to an in-memory database would be a database of its own.
-        let max_connections = if in_memory { 1 } else { 8 };
-        let pool = super::check_idle_connections(SqlitePoolOptions::new())
-            .max_connections(max_connections)
-            .connect_with(options)
-            .await?;
+        let pool = pool_options(in_memory).connect_with(options).await?;
         Self::from_pool(pool).await
     }
 
@@ -180,5 +197,67 @@ mod tests {
             .unwrap()
             .unwrap();
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// An in-memory database lives as long as its one connection, so the pool never closes it
+    /// for being idle or old (sqlx's defaults would, after 10 and 30 minutes of it).
+    #[tokio::test]
+    async fn an_in_memory_database_keeps_its_one_connection_open() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let options = store.pool().options();
+        assert_eq!(options.get_max_connections(), 1);
+        assert_eq!(options.get_min_connections(), 1);
+        assert_eq!(options.get_idle_timeout(), None);
+        assert_eq!(options.get_max_lifetime(), None);
+    }
+
+    /// Write transactions cancelled anywhere in their `BEGIN IMMEDIATE` leave an in-memory
+    /// database in place: the connection is not closed (which would delete the database) but
+    /// given back, and SQLite's connection thread rolls back what it began.
+    #[tokio::test]
+    async fn cancelled_begins_leave_an_in_memory_database_in_place() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let mut cancelled = 0;
+        for round in 0..300u32 {
+            // Dropped after a number of polls, not after a time: tokio's timer counts in
+            // milliseconds, and an in-memory `BEGIN` takes microseconds.
+            // Boxed, so that dropping it drops the future itself.
+            let mut begin = Box::pin(begin_db(&store));
+            let mut finished = false;
+            for poll in 0..=round % 60 {
+                if poll > 0 {
+                    tokio::task::yield_now().await;
+                }
+                let polled = std::future::poll_fn(|cx| {
+                    std::task::Poll::Ready(std::future::Future::poll(begin.as_mut(), cx))
+                })
+                .await;
+                if polled.is_ready() {
+                    finished = true;
+                    break;
+                }
+            }
+            drop(begin);
+            if !finished {
+                cancelled += 1;
+            }
+            // sqlx's checked returns (and its closes) run in tasks of their own.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            assert_eq!(
+                store.user_by_id(uuid::Uuid::now_v7()).await.unwrap(),
+                None,
+                "round {round}: the database is still there"
+            );
+            // And no transaction was left open: a write takes the turn and commits.
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                store.record_effects(Effects::none()),
+            )
+            .await
+            .expect("no write lock left behind")
+            .unwrap();
+        }
+        assert!(cancelled > 0, "some begins were cancelled");
+        eprintln!("{cancelled} of 300 begins cancelled");
     }
 }
