@@ -667,6 +667,34 @@ mod sqlite_tests {
         eprintln!("{cancelled} of 200 callers cancelled");
     }
 
+    /// While a statement waits in sqlx's `acquire`, a connection freed is not kept but given
+    /// back to sqlx, which hands it to the waiter (kept, it would serve nobody while the waiter
+    /// waited out its timeout).
+    #[tokio::test]
+    async fn a_connection_freed_while_a_statement_waits_goes_to_the_waiter() {
+        let pool = lease_pool(4, RETURN_IDLE_AFTER).await;
+        let mut all = Vec::new();
+        for _ in 0..4 {
+            all.push(pool.acquire().await.unwrap());
+        }
+        let waiter = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.acquire().await.map(drop) })
+        };
+        while pool.shared.state().waiting == 0 {
+            tokio::task::yield_now().await;
+        }
+        let mut freed = all.pop().unwrap();
+        freed.completed();
+        drop(freed);
+        assert_eq!(pool.kept(), 0, "nothing is kept while a statement waits");
+        tokio::time::timeout(Duration::from_secs(1), waiter)
+            .await
+            .expect("the waiter got the freed connection")
+            .unwrap()
+            .unwrap();
+    }
+
     #[tokio::test]
     async fn a_pool_of_one_keeps_nothing() {
         let pool = lease_pool(1, RETURN_IDLE_AFTER).await;
