@@ -531,6 +531,29 @@ where
     }
 }
 
+/// Polls `work` up to `polls` times (a yield before each poll but the first), then drops it
+/// unless it finished: whether it was cancelled. The drop comes right after a poll, so a
+/// `BEGIN` sent by that poll is dropped in flight; tokio's timer, which counts in milliseconds,
+/// could not place a cancellation that precisely.
+#[cfg(test)]
+pub(crate) async fn cancelled_after_polls<F: std::future::Future>(work: F, polls: u32) -> bool {
+    // Boxed, so that dropping it drops the future itself.
+    let mut work = Box::pin(work);
+    for poll in 0..polls.max(1) {
+        if poll > 0 {
+            tokio::task::yield_now().await;
+        }
+        let polled = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(std::future::Future::poll(work.as_mut(), cx))
+        })
+        .await;
+        if polled.is_ready() {
+            return false;
+        }
+    }
+    true
+}
+
 #[cfg(all(test, feature = "sqlite"))]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod sqlite_tests {
@@ -651,11 +674,8 @@ mod sqlite_tests {
                 "BEGIN IMMEDIATE; INSERT INTO t VALUES ($1); INSERT INTO t VALUES ($1); COMMIT",
             )
             .bind(round);
-            let wait = Duration::from_micros(u64::try_from(round).unwrap() % 100);
-            if tokio::time::timeout(wait, pool.transaction_in_one_batch(taken, batch))
-                .await
-                .is_err()
-            {
+            let polls = u32::try_from(round % 20).unwrap() + 1;
+            if cancelled_after_polls(pool.transaction_in_one_batch(taken, batch), polls).await {
                 cancelled += 1;
             }
             // The turn comes back only once the batch is over.
@@ -693,6 +713,61 @@ mod sqlite_tests {
             .expect("the waiter got the freed connection")
             .unwrap()
             .unwrap();
+    }
+
+    /// A `BEGIN` cancelled while SQLite still had it (waiting here for another connection's
+    /// write lock) does not close its connection: SQLite's connection thread rolls back a
+    /// `BEGIN` nobody awaits any more, and closing the one connection of an in-memory database
+    /// would delete the database.
+    #[tokio::test]
+    async fn a_cancelled_begin_on_sqlite_keeps_its_connection() {
+        let path = std::env::temp_dir().join(format!("usermgmt-lease-{}.db", uuid::Uuid::new_v4()));
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .busy_timeout(Duration::from_secs(5));
+        let connects = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = connects.clone();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .after_connect(move |_, _| {
+                let counted = counted.clone();
+                Box::pin(async move {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok(())
+                })
+            })
+            .connect_with(options.clone())
+            .await
+            .unwrap();
+        let pool = LeasePool::new(pool);
+        let mut blocker: sqlx::SqliteConnection =
+            <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options)
+                .await
+                .unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut blocker)
+            .await
+            .unwrap();
+        let begin = LeasedTransaction::begin(
+            &pool,
+            Some(sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE")),
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), begin)
+                .await
+                .is_err(),
+            "the BEGIN waits for the other connection's write lock"
+        );
+        sqlx::Executor::execute(&mut blocker, "COMMIT")
+            .await
+            .unwrap();
+        write_at_once(&pool).await;
+        assert_eq!(
+            connects.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "the connection of the cancelled BEGIN was not closed"
+        );
     }
 
     #[tokio::test]
@@ -931,9 +1006,8 @@ mod postgres_tests {
         let pool = LeasePool::new(pool);
         let mut cancelled = 0;
         for round in 0..300u64 {
-            let begin = LeasedTransaction::begin(&pool, None);
-            let wait = Duration::from_micros(round % 150);
-            if tokio::time::timeout(wait, begin).await.is_err() {
+            let polls = u32::try_from(round % 30).unwrap() + 1;
+            if cancelled_after_polls(LeasedTransaction::begin(&pool, None), polls).await {
                 cancelled += 1;
             }
             // sqlx's checked returns run in tasks of their own.
@@ -993,9 +1067,8 @@ mod mysql_tests {
         let count = format!("SELECT count(*) FROM {table}");
         let mut cancelled = 0;
         for round in 0..300u64 {
-            let begin = LeasedTransaction::begin(&pool, None);
-            let wait = Duration::from_micros(round % 150);
-            if tokio::time::timeout(wait, begin).await.is_err() {
+            let polls = u32::try_from(round % 30).unwrap() + 1;
+            if cancelled_after_polls(LeasedTransaction::begin(&pool, None), polls).await {
                 cancelled += 1;
             }
             // sqlx's checked returns run in tasks of their own.

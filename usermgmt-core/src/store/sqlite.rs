@@ -219,26 +219,7 @@ mod tests {
         let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
         let mut cancelled = 0;
         for round in 0..300u32 {
-            // Dropped after a number of polls, not after a time: tokio's timer counts in
-            // milliseconds, and an in-memory `BEGIN` takes microseconds.
-            // Boxed, so that dropping it drops the future itself.
-            let mut begin = Box::pin(begin_db(&store));
-            let mut finished = false;
-            for poll in 0..=round % 60 {
-                if poll > 0 {
-                    tokio::task::yield_now().await;
-                }
-                let polled = std::future::poll_fn(|cx| {
-                    std::task::Poll::Ready(std::future::Future::poll(begin.as_mut(), cx))
-                })
-                .await;
-                if polled.is_ready() {
-                    finished = true;
-                    break;
-                }
-            }
-            drop(begin);
-            if !finished {
+            if crate::store::lease::cancelled_after_polls(begin_db(&store), round % 60 + 1).await {
                 cancelled += 1;
             }
             // sqlx's checked returns (and its closes) run in tasks of their own.
