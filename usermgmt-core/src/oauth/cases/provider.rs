@@ -69,10 +69,12 @@ fn base() -> Option<&'static str> {
 }
 
 /// The client the test (as a browser, and as the provider's administrator) talks with: no
-/// redirects followed.
+/// redirects followed, and a time limit, so a fixture that stops answering fails its cases
+/// instead of holding the test run forever.
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
         .build()
         .expect("a reqwest client")
 }
