@@ -554,6 +554,17 @@ pub(crate) async fn cancelled_after_polls<F: std::future::Future>(work: F, polls
     true
 }
 
+/// One round of the cancelled-`BEGIN` tests: a `BEGIN` dropped after 1 to 30 polls (by
+/// `round`), then time for sqlx's checked return, which runs in a task of its own. Whether the
+/// `BEGIN` was cancelled.
+#[cfg(test)]
+async fn cancel_a_begin<DB: Database>(pool: &LeasePool<DB>, round: u64) -> bool {
+    let polls = u32::try_from(round % 30).unwrap_or(0) + 1;
+    let cancelled = cancelled_after_polls(LeasedTransaction::begin(pool, None), polls).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    cancelled
+}
+
 #[cfg(all(test, feature = "sqlite"))]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod sqlite_tests {
@@ -1006,12 +1017,9 @@ mod postgres_tests {
         let pool = LeasePool::new(pool);
         let mut cancelled = 0;
         for round in 0..300u64 {
-            let polls = u32::try_from(round % 30).unwrap() + 1;
-            if cancelled_after_polls(LeasedTransaction::begin(&pool, None), polls).await {
+            if cancel_a_begin(&pool, round).await {
                 cancelled += 1;
             }
-            // sqlx's checked returns run in tasks of their own.
-            tokio::time::sleep(Duration::from_millis(5)).await;
             let stuck: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM pg_stat_activity \
                  WHERE application_name = $1 AND state LIKE 'idle in transaction%'",
@@ -1067,12 +1075,9 @@ mod mysql_tests {
         let count = format!("SELECT count(*) FROM {table}");
         let mut cancelled = 0;
         for round in 0..300u64 {
-            let polls = u32::try_from(round % 30).unwrap() + 1;
-            if cancelled_after_polls(LeasedTransaction::begin(&pool, None), polls).await {
+            if cancel_a_begin(&pool, round).await {
                 cancelled += 1;
             }
-            // sqlx's checked returns run in tasks of their own.
-            tokio::time::sleep(Duration::from_millis(5)).await;
             sqlx::query(sqlx::AssertSqlSafe(insert.clone()))
                 .bind(round)
                 .execute(&pool)
