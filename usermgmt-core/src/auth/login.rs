@@ -271,10 +271,12 @@ impl UserManager {
         let next = RefreshToken::generate();
         let now = self.now();
         let config = &self.inner.config;
-        let rotation = self
+        // The rotation, and with it the session's user and active organization (while the
+        // user is still a member): one trip to the SQL stores.
+        let (rotation, rotated) = self
             .inner
             .store
-            .rotate_refresh_token(
+            .rotate_refresh_token_in_org(
                 &presented,
                 &next.digest(),
                 now,
@@ -316,16 +318,9 @@ impl UserManager {
                 Err(Error::RefreshTokenReused)
             }
             RefreshRotation::Rotated { session_id, .. } => {
-                // The user, and the session's active organization while the user is still a
-                // member: one read after the rotation.
                 let SessionInOrg {
                     user, active_org, ..
-                } = self
-                    .inner
-                    .store
-                    .session_in_org(session_id)
-                    .await?
-                    .ok_or(Error::InvalidRefreshToken)?;
+                } = rotated.ok_or(Error::InvalidRefreshToken)?;
                 if user.deleted_at.is_some() || user.is_suspended || !user.is_active {
                     return Err(Error::InvalidRefreshToken);
                 }

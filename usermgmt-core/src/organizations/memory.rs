@@ -411,6 +411,24 @@ impl OrgStore for MemoryStore {
         Ok(true)
     }
 
+    async fn rotate_refresh_token_in_org(
+        &self,
+        presented: &TokenDigest,
+        next: &TokenDigest,
+        now: Timestamp,
+        expires_at: Timestamp,
+        grace: time::Duration,
+    ) -> Result<(RefreshRotation, Option<SessionInOrg>)> {
+        let rotation =
+            SessionStore::rotate_refresh_token(self, presented, next, now, expires_at, grace)
+                .await?;
+        let session = match rotation {
+            RefreshRotation::Rotated { session_id, .. } => self.session_in_org(session_id).await?,
+            RefreshRotation::Reused { .. } | RefreshRotation::Invalid => None,
+        };
+        Ok((rotation, session))
+    }
+
     async fn session_in_org(&self, session_id: Uuid) -> Result<Option<SessionInOrg>> {
         let st = self.lock();
         let Some(session) = st.sessions.get(&session_id) else {

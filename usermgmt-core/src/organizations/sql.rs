@@ -8,10 +8,65 @@
 //! owner count it decides on cannot change under it: of two owners demoting each other at
 //! once, the second sees one owner left.
 
+/// The columns a read of a session (`s`) takes its active organization by: the organization's id
+/// and the user's role there, both NULL unless the user is a member of a live organization
+/// (`active_org_joins!`).
+macro_rules! active_org_columns {
+    () => {
+        ", o.id AS active_org_id, m.role AS active_org_role"
+    };
+}
+pub(crate) use active_org_columns;
+
+/// The joins of `active_org_columns!`, each meeting at most one row.
+macro_rules! active_org_joins {
+    () => {
+        " LEFT JOIN session_orgs so ON so.session_id = s.id \
+         LEFT JOIN org_members m ON m.org_id = so.org_id AND m.user_id = s.user_id \
+         LEFT JOIN organizations o ON o.id = m.org_id AND o.deleted_at IS NULL"
+    };
+}
+pub(crate) use active_org_joins;
+
 /// Implements [`OrgStore`](crate::organizations::store::OrgStore) for `$store`, in a module
 /// where `sql_common!` (`store/sql.rs`) was invoked for it.
 macro_rules! organizations_sql {
     ($store:ty) => {
+        /// PostgreSQL's refresh in one statement: the rotation (`rotate_in_one_statement!`, its
+        /// parameters), then the presented token's row as it was (`ROTATE_READ`'s columns),
+        /// `extended` (whether the rotation's writes happened) and, when they did, the session
+        /// as they left it (the CTE `extended`'s row) with its user, roles and active
+        /// organization, one row per role as `session_in_org` reads them.
+        const REFRESH_IN_ONE_STATEMENT: &str = $crate::sessions::sql::rotate_in_one_statement!(
+            select: [
+                "SELECT presented.*, s.id IS NOT NULL AS extended, ",
+                session_columns_s!(),
+                ", ",
+                user_columns_u!(),
+                ", r.name AS role_name",
+                $crate::organizations::sql::active_org_columns!(),
+                " FROM presented LEFT JOIN (extended s JOIN users u ON u.id = s.user_id",
+                $crate::organizations::sql::active_org_joins!(),
+                roles_of_u_join!(),
+                ") ON true",
+            ]
+        );
+
+        /// SQLite's refresh in one batch: the rotation's (`rotate_in_one_batch!`, its
+        /// parameters), then, still inside its transaction, `session_in_org`'s read of the
+        /// session the new token (`$2`) was stored for, which meets no row unless the rotation's
+        /// writes happened.
+        const REFRESH_IN_ONE_BATCH: &str = $crate::sessions::sql::rotate_in_one_batch!(
+            then: [
+                $crate::sessions::sql::session_and_user_by_id!(
+                    columns: [$crate::organizations::sql::active_org_columns!()],
+                    joins: [$crate::organizations::sql::active_org_joins!()],
+                    id: ["(SELECT session_id FROM refresh_tokens WHERE digest = $2)"]
+                ),
+                "; ",
+            ]
+        );
+
         const ORG_COLUMNS: &str = "o.id, o.name, o.slug, o.created_at, o.updated_at, o.deleted_at";
         const INVITATION_COLUMNS: &str = "i.id, i.org_id, i.email, i.role, i.token_digest, \
              i.inviter_id, i.state, i.created_at, i.expires_at, i.decided_at";
@@ -27,6 +82,28 @@ macro_rules! organizations_sql {
                 updated_at: from_ts(row.try_get("updated_at")?)?,
                 deleted_at: opt_from_ts(row.try_get("deleted_at")?)?,
             })
+        }
+
+        /// A session with its user and active organization from the rows of a
+        /// `session_and_user_by_id!` read with `active_org_columns!` (one row per role).
+        fn session_in_org_from_rows(
+            rows: &[DbRow],
+        ) -> Result<Option<$crate::organizations::store::SessionInOrg>> {
+            let Some((session, user)) = session_and_user_from_rows(rows)? else {
+                return Ok(None);
+            };
+            let active_org = match rows[0].try_get::<Option<Uuid>, _>("active_org_id")? {
+                Some(org_id) => {
+                    let role: String = rows[0].try_get("active_org_role")?;
+                    Some((org_id, org_role_from(&role)?))
+                }
+                None => None,
+            };
+            Ok(Some($crate::organizations::store::SessionInOrg {
+                session,
+                user,
+                active_org,
+            }))
         }
 
         const ORG_MEMBER_COUNT: &str =
@@ -688,32 +765,96 @@ macro_rules! organizations_sql {
                 session_id: Uuid,
             ) -> Result<Option<$crate::organizations::store::SessionInOrg>> {
                 // `session_with_user`'s statement and row reader (sessions/sql.rs) with the
-                // active membership joined. `o.id` is set only for a member of a live
-                // organization.
+                // active membership joined.
                 let rows = query($crate::sessions::sql::session_and_user_by_id!(
-                    columns: [", o.id AS active_org_id, m.role AS active_org_role"],
-                    joins: [" LEFT JOIN session_orgs so ON so.session_id = s.id \
-                             LEFT JOIN org_members m ON m.org_id = so.org_id AND m.user_id = s.user_id \
-                             LEFT JOIN organizations o ON o.id = m.org_id AND o.deleted_at IS NULL"]
+                    columns: [$crate::organizations::sql::active_org_columns!()],
+                    joins: [$crate::organizations::sql::active_org_joins!()]
                 ))
                 .bind(session_id)
                 .fetch_all(&self.pool)
                 .await?;
-                let Some((session, user)) = session_and_user_from_rows(&rows)? else {
-                    return Ok(None);
-                };
-                let active_org = match rows[0].try_get::<Option<Uuid>, _>("active_org_id")? {
-                    Some(org_id) => {
-                        let role: String = rows[0].try_get("active_org_role")?;
-                        Some((org_id, org_role_from(&role)?))
+                session_in_org_from_rows(&rows)
+            }
+
+            async fn rotate_refresh_token_in_org(
+                &self,
+                presented: &TokenDigest,
+                next: &TokenDigest,
+                now: Timestamp,
+                expires_at: Timestamp,
+                grace: Duration,
+            ) -> Result<(RefreshRotation, Option<$crate::organizations::store::SessionInOrg>)> {
+                let grace_from = ts(now - grace);
+                match ROTATION {
+                    // One statement, so one round trip and its own commit: the read, the three
+                    // writes (data-modifying CTEs; every part sees the same snapshot, and the
+                    // session's UPDATE re-checks `revoked_at` on the row it locks), and the read
+                    // of what the access token needs.
+                    $crate::sessions::sql::Rotation::OneStatement => {
+                        let rows = query(REFRESH_IN_ONE_STATEMENT)
+                            .bind(presented.as_str())
+                            .bind(next.as_str())
+                            .bind(ts(now))
+                            .bind(ts(expires_at))
+                            .bind(grace_from)
+                            .fetch_all(&self.pool)
+                            .await?;
+                        let Some(row) = rows.first() else {
+                            return Ok((RefreshRotation::Invalid, None));
+                        };
+                        let extended: bool = row.try_get("extended")?;
+                        let session = if extended {
+                            session_in_org_from_rows(&rows)?
+                        } else {
+                            None
+                        };
+                        Ok((rotation_as_written(row, extended, now, grace)?, session))
                     }
-                    None => None,
-                };
-                Ok(Some($crate::organizations::store::SessionInOrg {
-                    session,
-                    user,
-                    active_org,
-                }))
+                    // One hand-off to the connection's thread inside the writer's turn: the
+                    // transaction, its read, its writes and the read of what the access token
+                    // needs as one batch of statements (SQLite runs them in order, under the
+                    // write lock `BEGIN IMMEDIATE` took, so the state the first read saw is the
+                    // state the writes' conditions see).
+                    $crate::sessions::sql::Rotation::OneBatch => {
+                        // sqlx's own `query`, which is SQLite's (MySQL's translating one,
+                        // compiled here too, makes no batch).
+                        let batch =
+                            sqlx::query::<Db>(REFRESH_IN_ONE_BATCH)
+                                .bind(presented.as_str())
+                                .bind(next.as_str())
+                                .bind(ts(now))
+                                .bind(ts(expires_at))
+                                .bind(grace_from);
+                        let rows = self
+                            .pool
+                            .transaction_in_one_batch(write_turn(self).await?, batch)
+                            .await?;
+                        // The first read's row; when the writes happened, the session `UPDATE`'s
+                        // row, then the session read's rows.
+                        let Some(row) = rows.first() else {
+                            return Ok((RefreshRotation::Invalid, None));
+                        };
+                        let extended = rows.len() > 1;
+                        let session = if extended {
+                            crate::store::replay::record_durable_write();
+                            session_in_org_from_rows(&rows[2..])?
+                        } else {
+                            None
+                        };
+                        Ok((rotation_as_written(row, extended, now, grace)?, session))
+                    }
+                    $crate::sessions::sql::Rotation::InSteps => {
+                        let rotation =
+                            rotate_in_steps(self, presented, next, now, expires_at, grace).await?;
+                        let session = match rotation {
+                            RefreshRotation::Rotated { session_id, .. } => {
+                                self.session_in_org(session_id).await?
+                            }
+                            RefreshRotation::Reused { .. } | RefreshRotation::Invalid => None,
+                        };
+                        Ok((rotation, session))
+                    }
+                }
             }
 
             async fn purge_deleted_orgs(&self, cutoff: Timestamp, limit: u64) -> Result<Vec<Uuid>> {

@@ -7,8 +7,9 @@
 
 use crate::error::Result;
 use crate::secret::TokenDigest;
-use crate::store::records::{Effects, Page, SessionRecord, Timestamp, UserRecord};
+use crate::store::records::{Effects, Page, RefreshRotation, SessionRecord, Timestamp, UserRecord};
 use async_trait::async_trait;
+use time::Duration;
 use uuid::Uuid;
 
 /// A member's role in an organization, weakest first (the order ranks them).
@@ -403,6 +404,21 @@ pub trait OrgStore: Send + Sync {
     /// while it lasts (none once the user left or the organization was deleted): what a refresh
     /// reads to issue the access token. One statement on the SQL stores.
     async fn session_in_org(&self, session_id: Uuid) -> Result<Option<SessionInOrg>>;
+
+    /// A refresh: [`rotate_refresh_token`](crate::store::SessionStore::rotate_refresh_token)
+    /// with the same arguments and outcome, and, when it rotated, the session as the rotation
+    /// left it with what [`session_in_org`](OrgStore::session_in_org) reads (`None` for any
+    /// other outcome, or when the session is gone). The SQLite and PostgreSQL stores read it in
+    /// the rotation's own trip to the database (its batch; its statement): a refresh is one
+    /// trip there.
+    async fn rotate_refresh_token_in_org(
+        &self,
+        presented: &TokenDigest,
+        next: &TokenDigest,
+        now: Timestamp,
+        expires_at: Timestamp,
+        grace: Duration,
+    ) -> Result<(RefreshRotation, Option<SessionInOrg>)>;
 
     /// Removes the organizations deleted before `cutoff` (at most `limit`), their memberships
     /// and invitations with them; the ids removed.

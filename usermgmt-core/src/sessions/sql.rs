@@ -10,6 +10,7 @@ macro_rules! rotate_columns {
          s.expires_at AS session_expires_at, s.revoked_at"
     };
 }
+pub(crate) use rotate_columns;
 
 /// The presented token (`$1`) may rotate: its session is unrevoked and unexpired at `$3`, and it
 /// is unexpired and either current or rotated no earlier than `$5` (the grace window's start).
@@ -19,6 +20,7 @@ macro_rules! may_rotate {
          AND (rt.rotated_at IS NULL OR rt.rotated_at >= $5)"
     };
 }
+pub(crate) use may_rotate;
 
 /// The session of the presented token (`$1`) when the token may rotate (`may_rotate!`).
 macro_rules! rotatable_session {
@@ -26,18 +28,24 @@ macro_rules! rotatable_session {
         concat!(
             "SELECT rt.session_id FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id \
              WHERE rt.digest = $1 AND ",
-            may_rotate!()
+            $crate::sessions::sql::may_rotate!()
         )
     };
 }
+pub(crate) use rotatable_session;
 
-/// The statement reading a session with its user and roles by the session's id, one row per role
-/// (read back by `session_and_user_from_rows`), with `columns` more columns (each starting with
-/// a comma) and `joins` more joins (each meeting at most one row, so still one row per role):
-/// `session_with_user`, the profile read, and the refresh's read of the active organization
-/// (`organizations/sql.rs`).
+/// The statement reading a session with its user and roles by the session's id (`$1`, or the
+/// SQL expression `id`), one row per role (read back by `session_and_user_from_rows`), with
+/// `columns` more columns (each starting with a comma) and `joins` more joins (each meeting at
+/// most one row, so still one row per role): `session_with_user`, the profile read, and the
+/// refresh's read of the active organization (`organizations/sql.rs`).
 macro_rules! session_and_user_by_id {
     (columns: [$($columns:tt)*], joins: [$($joins:tt)*]) => {
+        $crate::sessions::sql::session_and_user_by_id!(
+            columns: [$($columns)*], joins: [$($joins)*], id: ["$1"]
+        )
+    };
+    (columns: [$($columns:tt)*], joins: [$($joins:tt)*], id: [$($id:tt)*]) => {
         concat!(
             "SELECT ",
             session_columns_s!(),
@@ -48,7 +56,8 @@ macro_rules! session_and_user_by_id {
             " FROM sessions s JOIN users u ON u.id = s.user_id",
             $($joins)*,
             roles_of_u_join!(),
-            "WHERE s.id = $1"
+            "WHERE s.id = ",
+            $($id)*
         )
     };
 }
@@ -61,9 +70,9 @@ pub(crate) use session_and_user_by_id;
     allow(dead_code)
 )]
 pub(crate) enum Rotation {
-    /// [`ROTATE_IN_ONE_STATEMENT`]: PostgreSQL's data-modifying CTEs.
+    /// `rotate_in_one_statement!`: PostgreSQL's data-modifying CTEs.
     OneStatement,
-    /// [`ROTATE_IN_ONE_BATCH`] in the writer's transaction: SQLite.
+    /// `rotate_in_one_batch!`, its transaction included: SQLite.
     OneBatch,
     /// A read and three writes in one transaction: MySQL (no data-modifying CTE, one statement
     /// per prepared statement).
@@ -77,50 +86,67 @@ pub(crate) const ROTATE_READ: &str = concat!(
     " FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.digest = $1"
 );
 
-/// PostgreSQL's rotation in one statement. `$1` presented digest, `$2` next digest, `$3` now,
-/// `$4` new expiry, `$5` start of the grace window. Returns the presented token's row as it was
-/// (`ROTATE_READ`'s columns) and `extended`: whether the session's expiry moved, the new token
-/// was stored and the presented one marked rotated. The session's `UPDATE` re-checks
-/// `revoked_at` on the row it locks, so a revocation committed meanwhile stops all three.
-pub(crate) const ROTATE_IN_ONE_STATEMENT: &str = concat!(
-    "WITH presented AS (SELECT ",
-    rotate_columns!(),
-    ", ",
-    may_rotate!(),
-    " AS may_rotate \
-     FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.digest = $1), \
-     extended AS (UPDATE sessions SET expires_at = $4, last_activity_at = $3 \
-     WHERE id = (SELECT session_id FROM presented WHERE may_rotate) AND revoked_at IS NULL \
-     RETURNING id), \
-     issued AS (INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
-     SELECT $2, id, $3, $4 FROM extended), \
-     marked AS (UPDATE refresh_tokens SET rotated_at = $3 \
-     WHERE digest = $1 AND rotated_at IS NULL AND EXISTS (SELECT 1 FROM extended)) \
-     SELECT presented.*, EXISTS (SELECT 1 FROM extended) AS extended FROM presented"
-);
+/// PostgreSQL's rotation in one statement, ending in `select` (which reads the CTEs `presented`
+/// and `extended`). `$1` presented digest, `$2` next digest, `$3` now, `$4` new expiry, `$5`
+/// start of the grace window. `presented` is the presented token's row as it was
+/// (`ROTATE_READ`'s columns, and `may_rotate`); `extended` the session's row as the rotation
+/// left it, present when the session's expiry moved, the new token was stored and the presented
+/// one marked rotated. The session's `UPDATE` re-checks `revoked_at` on the row it locks, so a
+/// revocation committed meanwhile stops all three. Used by the refresh's statement
+/// (`organizations/sql.rs`), whose `select` also reads the session's user and organization.
+macro_rules! rotate_in_one_statement {
+    (select: [$($select:expr),* $(,)?]) => {
+        concat!(
+            "WITH presented AS (SELECT ",
+            $crate::sessions::sql::rotate_columns!(),
+            ", ",
+            $crate::sessions::sql::may_rotate!(),
+            " AS may_rotate \
+             FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.digest = $1), \
+             extended AS (UPDATE sessions SET expires_at = $4, last_activity_at = $3 \
+             WHERE id = (SELECT session_id FROM presented WHERE may_rotate) AND revoked_at IS NULL \
+             RETURNING *), \
+             issued AS (INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
+             SELECT $2, id, $3, $4 FROM extended), \
+             marked AS (UPDATE refresh_tokens SET rotated_at = $3 \
+             WHERE digest = $1 AND rotated_at IS NULL AND EXISTS (SELECT 1 FROM extended)) ",
+            $($select),*
+        )
+    };
+}
+pub(crate) use rotate_in_one_statement;
 
 /// SQLite's rotation as one batch of statements, its transaction included (one hand-off to the
 /// connection's thread, run by `LeasePool::transaction_in_one_batch`): `BEGIN IMMEDIATE`, then
 /// `ROTATE_READ`, then the three writes, each under `may_rotate!`'s condition (which the
-/// session's new expiry keeps true: it moves to `$4`, after `$3`), then `COMMIT`. Under the write
-/// lock the read and the writes' conditions see the same state, so the writes happen exactly
-/// when the read row is one `refresh_rotation` calls rotated. The session's `UPDATE` answers a
-/// row of its own (`extended`) when it happened. Parameters as `ROTATE_IN_ONE_STATEMENT`'s.
-pub(crate) const ROTATE_IN_ONE_BATCH: &str = concat!(
-    "BEGIN IMMEDIATE; SELECT ",
-    rotate_columns!(),
-    " FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.digest = $1; \
-     UPDATE sessions SET expires_at = $4, last_activity_at = $3 WHERE id = (",
-    rotatable_session!(),
-    ") RETURNING 1 AS extended; \
-     INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
-     SELECT $2, id, $3, $4 FROM sessions WHERE id = (",
-    rotatable_session!(),
-    "); UPDATE refresh_tokens SET rotated_at = $3 \
-     WHERE digest = $1 AND rotated_at IS NULL AND session_id = (",
-    rotatable_session!(),
-    "); COMMIT"
-);
+/// session's new expiry keeps true: it moves to `$4`, after `$3`), then `then` (statements, each
+/// ending in `; `), then `COMMIT`. Under the write lock the read and the writes' conditions see
+/// the same state, so the writes happen exactly when the read row is one `refresh_rotation`
+/// calls rotated. The session's `UPDATE` answers a row of its own (`extended`) when it happened.
+/// Parameters as `rotate_in_one_statement!`'s. Used by the refresh's batch
+/// (`organizations/sql.rs`), whose `then` reads the session's user and organization.
+macro_rules! rotate_in_one_batch {
+    (then: [$($then:expr),* $(,)?]) => {
+        concat!(
+            "BEGIN IMMEDIATE; SELECT ",
+            $crate::sessions::sql::rotate_columns!(),
+            " FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.digest = $1; \
+             UPDATE sessions SET expires_at = $4, last_activity_at = $3 WHERE id = (",
+            $crate::sessions::sql::rotatable_session!(),
+            ") RETURNING 1 AS extended; \
+             INSERT INTO refresh_tokens (digest, session_id, created_at, expires_at) \
+             SELECT $2, id, $3, $4 FROM sessions WHERE id = (",
+            $crate::sessions::sql::rotatable_session!(),
+            "); UPDATE refresh_tokens SET rotated_at = $3 \
+             WHERE digest = $1 AND rotated_at IS NULL AND session_id = (",
+            $crate::sessions::sql::rotatable_session!(),
+            "); ",
+            $($then,)*
+            "COMMIT"
+        )
+    };
+}
+pub(crate) use rotate_in_one_batch;
 
 /// Implements [`SessionStore`](crate::store::SessionStore) for `$store`, in a module where
 /// `sql_common!` (`store/sql.rs`) was invoked for it.
@@ -384,50 +410,15 @@ macro_rules! sessions_sql {
                 grace: Duration,
             ) -> Result<RefreshRotation> {
                 match ROTATION {
-                    // One statement, so one round trip and its own commit: the read and the
-                    // three writes (data-modifying CTEs; every part sees the same snapshot, and
-                    // the session's UPDATE re-checks `revoked_at` on the row it locks).
-                    crate::sessions::sql::Rotation::OneStatement => {
-                        let Some(row) = query(crate::sessions::sql::ROTATE_IN_ONE_STATEMENT)
-                            .bind(presented.as_str())
-                            .bind(next.as_str())
-                            .bind(ts(now))
-                            .bind(ts(expires_at))
-                            .bind(ts(now - grace))
-                            .fetch_optional(&self.pool)
-                            .await?
-                        else {
-                            return Ok(RefreshRotation::Invalid);
-                        };
-                        let extended: bool = row.try_get("extended")?;
-                        rotation_as_written(&row, extended, now, grace)
-                    }
-                    // One hand-off to the connection's thread inside the writer's turn: the
-                    // transaction, its read and its writes as one batch of statements (SQLite
-                    // runs them in order, under the write lock `BEGIN IMMEDIATE` took, so the
-                    // state the read saw is the state the writes' conditions see).
-                    crate::sessions::sql::Rotation::OneBatch => {
-                        // sqlx's own `query`, which is SQLite's (MySQL's translating one,
-                        // compiled here too, makes no batch).
-                        let batch = sqlx::query::<Db>(crate::sessions::sql::ROTATE_IN_ONE_BATCH)
-                            .bind(presented.as_str())
-                            .bind(next.as_str())
-                            .bind(ts(now))
-                            .bind(ts(expires_at))
-                            .bind(ts(now - grace));
-                        let rows = self
-                            .pool
-                            .transaction_in_one_batch(write_turn(self).await?, batch)
-                            .await?;
-                        // The read's row, then the session `UPDATE`'s when it happened.
-                        let Some(row) = rows.first() else {
-                            return Ok(RefreshRotation::Invalid);
-                        };
-                        let extended = rows.len() > 1;
-                        if extended {
-                            crate::store::replay::record_durable_write();
-                        }
-                        rotation_as_written(row, extended, now, grace)
+                    // One rotation in SQL per dialect: the refresh's, which reads the session's
+                    // user and organization in the same trip (organizations/sql.rs).
+                    crate::sessions::sql::Rotation::OneStatement
+                    | crate::sessions::sql::Rotation::OneBatch => {
+                        let (rotation, _) = OrgStore::rotate_refresh_token_in_org(
+                            self, presented, next, now, expires_at, grace,
+                        )
+                        .await?;
+                        Ok(rotation)
                     }
                     crate::sessions::sql::Rotation::InSteps => {
                         rotate_in_steps(self, presented, next, now, expires_at, grace).await

@@ -860,3 +860,139 @@ pub async fn a_sessions_active_org_lasts_while_the_membership_does(store: Arc<dy
     assert_eq!(active_org(ann_session).await, None, "deleted: no org");
 }
 store_case!(a_sessions_active_org_lasts_while_the_membership_does);
+
+/// A refresh reads, with its rotation, what the new access token needs: the session as the
+/// rotation left it, its user with every role, and the active organization while the
+/// membership lasts; nothing when the token did not rotate (reused, unknown, ended session).
+pub async fn a_refresh_reads_the_session_in_its_org_with_its_rotation(store: Arc<dyn Store>) {
+    let ann = create(&*store, "ann").await;
+    let bob = create(&*store, "bob").await;
+    let admin_role = store
+        .list_roles()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|role| role.name == "admin")
+        .expect("the admin role is seeded");
+    assert!(
+        store
+            .assign_role(bob.id, admin_role.id, secs(1), Effects::none())
+            .await
+            .unwrap()
+    );
+    let acme = org("acme", secs(1));
+    store
+        .create_org(acme.clone(), ann.id, Effects::none())
+        .await
+        .unwrap();
+    join(&store, acme.id, &bob, OrgRole::Member).await;
+    let week = time::Duration::days(7);
+    let grace = time::Duration::seconds(10);
+    let bob_session = open_session(&*store, bob.id, "r-0", secs(2), secs(2) + week).await;
+    assert!(
+        store
+            .switch_session_org(
+                SessionOrgSwitch {
+                    session_id: bob_session,
+                    user_id: bob.id,
+                    org_id: Some(acme.id),
+                    next_refresh: TokenDigest::of("r-1"),
+                    now: secs(3),
+                    expires_at: secs(3) + week,
+                },
+                Effects::none(),
+            )
+            .await
+            .unwrap()
+    );
+    let refresh = |presented: &'static str, next: &'static str, now: Timestamp| {
+        let store = store.clone();
+        async move {
+            store
+                .rotate_refresh_token_in_org(
+                    &TokenDigest::of(presented),
+                    &TokenDigest::of(next),
+                    now,
+                    now + week,
+                    grace,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let rotated = crate::store::RefreshRotation::Rotated {
+        session_id: bob_session,
+        user_id: bob.id,
+    };
+
+    let (rotation, read) = refresh("r-1", "r-2", secs(10)).await;
+    assert_eq!(rotation, rotated);
+    let read = read.expect("a rotated refresh reads its session");
+    assert_eq!(
+        Some(&read),
+        store.session_in_org(bob_session).await.unwrap().as_ref(),
+        "what `session_in_org` reads after it"
+    );
+    assert_eq!(read.session.id, bob_session);
+    assert_eq!(
+        read.session.expires_at,
+        secs(10) + week,
+        "the session as the rotation left it"
+    );
+    assert_eq!(read.user.id, bob.id);
+    assert_eq!(read.user.roles, ["admin", "user"], "every role");
+    assert_eq!(read.active_org, Some((acme.id, OrgRole::Member)));
+
+    // Within the grace window the previous token rotates too, and reads the same.
+    let (rotation, read) = refresh("r-1", "r-2b", secs(12)).await;
+    assert_eq!(rotation, rotated);
+    assert_eq!(
+        read.map(|read| read.active_org),
+        Some(Some((acme.id, OrgRole::Member)))
+    );
+
+    // Nothing is read for a token that does not rotate.
+    assert_eq!(
+        refresh("r-1", "r-x", secs(60)).await,
+        (
+            crate::store::RefreshRotation::Reused {
+                session_id: bob_session,
+                user_id: bob.id,
+            },
+            None
+        ),
+        "reused after the grace window"
+    );
+    assert_eq!(
+        refresh("never-issued", "r-y", secs(60)).await,
+        (crate::store::RefreshRotation::Invalid, None)
+    );
+
+    // Once bob has left, the session rotates with no organization.
+    let removed = store
+        .change_member(change(acme.id, ann.id, bob.id, None), Effects::none())
+        .await
+        .unwrap();
+    assert!(
+        matches!(removed, MemberOutcome::Changed { .. }),
+        "{removed:?}"
+    );
+    let (rotation, read) = refresh("r-2", "r-3", secs(70)).await;
+    assert_eq!(rotation, rotated);
+    let read = read.expect("rotated");
+    assert_eq!(read.active_org, None, "left: no org");
+    assert_eq!(read.session.expires_at, secs(70) + week);
+
+    // An ended session neither rotates nor reads.
+    assert!(
+        store
+            .revoke_session(bob.id, bob_session, secs(80), Effects::none())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        refresh("r-3", "r-4", secs(90)).await,
+        (crate::store::RefreshRotation::Invalid, None)
+    );
+}
+store_case!(a_refresh_reads_the_session_in_its_org_with_its_rotation);
