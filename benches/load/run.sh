@@ -239,7 +239,7 @@ server_block() {
 
   say "$key: registering and verifying users, warming up logins"
   "$LOADKIT_BIN" prep --url "$url" --log "$dir/server.log" --out "$dir" \
-    --prefix "b_${fw}_${store}" --users 16 --ips-per-user 32 --sessions 32 2>&1 | tee "$dir/prep.txt" >&2
+    --prefix "b_${fw}_${store}" --users 64 --ips-per-user 8 --sessions 32 2>&1 | tee "$dir/prep.txt" >&2
   [ -s "$dir/login_pairs.tsv" ] || die "$key: prep wrote no login pairs"
 
   say "$key: one Argon2 verify at the default cost"
