@@ -95,7 +95,8 @@ pub enum Error {
     /// The current password given to a password change is wrong (400).
     #[error("current password is incorrect")]
     IncorrectPassword,
-    /// Too many failed logins; the account is locked until the given time (423).
+    /// Too many credential checks (failed, or running at once); the account is locked until the
+    /// given time (423).
     #[error("account locked")]
     AccountLocked {
         /// When the lock ends.
@@ -411,7 +412,7 @@ impl Error {
             .to_owned(),
             Error::AccountState(why) => capitalise(why),
             Error::AccountLocked { .. } => {
-                "Account is temporarily locked after too many failed attempts".to_owned()
+                "Account is temporarily locked after too many sign-in attempts".to_owned()
             }
             Error::InvalidCredentials => "Invalid email/username or password".to_owned(),
             Error::Unauthenticated => "Authentication required".to_owned(),

@@ -21,7 +21,7 @@
   // visible beside it, for support.
   const WORDS = {
     INVALID_CREDENTIALS: "The email, username or password is not right.",
-    ACCOUNT_LOCKED: "Too many failed attempts: this account is locked for a while. Try again later.",
+    ACCOUNT_LOCKED: "Too many sign-in attempts: this account is locked for a while. Try again later.",
     RATE_LIMITED: "Too many attempts from here. Wait a moment, then try again.",
     INVALID_2FA_CODE: "That code is not right. Use the current code from your app, or a backup code.",
     INVALID_2FA_CHALLENGE: "This sign-in took too long. Start again with your password.",
