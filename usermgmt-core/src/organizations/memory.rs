@@ -422,11 +422,7 @@ impl OrgStore for MemoryStore {
         let rotation =
             SessionStore::rotate_refresh_token(self, presented, next, now, expires_at, grace)
                 .await?;
-        let session = match rotation {
-            RefreshRotation::Rotated { session_id, .. } => self.session_in_org(session_id).await?,
-            RefreshRotation::Reused { .. } | RefreshRotation::Invalid => None,
-        };
-        Ok((rotation, session))
+        with_session_read(self, rotation).await
     }
 
     async fn session_in_org(&self, session_id: Uuid) -> Result<Option<SessionInOrg>> {

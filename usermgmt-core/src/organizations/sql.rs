@@ -846,13 +846,7 @@ macro_rules! organizations_sql {
                     $crate::sessions::sql::Rotation::InSteps => {
                         let rotation =
                             rotate_in_steps(self, presented, next, now, expires_at, grace).await?;
-                        let session = match rotation {
-                            RefreshRotation::Rotated { session_id, .. } => {
-                                self.session_in_org(session_id).await?
-                            }
-                            RefreshRotation::Reused { .. } | RefreshRotation::Invalid => None,
-                        };
-                        Ok((rotation, session))
+                        $crate::organizations::store::with_session_read(self, rotation).await
                     }
                 }
             }

@@ -277,6 +277,20 @@ pub struct SessionInOrg {
     pub active_org: Option<(Uuid, OrgRole)>,
 }
 
+/// A refresh for a store that reads after it rotates (the memory store, MySQL): `rotation` with
+/// [`session_in_org`](OrgStore::session_in_org)'s read of its session when it rotated, as
+/// [`rotate_refresh_token_in_org`](OrgStore::rotate_refresh_token_in_org) answers.
+pub(crate) async fn with_session_read<S: OrgStore + ?Sized>(
+    store: &S,
+    rotation: RefreshRotation,
+) -> Result<(RefreshRotation, Option<SessionInOrg>)> {
+    let session = match rotation {
+        RefreshRotation::Rotated { session_id, .. } => store.session_in_org(session_id).await?,
+        RefreshRotation::Reused { .. } | RefreshRotation::Invalid => None,
+    };
+    Ok((rotation, session))
+}
+
 /// What `switch_session_org` changes.
 #[derive(Debug, Clone)]
 pub struct SessionOrgSwitch {

@@ -754,18 +754,30 @@ pub async fn an_owners_removal_hands_the_org_over(store: Arc<dyn Store>) {
 }
 store_case!(an_owners_removal_hands_the_org_over);
 
-/// A session is read with its user and its active organization while the user is a member of
-/// it and it is live: the role as it is now, nothing once the user left or the organization was
-/// deleted (what a refresh puts in the new access token).
-pub async fn a_sessions_active_org_lasts_while_the_membership_does(store: Arc<dyn Store>) {
-    let ann = create(&*store, "ann").await;
-    let bob = create(&*store, "bob").await;
+/// ann, bob, and the organization acme that ann owns and bob is a member of.
+async fn acme_owned_by_ann_with_bob(
+    store: &Arc<dyn Store>,
+) -> (
+    crate::store::UserRecord,
+    crate::store::UserRecord,
+    OrgRecord,
+) {
+    let ann = create(&**store, "ann").await;
+    let bob = create(&**store, "bob").await;
     let acme = org("acme", secs(1));
     store
         .create_org(acme.clone(), ann.id, Effects::none())
         .await
         .unwrap();
-    join(&store, acme.id, &bob, OrgRole::Member).await;
+    join(store, acme.id, &bob, OrgRole::Member).await;
+    (ann, bob, acme)
+}
+
+/// A session is read with its user and its active organization while the user is a member of
+/// it and it is live: the role as it is now, nothing once the user left or the organization was
+/// deleted (what a refresh puts in the new access token).
+pub async fn a_sessions_active_org_lasts_while_the_membership_does(store: Arc<dyn Store>) {
+    let (ann, bob, acme) = acme_owned_by_ann_with_bob(&store).await;
     let week = time::Duration::days(7);
     let open =
         |user_id: Uuid, refresh: &str| new_session(user_id, refresh, secs(3), secs(3) + week);
@@ -865,8 +877,7 @@ store_case!(a_sessions_active_org_lasts_while_the_membership_does);
 /// rotation left it, its user with every role, and the active organization while the
 /// membership lasts; nothing when the token did not rotate (reused, unknown, ended session).
 pub async fn a_refresh_reads_the_session_in_its_org_with_its_rotation(store: Arc<dyn Store>) {
-    let ann = create(&*store, "ann").await;
-    let bob = create(&*store, "bob").await;
+    let (ann, bob, acme) = acme_owned_by_ann_with_bob(&store).await;
     let admin_role = store
         .list_roles()
         .await
@@ -880,12 +891,6 @@ pub async fn a_refresh_reads_the_session_in_its_org_with_its_rotation(store: Arc
             .await
             .unwrap()
     );
-    let acme = org("acme", secs(1));
-    store
-        .create_org(acme.clone(), ann.id, Effects::none())
-        .await
-        .unwrap();
-    join(&store, acme.id, &bob, OrgRole::Member).await;
     let week = time::Duration::days(7);
     let grace = time::Duration::seconds(10);
     let bob_session = open_session(&*store, bob.id, "r-0", secs(2), secs(2) + week).await;
