@@ -157,18 +157,26 @@ cpu_ticks() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
+# context_switches PID: how often the threads of PID have been switched off their core so far
+# (voluntary and not): a thread woken by another thread's wake-up is one of them.
+context_switches() {
+  cat "/proc/$1"/task/*/status 2>/dev/null | awk '/ctxt_switches:/ {n += $2} END {print n + 0}'
+}
+
 # wrk_run KEY URL THREADS CONNS SECS MODE DATA [DELAY_MS]: runs wrk, keeps its output, records
 # its done() lines as KEY.<name>. With CPU_PID set (the server measured), also records the CPU
 # time per answered request of that process, of the database server's processes (DB_PROCESS:
 # postgres, mariadbd; none for SQLite) and of wrk itself (KEY.cpu_us.server / .database / .wrk):
 # what each request costs the machine, a figure that holds better than req/s when the machine is
-# noisy.
+# noisy; and the server's context switches per answered request (KEY.switches.server: its
+# threads waking each other show there).
 wrk_run() {
   local key=$1 url=$2 threads=$3 conns=$4 secs=$5 mode=$6 data=$7 delay=${8:-0}
   local file="$OUT/wrk/$key.txt"
   mkdir -p "$OUT/wrk"
-  local server0 database0
+  local server0 database0 switches0
   if [ -n "${CPU_PID:-}" ]; then
+    switches0=$(context_switches "$CPU_PID")
     server0=$(cpu_ticks "$CPU_PID")
     # shellcheck disable=SC2046 # one word per pid
     database0=$(cpu_ticks $(pgrep -x "${DB_PROCESS:-none}" || true))
@@ -184,8 +192,9 @@ wrk_run() {
   grep -E '^(requests|duration_s|ok_rps|p50_ms|p90_ms|p99_ms|max_ms|non2xx|socket_errors) ' "$file" |
     while read -r name value; do put "$key.$name" "$value"; done
   if [ -n "${CPU_PID:-}" ]; then
-    local requests server1 database1
+    local requests server1 database1 switches1
     server1=$(cpu_ticks "$CPU_PID")
+    switches1=$(context_switches "$CPU_PID")
     # shellcheck disable=SC2046
     database1=$(cpu_ticks $(pgrep -x "${DB_PROCESS:-none}" || true))
     requests=$(awk '$1 == "requests" {print $2}' "$file")
@@ -193,6 +202,7 @@ wrk_run() {
       put "$key.cpu_us.server" "$(awk -v t=$((server1 - server0)) -v n="$requests" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
       put "$key.cpu_us.database" "$(awk -v t=$((database1 - database0)) -v n="$requests" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
       put "$key.cpu_us.wrk" "$(awk -v t="$wrk_ticks" -v n="$requests" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
+      put "$key.switches.server" "$(awk -v s=$((switches1 - switches0)) -v n="$requests" 'BEGIN {printf "%.2f", s / n}')"
     fi
   fi
 }
