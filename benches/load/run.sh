@@ -157,10 +157,20 @@ cpu_ticks() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
-# context_switches PID: how often the threads of PID have been switched off their core so far
-# (voluntary and not): a thread woken by another thread's wake-up is one of them.
+# context_switches PID: one "TID COUNT" line per thread of PID: how often it has been switched
+# off its core so far (voluntary and not; a thread woken by another thread's wake-up is one of
+# them). grep goes on past a thread that ends while it reads.
 context_switches() {
-  cat "/proc/$1"/task/*/status 2>/dev/null | awk '/ctxt_switches:/ {n += $2} END {print n + 0}'
+  grep -H ctxt_switches: "/proc/$1"/task/*/status 2>/dev/null |
+    awk -F'[/:]' '{n[$5] += $NF} END {for (t in n) print t, n[t]}'
+}
+
+# switches_since BEFORE AFTER: the switches between two context_switches samples, thread by
+# thread (a thread born since counts from 0). A thread that ended in between takes its own with
+# it, so the figure is a floor, never a negative sum.
+switches_since() {
+  awk 'NR == FNR {before[$1] = $2; next} {d += $2 - (($1 in before) ? before[$1] : 0)} END {print d + 0}' \
+    <(printf '%s\n' "$1") <(printf '%s\n' "$2")
 }
 
 # wrk_run KEY URL THREADS CONNS SECS MODE DATA [DELAY_MS]: runs wrk, keeps its output, records
@@ -202,7 +212,7 @@ wrk_run() {
       put "$key.cpu_us.server" "$(awk -v t=$((server1 - server0)) -v n="$requests" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
       put "$key.cpu_us.database" "$(awk -v t=$((database1 - database0)) -v n="$requests" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
       put "$key.cpu_us.wrk" "$(awk -v t="$wrk_ticks" -v n="$requests" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
-      put "$key.switches.server" "$(awk -v s=$((switches1 - switches0)) -v n="$requests" 'BEGIN {printf "%.2f", s / n}')"
+      put "$key.switches.server" "$(awk -v s="$(switches_since "$switches0" "$switches1")" -v n="$requests" 'BEGIN {printf "%.2f", s / n}')"
     fi
   fi
 }
